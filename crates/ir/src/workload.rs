@@ -1,0 +1,204 @@
+//! A layer's loop-nest workload (spec §2): the seven conv dimensions plus batch.
+
+use cimopt_target::{Dim, Operand};
+use std::fmt;
+
+/// Which ONNX operator a layer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    Conv,
+    Gemm,
+    MatMul,
+}
+
+impl OpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Conv => "Conv",
+            OpKind::Gemm => "Gemm",
+            OpKind::MatMul => "MatMul",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Conv" => Some(OpKind::Conv),
+            "Gemm" => Some(OpKind::Gemm),
+            "MatMul" => Some(OpKind::MatMul),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the "W" operand of a layer comes from. It changes the cost: a run-time operand has
+/// to be written into the macros every time the layer runs, from data produced on chip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeightKind {
+    /// A constant tensor (an initializer, or a graph input standing for one).
+    Constant,
+    /// A tensor computed at run time (attention's Q·Kᵀ and scores·V).
+    Activation,
+}
+
+impl WeightKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightKind::Constant => "constant",
+            WeightKind::Activation => "activation",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "constant" => Some(WeightKind::Constant),
+            "activation" => Some(WeightKind::Activation),
+            _ => None,
+        }
+    }
+}
+
+/// One compute layer as a loop nest.
+///
+/// Conv: output `[B, G·K, P, Q]` from input `[B, G·C, H, W]` and kernel `[G·K, C, R, S]`.
+/// MatMul / Gemm are degenerate convs: `R = S = Q = 1`, `C` the reduction length, `K` the
+/// output features, `P` the rows, `G` the broadcast batch when both operands are activations.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Workload {
+    pub op: OpKind,
+    pub weight_kind: WeightKind,
+    pub r: u64,
+    pub s: u64,
+    pub p: u64,
+    pub q: u64,
+    /// Input channels per group.
+    pub c: u64,
+    /// Output channels per group.
+    pub k: u64,
+    pub g: u64,
+    pub b: u64,
+    /// Unpadded input height and width.
+    pub h: u64,
+    pub w: u64,
+    /// (height, width).
+    pub stride: [u64; 2],
+    /// (top, left, bottom, right), ONNX order `[x1_begin, x2_begin, x1_end, x2_end]`.
+    pub pad: [u64; 4],
+    /// (height, width).
+    pub dilation: [u64; 2],
+}
+
+impl Workload {
+    /// The trip count of one dimension.
+    pub fn bound(&self, d: Dim) -> u64 {
+        match d {
+            Dim::R => self.r,
+            Dim::S => self.s,
+            Dim::P => self.p,
+            Dim::Q => self.q,
+            Dim::C => self.c,
+            Dim::K => self.k,
+            Dim::G => self.g,
+            Dim::B => self.b,
+        }
+    }
+
+    pub fn bounds(&self) -> [u64; 8] {
+        Dim::ALL.map(|d| self.bound(d))
+    }
+
+    pub fn macs(&self) -> u64 {
+        self.bounds().iter().product()
+    }
+
+    /// Number of weight elements (run-time ones included).
+    pub fn weight_count(&self) -> u64 {
+        self.r * self.s * self.c * self.k * self.g
+    }
+
+    /// Elements of `operand` touched by a tile with the given extent per dimension
+    /// (indexed by [`Dim::index`]). Input rows follow the reference's rule: an `r`-row kernel
+    /// tile and a `p`-row output tile read `min(win + (p−1)·min(stride, win), H)` rows, where
+    /// `win = (r−1)·dilation + 1` is the rows the kernel tile spans.
+    pub fn operand_elements(&self, extent: &[u64; 8], operand: Operand) -> u64 {
+        let e = |d: Dim| extent[d.index()];
+        match operand {
+            Operand::I => {
+                let h = input_extent(e(Dim::P), e(Dim::R), self.stride[0], self.dilation[0], self.h);
+                let w = input_extent(e(Dim::Q), e(Dim::S), self.stride[1], self.dilation[1], self.w);
+                h * w * e(Dim::C) * e(Dim::G) * e(Dim::B)
+            }
+            Operand::W => e(Dim::R) * e(Dim::S) * e(Dim::C) * e(Dim::K) * e(Dim::G),
+            Operand::O => e(Dim::P) * e(Dim::Q) * e(Dim::K) * e(Dim::G) * e(Dim::B),
+        }
+    }
+
+    /// Elements of the whole operand.
+    pub fn operand_size(&self, operand: Operand) -> u64 {
+        self.operand_elements(&self.bounds(), operand)
+    }
+}
+
+fn input_extent(out: u64, kernel: u64, stride: u64, dilation: u64, input: u64) -> u64 {
+    if out == 0 || kernel == 0 {
+        return 0;
+    }
+    let window = (kernel - 1) * dilation + 1;
+    (window + (out - 1) * stride.min(window)).min(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv3x3() -> Workload {
+        Workload {
+            op: OpKind::Conv,
+            weight_kind: WeightKind::Constant,
+            r: 3,
+            s: 3,
+            p: 56,
+            q: 56,
+            c: 64,
+            k: 64,
+            g: 1,
+            b: 1,
+            h: 56,
+            w: 56,
+            stride: [1, 1],
+            pad: [1, 1, 1, 1],
+            dilation: [1, 1],
+        }
+    }
+
+    #[test]
+    fn whole_operand_sizes() {
+        let w = conv3x3();
+        // Input rows: 3 + 55·1 = 58, capped at H = 56 as in the reference.
+        assert_eq!(w.operand_size(Operand::I), 56 * 56 * 64);
+        assert_eq!(w.operand_size(Operand::W), 3 * 3 * 64 * 64);
+        assert_eq!(w.operand_size(Operand::O), 56 * 56 * 64);
+        assert_eq!(w.macs(), 3 * 3 * 56 * 56 * 64 * 64);
+    }
+
+    #[test]
+    fn input_tile_rows_follow_the_reference_rule() {
+        let w = conv3x3();
+        let mut e = [1u64; 8];
+        e[Dim::R.index()] = 3;
+        e[Dim::P.index()] = 4;
+        // 3 + 3·min(1,3) = 6 rows, 1 column.
+        assert_eq!(w.operand_elements(&e, Operand::I), 6);
+        // A stride larger than the kernel reads only the kernel rows: 1 + 3·min(2,1) = 4.
+        let strided = Workload { stride: [2, 2], r: 1, s: 1, ..conv3x3() };
+        e[Dim::R.index()] = 1;
+        assert_eq!(strided.operand_elements(&e, Operand::I), 4);
+        // Dilation 2 widens a 3-row kernel tile to 5 rows: 5 + 3·min(1,5) = 8.
+        let dilated = Workload { dilation: [2, 2], ..conv3x3() };
+        e[Dim::R.index()] = 3;
+        assert_eq!(dilated.operand_elements(&e, Operand::I), 8);
+    }
+}

@@ -1,0 +1,154 @@
+//! The accelerator description ("target", spec §1): a TOML file, or a built-in preset, with
+//! command-line overrides, validated into a [`Target`].
+//!
+//! ```text
+//! preset name / file  ──parse──▶ toml::Value ──--set KEY=VALUE──▶ TargetFile ──resolve──▶ Target
+//! ```
+
+pub mod file;
+pub mod model;
+pub mod show;
+pub mod units;
+pub mod vocab;
+
+pub use file::TargetFile;
+pub use model::{ActivationEnergy, Axis, Level, Macro, Precision, Replication, Target};
+pub use vocab::{Dim, Operand, OperandSet};
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("cannot read target file {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("target {origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("`{0}` is neither a preset ({presets}) nor an existing file", presets = PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "))]
+    Unknown(String),
+    #[error("--set {key}: {reason}")]
+    Override { key: String, reason: String },
+}
+
+/// Built-in presets: name and TOML text.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("default", include_str!("../presets/default.toml")),
+    ("transformer", include_str!("../presets/transformer.toml")),
+];
+
+/// A loaded target and where it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub target: Target,
+    /// The preset name or the file path given on the command line.
+    pub origin: String,
+}
+
+/// Loads a preset (by name) or a TOML file (by path), applies `KEY=VALUE` overrides, validates.
+pub fn load(spec: &str, overrides: &[String]) -> Result<Loaded, TargetError> {
+    let (origin, text) = if let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == spec) {
+        (format!("preset `{spec}`"), text.to_string())
+    } else if Path::new(spec).exists() {
+        let text = std::fs::read_to_string(spec).map_err(|source| TargetError::Io { path: spec.to_string(), source })?;
+        (spec.to_string(), text)
+    } else {
+        return Err(TargetError::Unknown(spec.to_string()));
+    };
+    let target = parse(&origin, &text, overrides)?;
+    Ok(Loaded { target, origin: spec.to_string() })
+}
+
+/// Parses TOML text, applies overrides, validates. `origin` names the text in errors.
+pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Target, TargetError> {
+    let mut value: toml::Table =
+        toml::from_str(text).map_err(|e| TargetError::Syntax { origin: origin.to_string(), message: e.to_string() })?;
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    let file: TargetFile = toml::Value::Table(value)
+        .try_into()
+        .map_err(|e: toml::de::Error| TargetError::Syntax { origin: origin.to_string(), message: e.message().to_string() })?;
+    file.resolve()
+}
+
+/// Applies one `KEY=VALUE` override. Keys are dotted paths; a level is addressed by name or
+/// index (`levels.global_buffer.capacity`, `levels[1].capacity`). Values are TOML values;
+/// anything that is not valid TOML is taken as a string (`512KiB`).
+pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<(), TargetError> {
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| TargetError::Override {
+        key: assignment.to_string(),
+        reason: "expected KEY=VALUE, e.g. --set cores=16".into(),
+    })?;
+    let key = key.trim();
+    let fail = |reason: String| TargetError::Override { key: key.to_string(), reason };
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+
+    let mut segments: Vec<String> = Vec::new();
+    for part in key.split('.') {
+        // `levels[1]` is the same as `levels.1`.
+        if let Some((name, rest)) = part.split_once('[') {
+            segments.push(name.to_string());
+            segments.push(rest.trim_end_matches(']').to_string());
+        } else {
+            segments.push(part.to_string());
+        }
+    }
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(fail("empty key segment".into()));
+    }
+    let mut whole = toml::Value::Table(std::mem::take(root));
+    let result = set_path(&mut whole, &segments, value).map_err(fail);
+    if let toml::Value::Table(t) = whole {
+        *root = t;
+    }
+    result
+}
+
+fn set_path(node: &mut toml::Value, segments: &[String], value: toml::Value) -> Result<(), String> {
+    let (seg, rest) = segments.split_first().expect("non-empty path");
+    match node {
+        toml::Value::Table(t) => {
+            if rest.is_empty() {
+                if !t.contains_key(seg.as_str()) && !is_optional_key(seg) {
+                    let known: Vec<_> = t.keys().cloned().collect();
+                    return Err(format!("no key `{seg}` here (known: {})", known.join(", ")));
+                }
+                t.insert(seg.clone(), value);
+                return Ok(());
+            }
+            let child = t.get_mut(seg.as_str()).ok_or_else(|| format!("no key `{seg}`"))?;
+            set_path(child, rest, value)
+        }
+        toml::Value::Array(items) => {
+            let idx = match seg.parse::<usize>() {
+                Ok(i) => i,
+                Err(_) => items
+                    .iter()
+                    .position(|it| it.get("name").and_then(|n| n.as_str()).is_some_and(|n| n.eq_ignore_ascii_case(seg)))
+                    .ok_or_else(|| {
+                        let names: Vec<_> = items.iter().filter_map(|it| it.get("name").and_then(|n| n.as_str())).collect();
+                        format!("no entry named `{seg}` (have: {})", names.join(", "))
+                    })?,
+            };
+            if rest.is_empty() {
+                return Err("cannot replace a whole list entry; set one of its keys".into());
+            }
+            let len = items.len();
+            let child = items.get_mut(idx).ok_or_else(|| format!("index {idx} out of range (0..{len})"))?;
+            set_path(child, rest, value)
+        }
+        _ => Err(format!("`{seg}` is inside a value that is not a table")),
+    }
+}
+
+// Keys a file may omit: setting them from the command line is allowed.
+fn is_optional_key(key: &str) -> bool {
+    matches!(
+        key,
+        "description" | "read_bandwidth_bits_per_cycle" | "write_bandwidth_bits_per_cycle" | "bandwidth_bits_per_cycle" | "nj" | "double_buffer" | "ping_pong" | "input_bits_per_cycle"
+    )
+}

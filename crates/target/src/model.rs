@@ -1,0 +1,196 @@
+//! The validated accelerator model every later stage reads.
+
+use crate::vocab::{Operand, OperandSet};
+use crate::TargetError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replication {
+    /// One instance shared by all cores.
+    Shared,
+    /// One instance per core (and per fan-out instance below it).
+    PerCore,
+}
+
+/// One memory level. Level 0 is the outermost (DRAM); indices grow inwards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Level {
+    pub name: String,
+    pub holds: OperandSet,
+    pub capacity_bits: u64,
+    /// bits/cycle
+    pub read_bw: u64,
+    /// bits/cycle
+    pub write_bw: u64,
+    pub read_pj_per_bit: f64,
+    pub write_pj_per_bit: f64,
+    pub replication: Replication,
+    /// Operands this level may double-buffer.
+    pub double_buffer: OperandSet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Precision {
+    pub input: u64,
+    pub weight: u64,
+    pub psum: u64,
+    pub output: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActivationEnergy {
+    Explicit { nj: f64 },
+    /// Derived from 1-bit logic energies with the reference's formula.
+    FromLogic { mult_1b_pj: f64, adder_1b_pj: f64, reg_1b_pj: f64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Macro {
+    /// Reduction axis (word lines), the reference's `dimX`.
+    pub rows: u64,
+    /// Output columns, the reference's `dimY`.
+    pub cols: u64,
+    /// Weights stored per cell (storage : compute).
+    pub compartment_depth: u64,
+    /// Whether weights can be loaded while the macro computes.
+    pub ping_pong: bool,
+    pub input_bits_per_cycle: u64,
+    pub precision: Precision,
+    pub activation: ActivationEnergy,
+}
+
+/// A spatial unrolling axis: `cores`, macro `rows` or macro `cols`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    pub name: String,
+    /// Derived from `cores`, `macro.rows` or `macro.cols`.
+    pub size: u64,
+    pub dims: Vec<crate::Dim>,
+    /// Level index each operand fans out from, by [`Operand::index`].
+    pub source: [usize; 3],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub description: Option<String>,
+    pub cores: u64,
+    pub leakage_nj_per_cycle: f64,
+    pub macro_: Macro,
+    pub levels: Vec<Level>,
+    /// `cores`, `rows`, `cols`, in that order.
+    pub axes: [Axis; 3],
+}
+
+impl Target {
+    pub fn num_levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The pseudo-level index of the MAC array (one past the innermost memory level).
+    pub fn compute_level(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Levels that may hold `o`, outer to inner.
+    pub fn levels_of(&self, o: Operand) -> Vec<usize> {
+        (0..self.levels.len()).filter(|&l| self.levels[l].holds.contains(o)).collect()
+    }
+
+    /// The innermost level holding `o`: the input register, the macro, the output register.
+    pub fn innermost(&self, o: Operand) -> usize {
+        *self.levels_of(o).last().expect("validated: every operand has a level")
+    }
+
+    pub fn macro_level(&self) -> usize {
+        self.innermost(Operand::W)
+    }
+
+    pub fn level_by_name(&self, name: &str) -> Option<usize> {
+        self.levels.iter().position(|l| l.name == name)
+    }
+
+    /// Cycles of one macro activation: inputs are bit-serial.
+    pub fn t_mac(&self) -> u64 {
+        self.macro_.precision.input.div_ceil(self.macro_.input_bits_per_cycle)
+    }
+
+    /// Energy of one macro activation of one core, nJ (spec §1).
+    pub fn activation_energy_nj(&self) -> f64 {
+        match self.macro_.activation {
+            ActivationEnergy::Explicit { nj } => nj,
+            ActivationEnergy::FromLogic { mult_1b_pj, adder_1b_pj, reg_1b_pj } => {
+                let p = &self.macro_.precision;
+                let (i, w) = (p.input as f64, p.weight as f64);
+                let (x, y) = (self.macro_.rows as f64, self.macro_.cols as f64);
+                let t = self.t_mac() as f64;
+                let ib = self.macro_.input_bits_per_cycle as f64;
+                let log2_ceil = |v: f64| v.log2().ceil();
+                let array = mult_1b_pj * w * ib * x * y * t;
+                let adder_tree = adder_1b_pj * (x * (i + 1.0) - (i + log2_ceil(i) + 1.0) * y) * t;
+                let merge = (adder_1b_pj + reg_1b_pj) * (i + w + log2_ceil(x)) * t * y;
+                (array + adder_tree + merge) * 1e-3
+            }
+        }
+    }
+
+    /// Precision in bits of `o` stored at a level; `psum` selects partial-sum precision for O.
+    pub fn precision(&self, o: Operand, psum: bool) -> u64 {
+        let p = &self.macro_.precision;
+        match o {
+            Operand::I => p.input,
+            Operand::W => p.weight,
+            Operand::O if psum => p.psum,
+            Operand::O => p.output,
+        }
+    }
+
+    /// Whether `(level, o)` may be double-buffered. The macro's weight store is double-buffered
+    /// exactly when the macro is ping-pong.
+    pub fn may_double_buffer(&self, level: usize, o: Operand) -> bool {
+        if level == self.macro_level() && o == Operand::W {
+            return self.macro_.ping_pong;
+        }
+        self.levels[level].double_buffer.contains(o)
+    }
+
+    /// Peak MACs per activation over all cores.
+    pub fn peak_macs_per_activation(&self) -> u64 {
+        self.cores * self.macro_.rows * self.macro_.cols
+    }
+
+    pub(crate) fn check_consistency(&self) -> Result<(), TargetError> {
+        let err = |key: String, reason: String| Err(TargetError::Invalid { key, reason });
+        let outer = &self.levels[0];
+        for o in Operand::ALL {
+            if !outer.holds.contains(o) {
+                return err("levels[0].holds".into(), format!("the outermost level `{}` must hold every operand; it lacks {o}", outer.name));
+            }
+            if self.levels_of(o).len() < 2 {
+                return err("levels".into(), format!("operand {o} needs a path of at least two levels (outermost level to the macro)"));
+            }
+        }
+        let macro_level = self.macro_level();
+        let expected = self.macro_.compartment_depth * self.macro_.precision.weight;
+        if self.levels[macro_level].capacity_bits != expected {
+            return err(
+                format!("levels[{macro_level}].capacity"),
+                format!(
+                    "the macro level `{}` holds {} bits per cell, but compartment_depth × weight bits = {} × {} = {expected}",
+                    self.levels[macro_level].name, self.levels[macro_level].capacity_bits, self.macro_.compartment_depth, self.macro_.precision.weight
+                ),
+            );
+        }
+        if self.levels[macro_level].double_buffer.contains(Operand::W) && !self.macro_.ping_pong {
+            return err(
+                format!("levels[{macro_level}].double_buffer"),
+                "the macro can double-buffer weights only when macro.ping_pong = true".into(),
+            );
+        }
+        for (l, level) in self.levels.iter().enumerate() {
+            if l > 0 && level.replication == Replication::Shared && self.levels[..l].iter().any(|p| p.replication == Replication::PerCore) {
+                return err(format!("levels[{l}].replication"), format!("a shared level (`{}`) cannot sit inside a per-core level", level.name));
+            }
+        }
+        Ok(())
+    }
+}
