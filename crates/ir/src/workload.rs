@@ -127,8 +127,20 @@ impl Workload {
         let e = |d: Dim| extent[d.index()];
         match operand {
             Operand::I => {
-                let h = input_extent(e(Dim::P), e(Dim::R), self.stride[0], self.dilation[0], self.h);
-                let w = input_extent(e(Dim::Q), e(Dim::S), self.stride[1], self.dilation[1], self.w);
+                let h = input_extent(
+                    e(Dim::P),
+                    e(Dim::R),
+                    self.stride[0],
+                    self.dilation[0],
+                    self.h,
+                );
+                let w = input_extent(
+                    e(Dim::Q),
+                    e(Dim::S),
+                    self.stride[1],
+                    self.dilation[1],
+                    self.w,
+                );
                 h * w * e(Dim::C) * e(Dim::G) * e(Dim::B)
             }
             Operand::W => e(Dim::R) * e(Dim::S) * e(Dim::C) * e(Dim::K) * e(Dim::G),
@@ -193,11 +205,19 @@ mod tests {
         // 3 + 3·min(1,3) = 6 rows, 1 column.
         assert_eq!(w.operand_elements(&e, Operand::I), 6);
         // A stride larger than the kernel reads only the kernel rows: 1 + 3·min(2,1) = 4.
-        let strided = Workload { stride: [2, 2], r: 1, s: 1, ..conv3x3() };
+        let strided = Workload {
+            stride: [2, 2],
+            r: 1,
+            s: 1,
+            ..conv3x3()
+        };
         e[Dim::R.index()] = 1;
         assert_eq!(strided.operand_elements(&e, Operand::I), 4);
         // Dilation 2 widens a 3-row kernel tile to 5 rows: 5 + 3·min(1,5) = 8.
-        let dilated = Workload { dilation: [2, 2], ..conv3x3() };
+        let dilated = Workload {
+            dilation: [2, 2],
+            ..conv3x3()
+        };
         e[Dim::R.index()] = 3;
         assert_eq!(dilated.operand_elements(&e, Operand::I), 8);
     }

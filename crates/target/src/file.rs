@@ -1,9 +1,9 @@
 //! The on-disk target format (TOML) and its conversion to a validated [`Target`].
 
+use crate::TargetError;
 use crate::model::{ActivationEnergy, Axis, Level, Macro, Precision, Replication, Target};
 use crate::units::Capacity;
 use crate::vocab::{Dim, Operand, OperandSet};
-use crate::TargetError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -97,7 +97,10 @@ pub struct AxisFile {
 }
 
 fn err(key: impl Into<String>, reason: impl Into<String>) -> TargetError {
-    TargetError::Invalid { key: key.into(), reason: reason.into() }
+    TargetError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 fn operands(key: &str, names: &[String]) -> Result<OperandSet, TargetError> {
@@ -113,11 +116,19 @@ fn operands(key: &str, names: &[String]) -> Result<OperandSet, TargetError> {
 }
 
 fn positive(key: &str, v: u64) -> Result<u64, TargetError> {
-    if v == 0 { Err(err(key, "must be > 0")) } else { Ok(v) }
+    if v == 0 {
+        Err(err(key, "must be > 0"))
+    } else {
+        Ok(v)
+    }
 }
 
 fn energy(key: &str, v: f64) -> Result<f64, TargetError> {
-    if v.is_finite() && v >= 0.0 { Ok(v) } else { Err(err(key, format!("must be a finite energy >= 0, got {v}"))) }
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(err(key, format!("must be a finite energy >= 0, got {v}")))
+    }
 }
 
 impl TargetFile {
@@ -137,7 +148,9 @@ impl TargetFile {
         };
         let a = &m.activation_energy;
         let activation = match (a.nj, a.mult_1b_pj, a.adder_1b_pj, a.reg_1b_pj) {
-            (Some(nj), None, None, None) => ActivationEnergy::Explicit { nj: energy("macro.activation_energy.nj", nj)? },
+            (Some(nj), None, None, None) => ActivationEnergy::Explicit {
+                nj: energy("macro.activation_energy.nj", nj)?,
+            },
             (None, Some(mult), Some(adder), Some(reg)) => ActivationEnergy::FromLogic {
                 mult_1b_pj: energy("macro.activation_energy.mult_1b_pj", mult)?,
                 adder_1b_pj: energy("macro.activation_energy.adder_1b_pj", adder)?,
@@ -160,7 +173,10 @@ impl TargetFile {
             activation,
         };
         if macro_.input_bits_per_cycle > precision.input {
-            return Err(err("macro.input_bits_per_cycle", "must not exceed macro.precision.input_bits"));
+            return Err(err(
+                "macro.input_bits_per_cycle",
+                "must not exceed macro.precision.input_bits",
+            ));
         }
 
         if self.levels.is_empty() {
@@ -172,7 +188,10 @@ impl TargetFile {
             if l.name.trim().is_empty() {
                 return Err(err(key("name"), "must not be empty"));
             }
-            if levels.iter().any(|x: &Level| x.name.eq_ignore_ascii_case(&l.name)) {
+            if levels
+                .iter()
+                .any(|x: &Level| x.name.eq_ignore_ascii_case(&l.name))
+            {
                 return Err(err(key("name"), format!("`{}` names two levels", l.name)));
             }
             let holds = operands(&key("holds"), &l.holds)?;
@@ -181,27 +200,45 @@ impl TargetFile {
             }
             let double_buffer = operands(&key("double_buffer"), &l.double_buffer)?;
             if let Some(o) = double_buffer.iter().find(|&o| !holds.contains(o)) {
-                return Err(err(key("double_buffer"), format!("operand {o} is not held by this level")));
+                return Err(err(
+                    key("double_buffer"),
+                    format!("operand {o} is not held by this level"),
+                ));
             }
             let capacity_bits = l.capacity.bits().map_err(|e| err(key("capacity"), e))?;
             positive(&key("capacity"), capacity_bits)?;
-            let (read_bw, write_bw) = match (l.bandwidth_bits_per_cycle, l.read_bandwidth_bits_per_cycle, l.write_bandwidth_bits_per_cycle) {
+            let (read_bw, write_bw) = match (
+                l.bandwidth_bits_per_cycle,
+                l.read_bandwidth_bits_per_cycle,
+                l.write_bandwidth_bits_per_cycle,
+            ) {
                 (Some(b), None, None) => (b, b),
                 (None, Some(r), Some(w)) => (r, w),
                 (Some(b), Some(r), None) => (r, b),
                 (Some(b), None, Some(w)) => (b, w),
                 (None, Some(_), None) | (None, None, Some(_)) => {
-                    return Err(err(key("bandwidth_bits_per_cycle"), "give both read and write bandwidths, or `bandwidth_bits_per_cycle`"));
+                    return Err(err(
+                        key("bandwidth_bits_per_cycle"),
+                        "give both read and write bandwidths, or `bandwidth_bits_per_cycle`",
+                    ));
                 }
                 (None, None, None) => return Err(err(key("bandwidth_bits_per_cycle"), "missing")),
                 (Some(_), Some(_), Some(_)) => {
-                    return Err(err(key("bandwidth_bits_per_cycle"), "give it, or the read and write bandwidths, not all three"));
+                    return Err(err(
+                        key("bandwidth_bits_per_cycle"),
+                        "give it, or the read and write bandwidths, not all three",
+                    ));
                 }
             };
             let replication = match l.replication.as_str() {
                 "shared" => Replication::Shared,
                 "per_core" => Replication::PerCore,
-                other => return Err(err(key("replication"), format!("`{other}`: expected \"shared\" or \"per_core\""))),
+                other => {
+                    return Err(err(
+                        key("replication"),
+                        format!("`{other}`: expected \"shared\" or \"per_core\""),
+                    ));
+                }
             };
             levels.push(Level {
                 name: l.name.clone(),
@@ -210,7 +247,10 @@ impl TargetFile {
                 read_bw: positive(&key("read_bandwidth_bits_per_cycle"), read_bw)?,
                 write_bw: positive(&key("write_bandwidth_bits_per_cycle"), write_bw)?,
                 read_pj_per_bit: energy(&key("read_energy_pj_per_bit"), l.read_energy_pj_per_bit)?,
-                write_pj_per_bit: energy(&key("write_energy_pj_per_bit"), l.write_energy_pj_per_bit)?,
+                write_pj_per_bit: energy(
+                    &key("write_energy_pj_per_bit"),
+                    l.write_energy_pj_per_bit,
+                )?,
                 replication,
                 double_buffer,
             });
@@ -239,7 +279,12 @@ impl TargetFile {
             }
             let mut source = [0usize; 3];
             for o in Operand::ALL {
-                let name = a.source.get(o.name()).ok_or_else(|| err(key("source"), format!("missing the level operand {o} fans out from")))?;
+                let name = a.source.get(o.name()).ok_or_else(|| {
+                    err(
+                        key("source"),
+                        format!("missing the level operand {o} fans out from"),
+                    )
+                })?;
                 let k = format!("spatial.{axis_name}.source.{o}");
                 let l = level_index(&k, name)?;
                 if !levels[l].holds.contains(o) {
@@ -250,7 +295,12 @@ impl TargetFile {
             if let Some(extra) = a.source.keys().find(|k| k.parse::<Operand>().is_err()) {
                 return Err(err(key("source"), format!("`{extra}` is not an operand")));
             }
-            axes.push(Axis { name: axis_name.to_string(), size, dims, source });
+            axes.push(Axis {
+                name: axis_name.to_string(),
+                size,
+                dims,
+                source,
+            });
         }
 
         let target = Target {
@@ -275,7 +325,12 @@ impl Target {
             dims: a.dims.iter().map(|d| d.name().to_string()).collect(),
             source: Operand::ALL
                 .iter()
-                .map(|o| (o.name().to_string(), self.levels[a.source[o.index()]].name.clone()))
+                .map(|o| {
+                    (
+                        o.name().to_string(),
+                        self.levels[a.source[o.index()]].name.clone(),
+                    )
+                })
                 .collect(),
         };
         let m = &self.macro_;
@@ -297,8 +352,17 @@ impl Target {
                     output_bits: m.precision.output,
                 },
                 activation_energy: match m.activation {
-                    ActivationEnergy::Explicit { nj } => ActivationFile { nj: Some(nj), mult_1b_pj: None, adder_1b_pj: None, reg_1b_pj: None },
-                    ActivationEnergy::FromLogic { mult_1b_pj, adder_1b_pj, reg_1b_pj } => ActivationFile {
+                    ActivationEnergy::Explicit { nj } => ActivationFile {
+                        nj: Some(nj),
+                        mult_1b_pj: None,
+                        adder_1b_pj: None,
+                        reg_1b_pj: None,
+                    },
+                    ActivationEnergy::FromLogic {
+                        mult_1b_pj,
+                        adder_1b_pj,
+                        reg_1b_pj,
+                    } => ActivationFile {
                         nj: None,
                         mult_1b_pj: Some(mult_1b_pj),
                         adder_1b_pj: Some(adder_1b_pj),
@@ -325,7 +389,11 @@ impl Target {
                     double_buffer: names(l.double_buffer),
                 })
                 .collect(),
-            spatial: SpatialFile { cores: axis(&self.axes[0]), rows: axis(&self.axes[1]), cols: axis(&self.axes[2]) },
+            spatial: SpatialFile {
+                cores: axis(&self.axes[0]),
+                rows: axis(&self.axes[1]),
+                cols: axis(&self.axes[2]),
+            },
         }
     }
 }

@@ -22,7 +22,10 @@ pub enum TargetError {
     #[error("{key}: {reason}")]
     Invalid { key: String, reason: String },
     #[error("cannot read target file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("target {origin} is not valid TOML: {message}")]
     Syntax { origin: String, message: String },
     #[error("`{0}` is neither a preset ({presets}) nor an existing file", presets = PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", "))]
@@ -50,25 +53,36 @@ pub fn load(spec: &str, overrides: &[String]) -> Result<Loaded, TargetError> {
     let (origin, text) = if let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == spec) {
         (format!("preset `{spec}`"), text.to_string())
     } else if Path::new(spec).exists() {
-        let text = std::fs::read_to_string(spec).map_err(|source| TargetError::Io { path: spec.to_string(), source })?;
+        let text = std::fs::read_to_string(spec).map_err(|source| TargetError::Io {
+            path: spec.to_string(),
+            source,
+        })?;
         (spec.to_string(), text)
     } else {
         return Err(TargetError::Unknown(spec.to_string()));
     };
     let target = parse(&origin, &text, overrides)?;
-    Ok(Loaded { target, origin: spec.to_string() })
+    Ok(Loaded {
+        target,
+        origin: spec.to_string(),
+    })
 }
 
 /// Parses TOML text, applies overrides, validates. `origin` names the text in errors.
 pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Target, TargetError> {
-    let mut value: toml::Table =
-        toml::from_str(text).map_err(|e| TargetError::Syntax { origin: origin.to_string(), message: e.to_string() })?;
+    let mut value: toml::Table = toml::from_str(text).map_err(|e| TargetError::Syntax {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
     for o in overrides {
         apply_override(&mut value, o)?;
     }
     let file: TargetFile = toml::Value::Table(value)
         .try_into()
-        .map_err(|e: toml::de::Error| TargetError::Syntax { origin: origin.to_string(), message: e.message().to_string() })?;
+        .map_err(|e: toml::de::Error| TargetError::Syntax {
+            origin: origin.to_string(),
+            message: e.message().to_string(),
+        })?;
     file.resolve()
 }
 
@@ -76,12 +90,17 @@ pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Target, T
 /// index (`levels.global_buffer.capacity`, `levels[1].capacity`). Values are TOML values;
 /// anything that is not valid TOML is taken as a string (`512KiB`).
 pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<(), TargetError> {
-    let (key, raw) = assignment.split_once('=').ok_or_else(|| TargetError::Override {
-        key: assignment.to_string(),
-        reason: "expected KEY=VALUE, e.g. --set cores=16".into(),
-    })?;
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| TargetError::Override {
+            key: assignment.to_string(),
+            reason: "expected KEY=VALUE, e.g. --set cores=16".into(),
+        })?;
     let key = key.trim();
-    let fail = |reason: String| TargetError::Override { key: key.to_string(), reason };
+    let fail = |reason: String| TargetError::Override {
+        key: key.to_string(),
+        reason,
+    };
     let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
@@ -120,7 +139,9 @@ fn set_path(node: &mut toml::Value, segments: &[String], value: toml::Value) -> 
                 t.insert(seg.clone(), value);
                 return Ok(());
             }
-            let child = t.get_mut(seg.as_str()).ok_or_else(|| format!("no key `{seg}`"))?;
+            let child = t
+                .get_mut(seg.as_str())
+                .ok_or_else(|| format!("no key `{seg}`"))?;
             set_path(child, rest, value)
         }
         toml::Value::Array(items) => {
@@ -128,9 +149,16 @@ fn set_path(node: &mut toml::Value, segments: &[String], value: toml::Value) -> 
                 Ok(i) => i,
                 Err(_) => items
                     .iter()
-                    .position(|it| it.get("name").and_then(|n| n.as_str()).is_some_and(|n| n.eq_ignore_ascii_case(seg)))
+                    .position(|it| {
+                        it.get("name")
+                            .and_then(|n| n.as_str())
+                            .is_some_and(|n| n.eq_ignore_ascii_case(seg))
+                    })
                     .ok_or_else(|| {
-                        let names: Vec<_> = items.iter().filter_map(|it| it.get("name").and_then(|n| n.as_str())).collect();
+                        let names: Vec<_> = items
+                            .iter()
+                            .filter_map(|it| it.get("name").and_then(|n| n.as_str()))
+                            .collect();
                         format!("no entry named `{seg}` (have: {})", names.join(", "))
                     })?,
             };
@@ -138,7 +166,9 @@ fn set_path(node: &mut toml::Value, segments: &[String], value: toml::Value) -> 
                 return Err("cannot replace a whole list entry; set one of its keys".into());
             }
             let len = items.len();
-            let child = items.get_mut(idx).ok_or_else(|| format!("index {idx} out of range (0..{len})"))?;
+            let child = items
+                .get_mut(idx)
+                .ok_or_else(|| format!("index {idx} out of range (0..{len})"))?;
             set_path(child, rest, value)
         }
         _ => Err(format!("`{seg}` is inside a value that is not a table")),
@@ -149,6 +179,13 @@ fn set_path(node: &mut toml::Value, segments: &[String], value: toml::Value) -> 
 fn is_optional_key(key: &str) -> bool {
     matches!(
         key,
-        "description" | "read_bandwidth_bits_per_cycle" | "write_bandwidth_bits_per_cycle" | "bandwidth_bits_per_cycle" | "nj" | "double_buffer" | "ping_pong" | "input_bits_per_cycle"
+        "description"
+            | "read_bandwidth_bits_per_cycle"
+            | "write_bandwidth_bits_per_cycle"
+            | "bandwidth_bits_per_cycle"
+            | "nj"
+            | "double_buffer"
+            | "ping_pong"
+            | "input_bits_per_cycle"
     )
 }

@@ -1,7 +1,7 @@
 //! The validated accelerator model every later stage reads.
 
-use crate::vocab::{Operand, OperandSet};
 use crate::TargetError;
+use crate::vocab::{Operand, OperandSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Replication {
@@ -38,9 +38,15 @@ pub struct Precision {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ActivationEnergy {
-    Explicit { nj: f64 },
+    Explicit {
+        nj: f64,
+    },
     /// Derived from 1-bit logic energies with the reference's formula.
-    FromLogic { mult_1b_pj: f64, adder_1b_pj: f64, reg_1b_pj: f64 },
+    FromLogic {
+        mult_1b_pj: f64,
+        adder_1b_pj: f64,
+        reg_1b_pj: f64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,12 +99,17 @@ impl Target {
 
     /// Levels that may hold `o`, outer to inner.
     pub fn levels_of(&self, o: Operand) -> Vec<usize> {
-        (0..self.levels.len()).filter(|&l| self.levels[l].holds.contains(o)).collect()
+        (0..self.levels.len())
+            .filter(|&l| self.levels[l].holds.contains(o))
+            .collect()
     }
 
     /// The innermost level holding `o`: the input register, the macro, the output register.
     pub fn innermost(&self, o: Operand) -> usize {
-        *self.levels_of(o).last().expect("validated: every operand has a level")
+        *self
+            .levels_of(o)
+            .last()
+            .expect("validated: every operand has a level")
     }
 
     pub fn macro_level(&self) -> usize {
@@ -111,14 +122,21 @@ impl Target {
 
     /// Cycles of one macro activation: inputs are bit-serial.
     pub fn t_mac(&self) -> u64 {
-        self.macro_.precision.input.div_ceil(self.macro_.input_bits_per_cycle)
+        self.macro_
+            .precision
+            .input
+            .div_ceil(self.macro_.input_bits_per_cycle)
     }
 
     /// Energy of one macro activation of one core, nJ (spec §1).
     pub fn activation_energy_nj(&self) -> f64 {
         match self.macro_.activation {
             ActivationEnergy::Explicit { nj } => nj,
-            ActivationEnergy::FromLogic { mult_1b_pj, adder_1b_pj, reg_1b_pj } => {
+            ActivationEnergy::FromLogic {
+                mult_1b_pj,
+                adder_1b_pj,
+                reg_1b_pj,
+            } => {
                 let p = &self.macro_.precision;
                 let (i, w) = (p.input as f64, p.weight as f64);
                 let (x, y) = (self.macro_.rows as f64, self.macro_.cols as f64);
@@ -163,10 +181,21 @@ impl Target {
         let outer = &self.levels[0];
         for o in Operand::ALL {
             if !outer.holds.contains(o) {
-                return err("levels[0].holds".into(), format!("the outermost level `{}` must hold every operand; it lacks {o}", outer.name));
+                return err(
+                    "levels[0].holds".into(),
+                    format!(
+                        "the outermost level `{}` must hold every operand; it lacks {o}",
+                        outer.name
+                    ),
+                );
             }
             if self.levels_of(o).len() < 2 {
-                return err("levels".into(), format!("operand {o} needs a path of at least two levels (outermost level to the macro)"));
+                return err(
+                    "levels".into(),
+                    format!(
+                        "operand {o} needs a path of at least two levels (outermost level to the macro)"
+                    ),
+                );
             }
         }
         let macro_level = self.macro_level();
@@ -176,7 +205,10 @@ impl Target {
                 format!("levels[{macro_level}].capacity"),
                 format!(
                     "the macro level `{}` holds {} bits per cell, but compartment_depth × weight bits = {} × {} = {expected}",
-                    self.levels[macro_level].name, self.levels[macro_level].capacity_bits, self.macro_.compartment_depth, self.macro_.precision.weight
+                    self.levels[macro_level].name,
+                    self.levels[macro_level].capacity_bits,
+                    self.macro_.compartment_depth,
+                    self.macro_.precision.weight
                 ),
             );
         }
@@ -187,8 +219,19 @@ impl Target {
             );
         }
         for (l, level) in self.levels.iter().enumerate() {
-            if l > 0 && level.replication == Replication::Shared && self.levels[..l].iter().any(|p| p.replication == Replication::PerCore) {
-                return err(format!("levels[{l}].replication"), format!("a shared level (`{}`) cannot sit inside a per-core level", level.name));
+            if l > 0
+                && level.replication == Replication::Shared
+                && self.levels[..l]
+                    .iter()
+                    .any(|p| p.replication == Replication::PerCore)
+            {
+                return err(
+                    format!("levels[{l}].replication"),
+                    format!(
+                        "a shared level (`{}`) cannot sit inside a per-core level",
+                        level.name
+                    ),
+                );
             }
         }
         Ok(())

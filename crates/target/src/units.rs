@@ -24,12 +24,13 @@ impl Capacity {
 
 pub fn parse_capacity(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '_').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{text}` is not a capacity (write e.g. 2097152, \"256KiB\" or \"16Kibit\")"))?;
+    let num: u64 = num.replace('_', "").parse().map_err(|_| {
+        format!("`{text}` is not a capacity (write e.g. 2097152, \"256KiB\" or \"16Kibit\")")
+    })?;
     let factor: u64 = match unit.trim() {
         "" | "bit" | "bits" | "b" => 1,
         "Kibit" => 1 << 10,
@@ -45,7 +46,8 @@ pub fn parse_capacity(text: &str) -> Result<u64, String> {
             ));
         }
     };
-    num.checked_mul(factor).ok_or_else(|| format!("`{text}` overflows 64 bits"))
+    num.checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` overflows 64 bits"))
 }
 
 /// The most readable exact spelling of a bit count, for printing target files.
@@ -78,7 +80,16 @@ mod tests {
 
     #[test]
     fn formatting_round_trips() {
-        for bits in [64u64, 16, 8, 65_536, 131_072, 2_097_152, 8_589_934_592, 12_345] {
+        for bits in [
+            64u64,
+            16,
+            8,
+            65_536,
+            131_072,
+            2_097_152,
+            8_589_934_592,
+            12_345,
+        ] {
             assert_eq!(parse_capacity(&format_capacity(bits)).unwrap(), bits);
         }
         assert_eq!(format_capacity(2_097_152), "256KiB");

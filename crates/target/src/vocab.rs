@@ -20,7 +20,16 @@ pub enum Dim {
 }
 
 impl Dim {
-    pub const ALL: [Dim; 8] = [Dim::R, Dim::S, Dim::P, Dim::Q, Dim::C, Dim::K, Dim::G, Dim::B];
+    pub const ALL: [Dim; 8] = [
+        Dim::R,
+        Dim::S,
+        Dim::P,
+        Dim::Q,
+        Dim::C,
+        Dim::K,
+        Dim::G,
+        Dim::B,
+    ];
 
     pub fn index(self) -> usize {
         self as usize
@@ -67,7 +76,9 @@ impl FromStr for Dim {
         Dim::ALL
             .into_iter()
             .find(|d| d.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown loop dimension `{s}` (expected one of R S P Q C K G B)"))
+            .ok_or_else(|| {
+                format!("unknown loop dimension `{s}` (expected one of R S P Q C K G B)")
+            })
     }
 }
 
@@ -155,7 +166,13 @@ mod tests {
 
     #[test]
     fn relevance_matches_the_spec() {
-        let rel = |o| Dim::ALL.iter().filter(|d| d.relevant_to(o)).map(|d| d.name()).collect::<String>();
+        let rel = |o| {
+            Dim::ALL
+                .iter()
+                .filter(|d| d.relevant_to(o))
+                .map(|d| d.name())
+                .collect::<String>()
+        };
         assert_eq!(rel(Operand::I), "RSPQCGB");
         assert_eq!(rel(Operand::W), "RSCKG");
         assert_eq!(rel(Operand::O), "PQKGB");

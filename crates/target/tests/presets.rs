@@ -1,10 +1,15 @@
-use cimopt_target::{load, parse, show::to_commented_toml, Operand, Replication, TargetError, PRESETS};
+use cimopt_target::{
+    Operand, PRESETS, Replication, TargetError, load, parse, show::to_commented_toml,
+};
 
 #[test]
 fn default_preset_has_the_reference_numbers() {
     let t = load("default", &[]).unwrap().target;
     assert_eq!(t.cores, 8);
-    assert_eq!((t.macro_.rows, t.macro_.cols, t.macro_.compartment_depth), (32, 16, 8));
+    assert_eq!(
+        (t.macro_.rows, t.macro_.cols, t.macro_.compartment_depth),
+        (32, 16, 8)
+    );
     let caps: Vec<u64> = t.levels.iter().map(|l| l.capacity_bits).collect();
     assert_eq!(caps, [8_589_934_592, 2_097_152, 131_072, 65_536, 16, 8, 64]);
     let bws: Vec<u64> = t.levels.iter().map(|l| l.read_bw).collect();
@@ -16,7 +21,11 @@ fn default_preset_has_the_reference_numbers() {
     assert_eq!(t.leakage_nj_per_cycle, 0.035930852808574304);
     // mult: 0.0002835·8·1·32·16·8 = 9.289728 pJ; adder tree: 0.003402·(32·9 − 12·16)·8 = 2.612736;
     // merge: (0.003402 + 0.001701)·(8+8+5)·8·16 = 13.716864; total 25.619328 pJ.
-    assert!((t.activation_energy_nj() - 0.025619328).abs() < 1e-12, "{}", t.activation_energy_nj());
+    assert!(
+        (t.activation_energy_nj() - 0.025619328).abs() < 1e-12,
+        "{}",
+        t.activation_energy_nj()
+    );
     assert_eq!(t.macro_level(), 6);
     assert_eq!(t.innermost(Operand::I), 5);
     assert_eq!(t.innermost(Operand::O), 4);
@@ -30,14 +39,21 @@ fn transformer_preset_has_the_reference_numbers() {
     let t = load("transformer", &[]).unwrap().target;
     assert_eq!(t.cores, 16);
     let caps: Vec<u64> = t.levels.iter().map(|l| l.capacity_bits).collect();
-    assert_eq!(caps, [34_359_738_368, 33_554_432, 262_144, 131_072, 16, 8, 64]);
+    assert_eq!(
+        caps,
+        [34_359_738_368, 33_554_432, 262_144, 131_072, 16, 8, 64]
+    );
     let bws: Vec<u64> = t.levels.iter().map(|l| l.read_bw).collect();
     assert_eq!(bws, [256, 512, 256, 256, 16, 8, 8]);
     assert_eq!(t.levels[1].read_pj_per_bit, 0.4182283125);
     assert_eq!(t.leakage_nj_per_cycle, 0.4719655086538611);
     // X = 64, Y = 32: mult 0.0002835·8·64·32·8 = 37.158912; adder 0.003402·(64·9 − 12·32)·8
     // = 5.225472; merge 0.005103·(8+8+6)·8·32 = 28.740096; total 71.12448 pJ.
-    assert!((t.activation_energy_nj() - 0.07112448).abs() < 1e-12, "{}", t.activation_energy_nj());
+    assert!(
+        (t.activation_energy_nj() - 0.07112448).abs() < 1e-12,
+        "{}",
+        t.activation_energy_nj()
+    );
 }
 
 #[test]
@@ -56,11 +72,27 @@ fn shown_presets_parse_back_to_the_same_target() {
 
 #[test]
 fn overrides_change_one_field() {
-    let t = load("default", &["cores=16".into(), "levels.global_buffer.capacity=512KiB".into()]).unwrap().target;
+    let t = load(
+        "default",
+        &[
+            "cores=16".into(),
+            "levels.global_buffer.capacity=512KiB".into(),
+        ],
+    )
+    .unwrap()
+    .target;
     assert_eq!(t.cores, 16);
     assert_eq!(t.axes[0].size, 16);
     assert_eq!(t.levels[1].capacity_bits, 512 * 1024 * 8);
-    let t = load("default", &["levels[3].bandwidth_bits_per_cycle=256".into(), "macro.ping_pong=true".into()]).unwrap().target;
+    let t = load(
+        "default",
+        &[
+            "levels[3].bandwidth_bits_per_cycle=256".into(),
+            "macro.ping_pong=true".into(),
+        ],
+    )
+    .unwrap()
+    .target;
     assert_eq!(t.levels[3].read_bw, 256);
     assert!(t.may_double_buffer(t.macro_level(), Operand::W));
     let e = load("default", &["levels.nowhere.capacity=1".into()]).unwrap_err();
@@ -76,21 +108,54 @@ fn validation_names_the_key() {
     let cases = [
         ("levels[2].capacity=0", "levels[2].capacity: must be > 0"),
         ("cores=0", "cores: must be > 0"),
-        ("levels.macro.capacity=128", "levels[6].capacity: the macro level `macro` holds 128 bits per cell"),
-        ("spatial.cols.source.I=\"macro\"", "spatial.cols.source.I: level `macro` does not hold I"),
-        ("spatial.rows.source.W=\"cache\"", "spatial.rows.source.W: no level named `cache`"),
-        ("levels.dram.holds=[\"I\",\"W\"];levels.dram.double_buffer=[]", "levels[0].holds: the outermost level `dram` must hold every operand"),
-        ("levels.ireg.double_buffer=[\"O\"]", "levels[5].double_buffer: operand O is not held"),
-        ("levels.macro.double_buffer=[\"W\"]", "the macro can double-buffer weights only when macro.ping_pong = true"),
-        ("levels.dram.capacity=\"12KB\"", "levels[0].capacity: unknown or ambiguous capacity unit"),
-        ("levels.dram.replication=\"private\"", "levels[0].replication: `private`"),
-        ("spatial.cores.dims=[\"X\"]", "spatial.cores.dims: unknown loop dimension `X`"),
-        ("macro.activation_energy.nj=0.5", "macro.activation_energy: give either `nj` alone"),
+        (
+            "levels.macro.capacity=128",
+            "levels[6].capacity: the macro level `macro` holds 128 bits per cell",
+        ),
+        (
+            "spatial.cols.source.I=\"macro\"",
+            "spatial.cols.source.I: level `macro` does not hold I",
+        ),
+        (
+            "spatial.rows.source.W=\"cache\"",
+            "spatial.rows.source.W: no level named `cache`",
+        ),
+        (
+            "levels.dram.holds=[\"I\",\"W\"];levels.dram.double_buffer=[]",
+            "levels[0].holds: the outermost level `dram` must hold every operand",
+        ),
+        (
+            "levels.ireg.double_buffer=[\"O\"]",
+            "levels[5].double_buffer: operand O is not held",
+        ),
+        (
+            "levels.macro.double_buffer=[\"W\"]",
+            "the macro can double-buffer weights only when macro.ping_pong = true",
+        ),
+        (
+            "levels.dram.capacity=\"12KB\"",
+            "levels[0].capacity: unknown or ambiguous capacity unit",
+        ),
+        (
+            "levels.dram.replication=\"private\"",
+            "levels[0].replication: `private`",
+        ),
+        (
+            "spatial.cores.dims=[\"X\"]",
+            "spatial.cores.dims: unknown loop dimension `X`",
+        ),
+        (
+            "macro.activation_energy.nj=0.5",
+            "macro.activation_energy: give either `nj` alone",
+        ),
     ];
     for (set, expected) in cases {
         let sets: Vec<String> = set.split(';').map(String::from).collect();
         let e = load("default", &sets).unwrap_err().to_string();
-        assert!(e.contains(expected), "--set {set}: got `{e}`, expected `{expected}`");
+        assert!(
+            e.contains(expected),
+            "--set {set}: got `{e}`, expected `{expected}`"
+        );
     }
 }
 
@@ -99,7 +164,9 @@ fn unknown_keys_and_bad_files_are_refused() {
     let text = PRESETS[0].1.replace("cores = 8", "cores = 8\nspeed = 3");
     let e = parse("f.toml", &text, &[]).unwrap_err().to_string();
     assert!(e.contains("f.toml") && e.contains("speed"), "{e}");
-    let e = parse("f.toml", "this is = = not toml", &[]).unwrap_err().to_string();
+    let e = parse("f.toml", "this is = = not toml", &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("f.toml is not valid TOML"), "{e}");
     let e = load("no-such-target", &[]).unwrap_err().to_string();
     assert!(e.contains("neither a preset (default, transformer)"), "{e}");

@@ -1,0 +1,110 @@
+//! Quantities every consumer of a mapping derives the same way: resident data per level,
+//! partial-sum precision, capacity use (spec §3).
+
+use crate::mapping::Mapping;
+use crate::workload::Workload;
+use cimopt_target::{Dim, Operand, Target};
+
+/// The workload as the mapping executes it: dims replaced by the padded extents.
+pub fn executed_workload(w: &Workload, m: &Mapping) -> Workload {
+    let p = m.padded_dims;
+    Workload {
+        r: p[Dim::R.index()],
+        s: p[Dim::S.index()],
+        p: p[Dim::P.index()],
+        q: p[Dim::Q.index()],
+        c: p[Dim::C.index()],
+        k: p[Dim::K.index()],
+        g: p[Dim::G.index()],
+        b: p[Dim::B.index()],
+        ..w.clone()
+    }
+}
+
+/// Whether each operand has a loop at each level (`used[level][op]`); a level without one is
+/// bypassed by that operand.
+pub fn used_levels(t: &Target, m: &Mapping) -> Vec<[bool; 3]> {
+    let mut used = vec![[false; 3]; t.num_levels()];
+    for l in &m.temporal {
+        for o in Operand::ALL {
+            used[l.level_of(o)][o.index()] = true;
+        }
+    }
+    used
+}
+
+/// Partial-sum flags per level: an O level at or below the first O level that holds a
+/// reduction loop with more than one iteration stores partial sums.
+pub fn psum_levels(t: &Target, m: &Mapping) -> Vec<bool> {
+    let mut first: Option<usize> = None;
+    for l in &m.temporal {
+        if l.dim.is_reduction() && l.factor > 1 {
+            let lv = l.level_of(Operand::O);
+            first = Some(first.map_or(lv, |f: usize| f.min(lv)));
+        }
+    }
+    (0..t.num_levels())
+        .map(|lv| t.levels[lv].holds.contains(Operand::O) && first.is_some_and(|f| lv >= f))
+        .collect()
+}
+
+/// Bits per element of `o` stored at `level`.
+pub fn precision_at(t: &Target, psum: &[bool], level: usize, o: Operand) -> u64 {
+    t.precision(
+        o,
+        o == Operand::O && psum.get(level).copied().unwrap_or(false),
+    )
+}
+
+/// Elements of `o` resident at `level` (per instance): the extent of every temporal loop at
+/// that level or deeper for `o`, times the spatial factors fanned out from that level or
+/// deeper. Zero when `o` bypasses the level.
+pub fn resident_elements(
+    t: &Target,
+    w: &Workload,
+    m: &Mapping,
+    used: &[[bool; 3]],
+    level: usize,
+    o: Operand,
+) -> u64 {
+    if !used[level][o.index()] {
+        return 0;
+    }
+    let mut extent = [1u64; 8];
+    for l in &m.temporal {
+        if l.level_of(o) >= level {
+            extent[l.dim.index()] *= l.factor;
+        }
+    }
+    for f in &m.spatial {
+        if t.axes[f.axis].source[o.index()] >= level {
+            extent[f.dim.index()] *= f.factor;
+        }
+    }
+    w.operand_elements(&extent, o)
+}
+
+/// Bits each operand occupies at each level, double buffering counted (`[level][op]`).
+pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
+    let w = executed_workload(w, m);
+    let used = used_levels(t, m);
+    let psum = psum_levels(t, m);
+    (0..t.num_levels())
+        .map(|lv| {
+            Operand::ALL.map(|o| {
+                let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };
+                copies * resident_elements(t, &w, m, &used, lv, o) * precision_at(t, &psum, lv, o)
+            })
+        })
+        .collect()
+}
+
+/// Whether `(level, o)` is double-buffered as executed. The macro's weight store and the
+/// compute pseudo-level ([`Target::compute_level`]) follow the hardware: double-buffered
+/// exactly when the macro is ping-pong, whatever the schedule lists.
+pub fn double_buffered(t: &Target, m: &Mapping, level: usize, o: Operand) -> bool {
+    if level == t.compute_level() || (level == t.macro_level() && o == Operand::W) {
+        return t.macro_.ping_pong;
+    }
+    m.is_double_buffered(level, o)
+}

@@ -1,0 +1,233 @@
+//! Validity of a mapping against its workload and target: what `cimopt check` reports and
+//! what every mapper's output must satisfy.
+
+use crate::analysis::{resident_bits, used_levels};
+use crate::mapping::Mapping;
+use crate::workload::Workload;
+use cimopt_target::{Dim, Operand, Target};
+use std::fmt;
+
+/// One reason a mapping is invalid. The message names the loop or level and the numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    Coverage,
+    Level,
+    LevelOrder,
+    Spatial,
+    DoubleBuffer,
+    Capacity,
+    Structure,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn push(out: &mut Vec<Violation>, kind: ViolationKind, message: String) {
+    out.push(Violation { kind, message });
+}
+
+/// All violations of `m` (empty when valid).
+pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let name = |lv: usize| {
+        t.levels
+            .get(lv)
+            .map_or_else(|| format!("level #{lv}"), |l| format!("`{}`", l.name))
+    };
+
+    if m.temporal.is_empty() {
+        push(
+            &mut out,
+            ViolationKind::Structure,
+            "the temporal nest is empty: give at least one loop (a factor-1 loop is fine)".into(),
+        );
+    }
+    for (i, l) in m.temporal.iter().enumerate() {
+        if l.factor == 0 {
+            push(
+                &mut out,
+                ViolationKind::Coverage,
+                format!("temporal[{i}] ({}): factor must be ≥ 1", l.dim),
+            );
+        }
+        for o in Operand::ALL {
+            let lv = l.level_of(o);
+            if lv >= t.num_levels() {
+                push(
+                    &mut out,
+                    ViolationKind::Level,
+                    format!(
+                        "temporal[{i}] ({} {}): level #{lv} for {o} does not exist (the target has {})",
+                        l.dim,
+                        l.factor,
+                        t.num_levels()
+                    ),
+                );
+            } else if !t.levels[lv].holds.contains(o) {
+                push(
+                    &mut out,
+                    ViolationKind::Level,
+                    format!(
+                        "temporal[{i}] ({} {}): level {} does not hold {o}",
+                        l.dim,
+                        l.factor,
+                        name(lv)
+                    ),
+                );
+            }
+        }
+    }
+    for o in Operand::ALL {
+        for (i, pair) in m.temporal.windows(2).enumerate() {
+            let (a, b) = (pair[0].level_of(o), pair[1].level_of(o));
+            if b < a {
+                push(
+                    &mut out,
+                    ViolationKind::LevelOrder,
+                    format!(
+                        "temporal[{}] ({}) puts {o} at {}, outside temporal[{i}] at {}: levels must not go outwards from outer to inner loops",
+                        i + 1,
+                        pair[1].dim,
+                        name(b),
+                        name(a)
+                    ),
+                );
+            }
+        }
+    }
+    for (i, f) in m.spatial.iter().enumerate() {
+        let Some(axis) = t.axes.get(f.axis) else {
+            push(
+                &mut out,
+                ViolationKind::Spatial,
+                format!("spatial[{i}]: axis #{} does not exist", f.axis),
+            );
+            continue;
+        };
+        if f.factor == 0 {
+            push(
+                &mut out,
+                ViolationKind::Spatial,
+                format!(
+                    "spatial[{i}] ({} on {}): factor must be ≥ 1",
+                    f.dim, axis.name
+                ),
+            );
+        }
+        if !axis.dims.contains(&f.dim) && f.factor > 1 {
+            let allowed: Vec<&str> = axis.dims.iter().map(|d| d.name()).collect();
+            push(
+                &mut out,
+                ViolationKind::Spatial,
+                format!(
+                    "spatial[{i}]: {} may not be unrolled on `{}` (allowed: {})",
+                    f.dim,
+                    axis.name,
+                    allowed.join(" ")
+                ),
+            );
+        }
+    }
+    for (a, axis) in t.axes.iter().enumerate() {
+        let fill = m.axis_fill(a);
+        if fill > axis.size {
+            push(
+                &mut out,
+                ViolationKind::Spatial,
+                format!(
+                    "axis `{}`: spatial factors multiply to {fill}, more than its size {}",
+                    axis.name, axis.size
+                ),
+            );
+        }
+    }
+    for d in Dim::ALL {
+        let (cov, bound, padded) = (m.coverage(d), w.bound(d), m.padded_dims[d.index()]);
+        if padded < bound {
+            push(
+                &mut out,
+                ViolationKind::Coverage,
+                format!("dim {d}: padded extent {padded} is smaller than the workload's {bound}"),
+            );
+        } else if cov != padded {
+            if padded == bound {
+                push(
+                    &mut out,
+                    ViolationKind::Coverage,
+                    format!(
+                        "dim {d}: factors multiply to {cov}, but the workload has {bound} (declare padded_dims.{d} = {cov} to pad)"
+                    ),
+                );
+            } else {
+                push(
+                    &mut out,
+                    ViolationKind::Coverage,
+                    format!(
+                        "dim {d}: factors multiply to {cov}, but padded_dims.{d} declares {padded}"
+                    ),
+                );
+            }
+        }
+    }
+    for &(lv, o) in &m.double_buffer {
+        if lv >= t.num_levels() {
+            push(
+                &mut out,
+                ViolationKind::DoubleBuffer,
+                format!("double_buffer: level #{lv} does not exist"),
+            );
+        } else if !t.may_double_buffer(lv, o) {
+            push(
+                &mut out,
+                ViolationKind::DoubleBuffer,
+                format!(
+                    "double_buffer: level {} may not double-buffer {o}",
+                    name(lv)
+                ),
+            );
+        }
+    }
+    if !out.is_empty() {
+        // Capacity needs a well-formed nest.
+        return out;
+    }
+    let used = used_levels(t, m);
+    let bits = resident_bits(t, w, m);
+    for (lv, level) in t.levels.iter().enumerate() {
+        let total: u64 = bits[lv].iter().sum();
+        if total > level.capacity_bits {
+            let parts: Vec<String> = Operand::ALL
+                .iter()
+                .filter(|o| used[lv][o.index()])
+                .map(|o| {
+                    let db = if crate::analysis::double_buffered(t, m, lv, *o) {
+                        " (double-buffered)"
+                    } else {
+                        ""
+                    };
+                    format!("{o} {} bit{db}", bits[lv][o.index()])
+                })
+                .collect();
+            push(
+                &mut out,
+                ViolationKind::Capacity,
+                format!(
+                    "level `{}` overflows: needs {total} bit ({}) but holds {} bit",
+                    level.name,
+                    parts.join(" + "),
+                    level.capacity_bits
+                ),
+            );
+        }
+    }
+    out
+}

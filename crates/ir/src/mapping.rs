@@ -1,0 +1,83 @@
+//! A mapping: the schedule of one layer on one target (spec §3).
+
+use cimopt_target::{Dim, Operand};
+
+/// `factor` iterations of `dim` unrolled on spatial axis `axis` (0 cores, 1 macro rows,
+/// 2 macro columns, as in [`cimopt_target::Target::axes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SpatialFactor {
+    pub axis: usize,
+    pub dim: Dim,
+    pub factor: u64,
+}
+
+/// One temporal loop, and for each operand the memory level it sits at for that operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TemporalLoop {
+    pub dim: Dim,
+    pub factor: u64,
+    /// Level index per operand, by [`Operand::index`].
+    pub level: [usize; 3],
+}
+
+impl TemporalLoop {
+    pub fn level_of(&self, o: Operand) -> usize {
+        self.level[o.index()]
+    }
+}
+
+/// The mapping of one layer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Mapping {
+    pub spatial: Vec<SpatialFactor>,
+    /// Outer to inner.
+    pub temporal: Vec<TemporalLoop>,
+    /// `(level, operand)` pairs that are double-buffered, sorted.
+    pub double_buffer: Vec<(usize, Operand)>,
+    /// The extent each dimension is executed to, by [`Dim::index`]: the workload's bound, or
+    /// more when the mapping pads (e.g. 7 iterations of 16 columns cover K = 100 as 112).
+    pub padded_dims: [u64; 8],
+}
+
+impl Mapping {
+    pub fn is_double_buffered(&self, level: usize, o: Operand) -> bool {
+        self.double_buffer.contains(&(level, o))
+    }
+
+    /// Product of the spatial and temporal factors of `d`.
+    pub fn coverage(&self, d: Dim) -> u64 {
+        let s: u64 = self
+            .spatial
+            .iter()
+            .filter(|f| f.dim == d)
+            .map(|f| f.factor)
+            .product();
+        let t: u64 = self
+            .temporal
+            .iter()
+            .filter(|l| l.dim == d)
+            .map(|l| l.factor)
+            .product();
+        s * t
+    }
+
+    /// Product of the spatial factors on one axis.
+    pub fn axis_fill(&self, axis: usize) -> u64 {
+        self.spatial
+            .iter()
+            .filter(|f| f.axis == axis)
+            .map(|f| f.factor)
+            .product()
+    }
+
+    /// Number of macro activations (the product of all temporal trip counts).
+    pub fn activations(&self) -> u64 {
+        self.temporal.iter().map(|l| l.factor).product()
+    }
+
+    /// Sorts the double-buffer list so equal mappings compare equal.
+    pub fn normalise(&mut self) {
+        self.double_buffer.sort();
+        self.double_buffer.dedup();
+    }
+}
