@@ -1,1 +1,50 @@
-fn main() {}
+//! `cimopt`: maps DNN layers onto multi-core SRAM computing-in-memory accelerators.
+
+mod check;
+mod compile;
+// mod inspect;
+mod output;
+mod targets;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "cimopt", version, about = "Dataflow compiler for computing-in-memory accelerators", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the layers an ONNX model lowers to, and its non-CIM operators.
+    // Inspect(inspect::InspectArgs),
+    /// List the built-in targets, or print one as a commented TOML file.
+    Targets(targets::TargetsArgs),
+    /// Map every layer of a model onto a target and write the schedule.
+    Compile(compile::CompileArgs),
+    /// Verify a schedule: coverage, levels, spatial factors, double buffering, capacity.
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        // Command::Inspect(a) => inspect::run(a),
+        Command::Targets(a) => targets::run(a),
+        Command::Compile(a) => compile::run(a),
+        Command::Check(a) => check::run(a),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What a command reports besides errors: 0 success, 1 a negative verdict (e.g. an invalid
+/// schedule). Usage errors exit 2 through clap.
+pub type Outcome = anyhow::Result<u8>;

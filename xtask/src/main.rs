@@ -1,1 +1,91 @@
-fn main() {}
+//! Project tasks: `cargo xtask <task>`.
+//!
+//! Every task that builds the project first makes sure the native build tools HiGHS needs
+//! (cmake, libclang) are present, and every build uses the workspace's `dev` profile, so the
+//! main command and the tests share one build of HiGHS and tract.
+
+mod models;
+mod tools;
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [args]
+
+tasks:
+  test [cargo test args]   install missing build tools, then run every test
+  run -- <cimopt args>     install missing build tools, then run the cimopt command
+  setup                    only install missing build tools (cmake, libclang)
+  models                   regenerate models/*.onnx from the project's network definitions
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = root();
+    match task.as_str() {
+        "setup" => {
+            let env = tools::ensure(&root)?;
+            eprintln!("xtask: build tools ready ({})", env.describe());
+            Ok(())
+        }
+        "test" => {
+            let env = tools::ensure(&root)?;
+            cargo(
+                &root,
+                &env,
+                ["test", "--workspace"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(rest),
+            )
+        }
+        "run" => {
+            let env = tools::ensure(&root)?;
+            let rest = rest.into_iter().skip_while(|a| a == "--");
+            cargo(
+                &root,
+                &env,
+                ["run", "--quiet", "--package", "cimopt", "--"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(rest),
+            )
+        }
+        "models" => models::models(&root),
+        "" | "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown task `{other}`\n{USAGE}"),
+    }
+}
+
+fn cargo(root: &Path, env: &tools::ToolEnv, args: impl IntoIterator<Item = String>) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).args(args);
+    env.apply(&mut cmd);
+    let status = cmd.status().context("running cargo")?;
+    if !status.success() {
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! The analytical cost model: the one definition of a mapping's predicted latency and energy
+//! (spec §4), used by the mappers, the optimiser's extraction check and the reports.
+//!
+//! Energy is exact: every transfer the nest performs is counted in closed form (tile size ×
+//! precision × executions × instances). Latency is the critical-path recursion of the MIREDO
+//! paper, per loop `i` executed once:
+//!
+//! ```text
+//! Lat(MAC) = t_MAC
+//! Lat(i)   = first(i) + (F_i − 1)·steady(i) + tail(i)
+//! first(i) = max_o c_o + Lat(i+1) + [O single-buffered] c_O
+//! steady(i)= max( Lat(i+1) + max_{o single} c_o + [O single] c_O,
+//!                 max_{o ≠ O double} c_o,  [O double] 2·c_O )
+//! tail(i)  = [O double] c_O                        (the delayed last write-back)
+//! latency  = max_o bootstrap_in(o) + Lat(0) + bootstrap_out(O)
+//! ```
+//! where `c_o` is the cycles of the tile transfer loop `i` fires for operand `o` (0 when it
+//! fires none) and "double" is the child level's double-buffer flag. Each term is a max of
+//! sums of per-loop constants, which is what lets the optimiser state it linearly.
+
+pub mod nest;
+
+pub use nest::{Nest, Transfer};
+
+use cimopt_ir::analysis::precision_at;
+use cimopt_ir::{Mapping, Workload};
+use cimopt_target::{Operand, Target};
+
+/// Where the cycles go. `compute + mode_switch + mismatch + writeback + bootstrap == latency`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencyBreakdown {
+    /// Macro activations × t_MAC.
+    pub compute: f64,
+    /// Exposed transfers into single-buffered levels (fetch and compute serialise).
+    pub mode_switch: f64,
+    /// Exposed transfers into double-buffered levels (the pipeline fill, or a transfer longer
+    /// than the work it overlaps).
+    pub mismatch: f64,
+    /// Exposed output write-backs.
+    pub writeback: f64,
+    /// Whole-operand copies from DRAM before the nest starts and the final output write-back.
+    pub bootstrap: f64,
+    /// Total transfer cycles per operand (I, W, O), overlapped or not.
+    pub transfer_cycles: [f64; 3],
+}
+
+/// Energy by cause, nJ.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EnergyBreakdown {
+    /// `[level][op]` read energy over all instances.
+    pub read: Vec<[f64; 3]>,
+    /// `[level][op]` write energy over all instances.
+    pub write: Vec<[f64; 3]>,
+    /// `[level][op]` bits read over all instances.
+    pub bits_read: Vec<[f64; 3]>,
+    /// `[level][op]` bits written over all instances.
+    pub bits_written: Vec<[f64; 3]>,
+    pub mac: f64,
+    pub leakage: f64,
+}
+
+impl EnergyBreakdown {
+    pub fn level_total(&self, level: usize) -> f64 {
+        self.read[level]
+            .iter()
+            .chain(self.write[level].iter())
+            .sum()
+    }
+    pub fn memory_total(&self) -> f64 {
+        (0..self.read.len()).map(|l| self.level_total(l)).sum()
+    }
+}
+
+/// A mapping's predicted cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    pub latency_cycles: f64,
+    pub energy_nj: f64,
+    pub activations: u64,
+    pub latency: LatencyBreakdown,
+    pub energy: EnergyBreakdown,
+}
+
+impl Cost {
+    pub fn edp(&self) -> f64 {
+        self.latency_cycles * self.energy_nj
+    }
+}
+
+/// What a mapper minimises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Objective {
+    Latency,
+    Energy,
+    Edp,
+}
+
+impl Objective {
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Latency => "latency",
+            Objective::Energy => "energy",
+            Objective::Edp => "edp",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "latency" => Some(Objective::Latency),
+            "energy" => Some(Objective::Energy),
+            "edp" => Some(Objective::Edp),
+            _ => None,
+        }
+    }
+    pub fn of(self, c: &Cost) -> f64 {
+        match self {
+            Objective::Latency => c.latency_cycles,
+            Objective::Energy => c.energy_nj,
+            Objective::Edp => c.edp(),
+        }
+    }
+}
+
+/// Evaluates a mapping that `cimopt_ir::check` accepts.
+pub fn evaluate(t: &Target, w: &Workload, m: &Mapping) -> Cost {
+    let nest = Nest::new(t, w, m);
+    let (latency_cycles, latency) = latency(t, &nest);
+    let mut energy = energy(t, &nest);
+    energy.leakage = latency_cycles * t.leakage_nj_per_cycle;
+    let activations = m.activations();
+    energy.mac = t.activation_energy_nj() * activations as f64 * m.axis_fill(0) as f64;
+    let energy_nj = energy.memory_total() + energy.mac + energy.leakage;
+    Cost {
+        latency_cycles,
+        energy_nj,
+        activations,
+        latency,
+        energy,
+    }
+}
+
+fn bootstrap_cycles(t: &Target, n: &Nest, o: Operand) -> f64 {
+    if n.first_level[o.index()] == 0 {
+        return 0.0;
+    }
+    let bits = n.workload.operand_size(o) * precision_at(t, &n.psum, 0, o);
+    bits as f64 / t.levels[0].read_bw as f64
+}
+
+fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
+    let mut b = LatencyBreakdown::default();
+    let o_idx = Operand::O.index();
+    // Walk inside out, keeping Lat(i+1) and the exposed cycles per kind of one execution.
+    let mut child = t.t_mac() as f64;
+    let mut exposed = [0.0f64; 3]; // mode_switch, mismatch, writeback of one execution of child
+    for i in (0..n.steps.len()).rev() {
+        let f = n.steps[i].factor as f64;
+        let tr = &n.transfers[i];
+        let c = tr.map(|x| x.cycles as f64);
+        let single = |o: Operand| !tr[o.index()].double;
+        let max_single_in = [Operand::I, Operand::W]
+            .iter()
+            .filter(|&&o| single(o))
+            .map(|o| c[o.index()])
+            .fold(0.0, f64::max);
+        let o_single = single(Operand::O);
+        let max_single = if o_single {
+            max_single_in.max(c[o_idx])
+        } else {
+            max_single_in
+        };
+        let wb_single = if o_single { c[o_idx] } else { 0.0 };
+        let max_double = [Operand::I, Operand::W]
+            .iter()
+            .filter(|&&o| !single(o))
+            .map(|o| c[o.index()])
+            .fold(0.0, f64::max);
+        let o_double_period = if o_single { 0.0 } else { 2.0 * c[o_idx] };
+
+        let fill = c.iter().cloned().fold(0.0, f64::max);
+        let first = fill + child + wb_single;
+        let serial = child + max_single + wb_single;
+        let steady = serial.max(max_double).max(o_double_period);
+        let tail = if o_single { 0.0 } else { c[o_idx] };
+        let lat = first + (f - 1.0) * steady + tail;
+
+        // Attribution of the exposed cycles of one execution of this loop.
+        let mut e = exposed.map(|x| x * f);
+        let fill_kind = if max_single >= fill && fill > 0.0 {
+            0
+        } else {
+            1
+        };
+        e[fill_kind] += fill;
+        e[2] += wb_single * f + tail;
+        if f > 1.0 {
+            let extra = steady - child - wb_single;
+            if serial >= max_double.max(o_double_period) {
+                e[0] += (f - 1.0) * max_single;
+            } else {
+                e[1] += (f - 1.0) * extra;
+            }
+        }
+        child = lat;
+        exposed = e;
+        for o in Operand::ALL {
+            b.transfer_cycles[o.index()] +=
+                n.entries(i) as f64 * f * c[o.index()] * if o == Operand::O { 2.0 } else { 1.0 };
+        }
+    }
+    let boot_in = Operand::ALL
+        .iter()
+        .map(|&o| bootstrap_cycles(t, n, o))
+        .fold(0.0, f64::max);
+    let boot_out = bootstrap_cycles(t, n, Operand::O);
+    let total = boot_in + child + boot_out;
+    let activations: u64 = n.steps.iter().map(|s| s.factor).product();
+    b.compute = activations as f64 * t.t_mac() as f64;
+    b.mode_switch = exposed[0];
+    b.mismatch = exposed[1];
+    b.writeback = exposed[2];
+    b.bootstrap = boot_in + boot_out;
+    // Exact by construction up to rounding: fold it into the largest stall so the parts add up.
+    let residue = total - (b.compute + b.mode_switch + b.mismatch + b.writeback + b.bootstrap);
+    debug_assert!(
+        residue.abs() <= 1e-6 * total.max(1.0),
+        "latency breakdown off by {residue}"
+    );
+    (total, b)
+}
+
+fn energy(t: &Target, n: &Nest) -> EnergyBreakdown {
+    let nl = t.num_levels();
+    let mut bits_r = vec![[0.0f64; 3]; nl + 1];
+    let mut bits_w = vec![[0.0f64; 3]; nl + 1];
+    let prec = |lv: usize, o: Operand| if lv >= nl { t.precision(o, false) } else { precision_at(t, &n.psum, lv, o) } as f64;
+    for (i, transfers) in n.transfers.iter().enumerate() {
+        let times = (n.entries(i) * n.steps[i].factor) as f64;
+        for o in Operand::ALL {
+            let tr = &transfers[o.index()];
+            if !tr.fires {
+                continue;
+            }
+            let (tile, child) = (tr.tile_elems as f64, tr.child_elems as f64);
+            let reg = t.innermost(o);
+            // Moving down: read the tile at `from`, write it into the child (via the register).
+            let down = |r: &mut Vec<[f64; 3]>, w: &mut Vec<[f64; 3]>| {
+                r[tr.from][o.index()] += times * tile * prec(tr.from, o);
+                if tr.via_register {
+                    w[reg][o.index()] += times * child * prec(reg, o);
+                    r[reg][o.index()] += times * child * prec(reg, o);
+                }
+                w[tr.to][o.index()] += times * child * prec(tr.to, o);
+            };
+            down(&mut bits_r, &mut bits_w);
+            if o == Operand::O {
+                // Partial sums / results come back up: read the child, write at `from`.
+                bits_r[tr.to][o.index()] += times * child * prec(tr.to, o);
+                if tr.via_register {
+                    bits_w[reg][o.index()] += times * child * prec(reg, o);
+                    bits_r[reg][o.index()] += times * child * prec(reg, o);
+                }
+                bits_w[tr.from][o.index()] += times * tile * prec(tr.from, o);
+            }
+        }
+    }
+    // Bootstrap: the whole operand read from DRAM once, written into its first level.
+    for o in Operand::ALL {
+        let first = n.first_level[o.index()];
+        if first != 0 {
+            bits_r[0][o.index()] += n.workload.operand_size(o) as f64 * prec(0, o);
+            bits_w[first][o.index()] += n.resident[first][o.index()] as f64 * prec(first, o);
+        }
+    }
+    let mut e = EnergyBreakdown {
+        read: vec![[0.0; 3]; nl],
+        write: vec![[0.0; 3]; nl],
+        bits_read: vec![[0.0; 3]; nl],
+        bits_written: vec![[0.0; 3]; nl],
+        mac: 0.0,
+        leakage: 0.0,
+    };
+    let macro_level = t.macro_level();
+    for lv in 0..nl {
+        for o in Operand::ALL {
+            let k = n.instances[lv][o.index()] as f64;
+            let (r, w) = (bits_r[lv][o.index()] * k, bits_w[lv][o.index()] * k);
+            e.bits_read[lv][o.index()] = r;
+            e.bits_written[lv][o.index()] = w;
+            // The macro computes in place: reading weights out of it costs nothing extra.
+            let read_pj = if lv == macro_level {
+                0.0
+            } else {
+                t.levels[lv].read_pj_per_bit
+            };
+            e.read[lv][o.index()] = r * read_pj * 1e-3;
+            e.write[lv][o.index()] = w * t.levels[lv].write_pj_per_bit * 1e-3;
+        }
+    }
+    e
+}

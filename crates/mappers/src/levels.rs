@@ -1,0 +1,105 @@
+//! Greedy level filling: given a loop order, place each operand's loops on its memory levels,
+//! innermost level first, as deep as capacity allows.
+
+use cimopt_ir::analysis::executed_workload;
+use cimopt_ir::{Mapping, SpatialFactor, TemporalLoop, Workload};
+use cimopt_target::{Dim, Operand, Replication, Target};
+
+/// Everything a mapper decides besides the level of each loop.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Plan {
+    pub spatial: Vec<SpatialFactor>,
+    /// Outer to inner: (dim, factor).
+    pub loops: Vec<(Dim, u64)>,
+    /// Double-buffered (level, operand) pairs, among those the target allows.
+    pub double_buffer: Vec<(usize, Operand)>,
+    /// Share of each shared level's capacity each operand may fill, in 1/12ths.
+    pub shares: [u64; 3],
+    pub padded: [u64; 8],
+}
+
+/// Resident elements of `o` if loops `from..` sit at `level` or deeper.
+fn resident(t: &Target, w: &Workload, p: &Plan, o: Operand, level: usize, from: usize) -> u64 {
+    let mut e = [1u64; 8];
+    for &(d, f) in &p.loops[from..] {
+        e[d.index()] *= f;
+    }
+    for s in &p.spatial {
+        if t.axes[s.axis].source[o.index()] >= level {
+            e[s.dim.index()] *= s.factor;
+        }
+    }
+    w.operand_elements(&e, o)
+}
+
+/// Builds the mapping: for each operand, walks its levels from the innermost outwards and gives
+/// each level the longest suffix of the remaining loops that fits its capacity (its share of a
+/// shared level). Output precision is taken as partial-sum precision wherever a reduction loop
+/// could sit above, which is conservative, so the result always passes `check`'s capacity test.
+pub fn assign(t: &Target, w: &Workload, p: &Plan) -> Mapping {
+    let n = p.loops.len();
+    let pw = executed_workload(
+        w,
+        &Mapping {
+            spatial: vec![],
+            temporal: vec![],
+            double_buffer: vec![],
+            padded_dims: p.padded,
+        },
+    );
+    let mut level_of = vec![[0usize; 3]; n];
+    for o in Operand::ALL {
+        let levels = t.levels_of(o);
+        // `bound`: loops at index >= bound are already placed deeper.
+        let mut bound = n;
+        for &lv in levels.iter().rev() {
+            if lv == 0 {
+                break;
+            }
+            let level = &t.levels[lv];
+            let copies = if p.double_buffer.contains(&(lv, o))
+                || (lv == t.macro_level() && o == Operand::W && t.macro_.ping_pong)
+            {
+                2
+            } else {
+                1
+            };
+            let budget = match level.replication {
+                Replication::Shared if level.holds.len() > 1 => {
+                    level.capacity_bits * p.shares[o.index()] / 12
+                }
+                _ => level.capacity_bits,
+            };
+            let prec = t.precision(o, true).max(t.precision(o, false));
+            let fits = |from: usize| copies * resident(t, &pw, p, o, lv, from) * prec <= budget;
+            let mut start = bound;
+            while start > 0 && fits(start - 1) {
+                start -= 1;
+            }
+            if start < bound && fits(start) {
+                for l in &mut level_of[start..bound] {
+                    l[o.index()] = lv;
+                }
+                bound = start;
+            }
+        }
+        // Whatever is left stays in the outermost level (index 0, already the default).
+    }
+    let temporal = p
+        .loops
+        .iter()
+        .zip(&level_of)
+        .map(|(&(dim, factor), &level)| TemporalLoop { dim, factor, level })
+        .collect();
+    let mut m = Mapping {
+        spatial: p.spatial.clone(),
+        temporal,
+        double_buffer: p.double_buffer.clone(),
+        padded_dims: p.padded,
+    };
+    // A double-buffer flag on a level the operand bypasses means nothing: drop it.
+    let used = cimopt_ir::analysis::used_levels(t, &m);
+    m.double_buffer.retain(|&(lv, o)| used[lv][o.index()]);
+    m.normalise();
+    m
+}

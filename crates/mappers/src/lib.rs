@@ -1,0 +1,355 @@
+//! Baseline mappers, judged by the cost model: `ws`, the canonical weight-stationary mapping
+//! CIM compilers use, and `greedy`, a heuristic search. Both stay as baselines and as warm
+//! starts for the optimiser.
+
+pub mod bounds;
+pub mod levels;
+pub mod spatial;
+
+use cimopt_cost::{Cost, Objective, evaluate};
+use cimopt_ir::{Mapping, Violation, Workload, check};
+use cimopt_target::{Dim, Operand, Target};
+use levels::{Plan, assign};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// Even the mapping that keeps everything in the outermost level does not fit.
+    #[error("no mapping fits: {}", .0.iter().map(|v| v.message.clone()).collect::<Vec<_>>().join("; "))]
+    Infeasible(Vec<Violation>),
+}
+
+/// A mapping and its predicted cost.
+#[derive(Clone, Debug)]
+pub struct Mapped {
+    pub mapping: Mapping,
+    pub cost: Cost,
+    /// Mappings evaluated by the search.
+    pub evaluated: u64,
+}
+
+/// Loop-order templates, outer to inner.
+const WEIGHT_STATIONARY: [Dim; 8] = [
+    Dim::G,
+    Dim::K,
+    Dim::C,
+    Dim::R,
+    Dim::S,
+    Dim::B,
+    Dim::P,
+    Dim::Q,
+];
+const OUTPUT_STATIONARY: [Dim; 8] = [
+    Dim::G,
+    Dim::K,
+    Dim::B,
+    Dim::P,
+    Dim::Q,
+    Dim::C,
+    Dim::R,
+    Dim::S,
+];
+const INPUT_STATIONARY: [Dim; 8] = [
+    Dim::G,
+    Dim::C,
+    Dim::R,
+    Dim::S,
+    Dim::B,
+    Dim::P,
+    Dim::Q,
+    Dim::K,
+];
+
+fn loops_in_order(order: &[Dim], trips: &[u64; 8]) -> Vec<(Dim, u64)> {
+    let mut loops: Vec<(Dim, u64)> = order
+        .iter()
+        .map(|&d| (d, trips[d.index()]))
+        .filter(|&(_, f)| f > 1)
+        .collect();
+    if loops.is_empty() {
+        loops.push((order[order.len() - 1], 1));
+    }
+    loops
+}
+
+fn allowed_double(t: &Target) -> Vec<(usize, Operand)> {
+    let mut v = Vec::new();
+    for lv in 0..t.num_levels() {
+        for o in Operand::ALL {
+            if t.levels[lv].holds.contains(o) && t.may_double_buffer(lv, o) && lv != t.macro_level()
+            {
+                v.push((lv, o));
+            }
+        }
+    }
+    v
+}
+
+fn finish(t: &Target, w: &Workload, p: &Plan) -> Option<(Mapping, Cost)> {
+    let m = assign(t, w, p);
+    if !check(t, w, &m).is_empty() {
+        return None;
+    }
+    let c = evaluate(t, w, &m);
+    Some((m, c))
+}
+
+fn infeasible(t: &Target, w: &Workload, p: &Plan) -> MapError {
+    MapError::Infeasible(check(t, w, &assign(t, w, p)))
+}
+
+/// The canonical weight-stationary mapping: macro rows take as much of R·S·C as fits, columns
+/// and then cores take K (cores fall back to G, then P, when K is used up); each weight tile is
+/// written into the macros once (weight loops outermost) while inputs stream through.
+pub fn weight_stationary(t: &Target, w: &Workload) -> Result<Mapped, MapError> {
+    let mut spatial = Vec::new();
+    // Rows: the (r, s, c) with the largest product that fits, preferring C.
+    let rows = t.axes[1].size;
+    let mut best = (0u64, 0u64, 1u64, 1u64, 1u64);
+    for c in spatial::axis_factors(w.c, rows)
+        .into_iter()
+        .filter(|c| w.c % c == 0)
+    {
+        for s in spatial::axis_factors(w.s, rows / c)
+            .into_iter()
+            .filter(|s| w.s % s == 0)
+        {
+            for r in spatial::axis_factors(w.r, rows / (c * s))
+                .into_iter()
+                .filter(|r| w.r % r == 0)
+            {
+                let key = (r * s * c, c, r, s, c);
+                if (key.0, key.1) > (best.0, best.1) {
+                    best = key;
+                }
+            }
+        }
+    }
+    let (_, _, r, s, c) = best;
+    for (d, f) in [(Dim::R, r), (Dim::S, s), (Dim::C, c)] {
+        if f > 1 && t.axes[1].dims.contains(&d) {
+            spatial.push(cimopt_ir::SpatialFactor {
+                axis: 1,
+                dim: d,
+                factor: f,
+            });
+        }
+    }
+    let mut left = w.bounds();
+    let largest_divisor =
+        |n: u64, cap: u64| (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1);
+    if t.axes[2].dims.contains(&Dim::K) {
+        let kc = largest_divisor(w.k, t.axes[2].size);
+        if kc > 1 {
+            spatial.push(cimopt_ir::SpatialFactor {
+                axis: 2,
+                dim: Dim::K,
+                factor: kc,
+            });
+            left[Dim::K.index()] /= kc;
+        }
+    }
+    let mut cores_left = t.axes[0].size;
+    for d in [Dim::K, Dim::G, Dim::P] {
+        if !t.axes[0].dims.contains(&d) || cores_left < 2 {
+            continue;
+        }
+        let f = largest_divisor(left[d.index()], cores_left);
+        if f > 1 {
+            spatial.push(cimopt_ir::SpatialFactor {
+                axis: 0,
+                dim: d,
+                factor: f,
+            });
+            left[d.index()] /= f;
+            cores_left /= f;
+        }
+    }
+    let (trips, padded) = spatial::trips(w, &spatial);
+    let plan = Plan {
+        spatial,
+        loops: loops_in_order(&WEIGHT_STATIONARY, &trips),
+        double_buffer: vec![],
+        shares: [4, 4, 4],
+        padded,
+    };
+    let (mapping, cost) = finish(t, w, &plan).ok_or_else(|| infeasible(t, w, &plan))?;
+    Ok(Mapped {
+        mapping,
+        cost,
+        evaluated: 1,
+    })
+}
+
+/// Settings of the greedy search.
+#[derive(Clone, Copy, Debug)]
+pub struct GreedyOptions {
+    pub objective: Objective,
+    /// Spatial candidates (best utilisation first) explored.
+    pub spatial_candidates: usize,
+    /// Rounds of local improvement.
+    pub max_rounds: usize,
+}
+
+impl Default for GreedyOptions {
+    fn default() -> Self {
+        GreedyOptions {
+            objective: Objective::Edp,
+            spatial_candidates: 6,
+            max_rounds: 40,
+        }
+    }
+}
+
+fn smallest_prime_factor(n: u64) -> u64 {
+    (2..)
+        .take_while(|p| p * p <= n)
+        .find(|p| n % p == 0)
+        .unwrap_or(n)
+}
+
+/// Local moves around a plan.
+fn neighbours(t: &Target, p: &Plan, allowed_db: &[(usize, Operand)]) -> Vec<Plan> {
+    let mut out = Vec::new();
+    let n = p.loops.len();
+    // Split off the smallest prime factor of a loop into a new loop further out.
+    for i in 0..n {
+        let (d, f) = p.loops[i];
+        if f < 2 {
+            continue;
+        }
+        let q = smallest_prime_factor(f);
+        for pos in [0, i] {
+            let mut np = p.clone();
+            np.loops[i].1 = f / q;
+            np.loops.insert(pos, (d, q));
+            np.loops.retain(|l| l.1 > 1);
+            out.push(np);
+        }
+        // Or move the other factor outwards (keep the prime inside).
+        if f / q > 1 {
+            let mut np = p.clone();
+            np.loops[i].1 = q;
+            np.loops.insert(0, (d, f / q));
+            out.push(np);
+        }
+    }
+    // Merge two loops of the same dim.
+    for i in 0..n {
+        for j in i + 1..n {
+            if p.loops[i].0 == p.loops[j].0 {
+                let mut np = p.clone();
+                np.loops[j].1 *= np.loops[i].1;
+                np.loops.remove(i);
+                out.push(np);
+            }
+        }
+    }
+    // Swap neighbours.
+    for i in 0..n.saturating_sub(1) {
+        let mut np = p.clone();
+        np.loops.swap(i, i + 1);
+        out.push(np);
+    }
+    // Toggle a double-buffer flag.
+    for &db in allowed_db {
+        let mut np = p.clone();
+        if let Some(k) = np.double_buffer.iter().position(|&x| x == db) {
+            np.double_buffer.remove(k);
+        } else {
+            np.double_buffer.push(db);
+            np.double_buffer.sort();
+        }
+        out.push(np);
+    }
+    // Rebalance shared capacity.
+    for from in 0..3 {
+        for to in 0..3 {
+            if from != to && p.shares[from] > 1 {
+                let mut np = p.clone();
+                np.shares[from] -= 1;
+                np.shares[to] += 1;
+                out.push(np);
+            }
+        }
+    }
+    let _ = t;
+    out
+}
+
+/// Heuristic search: the best-utilised spatial candidates, three loop-order templates, with and
+/// without double buffering, then hill climbing over loop splits, merges, swaps, double-buffer
+/// flags and shared-capacity splits. Deterministic.
+pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, MapError> {
+    let mut candidates = spatial::enumerate(t, w);
+    // Rank by utilisation, then by fewer padded iterations; stable sort keeps enumeration order.
+    candidates
+        .sort_by(|a, b| spatial::utilisation(t, w, b).total_cmp(&spatial::utilisation(t, w, a)));
+    candidates.truncate(opts.spatial_candidates.max(1));
+    let allowed_db = allowed_double(t);
+    let score = |c: &Cost| opts.objective.of(c);
+    let mut evaluated = 0u64;
+    let mut best: Option<(Plan, Mapping, Cost)> = None;
+    let ws = weight_stationary(t, w).ok();
+    let mut first_plan = None;
+    for spatial in &candidates {
+        let (trips, padded) = spatial::trips(w, spatial);
+        for order in [&WEIGHT_STATIONARY, &OUTPUT_STATIONARY, &INPUT_STATIONARY] {
+            for db in [vec![], allowed_db.clone()] {
+                let plan = Plan {
+                    spatial: spatial.clone(),
+                    loops: loops_in_order(order, &trips),
+                    double_buffer: db,
+                    shares: [4, 4, 4],
+                    padded,
+                };
+                first_plan.get_or_insert_with(|| plan.clone());
+                let Some((mut m, mut c)) = finish(t, w, &plan) else {
+                    continue;
+                };
+                evaluated += 1;
+                let mut plan = plan;
+                // Hill climb from this start.
+                for _ in 0..opts.max_rounds {
+                    let mut improved = false;
+                    for np in neighbours(t, &plan, &allowed_db) {
+                        evaluated += 1;
+                        if let Some((nm, nc)) = finish(t, w, &np) {
+                            if score(&nc) < score(&c) * (1.0 - 1e-12) {
+                                (plan, m, c) = (np, nm, nc);
+                                improved = true;
+                            }
+                        }
+                    }
+                    if !improved {
+                        break;
+                    }
+                }
+                if best.as_ref().is_none_or(|b| score(&c) < score(&b.2)) {
+                    best = Some((plan, m, c));
+                }
+            }
+        }
+    }
+    // Never worse than the weight-stationary baseline.
+    if let Some(ws) = ws {
+        if best.as_ref().is_none_or(|b| score(&ws.cost) < score(&b.2)) {
+            return Ok(Mapped {
+                mapping: ws.mapping,
+                cost: ws.cost,
+                evaluated: evaluated + 1,
+            });
+        }
+    }
+    match best {
+        Some((_, mapping, cost)) => Ok(Mapped {
+            mapping,
+            cost,
+            evaluated,
+        }),
+        None => Err(infeasible(
+            t,
+            w,
+            first_plan.as_ref().expect("at least one candidate"),
+        )),
+    }
+}

@@ -1,0 +1,276 @@
+//! `cimopt compile`: lower a model, map every layer, write the schedule, print the table.
+
+use crate::Outcome;
+use crate::output::write_atomic;
+use anyhow::{Context, Result, bail};
+use cimopt_cost::{Cost, Objective};
+use cimopt_ir::Layer;
+use cimopt_mappers::{GreedyOptions, Mapped, bounds::lower_bound, greedy, weight_stationary};
+use cimopt_schedule::{
+    Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule, ScheduledLayer, SkippedNode,
+    SolveInfo,
+};
+use cimopt_target::{Operand, Target};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    /// ONNX model.
+    pub model: PathBuf,
+    /// Preset name (`cimopt targets`) or target TOML file.
+    #[arg(long, short)]
+    pub target: String,
+    /// Override a target field, e.g. --set cores=16 --set levels.global_buffer.capacity=512KiB.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Mapper: `ws` (weight-stationary baseline) or `greedy` (heuristic search).
+    #[arg(long, default_value = "greedy", value_parser = ["ws", "greedy"])]
+    pub mapper: String,
+    /// What the mapper minimises.
+    #[arg(long, default_value = "edp", value_parser = ["latency", "energy", "edp"])]
+    pub objective: String,
+    /// Output schedule (default: `<model>.<target>.schedule.json` in the current folder).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Shapes for symbolic graph inputs, e.g. --input-shape input=1x3x224x224.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shape: Vec<String>,
+    /// Map the layers that can be mapped and list the others as skipped.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn parse_input_shapes(specs: &[String]) -> Result<Vec<(String, Vec<u64>)>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (name, dims) = s
+                .split_once('=')
+                .with_context(|| format!("--input-shape `{s}`: expected NAME=1x3x224x224"))?;
+            let dims = dims
+                .split(['x', 'X', ','])
+                .map(|d| {
+                    d.trim()
+                        .parse::<u64>()
+                        .with_context(|| format!("--input-shape `{s}`: `{d}` is not a dimension"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((name.to_string(), dims))
+        })
+        .collect()
+}
+
+/// Default output name: `<model stem>.<target stem>.schedule.json`.
+fn default_output(model: &Path, target: &str) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map_or("model".into(), |s| s.to_string_lossy().to_string());
+    let target = Path::new(target)
+        .file_stem()
+        .map_or(target.to_string(), |s| s.to_string_lossy().to_string());
+    PathBuf::from(format!("{stem}.{target}.schedule.json"))
+}
+
+pub fn metrics_of(t: &Target, c: &Cost) -> Metrics {
+    let mut b = BTreeMap::new();
+    let l = &c.latency;
+    b.insert("latency.compute_cycles".into(), l.compute);
+    b.insert("latency.mode_switch_cycles".into(), l.mode_switch);
+    b.insert("latency.mismatch_cycles".into(), l.mismatch);
+    b.insert("latency.writeback_cycles".into(), l.writeback);
+    b.insert("latency.bootstrap_cycles".into(), l.bootstrap);
+    for o in Operand::ALL {
+        b.insert(
+            format!("latency.transfer_{o}_cycles"),
+            l.transfer_cycles[o.index()],
+        );
+    }
+    for (lv, level) in t.levels.iter().enumerate() {
+        b.insert(
+            format!("energy.{}_nj", level.name),
+            c.energy.level_total(lv),
+        );
+    }
+    b.insert("energy.mac_nj".into(), c.energy.mac);
+    b.insert("energy.leakage_nj".into(), c.energy.leakage);
+    Metrics {
+        latency_cycles: c.latency_cycles,
+        energy_nj: c.energy_nj,
+        edp: c.edp(),
+        breakdown: b,
+    }
+}
+
+fn map_layer(t: &Target, layer: &Layer, mapper: &str, objective: Objective) -> Result<Mapped> {
+    let r = match mapper {
+        "ws" => weight_stationary(t, &layer.workload),
+        "greedy" => greedy(
+            t,
+            &layer.workload,
+            &GreedyOptions {
+                objective,
+                ..GreedyOptions::default()
+            },
+        ),
+        other => bail!("unknown mapper `{other}`"),
+    };
+    r.with_context(|| {
+        format!(
+            "layer {} `{}` ({})",
+            layer.index, layer.name, layer.workload.op
+        )
+    })
+}
+
+pub fn run(args: &CompileArgs) -> Outcome {
+    let loaded = cimopt_target::load(&args.target, &args.set)
+        .with_context(|| format!("target `{}`", args.target))?;
+    let t = &loaded.target;
+    let objective = Objective::parse(&args.objective).expect("clap checked");
+    let opts = cimopt_onnx::LoadOptions {
+        input_shapes: parse_input_shapes(&args.input_shape)?,
+    };
+    let model = cimopt_onnx::load(&args.model, &opts)
+        .with_context(|| format!("cannot compile {}", args.model.display()))?;
+    let model_bytes = std::fs::read(&args.model)
+        .with_context(|| format!("cannot read {}", args.model.display()))?;
+
+    // Identical workloads are mapped once.
+    let mut results: BTreeMap<usize, Result<Mapped, String>> = BTreeMap::new();
+    for layer in &model.layers {
+        if layer.dedup_group == layer.index {
+            let r = map_layer(t, layer, &args.mapper, objective).map_err(|e| format!("{e:#}"));
+            results.insert(layer.index, r);
+        }
+    }
+    let mut layers = Vec::new();
+    let mut skipped = Vec::new();
+    let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
+    for layer in &model.layers {
+        match &results[&layer.dedup_group] {
+            Ok(mapped) => {
+                let metrics = metrics_of(t, &mapped.cost);
+                latency += metrics.latency_cycles;
+                energy += metrics.energy_nj;
+                bound += lower_bound(t, &layer.workload).cycles;
+                let reused = layer.dedup_group != layer.index;
+                layers.push(ScheduledLayer {
+                    layer: layer.clone(),
+                    same_as: reused.then_some(layer.dedup_group),
+                    mapping: mapped.mapping.clone(),
+                    predicted: Some(metrics),
+                    simulated: None,
+                    solve: SolveInfo {
+                        mapper: args.mapper.clone(),
+                        status: if reused {
+                            "reused".into()
+                        } else {
+                            "heuristic".into()
+                        },
+                        objective: Some(objective.of(&mapped.cost)),
+                        candidates: None,
+                        ..SolveInfo::default()
+                    },
+                });
+            }
+            Err(e) if args.keep_going => skipped.push(SkippedNode {
+                name: layer.name.clone(),
+                op: layer.workload.op.name().into(),
+                reason: e.clone(),
+            }),
+            Err(e) => bail!(
+                "{e}\n(use --keep-going to map the other layers and list this one as skipped)"
+            ),
+        }
+    }
+    let schedule = Schedule {
+        producer: Producer {
+            tool: "cimopt".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            mapper: args.mapper.clone(),
+            objective: objective.name().into(),
+            solver: None,
+            solver_options: BTreeMap::new(),
+        },
+        inputs: Inputs {
+            model_file: args.model.display().to_string(),
+            model_sha256: cimopt_schedule::sha256_hex(&model_bytes),
+            target_name: args.target.clone(),
+            target_sha256: cimopt_schedule::target_sha256(t),
+            target: t.clone(),
+        },
+        layers,
+        model: ModelSummary {
+            latency_cycles: latency,
+            energy_nj: energy,
+            edp: latency * energy,
+            lower_bound_cycles: bound,
+            simulated_latency_cycles: None,
+            simulated_energy_nj: None,
+            skipped_nodes: skipped,
+            non_cim_ops: model
+                .other_ops
+                .iter()
+                .map(|o| NonCimOp {
+                    name: o.name.clone(),
+                    op: o.op_type.clone(),
+                    output_elements: o.output_elements,
+                })
+                .collect(),
+        },
+    };
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.model, &args.target));
+    write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
+    if !args.quiet {
+        print_table(&schedule);
+        println!("wrote {}", out.display());
+    }
+    Ok(0)
+}
+
+fn print_table(s: &Schedule) {
+    println!(
+        "{:>3}  {:<36} {:<6} {:>14} {:>14} {:>12} {:>6}",
+        "id", "layer", "op", "latency (cyc)", "energy (nJ)", "EDP", "util"
+    );
+    for l in &s.layers {
+        let p = l.predicted.as_ref().expect("compile predicts every layer");
+        let t = &s.inputs.target;
+        let util = l.layer.workload.macs() as f64
+            / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
+        let mut name = l.layer.name.clone();
+        if name.len() > 36 {
+            name = format!("…{}", &name[name.len() - 35..]);
+        }
+        println!(
+            "{:>3}  {:<36} {:<6} {:>14.0} {:>14.1} {:>12.3e} {:>5.1}%{}",
+            l.layer.index,
+            name,
+            l.layer.workload.op.name(),
+            p.latency_cycles,
+            p.energy_nj,
+            p.edp,
+            util * 100.0,
+            l.same_as.map_or(String::new(), |i| format!("  = #{i}"))
+        );
+    }
+    let m = &s.model;
+    println!(
+        "total: latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; lower bound {:.0} cycles ({:.2}× above)",
+        m.latency_cycles,
+        m.energy_nj,
+        m.edp,
+        m.lower_bound_cycles,
+        m.latency_cycles / m.lower_bound_cycles.max(1.0)
+    );
+    for sk in &m.skipped_nodes {
+        println!("skipped: {} ({}): {}", sk.name, sk.op, sk.reason);
+    }
+}
