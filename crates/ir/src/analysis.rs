@@ -84,7 +84,8 @@ pub fn resident_elements(
     w.operand_elements(&extent, o)
 }
 
-/// Bits each operand occupies at each level, double buffering counted (`[level][op]`).
+/// Bits each operand occupies at each level, double buffering counted (`[level][op]`). The
+/// outermost level always holds the whole tensors.
 pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
     let w = executed_workload(w, m);
     let used = used_levels(t, m);
@@ -92,6 +93,11 @@ pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
     (0..t.num_levels())
         .map(|lv| {
             Operand::ALL.map(|o| {
+                // The outermost level is where the tensors live: it holds them whole, whether
+                // or not a loop of the operand sits there.
+                if lv == 0 {
+                    return w.operand_size(o) * precision_at(t, &psum, lv, o);
+                }
                 let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };
                 copies * resident_elements(t, &w, m, &used, lv, o) * precision_at(t, &psum, lv, o)
             })
