@@ -113,8 +113,13 @@ fn run_quiet(program: &str, args: &[&str], what: &str) -> Result<()> {
 
 /// Ensures cmake and libclang; returns the environment child builds need.
 pub fn ensure(root: &Path) -> Result<ToolEnv> {
-    let have_cmake = works(Path::new("cmake"), "--version");
-    let have_libclang = system_libclang().is_some();
+    // CIMOPT_XTASK_VENV=1 skips the system and apt, to exercise the unprivileged path.
+    let force_venv = std::env::var_os("CIMOPT_XTASK_VENV").is_some_and(|v| v == "1");
+    let have_cmake = !force_venv && works(Path::new("cmake"), "--version");
+    let have_libclang = !force_venv && system_libclang().is_some();
+    if force_venv {
+        return venv_tools(root, false, false);
+    }
     if have_cmake && have_libclang {
         return Ok(ToolEnv::default());
     }
