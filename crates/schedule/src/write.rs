@@ -1,0 +1,271 @@
+//! Schedule → JSON.
+
+use crate::dto::*;
+use crate::hash::target_sha256;
+use crate::{FORMAT_NAME, FORMAT_VERSION, Metrics, Schedule, ScheduledLayer};
+use cimopt_ir::analysis::{psum_levels, resident_bits};
+use cimopt_ir::{Mapping, Workload};
+use cimopt_target::{Dim, Operand, Target};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The schedule as pretty JSON (2-space indent, trailing newline), deterministic: the same
+/// schedule always gives the same bytes. Level and axis indices are written as the target's
+/// names; `psum_levels`, `resident_bits` and `inputs.target.sha256` are derived (from each
+/// mapping, from the target). A non-finite
+/// number is written as `null` (which the schema rejects): producers must not emit one.
+pub fn to_json(s: &Schedule) -> String {
+    let t = &s.inputs.target;
+    let doc = Document {
+        schema: SchemaId {
+            name: FORMAT_NAME.into(),
+            version: FORMAT_VERSION.into(),
+        },
+        producer: ProducerDto {
+            tool: s.producer.tool.clone(),
+            version: s.producer.version.clone(),
+            mapper: s.producer.mapper.clone(),
+            objective: s.producer.objective.clone(),
+            solver: s.producer.solver.clone(),
+            solver_options: s.producer.solver_options.clone(),
+        },
+        inputs: InputsDto {
+            model: ModelFileDto {
+                file: s.inputs.model_file.clone(),
+                sha256: s.inputs.model_sha256.clone(),
+            },
+            target: Some(TargetRefDto {
+                name: Some(s.inputs.target_name.clone()),
+                // Always the hash of what is embedded, whatever the field says.
+                sha256: Some(target_sha256(t)),
+                spec: Some(serde_json::to_value(t.to_file()).unwrap_or(Value::Null)),
+            }),
+        },
+        units: Some(UnitsDto::default()),
+        layers: s.layers.iter().map(|l| layer(t, l)).collect(),
+        model: Some(ModelDto {
+            latency_cycles: Some(s.model.latency_cycles),
+            energy_nj: Some(s.model.energy_nj),
+            edp: Some(s.model.edp),
+            lower_bound_cycles: Some(s.model.lower_bound_cycles),
+            simulated_latency_cycles: s.model.simulated_latency_cycles,
+            simulated_energy_nj: s.model.simulated_energy_nj,
+            skipped_nodes: s
+                .model
+                .skipped_nodes
+                .iter()
+                .map(|n| SkippedDto {
+                    name: n.name.clone(),
+                    op: n.op.clone(),
+                    reason: n.reason.clone(),
+                })
+                .collect(),
+            non_cim_ops: s
+                .model
+                .non_cim_ops
+                .iter()
+                .map(|n| NonCimDto {
+                    name: n.name.clone(),
+                    op: n.op.clone(),
+                    output_elements: n.output_elements,
+                })
+                .collect(),
+        }),
+    };
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"  ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    // Serialising plain structs, strings and numbers into memory cannot fail.
+    let _ = doc.serialize(&mut ser);
+    let mut text = String::from_utf8(buf).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn level_name(t: &Target, level: usize) -> String {
+    t.levels
+        .get(level)
+        .map_or_else(|| format!("#{level}"), |l| l.name.clone())
+}
+
+fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
+    let l = &sl.layer;
+    let w = &l.workload;
+    let mut m = sl.mapping.clone();
+    m.normalise();
+    let padded: Vec<(String, u64)> = Dim::ALL
+        .iter()
+        .filter(|d| m.padded_dims[d.index()] != w.bound(**d))
+        .map(|d| (d.name().to_string(), m.padded_dims[d.index()]))
+        .collect();
+    let (psum, resident) = derived(t, w, &m);
+    LayerDto {
+        id: l.index as u64,
+        name: Some(l.name.clone()),
+        onnx_nodes: l.onnx_nodes.clone(),
+        op: w.op.name().into(),
+        weight_kind: Some(w.weight_kind.name().into()),
+        same_as: sl.same_as.map(|i| i as u64),
+        has_bias: l.has_bias,
+        dims: DimsDto {
+            R: w.r,
+            S: w.s,
+            P: w.p,
+            Q: w.q,
+            C: w.c,
+            K: w.k,
+            G: w.g,
+            B: w.b,
+            H: Some(w.h),
+            W: Some(w.w),
+            stride: w.stride,
+            pad: w.pad,
+            dilation: w.dilation,
+        },
+        padded_dims: (!padded.is_empty()).then_some(OrderedMap(padded)),
+        mapping: MappingDto {
+            spatial: m
+                .spatial
+                .iter()
+                .map(|f| SpatialDto {
+                    axis: t
+                        .axes
+                        .get(f.axis)
+                        .map_or_else(|| format!("#{}", f.axis), |a| a.name.clone()),
+                    dim: f.dim.name().into(),
+                    factor: f.factor,
+                })
+                .collect(),
+            temporal: m
+                .temporal
+                .iter()
+                .map(|l| TemporalDto {
+                    dim: l.dim.name().into(),
+                    factor: l.factor,
+                    level: PerOperand {
+                        I: level_name(t, l.level_of(Operand::I)),
+                        W: level_name(t, l.level_of(Operand::W)),
+                        O: level_name(t, l.level_of(Operand::O)),
+                    },
+                })
+                .collect(),
+            double_buffer: m
+                .double_buffer
+                .iter()
+                .map(|&(lv, o)| DoubleBufferDto {
+                    level: level_name(t, lv),
+                    operand: o.name().into(),
+                })
+                .collect(),
+        },
+        psum_levels: WriteOnly(Some(psum)),
+        resident_bits: WriteOnly(Some(resident)),
+        predicted: sl.predicted.as_ref().map(metrics),
+        simulated: sl.simulated.as_ref().map(metrics),
+        solve: Some(SolveDto {
+            mapper: Some(sl.solve.mapper.clone()),
+            status: Some(sl.solve.status.clone()),
+            objective: sl.solve.objective,
+            best_bound: sl.solve.best_bound,
+            gap: sl.solve.gap,
+            wall_s: sl.solve.wall_s,
+            candidates: sl.solve.candidates.map(|c| CandidatesDto {
+                enumerated: c.enumerated,
+                pruned_by_bound: c.pruned_by_bound,
+                solved: c.solved,
+            }),
+            warm_start: sl.solve.warm_start,
+            cache_hit: sl.solve.cache_hit,
+        }),
+    }
+}
+
+fn metrics(m: &Metrics) -> MetricsDto {
+    MetricsDto {
+        latency_cycles: m.latency_cycles,
+        energy_nj: m.energy_nj,
+        edp: Some(m.edp),
+        breakdown: m.breakdown.clone(),
+    }
+}
+
+/// `psum_levels` and `resident_bits`, or empty ones when the mapping is too malformed for the
+/// analysis (a level or axis index out of range, or sizes past 64 bits): writing never panics.
+fn derived(t: &Target, w: &Workload, m: &Mapping) -> (Vec<String>, OrderedMap<PerOperand<u64>>) {
+    if !analysable(t, w, m) {
+        return (Vec::new(), OrderedMap(Vec::new()));
+    }
+    let psum: Vec<String> = psum_levels(t, m)
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p)
+        .map(|(lv, _)| level_name(t, lv))
+        .collect();
+    let resident = resident_bits(t, w, m)
+        .iter()
+        .enumerate()
+        .filter(|(_, bits)| bits.iter().any(|b| *b > 0))
+        .map(|(lv, bits)| {
+            (
+                level_name(t, lv),
+                PerOperand {
+                    I: bits[0],
+                    W: bits[1],
+                    O: bits[2],
+                },
+            )
+        })
+        .collect();
+    (psum, OrderedMap(resident))
+}
+
+/// Whether [`resident_bits`] can run without indexing out of range or overflowing: every
+/// index is valid and the largest tile it can compute (all factors of each dim together, or
+/// the padded extent when larger) fits in 64 bits, double-buffered, at the widest precision.
+fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
+    let n = t.num_levels();
+    if m.temporal.iter().any(|l| l.level.iter().any(|&lv| lv >= n))
+        || m.spatial.iter().any(|f| f.axis >= t.axes.len())
+        || m.double_buffer.iter().any(|&(lv, _)| lv >= n)
+    {
+        return false;
+    }
+    let mut ext = [1u64; 8];
+    let factors = m
+        .temporal
+        .iter()
+        .map(|l| (l.dim, l.factor))
+        .chain(m.spatial.iter().map(|f| (f.dim, f.factor)));
+    for (d, f) in factors {
+        match ext[d.index()].checked_mul(f) {
+            Some(v) => ext[d.index()] = v,
+            None => return false,
+        }
+    }
+    // The outermost level holds whole tensors at their padded extents.
+    for d in Dim::ALL {
+        ext[d.index()] = ext[d.index()].max(m.padded_dims[d.index()]);
+    }
+    let e = |d: Dim| ext[d.index()];
+    let rows = |out: u64, kernel: u64, stride: u64, dilation: u64| -> Option<u64> {
+        let window = kernel
+            .saturating_sub(1)
+            .checked_mul(dilation)?
+            .checked_add(1)?;
+        out.saturating_sub(1)
+            .checked_mul(stride.min(window))?
+            .checked_add(window)
+    };
+    let bits = (|| -> Option<u64> {
+        let h = rows(e(Dim::P), e(Dim::R), w.stride[0], w.dilation[0])?.min(w.h);
+        let wd = rows(e(Dim::Q), e(Dim::S), w.stride[1], w.dilation[1])?.min(w.w);
+        let product = |ds: &[u64]| ds.iter().try_fold(1u64, |acc, &x| acc.checked_mul(x));
+        let i = product(&[h, wd, e(Dim::C), e(Dim::G), e(Dim::B)])?;
+        let wt = product(&[e(Dim::R), e(Dim::S), e(Dim::C), e(Dim::K), e(Dim::G)])?;
+        let o = product(&[e(Dim::P), e(Dim::Q), e(Dim::K), e(Dim::G), e(Dim::B)])?;
+        let p = &t.macro_.precision;
+        let widest = p.input.max(p.weight).max(p.psum).max(p.output);
+        i.max(wt).max(o).checked_mul(widest)?.checked_mul(2)
+    })();
+    bits.is_some()
+}
