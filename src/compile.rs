@@ -39,6 +39,9 @@ pub struct CompileArgs {
     /// Map the layers that can be mapped and list the others as skipped.
     #[arg(long)]
     pub keep_going: bool,
+    /// Skip simulating the schedule (the simulated numbers are then absent).
+    #[arg(long)]
+    pub no_simulate: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -223,6 +226,16 @@ pub fn run(args: &CompileArgs) -> Outcome {
                 .collect(),
         },
     };
+    let mut schedule = schedule;
+    if !args.no_simulate {
+        let reports = crate::simulate::simulate_schedule(&schedule)?;
+        for (l, r) in schedule.layers.iter_mut().zip(&reports) {
+            l.simulated = Some(crate::simulate::metrics_of(t, r, l.predicted.as_ref()));
+        }
+        schedule.model.simulated_latency_cycles =
+            Some(reports.iter().map(|r| r.latency_cycles).sum());
+        schedule.model.simulated_energy_nj = Some(reports.iter().map(|r| r.energy_nj).sum());
+    }
     let out = args
         .output
         .clone()

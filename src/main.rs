@@ -2,8 +2,9 @@
 
 mod check;
 mod compile;
-// mod inspect;
+mod inspect;
 mod output;
+mod simulate;
 mod targets;
 
 use clap::{Parser, Subcommand};
@@ -19,22 +20,25 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// List the layers an ONNX model lowers to, and its non-CIM operators.
-    // Inspect(inspect::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// List the built-in targets, or print one as a commented TOML file.
     Targets(targets::TargetsArgs),
     /// Map every layer of a model onto a target and write the schedule.
     Compile(compile::CompileArgs),
     /// Verify a schedule: coverage, levels, spatial factors, double buffering, capacity.
     Check(check::CheckArgs),
+    /// Execute every layer's schedule loop by loop and report latency, energy and stalls.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        // Command::Inspect(a) => inspect::run(a),
+        Command::Inspect(a) => inspect::run(a),
         Command::Targets(a) => targets::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Check(a) => check::run(a),
+        Command::Simulate(a) => simulate::run(a),
     };
     match result {
         Ok(code) => code.into(),

@@ -2,20 +2,22 @@
 //! (spec §4), used by the mappers, the optimiser's extraction check and the reports.
 //!
 //! Energy is exact: every transfer the nest performs is counted in closed form (tile size ×
-//! precision × executions × instances). Latency is the critical-path recursion of the MIREDO
-//! paper, per loop `i` executed once:
+//! precision × executions × instances). Latency follows the simulator's structure — one ready
+//! time per (level, operand), operands meeting only at the MAC array — as a critical-path sum
+//! over loop boundaries:
 //!
 //! ```text
-//! Lat(MAC) = t_MAC
-//! Lat(i)   = first(i) + (F_i − 1)·steady(i) + tail(i)
-//! first(i) = max_o c_o + Lat(i+1) + [O single-buffered] c_O
-//! steady(i)= max( Lat(i+1) + max_{o single} c_o + [O single] c_O,
-//!                 max_{o ≠ O double} c_o,  [O double] 2·c_O )
-//! tail(i)  = [O double] c_O                        (the delayed last write-back)
-//! latency  = max_o bootstrap_in(o) + Lat(0) + bootstrap_out(O)
+//! body(MAC) = t_MAC
+//! body(i)   = F_i · body(i+1) + (F_i − 1) · gap(i)
+//! gap(i)    = max( max_o serial_o(i),                        operands' chains run in parallel
+//!                  max_{o double at i} k_o·c_o(i) − body(i+1) )  a stream longer than its child
+//! serial_o(i) = Σ_{j ≥ i, single} c_o(j)      (I, W: double-buffered transfers are prefetched)
+//! serial_O(i) = Σ_{j > i} 2·c_O(j) + [single at i] 2·c_O(i)     (write back, then re-read)
+//! latency   = max_o (bootstrap_o + Σ_j c_o(j)) + body(0) + Σ_j c_O(j) + bootstrap_out
 //! ```
-//! where `c_o` is the cycles of the tile transfer loop `i` fires for operand `o` (0 when it
-//! fires none) and "double" is the child level's double-buffer flag. Each term is a max of
+//! where `c_o(j)` is the cycles of the tile transfer loop `j` fires for operand `o` (0 when it
+//! fires none), "double" is the child level's double-buffer flag, `k_O = 2` (an output tile is
+//! read down and written back on the same port) and `k_I = k_W = 1`. Every term is a max of
 //! sums of per-loop constants, which is what lets the optimiser state it linearly.
 
 pub mod nest;
@@ -148,82 +150,95 @@ fn bootstrap_cycles(t: &Target, n: &Nest, o: Operand) -> f64 {
 
 fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut b = LatencyBreakdown::default();
-    let o_idx = Operand::O.index();
-    // Walk inside out, keeping Lat(i+1) and the exposed cycles per kind of one execution.
-    let mut child = t.t_mac() as f64;
-    let mut exposed = [0.0f64; 3]; // mode_switch, mismatch, writeback of one execution of child
-    for i in (0..n.steps.len()).rev() {
+    let steps = n.steps.len();
+    let c = |i: usize, o: Operand| n.transfers[i][o.index()].cycles as f64;
+    let double = |i: usize, o: Operand| n.transfers[i][o.index()].double;
+    let (oi, ow, oo) = (Operand::I, Operand::W, Operand::O);
+
+    // serial[o][i]: cycles operand `o` needs between two activations when loop `i` advances
+    // (every loop inside restarts): its single-buffered transfers at loops ≥ i, plus, for
+    // outputs, write-back and re-read at every loop ≥ i (a double-buffered output loop that
+    // restarts flushes and re-reads too; only its own iterations overlap).
+    let mut serial = vec![[0.0f64; 3]; steps + 1];
+    for i in (0..steps).rev() {
+        for o in [oi, ow] {
+            serial[i][o.index()] =
+                serial[i + 1][o.index()] + if double(i, o) { 0.0 } else { c(i, o) };
+        }
+        serial[i][oo.index()] = serial[i + 1][oo.index()] + 2.0 * c(i, oo);
+    }
+
+    // body[i]: one execution of loop i from its first activation's start to its last
+    // activation's end: F_i children separated by F_i − 1 boundaries.
+    let mut body = t.t_mac() as f64;
+    let mut exposed = [0.0f64; 3]; // mode switch, mismatch, write-back, of one execution
+    for i in (0..steps).rev() {
         let f = n.steps[i].factor as f64;
-        let tr = &n.transfers[i];
-        let c = tr.map(|x| x.cycles as f64);
-        let single = |o: Operand| !tr[o.index()].double;
-        let max_single_in = [Operand::I, Operand::W]
-            .iter()
-            .filter(|&&o| single(o))
-            .map(|o| c[o.index()])
-            .fold(0.0, f64::max);
-        let o_single = single(Operand::O);
-        let max_single = if o_single {
-            max_single_in.max(c[o_idx])
-        } else {
-            max_single_in
-        };
-        let wb_single = if o_single { c[o_idx] } else { 0.0 };
-        let max_double = [Operand::I, Operand::W]
-            .iter()
-            .filter(|&&o| !single(o))
-            .map(|o| c[o.index()])
-            .fold(0.0, f64::max);
-        let o_double_period = if o_single { 0.0 } else { 2.0 * c[o_idx] };
-
-        let fill = c.iter().cloned().fold(0.0, f64::max);
-        let first = fill + child + wb_single;
-        let serial = child + max_single + wb_single;
-        let steady = serial.max(max_double).max(o_double_period);
-        let tail = if o_single { 0.0 } else { c[o_idx] };
-        let lat = first + (f - 1.0) * steady + tail;
-
-        // Attribution of the exposed cycles of one execution of this loop.
-        let mut e = exposed.map(|x| x * f);
-        let fill_kind = if max_single >= fill && fill > 0.0 {
-            0
-        } else {
-            1
-        };
-        e[fill_kind] += fill;
-        e[2] += wb_single * f + tail;
-        if f > 1.0 {
-            let extra = steady - child - wb_single;
-            if serial >= max_double.max(o_double_period) {
-                e[0] += (f - 1.0) * max_single;
+        let child = body;
+        // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
+        let own_o = if double(i, oo) { 0.0 } else { 2.0 * c(i, oo) };
+        let chains = [
+            serial[i][oi.index()],
+            serial[i][ow.index()],
+            serial[i + 1][oo.index()] + own_o,
+        ];
+        // A double-buffered transfer of loop i streams ahead; it stalls the next activation
+        // only when it takes longer than the child it overlaps.
+        let stream = [
+            if double(i, oi) { c(i, oi) - child } else { 0.0 },
+            if double(i, ow) { c(i, ow) - child } else { 0.0 },
+            if double(i, oo) {
+                2.0 * c(i, oo) - child
             } else {
-                e[1] += (f - 1.0) * extra;
+                0.0
+            },
+        ];
+        let serial_gap = chains.iter().cloned().fold(0.0, f64::max);
+        let stream_gap = stream.iter().cloned().fold(0.0, f64::max);
+        let gap = serial_gap.max(stream_gap);
+        body = f * child + (f - 1.0) * gap;
+        let mut e = exposed.map(|x| x * f);
+        if f > 1.0 && gap > 0.0 {
+            if stream_gap > serial_gap {
+                e[1] += (f - 1.0) * gap;
+            } else if chains[2] >= chains[0].max(chains[1]) {
+                e[2] += (f - 1.0) * gap;
+            } else {
+                e[0] += (f - 1.0) * gap;
             }
         }
-        child = lat;
         exposed = e;
         for o in Operand::ALL {
             b.transfer_cycles[o.index()] +=
-                n.entries(i) as f64 * f * c[o.index()] * if o == Operand::O { 2.0 } else { 1.0 };
+                n.entries(i) as f64 * f * c(i, o) * if o == oo { 2.0 } else { 1.0 };
         }
     }
+    // Before the first activation every transfer of the nest happens once, per operand in
+    // parallel, after that operand's bootstrap copy; after the last one the outputs go back
+    // up through every level, then whole to DRAM.
+    let fill = |o: Operand| (0..steps).map(|i| c(i, o)).sum::<f64>();
+    let start = Operand::ALL
+        .iter()
+        .map(|&o| bootstrap_cycles(t, n, o) + fill(o))
+        .fold(0.0, f64::max);
     let boot_in = Operand::ALL
         .iter()
         .map(|&o| bootstrap_cycles(t, n, o))
         .fold(0.0, f64::max);
-    let boot_out = bootstrap_cycles(t, n, Operand::O);
-    let total = boot_in + child + boot_out;
+    let drain = fill(oo);
+    let boot_out = bootstrap_cycles(t, n, oo);
+    let total = start + body + drain + boot_out;
+
     let activations: u64 = n.steps.iter().map(|s| s.factor).product();
     b.compute = activations as f64 * t.t_mac() as f64;
-    b.mode_switch = exposed[0];
+    b.mode_switch = exposed[0] + (start - boot_in);
     b.mismatch = exposed[1];
-    b.writeback = exposed[2];
+    b.writeback = exposed[2] + drain;
     b.bootstrap = boot_in + boot_out;
-    // Exact by construction up to rounding: fold it into the largest stall so the parts add up.
-    let residue = total - (b.compute + b.mode_switch + b.mismatch + b.writeback + b.bootstrap);
     debug_assert!(
-        residue.abs() <= 1e-6 * total.max(1.0),
-        "latency breakdown off by {residue}"
+        (total - (b.compute + b.mode_switch + b.mismatch + b.writeback + b.bootstrap)).abs()
+            <= 1e-6 * total.max(1.0),
+        "latency breakdown does not add up"
     );
     (total, b)
 }

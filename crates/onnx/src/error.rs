@@ -1,0 +1,134 @@
+//! The front end's errors. Each message is one paragraph that names the file, node or input.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Why an ONNX model could not be lowered to layers.
+#[derive(Debug, Error)]
+pub enum FrontendError {
+    /// The model file does not exist.
+    #[error("ONNX model `{}` does not exist; check the path", path.display())]
+    NotFound { path: PathBuf },
+
+    /// The model file exists but could not be read.
+    #[error("cannot read ONNX model `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The bytes are not an ONNX `ModelProto` (not ONNX at all, corrupt or truncated).
+    #[error(
+        "`{}` is not a valid ONNX model ({reason}); the file may be corrupt, truncated or not \
+         ONNX at all",
+        path.display()
+    )]
+    NotOnnx { path: PathBuf, reason: String },
+
+    /// The graph is malformed (a cycle, a tensor nobody produces, tract cannot parse a node).
+    #[error("ONNX model `{}` is malformed: {reason}", path.display())]
+    InvalidModel { path: PathBuf, reason: String },
+
+    /// A graph input has a symbolic (or missing) dimension and no concrete shape was given.
+    #[error(
+        "input `{input}` of `{}` has a symbolic dimension {dim} (`{dim_name}`) in its shape \
+         [{shape}]; give the input a concrete shape with `--input-shape {input}={}` \
+         (dimensions separated by `x`, e.g. `--input-shape NAME=1x3x224x224`; repeat the \
+         option for each input with symbolic dimensions)",
+        path.display(),
+        example_shape(shape)
+    )]
+    SymbolicInput {
+        path: PathBuf,
+        input: String,
+        /// Position of the symbolic dimension in the input's shape.
+        dim: usize,
+        /// The `dim_param` name (`?` when the dimension is missing altogether).
+        dim_name: String,
+        /// The declared shape, symbolic dims by name (`batch, 3, 224, 224`).
+        shape: String,
+    },
+
+    /// An `input_shapes` entry names no graph input of the model.
+    #[error(
+        "`{}` has no graph input named `{input}` (inputs that take a shape: {}); fix the name \
+         given to --input-shape",
+        path.display(),
+        list_names(known)
+    )]
+    UnknownInput {
+        path: PathBuf,
+        input: String,
+        known: Vec<String>,
+    },
+
+    /// An `input_shapes` entry does not fit the input (wrong rank, zero dimension).
+    #[error("bad shape given for input `{input}` of `{}`: {reason}", path.display())]
+    BadInputShape {
+        path: PathBuf,
+        input: String,
+        reason: String,
+    },
+
+    /// tract could not infer the shape of a tensor a layer needs.
+    #[error(
+        "cannot infer the shape of tensor `{tensor}` (input of node `{node}`) in `{}`: {reason}",
+        path.display()
+    )]
+    ShapeInference {
+        path: PathBuf,
+        node: String,
+        tensor: String,
+        reason: String,
+    },
+
+    /// A compute node whose attributes or shapes are inconsistent.
+    #[error("node `{node}` ({op}) of `{}` is invalid: {reason}", path.display())]
+    InvalidNode {
+        path: PathBuf,
+        node: String,
+        op: String,
+        reason: String,
+    },
+
+    /// A compute node the front end cannot lower (unknown kernel shape, 3-D conv,
+    /// ConvTranspose, quantised ops...).
+    #[error("unsupported compute node `{node}`: {reason}")]
+    Unsupported { node: String, reason: String },
+}
+
+/// `a`, `b`, ... — at most eight names.
+fn list_names(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    let mut s = names
+        .iter()
+        .take(8)
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 8 {
+        s.push_str(&format!(" and {} more", names.len() - 8));
+    }
+    s
+}
+
+/// A concrete shape to suggest: the declared one with every symbolic dim replaced by 1.
+fn example_shape(declared: &str) -> String {
+    if declared.starts_with("unknown") {
+        return "1x3x224x224".into();
+    }
+    declared
+        .split(", ")
+        .map(|d| {
+            if d.parse::<u64>().is_ok_and(|v| v > 0) {
+                d
+            } else {
+                "1"
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("x")
+}

@@ -1,0 +1,645 @@
+//! ONNX front end: lowers every Conv, Gemm and MatMul of an ONNX model to a
+//! [`cimopt_ir::Layer`] (spec §2) and lists every other node as an [`OtherOp`].
+//!
+//! Node attributes come from the ONNX protobuf; tensor shapes come from tract's shape
+//! inference, so a model whose weights are initializers and the same model whose weights are
+//! shape-only graph inputs give identical layers.
+//!
+//! # Weights that are graph inputs
+//!
+//! Shape-only exports list every weight as a graph input without data. A graph input (one
+//! without an initializer of the same name) is a **data input** when data can flow from it,
+//! through any chain of nodes, into the data operand of a compute node (input 0 of a Conv,
+//! input A of a Gemm or MatMul) without passing a *parameter slot*: the weight slots of
+//! compute nodes (Conv kernel and bias, Gemm B and C, MatMul B), the scale/bias/statistics
+//! of normalisations, PRelu's slope, Clip's bounds, a Gather's table, the shape/axes/pads
+//! operands of shape ops, and an operand of an element-wise op (Add, Mul, ...) that
+//! broadcasts, i.e. has fewer elements than the result (a bias, a scale). Every other graph
+//! input is a **weight input** and counts as a constant: a Conv kernel `[K, C, R, S]` or a
+//! MatMul/Gemm B `[in, out]` given as a graph input — directly or through Identity,
+//! Transpose, Reshape... — is a constant weight whenever it never mixes into the data path.
+//! (If no graph input reaches a data operand at all, every graph input is a data input.)
+//!
+//! A tensor is constant when it is an initializer, a weight input, the output of a `Shape` or
+//! `Size` node, or the output of a node whose inputs are all constant (a `Constant` node has
+//! none). The "W" operand of a layer (Conv kernel, Gemm/MatMul B) that is constant gives
+//! [`WeightKind::Constant`]; one computed from a data input at run time gives
+//! [`WeightKind::Activation`].
+//!
+//! # MatMul batch dimensions
+//!
+//! For `A[..., M, K] × B[..., K, N]` the batch dims are broadcast right-aligned. A batch dim in
+//! which B has extent 1 (or which B lacks) reuses the same B matrix, so it is folded into `P`
+//! (`P = M × those dims`); a batch dim in which B varies selects a different B matrix, so it
+//! goes into `G`. For a 2-D weight this is "leading batch dims of A folded into P"; for
+//! attention's Q·Kᵀ and scores·V over `[heads, T, d]` tensors it gives `G = heads (× batch)`,
+//! `P = T`.
+
+mod error;
+mod lower;
+
+pub use error::FrontendError;
+
+use cimopt_ir::Layer;
+use petgraph::Graph;
+use prost::Message;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use tract_onnx::pb;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
+use tract_onnx::pb::type_proto::Value as TypeValue;
+
+/// Options for [`load`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Concrete shapes for graph inputs, by input name. Required for every input whose
+    /// declared shape has a symbolic (or missing) dimension; overrides the declared shape
+    /// otherwise (the rank must match).
+    pub input_shapes: Vec<(String, Vec<u64>)>,
+}
+
+/// A node that does not run on the CIM macros (pooling, element-wise, normalisation, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherOp {
+    /// Node name (or `<op>_<n>` when the node has none, `n` its position in the graph).
+    pub name: String,
+    pub op_type: String,
+    /// Elements of all its outputs together (0 when tract could not infer a shape).
+    pub output_elements: u64,
+}
+
+/// A model lowered to CIM layers.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub path: PathBuf,
+    /// The compute layers in topological order; `layers[i].index == i`.
+    pub layers: Vec<Layer>,
+    /// Every other top-level node, in topological order.
+    pub other_ops: Vec<OtherOp>,
+    /// One node per layer (weight = layer index, node index = layer index) and an edge
+    /// producer → consumer whenever data flows from one layer into a data operand of another,
+    /// directly or through non-CIM nodes. Not transitively reduced: a residual stream (BERT)
+    /// links a layer to every later layer its sum reaches.
+    pub graph: Graph<usize, ()>,
+    /// The data inputs (see the crate docs) with their concrete shapes, in graph order.
+    pub inputs: Vec<(String, Vec<u64>)>,
+}
+
+impl Model {
+    /// Total multiply-accumulates of all layers.
+    pub fn total_macs(&self) -> u64 {
+        self.layers.iter().map(|l| l.workload.macs()).sum()
+    }
+}
+
+/// Loads an ONNX model file and lowers it to layers.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Model, FrontendError> {
+    let bytes = std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            FrontendError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FrontendError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    load_bytes(path, &bytes, opts)
+}
+
+/// Lowers a serialized ONNX model; `path` is used in messages and to find external data.
+pub fn load_bytes(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Model, FrontendError> {
+    let proto = decode(path, bytes)?;
+    load_proto(path, proto, opts)
+}
+
+/// Decodes and sanity-checks the protobuf.
+fn decode(path: &Path, bytes: &[u8]) -> Result<pb::ModelProto, FrontendError> {
+    let not_onnx = |reason: String| FrontendError::NotOnnx {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(not_onnx("the file is empty".into()));
+    }
+    let proto = pb::ModelProto::decode(bytes)
+        .map_err(|e| not_onnx(format!("protobuf decoding failed: {e}")))?;
+    let Some(graph) = proto.graph.as_ref() else {
+        return Err(not_onnx("it contains no graph".into()));
+    };
+    if proto.ir_version <= 0 {
+        return Err(not_onnx(format!("its IR version is {}", proto.ir_version)));
+    }
+    if graph.node.is_empty() {
+        return Err(not_onnx("its graph has no nodes".into()));
+    }
+    Ok(proto)
+}
+
+/// Lowers a decoded ONNX model.
+pub fn load_proto(
+    path: &Path,
+    mut proto: pb::ModelProto,
+    opts: &LoadOptions,
+) -> Result<Model, FrontendError> {
+    let path_buf = path.to_path_buf();
+    let graph = proto.graph.as_mut().ok_or_else(|| FrontendError::NotOnnx {
+        path: path_buf.clone(),
+        reason: "it contains no graph".into(),
+    })?;
+    let inits: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
+    apply_input_shapes(path, graph, &inits, opts)?;
+    let graph = proto.graph.as_ref().expect("checked above");
+
+    let order = topo_order(path, graph, &inits)?;
+    let shapes = infer_shapes(path, &proto)?;
+    let classes = classify(graph, &inits, &order, &shapes);
+
+    let mut inputs = Vec::new();
+    for vi in &graph.input {
+        if classes.data_inputs.contains(&vi.name) {
+            let shape = shapes
+                .get(&vi.name)
+                .cloned()
+                .or_else(|| declared_shape(vi))
+                .unwrap_or_default();
+            inputs.push((vi.name.clone(), shape));
+        }
+    }
+
+    let ctx = lower::Ctx {
+        path,
+        shapes: &shapes,
+        constant: &classes.constant,
+    };
+    let mut layers: Vec<Layer> = Vec::new();
+    let mut other_ops = Vec::new();
+    // For each tensor name: the layers whose output reaches it through non-CIM nodes.
+    let mut upstream: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+
+    for &ni in &order {
+        let node = &graph.node[ni];
+        let name = node_name(node, ni);
+        let lowered = if lower::is_standard_domain(node) {
+            lower::lower(&ctx, node, &name)?
+        } else {
+            None
+        };
+        match lowered {
+            Some(lowered) => {
+                let index = layers.len();
+                for slot in &lowered.data_slots {
+                    if let Some(t) = node.input.get(*slot)
+                        && let Some(ups) = upstream.get(t.as_str())
+                    {
+                        edges.extend(ups.iter().map(|&u| (u, index)));
+                    }
+                }
+                for out in node.output.iter().filter(|o| !o.is_empty()) {
+                    upstream.insert(out, BTreeSet::from([index]));
+                }
+                let dedup_group = layers
+                    .iter()
+                    .position(|l| l.workload == lowered.workload)
+                    .unwrap_or(index);
+                layers.push(Layer {
+                    index,
+                    name: name.clone(),
+                    onnx_nodes: vec![name],
+                    workload: lowered.workload,
+                    dedup_group,
+                    has_bias: lowered.has_bias,
+                });
+            }
+            None => {
+                let mut ups = BTreeSet::new();
+                for t in node
+                    .input
+                    .iter()
+                    .filter(|t| !t.is_empty() && !classes.constant.contains(*t))
+                {
+                    if let Some(u) = upstream.get(t.as_str()) {
+                        ups.extend(u.iter().copied());
+                    }
+                }
+                let mut output_elements = 0u64;
+                for out in node.output.iter().filter(|o| !o.is_empty()) {
+                    if let Some(s) = shapes.get(out) {
+                        output_elements = output_elements.saturating_add(s.iter().product());
+                    }
+                    if !ups.is_empty() {
+                        upstream.insert(out, ups.clone());
+                    }
+                }
+                other_ops.push(OtherOp {
+                    name,
+                    op_type: node.op_type.clone(),
+                    output_elements,
+                });
+            }
+        }
+    }
+
+    let mut g = Graph::with_capacity(layers.len(), edges.len());
+    let ids: Vec<_> = (0..layers.len()).map(|i| g.add_node(i)).collect();
+    for (a, b) in edges {
+        g.add_edge(ids[a], ids[b], ());
+    }
+    Ok(Model {
+        path: path_buf,
+        layers,
+        other_ops,
+        graph: g,
+        inputs,
+    })
+}
+
+/// The display name of a node.
+pub(crate) fn node_name(node: &pb::NodeProto, index: usize) -> String {
+    if node.name.is_empty() {
+        format!("{}_{}", node.op_type, index)
+    } else {
+        node.name.clone()
+    }
+}
+
+fn declared_shape(vi: &pb::ValueInfoProto) -> Option<Vec<u64>> {
+    let TypeValue::TensorType(t) = vi.r#type.as_ref()?.value.as_ref()?;
+    t.shape
+        .as_ref()?
+        .dim
+        .iter()
+        .map(|d| match d.value {
+            Some(DimValue::DimValue(v)) if v >= 0 => Some(v as u64),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks `opts.input_shapes` against the graph inputs, writes the given shapes into the
+/// proto and rejects any remaining symbolic input dimension.
+fn apply_input_shapes(
+    path: &Path,
+    graph: &mut pb::GraphProto,
+    inits: &HashSet<String>,
+    opts: &LoadOptions,
+) -> Result<(), FrontendError> {
+    let known: Vec<String> = graph
+        .input
+        .iter()
+        .filter(|i| !inits.contains(&i.name))
+        .map(|i| i.name.clone())
+        .collect();
+    for (name, dims) in &opts.input_shapes {
+        let Some(vi) = graph
+            .input
+            .iter_mut()
+            .find(|i| &i.name == name && !inits.contains(&i.name))
+        else {
+            return Err(FrontendError::UnknownInput {
+                path: path.to_path_buf(),
+                input: name.clone(),
+                known,
+            });
+        };
+        let bad = |reason: String| FrontendError::BadInputShape {
+            path: path.to_path_buf(),
+            input: name.clone(),
+            reason,
+        };
+        if dims.is_empty() {
+            return Err(bad("the shape is empty".into()));
+        }
+        if dims.contains(&0) {
+            return Err(bad(format!(
+                "dimension {} is 0",
+                dims.iter().position(|&d| d == 0).unwrap_or(0)
+            )));
+        }
+        if dims.iter().any(|&d| d > i64::MAX as u64) {
+            return Err(bad("a dimension is too large".into()));
+        }
+        let ty = vi.r#type.get_or_insert_with(Default::default);
+        let TypeValue::TensorType(tensor) =
+            ty.value
+                .get_or_insert(TypeValue::TensorType(pb::type_proto::Tensor {
+                    elem_type: pb::tensor_proto::DataType::Float as i32,
+                    shape: None,
+                }));
+        if let Some(shape) = &tensor.shape
+            && !shape.dim.is_empty()
+            && shape.dim.len() != dims.len()
+        {
+            return Err(bad(format!(
+                "the model declares rank {} but {} dimensions were given ({})",
+                shape.dim.len(),
+                dims.len(),
+                dims.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("x")
+            )));
+        }
+        tensor.shape = Some(pb::TensorShapeProto {
+            dim: dims
+                .iter()
+                .map(|&d| pb::tensor_shape_proto::Dimension {
+                    denotation: String::new(),
+                    value: Some(DimValue::DimValue(d as i64)),
+                })
+                .collect(),
+        });
+    }
+    for vi in graph.input.iter().filter(|i| !inits.contains(&i.name)) {
+        let symbolic = |dim: usize, dim_name: String, shape: String| FrontendError::SymbolicInput {
+            path: path.to_path_buf(),
+            input: vi.name.clone(),
+            dim,
+            dim_name,
+            shape,
+        };
+        let tensor = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(TypeValue::TensorType(t)) => t,
+            None => return Err(symbolic(0, "?".into(), "unknown".into())),
+        };
+        let Some(shape) = tensor.shape.as_ref() else {
+            return Err(symbolic(0, "?".into(), "unknown rank".into()));
+        };
+        let describe = |d: &pb::tensor_shape_proto::Dimension| match &d.value {
+            Some(DimValue::DimValue(v)) => v.to_string(),
+            Some(DimValue::DimParam(p)) if !p.is_empty() => p.clone(),
+            _ => "?".into(),
+        };
+        for (i, d) in shape.dim.iter().enumerate() {
+            if !matches!(d.value, Some(DimValue::DimValue(v)) if v > 0) {
+                let declared: Vec<String> = shape.dim.iter().map(describe).collect();
+                return Err(symbolic(i, describe(d), declared.join(", ")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Top-level nodes in a topological order (the file's order where it already is one).
+fn topo_order(
+    path: &Path,
+    graph: &pb::GraphProto,
+    inits: &HashSet<String>,
+) -> Result<Vec<usize>, FrontendError> {
+    let invalid = |reason: String| FrontendError::InvalidModel {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in graph.node.iter().enumerate() {
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if producer.insert(o, i).is_some() {
+                return Err(invalid(format!(
+                    "tensor `{o}` is produced by more than one node"
+                )));
+            }
+        }
+    }
+    let sources: HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|i| i.name.as_str())
+        .chain(inits.iter().map(|s| s.as_str()))
+        .collect();
+    let mut indegree = vec![0usize; graph.node.len()];
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); graph.node.len()];
+    for (i, n) in graph.node.iter().enumerate() {
+        for t in n.input.iter().filter(|t| !t.is_empty()) {
+            match producer.get(t.as_str()) {
+                Some(&p) => {
+                    indegree[i] += 1;
+                    consumers[p].push(i);
+                }
+                None if sources.contains(t.as_str()) => {}
+                None => {
+                    return Err(invalid(format!(
+                        "tensor `{t}`, input of node `{}`, is neither a graph input, an initializer nor the output of a node",
+                        node_name(n, i)
+                    )));
+                }
+            }
+        }
+    }
+    let mut ready: BinaryHeap<std::cmp::Reverse<usize>> = (0..graph.node.len())
+        .filter(|&i| indegree[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
+    let mut order = Vec::with_capacity(graph.node.len());
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &c in &consumers[i] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.push(std::cmp::Reverse(c));
+            }
+        }
+    }
+    if order.len() != graph.node.len() {
+        let stuck = (0..graph.node.len())
+            .find(|&i| indegree[i] > 0)
+            .unwrap_or(0);
+        return Err(invalid(format!(
+            "the graph has a cycle through node `{}`",
+            node_name(&graph.node[stuck], stuck)
+        )));
+    }
+    Ok(order)
+}
+
+struct Classes {
+    /// Graph inputs that carry data (see the crate docs).
+    data_inputs: HashSet<String>,
+    /// Tensors whose values are known before run time.
+    constant: HashSet<String>,
+}
+
+/// Whether input `slot` of `node` is a parameter slot: data flowing into it does not make a
+/// graph input a data input (see the crate docs).
+fn parameter_slot(node: &pb::NodeProto, slot: usize, shapes: &Shapes) -> bool {
+    let elements = |t: &str| shapes.get(t).map(|s| s.iter().product::<u64>());
+    match node.op_type.as_str() {
+        "Conv"
+        | "ConvTranspose"
+        | "Gemm"
+        | "LayerNormalization"
+        | "InstanceNormalization"
+        | "GroupNormalization"
+        | "BatchNormalization"
+        | "PRelu"
+        | "Clip"
+        | "Reshape"
+        | "Expand"
+        | "Tile"
+        | "Slice"
+        | "Pad"
+        | "Resize"
+        | "Split"
+        | "Squeeze"
+        | "Unsqueeze"
+        | "ReduceMean"
+        | "ReduceSum"
+        | "ReduceMax"
+        | "ReduceMin"
+        | "TopK"
+        | "MatMul" => slot >= 1,
+        "Gather" | "GatherElements" | "GatherND" => slot == 0,
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Where" | "Max" | "Min" | "Sum" | "Mean"
+        | "Mod" => {
+            // An operand that broadcasts (fewer elements than the result) is a parameter.
+            match (
+                node.input.get(slot).and_then(|t| elements(t)),
+                node.output.first().and_then(|o| elements(o)),
+            ) {
+                (Some(a), Some(out)) => a < out,
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn is_compute(node: &pb::NodeProto) -> bool {
+    matches!(node.op_type.as_str(), "Conv" | "Gemm" | "MatMul") && lower::is_standard_domain(node)
+}
+
+fn classify(
+    graph: &pb::GraphProto,
+    inits: &HashSet<String>,
+    order: &[usize],
+    shapes: &Shapes,
+) -> Classes {
+    // For each tensor, the graph inputs it derives from through non-parameter slots.
+    let runtime: Vec<&str> = graph
+        .input
+        .iter()
+        .map(|i| i.name.as_str())
+        .filter(|n| !inits.contains(*n))
+        .collect();
+    let mut origin: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    for (k, name) in runtime.iter().enumerate() {
+        origin.insert(name, BTreeSet::from([k]));
+    }
+    let mut data = vec![false; runtime.len()];
+    for &ni in order {
+        let node = &graph.node[ni];
+        let mut reach = BTreeSet::new();
+        for (slot, t) in node.input.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+            if let Some(o) = origin.get(t.as_str())
+                && !parameter_slot(node, slot, shapes)
+            {
+                if is_compute(node) {
+                    for &k in o {
+                        data[k] = true;
+                    }
+                }
+                reach.extend(o.iter().copied());
+            }
+        }
+        if !reach.is_empty() {
+            for out in node.output.iter().filter(|o| !o.is_empty()) {
+                origin.insert(out, reach.clone());
+            }
+        }
+    }
+    if !data.contains(&true) {
+        // No compute node takes data from a graph input: every graph input is data.
+        data.iter_mut().for_each(|d| *d = true);
+    }
+    let data_inputs: HashSet<String> = runtime
+        .iter()
+        .zip(&data)
+        .filter(|(_, d)| **d)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let mut constant: HashSet<String> = inits.clone();
+    constant.extend(
+        runtime
+            .iter()
+            .filter(|n| !data_inputs.contains(**n))
+            .map(|n| n.to_string()),
+    );
+    for &ni in order {
+        let node = &graph.node[ni];
+        let shape_only = matches!(node.op_type.as_str(), "Shape" | "Size");
+        if shape_only
+            || node
+                .input
+                .iter()
+                .filter(|t| !t.is_empty())
+                .all(|t| constant.contains(t))
+        {
+            constant.extend(node.output.iter().filter(|o| !o.is_empty()).cloned());
+        }
+    }
+    Classes {
+        data_inputs,
+        constant,
+    }
+}
+
+/// Concrete tensor shapes by name, from tract's shape inference.
+pub(crate) struct Shapes {
+    map: HashMap<String, Vec<u64>>,
+    /// The first error tract's analysis reported, for messages about missing shapes.
+    pub(crate) analysis_error: Option<String>,
+}
+
+impl Shapes {
+    pub(crate) fn get(&self, name: &str) -> Option<&Vec<u64>> {
+        self.map.get(name)
+    }
+}
+
+fn infer_shapes(path: &Path, proto: &pb::ModelProto) -> Result<Shapes, FrontendError> {
+    use tract_onnx::prelude::*;
+    let dir = path
+        .parent()
+        .and_then(|p| p.to_str())
+        .map(|s| s.to_string());
+    let run = || -> Result<Shapes, String> {
+        let framework = onnx();
+        let parsed = framework
+            .parse(proto, dir.as_deref())
+            .map_err(|e| format!("{e:#}"))?;
+        let mut model = parsed.model;
+        let analysis_error = match model.analyse(false) {
+            Ok(_) => None,
+            Err(e) => {
+                let msg = format!("{e:#}");
+                let _ = model.analyse(true);
+                Some(msg)
+            }
+        };
+        let mut map = HashMap::new();
+        for (name, outlet) in &parsed.outlets_by_name {
+            if let Ok(fact) = model.outlet_fact(*outlet)
+                && let Ok(Some(dims)) = fact.shape.as_concrete_finite()
+            {
+                map.insert(name.clone(), dims.iter().map(|&d| d as u64).collect());
+            }
+        }
+        Ok(Shapes {
+            map,
+            analysis_error,
+        })
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(shapes)) => Ok(shapes),
+        Ok(Err(reason)) => Err(FrontendError::InvalidModel {
+            path: path.to_path_buf(),
+            reason: format!("tract cannot parse it: {reason}"),
+        }),
+        Err(_) => Err(FrontendError::InvalidModel {
+            path: path.to_path_buf(),
+            reason: "tract panicked while parsing it".into(),
+        }),
+    }
+}

@@ -1,0 +1,223 @@
+//! Bad inputs give typed, one-paragraph errors naming the file, node or input — never a panic.
+
+mod common;
+
+use cimopt_onnx::{FrontendError, LoadOptions};
+use cimopt_zoo::{Builder, Dim, attr_int, encode};
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn load_err(path: &Path, opts: &LoadOptions) -> FrontendError {
+    match cimopt_onnx::load(path, opts) {
+        Ok(m) => panic!(
+            "{} loaded ({} layers) but should fail",
+            path.display(),
+            m.layers.len()
+        ),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "one paragraph: {msg}");
+            e
+        }
+    }
+}
+
+#[test]
+fn missing_file() {
+    let p = Path::new("/nonexistent/dir/model.onnx");
+    let e = load_err(p, &LoadOptions::default());
+    assert!(matches!(e, FrontendError::NotFound { .. }), "{e:?}");
+    assert!(e.to_string().contains("/nonexistent/dir/model.onnx"), "{e}");
+}
+
+#[test]
+fn not_onnx_empty_and_truncated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = write(
+        dir.path(),
+        "notes.onnx",
+        b"This is a text file, not an ONNX model.\nSecond line.\n",
+    );
+    let empty = write(dir.path(), "empty.onnx", b"");
+    let full = std::fs::read(models_dir().join("resnet18.onnx")).unwrap();
+    let half = write(dir.path(), "half.onnx", &full[..full.len() / 2]);
+    let head = write(dir.path(), "head.onnx", &full[..1000]);
+    for p in [&text, &empty, &half, &head] {
+        let e = load_err(p, &LoadOptions::default());
+        assert!(
+            matches!(e, FrontendError::NotOnnx { .. }),
+            "{}: {e:?}",
+            p.display()
+        );
+        assert!(e.to_string().contains(&p.display().to_string()), "{e}");
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    // A fixed pseudo-random byte stream, cut at many lengths, and a model with bytes flipped.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    for len in [1, 2, 7, 64, 300, 4096] {
+        assert!(load_bytes(&bytes[..len], &LoadOptions::default()).is_err());
+    }
+    let mut model = std::fs::read(models_dir().join("tiny_cnn.onnx")).unwrap();
+    for i in (10..model.len()).step_by(97) {
+        model[i] ^= 0x5a;
+        let _ = load_bytes(&model, &LoadOptions::default()); // an error or a model, never a panic
+    }
+}
+
+fn symbolic_model() -> Vec<u8> {
+    let mut b = Builder::new("symbolic");
+    let x = b.input_dims("x", &[Dim::from("batch"), 3.into(), 8.into(), 8.into()]);
+    let w = b.weight("w", &[4, 3, 3, 3]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    b.output(&y, &[1, 4, 6, 6]);
+    encode(&b.finish())
+}
+
+#[test]
+fn symbolic_input_needs_a_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "symbolic.onnx", &symbolic_model());
+    let e = load_err(&p, &LoadOptions::default());
+    match &e {
+        FrontendError::SymbolicInput {
+            input,
+            dim,
+            dim_name,
+            ..
+        } => {
+            assert_eq!((input.as_str(), *dim, dim_name.as_str()), ("x", 0, "batch"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = e.to_string();
+    for needle in ["`x`", "batch", "--input-shape x=1x3x8x8", "symbolic.onnx"] {
+        assert!(msg.contains(needle), "`{needle}` missing from: {msg}");
+    }
+
+    // With a shape: batch 2 becomes B = 2; P = Q = 8 − 3 + 1 = 6.
+    let opts = LoadOptions {
+        input_shapes: vec![("x".into(), vec![2, 3, 8, 8])],
+    };
+    let m = cimopt_onnx::load(&p, &opts).unwrap();
+    let w = &m.layers[0].workload;
+    assert_eq!((w.b, w.p, w.q, w.c, w.k), (2, 6, 6, 3, 4));
+    assert_eq!(m.inputs, vec![("x".to_string(), vec![2, 3, 8, 8])]);
+
+    // An unknown input name, and a shape of the wrong rank.
+    let opts = LoadOptions {
+        input_shapes: vec![("images".into(), vec![1, 3, 8, 8])],
+    };
+    let e = load_err(&p, &opts);
+    assert!(matches!(e, FrontendError::UnknownInput { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("`images`") && e.to_string().contains("`x`"),
+        "{e}"
+    );
+    let opts = LoadOptions {
+        input_shapes: vec![("x".into(), vec![3, 8, 8])],
+    };
+    let e = load_err(&p, &opts);
+    assert!(matches!(e, FrontendError::BadInputShape { .. }), "{e:?}");
+    assert!(e.to_string().contains("rank 4"), "{e}");
+}
+
+fn conv_on(
+    x_dims: &[i64],
+    w_dims: &[i64],
+    op: &str,
+    attrs: Vec<tract_onnx::pb::AttributeProto>,
+) -> Vec<u8> {
+    let mut b = Builder::new("bad");
+    let x = b.input("x", x_dims);
+    let w = b.weight("w", w_dims);
+    let y = b.node(op, "the_node", &[&x, &w], attrs);
+    b.output(&y, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn unsupported_compute_nodes() {
+    // A 3-D convolution.
+    let e = load_bytes(
+        &conv_on(&[1, 2, 4, 4, 4], &[2, 2, 1, 1, 1], "Conv", vec![]),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::Unsupported { node, .. } if node == "the_node"),
+        "{e:?}"
+    );
+    // ConvTranspose is compute the front end does not lower: an error, not a dropped layer.
+    let e = load_bytes(
+        &conv_on(&[1, 2, 4, 4], &[2, 2, 3, 3], "ConvTranspose", vec![]),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::Unsupported { node, .. } if node == "the_node"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("ConvTranspose"), "{e}");
+
+    // A kernel whose shape nothing can infer (the output of an unknown custom operator).
+    let mut b = Builder::new("unknown_kernel");
+    let x = b.input("x", &[1, 2, 4, 4]);
+    let k = b.node("MakeKernel", "make_kernel", &[], vec![]);
+    let y = b.node("Conv", "dynamic_conv", &[&x, &k], vec![]);
+    b.output(&y, &[]);
+    let mut proto = b.finish();
+    proto.graph.as_mut().unwrap().node[0].domain = "com.example".into();
+    let e = load_bytes(&encode(&proto), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::Unsupported { node, .. } if node == "dynamic_conv"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("make_kernel_output_0"), "{e}");
+}
+
+#[test]
+fn inconsistent_nodes_and_graphs() {
+    // 6 input channels, kernel expects 4 per group × 2 groups = 8.
+    let bytes = conv_on(
+        &[1, 6, 4, 4],
+        &[4, 4, 1, 1],
+        "Conv",
+        vec![attr_int("group", 2)],
+    );
+    let e = load_bytes(&bytes, &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::InvalidNode { node, .. } if node == "the_node"),
+        "{e:?}"
+    );
+
+    // A node reading a tensor nobody produces.
+    let mut b = Builder::new("dangling");
+    let x = b.input("x", &[1, 4]);
+    let w = b.weight("w", &[4, 4]);
+    let y = b.node("MatMul", "mm", &[&x, &w], vec![]);
+    let z = b.node("Add", "add", &[&y, "nowhere"], vec![]);
+    b.output(&z, &[1, 4]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(matches!(e, FrontendError::InvalidModel { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("`nowhere`") && e.to_string().contains("`add`"),
+        "{e}"
+    );
+}
