@@ -10,7 +10,8 @@
 //! body(MAC) = t_MAC
 //! body(i)   = F_i · body(i+1) + (F_i − 1) · gap(i)
 //! gap(i)    = max( max_o serial_o(i),                        operands' chains run in parallel
-//!                  max_{o double at i} k_o·c_o(i) − body(i+1) )  a stream longer than its child
+//!                  max_{j ≥ i, o double at j} k_o·c_o(j) − body(j+1) )  a stream slower than
+//!                                                                 what it feeds
 //! serial_o(i) = Σ_{j ≥ i, single} c_o(j)      (I, W: double-buffered transfers are prefetched)
 //! serial_O(i) = Σ_{j > i} 2·c_O(j) + [single at i] 2·c_O(i)     (write back, then re-read)
 //! latency   = max_o (bootstrap_o + Σ_j c_o(j)) + body(0) + Σ_j c_O(j) + bootstrap_out
@@ -171,7 +172,14 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     // body[i]: one execution of loop i from its first activation's start to its last
     // activation's end: F_i children separated by F_i − 1 boundaries.
     let mut body = t.t_mac() as f64;
-    let mut exposed = [0.0f64; 3]; // mode switch, mismatch, write-back, of one execution
+    // body_of[i]: one execution of loop i; body_of[steps] is one activation.
+    let mut body_of = vec![0.0f64; steps + 1];
+    body_of[steps] = body;
+    // Exposed cycles of one execution: mode switch, mismatch, write-back, then the part of the
+    // mismatch due to each operand's stream.
+    let mut exposed = [0.0f64; 6];
+    // The largest stream deficit at this loop or inside it, and whose stream it is.
+    let mut deficit = (0.0f64, Operand::I);
     for i in (0..steps).rev() {
         let f = n.steps[i].factor as f64;
         let child = body;
@@ -194,20 +202,52 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             },
         ];
         let serial_gap = chains.iter().cloned().fold(0.0, f64::max);
-        let stream_gap = stream.iter().cloned().fold(0.0, f64::max);
-        let gap = serial_gap.max(stream_gap);
-        body = f * child + (f - 1.0) * gap;
+        // A stream delivers once per iteration of its own loop, also across the boundaries of
+        // loops outside it: its deficit applies at every boundary at or outside its loop.
+        let inner_deficit = deficit;
+        for o in Operand::ALL {
+            if stream[o.index()] > deficit.0 {
+                deficit = (stream[o.index()], o);
+            }
+        }
+        let gap = serial_gap.max(deficit.0);
+        // A double-buffered output reads its second tile right after the first, before any
+        // write-back: the first boundary of each execution only needs one transfer.
+        let first_gap = if double(i, oo) && f > 1.0 {
+            let own_in = stream[oi.index()].max(stream[ow.index()]);
+            serial_gap
+                .max(inner_deficit.0)
+                .max(own_in)
+                .max(c(i, oo) - child)
+        } else {
+            gap
+        };
+        body = if f > 1.0 {
+            f * child + (f - 2.0) * gap + first_gap
+        } else {
+            child
+        };
         let mut e = exposed.map(|x| x * f);
-        if f > 1.0 && gap > 0.0 {
-            if stream_gap > serial_gap {
-                e[1] += (f - 1.0) * gap;
+        if f > 1.0 {
+            let stalls = (f - 2.0) * gap + first_gap;
+            if deficit.0 > serial_gap {
+                let excess = (f - 2.0) * (gap - serial_gap) + (first_gap - serial_gap).max(0.0);
+                e[1] += excess;
+                e[3 + deficit.1.index()] += excess;
+                let rest = stalls - excess;
+                e[if chains[2] >= chains[0].max(chains[1]) {
+                    2
+                } else {
+                    0
+                }] += rest;
             } else if chains[2] >= chains[0].max(chains[1]) {
-                e[2] += (f - 1.0) * gap;
+                e[2] += stalls;
             } else {
-                e[0] += (f - 1.0) * gap;
+                e[0] += stalls;
             }
         }
         exposed = e;
+        body_of[i] = body;
         for o in Operand::ALL {
             b.transfer_cycles[o.index()] +=
                 n.entries(i) as f64 * f * c(i, o) * if o == oo { 2.0 } else { 1.0 };
@@ -227,7 +267,40 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         .fold(0.0, f64::max);
     let drain = fill(oo);
     let boot_out = bootstrap_cycles(t, n, oo);
-    let total = start + body + drain + boot_out;
+    // An input or weight stream that limits the pace starts as soon as its operand is in
+    // place, not when the slowest operand is, and runs ahead without bound: the head start
+    // absorbs part of its stalls. An output stream cannot run ahead of the write-backs.
+    let head_start: f64 = [oi, ow]
+        .iter()
+        .map(|&o| {
+            (start - bootstrap_cycles(t, n, o) - fill(o))
+                .min(exposed[3 + o.index()])
+                .max(0.0)
+        })
+        .sum();
+    exposed[1] -= head_start;
+    let mut total = start + body - head_start + drain + boot_out;
+    // A double-buffered stream also bounds the latency by its port time: every transfer it
+    // makes, back to back, plus what must precede its first and follow its last transfer.
+    for j in 0..steps {
+        for o in Operand::ALL {
+            if !double(j, o) || c(j, o) == 0.0 {
+                continue;
+            }
+            let k = if o == oo { 2.0 } else { 1.0 };
+            let port = k * c(j, o) * (n.entries(j) * n.steps[j].factor) as f64;
+            let above: f64 = (0..j).map(|i| c(i, o)).sum();
+            let bound = if o == oo {
+                bootstrap_cycles(t, n, oo) + 2.0 * above + port + boot_out
+            } else {
+                bootstrap_cycles(t, n, o) + above + port + body_of[j + 1] + drain + boot_out
+            };
+            if bound > total {
+                exposed[1] += bound - total;
+                total = bound;
+            }
+        }
+    }
 
     let activations: u64 = n.steps.iter().map(|s| s.factor).product();
     b.compute = activations as f64 * t.t_mac() as f64;

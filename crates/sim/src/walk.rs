@@ -1,0 +1,117 @@
+//! The plain walk: every iteration of every loop, every activation, every transfer, counted as
+//! it happens.
+
+use crate::prepare::{Plan, Step};
+
+/// What an execution accumulates besides the timers. Cycle counters are in cycles except
+/// `mismatch_ticks`; `bits` is indexed by [`crate::prepare::slot`] (per instance).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub transfer: [u64; 3],
+    pub mode_switch: u64,
+    pub mismatch_ticks: u64,
+    pub writeback: u64,
+    pub activations: u64,
+    pub bits: Vec<u64>,
+}
+
+pub(crate) struct Walker<'a> {
+    plan: &'a Plan,
+    pub timer: Vec<u64>,
+    pub c: Counters,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(plan: &'a Plan, timer: Vec<u64>) -> Self {
+        let c = Counters {
+            bits: vec![0; plan.slots()],
+            ..Counters::default()
+        };
+        Walker { plan, timer, c }
+    }
+
+    fn add_bits(&mut self, bits: &[(usize, u64)]) {
+        for &(s, b) in bits {
+            self.c.bits[s] += b;
+        }
+    }
+
+    fn pre_read(&mut self, o: usize, s: &Step) {
+        let t = &mut self.timer;
+        if s.double {
+            // The child has a free buffer: the transfer starts at once.
+            t[s.cur] += s.ticks;
+            if t[s.cur] > t[s.nxt] {
+                self.c.mismatch_ticks += t[s.cur] - t[s.nxt];
+                t[s.nxt] = t[s.cur];
+            }
+        } else {
+            // The child's only buffer is busy until the child is done with it.
+            t[s.cur] = t[s.cur].max(t[s.nxt]) + s.ticks;
+            t[s.nxt] = t[s.cur];
+            self.c.mode_switch += s.cons;
+        }
+        self.c.transfer[o] += s.cons;
+    }
+
+    /// Double-buffered output write-back (delayed by one iteration, and the final flush).
+    fn write_back_double(&mut self, s: &Step, bits: &[(usize, u64)]) {
+        let t = &mut self.timer;
+        t[s.cur] = t[s.cur].max(t[s.nxt]) + s.ticks;
+        self.c.transfer[2] += s.cons;
+        self.c.writeback += s.cons;
+        self.add_bits(bits);
+    }
+
+    /// Single-buffered output write-back, right after the child.
+    fn write_back_single(&mut self, s: &Step, bits: &[(usize, u64)]) {
+        let t = &mut self.timer;
+        t[s.nxt] = t[s.cur].max(t[s.nxt]) + s.ticks;
+        t[s.cur] = t[s.nxt];
+        self.c.transfer[2] += s.cons;
+        self.c.writeback += s.cons;
+        self.add_bits(bits);
+    }
+
+    fn activation(&mut self) {
+        let plan = self.plan;
+        let mac = plan.levels * 3;
+        let t = &mut self.timer;
+        let ready = t[mac].max(t[mac + 1]).max(t[mac + 2]);
+        for o in 0..3 {
+            t[mac + o] = ready + plan.t_mac * plan.den;
+        }
+        for o in 0..3 {
+            if let Some(u) = plan.leaf_sync[o] {
+                t[u] = t[mac + o];
+            }
+        }
+        self.c.activations += 1;
+    }
+
+    pub fn run(&mut self, i: usize) {
+        let plan = self.plan;
+        if i == plan.loops.len() {
+            self.activation();
+            return;
+        }
+        let lp = &plan.loops[i];
+        let out = lp.step[2];
+        for it in 0..lp.factor {
+            for o in 0..3 {
+                self.pre_read(o, &lp.step[o]);
+            }
+            self.add_bits(&lp.pre_bits);
+            if it > 0 && out.cons > 0 && out.double {
+                self.write_back_double(&out, &lp.wb_bits);
+            }
+            self.run(i + 1);
+            if !out.double {
+                self.write_back_single(&out, &lp.wb_bits);
+            }
+        }
+        if lp.factor > 0 && out.cons > 0 && out.double {
+            self.write_back_double(&out, &lp.wb_bits);
+        }
+    }
+}
