@@ -185,11 +185,20 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
         let own_o = if double(i, oo) { 0.0 } else { 2.0 * c(i, oo) };
-        let chains = [
-            serial[i][oi.index()],
-            serial[i][ow.index()],
-            serial[i + 1][oo.index()] + own_o,
-        ];
+        // An input or weight refill of a level that feeds a double-buffered child need not
+        // wait for the last activation: it can start once that level sent its last tile down,
+        // one execution of the child's loop earlier; the child's transfer then follows it.
+        let refill = |o: Operand| -> f64 {
+            let Some(js) = (i..steps).rev().find(|&j| double(j, o) && c(j, o) > 0.0) else {
+                return serial[i][o.index()];
+            };
+            let upper: f64 = (i..js).filter(|&j| !double(j, o)).map(|j| c(j, o)).sum();
+            if upper == 0.0 {
+                return serial[i][o.index()];
+            }
+            (upper + c(js, o) - body_of[js + 1]).max(0.0) + serial[js + 1][o.index()]
+        };
+        let chains = [refill(oi), refill(ow), serial[i + 1][oo.index()] + own_o];
         // A double-buffered transfer of loop i streams ahead; it stalls the next activation
         // only when it takes longer than the child it overlaps.
         let stream = [
