@@ -1,0 +1,251 @@
+//! `cimopt inspect` end to end.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// Table rows: lines that start with a layer index followed by an op name.
+fn layer_rows(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| {
+            let mut w = l.split_whitespace();
+            w.next().is_some_and(|i| i.parse::<usize>().is_ok())
+                && matches!(w.next(), Some("Conv" | "Gemm" | "MatMul"))
+        })
+        .collect()
+}
+
+#[test]
+fn inspect_resnet18_table() {
+    let out = ok(&root(), &["inspect", "models/resnet18.onnx"]);
+    let rows = layer_rows(&out);
+    assert_eq!(rows.len(), 21, "{out}");
+    assert!(out.contains("21 layers"), "{out}");
+    assert!(
+        rows[0].contains("/conv1/Conv") && rows[20].contains("/fc/Gemm"),
+        "{out}"
+    );
+    // conv1: R S P Q C K G B = 7 7 112 112 3 64 1 1, stride 2x2, pads 3.
+    let first: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        &first[..13],
+        &[
+            "0", "Conv", "7", "7", "112", "112", "3", "64", "1", "1", "2x2", "3,3,3,3", "1x1"
+        ]
+    );
+    // Non-CIM operators are listed, not dropped.
+    for op in ["Relu", "MaxPool", "Add", "GlobalAveragePool", "Flatten"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(op)),
+            "{op} missing:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn inspect_json() {
+    let out = ok(&root(), &["inspect", "models/resnet18.onnx", "--json"]);
+    let v: Value = serde_json::from_str(&out).expect("valid JSON");
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 21);
+    assert_eq!(v["summary"]["layers"], 21);
+    assert_eq!(v["summary"]["total_macs"], 1_814_073_344u64);
+    let l0 = &layers[0];
+    let keys: Vec<&str> = l0.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "index",
+            "name",
+            "op",
+            "weight_kind",
+            "r",
+            "s",
+            "p",
+            "q",
+            "c",
+            "k",
+            "g",
+            "b",
+            "h",
+            "w",
+            "stride",
+            "pad",
+            "dilation",
+            "macs",
+            "weights",
+            "dedup_group",
+            "has_bias",
+            "onnx_nodes"
+        ]
+    );
+    assert_eq!(
+        (l0["name"].as_str(), l0["op"].as_str(), l0["p"].as_u64()),
+        (Some("/conv1/Conv"), Some("Conv"), Some(112))
+    );
+    assert_eq!(l0["macs"], 118_013_952u64);
+    // layer1.0.conv2 has the same workload as layer1.0.conv1.
+    assert_eq!(layers[2]["dedup_group"], 1);
+    let other = v["other_ops"].as_array().unwrap();
+    assert_eq!(other.len(), 28);
+    assert!(
+        other
+            .iter()
+            .all(|o| o["op_type"].is_string() && o["output_elements"].is_u64())
+    );
+    assert!(
+        v["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == &serde_json::json!([0, 1]))
+    );
+}
+
+#[test]
+fn inspect_bert_attention_is_activation_times_activation() {
+    let out = ok(&root(), &["inspect", "models/bert_base.onnx", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 96);
+    let qk = &layers[3];
+    assert_eq!(qk["weight_kind"], "activation");
+    assert_eq!(
+        (
+            qk["g"].as_u64(),
+            qk["p"].as_u64(),
+            qk["c"].as_u64(),
+            qk["k"].as_u64()
+        ),
+        (Some(12), Some(128), Some(64), Some(128))
+    );
+}
+
+#[test]
+fn inspect_missing_file_names_it() {
+    let out = fails(&root(), &["inspect", "models/no_such_model.onnx"], 1);
+    assert!(out.contains("models/no_such_model.onnx"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+#[test]
+fn inspect_non_onnx_file_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readme.onnx"), "just some text\n").unwrap();
+    let out = fails(dir.path(), &["inspect", "readme.onnx"], 1);
+    assert!(
+        out.contains("readme.onnx") && out.contains("not a valid ONNX model"),
+        "{out}"
+    );
+}
+
+// A minimal protobuf writer, enough for a hand-made ONNX model with a symbolic input dim.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+fn field_varint(field: u32, v: u64, out: &mut Vec<u8>) {
+    varint(u64::from(field) << 3, out);
+    varint(v, out);
+}
+fn field_bytes(field: u32, bytes: &[u8], out: &mut Vec<u8>) {
+    varint((u64::from(field) << 3) | 2, out);
+    varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+enum D {
+    Value(u64),
+    Param(&'static str),
+}
+/// ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: FLOAT, shape } } }
+fn value_info(name: &str, dims: &[D]) -> Vec<u8> {
+    let mut shape = Vec::new();
+    for d in dims {
+        let mut dim = Vec::new();
+        match d {
+            D::Value(v) => field_varint(1, *v, &mut dim),
+            D::Param(p) => field_bytes(2, p.as_bytes(), &mut dim),
+        }
+        field_bytes(1, &dim, &mut shape);
+    }
+    let mut tensor = Vec::new();
+    field_varint(1, 1, &mut tensor);
+    field_bytes(2, &shape, &mut tensor);
+    let mut ty = Vec::new();
+    field_bytes(1, &tensor, &mut ty);
+    let mut vi = Vec::new();
+    field_bytes(1, name.as_bytes(), &mut vi);
+    field_bytes(2, &ty, &mut vi);
+    vi
+}
+/// `y = MatMul(tokens[seq, 16], w[16, 8])` with `seq` symbolic.
+fn symbolic_model() -> Vec<u8> {
+    let mut node = Vec::new();
+    field_bytes(1, b"tokens", &mut node);
+    field_bytes(1, b"w", &mut node);
+    field_bytes(2, b"y", &mut node);
+    field_bytes(3, b"proj", &mut node);
+    field_bytes(4, b"MatMul", &mut node);
+    let mut graph = Vec::new();
+    field_bytes(1, &node, &mut graph);
+    field_bytes(2, b"symbolic", &mut graph);
+    field_bytes(
+        11,
+        &value_info("tokens", &[D::Param("seq"), D::Value(16)]),
+        &mut graph,
+    );
+    field_bytes(
+        11,
+        &value_info("w", &[D::Value(16), D::Value(8)]),
+        &mut graph,
+    );
+    field_bytes(
+        12,
+        &value_info("y", &[D::Param("seq"), D::Value(8)]),
+        &mut graph,
+    );
+    let mut opset = Vec::new();
+    field_varint(2, 17, &mut opset);
+    let mut model = Vec::new();
+    field_varint(1, 8, &mut model);
+    field_bytes(7, &graph, &mut model);
+    field_bytes(8, &opset, &mut model);
+    model
+}
+
+#[test]
+fn inspect_symbolic_input_needs_input_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sym.onnx"), symbolic_model()).unwrap();
+    let out = fails(dir.path(), &["inspect", "sym.onnx"], 1);
+    assert!(
+        out.contains("`tokens`") && out.contains("seq") && out.contains("--input-shape"),
+        "{out}"
+    );
+
+    let out = ok(
+        dir.path(),
+        &["inspect", "sym.onnx", "--input-shape", "tokens=32x16"],
+    );
+    let rows = layer_rows(&out);
+    assert_eq!(rows.len(), 1, "{out}");
+    // [32,16] × [16,8]: P = 32, C = 16, K = 8.
+    let cols: Vec<&str> = rows[0].split_whitespace().collect();
+    assert_eq!(
+        &cols[..10],
+        &["0", "MatMul", "1", "1", "32", "1", "16", "8", "1", "1"]
+    );
+
+    let out = fails(
+        dir.path(),
+        &["inspect", "sym.onnx", "--input-shape", "tokenz=32x16"],
+        1,
+    );
+    assert!(
+        out.contains("`tokenz`") && out.contains("`tokens`"),
+        "{out}"
+    );
+}
