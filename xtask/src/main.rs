@@ -4,6 +4,7 @@
 //! (cmake, libclang) are present, and every build uses the workspace's `dev` profile, so the
 //! main command and the tests share one build of HiGHS and tract.
 
+mod bench;
 mod models;
 mod tools;
 
@@ -19,6 +20,7 @@ tasks:
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
+  bench                    time compile and simulate on every bundled model, write docs/benchmarks.md
 ";
 
 fn main() {
@@ -70,6 +72,10 @@ fn run() -> Result<()> {
             )
         }
         "models" => models::models(&root),
+        "bench" => {
+            let env = tools::ensure(&root)?;
+            bench::bench(&root, &env)
+        }
         "" | "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

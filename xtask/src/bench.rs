@@ -1,0 +1,226 @@
+//! `cargo xtask bench`: times the command on every bundled model and both presets and writes
+//! `docs/benchmarks.md`. Speed targets live here, never in unit tests.
+
+use anyhow::{Context, Result, bail};
+use std::fmt::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+fn run(bin: &Path, dir: &Path, args: &[&str]) -> Result<f64> {
+    let start = Instant::now();
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .context("running cimopt")?;
+    let secs = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "cimopt {} failed:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(secs)
+}
+
+fn number(json: &str, path: &[&str]) -> f64 {
+    // A deliberately small reader: the schedule's `model` totals are plain numbers.
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let mut cur = &v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_f64().unwrap_or(f64::NAN)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or("?".into(), |kb| format!("{} GiB", kb / 1024 / 1024));
+    format!("{cpu}, {cores} cores, {mem}")
+}
+
+pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(root)
+        .args(["build", "--quiet", "--package", "cimopt"]);
+    env.apply(&mut build);
+    if !build.status()?.success() {
+        bail!("building cimopt failed");
+    }
+    let bin = root.join("target/debug/cimopt");
+    let work = tempfile_dir()?;
+    let date = Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut md = String::new();
+    writeln!(md, "# Benchmarks\n")?;
+    writeln!(
+        md,
+        "Measured by `cargo xtask bench` on {date}, {} (the `dev` profile the README's commands use: dependencies at opt-level 3, the project's crates at opt-level 1). Wall times of the whole command, one run each.\n",
+        machine()
+    )?;
+    writeln!(
+        md,
+        "| model | target | mapper | layers | compile (s) | simulate (s) | latency (cycles) | energy (nJ) | EDP (cycle·nJ) | lower bound (cycles) | latency / bound | simulated latency | EDP vs ws |"
+    )?;
+    writeln!(
+        md,
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    // Prediction errors of the cost model against the simulator, per mapper: (latency, energy).
+    let mut errors: std::collections::BTreeMap<&str, Vec<(f64, f64, String)>> = Default::default();
+    let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    models.sort();
+    for model in &models {
+        let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+        for target in ["default", "transformer"] {
+            let mut ws_edp = f64::NAN;
+            for mapper in ["ws", "greedy"] {
+                let out = work.join(format!("{stem}.{target}.{mapper}.json"));
+                let m = model.to_string_lossy().to_string();
+                let o = out.to_string_lossy().to_string();
+                let compile = run(
+                    &bin,
+                    &work,
+                    &[
+                        "compile",
+                        &m,
+                        "--target",
+                        target,
+                        "--mapper",
+                        mapper,
+                        "--no-simulate",
+                        "-q",
+                        "-o",
+                        &o,
+                    ],
+                )?;
+                let simulate = run(&bin, &work, &["simulate", &o, "--json"])?;
+                // Write once more with the simulated numbers recorded.
+                run(
+                    &bin,
+                    &work,
+                    &[
+                        "compile", &m, "--target", target, "--mapper", mapper, "-q", "-o", &o,
+                    ],
+                )?;
+                let json = std::fs::read_to_string(&out)?;
+                let doc = serde_json::from_str::<serde_json::Value>(&json)?;
+                let layers = doc["layers"].as_array().map_or(0, |a| a.len());
+                for l in doc["layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|l| l["same_as"].is_null())
+                {
+                    let b = &l["simulated"]["breakdown"];
+                    let (el, ee) = (
+                        b["prediction_error.latency"].as_f64().unwrap_or(f64::NAN),
+                        b["prediction_error.energy"].as_f64().unwrap_or(f64::NAN),
+                    );
+                    errors.entry(mapper).or_default().push((
+                        el,
+                        ee,
+                        format!(
+                            "{stem} {target} #{} {}",
+                            l["id"],
+                            l["name"].as_str().unwrap_or("")
+                        ),
+                    ));
+                }
+                let lat = number(&json, &["model", "latency_cycles"]);
+                let energy = number(&json, &["model", "energy_nj"]);
+                let edp = number(&json, &["model", "edp"]);
+                let bound = number(&json, &["model", "lower_bound_cycles"]);
+                let sim = number(&json, &["model", "simulated_latency_cycles"]);
+                if mapper == "ws" {
+                    ws_edp = edp;
+                }
+                writeln!(
+                    md,
+                    "| {stem} | {target} | {mapper} | {layers} | {compile:.2} | {simulate:.2} | {lat:.0} | {energy:.0} | {edp:.4e} | {bound:.0} | {:.2} | {sim:.0} | {:.2}× |",
+                    lat / bound,
+                    ws_edp / edp
+                )?;
+                eprintln!(
+                    "bench: {stem} {target} {mapper}: compile {compile:.2}s, simulate {simulate:.2}s"
+                );
+            }
+        }
+    }
+    writeln!(
+        md,
+        "\n`EDP vs ws` is the weight-stationary baseline's model EDP divided by this row's. `latency / bound` compares the predicted model latency with the sum of the per-layer lower bounds (spec §6). `simulate` times `cimopt simulate` on the written schedule (every layer, identical layers once)."
+    )?;
+    writeln!(md, "\n## Cost model against the simulator\n")?;
+    writeln!(
+        md,
+        "Relative error of the predicted latency and energy against `cimopt simulate`, over the distinct layers of every bundled model on both presets (goal: mean ≤ 1 %, worst ≤ 3 %).\n"
+    )?;
+    writeln!(
+        md,
+        "| mapper | layers | latency mean | latency p90 | latency worst | energy mean | energy worst | worst layer (latency) |"
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|")?;
+    for (mapper, v) in &mut errors {
+        v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let n = v.len() as f64;
+        let mean = |k: usize| {
+            v.iter()
+                .map(|x| if k == 0 { x.0 } else { x.1 })
+                .sum::<f64>()
+                / n
+        };
+        let p90 = v[(v.len() / 10).min(v.len() - 1)].0;
+        let e_worst = v.iter().map(|x| x.1).fold(0.0, f64::max);
+        writeln!(
+            md,
+            "| {mapper} | {} | {:.3} % | {:.3} % | {:.3} % | {:.3} % | {:.3} % | {} |",
+            v.len(),
+            100.0 * mean(0),
+            100.0 * p90,
+            100.0 * v[0].0,
+            100.0 * mean(1),
+            100.0 * e_worst,
+            v[0].2
+        )?;
+    }
+    std::fs::write(root.join("docs/benchmarks.md"), md)?;
+    eprintln!("bench: wrote docs/benchmarks.md");
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("cimopt-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
