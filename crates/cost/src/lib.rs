@@ -185,18 +185,28 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
         let own_o = if double(i, oo) { 0.0 } else { 2.0 * c(i, oo) };
-        // An input or weight refill of a level that feeds a double-buffered child need not
-        // wait for the last activation: it can start once that level sent its last tile down,
-        // one execution of the child's loop earlier; the child's transfer then follows it.
+        // The input or weight chain at a boundary of loop i: the transfers of loops ≥ i, outer
+        // to inner. A refill of a level waits only for that level's last send down, which
+        // happened one execution of the sending loop's child before the last activation (a
+        // level whose sends feed the MAC array single-buffered is released by the activation
+        // itself). A double-buffered transfer waits for nothing but data refilled above it.
         let refill = |o: Operand| -> f64 {
-            let Some(js) = (i..steps).rev().find(|&j| double(j, o) && c(j, o) > 0.0) else {
-                return serial[i][o.index()];
-            };
-            let upper: f64 = (i..js).filter(|&j| !double(j, o)).map(|j| c(j, o)).sum();
-            if upper == 0.0 {
-                return serial[i][o.index()];
+            let fired: Vec<usize> = (i..steps).filter(|&j| c(j, o) > 0.0).collect();
+            let mut worst = 0.0f64;
+            for (pos, &k) in fired.iter().enumerate() {
+                if double(k, o) {
+                    continue;
+                }
+                let after: f64 = fired[pos..].iter().map(|&l| c(l, o)).sum();
+                // `k` fills a single-buffered level; it is free again after its last send.
+                let slack = match fired.get(pos + 1) {
+                    None => 0.0,
+                    Some(&next) if n.transfers[next][o.index()].to == t.compute_level() => 0.0,
+                    Some(&next) => body_of[next + 1],
+                };
+                worst = worst.max(after - slack);
             }
-            (upper + c(js, o) - body_of[js + 1]).max(0.0) + serial[js + 1][o.index()]
+            worst
         };
         let chains = [refill(oi), refill(ow), serial[i + 1][oo.index()] + own_o];
         // A double-buffered transfer of loop i streams ahead; it stalls the next activation

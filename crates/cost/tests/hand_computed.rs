@@ -104,10 +104,26 @@ fn one_loop_layer() {
 /// global buffer; W is loaded into the macro once (an anchor, as no loop changes W's tile); O
 /// stays in DRAM and moves every activation.
 pub fn two_level(double: bool) -> (Target, Workload, Mapping) {
-    let t = load("default", &["levels.dram.bandwidth_bits_per_cycle=8".into()]).unwrap().target;
+    let t = load(
+        "default",
+        &["levels.dram.bandwidth_bits_per_cycle=8".into()],
+    )
+    .unwrap()
+    .target;
     let w = layer(16, 1);
-    let db = if double { vec![(IBUF, Operand::I)] } else { vec![] };
-    let m = mapping(&w, vec![lp(Dim::P, 2, DRAM, DRAM, DRAM), lp(Dim::P, 8, IBUF, MACRO, DRAM)], db);
+    let db = if double {
+        vec![(IBUF, Operand::I)]
+    } else {
+        vec![]
+    };
+    let m = mapping(
+        &w,
+        vec![
+            lp(Dim::P, 2, DRAM, DRAM, DRAM),
+            lp(Dim::P, 8, IBUF, MACRO, DRAM),
+        ],
+        db,
+    );
     assert!(check(&t, &w, &m).is_empty(), "{:?}", check(&t, &w, &m));
     (t, w, m)
 }
@@ -125,7 +141,13 @@ fn two_level_nest_single_buffered() {
     // Start: I 8 + 2 = 10 (W 1, O 2 in parallel); end: O's last write-back 2. Total 206.
     assert!(close(c.latency_cycles, 206.0), "{}", c.latency_cycles);
     // The global buffer is bypassed by every operand: no traffic.
-    assert!(close(c.energy.bits_read[GLB].iter().chain(c.energy.bits_written[GLB].iter()).sum(), 0.0));
+    assert!(close(
+        c.energy.bits_read[GLB]
+            .iter()
+            .chain(c.energy.bits_written[GLB].iter())
+            .sum(),
+        0.0
+    ));
     // input_buffer: written 2·64 = 128 bits, read 16·8 = 128 bits.
     assert!(close(c.energy.bits_written[IBUF][0], 128.0));
     assert!(close(c.energy.bits_read[IBUF][0], 128.0));
