@@ -202,6 +202,12 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 let slack = match fired.get(pos + 1) {
                     None => 0.0,
                     Some(&next) if n.transfers[next][o.index()].to == t.compute_level() => 0.0,
+                    // Sending into a double-buffered child the level streams its tile out ahead
+                    // of the work that consumes it, and idles for the rest of that work.
+                    Some(&next) if double(next, o) => {
+                        let sends: u64 = n.steps[k + 1..=next].iter().map(|s| s.factor).product();
+                        body_of[next + 1].max(body_of[k + 1] - sends as f64 * c(next, o))
+                    }
                     Some(&next) => body_of[next + 1],
                 };
                 worst = worst.max(after - slack);
