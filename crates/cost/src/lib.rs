@@ -174,6 +174,9 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut body = t.t_mac() as f64;
     // body_of[i]: one execution of loop i; body_of[steps] is one activation.
     let mut body_of = vec![0.0f64; steps + 1];
+    // gap_of[i], chain_of[i]: the boundary gap of loop i and each operand's chain in it.
+    let mut gap_of = vec![0.0f64; steps];
+    let mut chain_of = vec![[0.0f64; 3]; steps];
     body_of[steps] = body;
     // Exposed cycles of one execution: mode switch, mismatch, write-back, then the part of the
     // mismatch due to each operand's stream.
@@ -207,6 +210,11 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                     Some(&next) if double(next, o) => {
                         let sends: u64 = n.steps[k + 1..=next].iter().map(|s| s.factor).product();
                         body_of[next + 1].max(body_of[k + 1] - sends as f64 * c(next, o))
+                    }
+                    // Its last send opens the last iteration of `next`; when another operand
+                    // decides that boundary, the send happens early in it.
+                    Some(&next) if n.steps[next].factor > 1 => {
+                        body_of[next + 1] + (gap_of[next] - chain_of[next][o.index()]).max(0.0)
                     }
                     Some(&next) => body_of[next + 1],
                 };
@@ -273,6 +281,8 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         }
         exposed = e;
         body_of[i] = body;
+        gap_of[i] = gap;
+        chain_of[i] = chains;
         for o in Operand::ALL {
             b.transfer_cycles[o.index()] +=
                 n.entries(i) as f64 * f * c(i, o) * if o == oo { 2.0 } else { 1.0 };
