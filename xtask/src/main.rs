@@ -5,6 +5,7 @@
 //! main command and the tests share one build of HiGHS and tract.
 
 mod bench;
+mod golden;
 mod models;
 mod tools;
 
@@ -21,6 +22,7 @@ tasks:
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
   bench                    time compile and simulate on every bundled model, write docs/benchmarks.md
+  golden                   regenerate schedules/ (every bundled model on both presets)
 ";
 
 fn main() {
@@ -72,6 +74,10 @@ fn run() -> Result<()> {
             )
         }
         "models" => models::models(&root),
+        "golden" => {
+            let env = tools::ensure(&root)?;
+            golden::golden(&root, &env)
+        }
         "bench" => {
             let env = tools::ensure(&root)?;
             bench::bench(&root, &env)

@@ -1,0 +1,50 @@
+//! `cargo xtask golden`: regenerates `schedules/`, the committed schedules of every bundled
+//! model on both presets with the default mapper. `tests/golden.rs` fails when compile output
+//! changes without this.
+
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::process::Command;
+
+pub const TARGETS: [&str; 2] = ["default", "transformer"];
+
+pub fn golden(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(root)
+        .args(["build", "--quiet", "--package", "cimopt"]);
+    env.apply(&mut build);
+    if !build.status()?.success() {
+        bail!("building cimopt failed");
+    }
+    let bin = root.join("target/debug/cimopt");
+    std::fs::create_dir_all(root.join("schedules"))?;
+    let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    models.sort();
+    for model in models {
+        let stem = model
+            .file_stem()
+            .context("model name")?
+            .to_string_lossy()
+            .to_string();
+        for target in TARGETS {
+            // Paths relative to the repository root, as the README's commands use them.
+            let rel_model = format!("models/{stem}.onnx");
+            let out = format!("schedules/{stem}.{target}.schedule.json");
+            let status = Command::new(&bin)
+                .current_dir(root)
+                .args(["compile", &rel_model, "--target", target, "-q", "-o", &out])
+                .status()?;
+            if !status.success() {
+                bail!("cimopt compile {rel_model} --target {target} failed");
+            }
+            eprintln!("golden: wrote {out}");
+        }
+    }
+    Ok(())
+}
