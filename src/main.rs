@@ -1,6 +1,7 @@
 //! `cimopt`: maps DNN layers onto multi-core SRAM computing-in-memory accelerators.
 
 mod check;
+mod compare;
 mod compile;
 mod inspect;
 mod output;
@@ -29,6 +30,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Execute every layer's schedule loop by loop and report latency, energy and stalls.
     Simulate(simulate::SimulateArgs),
+    /// Per-layer and total ratios of latency, energy and EDP between two schedules.
+    Compare(compare::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Compile(a) => compile::run(a),
         Command::Check(a) => check::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Compare(a) => compare::run(a),
     };
     match result {
         Ok(code) => code.into(),
