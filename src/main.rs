@@ -5,6 +5,7 @@ mod compare;
 mod compile;
 mod inspect;
 mod output;
+mod report;
 mod simulate;
 mod targets;
 
@@ -32,6 +33,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Per-layer and total ratios of latency, energy and EDP between two schedules.
     Compare(compare::CompareArgs),
+    /// Per-layer and total results of a schedule as a table, JSON, CSV or an HTML page.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => code.into(),

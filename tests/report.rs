@@ -1,0 +1,87 @@
+//! `cimopt report` end to end, in every format.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn report_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = root().join("models/resnet18.onnx");
+    ok(
+        d,
+        &[
+            "compile",
+            m.to_str().unwrap(),
+            "--target",
+            "default",
+            "-q",
+            "-o",
+            "s.json",
+        ],
+    );
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    let layers = s["layers"].as_array().unwrap().len();
+
+    let table = ok(d, &["report", "s.json"]);
+    for needle in [
+        "total: latency",
+        "lower bound",
+        "latency by cause",
+        "energy by part",
+        "slowest layers",
+        "non-CIM operators",
+        "MaxPool",
+    ] {
+        assert!(table.contains(needle), "missing `{needle}`:\n{table}");
+    }
+
+    let j: Value = serde_json::from_str(&ok(d, &["report", "s.json", "--format", "json"])).unwrap();
+    assert_eq!(j["source"], "simulated");
+    assert_eq!(j["layers"].as_array().unwrap().len(), layers);
+    assert_eq!(
+        j["total"]["latency_cycles"].as_f64(),
+        s["model"]["simulated_latency_cycles"].as_f64()
+    );
+    // The causes come from the cost model and add up to its prediction.
+    let causes: f64 = j["latency_by_cause"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cycles"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (causes - s["model"]["latency_cycles"].as_f64().unwrap()).abs() < 1e-6 * causes,
+        "{causes}"
+    );
+    let parts: f64 = j["energy_by_part"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["nj"].as_f64().unwrap())
+        .sum();
+    assert!((parts - j["total"]["energy_nj"].as_f64().unwrap()).abs() < 1e-6 * parts);
+
+    let csv = ok(d, &["report", "s.json", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), layers + 1);
+    assert!(csv.starts_with("id,name,op,dims,mapper,latency_cycles"));
+
+    ok(d, &["report", "s.json", "--format", "html", "-o", "r.html"]);
+    let html = std::fs::read_to_string(d.join("r.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert_eq!(html.matches("<svg ").count(), 3);
+    assert_eq!(
+        html.matches("class=\"bar\"").count(),
+        5 * layers,
+        "five causes per layer"
+    );
+    assert_eq!(html.matches("class=\"util-bar\"").count(), layers);
+    assert!(
+        !html.contains("http://")
+            || html.matches("http://").count()
+                == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        "self-contained: no external resources"
+    );
+}
