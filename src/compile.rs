@@ -11,6 +11,7 @@ use cimopt_schedule::{
     SolveInfo,
 };
 use cimopt_target::{Operand, Target};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,9 @@ pub struct CompileArgs {
     /// Skip simulating the schedule (the simulated numbers are then absent).
     #[arg(long)]
     pub no_simulate: bool,
+    /// Print the schedule's summary as JSON on standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -144,12 +148,42 @@ pub fn run(args: &CompileArgs) -> Outcome {
 
     // Identical workloads are mapped once.
     let mut results: BTreeMap<usize, Result<Mapped, String>> = BTreeMap::new();
-    for layer in &model.layers {
-        if layer.dedup_group == layer.index {
+    let distinct: Vec<&Layer> = model
+        .layers
+        .iter()
+        .filter(|l| l.dedup_group == l.index)
+        .collect();
+    let progress =
+        crate::progress::Progress::new(distinct.len() as u64, args.quiet || args.json, "mapping");
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let mapped: Vec<(usize, Result<Mapped, String>)> = distinct
+        .par_iter()
+        .map(|layer| {
+            if progress.interrupted() {
+                return (layer.index, Err("interrupted".to_string()));
+            }
             let r = map_layer(t, layer, &args.mapper, objective).map_err(|e| format!("{e:#}"));
-            results.insert(layer.index, r);
-        }
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress.done(
+                n,
+                &layer.name,
+                &format!(
+                    "({} identical layers share it)",
+                    model
+                        .layers
+                        .iter()
+                        .filter(|l| l.dedup_group == layer.index)
+                        .count()
+                ),
+            );
+            (layer.index, r)
+        })
+        .collect();
+    progress.finish();
+    if progress.interrupted() {
+        bail!("interrupted: nothing was written");
     }
+    results.extend(mapped);
     let mut layers = Vec::new();
     let mut skipped = Vec::new();
     let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
@@ -241,7 +275,9 @@ pub fn run(args: &CompileArgs) -> Outcome {
         .clone()
         .unwrap_or_else(|| default_output(&args.model, &args.target));
     write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
-    if !args.quiet {
+    if args.json {
+        print!("{}", crate::report::json_of(&schedule)?);
+    } else if !args.quiet {
         print_table(&schedule);
         println!("wrote {}", out.display());
     }

@@ -5,6 +5,7 @@ mod compare;
 mod compile;
 mod inspect;
 mod output;
+mod progress;
 mod report;
 mod simulate;
 mod targets;

@@ -452,6 +452,11 @@ fn html(r: &Report, s: &Schedule) -> String {
     o
 }
 
+/// The JSON report of a schedule (what `report --format json` and `compile --json` print).
+pub fn json_of(s: &Schedule) -> Result<String> {
+    to_json(&build(s), s)
+}
+
 pub fn run(args: &ReportArgs) -> Outcome {
     let text = std::fs::read_to_string(&args.schedule)
         .with_context(|| format!("cannot read {}", args.schedule.display()))?;

@@ -367,3 +367,35 @@ fn targets_list_and_show_round_trip() {
     );
     assert!(shown.contains("cores = 16"), "{shown}");
 }
+
+#[test]
+fn progress_is_logged_off_a_terminal_and_silenced_by_quiet_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("models/tiny_cnn.onnx");
+    let m = model.to_str().unwrap();
+    let o = cimopt(
+        dir.path(),
+        &["compile", m, "--target", "default", "-o", "a.json"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success());
+    assert!(
+        err.lines()
+            .any(|l| l.contains("/5 ") && l.contains("/conv")),
+        "expected one log line per layer:\n{err}"
+    );
+    let o = cimopt(
+        dir.path(),
+        &["compile", m, "--target", "default", "-q", "-o", "b.json"],
+    );
+    assert!(o.stderr.is_empty() && o.stdout.is_empty());
+    let o = cimopt(
+        dir.path(),
+        &[
+            "compile", m, "--target", "default", "--json", "-o", "c.json",
+        ],
+    );
+    assert!(o.stderr.is_empty());
+    let j: Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON only");
+    assert_eq!(j["layers"].as_array().unwrap().len(), 5);
+}
