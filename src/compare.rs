@@ -109,19 +109,7 @@ pub fn run(args: &CompareArgs) -> Outcome {
         "id", "layer", "latency A", "latency B", "latency", "energy", "EDP"
     );
     for (id, name, ma, mb) in &rows {
-        let mut name = name.clone();
-        if name.chars().count() > 36 {
-            name = format!(
-                "…{}",
-                name.chars()
-                    .rev()
-                    .take(35)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<String>()
-            );
-        }
+        let name = crate::output::tail(&name, 36);
         println!(
             "{id:>3}  {name:<36} {:>14.0} {:>14.0} {:>8.2}× {:>8.2}× {:>8.2}×",
             ma.latency_cycles,

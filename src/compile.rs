@@ -294,10 +294,7 @@ fn print_table(s: &Schedule) {
         let t = &s.inputs.target;
         let util = l.layer.workload.macs() as f64
             / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
-        let mut name = l.layer.name.clone();
-        if name.len() > 36 {
-            name = format!("…{}", &name[name.len() - 35..]);
-        }
+        let name = crate::output::tail(&l.layer.name, 36);
         println!(
             "{:>3}  {:<36} {:<6} {:>14.0} {:>14.1} {:>12.3e} {:>5.1}%{}",
             l.layer.index,

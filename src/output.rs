@@ -33,3 +33,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// `name` cut to its last `width` characters (layer names are long paths whose end says the
+/// most), with a leading `…` when cut.
+pub fn tail(name: &str, width: usize) -> String {
+    let n = name.chars().count();
+    if n <= width {
+        return name.to_string();
+    }
+    let keep: String = name.chars().skip(n - (width - 1)).collect();
+    format!("…{keep}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tail_keeps_the_end_and_respects_characters() {
+        assert_eq!(tail("short", 10), "short");
+        assert_eq!(tail("/layer1/layer1.0/conv1/Conv", 11), "…conv1/Conv");
+        assert_eq!(tail("ééééééééééé", 4).chars().count(), 4);
+    }
+}

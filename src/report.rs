@@ -158,19 +158,7 @@ fn table(r: &Report, s: &Schedule) -> String {
         "err"
     );
     for x in &r.rows {
-        let mut name = x.name.clone();
-        if name.chars().count() > 30 {
-            name = format!(
-                "…{}",
-                name.chars()
-                    .rev()
-                    .take(29)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<String>()
-            );
-        }
+        let name = crate::output::tail(&x.name, 30);
         let _ = writeln!(
             o,
             "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6.2} {:>6} {:>7}",

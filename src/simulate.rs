@@ -169,19 +169,7 @@ pub fn run(args: &SimulateArgs) -> Outcome {
         "err E"
     );
     for (l, r) in s.layers.iter().zip(&reports) {
-        let mut name = l.layer.name.clone();
-        if name.chars().count() > 32 {
-            name = format!(
-                "…{}",
-                name.chars()
-                    .rev()
-                    .take(31)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<String>()
-            );
-        }
+        let name = crate::output::tail(&l.layer.name, 32);
         let (el, ee) = match &l.predicted {
             Some(p) => (
                 format!(

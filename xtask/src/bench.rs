@@ -60,16 +60,7 @@ fn machine() -> String {
 }
 
 pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(root)
-        .args(["build", "--quiet", "--package", "cimopt"]);
-    env.apply(&mut build);
-    if !build.status()?.success() {
-        bail!("building cimopt failed");
-    }
-    let bin = root.join("target/debug/cimopt");
+    let bin = crate::build_cimopt(root, env)?;
     let work = tempfile_dir()?;
     let date = Command::new("date")
         .arg("+%Y-%m-%d")

@@ -9,16 +9,7 @@ use std::process::Command;
 pub const TARGETS: [&str; 2] = ["default", "transformer"];
 
 pub fn golden(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(root)
-        .args(["build", "--quiet", "--package", "cimopt"]);
-    env.apply(&mut build);
-    if !build.status()?.success() {
-        bail!("building cimopt failed");
-    }
-    let bin = root.join("target/debug/cimopt");
+    let bin = crate::build_cimopt(root, env)?;
     std::fs::create_dir_all(root.join("schedules"))?;
     let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
         .flatten()

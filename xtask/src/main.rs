@@ -101,3 +101,17 @@ fn cargo(root: &Path, env: &tools::ToolEnv, args: impl IntoIterator<Item = Strin
     }
     Ok(())
 }
+
+/// Builds the `cimopt` binary in the shared profile and returns its path.
+pub fn build_cimopt(root: &Path, env: &tools::ToolEnv) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(root)
+        .args(["build", "--quiet", "--package", "cimopt"]);
+    env.apply(&mut build);
+    if !build.status().context("running cargo")?.success() {
+        bail!("building cimopt failed");
+    }
+    Ok(root.join("target/debug/cimopt"))
+}

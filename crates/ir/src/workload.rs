@@ -159,7 +159,9 @@ fn input_extent(out: u64, kernel: u64, stride: u64, dilation: u64, input: u64) -
         return 0;
     }
     let window = (kernel - 1).saturating_mul(dilation).saturating_add(1);
-    window.saturating_add((out - 1).saturating_mul(stride.min(window))).min(input)
+    window
+        .saturating_add((out - 1).saturating_mul(stride.min(window)))
+        .min(input)
 }
 
 #[cfg(test)]

@@ -199,7 +199,10 @@ impl Target {
             }
         }
         let macro_level = self.macro_level();
-        let expected = self.macro_.compartment_depth.saturating_mul(self.macro_.precision.weight);
+        let expected = self
+            .macro_
+            .compartment_depth
+            .saturating_mul(self.macro_.precision.weight);
         if self.levels[macro_level].capacity_bits != expected {
             return err(
                 format!("levels[{macro_level}].capacity"),
