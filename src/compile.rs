@@ -137,7 +137,6 @@ pub fn run(args: &CompileArgs) -> Outcome {
     let loaded = cimopt_target::load(&args.target, &args.set)
         .with_context(|| format!("target `{}`", args.target))?;
     let t = &loaded.target;
-    let objective = Objective::parse(&args.objective).expect("clap checked");
     let opts = cimopt_onnx::LoadOptions {
         input_shapes: parse_input_shapes(&args.input_shape)?,
     };
@@ -146,6 +145,67 @@ pub fn run(args: &CompileArgs) -> Outcome {
     let model_bytes = std::fs::read(&args.model)
         .with_context(|| format!("cannot read {}", args.model.display()))?;
 
+    let schedule = schedule_of(args, t, &model, &model_bytes)?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.model, &args.target));
+    write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
+    if args.json {
+        print!("{}", crate::report::json_of(&schedule)?);
+    } else if !args.quiet {
+        print_table(&schedule);
+        println!("wrote {}", out.display());
+    }
+    Ok(0)
+}
+
+fn print_table(s: &Schedule) {
+    println!(
+        "{:>3}  {:<36} {:<6} {:>14} {:>14} {:>12} {:>6}",
+        "id", "layer", "op", "latency (cyc)", "energy (nJ)", "EDP", "util"
+    );
+    for l in &s.layers {
+        let p = l.predicted.as_ref().expect("compile predicts every layer");
+        let t = &s.inputs.target;
+        let util = l.layer.workload.macs() as f64
+            / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
+        let name = crate::output::tail(&l.layer.name, 36);
+        println!(
+            "{:>3}  {:<36} {:<6} {:>14.0} {:>14.1} {:>12.3e} {:>5.1}%{}",
+            l.layer.index,
+            name,
+            l.layer.workload.op.name(),
+            p.latency_cycles,
+            p.energy_nj,
+            p.edp,
+            util * 100.0,
+            l.same_as.map_or(String::new(), |i| format!("  = #{i}"))
+        );
+    }
+    let m = &s.model;
+    println!(
+        "total: latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; lower bound {:.0} cycles ({:.2}× above)",
+        m.latency_cycles,
+        m.energy_nj,
+        m.edp,
+        m.lower_bound_cycles,
+        m.latency_cycles / m.lower_bound_cycles.max(1.0)
+    );
+    for sk in &m.skipped_nodes {
+        println!("skipped: {} ({}): {}", sk.name, sk.op, sk.reason);
+    }
+}
+
+/// Maps every layer of a loaded model onto a target (identical layers once, in parallel),
+/// simulates unless told not to, and assembles the schedule.
+pub fn schedule_of(
+    args: &CompileArgs,
+    t: &Target,
+    model: &cimopt_onnx::Model,
+    model_bytes: &[u8],
+) -> Result<Schedule> {
+    let objective = Objective::parse(&args.objective).expect("clap checked");
     // Identical workloads are mapped once.
     let mut results: BTreeMap<usize, Result<Mapped, String>> = BTreeMap::new();
     let distinct: Vec<&Layer> = model
@@ -235,7 +295,7 @@ pub fn run(args: &CompileArgs) -> Outcome {
         },
         inputs: Inputs {
             model_file: args.model.display().to_string(),
-            model_sha256: cimopt_schedule::sha256_hex(&model_bytes),
+            model_sha256: cimopt_schedule::sha256_hex(model_bytes),
             target_name: args.target.clone(),
             target_sha256: cimopt_schedule::target_sha256(t),
             target: t.clone(),
@@ -270,53 +330,5 @@ pub fn run(args: &CompileArgs) -> Outcome {
             Some(reports.iter().map(|r| r.latency_cycles).sum());
         schedule.model.simulated_energy_nj = Some(reports.iter().map(|r| r.energy_nj).sum());
     }
-    let out = args
-        .output
-        .clone()
-        .unwrap_or_else(|| default_output(&args.model, &args.target));
-    write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
-    if args.json {
-        print!("{}", crate::report::json_of(&schedule)?);
-    } else if !args.quiet {
-        print_table(&schedule);
-        println!("wrote {}", out.display());
-    }
-    Ok(0)
-}
-
-fn print_table(s: &Schedule) {
-    println!(
-        "{:>3}  {:<36} {:<6} {:>14} {:>14} {:>12} {:>6}",
-        "id", "layer", "op", "latency (cyc)", "energy (nJ)", "EDP", "util"
-    );
-    for l in &s.layers {
-        let p = l.predicted.as_ref().expect("compile predicts every layer");
-        let t = &s.inputs.target;
-        let util = l.layer.workload.macs() as f64
-            / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
-        let name = crate::output::tail(&l.layer.name, 36);
-        println!(
-            "{:>3}  {:<36} {:<6} {:>14.0} {:>14.1} {:>12.3e} {:>5.1}%{}",
-            l.layer.index,
-            name,
-            l.layer.workload.op.name(),
-            p.latency_cycles,
-            p.energy_nj,
-            p.edp,
-            util * 100.0,
-            l.same_as.map_or(String::new(), |i| format!("  = #{i}"))
-        );
-    }
-    let m = &s.model;
-    println!(
-        "total: latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; lower bound {:.0} cycles ({:.2}× above)",
-        m.latency_cycles,
-        m.energy_nj,
-        m.edp,
-        m.lower_bound_cycles,
-        m.latency_cycles / m.lower_bound_cycles.max(1.0)
-    );
-    for sk in &m.skipped_nodes {
-        println!("skipped: {} ({}): {}", sk.name, sk.op, sk.reason);
-    }
+    Ok(schedule)
 }

@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod report;
 mod simulate;
+mod sweep;
 mod targets;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Per-layer and total results of a schedule as a table, JSON, CSV or an HTML page.
     Report(report::ReportArgs),
+    /// Compile the cartesian product of target variants and tabulate latency, energy and EDP.
+    Sweep(sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
+        Command::Sweep(a) => sweep::run(a),
     };
     match result {
         Ok(code) => code.into(),
