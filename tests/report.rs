@@ -85,3 +85,80 @@ fn report_in_every_format() {
         "self-contained: no external resources"
     );
 }
+
+/// Opens the HTML report in headless Chromium (installed by `cargo xtask test`) and checks
+/// that the charts are there once the browser has parsed and laid out the page.
+#[test]
+fn html_report_renders_in_chromium() {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!("skipped: /usr/bin/chromium is absent (cargo xtask test installs it as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = root().join("models/tiny_cnn.onnx");
+    ok(
+        d,
+        &[
+            "compile",
+            m.to_str().unwrap(),
+            "--target",
+            "default",
+            "-q",
+            "-o",
+            "s.json",
+        ],
+    );
+    ok(d, &["report", "s.json", "--format", "html", "-o", "r.html"]);
+    let url = format!("file://{}", d.join("r.html").display());
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let profile = format!("--user-data-dir={}", d.join("profile").display());
+    let dom = std::process::Command::new(chromium)
+        .args(flags)
+        .arg(&profile)
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // The browser's DOM: three charts, five stacked bars per layer, one utilisation bar each.
+    assert_eq!(dom.matches("<svg").count(), 3, "{dom}");
+    assert_eq!(dom.matches("class=\"bar\"").count(), 5 * 5);
+    assert_eq!(dom.matches("class=\"util-bar\"").count(), 5);
+    let shot = d.join("r.png");
+    let out = std::process::Command::new(chromium)
+        .args(flags)
+        .arg(&profile)
+        .args([
+            "--window-size=1200,1400",
+            &format!("--screenshot={}", shot.display()),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "a blank page would be a few KB: {} bytes",
+        png.len()
+    );
+}

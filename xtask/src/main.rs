@@ -52,6 +52,7 @@ fn run() -> Result<()> {
         }
         "test" => {
             let env = tools::ensure(&root)?;
+            tools::ensure_chromium();
             cargo(
                 &root,
                 &env,

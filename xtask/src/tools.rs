@@ -199,3 +199,35 @@ fn venv_tools(root: &Path, have_cmake: bool, have_libclang: bool) -> Result<Tool
     }
     Ok(env)
 }
+
+/// Debian's Chromium, for the test that renders the HTML report: installed with apt when
+/// missing and run as root; otherwise that test skips itself and says why.
+pub fn ensure_chromium() {
+    if Path::new("/usr/bin/chromium").exists()
+        || !is_root()
+        || !works(Path::new("apt-get"), "--version")
+    {
+        return;
+    }
+    let installed = run_quiet(
+        "apt-get",
+        &["update", "-qq"],
+        "apt-get update (chromium missing)",
+    )
+    .and_then(|_| {
+        run_quiet(
+            "apt-get",
+            &[
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+            ],
+            "installing chromium with apt for the report test",
+        )
+    });
+    if let Err(e) = installed {
+        eprintln!("xtask: could not install chromium ({e:#}); the browser test will skip");
+    }
+}
