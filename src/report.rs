@@ -16,6 +16,10 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "html"])]
     pub format: String,
+    /// Add the vector unit's estimated cycles for non-CIM operators to the latency totals
+    /// (needs `vector_lanes` in the target).
+    #[arg(long)]
+    pub include_vector: bool,
     /// Write to this file (atomically) instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -53,10 +57,16 @@ struct Report {
     bound: f64,
     causes: Vec<(String, f64)>,
     energy_by: Vec<(String, f64)>,
-    non_cim: BTreeMap<String, (u64, u64)>,
+    /// Per op type: nodes, output elements, and the vector unit's cycles when the target has
+    /// `vector_lanes`.
+    non_cim: BTreeMap<String, (u64, u64, Option<f64>)>,
+    /// Σ vector cycles, when estimated.
+    vector_cycles: Option<f64>,
+    /// Whether `latency` includes `vector_cycles`.
+    includes_vector: bool,
 }
 
-fn build(s: &Schedule) -> Report {
+fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let t = &s.inputs.target;
     let simulated = s.layers.iter().all(|l| l.simulated.is_some());
     let source = if simulated { "simulated" } else { "predicted" };
@@ -97,7 +107,7 @@ fn build(s: &Schedule) -> Report {
             metrics: m,
         });
     }
-    let latency = rows.iter().map(|r| r.metrics.latency_cycles).sum();
+    let latency: f64 = rows.iter().map(|r| r.metrics.latency_cycles).sum();
     let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
     let bound = rows.iter().map(|r| r.bound).sum();
     let sum = |key: &str| {
@@ -117,13 +127,28 @@ fn build(s: &Schedule) -> Report {
         .collect();
     energy_by.push(("MAC".into(), sum("energy.mac_nj")));
     energy_by.push(("leakage".into(), sum("energy.leakage_nj")));
-    let mut non_cim: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    // The vector unit processes `vector_lanes` elements per cycle on every core.
+    let per_cycle = t.vector_lanes.map(|l| (l * t.cores) as f64);
+    let mut non_cim: BTreeMap<String, (u64, u64, Option<f64>)> = BTreeMap::new();
     for o in &s.model.non_cim_ops {
         let e = non_cim.entry(o.op.clone()).or_default();
         e.0 += 1;
         e.1 += o.output_elements;
+        e.2 = per_cycle.map(|p| e.2.unwrap_or(0.0) + (o.output_elements as f64 / p).ceil());
     }
-    Report {
+    let vector_cycles = per_cycle.map(|_| non_cim.values().filter_map(|v| v.2).sum::<f64>());
+    if include_vector && vector_cycles.is_none() {
+        anyhow::bail!(
+            "--include-vector needs `vector_lanes` in the target (e.g. compile with --set vector_lanes=16)"
+        );
+    }
+    let latency = latency
+        + if include_vector {
+            vector_cycles.unwrap_or(0.0)
+        } else {
+            0.0
+        };
+    Ok(Report {
         source,
         rows,
         latency,
@@ -132,7 +157,9 @@ fn build(s: &Schedule) -> Report {
         causes,
         energy_by,
         non_cim,
-    }
+        vector_cycles,
+        includes_vector: include_vector,
+    })
 }
 
 fn table(r: &Report, s: &Schedule) -> String {
@@ -218,12 +245,30 @@ fn table(r: &Report, s: &Schedule) -> String {
         );
     }
     if !r.non_cim.is_empty() {
-        let _ = writeln!(
-            o,
-            "non-CIM operators (vector unit, not in the CIM totals): "
-        );
-        for (op, (n, e)) in &r.non_cim {
-            let _ = writeln!(o, "  {op:<20} {n:>4} nodes {e:>12} output elements");
+        let place = if r.includes_vector {
+            "included in the totals above"
+        } else {
+            "not in the CIM totals"
+        };
+        let _ = writeln!(o, "non-CIM operators (vector unit, {place}):");
+        for (op, (n, e, c)) in &r.non_cim {
+            let cycles = c.map_or(String::new(), |c| format!(" {c:>12.0} cycles"));
+            let _ = writeln!(o, "  {op:<20} {n:>4} nodes {e:>12} output elements{cycles}");
+        }
+        match r.vector_cycles {
+            Some(c) => {
+                let _ = writeln!(
+                    o,
+                    "  vector unit total: {c:.0} cycles ({} lanes per core)",
+                    s.inputs.target.vector_lanes.unwrap_or(0)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "  (set `vector_lanes` in the target for a vector-unit time estimate)"
+                );
+            }
         }
     }
     o
@@ -247,7 +292,9 @@ fn to_json(r: &Report, s: &Schedule) -> Result<String> {
         "total": {"latency_cycles": r.latency, "energy_nj": r.energy, "edp": r.latency * r.energy, "lower_bound_cycles": r.bound, "latency_over_bound": r.latency / r.bound},
         "latency_by_cause": r.causes.iter().map(|(n, v)| json!({"cause": n, "cycles": v})).collect::<Vec<_>>(),
         "energy_by_part": r.energy_by.iter().map(|(n, v)| json!({"part": n, "nj": v})).collect::<Vec<_>>(),
-        "non_cim_ops": r.non_cim.iter().map(|(op, (n, e))| json!({"op": op, "nodes": n, "output_elements": e})).collect::<Vec<_>>(),
+        "non_cim_ops": r.non_cim.iter().map(|(op, (n, e, c))| json!({"op": op, "nodes": n, "output_elements": e, "vector_cycles": c})).collect::<Vec<_>>(),
+        "vector_cycles": r.vector_cycles,
+        "total_includes_vector": r.includes_vector,
     });
     Ok(serde_json::to_string_pretty(&doc)? + "\n")
 }
@@ -442,7 +489,7 @@ fn html(r: &Report, s: &Schedule) -> String {
 
 /// The JSON report of a schedule (what `report --format json` and `compile --json` print).
 pub fn json_of(s: &Schedule) -> Result<String> {
-    to_json(&build(s), s)
+    to_json(&build(s, false)?, s)
 }
 
 pub fn run(args: &ReportArgs) -> Outcome {
@@ -450,7 +497,7 @@ pub fn run(args: &ReportArgs) -> Outcome {
         .with_context(|| format!("cannot read {}", args.schedule.display()))?;
     let s = cimopt_schedule::from_json(&text, None)
         .with_context(|| format!("{} is not a valid schedule", args.schedule.display()))?;
-    let r = build(&s);
+    let r = build(&s, args.include_vector)?;
     let out = match args.format.as_str() {
         "json" => to_json(&r, &s)?,
         "csv" => csv(&r),

@@ -162,3 +162,66 @@ fn html_report_renders_in_chromium() {
         png.len()
     );
 }
+
+#[test]
+fn vector_unit_estimate_needs_lanes_and_stays_out_of_totals_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = root().join("models/tiny_cnn.onnx");
+    ok(
+        d,
+        &[
+            "compile",
+            m.to_str().unwrap(),
+            "--target",
+            "default",
+            "-q",
+            "-o",
+            "plain.json",
+        ],
+    );
+    let out = fails(d, &["report", "plain.json", "--include-vector"], 1);
+    assert!(out.contains("needs `vector_lanes`"), "{out}");
+    assert!(ok(d, &["report", "plain.json"]).contains("set `vector_lanes`"));
+
+    ok(
+        d,
+        &[
+            "compile",
+            m.to_str().unwrap(),
+            "--target",
+            "default",
+            "--set",
+            "vector_lanes=16",
+            "-q",
+            "-o",
+            "v.json",
+        ],
+    );
+    let j: Value = serde_json::from_str(&ok(d, &["report", "v.json", "--format", "json"])).unwrap();
+    let with: Value = serde_json::from_str(&ok(
+        d,
+        &["report", "v.json", "--format", "json", "--include-vector"],
+    ))
+    .unwrap();
+    let vector = j["vector_cycles"].as_f64().unwrap();
+    // 16 lanes × 8 cores = 128 elements per cycle; every op rounds up on its own.
+    let expected: f64 = j["non_cim_ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["vector_cycles"].as_f64().unwrap())
+        .sum();
+    assert_eq!(vector, expected);
+    assert!(vector > 0.0);
+    assert_eq!(
+        with["total"]["latency_cycles"].as_f64().unwrap(),
+        j["total"]["latency_cycles"].as_f64().unwrap() + vector
+    );
+    assert_eq!(with["total_includes_vector"], true);
+    let shown = ok(
+        d,
+        &["targets", "show", "default", "--set", "vector_lanes=16"],
+    );
+    assert!(shown.contains("vector_lanes = 16"), "{shown}");
+}

@@ -15,6 +15,10 @@ pub struct TargetFile {
     pub description: Option<String>,
     pub cores: u64,
     pub leakage_nj_per_cycle: f64,
+    /// Elements per cycle per core of the vector unit that runs non-CIM operators; absent: no
+    /// vector-unit estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_lanes: Option<u64>,
     #[serde(rename = "macro")]
     pub macro_: MacroFile,
     pub levels: Vec<LevelFile>,
@@ -308,6 +312,10 @@ impl TargetFile {
             description: self.description.clone(),
             cores,
             leakage_nj_per_cycle: leakage,
+            vector_lanes: match self.vector_lanes {
+                Some(v) => Some(positive("vector_lanes", v)?),
+                None => None,
+            },
             macro_,
             levels,
             axes: axes.try_into().expect("three axes"),
@@ -339,6 +347,7 @@ impl Target {
             description: self.description.clone(),
             cores: self.cores,
             leakage_nj_per_cycle: self.leakage_nj_per_cycle,
+            vector_lanes: self.vector_lanes,
             macro_: MacroFile {
                 rows: m.rows,
                 cols: m.cols,

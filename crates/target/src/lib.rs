@@ -180,6 +180,7 @@ fn is_optional_key(key: &str) -> bool {
     matches!(
         key,
         "description"
+            | "vector_lanes"
             | "read_bandwidth_bits_per_cycle"
             | "write_bandwidth_bits_per_cycle"
             | "bandwidth_bits_per_cycle"

@@ -81,6 +81,8 @@ pub struct Target {
     pub description: Option<String>,
     pub cores: u64,
     pub leakage_nj_per_cycle: f64,
+    /// Elements per cycle per core of the vector unit (non-CIM operators), when modelled.
+    pub vector_lanes: Option<u64>,
     pub macro_: Macro,
     pub levels: Vec<Level>,
     /// `cores`, `rows`, `cols`, in that order.

@@ -49,6 +49,25 @@ pub fn to_commented_toml(t: &Target) -> String {
         "leakage_nj_per_cycle = {}\n",
         float(t.leakage_nj_per_cycle)
     );
+    match t.vector_lanes {
+        Some(v) => {
+            let _ = writeln!(
+                s,
+                "# Vector unit for non-CIM operators: elements per cycle per core."
+            );
+            let _ = writeln!(s, "vector_lanes = {v}\n");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "# vector_lanes = 16  # elements per cycle per core of a vector unit for non-CIM"
+            );
+            let _ = writeln!(
+                s,
+                "#                    # operators; unset: reports list them without a time estimate\n"
+            );
+        }
+    }
 
     let _ = writeln!(s, "[macro]");
     let _ = writeln!(
