@@ -64,17 +64,18 @@ fn run() -> Result<()> {
         }
         "run" => {
             let env = tools::ensure(&root)?;
-            let rest = rest.into_iter().skip_while(|a| a == "--");
-            cargo(
-                &root,
-                &env,
-                ["run", "--quiet", "--package", "cimopt", "--"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain(rest),
-            )
+            let bin = build_cimopt(&root, &env)?;
+            let rest: Vec<String> = rest.into_iter().skip_while(|a| a == "--").collect();
+            let status = Command::new(bin)
+                .args(rest)
+                .status()
+                .context("running cimopt")?;
+            std::process::exit(status.code().unwrap_or(1));
         }
-        "models" => models::models(&root),
+        "models" => {
+            let env = tools::ensure(&root)?;
+            models::models(&root, &env)
+        }
         "golden" => {
             let env = tools::ensure(&root)?;
             golden::golden(&root, &env)
@@ -103,13 +104,15 @@ fn cargo(root: &Path, env: &tools::ToolEnv, args: impl IntoIterator<Item = Strin
     Ok(())
 }
 
-/// Builds the `cimopt` binary in the shared profile and returns its path.
+/// Builds the `cimopt` binary (and the workspace's other binaries) in the shared profile and returns its path. It builds the
+/// workspace with its test targets, exactly as `cargo xtask test` does, so that both resolve
+/// the same dependency features and nothing (tract, and later HiGHS) is compiled twice.
 pub fn build_cimopt(root: &Path, env: &tools::ToolEnv) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
         .current_dir(root)
-        .args(["build", "--quiet", "--package", "cimopt"]);
+        .args(["build", "--quiet", "--workspace", "--tests"]);
     env.apply(&mut build);
     if !build.status().context("running cargo")?.success() {
         bail!("building cimopt failed");

@@ -1,21 +1,19 @@
-//! `cargo xtask models`: writes the zoo's networks to `models/<stem>.onnx`.
+//! `cargo xtask models`: writes the zoo's networks to `models/<stem>.onnx`, through the zoo's
+//! own binary (built with the rest of the workspace) so that the xtask itself stays free of
+//! the ONNX stack.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use std::path::Path;
+use std::process::Command;
 
-/// Writes every `cimopt_zoo::all()` model to `<root>/models/<stem>.onnx`, leaving files whose
-/// bytes already match untouched.
-pub fn models(root: &Path) -> anyhow::Result<()> {
-    let dir = root.join("models");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (stem, bytes) in cimopt_zoo::all() {
-        let path = dir.join(format!("{stem}.onnx"));
-        if std::fs::read(&path).is_ok_and(|old| old == bytes) {
-            println!("unchanged {}", path.display());
-            continue;
-        }
-        std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {} ({} bytes)", path.display(), bytes.len());
+pub fn models(root: &Path, env: &crate::tools::ToolEnv) -> anyhow::Result<()> {
+    crate::build_cimopt(root, env)?;
+    let status = Command::new(root.join("target/debug/cimopt-write-models"))
+        .arg(root.join("models"))
+        .status()
+        .context("running cimopt-write-models")?;
+    if !status.success() {
+        bail!("writing the models failed");
     }
     Ok(())
 }
