@@ -228,11 +228,7 @@ pub fn run(args: &SweepArgs) -> Outcome {
 }
 
 fn html(args: &SweepArgs, vs: &[Variant]) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    use crate::report::esc;
     let mut o = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cimopt sweep</title><style>body{{font-family:sans-serif;margin:2em}}</style></head><body><h1>Sweep of {} on {}</h1>",
         esc(&args.model.display().to_string()),
