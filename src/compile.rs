@@ -224,18 +224,17 @@ pub fn schedule_of(
             }
             let r = map_layer(t, layer, &args.mapper, objective).map_err(|e| format!("{e:#}"));
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress.done(
-                n,
-                &layer.name,
-                &format!(
-                    "({} identical layers share it)",
-                    model
-                        .layers
-                        .iter()
-                        .filter(|l| l.dedup_group == layer.index)
-                        .count()
-                ),
-            );
+            let copies = model
+                .layers
+                .iter()
+                .filter(|l| l.dedup_group == layer.index)
+                .count();
+            let note = if copies > 1 {
+                format!("(used by {copies} identical layers)")
+            } else {
+                String::new()
+            };
+            progress.done(n, &layer.name, &note);
             (layer.index, r)
         })
         .collect();
