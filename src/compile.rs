@@ -246,13 +246,17 @@ pub fn schedule_of(
     let mut layers = Vec::new();
     let mut skipped = Vec::new();
     let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
+    let mut bounds: BTreeMap<usize, f64> = BTreeMap::new();
     for layer in &model.layers {
         match &results[&layer.dedup_group] {
             Ok(mapped) => {
                 let metrics = metrics_of(t, &mapped.cost);
                 latency += metrics.latency_cycles;
                 energy += metrics.energy_nj;
-                bound += lower_bound(t, &layer.workload).cycles;
+                // The bound enumerates spatial candidates: once per distinct workload.
+                bound += *bounds
+                    .entry(layer.dedup_group)
+                    .or_insert_with(|| lower_bound(t, &layer.workload).cycles);
                 let reused = layer.dedup_group != layer.index;
                 layers.push(ScheduledLayer {
                     layer: layer.clone(),

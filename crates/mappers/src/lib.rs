@@ -7,7 +7,7 @@ pub mod levels;
 pub mod spatial;
 
 use cimopt_cost::{Cost, Objective, evaluate};
-use cimopt_ir::{Mapping, Violation, Workload, check};
+use cimopt_ir::{Mapping, SpatialFactor, Violation, Workload, check};
 use cimopt_target::{Dim, Operand, Target};
 use levels::{Plan, assign};
 
@@ -280,11 +280,14 @@ fn neighbours(t: &Target, p: &Plan, allowed_db: &[(usize, Operand)]) -> Vec<Plan
 /// without double buffering, then hill climbing over loop splits, merges, swaps, double-buffer
 /// flags and shared-capacity splits. Deterministic.
 pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, MapError> {
-    let mut candidates = spatial::enumerate(t, w);
-    // Rank by utilisation, then by fewer padded iterations; stable sort keeps enumeration order.
-    candidates
-        .sort_by(|a, b| spatial::utilisation(t, w, b).total_cmp(&spatial::utilisation(t, w, a)));
-    candidates.truncate(opts.spatial_candidates.max(1));
+    // Rank by utilisation, best first; the stable sort keeps enumeration order among ties.
+    let mut ranked: Vec<(f64, Vec<SpatialFactor>)> = spatial::enumerate(t, w)
+        .into_iter()
+        .map(|s| (spatial::utilisation(t, w, &s), s))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.truncate(opts.spatial_candidates.max(1));
+    let candidates: Vec<Vec<SpatialFactor>> = ranked.into_iter().map(|(_, s)| s).collect();
     let allowed_db = allowed_double(t);
     let score = |c: &Cost| opts.objective.of(c);
     let mut evaluated = 0u64;
