@@ -2,10 +2,11 @@
 
 use crate::Outcome;
 use crate::output::write_atomic;
+use crate::solve::{Solved, SolverArgs, solve_layer};
 use anyhow::{Context, Result, bail};
 use cimopt_cost::{Cost, Objective};
 use cimopt_ir::Layer;
-use cimopt_mappers::{GreedyOptions, Mapped, bounds::lower_bound, greedy, weight_stationary};
+use cimopt_mappers::bounds::lower_bound;
 use cimopt_schedule::{
     Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule, ScheduledLayer, SkippedNode,
     SolveInfo,
@@ -25,12 +26,8 @@ pub struct CompileArgs {
     /// Override a target field, e.g. --set cores=16 --set levels.global_buffer.capacity=512KiB.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Mapper: `ws` (weight-stationary baseline) or `greedy` (heuristic search).
-    #[arg(long, default_value = "greedy", value_parser = ["ws", "greedy"])]
-    pub mapper: String,
-    /// What the mapper minimises.
-    #[arg(long, default_value = "edp", value_parser = ["latency", "energy", "edp"])]
-    pub objective: String,
+    #[command(flatten)]
+    pub solver: SolverArgs,
     /// Output schedule (default: `<model>.<target>.schedule.json` in the current folder).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -112,27 +109,6 @@ pub fn metrics_of(t: &Target, c: &Cost) -> Metrics {
     }
 }
 
-fn map_layer(t: &Target, layer: &Layer, mapper: &str, objective: Objective) -> Result<Mapped> {
-    let r = match mapper {
-        "ws" => weight_stationary(t, &layer.workload),
-        "greedy" => greedy(
-            t,
-            &layer.workload,
-            &GreedyOptions {
-                objective,
-                ..GreedyOptions::default()
-            },
-        ),
-        other => bail!("unknown mapper `{other}`"),
-    };
-    r.with_context(|| {
-        format!(
-            "layer {} `{}` ({})",
-            layer.index, layer.name, layer.workload.op
-        )
-    })
-}
-
 pub fn run(args: &CompileArgs) -> Outcome {
     let loaded = cimopt_target::load(&args.target, &args.set)
         .with_context(|| format!("target `{}`", args.target))?;
@@ -205,9 +181,10 @@ pub fn schedule_of(
     model: &cimopt_onnx::Model,
     model_bytes: &[u8],
 ) -> Result<Schedule> {
-    let objective = Objective::parse(&args.objective).expect("clap checked");
+    args.solver.validate()?;
+    let objective = args.solver.objective();
     // Identical workloads are mapped once.
-    let mut results: BTreeMap<usize, Result<Mapped, String>> = BTreeMap::new();
+    let mut results: BTreeMap<usize, Result<Solved, String>> = BTreeMap::new();
     let distinct: Vec<&Layer> = model
         .layers
         .iter()
@@ -216,13 +193,13 @@ pub fn schedule_of(
     let progress =
         crate::progress::Progress::new(distinct.len() as u64, args.quiet || args.json, "mapping");
     let done = std::sync::atomic::AtomicU64::new(0);
-    let mapped: Vec<(usize, Result<Mapped, String>)> = distinct
+    let mapped: Vec<(usize, Result<Solved, String>)> = distinct
         .par_iter()
         .map(|layer| {
             if progress.interrupted() {
                 return (layer.index, Err("interrupted".to_string()));
             }
-            let r = map_layer(t, layer, &args.mapper, objective).map_err(|e| format!("{e:#}"));
+            let r = solve_layer(t, layer, &args.solver).map_err(|e| format!("{e:#}"));
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             let copies = model
                 .layers
@@ -249,7 +226,8 @@ pub fn schedule_of(
     let mut bounds: BTreeMap<usize, f64> = BTreeMap::new();
     for layer in &model.layers {
         match &results[&layer.dedup_group] {
-            Ok(mapped) => {
+            Ok(solved) => {
+                let mapped = &solved.mapped;
                 let metrics = metrics_of(t, &mapped.cost);
                 latency += metrics.latency_cycles;
                 energy += metrics.energy_nj;
@@ -264,16 +242,15 @@ pub fn schedule_of(
                     mapping: mapped.mapping.clone(),
                     predicted: Some(metrics),
                     simulated: None,
-                    solve: SolveInfo {
-                        mapper: args.mapper.clone(),
-                        status: if reused {
-                            "reused".into()
-                        } else {
-                            "heuristic".into()
-                        },
-                        objective: Some(objective.of(&mapped.cost)),
-                        candidates: None,
-                        ..SolveInfo::default()
+                    solve: if reused {
+                        SolveInfo {
+                            mapper: solved.info.mapper.clone(),
+                            status: "reused".into(),
+                            objective: Some(objective.of(&mapped.cost)),
+                            ..SolveInfo::default()
+                        }
+                    } else {
+                        solved.info.clone()
                     },
                 });
             }
@@ -291,10 +268,11 @@ pub fn schedule_of(
         producer: Producer {
             tool: "cimopt".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            mapper: args.mapper.clone(),
+            mapper: args.solver.mapper.clone(),
             objective: objective.name().into(),
-            solver: None,
-            solver_options: BTreeMap::new(),
+            solver: matches!(args.solver.mapper.as_str(), "mip")
+                .then(|| format!("HiGHS via good_lp ({})", crate::solve::HIGHS_VERSION)),
+            solver_options: args.solver.recorded_options(),
         },
         inputs: Inputs {
             model_file: args.model.display().to_string(),

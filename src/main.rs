@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod report;
 mod simulate;
+mod solve;
 mod sweep;
 mod targets;
 
@@ -43,6 +44,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let threads = match &cli.command {
+        Command::Compile(a) => a.solver.threads,
+        Command::Sweep(a) => a.solver.threads,
+        _ => None,
+    };
+    if let Some(n) = threads.filter(|&n| n > 0) {
+        // The first and only configuration of the global pool.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
     let result = match &cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Targets(a) => targets::run(a),

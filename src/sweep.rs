@@ -17,10 +17,8 @@ pub struct SweepArgs {
     /// A swept field with its values, e.g. --set cores=4,8,16 (a single value fixes the field).
     #[arg(long = "set", value_name = "KEY=V1,V2,...")]
     pub set: Vec<String>,
-    #[arg(long, default_value = "greedy", value_parser = ["ws", "greedy"])]
-    pub mapper: String,
-    #[arg(long, default_value = "edp", value_parser = ["latency", "energy", "edp"])]
-    pub objective: String,
+    #[command(flatten)]
+    pub solver: crate::solve::SolverArgs,
     /// Shapes for symbolic graph inputs.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     pub input_shape: Vec<String>,
@@ -111,8 +109,7 @@ pub fn run(args: &SweepArgs) -> Outcome {
             model: args.model.clone(),
             target: args.target.clone(),
             set: set_args.clone(),
-            mapper: args.mapper.clone(),
-            objective: args.objective.clone(),
+            solver: args.solver.clone(),
             output: None,
             input_shape: args.input_shape.clone(),
             keep_going: false,

@@ -1,0 +1,516 @@
+//! The per-layer optimiser (`--mapper mip`): an exact search on HiGHS over a defined space of
+//! dataflows, and an exhaustive enumerator over the same space to check it (`--mapper
+//! exhaustive`). The method is described in `docs/optimiser.md`.
+//!
+//! The space: every spatial unrolling (ranked by a lower bound on the objective, pruned
+//! against the incumbent), each with loop skeletons (three stationarity orders over the
+//! whole trip counts, plus the greedy mapper's hill-climbed skeleton), and for each skeleton
+//! every placement of every operand on its memory levels with every double-buffer choice.
+//! For each skeleton a MILP ([`model`]) picks the placements; its optimum is a proven lower
+//! bound, each solution it returns is priced by the cost model and cut off, until the bound
+//! meets the best true value. The greedy mapper's result is the warm-start incumbent, so the
+//! result is never worse than greedy's.
+
+pub mod model;
+pub mod profile;
+pub mod space;
+
+use cimopt_cost::{Cost, Objective, evaluate};
+use cimopt_ir::{Mapping, Workload, check};
+use cimopt_mappers::{GreedyOptions, MapError, greedy, spatial};
+use cimopt_target::{Operand, Target};
+use profile::{Profile, profile};
+use space::{Placement, Skeleton, loops_in_order, mapping_of, placements};
+use std::time::Instant;
+
+/// Settings of the optimiser. Everything here goes into the cache key and the schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub objective: Objective,
+    /// Relative optimality gap at which a solve stops.
+    pub gap: f64,
+    /// Wall-clock limit per layer, seconds: a safety net, solves normally end on the gap.
+    pub time_limit_s: f64,
+    /// Spatial candidates solved (best lower bound first); the rest only contribute their
+    /// lower bound.
+    pub spatial_candidates: usize,
+    /// Solutions per skeleton priced by the cost model before the skeleton's bound is taken
+    /// as it stands.
+    pub max_rounds: usize,
+    /// Placements per operand and skeleton above which a skeleton is skipped (its bound is
+    /// then the spatial candidate's).
+    pub placement_limit: usize,
+    /// Branch-and-bound nodes per MILP solve: the deterministic work budget (the time limit
+    /// is only a safety net).
+    pub max_nodes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            objective: Objective::Edp,
+            gap: 1e-3,
+            time_limit_s: 60.0,
+            spatial_candidates: 2,
+            max_rounds: 3,
+            placement_limit: 3000,
+            max_nodes: 500,
+        }
+    }
+}
+
+/// How a layer's search ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The result is within `gap` of the best mapping in the space.
+    Optimal,
+    /// The search stopped (time, rounds or the spatial candidate budget) with the bound below.
+    Incomplete,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Optimal => "optimal",
+            Status::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// The evidence of one layer's search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stats {
+    pub status: Status,
+    /// The result's objective (cost model, true units).
+    pub objective: f64,
+    /// A proven lower bound on the objective over the space.
+    pub bound: f64,
+    /// `(objective − bound) / objective`.
+    pub gap: f64,
+    pub candidates_enumerated: u64,
+    pub candidates_pruned: u64,
+    pub candidates_solved: u64,
+    pub skeletons_solved: u64,
+    pub milp_solves: u64,
+    /// Whether the greedy warm start was the final answer.
+    pub warm_start_kept: bool,
+    /// The greedy warm start's objective.
+    pub warm_start_objective: f64,
+    /// The MILP's objective at the returned solution when a MILP found it (true units).
+    pub milp_objective: Option<f64>,
+    pub wall_s: f64,
+}
+
+/// The optimiser's result.
+#[derive(Clone, Debug)]
+pub struct Optimised {
+    pub mapping: Mapping,
+    pub cost: Cost,
+    pub stats: Stats,
+}
+
+/// Lower bound on the objective of any mapping with these spatial factors: every activation
+/// takes t_MAC, every input and weight is read from DRAM at least once.
+fn spatial_bound(t: &Target, w: &Workload, s: &[cimopt_ir::SpatialFactor], o: Objective) -> f64 {
+    let (trips, _) = spatial::trips(w, s);
+    let activations: u64 = trips.iter().product();
+    let latency = (activations * t.t_mac()) as f64;
+    let fill: u64 = s.iter().filter(|f| f.axis == 0).map(|f| f.factor).product();
+    let dram: f64 = [Operand::I, Operand::W]
+        .iter()
+        .map(|&op| {
+            (w.operand_size(op) * t.precision(op, false)) as f64
+                * t.levels[0].read_pj_per_bit
+                * 1e-3
+        })
+        .sum();
+    let energy = t.activation_energy_nj() * activations as f64 * fill as f64
+        + t.leakage_nj_per_cycle * latency
+        + dram;
+    match o {
+        Objective::Latency => latency,
+        Objective::Energy => energy,
+        Objective::Edp => latency * energy,
+    }
+}
+
+/// The skeletons of one spatial candidate: the three stationarity orders over whole trip
+/// counts, plus `extra` (the greedy mapper's) when it has these spatial factors.
+pub fn skeletons(
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    extra: Option<&Skeleton>,
+) -> Vec<Skeleton> {
+    let (trips, padded) = spatial::trips(w, s);
+    let mut out: Vec<Skeleton> = Vec::new();
+    if let Some(e) = extra.filter(|e| e.spatial == s) {
+        out.push(e.clone());
+    }
+    for order in &space::ORDERS {
+        let sk = Skeleton {
+            spatial: s.to_vec(),
+            loops: loops_in_order(order, &trips),
+            padded,
+        };
+        if !out.contains(&sk) {
+            out.push(sk);
+        }
+    }
+    out
+}
+
+/// A skeleton's placements and their profiles, or `None` when a space is over the limit.
+pub struct SkeletonSpace {
+    pub skeleton: Skeleton,
+    pub placements: [Vec<Placement>; 3],
+    pub profiles: [Vec<Profile>; 3],
+}
+
+pub fn skeleton_space(
+    t: &Target,
+    w: &Workload,
+    sk: &Skeleton,
+    limit: usize,
+) -> Option<SkeletonSpace> {
+    let mut ps: [Vec<Placement>; 3] = Default::default();
+    for o in Operand::ALL {
+        ps[o.index()] = placements(t, w, sk, o, limit)?;
+        if ps[o.index()].is_empty() {
+            return None;
+        }
+    }
+    let profiles = Operand::ALL.map(|o| {
+        ps[o.index()]
+            .iter()
+            .map(|p| profile(t, w, sk, o, p))
+            .collect()
+    });
+    Some(SkeletonSpace {
+        skeleton: sk.clone(),
+        placements: ps,
+        profiles,
+    })
+}
+
+fn mac_energy(t: &Target, sk: &Skeleton) -> f64 {
+    let fill: u64 = sk
+        .spatial
+        .iter()
+        .filter(|f| f.axis == 0)
+        .map(|f| f.factor)
+        .product();
+    t.activation_energy_nj() * sk.activations() as f64 * fill as f64
+}
+
+/// The best mapping found so far.
+struct Incumbent {
+    mapping: Mapping,
+    cost: Cost,
+    objective: f64,
+    milp_objective: Option<f64>,
+}
+
+/// Result of one skeleton's search.
+struct SkeletonOutcome {
+    bound: f64,
+    solves: u64,
+    complete: bool,
+}
+
+fn solve_skeleton(
+    t: &Target,
+    w: &Workload,
+    space: &SkeletonSpace,
+    opts: &Options,
+    inc: &mut Incumbent,
+    deadline: Instant,
+) -> SkeletonOutcome {
+    let mut excluded: Vec<[usize; 3]> = Vec::new();
+    let mut out = SkeletonOutcome {
+        bound: 0.0,
+        solves: 0,
+        complete: false,
+    };
+    loop {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
+        if left <= 0.0 {
+            return out;
+        }
+        let input = model::ModelInput {
+            target: t,
+            skeleton: &space.skeleton,
+            profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
+            objective: opts.objective,
+            mac_energy_nj: mac_energy(t, &space.skeleton),
+            latency_ref: inc.cost.latency_cycles,
+            energy_ref: inc.cost.energy_nj,
+            cutoff: inc.objective,
+            excluded: &excluded,
+            gap: opts.gap,
+            time_limit_s: left,
+            max_nodes: opts.max_nodes,
+            fixed: None,
+        };
+        let t0 = Instant::now();
+        let sol = model::solve(&input);
+        if std::env::var_os("CIMOPT_DEBUG_MILP").is_some() {
+            eprintln!(
+                "milp {:?}: {:?} obj {:?} latency {:?} bound {:.4e} incumbent {:.4e} rows {} cols {} {:.3}s",
+                space.skeleton.loops,
+                sol.status,
+                sol.objective,
+                sol.latency,
+                sol.bound,
+                inc.objective,
+                sol.rows,
+                sol.columns,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        out.solves += 1;
+        out.bound = sol.bound.min(inc.objective);
+        let Some(choice) = sol.choice else {
+            out.complete = sol.status == model::ModelStatus::Infeasible;
+            if out.complete {
+                out.bound = inc.objective;
+            }
+            return out;
+        };
+        let m = mapping_of(
+            &space.skeleton,
+            Operand::ALL.map(|o| &space.placements[o.index()][choice[o.index()]]),
+        );
+        if check(t, w, &m).is_empty() {
+            let c = evaluate(t, w, &m);
+            let v = opts.objective.of(&c);
+            if std::env::var_os("CIMOPT_DEBUG_MILP").is_some() {
+                eprintln!(
+                    "  true: objective {v:.4e} latency {:.1} energy {:.1} {:?}",
+                    c.latency_cycles, c.energy_nj, c.latency
+                );
+                eprintln!("  mapping {:?}", m);
+            }
+            if v < inc.objective * (1.0 - 1e-12) {
+                *inc = Incumbent {
+                    mapping: m,
+                    cost: c,
+                    objective: v,
+                    milp_objective: sol.objective,
+                };
+            }
+        }
+        excluded.push(choice);
+        let proven = sol.status == model::ModelStatus::Optimal
+            && sol.bound * (1.0 + opts.gap) >= inc.objective;
+        if proven {
+            out.complete = true;
+            return out;
+        }
+        if out.solves as usize >= opts.max_rounds || sol.status != model::ModelStatus::Optimal {
+            return out;
+        }
+    }
+}
+
+/// The MILP search of one skeleton alone, from the all-outermost mapping: the best triple
+/// found, its cost, and the proven bound on the skeleton's optimum. For cross-checks against
+/// [`exhaustive_skeleton`].
+pub fn optimise_skeleton(
+    t: &Target,
+    w: &Workload,
+    space: &SkeletonSpace,
+    opts: &Options,
+) -> (Mapping, Cost, f64, bool) {
+    let rest = space::outermost(&space.skeleton);
+    let m = mapping_of(&space.skeleton, [&rest, &rest, &rest]);
+    let c = evaluate(t, w, &m);
+    let mut inc = Incumbent {
+        objective: opts.objective.of(&c),
+        mapping: m,
+        cost: c,
+        milp_objective: None,
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs_f64(opts.time_limit_s);
+    let o = solve_skeleton(t, w, space, opts, &mut inc, deadline);
+    (inc.mapping, inc.cost, o.bound, o.complete)
+}
+
+/// Optimises one layer.
+pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, MapError> {
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
+    let warm = greedy(
+        t,
+        w,
+        &GreedyOptions {
+            objective: opts.objective,
+            ..GreedyOptions::default()
+        },
+    )?;
+    let warm_objective = opts.objective.of(&warm.cost);
+    let warm_skeleton = Skeleton {
+        spatial: warm.mapping.spatial.clone(),
+        loops: warm
+            .mapping
+            .temporal
+            .iter()
+            .map(|l| (l.dim, l.factor))
+            .collect(),
+        padded: warm.mapping.padded_dims,
+    };
+    let mut inc = Incumbent {
+        mapping: warm.mapping.clone(),
+        cost: warm.cost.clone(),
+        objective: warm_objective,
+        milp_objective: None,
+    };
+    let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
+        .into_iter()
+        .map(|s| (spatial_bound(t, w, &s, opts.objective), s))
+        .collect();
+    // The greedy mapper's spatial candidate first, then by bound; stable among ties.
+    ranked.sort_by(|a, b| {
+        (a.1 != warm_skeleton.spatial)
+            .cmp(&(b.1 != warm_skeleton.spatial))
+            .then(a.0.total_cmp(&b.0))
+    });
+    let mut stats = Stats {
+        status: Status::Optimal,
+        objective: 0.0,
+        bound: f64::INFINITY,
+        gap: 0.0,
+        candidates_enumerated: ranked.len() as u64,
+        candidates_pruned: 0,
+        candidates_solved: 0,
+        skeletons_solved: 0,
+        milp_solves: 0,
+        warm_start_kept: true,
+        warm_start_objective: warm_objective,
+        milp_objective: None,
+        wall_s: 0.0,
+    };
+    let mut solved = 0usize;
+    for (lb, s) in &ranked {
+        if lb * (1.0 + opts.gap) >= inc.objective {
+            stats.candidates_pruned += 1;
+            stats.bound = stats.bound.min(inc.objective);
+            continue;
+        }
+        if solved >= opts.spatial_candidates || Instant::now() >= deadline {
+            stats.bound = stats.bound.min(*lb);
+            stats.status = Status::Incomplete;
+            continue;
+        }
+        solved += 1;
+        stats.candidates_solved += 1;
+        for sk in skeletons(w, s, Some(&warm_skeleton)) {
+            let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
+                stats.bound = stats.bound.min(*lb);
+                stats.status = Status::Incomplete;
+                continue;
+            };
+            let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+            stats.skeletons_solved += 1;
+            stats.milp_solves += o.solves;
+            stats.bound = stats.bound.min(o.bound);
+            if !o.complete {
+                stats.status = Status::Incomplete;
+            }
+        }
+    }
+    stats.bound = stats.bound.min(inc.objective);
+    stats.objective = inc.objective;
+    stats.gap = if inc.objective > 0.0 {
+        ((inc.objective - stats.bound) / inc.objective).max(0.0)
+    } else {
+        0.0
+    };
+    if stats.gap > opts.gap {
+        stats.status = Status::Incomplete;
+    }
+    stats.warm_start_kept = inc.milp_objective.is_none();
+    stats.milp_objective = inc.milp_objective;
+    stats.wall_s = started.elapsed().as_secs_f64();
+    Ok(Optimised {
+        mapping: inc.mapping,
+        cost: inc.cost,
+        stats,
+    })
+}
+
+/// Every placement triple of every skeleton of every spatial candidate the optimiser would
+/// solve, priced by the cost model: the optimum of the same space by brute force. Refuses
+/// (returns `None`) when a skeleton has more than `max_triples` triples.
+pub fn exhaustive(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    max_triples: u64,
+) -> Result<Option<(Mapping, Cost)>, MapError> {
+    let warm = greedy(
+        t,
+        w,
+        &GreedyOptions {
+            objective: opts.objective,
+            ..GreedyOptions::default()
+        },
+    )?;
+    let warm_skeleton = Skeleton {
+        spatial: warm.mapping.spatial.clone(),
+        loops: warm
+            .mapping
+            .temporal
+            .iter()
+            .map(|l| (l.dim, l.factor))
+            .collect(),
+        padded: warm.mapping.padded_dims,
+    };
+    let mut best = (warm.mapping.clone(), warm.cost.clone());
+    for s in spatial::enumerate(t, w) {
+        for sk in skeletons(w, &s, Some(&warm_skeleton)) {
+            let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
+                continue;
+            };
+            let triples: u64 = space.placements.iter().map(|p| p.len() as u64).product();
+            if triples > max_triples {
+                return Ok(None);
+            }
+            if let Some((m, c)) = exhaustive_skeleton(t, w, &space, opts.objective) {
+                if opts.objective.of(&c) < opts.objective.of(&best.1) {
+                    best = (m, c);
+                }
+            }
+        }
+    }
+    Ok(Some(best))
+}
+
+/// The best placement triple of one skeleton by brute force.
+pub fn exhaustive_skeleton(
+    t: &Target,
+    w: &Workload,
+    space: &SkeletonSpace,
+    objective: Objective,
+) -> Option<(Mapping, Cost)> {
+    let mut best: Option<(Mapping, Cost)> = None;
+    for a in &space.placements[0] {
+        for b in &space.placements[1] {
+            for c in &space.placements[2] {
+                let m = mapping_of(&space.skeleton, [a, b, c]);
+                if !check(t, w, &m).is_empty() {
+                    continue;
+                }
+                let cost = evaluate(t, w, &m);
+                if best
+                    .as_ref()
+                    .is_none_or(|b| objective.of(&cost) < objective.of(&b.1))
+                {
+                    best = Some((m, cost));
+                }
+            }
+        }
+    }
+    best
+}

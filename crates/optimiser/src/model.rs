@@ -1,0 +1,678 @@
+//! The MILP of one skeleton: choose one placement per operand (one-hot binaries) to minimise
+//! the objective under the shared-level capacities.
+//!
+//! Energy is exact and linear: each placement's memory energy is a constant, MAC energy is
+//! fixed by the skeleton, leakage is linear in latency. Latency is the cost model's recursion
+//! (`crates/cost/src/lib.rs`) stated over continuous variables — one body time per loop, one
+//! boundary gap, first gap and serial gap per loop, one refill chain per (loop, operand), one
+//! stream deficit per nest slot — with every term the cost model takes a maximum of as an
+//! epigraph row. Where the cost model subtracts a maximum (a refill that waits for a
+//! double-buffered child, the head start of a stream) the row uses a term that is never larger
+//! than the true one. So for every placement triple the cost model's own values satisfy every
+//! row: the MILP's optimum is a lower bound on the true optimum of the skeleton, and it equals
+//! the cost model wherever those relaxed terms are not the ones that decide (measured in
+//! `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
+//! cuts it off until the bound meets the best true value (see `crate::solve_skeleton`).
+
+use crate::profile::Profile;
+use crate::space::Skeleton;
+use cimopt_cost::Objective;
+use cimopt_target::{Operand, Target};
+use good_lp::{
+    Expression, IntoAffineExpression, ProblemVariables, SolverModel, Variable, variable,
+};
+use std::collections::BTreeMap;
+
+/// What the caller knows when it builds the model.
+pub struct ModelInput<'a> {
+    pub target: &'a Target,
+    pub skeleton: &'a Skeleton,
+    /// Profiles of each operand's placements, `profiles[o.index()][p]`.
+    pub profiles: [&'a [Profile]; 3],
+    pub objective: Objective,
+    /// MAC energy of the skeleton, nJ (fixed by its activations and core fill).
+    pub mac_energy_nj: f64,
+    /// Latency and energy the model's units are scaled by (the incumbent's), so that values
+    /// are O(1) for the solver.
+    pub latency_ref: f64,
+    pub energy_ref: f64,
+    /// Only solutions whose objective (true units) is at most this are of interest.
+    pub cutoff: f64,
+    /// Placement triples already evaluated, excluded.
+    pub excluded: &'a [[usize; 3]],
+    pub gap: f64,
+    pub time_limit_s: f64,
+    pub max_nodes: u64,
+    /// Fixes the placement triple (to read the model's value of one triple).
+    pub fixed: Option<[usize; 3]>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelStatus {
+    /// Solved to the requested gap.
+    Optimal,
+    /// No triple can reach the cutoff.
+    Infeasible,
+    /// A work or time limit ended the solve.
+    Limit,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelSolution {
+    pub status: ModelStatus,
+    /// The chosen placement of each operand, when a solution was found.
+    pub choice: Option<[usize; 3]>,
+    /// The MILP's objective at the choice, true units.
+    pub objective: Option<f64>,
+    /// A proven lower bound on the objective of every triple not excluded, true units.
+    pub bound: f64,
+    /// The model's latency at the choice, cycles (a lower bound on the cost model's).
+    pub latency: Option<f64>,
+    pub rows: usize,
+    pub columns: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slack {
+    /// The refill waits for nothing inside.
+    None,
+    /// ... for the body after loop `j` (`j = n`: one activation).
+    Body(usize),
+    /// ... for the body inside loop `j` plus the part of loop `j`'s gap that another operand
+    /// decides: `body[j+1] + gap[j] − chain[j][o]`.
+    BodyGap(usize),
+    /// A level streaming into a double-buffered child: it waits for
+    /// `max(body[jn], body[jk] − sends·c)`, stated exactly with one binary per group. Keyed by
+    /// the slots of the sending and the receiving step.
+    Stream { k_slot: usize, next_slot: usize },
+}
+
+struct Builder {
+    vars: ProblemVariables,
+    count: usize,
+    rows: Vec<good_lp::Constraint>,
+    /// Column names, kept for `CIMOPT_DEBUG_MILP` dumps.
+    names: Vec<String>,
+    tag: &'static str,
+}
+
+impl Builder {
+    fn add(&mut self, def: good_lp::VariableDefinition) -> (Variable, usize) {
+        let v = self.vars.add(def);
+        self.count += 1;
+        self.names.push(self.tag.to_string());
+        (v, self.count - 1)
+    }
+}
+
+/// Builds and solves the model.
+pub fn solve(inp: &ModelInput) -> ModelSolution {
+    let t = inp.target;
+    let sk = inp.skeleton;
+    let n = sk.loops.len();
+    let tau = inp.latency_ref.max(1.0);
+    let eref = inp.energy_ref.max(1e-12);
+    let t_mac = t.t_mac() as f64;
+    let factor: Vec<f64> = sk.loops.iter().map(|l| l.1 as f64).collect();
+    // compute_after[j]: activations inside and including loop j × t_MAC.
+    let mut compute_after = vec![t_mac; n + 1];
+    for j in (0..n).rev() {
+        compute_after[j] = compute_after[j + 1] * factor[j];
+    }
+    let multi: Vec<bool> = factor.iter().map(|&f| f > 1.0).collect();
+
+    let mut b = Builder {
+        vars: ProblemVariables::new(),
+        count: 0,
+        rows: Vec::new(),
+        names: Vec::new(),
+        tag: "x",
+    };
+    let x: Vec<Vec<(Variable, usize)>> = Operand::ALL
+        .iter()
+        .map(|&o| {
+            (0..inp.profiles[o.index()].len())
+                .map(|_| b.add(variable().binary()))
+                .collect()
+        })
+        .collect();
+    b.tag = "body";
+    let body: Vec<Variable> = (0..n)
+        .map(|j| b.add(variable().min(compute_after[j] / tau)).0)
+        .collect();
+    let body_at = |j: usize| -> Expression {
+        if j == n {
+            Expression::from(t_mac / tau)
+        } else {
+            Expression::from(body[j])
+        }
+    };
+    let body_after_slot = |slot: usize| body_at(slot.div_ceil(2));
+    let per_loop = |b: &mut Builder| {
+        (0..n)
+            .map(|_| b.add(variable().min(0.0)).0)
+            .collect::<Vec<_>>()
+    };
+    b.tag = "gap";
+    let gap = per_loop(&mut b);
+    b.tag = "first_gap";
+    let first_gap = per_loop(&mut b);
+    b.tag = "serial_gap";
+    let serial_gap = per_loop(&mut b);
+    b.tag = "chain I/W/O";
+    let chain: Vec<Vec<Variable>> = (0..3).map(|_| per_loop(&mut b)).collect();
+    b.tag = "deficit";
+    let deficit: Vec<Variable> = (0..2 * n).map(|_| b.add(variable().min(0.0)).0).collect();
+    let deficit_at = |s: usize| -> Expression {
+        if s >= 2 * n {
+            Expression::from(0.0)
+        } else {
+            Expression::from(deficit[s])
+        }
+    };
+    b.tag = "start/head I,W/latency";
+    let start = b.add(variable().min(0.0)).0;
+    let head: Vec<Variable> = (0..2).map(|_| b.add(variable().min(0.0)).0).collect();
+    let (latency, latency_col) = b.add(variable().min(0.0));
+
+    let sum_over = |o: Operand, f: &dyn Fn(&Profile) -> f64| -> Expression {
+        let mut e = Expression::with_capacity(x[o.index()].len());
+        for (p, prof) in inp.profiles[o.index()].iter().enumerate() {
+            let c = f(prof);
+            if c != 0.0 {
+                e.add_mul(c, x[o.index()][p].0);
+            }
+        }
+        e
+    };
+    let (oi, ow, oo) = (Operand::I, Operand::W, Operand::O);
+    b.tag = "aux";
+
+    // One placement per operand.
+    for o in Operand::ALL {
+        let mut e = Expression::default();
+        for &(v, _) in &x[o.index()] {
+            e += v;
+        }
+        b.rows.push(e.eq(1.0));
+    }
+    // Shared levels: the operands' resident bits add up.
+    for lv in 1..t.num_levels() {
+        if t.levels[lv].holds.len() < 2 {
+            continue;
+        }
+        let cap = t.levels[lv].capacity_bits as f64;
+        let mut e = Expression::default();
+        for o in Operand::ALL {
+            e += sum_over(o, &|p| p.bits[lv] as f64 / cap);
+        }
+        b.rows.push(e.leq(1.0));
+    }
+    if let Some(f) = inp.fixed {
+        for o in Operand::ALL {
+            b.rows
+                .push(Expression::from(x[o.index()][f[o.index()]].0).eq(1.0));
+        }
+    }
+    // Excluded triples.
+    for ex in inp.excluded {
+        let mut e = Expression::default();
+        for o in Operand::ALL {
+            e += x[o.index()][ex[o.index()]].0;
+        }
+        b.rows.push(e.leq(2.0));
+    }
+
+    // Refill chains of inputs and weights at each loop boundary, grouped by what they wait
+    // for: chain[i][o] ≥ Σ_p after_p·x_p − slack.
+    for o in [oi, ow] {
+        // Per group and placement: (after, after + sends·c), both scaled.
+        let mut groups: BTreeMap<(usize, Slack), BTreeMap<usize, (f64, f64)>> = BTreeMap::new();
+        for (p, prof) in inp.profiles[o.index()].iter().enumerate() {
+            for i in (0..n).filter(|&i| multi[i]) {
+                let fired: Vec<usize> = (0..prof.steps.len())
+                    .filter(|&j| prof.steps[j].slot > 2 * i && prof.steps[j].cycles > 0.0)
+                    .collect();
+                for (pos, &k) in fired.iter().enumerate() {
+                    let ks = &prof.steps[k];
+                    if ks.double {
+                        continue;
+                    }
+                    let after: f64 = fired[pos..].iter().map(|&j| prof.steps[j].cycles).sum();
+                    let mut extra = 0.0;
+                    let slack = match fired.get(pos + 1).map(|&j| (j, &prof.steps[j])) {
+                        None => Slack::None,
+                        Some((_, next)) if next.to_compute => Slack::None,
+                        Some((jn, next)) if next.double => {
+                            let sends: f64 = prof.steps[k + 1..=jn]
+                                .iter()
+                                .map(|s| s.factor as f64)
+                                .product();
+                            extra = sends * next.cycles;
+                            Slack::Stream {
+                                k_slot: ks.slot,
+                                next_slot: next.slot,
+                            }
+                        }
+                        Some((_, next)) if next.factor > 1 => Slack::BodyGap((next.slot - 1) / 2),
+                        Some((_, next)) => Slack::Body(next.slot.div_ceil(2)),
+                    };
+                    let g = groups.entry((i, slack)).or_default();
+                    match slack {
+                        // Two sends of one placement in one stream group (anchors sharing a
+                        // slot): keep the first; any one true term is a valid lower bound.
+                        Slack::Stream { .. } => {
+                            g.entry(p).or_insert((after / tau, (after + extra) / tau));
+                        }
+                        _ => {
+                            let a = g.entry(p).or_insert((0.0, 0.0));
+                            a.0 = a.0.max(after / tau);
+                        }
+                    }
+                }
+            }
+        }
+        for ((i, slack), coefs) in groups {
+            let mut e = Expression::default();
+            for (&p, &(a, _)) in &coefs {
+                e.add_mul(a, x[o.index()][p].0);
+            }
+            match slack {
+                Slack::None => {}
+                Slack::Body(j) => e -= body_at(j),
+                Slack::BodyGap(j) => {
+                    e -= body_at(j + 1);
+                    e -= gap[j];
+                    e += chain[o.index()][j];
+                }
+                Slack::Stream { k_slot, next_slot } => {
+                    // chain ≥ min(after − body after next, after + sends·c − body after k).
+                    let big = coefs.values().map(|v| v.1).fold(0.0, f64::max);
+                    let u = b.add(variable().binary()).0;
+                    let mut e2 = Expression::default();
+                    for (&p, &(_, bb)) in &coefs {
+                        e2.add_mul(bb, x[o.index()][p].0);
+                    }
+                    e -= body_after_slot(next_slot);
+                    e.add_mul(-big, u);
+                    e2 -= body_after_slot(k_slot);
+                    e2 -= big;
+                    e2.add_mul(big, u);
+                    b.rows.push(Expression::from(chain[o.index()][i]).geq(e2));
+                }
+            }
+            b.rows.push(Expression::from(chain[o.index()][i]).geq(e));
+        }
+    }
+    // The output chain: write back and re-read at every loop inside, and at this loop unless
+    // it is double-buffered.
+    for i in (0..n).filter(|&i| multi[i]) {
+        let e = sum_over(oo, &|p| {
+            let inner: f64 = p
+                .steps
+                .iter()
+                .filter(|s| s.slot > 2 * i + 1)
+                .map(|s| 2.0 * s.cycles)
+                .sum();
+            let own = p
+                .steps
+                .iter()
+                .filter(|s| s.slot == 2 * i + 1 && !s.double)
+                .map(|s| 2.0 * s.cycles)
+                .sum::<f64>();
+            (inner + own) / tau
+        });
+        b.rows.push(Expression::from(chain[oo.index()][i]).geq(e));
+    }
+    // Stream deficits: a double-buffered transfer slower than the body it overlaps.
+    let stream = |o: Operand, slot: usize, p: &Profile| -> f64 {
+        let k = if o == oo { 2.0 } else { 1.0 };
+        p.steps
+            .iter()
+            .filter(|s| s.slot == slot && s.double)
+            .map(|s| k * s.cycles)
+            .fold(0.0, f64::max)
+            / tau
+    };
+    for s in 0..2 * n {
+        if s + 1 < 2 * n {
+            b.rows
+                .push(Expression::from(deficit[s]).geq(Expression::from(deficit[s + 1])));
+        }
+        for o in Operand::ALL {
+            let e = sum_over(o, &|p| stream(o, s, p));
+            if (&e).linear_coefficients().next().is_none() {
+                continue;
+            }
+            b.rows
+                .push(Expression::from(deficit[s]).geq(e - body_after_slot(s)));
+        }
+    }
+    // Gaps and bodies.
+    let max_gap: f64 = Operand::ALL
+        .iter()
+        .map(|&o| {
+            inp.profiles[o.index()]
+                .iter()
+                .map(|p| 2.0 * p.fill)
+                .fold(0.0, f64::max)
+        })
+        .sum::<f64>()
+        / tau;
+    // excess[i]: stall cycles in one execution of loop i beyond the serial chains (what a
+    // stream's head start can absorb), by the same recursion as the body.
+    b.tag = "excess";
+    let excess: Vec<Variable> = (0..n).map(|_| b.add(variable().min(0.0)).0).collect();
+    let excess_at = |j: usize| -> Expression {
+        if j == n {
+            Expression::from(0.0)
+        } else {
+            Expression::from(excess[j])
+        }
+    };
+    for i in 0..n {
+        if !multi[i] {
+            b.rows.push(Expression::from(body[i]).eq(body_at(i + 1)));
+            b.rows
+                .push(Expression::from(excess[i]).eq(excess_at(i + 1)));
+            continue;
+        }
+        for o in Operand::ALL {
+            b.rows
+                .push(Expression::from(serial_gap[i]).geq(chain[o.index()][i]));
+        }
+        b.rows.push(Expression::from(gap[i]).geq(serial_gap[i]));
+        b.rows
+            .push(Expression::from(gap[i]).geq(deficit_at(2 * i + 1)));
+        b.rows
+            .push(Expression::from(first_gap[i]).geq(serial_gap[i]));
+        b.rows
+            .push(Expression::from(first_gap[i]).geq(deficit_at(2 * i + 2)));
+        for o in [oi, ow] {
+            let e = sum_over(o, &|p| stream(o, 2 * i + 1, p));
+            if (&e).linear_coefficients().next().is_some() {
+                b.rows
+                    .push(Expression::from(first_gap[i]).geq(e - body_at(i + 1)));
+            }
+        }
+        // A double-buffered output loop: its first boundary needs one output transfer;
+        // otherwise the first gap is the gap.
+        let o_double = |p: &Profile| p.steps.iter().any(|s| s.slot == 2 * i + 1 && s.double);
+        let own_o = sum_over(oo, &|p| {
+            if o_double(p) {
+                p.steps
+                    .iter()
+                    .filter(|s| s.slot == 2 * i + 1)
+                    .map(|s| s.cycles)
+                    .sum::<f64>()
+                    / tau
+            } else {
+                0.0
+            }
+        });
+        if (&own_o).linear_coefficients().next().is_some() {
+            b.rows
+                .push(Expression::from(first_gap[i]).geq(own_o - body_at(i + 1)));
+        }
+        let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
+        b.rows
+            .push(Expression::from(first_gap[i]).geq(Expression::from(gap[i]) - max_gap * y));
+        let f = factor[i];
+        b.rows.push(
+            Expression::from(body[i]).eq(f * body_at(i + 1) + (f - 2.0) * gap[i] + first_gap[i]),
+        );
+        b.rows.push(
+            Expression::from(excess[i]).eq(f * excess_at(i + 1) + (f - 2.0) * gap[i]
+                - (f - 1.0) * serial_gap[i]
+                + first_gap[i]),
+        );
+    }
+    // Start, head start, drain and the total.
+    let ready = |o: Operand| sum_over(o, &|p| (p.boot + p.fill) / tau);
+    for o in Operand::ALL {
+        b.rows.push(Expression::from(start).geq(ready(o)));
+    }
+    for (h, o) in head.iter().zip([oi, ow]) {
+        b.rows
+            .push((Expression::from(*h) + ready(o)).leq(Expression::from(start)));
+    }
+    b.rows
+        .push((Expression::from(head[0]) + head[1]).leq(excess_at(0)));
+    let drain = ready(oo);
+    b.rows.push(
+        Expression::from(latency)
+            .geq(Expression::from(start) + body_at(0) - head[0] - head[1] + drain.clone()),
+    );
+    // Stream port bounds. For inputs and weights the body inside the stream's loop follows
+    // its last transfer: a placement without a stream at that slot gets −M, M bounding
+    // body + drain − latency (the body never exceeds latency + 2·start).
+    let start_max: f64 = Operand::ALL
+        .iter()
+        .map(|&o| {
+            inp.profiles[o.index()]
+                .iter()
+                .map(|p| p.boot + p.fill)
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max)
+        / tau;
+    let big_m = 2.0 * start_max + 1.0;
+    for o in [oi, ow] {
+        let slots: std::collections::BTreeSet<usize> = inp.profiles[o.index()]
+            .iter()
+            .flat_map(|p| p.ports.iter().map(|q| q.0))
+            .collect();
+        for slot in slots {
+            let e = sum_over(o, &|p| {
+                p.ports
+                    .iter()
+                    .find(|q| q.0 == slot)
+                    .map_or(-big_m, |q| q.1 / tau)
+            });
+            b.rows
+                .push(Expression::from(latency).geq(e + body_after_slot(slot) + drain.clone()));
+        }
+    }
+    b.rows
+        .push(Expression::from(latency).geq(sum_over(oo, &|p| {
+            p.ports.iter().map(|q| q.1).fold(0.0, f64::max) / tau
+        })));
+
+    // Energy, in units of the reference: memory (exact per placement) + MAC + leakage.
+    let mut mem = Expression::default();
+    for o in Operand::ALL {
+        mem += sum_over(o, &|p| p.energy_nj / eref);
+    }
+    let leak = t.leakage_nj_per_cycle * tau / eref;
+    let mac = inp.mac_energy_nj / eref;
+    let energy = mem.clone() + mac + leak * latency;
+
+    let objective = match inp.objective {
+        Objective::Latency => {
+            b.rows.push(Expression::from(latency).leq(inp.cutoff / tau));
+            Expression::from(latency)
+        }
+        Objective::Energy => {
+            b.rows.push(energy.clone().leq(inp.cutoff / eref));
+            energy
+        }
+        Objective::Edp => {
+            // L·E = Σ_p e_p·(x_p·L) + mac·L + leak·L²: each x_p·L is a product of a binary
+            // and a bounded continuous variable (exact with big-M), L² is convex (tangents).
+            let min_mem: f64 = Operand::ALL
+                .iter()
+                .map(|&o| {
+                    inp.profiles[o.index()]
+                        .iter()
+                        .map(|p| p.energy_nj)
+                        .fold(f64::INFINITY, f64::min)
+                })
+                .sum::<f64>()
+                / eref;
+            let min_latency = compute_after[0] / tau;
+            let cap = (inp.cutoff / (tau * eref)) / (min_mem + mac + leak * min_latency);
+            b.rows.push(Expression::from(latency).leq(cap));
+            let mut obj = Expression::default();
+            for o in Operand::ALL {
+                for (p, prof) in inp.profiles[o.index()].iter().enumerate() {
+                    let e = prof.energy_nj / eref;
+                    if e <= 0.0 {
+                        continue;
+                    }
+                    let z = b.add(variable().min(0.0)).0;
+                    b.rows
+                        .push((Expression::from(z) - latency - cap * x[o.index()][p].0).geq(-cap));
+                    obj.add_mul(e, z);
+                }
+            }
+            let q = b.add(variable().min(0.0)).0;
+            let lo = min_latency.max(1e-9);
+            let steps = 12;
+            for k in 0..=steps {
+                let a = lo * (cap / lo).max(1.0).powf(k as f64 / steps as f64);
+                b.rows
+                    .push(Expression::from(q).geq(2.0 * a * latency - a * a));
+            }
+            obj += mac * latency;
+            obj.add_mul(leak, q);
+            b.rows.push(obj.clone().leq(inp.cutoff / (tau * eref)));
+            obj
+        }
+    };
+    let unit = match inp.objective {
+        Objective::Latency => tau,
+        Objective::Energy => eref,
+        Objective::Edp => tau * eref,
+    };
+
+    let rows = b.rows.len();
+    let columns = b.count;
+    let names = std::mem::take(&mut b.names);
+    let mut problem = b
+        .vars
+        .minimise(objective)
+        .using(good_lp::solvers::highs::highs);
+    for r in b.rows {
+        problem.add_constraint(r);
+    }
+    let mut model = problem.into_inner();
+    model.make_quiet();
+    model.set_option("threads", 1);
+    model.set_option("mip_rel_gap", inp.gap);
+    model.set_option("mip_abs_gap", 0.0);
+    model.set_option("random_seed", 0);
+    // The caller holds a good incumbent: spend the time on the bound, not on heuristics.
+    model.set_option("mip_heuristic_effort", 0.01);
+    model.set_option("time_limit", inp.time_limit_s.max(0.01));
+    model.set_option("mip_max_nodes", inp.max_nodes.min(i32::MAX as u64) as i32);
+    // Experiments: CIMOPT_HIGHS_OPTS="name=value,..." (numbers or strings).
+    if let Ok(extra) = std::env::var("CIMOPT_HIGHS_OPTS") {
+        for kv in extra.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').expect("name=value");
+            if let Ok(i) = v.parse::<i32>() {
+                model.set_option(k, i);
+            } else if let Ok(f) = v.parse::<f64>() {
+                model.set_option(k, f);
+            } else if let Ok(b) = v.parse::<bool>() {
+                model.set_option(k, b);
+            } else {
+                model.set_option(k, v);
+            }
+        }
+    }
+    let verbose = std::env::var_os("CIMOPT_DEBUG_HIGHS").is_some();
+    model.set_option("output_flag", verbose);
+    model.set_option("log_to_console", verbose);
+    let solved = match model.try_solve() {
+        Ok(s) => s,
+        Err(_) => {
+            return ModelSolution {
+                status: ModelStatus::Limit,
+                choice: None,
+                objective: None,
+                bound: 0.0,
+                latency: None,
+                rows,
+                columns,
+            };
+        }
+    };
+    use highs::HighsModelStatus as S;
+    let status = match solved.status() {
+        S::Infeasible | S::UnboundedOrInfeasible => ModelStatus::Infeasible,
+        S::Optimal | S::ObjectiveBound | S::ObjectiveTarget => ModelStatus::Optimal,
+        // Time, node or iteration limits: the incumbent and bound stand as they are.
+        _ => ModelStatus::Limit,
+    };
+    if status == ModelStatus::Infeasible {
+        return ModelSolution {
+            status,
+            choice: None,
+            objective: None,
+            bound: inp.cutoff,
+            latency: None,
+            rows,
+            columns,
+        };
+    }
+    let has_solution = solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible;
+    let bound = solved
+        .double_info_value(c"mip_dual_bound")
+        .ok()
+        .filter(|b| b.is_finite())
+        .map_or(0.0, |b| b.max(0.0) * unit);
+    if !has_solution {
+        return ModelSolution {
+            status: if status == ModelStatus::Optimal {
+                ModelStatus::Infeasible
+            } else {
+                status
+            },
+            choice: None,
+            objective: None,
+            bound: if status == ModelStatus::Optimal {
+                inp.cutoff
+            } else {
+                bound
+            },
+            latency: None,
+            rows,
+            columns,
+        };
+    }
+    let sol = solved.get_solution();
+    let cols = sol.columns();
+    if std::env::var_os("CIMOPT_DEBUG_MILP").is_some() {
+        let mut last = "";
+        let mut line = String::new();
+        for (c, name) in names.iter().enumerate() {
+            if name == "x" || name == "aux" {
+                continue;
+            }
+            if name != last {
+                eprintln!("{line}");
+                line = format!("    {name}:");
+                last = name;
+            }
+            line += &format!(" {:.0}", cols[c] * tau);
+        }
+        eprintln!("{line}");
+    }
+    let choice = Operand::ALL.map(|o| {
+        x[o.index()]
+            .iter()
+            .enumerate()
+            .max_by(|a, b| cols[a.1.1].total_cmp(&cols[b.1.1]))
+            .map(|(p, _)| p)
+            .expect("every operand has a placement")
+    });
+    ModelSolution {
+        status,
+        choice: Some(choice),
+        objective: Some(solved.objective_value() * unit),
+        bound,
+        latency: Some(cols[latency_col] * tau),
+        rows,
+        columns,
+    }
+}

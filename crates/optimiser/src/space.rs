@@ -1,0 +1,192 @@
+//! The search space, shared by the MILP and the exhaustive enumerator: loop skeletons
+//! (spatial unrolling, loop order and factor splits), and for each skeleton every operand's
+//! placements (the level of each loop for that operand, and its double-buffer flags).
+
+use cimopt_ir::analysis::resident_bits;
+use cimopt_ir::{Mapping, SpatialFactor, TemporalLoop, Workload};
+use cimopt_target::{Dim, Operand, Target};
+
+/// Everything of a mapping except where each operand keeps each loop.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Skeleton {
+    pub spatial: Vec<SpatialFactor>,
+    /// Outer to inner: (dim, trip count).
+    pub loops: Vec<(Dim, u64)>,
+    pub padded: [u64; 8],
+}
+
+impl Skeleton {
+    pub fn activations(&self) -> u64 {
+        self.loops.iter().map(|l| l.1).product()
+    }
+}
+
+/// One operand's placement in a skeleton: the level of each loop (outer to inner, never going
+/// outwards) and the levels it double-buffers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Placement {
+    pub levels: Vec<usize>,
+    pub double: Vec<usize>,
+}
+
+/// The mapping of a skeleton with one placement per operand (`placements[o.index()]`).
+pub fn mapping_of(sk: &Skeleton, placements: [&Placement; 3]) -> Mapping {
+    let temporal = sk
+        .loops
+        .iter()
+        .enumerate()
+        .map(|(i, &(dim, factor))| TemporalLoop {
+            dim,
+            factor,
+            level: Operand::ALL.map(|o| placements[o.index()].levels[i]),
+        })
+        .collect();
+    let mut double_buffer: Vec<(usize, Operand)> = Operand::ALL
+        .iter()
+        .flat_map(|&o| placements[o.index()].double.iter().map(move |&lv| (lv, o)))
+        .collect();
+    double_buffer.sort();
+    Mapping {
+        spatial: sk.spatial.clone(),
+        temporal,
+        double_buffer,
+        padded_dims: sk.padded,
+    }
+}
+
+/// The placement that keeps every loop of an operand in the outermost level.
+pub fn outermost(sk: &Skeleton) -> Placement {
+    Placement {
+        levels: vec![0; sk.loops.len()],
+        double: vec![],
+    }
+}
+
+/// Levels at which double buffering `o` means something: not DRAM (never a child), not the
+/// macro's weight store (fixed by the hardware).
+fn double_candidates(t: &Target, o: Operand) -> Vec<usize> {
+    t.levels_of(o)
+        .into_iter()
+        .filter(|&lv| {
+            lv != 0 && !(o == Operand::W && lv == t.macro_level()) && t.may_double_buffer(lv, o)
+        })
+        .collect()
+}
+
+/// Every placement of `o` in `sk` whose own resident data fits every level it uses on its own
+/// (levels shared with other operands are checked jointly by the caller). `limit` bounds the
+/// count; `None` when the space is larger.
+pub fn placements(
+    t: &Target,
+    w: &Workload,
+    sk: &Skeleton,
+    o: Operand,
+    limit: usize,
+) -> Option<Vec<Placement>> {
+    let levels = t.levels_of(o);
+    let db_levels = double_candidates(t, o);
+    let n = sk.loops.len();
+    let mut out = Vec::new();
+    let mut current = vec![0usize; n];
+    // Non-decreasing level sequences over the loops, outer to inner.
+    fn walk(
+        pos: usize,
+        min_idx: usize,
+        levels: &[usize],
+        current: &mut Vec<usize>,
+        f: &mut dyn FnMut(&[usize]) -> bool,
+    ) -> bool {
+        if pos == current.len() {
+            return f(current);
+        }
+        for idx in min_idx..levels.len() {
+            current[pos] = levels[idx];
+            if !walk(pos + 1, idx, levels, current, f) {
+                return false;
+            }
+        }
+        true
+    }
+    let others = outermost(sk);
+    let mut overflow = false;
+    walk(0, 0, &levels, &mut current, &mut |lv: &[usize]| {
+        let used: Vec<usize> = db_levels
+            .iter()
+            .copied()
+            .filter(|d| lv.contains(d))
+            .collect();
+        for mask in 0..(1u32 << used.len()) {
+            let p = Placement {
+                levels: lv.to_vec(),
+                double: (0..used.len())
+                    .filter(|b| mask & (1 << b) != 0)
+                    .map(|b| used[b])
+                    .collect(),
+            };
+            let mut ps = [&others, &others, &others];
+            ps[o.index()] = &p;
+            let m = mapping_of(sk, ps);
+            let bits = resident_bits(t, w, &m);
+            let fits = (1..t.num_levels()).all(|l| {
+                let shared = t.levels[l].holds.len() > 1;
+                shared || bits[l][o.index()] <= t.levels[l].capacity_bits
+            });
+            if fits {
+                if out.len() == limit {
+                    overflow = true;
+                    return false;
+                }
+                out.push(p);
+            }
+        }
+        true
+    });
+    (!overflow).then_some(out)
+}
+
+/// Loop-order templates, outer to inner: weight-, output- and input-stationary.
+pub const ORDERS: [[Dim; 8]; 3] = [
+    [
+        Dim::G,
+        Dim::K,
+        Dim::C,
+        Dim::R,
+        Dim::S,
+        Dim::B,
+        Dim::P,
+        Dim::Q,
+    ],
+    [
+        Dim::G,
+        Dim::K,
+        Dim::B,
+        Dim::P,
+        Dim::Q,
+        Dim::C,
+        Dim::R,
+        Dim::S,
+    ],
+    [
+        Dim::G,
+        Dim::C,
+        Dim::R,
+        Dim::S,
+        Dim::B,
+        Dim::P,
+        Dim::Q,
+        Dim::K,
+    ],
+];
+
+/// The loops of a template order over the given trip counts (trip-1 dims left out).
+pub fn loops_in_order(order: &[Dim], trips: &[u64; 8]) -> Vec<(Dim, u64)> {
+    let mut loops: Vec<(Dim, u64)> = order
+        .iter()
+        .map(|&d| (d, trips[d.index()]))
+        .filter(|&(_, f)| f > 1)
+        .collect();
+    if loops.is_empty() {
+        loops.push((order[order.len() - 1], 1));
+    }
+    loops
+}

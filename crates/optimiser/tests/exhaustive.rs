@@ -1,0 +1,213 @@
+//! The optimiser against brute force over the same space, on small layers of varied shapes,
+//! and its MILP against the cost model triple by triple.
+
+use cimopt_cost::{Objective, evaluate};
+use cimopt_ir::{OpKind, WeightKind, Workload, check};
+use cimopt_mappers::spatial;
+use cimopt_optimiser::space::mapping_of;
+use cimopt_optimiser::{
+    Options, exhaustive_skeleton, model, optimise, optimise_skeleton, skeleton_space, skeletons,
+};
+use cimopt_target::{Operand, Target, load};
+
+fn target(name: &str) -> Target {
+    load(name, &[]).unwrap().target
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
+    Workload {
+        op: OpKind::Conv,
+        weight_kind: WeightKind::Constant,
+        r,
+        s: r,
+        p,
+        q: p,
+        c,
+        k,
+        g,
+        b: 1,
+        h: (p - 1) * stride + r,
+        w: (p - 1) * stride + r,
+        stride: [stride, stride],
+        pad: [0; 4],
+        dilation: [1, 1],
+    }
+}
+
+fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
+    Workload {
+        op: OpKind::MatMul,
+        weight_kind: WeightKind::Constant,
+        r: 1,
+        s: 1,
+        p: m,
+        q: 1,
+        c: kdim,
+        k: n,
+        g: 1,
+        b: 1,
+        h: m,
+        w: 1,
+        stride: [1, 1],
+        pad: [0; 4],
+        dilation: [1, 1],
+    }
+}
+
+/// Small layers: 1×1, 3×3, depthwise, strided, MatMul, and primes 7 and 13 in the dims.
+fn layers() -> Vec<(&'static str, Workload)> {
+    vec![
+        ("1x1 c16 k32 7x7", conv(1, 7, 16, 32, 1, 1)),
+        ("3x3 c8 k16 5x5", conv(3, 5, 8, 16, 1, 1)),
+        ("depthwise 3x3 g16 7x7", conv(3, 7, 1, 1, 16, 1)),
+        ("3x3 stride 2 c4 k13 3x3", conv(3, 3, 4, 13, 1, 2)),
+        ("matmul 13x64x32", matmul(13, 64, 32)),
+    ]
+}
+
+fn opts(objective: Objective) -> Options {
+    Options {
+        objective,
+        gap: 1e-6,
+        time_limit_s: 600.0,
+        spatial_candidates: usize::MAX,
+        max_rounds: 10_000,
+        placement_limit: usize::MAX,
+        max_nodes: 1_000_000,
+    }
+}
+
+/// On every skeleton of the best-utilised spatial candidates, the MILP search (bound, price,
+/// cut, repeat) ends at the brute-force optimum of the skeleton, and its bound is below it.
+#[test]
+fn the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
+    let t = target("default");
+    let mut checked = 0;
+    for (name, w) in layers() {
+        let mut cands = spatial::enumerate(&t, &w);
+        cands.sort_by(|a, b| {
+            spatial::utilisation(&t, &w, b).total_cmp(&spatial::utilisation(&t, &w, a))
+        });
+        for s in cands.iter().take(1) {
+            for sk in skeletons(&w, s, None) {
+                let space = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();
+                for objective in [Objective::Edp, Objective::Latency, Objective::Energy] {
+                    let (_, brute) = exhaustive_skeleton(&t, &w, &space, objective)
+                        .unwrap_or_else(|| panic!("{name}: nothing fits"));
+                    let (m, cost, bound, complete) =
+                        optimise_skeleton(&t, &w, &space, &opts(objective));
+                    assert!(check(&t, &w, &m).is_empty(), "{name}: invalid mapping");
+                    let (b, v) = (objective.of(&brute), objective.of(&cost));
+                    assert!(
+                        complete,
+                        "{name} {:?} {}: search incomplete",
+                        sk.loops,
+                        objective.name()
+                    );
+                    assert!(
+                        (v - b).abs() <= b * 1e-6,
+                        "{name} {:?} {}: MILP search {v} vs brute force {b}",
+                        sk.loops,
+                        objective.name()
+                    );
+                    assert!(
+                        bound <= b * (1.0 + 1e-6),
+                        "{name}: bound {bound} above the optimum {b}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 30, "{checked} skeleton searches");
+}
+
+/// The layer-level search never returns worse than its greedy warm start, and its mapping is
+/// valid; its reported bound is below its objective.
+#[test]
+fn the_layer_search_is_never_worse_than_greedy() {
+    let t = target("default");
+    for (name, w) in layers() {
+        let o = Options::default();
+        let r = optimise(&t, &w, &o).unwrap();
+        assert!(
+            check(&t, &w, &r.mapping).is_empty(),
+            "{name}: invalid mapping"
+        );
+        assert!(
+            r.stats.objective <= r.stats.warm_start_objective * (1.0 + 1e-12),
+            "{name}"
+        );
+        assert!(
+            r.stats.bound <= r.stats.objective * (1.0 + 1e-9),
+            "{name}: {:?}",
+            r.stats
+        );
+        assert!((o.objective.of(&r.cost) - r.stats.objective).abs() <= 1e-9 * r.stats.objective);
+    }
+}
+
+/// For every placement triple the cost model's values satisfy the MILP, so the MILP's value
+/// of a triple never exceeds the cost model's: that is what makes its optimum a bound.
+#[test]
+fn the_milp_never_overestimates_a_triple() {
+    let t = target("default");
+    let mut exact = 0;
+    let mut total = 0;
+    for (name, w) in layers() {
+        let cands = spatial::enumerate(&t, &w);
+        for s in cands.iter().take(3) {
+            for sk in skeletons(&w, s, None) {
+                let space = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();
+                let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+                // A deterministic sample of triples.
+                for k in 0..40usize {
+                    let f = [k * 7 % n[0], k * 13 % n[1], k * 29 % n[2]];
+                    let m = mapping_of(
+                        &sk,
+                        Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
+                    );
+                    if !check(&t, &w, &m).is_empty() {
+                        continue;
+                    }
+                    let c = evaluate(&t, &w, &m);
+                    for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+                        let truth = objective.of(&c);
+                        let sol = model::solve(&model::ModelInput {
+                            target: &t,
+                            skeleton: &sk,
+                            profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
+                            objective,
+                            mac_energy_nj: t.activation_energy_nj()
+                                * sk.activations() as f64
+                                * m.axis_fill(0) as f64,
+                            latency_ref: c.latency_cycles,
+                            energy_ref: c.energy_nj,
+                            cutoff: truth * 1.5,
+                            excluded: &[],
+                            gap: 1e-9,
+                            time_limit_s: 60.0,
+                            max_nodes: 1_000_000,
+                            fixed: Some(f),
+                        });
+                        let v = sol
+                            .objective
+                            .unwrap_or_else(|| panic!("{name}: {f:?} infeasible in the MILP"));
+                        assert!(
+                            v <= truth * (1.0 + 1e-6),
+                            "{name} {f:?} {}: MILP {v} > cost model {truth}",
+                            objective.name()
+                        );
+                        total += 1;
+                        if v >= truth * (1.0 - 1e-6) {
+                            exact += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("MILP exact on {exact} of {total} triples");
+    assert!(total > 100);
+}
