@@ -4,7 +4,7 @@ use crate::Outcome;
 use crate::output::write_atomic;
 use crate::solve::{Solved, SolverArgs, solve_layer};
 use anyhow::{Context, Result, bail};
-use cimopt_cost::{Cost, Objective};
+use cimopt_cost::Cost;
 use cimopt_ir::Layer;
 use cimopt_mappers::bounds::lower_bound;
 use cimopt_schedule::{
@@ -193,6 +193,7 @@ pub fn schedule_of(
     let progress =
         crate::progress::Progress::new(distinct.len() as u64, args.quiet || args.json, "mapping");
     let done = std::sync::atomic::AtomicU64::new(0);
+    let hits = std::sync::atomic::AtomicU64::new(0);
     let mapped: Vec<(usize, Result<Solved, String>)> = distinct
         .par_iter()
         .map(|layer| {
@@ -206,10 +207,25 @@ pub fn schedule_of(
                 .iter()
                 .filter(|l| l.dedup_group == layer.index)
                 .count();
-            let note = if copies > 1 {
-                format!("(used by {copies} identical layers)")
-            } else {
+            if r.as_ref().is_ok_and(|s| s.cache_hit) {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let hit = r.as_ref().is_ok_and(|s| s.cache_hit);
+            let mut notes = Vec::new();
+            if copies > 1 {
+                notes.push(format!("used by {copies} identical layers"));
+            }
+            if hit {
+                notes.push("cache hit".to_string());
+            }
+            let n_hits = hits.load(std::sync::atomic::Ordering::SeqCst);
+            if n_hits > 0 {
+                notes.push(format!("{n_hits} cache hits so far"));
+            }
+            let note = if notes.is_empty() {
                 String::new()
+            } else {
+                format!("({})", notes.join(", "))
             };
             progress.done(n, &layer.name, &note);
             (layer.index, r)

@@ -17,10 +17,10 @@ pub const HIGHS_VERSION: &str = "highs-sys 1.16.0";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SolverArgs {
-    /// Mapper: `mip` (the MILP optimiser on HiGHS), `greedy` (heuristic search), `ws`
-    /// (weight-stationary baseline), or `exhaustive` (brute force over the MILP's space; small
-    /// layers only).
-    #[arg(long, default_value = "mip", value_parser = ["mip", "greedy", "ws", "exhaustive"])]
+    /// Mapper: `greedy` (heuristic search), `mip` (the MILP optimiser on HiGHS, see
+    /// docs/optimiser.md), `ws` (weight-stationary baseline), or `exhaustive` (brute force over
+    /// the MILP's space; small layers only).
+    #[arg(long, default_value = "greedy", value_parser = ["greedy", "mip", "ws", "exhaustive"])]
     pub mapper: String,
     /// What the mapper minimises.
     #[arg(long, default_value = "edp", value_parser = ["latency", "energy", "edp"])]
@@ -42,20 +42,6 @@ pub struct SolverArgs {
     /// from run to run).
     #[arg(long)]
     pub timings: bool,
-}
-
-impl Default for SolverArgs {
-    fn default() -> Self {
-        SolverArgs {
-            mapper: "mip".into(),
-            objective: "edp".into(),
-            gap: 1e-3,
-            time_limit: 60.0,
-            threads: None,
-            no_cache: false,
-            timings: false,
-        }
-    }
 }
 
 impl SolverArgs {
@@ -114,6 +100,8 @@ impl SolverArgs {
 pub struct Solved {
     pub mapped: Mapped,
     pub info: SolveInfo,
+    /// Whether the mapping came from the solve cache.
+    pub cache_hit: bool,
 }
 
 /// Where cached solves live: `$CIMOPT_CACHE_DIR`, else `$XDG_CACHE_HOME/cimopt`, else
@@ -258,6 +246,7 @@ pub fn solve_layer(t: &Target, layer: &Layer, args: &SolverArgs) -> Result<Solve
                     evaluated: 0,
                 },
                 info,
+                cache_hit: true,
             });
         }
     }
@@ -312,7 +301,7 @@ pub fn solve_layer(t: &Target, layer: &Layer, args: &SolverArgs) -> Result<Solve
                 .with_context(|| layer_context(layer))?;
             let Some((mapping, cost)) = r else {
                 bail!(
-                    "{}: too large for --mapper exhaustive (a skeleton has more than {limit} placement triples); use --mapper mip",
+                    "{}: too large for --mapper exhaustive (its space holds more than {limit} placement triples); use --mapper mip",
                     layer_context(layer)
                 );
             };
@@ -348,7 +337,11 @@ pub fn solve_layer(t: &Target, layer: &Layer, args: &SolverArgs) -> Result<Solve
         info.wall_s = Some(started.elapsed().as_secs_f64());
         info.cache_hit = cache.as_ref().map(|_| false);
     }
-    Ok(Solved { mapped, info })
+    Ok(Solved {
+        mapped,
+        info,
+        cache_hit: false,
+    })
 }
 
 fn heuristic_info(mapper: &str) -> SolveInfo {

@@ -442,7 +442,7 @@ pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, M
 
 /// Every placement triple of every skeleton of every spatial candidate the optimiser would
 /// solve, priced by the cost model: the optimum of the same space by brute force. Refuses
-/// (returns `None`) when a skeleton has more than `max_triples` triples.
+/// (returns `None`) when the space holds more than `max_triples` placement triples in all.
 pub fn exhaustive(
     t: &Target,
     w: &Workload,
@@ -467,20 +467,30 @@ pub fn exhaustive(
             .collect(),
         padded: warm.mapping.padded_dims,
     };
-    let mut best = (warm.mapping.clone(), warm.cost.clone());
+    // Size the whole space first, so that a layer too large is refused at once.
+    let mut spaces = Vec::new();
+    let mut total: u64 = 0;
     for s in spatial::enumerate(t, w) {
         for sk in skeletons(w, &s, Some(&warm_skeleton)) {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;
             };
-            let triples: u64 = space.placements.iter().map(|p| p.len() as u64).product();
-            if triples > max_triples {
+            total += space
+                .placements
+                .iter()
+                .map(|p| p.len() as u64)
+                .product::<u64>();
+            if total > max_triples {
                 return Ok(None);
             }
-            if let Some((m, c)) = exhaustive_skeleton(t, w, &space, opts.objective) {
-                if opts.objective.of(&c) < opts.objective.of(&best.1) {
-                    best = (m, c);
-                }
+            spaces.push(space);
+        }
+    }
+    let mut best = (warm.mapping.clone(), warm.cost.clone());
+    for space in &spaces {
+        if let Some((m, c)) = exhaustive_skeleton(t, w, space, opts.objective) {
+            if opts.objective.of(&c) < opts.objective.of(&best.1) {
+                best = (m, c);
             }
         }
     }

@@ -536,7 +536,17 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             obj += mac * latency;
             obj.add_mul(leak, q);
             b.rows.push(obj.clone().leq(inp.cutoff / (tau * eref)));
-            obj
+            // The McCormick under-estimators of L·E from L ≥ L_min, E ≥ E_min: valid for every
+            // triple, and what keeps the LP relaxation's bound away from zero when the
+            // placement binaries are fractional.
+            let edp = b.add(variable().min(0.0)).0;
+            let e_min = min_mem + mac + leak * min_latency;
+            b.rows.push(Expression::from(edp).geq(obj));
+            b.rows.push(
+                Expression::from(edp)
+                    .geq(min_latency * energy.clone() + e_min * latency - min_latency * e_min),
+            );
+            Expression::from(edp)
         }
     };
     let unit = match inp.objective {

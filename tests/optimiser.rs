@@ -1,0 +1,196 @@
+//! `--mapper mip` end to end: the schedule carries the solve evidence, the optimiser is never
+//! worse than greedy, the solve cache makes a recompile instant and byte-identical, and bad
+//! solver flags are refused.
+
+mod common;
+
+use common::{root, text};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cimopt"))
+        .current_dir(dir)
+        .env("CIMOPT_CACHE_DIR", cache)
+        .args(args)
+        .output()
+        .expect("cimopt runs")
+}
+
+fn compile(dir: &Path, cache: &Path, out: &str, extra: &[&str]) -> Value {
+    let model = root().join("models/tiny_cnn.onnx");
+    let mut args = vec![
+        "compile",
+        model.to_str().unwrap(),
+        "--target",
+        "default",
+        "-q",
+        "--no-simulate",
+        "-o",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    let o = run(dir, cache, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&std::fs::read(dir.join(out)).unwrap()).unwrap()
+}
+
+#[test]
+fn mip_schedules_carry_their_evidence_and_beat_or_match_greedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let mip = compile(dir.path(), &cache, "mip.json", &["--mapper", "mip"]);
+    let greedy = compile(dir.path(), &cache, "greedy.json", &["--mapper", "greedy"]);
+    let producer = &mip["producer"];
+    assert_eq!(producer["mapper"], "mip");
+    assert!(producer["solver"].as_str().unwrap().contains("HiGHS"));
+    assert_eq!(producer["solver_options"]["mip_rel_gap"], "0.001");
+    let (ml, gl) = (
+        mip["layers"].as_array().unwrap(),
+        greedy["layers"].as_array().unwrap(),
+    );
+    assert_eq!(ml.len(), gl.len());
+    for (m, g) in ml.iter().zip(gl) {
+        let s = &m["solve"];
+        if s["status"] == "reused" {
+            continue;
+        }
+        assert_eq!(s["mapper"], "mip");
+        assert!(
+            matches!(s["status"].as_str(), Some("optimal" | "incomplete")),
+            "{s}"
+        );
+        let (obj, bound, gap) = (
+            s["objective"].as_f64().unwrap(),
+            s["best_bound"].as_f64().unwrap(),
+            s["gap"].as_f64().unwrap(),
+        );
+        assert!(
+            bound <= obj * (1.0 + 1e-9) && (0.0..=1.0).contains(&gap),
+            "{s}"
+        );
+        assert!(s["candidates"]["enumerated"].as_u64().unwrap() > 0);
+        assert_eq!(s["warm_start"], true);
+        // Deterministic bytes: no wall time, no cache state unless --timings.
+        assert!(s["wall_s"].is_null() && s["cache_hit"].is_null());
+        let edp = |l: &Value| l["predicted"]["edp"].as_f64().unwrap();
+        assert!(
+            edp(m) <= edp(g) * (1.0 + 1e-9),
+            "layer {}: mip {} > greedy {}",
+            m["name"],
+            edp(m),
+            edp(g)
+        );
+    }
+}
+
+#[test]
+fn the_cache_makes_a_recompile_identical_and_no_cache_leaves_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    compile(dir.path(), &cache, "a.json", &["--mapper", "mip"]);
+    let entries = std::fs::read_dir(&cache).unwrap().count();
+    assert!(entries > 0, "the first compile fills the cache");
+    compile(dir.path(), &cache, "b.json", &["--mapper", "mip"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("a.json")).unwrap(),
+        std::fs::read(dir.path().join("b.json")).unwrap(),
+        "a cached recompile writes the same bytes"
+    );
+    let timed = compile(
+        dir.path(),
+        &cache,
+        "c.json",
+        &["--mapper", "mip", "--timings"],
+    );
+    for l in timed["layers"].as_array().unwrap() {
+        if l["solve"]["status"] != "reused" {
+            assert_eq!(l["solve"]["cache_hit"], true, "{}", l["solve"]);
+            assert!(l["solve"]["wall_s"].as_f64().unwrap() >= 0.0);
+        }
+    }
+    let fresh = dir.path().join("fresh-cache");
+    compile(
+        dir.path(),
+        &fresh,
+        "d.json",
+        &["--mapper", "mip", "--no-cache"],
+    );
+    assert!(!fresh.exists(), "--no-cache writes no cache");
+    // A corrupt entry is ignored and rewritten, not an error.
+    for e in std::fs::read_dir(&cache).unwrap() {
+        std::fs::write(e.unwrap().path(), b"{ not json").unwrap();
+    }
+    compile(dir.path(), &cache, "e.json", &["--mapper", "mip"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("a.json")).unwrap(),
+        std::fs::read(dir.path().join("e.json")).unwrap()
+    );
+}
+
+#[test]
+fn bad_solver_flags_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = root().join("models/tiny_cnn.onnx");
+    let m = model.to_str().unwrap();
+    for (flag, value, needle) in [
+        ("--gap", "1.5", "--gap"),
+        ("--time-limit", "0", "--time-limit"),
+        ("--threads", "0", "--threads"),
+    ] {
+        let o = run(
+            dir.path(),
+            &dir.path().join("c"),
+            &[
+                "compile", m, "--target", "default", flag, value, "-o", "x.json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(needle), "{}", text(&o));
+        assert!(!dir.path().join("x.json").exists());
+    }
+}
+
+#[test]
+fn exhaustive_maps_small_layers_no_worse_than_mip_and_refuses_large_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let ex = compile(
+        dir.path(),
+        &cache,
+        "ex.json",
+        &["--mapper", "exhaustive", "--keep-going"],
+    );
+    let mip = compile(dir.path(), &cache, "mip.json", &["--mapper", "mip"]);
+    let skipped = ex["model"]["skipped_nodes"].as_array().unwrap();
+    assert!(
+        skipped.iter().all(|s| s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("too large for --mapper exhaustive")),
+        "{skipped:?}"
+    );
+    let mapped = ex["layers"].as_array().unwrap();
+    assert!(
+        !mapped.is_empty(),
+        "tiny_cnn has layers small enough to enumerate"
+    );
+    for l in mapped {
+        let m = mip["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == l["name"])
+            .unwrap();
+        let edp = |l: &Value| l["predicted"]["edp"].as_f64().unwrap();
+        assert!(
+            edp(l) <= edp(m) * (1.0 + 1e-9),
+            "{}: exhaustive {} > mip {}",
+            l["name"],
+            edp(l),
+            edp(m)
+        );
+        assert_eq!(l["solve"]["status"], "optimal");
+    }
+}
