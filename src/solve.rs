@@ -88,6 +88,7 @@ impl SolverArgs {
             m.insert("max_rounds_per_skeleton".into(), o.max_rounds.to_string());
             m.insert("placement_limit".into(), o.placement_limit.to_string());
             m.insert("mip_max_nodes".into(), o.max_nodes.to_string());
+            m.insert("simulator_agreement".into(), o.agreement.to_string());
             m.insert("highs_threads".into(), "1".into());
             m.insert("highs_random_seed".into(), "0".into());
             m.insert("highs_version".into(), HIGHS_VERSION.into());

@@ -26,7 +26,6 @@ fn compile(dir: &Path, cache: &Path, out: &str, extra: &[&str]) -> Value {
         "--target",
         "default",
         "-q",
-        "--no-simulate",
         "-o",
         out,
     ];

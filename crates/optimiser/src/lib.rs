@@ -43,6 +43,10 @@ pub struct Options {
     /// Branch-and-bound nodes per MILP solve: the deterministic work budget (the time limit
     /// is only a safety net).
     pub max_nodes: u64,
+    /// A priced solution is accepted only if the simulator's latency and energy agree with the
+    /// cost model's within this relative tolerance: the search must not win by landing where
+    /// the model is wrong.
+    pub agreement: f64,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
             max_rounds: 3,
             placement_limit: 3000,
             max_nodes: 500,
+            agreement: 0.01,
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Stats {
     pub candidates_solved: u64,
     pub skeletons_solved: u64,
     pub milp_solves: u64,
+    /// Priced solutions rejected because the simulator disagreed with the cost model.
+    pub rejected_by_simulator: u64,
     /// Whether the greedy warm start was the final answer.
     pub warm_start_kept: bool,
     /// The greedy warm start's objective.
@@ -214,6 +221,7 @@ struct Incumbent {
 struct SkeletonOutcome {
     bound: f64,
     solves: u64,
+    rejected: u64,
     complete: bool,
 }
 
@@ -229,6 +237,7 @@ fn solve_skeleton(
     let mut out = SkeletonOutcome {
         bound: 0.0,
         solves: 0,
+        rejected: 0,
         complete: false,
     };
     loop {
@@ -292,7 +301,17 @@ fn solve_skeleton(
                 );
                 eprintln!("  mapping {:?}", m);
             }
-            if v < inc.objective * (1.0 - 1e-12) {
+            let agrees = || {
+                cimopt_sim::simulate(t, w, &m).is_ok_and(|s| {
+                    let rel = |p: f64, q: f64| (p - q).abs() / q.max(1e-12);
+                    rel(c.latency_cycles, s.latency_cycles) <= opts.agreement
+                        && rel(c.energy_nj, s.energy_nj) <= opts.agreement
+                })
+            };
+            let better = v < inc.objective * (1.0 - 1e-12);
+            if better && opts.agreement.is_finite() && !agrees() {
+                out.rejected += 1;
+            } else if better {
                 *inc = Incumbent {
                     mapping: m,
                     cost: c,
@@ -386,6 +405,7 @@ pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, M
         candidates_solved: 0,
         skeletons_solved: 0,
         milp_solves: 0,
+        rejected_by_simulator: 0,
         warm_start_kept: true,
         warm_start_objective: warm_objective,
         milp_objective: None,
@@ -414,6 +434,7 @@ pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, M
             let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
             stats.skeletons_solved += 1;
             stats.milp_solves += o.solves;
+            stats.rejected_by_simulator += o.rejected;
             stats.bound = stats.bound.min(o.bound);
             if !o.complete {
                 stats.status = Status::Incomplete;

@@ -75,6 +75,8 @@ fn opts(objective: Objective) -> Options {
         max_rounds: 10_000,
         placement_limit: usize::MAX,
         max_nodes: 1_000_000,
+        // Brute force judges by the cost model alone; so does the search it is checked against.
+        agreement: f64::INFINITY,
     }
 }
 
