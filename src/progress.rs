@@ -16,13 +16,29 @@ pub struct Progress {
     interrupted: Arc<AtomicBool>,
 }
 
+/// The process's one Ctrl-C flag: a handler can be installed only once per process, so every
+/// `Progress` (a sweep makes one per variant) shares it.
+fn ctrl_c_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        // If another handler exists (cannot happen in the binary), Ctrl-C keeps its default
+        // behaviour, which still leaves no half-written output.
+        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        flag
+    })
+    .clone()
+}
+
+/// Whether Ctrl-C was pressed since the process started.
+pub fn interrupted() -> bool {
+    ctrl_c_flag().load(Ordering::SeqCst)
+}
+
 impl Progress {
     pub fn new(total: u64, quiet: bool, what: &str) -> Progress {
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let flag = interrupted.clone();
-        // A second handler cannot be installed (e.g. in tests that run twice); then Ctrl-C
-        // keeps its default behaviour, which still leaves no half-written output.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        let interrupted = ctrl_c_flag();
         let tty = std::io::stderr().is_terminal();
         let bar = (!quiet && tty).then(|| {
             let b = ProgressBar::new(total);

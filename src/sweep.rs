@@ -95,6 +95,9 @@ pub fn run(args: &SweepArgs) -> Outcome {
     }
     let mut variants = Vec::new();
     for idx in 0..total {
+        if crate::progress::interrupted() {
+            bail!("interrupted after {idx} of {total} variants: the CSV and HTML were not written");
+        }
         // Mixed radix over the axes, the first --set outermost.
         let mut rest = idx;
         let mut sets = vec![(String::new(), String::new()); axes.len()];
