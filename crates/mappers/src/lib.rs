@@ -28,7 +28,7 @@ pub struct Mapped {
 }
 
 /// Loop-order templates, outer to inner.
-const WEIGHT_STATIONARY: [Dim; 8] = [
+pub const WEIGHT_STATIONARY: [Dim; 8] = [
     Dim::G,
     Dim::K,
     Dim::C,
@@ -38,7 +38,7 @@ const WEIGHT_STATIONARY: [Dim; 8] = [
     Dim::P,
     Dim::Q,
 ];
-const OUTPUT_STATIONARY: [Dim; 8] = [
+pub const OUTPUT_STATIONARY: [Dim; 8] = [
     Dim::G,
     Dim::K,
     Dim::B,
@@ -48,7 +48,7 @@ const OUTPUT_STATIONARY: [Dim; 8] = [
     Dim::R,
     Dim::S,
 ];
-const INPUT_STATIONARY: [Dim; 8] = [
+pub const INPUT_STATIONARY: [Dim; 8] = [
     Dim::G,
     Dim::C,
     Dim::R,
@@ -59,7 +59,9 @@ const INPUT_STATIONARY: [Dim; 8] = [
     Dim::K,
 ];
 
-fn loops_in_order(order: &[Dim], trips: &[u64; 8]) -> Vec<(Dim, u64)> {
+/// The loops of a template order over the given trip counts (trip-1 dims left out; one
+/// factor-1 loop when every trip count is 1).
+pub fn loops_in_order(order: &[Dim], trips: &[u64; 8]) -> Vec<(Dim, u64)> {
     let mut loops: Vec<(Dim, u64)> = order
         .iter()
         .map(|&d| (d, trips[d.index()]))

@@ -18,9 +18,10 @@ pub mod space;
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy, spatial};
+use cimopt_mappers::{INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY, loops_in_order};
 use cimopt_target::{Operand, Target};
 use profile::{Profile, profile};
-use space::{Placement, Skeleton, loops_in_order, mapping_of, placements};
+use space::{Placement, Skeleton, mapping_of, placements};
 use std::time::Instant;
 
 /// Settings of the optimiser. Everything here goes into the cache key and the schedule.
@@ -153,7 +154,7 @@ pub fn skeletons(
     if let Some(e) = extra.filter(|e| e.spatial == s) {
         out.push(e.clone());
     }
-    for order in &space::ORDERS {
+    for order in [&WEIGHT_STATIONARY, &OUTPUT_STATIONARY, &INPUT_STATIONARY] {
         let sk = Skeleton {
             spatial: s.to_vec(),
             loops: loops_in_order(order, &trips),
@@ -356,20 +357,21 @@ pub fn optimise_skeleton(
     (inc.mapping, inc.cost, o.bound, o.complete)
 }
 
-/// Optimises one layer.
-pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, MapError> {
-    let started = Instant::now();
-    let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
+/// The greedy mapper's result (the incumbent to beat) and its skeleton (searched first).
+fn warm_start(
+    t: &Target,
+    w: &Workload,
+    objective: Objective,
+) -> Result<(cimopt_mappers::Mapped, Skeleton), MapError> {
     let warm = greedy(
         t,
         w,
         &GreedyOptions {
-            objective: opts.objective,
+            objective,
             ..GreedyOptions::default()
         },
     )?;
-    let warm_objective = opts.objective.of(&warm.cost);
-    let warm_skeleton = Skeleton {
+    let skeleton = Skeleton {
         spatial: warm.mapping.spatial.clone(),
         loops: warm
             .mapping
@@ -379,6 +381,15 @@ pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, M
             .collect(),
         padded: warm.mapping.padded_dims,
     };
+    Ok((warm, skeleton))
+}
+
+/// Optimises one layer.
+pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, MapError> {
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
+    let (warm, warm_skeleton) = warm_start(t, w, opts.objective)?;
+    let warm_objective = opts.objective.of(&warm.cost);
     let mut inc = Incumbent {
         mapping: warm.mapping.clone(),
         cost: warm.cost.clone(),
@@ -470,24 +481,7 @@ pub fn exhaustive(
     opts: &Options,
     max_triples: u64,
 ) -> Result<Option<(Mapping, Cost)>, MapError> {
-    let warm = greedy(
-        t,
-        w,
-        &GreedyOptions {
-            objective: opts.objective,
-            ..GreedyOptions::default()
-        },
-    )?;
-    let warm_skeleton = Skeleton {
-        spatial: warm.mapping.spatial.clone(),
-        loops: warm
-            .mapping
-            .temporal
-            .iter()
-            .map(|l| (l.dim, l.factor))
-            .collect(),
-        padded: warm.mapping.padded_dims,
-    };
+    let (warm, warm_skeleton) = warm_start(t, w, opts.objective)?;
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
