@@ -89,19 +89,14 @@ enum Slack {
 
 struct Builder {
     vars: ProblemVariables,
-    count: usize,
     rows: Vec<good_lp::Constraint>,
-    /// Column names, kept for `CIMOPT_DEBUG_MILP` dumps.
-    names: Vec<String>,
-    tag: &'static str,
 }
 
 impl Builder {
+    /// Adds a column and returns it with its index (good_lp numbers columns in order).
     fn add(&mut self, def: good_lp::VariableDefinition) -> (Variable, usize) {
-        let v = self.vars.add(def);
-        self.count += 1;
-        self.names.push(self.tag.to_string());
-        (v, self.count - 1)
+        let index = self.vars.len();
+        (self.vars.add(def), index)
     }
 }
 
@@ -123,10 +118,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
 
     let mut b = Builder {
         vars: ProblemVariables::new(),
-        count: 0,
         rows: Vec::new(),
-        names: Vec::new(),
-        tag: "x",
     };
     let x: Vec<Vec<(Variable, usize)>> = Operand::ALL
         .iter()
@@ -136,7 +128,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .collect()
         })
         .collect();
-    b.tag = "body";
     let body: Vec<Variable> = (0..n)
         .map(|j| b.add(variable().min(compute_after[j] / tau)).0)
         .collect();
@@ -153,15 +144,10 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             .map(|_| b.add(variable().min(0.0)).0)
             .collect::<Vec<_>>()
     };
-    b.tag = "gap";
     let gap = per_loop(&mut b);
-    b.tag = "first_gap";
     let first_gap = per_loop(&mut b);
-    b.tag = "serial_gap";
     let serial_gap = per_loop(&mut b);
-    b.tag = "chain I/W/O";
     let chain: Vec<Vec<Variable>> = (0..3).map(|_| per_loop(&mut b)).collect();
-    b.tag = "deficit";
     let deficit: Vec<Variable> = (0..2 * n).map(|_| b.add(variable().min(0.0)).0).collect();
     let deficit_at = |s: usize| -> Expression {
         if s >= 2 * n {
@@ -170,7 +156,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             Expression::from(deficit[s])
         }
     };
-    b.tag = "start/head I,W/latency";
     let start = b.add(variable().min(0.0)).0;
     let head: Vec<Variable> = (0..2).map(|_| b.add(variable().min(0.0)).0).collect();
     let (latency, latency_col) = b.add(variable().min(0.0));
@@ -186,7 +171,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         e
     };
     let (oi, ow, oo) = (Operand::I, Operand::W, Operand::O);
-    b.tag = "aux";
 
     // One placement per operand.
     for o in Operand::ALL {
@@ -361,7 +345,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         / tau;
     // excess[i]: stall cycles in one execution of loop i beyond the serial chains (what a
     // stream's head start can absorb), by the same recursion as the body.
-    b.tag = "excess";
     let excess: Vec<Variable> = (0..n).map(|_| b.add(variable().min(0.0)).0).collect();
     let excess_at = |j: usize| -> Expression {
         if j == n {
@@ -556,8 +539,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     };
 
     let rows = b.rows.len();
-    let columns = b.count;
-    let names = std::mem::take(&mut b.names);
+    let columns = b.vars.len();
     let mut problem = b
         .vars
         .minimise(objective)
@@ -575,21 +557,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     model.set_option("mip_heuristic_effort", 0.01);
     model.set_option("time_limit", inp.time_limit_s.max(0.01));
     model.set_option("mip_max_nodes", inp.max_nodes.min(i32::MAX as u64) as i32);
-    // Experiments: CIMOPT_HIGHS_OPTS="name=value,..." (numbers or strings).
-    if let Ok(extra) = std::env::var("CIMOPT_HIGHS_OPTS") {
-        for kv in extra.split(',').filter(|s| !s.is_empty()) {
-            let (k, v) = kv.split_once('=').expect("name=value");
-            if let Ok(i) = v.parse::<i32>() {
-                model.set_option(k, i);
-            } else if let Ok(f) = v.parse::<f64>() {
-                model.set_option(k, f);
-            } else if let Ok(b) = v.parse::<bool>() {
-                model.set_option(k, b);
-            } else {
-                model.set_option(k, v);
-            }
-        }
-    }
     let verbose = std::env::var_os("CIMOPT_DEBUG_HIGHS").is_some();
     model.set_option("output_flag", verbose);
     model.set_option("log_to_console", verbose);
@@ -652,22 +619,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     }
     let sol = solved.get_solution();
     let cols = sol.columns();
-    if std::env::var_os("CIMOPT_DEBUG_MILP").is_some() {
-        let mut last = "";
-        let mut line = String::new();
-        for (c, name) in names.iter().enumerate() {
-            if name == "x" || name == "aux" {
-                continue;
-            }
-            if name != last {
-                eprintln!("{line}");
-                line = format!("    {name}:");
-                last = name;
-            }
-            line += &format!(" {:.0}", cols[c] * tau);
-        }
-        eprintln!("{line}");
-    }
     let choice = Operand::ALL.map(|o| {
         x[o.index()]
             .iter()
