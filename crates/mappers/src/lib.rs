@@ -209,49 +209,56 @@ fn smallest_prime_factor(n: u64) -> u64 {
         .unwrap_or(n)
 }
 
-/// Local moves around a plan.
-fn neighbours(t: &Target, p: &Plan, allowed_db: &[(usize, Operand)]) -> Vec<Plan> {
+/// Moves of a temporal loop list (outer to inner): split off the smallest prime factor of a
+/// loop into a new loop outermost or just outside it, move the rest of a loop outermost, merge
+/// two loops of one dim, swap neighbours. Trip counts per dim are preserved.
+pub fn loop_moves(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
     let mut out = Vec::new();
-    let n = p.loops.len();
-    // Split off the smallest prime factor of a loop into a new loop further out.
+    let n = loops.len();
     for i in 0..n {
-        let (d, f) = p.loops[i];
+        let (d, f) = loops[i];
         if f < 2 {
             continue;
         }
         let q = smallest_prime_factor(f);
         for pos in [0, i] {
-            let mut np = p.clone();
-            np.loops[i].1 = f / q;
-            np.loops.insert(pos, (d, q));
-            np.loops.retain(|l| l.1 > 1);
-            out.push(np);
+            let mut nl = loops.to_vec();
+            nl[i].1 = f / q;
+            nl.insert(pos, (d, q));
+            nl.retain(|l| l.1 > 1);
+            out.push(nl);
         }
-        // Or move the other factor outwards (keep the prime inside).
         if f / q > 1 {
-            let mut np = p.clone();
-            np.loops[i].1 = q;
-            np.loops.insert(0, (d, f / q));
-            out.push(np);
+            let mut nl = loops.to_vec();
+            nl[i].1 = q;
+            nl.insert(0, (d, f / q));
+            out.push(nl);
         }
     }
-    // Merge two loops of the same dim.
     for i in 0..n {
         for j in i + 1..n {
-            if p.loops[i].0 == p.loops[j].0 {
-                let mut np = p.clone();
-                np.loops[j].1 *= np.loops[i].1;
-                np.loops.remove(i);
-                out.push(np);
+            if loops[i].0 == loops[j].0 {
+                let mut nl = loops.to_vec();
+                nl[j].1 *= nl[i].1;
+                nl.remove(i);
+                out.push(nl);
             }
         }
     }
-    // Swap neighbours.
     for i in 0..n.saturating_sub(1) {
-        let mut np = p.clone();
-        np.loops.swap(i, i + 1);
-        out.push(np);
+        let mut nl = loops.to_vec();
+        nl.swap(i, i + 1);
+        out.push(nl);
     }
+    out
+}
+
+/// Local moves around a plan.
+fn neighbours(p: &Plan, allowed_db: &[(usize, Operand)]) -> Vec<Plan> {
+    let mut out: Vec<Plan> = loop_moves(&p.loops)
+        .into_iter()
+        .map(|loops| Plan { loops, ..p.clone() })
+        .collect();
     // Toggle a double-buffer flag.
     for &db in allowed_db {
         let mut np = p.clone();
@@ -274,7 +281,6 @@ fn neighbours(t: &Target, p: &Plan, allowed_db: &[(usize, Operand)]) -> Vec<Plan
             }
         }
     }
-    let _ = t;
     out
 }
 
@@ -316,7 +322,7 @@ pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, 
                 // Hill climb from this start.
                 for _ in 0..opts.max_rounds {
                     let mut improved = false;
-                    for np in neighbours(t, &plan, &allowed_db) {
+                    for np in neighbours(&plan, &allowed_db) {
                         evaluated += 1;
                         if let Some((nm, nc)) = finish(t, w, &np) {
                             if score(&nc) < score(&c) * (1.0 - 1e-12) {
