@@ -182,7 +182,6 @@ pub fn schedule_of(
     model_bytes: &[u8],
 ) -> Result<Schedule> {
     args.solver.validate()?;
-    let objective = args.solver.objective();
     // Identical workloads are mapped once.
     let mut results: BTreeMap<usize, Result<Solved, String>> = BTreeMap::new();
     let distinct: Vec<&Layer> = model
@@ -190,6 +189,18 @@ pub fn schedule_of(
         .iter()
         .filter(|l| l.dedup_group == l.index)
         .collect();
+    let copies_of = |index: usize| {
+        model
+            .layers
+            .iter()
+            .filter(|l| l.dedup_group == index)
+            .count()
+    };
+    let weighted: Vec<(&Layer, usize)> =
+        distinct.iter().map(|&l| (l, copies_of(l.index))).collect();
+    let layer_objective =
+        crate::solve::layer_objective(t, &weighted, &args.solver, &crate::progress::interrupted);
+    let objective = layer_objective.objective;
     let progress =
         crate::progress::Progress::new(distinct.len() as u64, args.quiet || args.json, "mapping");
     let done = std::sync::atomic::AtomicU64::new(0);
@@ -200,13 +211,10 @@ pub fn schedule_of(
             if progress.interrupted() {
                 return (layer.index, Err("interrupted".to_string()));
             }
-            let r = solve_layer(t, layer, &args.solver).map_err(|e| format!("{e:#}"));
+            let r =
+                solve_layer(t, layer, &args.solver, &layer_objective).map_err(|e| format!("{e:#}"));
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let copies = model
-                .layers
-                .iter()
-                .filter(|l| l.dedup_group == layer.index)
-                .count();
+            let copies = copies_of(layer.index);
             if r.as_ref().is_ok_and(|s| s.cache_hit) {
                 hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
@@ -285,10 +293,14 @@ pub fn schedule_of(
             tool: "cimopt".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             mapper: args.solver.mapper.clone(),
-            objective: objective.name().into(),
+            objective: args.solver.objective().name().into(),
             solver: matches!(args.solver.mapper.as_str(), "mip")
                 .then(|| format!("HiGHS via good_lp ({})", crate::solve::HIGHS_VERSION)),
-            solver_options: args.solver.recorded_options(),
+            solver_options: {
+                let mut o = args.solver.recorded_options();
+                layer_objective.record(&mut o);
+                o
+            },
         },
         inputs: Inputs {
             model_file: args.model.display().to_string(),

@@ -91,10 +91,88 @@ impl SolverArgs {
             m.insert("simulator_agreement".into(), o.agreement.to_string());
             m.insert("highs_threads".into(), "1".into());
             m.insert("highs_random_seed".into(), "0".into());
+            m.insert("highs_mip_heuristic_effort".into(), "0.01".into());
+            m.insert(
+                "highs_submip_and_jump_heuristics".into(),
+                "off (rins, rens, root_reduced_cost, feasibility_jump)".into(),
+            );
+            m.insert("highs_objective_bound".into(), "cut-off".into());
             m.insert("highs_version".into(), HIGHS_VERSION.into());
         }
         m
     }
+}
+
+/// What each layer minimises, derived from the model-level objective, and the warm starts
+/// that derivation produced.
+pub struct LayerObjective {
+    pub objective: Objective,
+    /// Greedy's mapping of each distinct layer for the per-layer EDP (by layer index): further
+    /// warm starts for the optimiser when the model's EDP is the goal.
+    pub hints: std::collections::BTreeMap<usize, Mapping>,
+}
+
+impl LayerObjective {
+    /// The options this adds to the schedule's record (and to the cache key).
+    pub fn record(&self, options: &mut std::collections::BTreeMap<String, String>) {
+        if let Objective::Weighted { nj_per_cycle } = self.objective {
+            options.insert(
+                "edp_latency_weight_nj_per_cycle".into(),
+                nj_per_cycle.to_string(),
+            );
+        }
+    }
+}
+
+/// The per-layer objective of a model. Latency and energy add up over layers, so each layer
+/// minimises the model's objective. The model's EDP `(Σ E_i)·(Σ L_i)` does not split that way:
+/// for the optimisers each layer minimises `E_i + λ·L_i` with `λ = E/L` of the greedy
+/// mapper's schedule (mapped here first, layers in parallel), which can only lower the model's
+/// EDP below greedy's (see `Objective::Weighted`). `layers` are the distinct layers, each with
+/// the number of layers it stands for. Layers greedy cannot map are left out of `λ` (their
+/// error is reported when they are mapped).
+pub fn layer_objective(
+    t: &Target,
+    layers: &[(&Layer, usize)],
+    args: &SolverArgs,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> LayerObjective {
+    let objective = args.objective();
+    let mut out = LayerObjective {
+        objective,
+        hints: Default::default(),
+    };
+    if objective != Objective::Edp || !matches!(args.mapper.as_str(), "mip" | "exhaustive") {
+        return out;
+    }
+    use rayon::prelude::*;
+    let mapped: Vec<(usize, usize, Mapped)> = layers
+        .par_iter()
+        .filter_map(|&(layer, copies)| {
+            if interrupted() {
+                return None;
+            }
+            let opts = GreedyOptions {
+                objective,
+                ..GreedyOptions::default()
+            };
+            greedy(t, &layer.workload, &opts)
+                .ok()
+                .map(|m| (layer.index, copies, m))
+        })
+        .collect();
+    let (mut latency, mut energy) = (0.0, 0.0);
+    for (index, copies, m) in mapped {
+        latency += copies as f64 * m.cost.latency_cycles;
+        energy += copies as f64 * m.cost.energy_nj;
+        out.hints.insert(index, m.mapping);
+    }
+    if latency > 0.0 && energy > 0.0 {
+        out.objective = Objective::Weighted {
+            nj_per_cycle: energy / latency,
+        };
+    }
+    out
 }
 
 /// One layer's mapping and the evidence of how it was found.
@@ -118,14 +196,16 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 /// The content address of a solve: everything its result depends on.
-fn cache_key(t: &Target, layer: &Layer, args: &SolverArgs) -> String {
+fn cache_key(t: &Target, layer: &Layer, args: &SolverArgs, objective: &LayerObjective) -> String {
     let w = &layer.workload;
+    let mut options = args.recorded_options();
+    objective.record(&mut options);
     let key = json!({
         "tool": env!("CARGO_PKG_VERSION"),
-        "format": 1,
+        "format": 2,
         "mapper": args.mapper,
         "objective": args.objective,
-        "options": args.recorded_options(),
+        "options": options,
         "target": cimopt_schedule::target_sha256(t),
         "workload": format!("{w:?}"),
     });
@@ -216,15 +296,26 @@ fn layer_context(layer: &Layer) -> String {
 }
 
 /// Maps one layer with the chosen mapper, through the cache for the optimisers.
-pub fn solve_layer(t: &Target, layer: &Layer, args: &SolverArgs) -> Result<Solved> {
-    let objective = args.objective();
+pub fn solve_layer(
+    t: &Target,
+    layer: &Layer,
+    args: &SolverArgs,
+    layer_objective: &LayerObjective,
+) -> Result<Solved> {
+    let objective = layer_objective.objective;
+    let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
     let started = std::time::Instant::now();
     let cached_mapper = matches!(args.mapper.as_str(), "mip" | "exhaustive");
     let cache = (!args.no_cache && cached_mapper)
         .then(cache_dir)
         .flatten()
-        .map(|d| d.join(format!("{}.json", cache_key(t, layer, args))));
+        .map(|d| {
+            d.join(format!(
+                "{}.json",
+                cache_key(t, layer, args, layer_objective)
+            ))
+        });
     if let Some(path) = &cache {
         let hit = std::fs::read(path)
             .ok()
@@ -269,7 +360,11 @@ pub fn solve_layer(t: &Target, layer: &Layer, args: &SolverArgs) -> Result<Solve
             (m, heuristic_info("greedy"))
         }
         "mip" => {
-            let r = cimopt_optimiser::optimise(t, w, &args.optimiser_options())
+            let opts = Options {
+                objective,
+                ..args.optimiser_options()
+            };
+            let r = cimopt_optimiser::optimise_from(t, w, &opts, hint)
                 .with_context(|| layer_context(layer))?;
             let s = &r.stats;
             let info = SolveInfo {
@@ -298,7 +393,11 @@ pub fn solve_layer(t: &Target, layer: &Layer, args: &SolverArgs) -> Result<Solve
         }
         "exhaustive" => {
             let limit = 5_000_000;
-            let r = cimopt_optimiser::exhaustive(t, w, &args.optimiser_options(), limit)
+            let opts = Options {
+                objective,
+                ..args.optimiser_options()
+            };
+            let r = cimopt_optimiser::exhaustive(t, w, &opts, hint, limit)
                 .with_context(|| layer_context(layer))?;
             let Some((mapping, cost)) = r else {
                 bail!(

@@ -98,14 +98,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
         for target in ["default", "transformer"] {
             let mut ws_edp = f64::NAN;
             let mut greedy_edp = f64::NAN;
-            // The optimiser on every model on `default`, and on the transformer preset for
-            // the transformer (the BERT goal); the rest would double the bench time.
-            let with_mip = target == "default" || stem.contains("bert");
-            let mappers: &[&str] = if with_mip {
-                &["ws", "greedy", "mip"]
-            } else {
-                &["ws", "greedy"]
-            };
+            let mappers: &[&str] = &["ws", "greedy", "mip"];
             for &mapper in mappers {
                 let out = work.join(format!("{stem}.{target}.{mapper}.json"));
                 let m = model.to_string_lossy().to_string();

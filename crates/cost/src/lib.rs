@@ -91,19 +91,28 @@ impl Cost {
 }
 
 /// What a mapper minimises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Objective {
     Latency,
     Energy,
     Edp,
+    /// `energy + nj_per_cycle · latency` (nJ): a layer's share of a model-level EDP objective.
+    /// Minimising `Σ_i (E_i + λ·L_i)` with `λ = E/L` of a reference schedule never gives a
+    /// model EDP `(Σ E_i)·(Σ L_i)` above the reference's (AM–GM), so the model's EDP is
+    /// optimised layer by layer with this weight.
+    Weighted {
+        nj_per_cycle: f64,
+    },
 }
 
 impl Objective {
+    /// The name users give (`--objective`); `weighted` for the derived per-layer objective.
     pub fn name(self) -> &'static str {
         match self {
             Objective::Latency => "latency",
             Objective::Energy => "energy",
             Objective::Edp => "edp",
+            Objective::Weighted { .. } => "weighted",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -115,10 +124,15 @@ impl Objective {
         }
     }
     pub fn of(self, c: &Cost) -> f64 {
+        self.of_parts(c.latency_cycles, c.energy_nj)
+    }
+    /// The objective of a latency (cycles) and an energy (nJ).
+    pub fn of_parts(self, latency_cycles: f64, energy_nj: f64) -> f64 {
         match self {
-            Objective::Latency => c.latency_cycles,
-            Objective::Energy => c.energy_nj,
-            Objective::Edp => c.edp(),
+            Objective::Latency => latency_cycles,
+            Objective::Energy => energy_nj,
+            Objective::Edp => latency_cycles * energy_nj,
+            Objective::Weighted { nj_per_cycle } => energy_nj + nj_per_cycle * latency_cycles,
         }
     }
 }
@@ -425,4 +439,41 @@ pub fn energy(t: &Target, n: &Nest) -> EnergyBreakdown {
         }
     }
     e
+}
+
+#[cfg(test)]
+mod objective_tests {
+    use super::Objective;
+
+    #[test]
+    fn each_objective_weighs_latency_and_energy_as_documented() {
+        let (l, e) = (1000.0, 250.0);
+        assert_eq!(Objective::Latency.of_parts(l, e), 1000.0);
+        assert_eq!(Objective::Energy.of_parts(l, e), 250.0);
+        assert_eq!(Objective::Edp.of_parts(l, e), 250_000.0);
+        let w = Objective::Weighted { nj_per_cycle: 0.5 };
+        assert_eq!(w.of_parts(l, e), 750.0);
+        assert_eq!(w.name(), "weighted");
+        assert_eq!(Objective::parse("weighted"), None, "not a user objective");
+    }
+
+    /// The guarantee the optimiser relies on: with λ = E_r/L_r, any (E, L) with
+    /// E + λ·L ≤ E_r + λ·L_r has E·L ≤ E_r·L_r (AM–GM).
+    #[test]
+    fn a_weighted_improvement_never_raises_the_product() {
+        let (lr, er) = (4000.0_f64, 900.0_f64);
+        let lambda = er / lr;
+        let w = Objective::Weighted {
+            nj_per_cycle: lambda,
+        };
+        let budget = w.of_parts(lr, er);
+        for i in 1..200 {
+            let l = lr * i as f64 / 100.0;
+            // The largest energy the weighted budget allows at this latency.
+            let e = budget - lambda * l;
+            if e > 0.0 {
+                assert!(l * e <= lr * er * (1.0 + 1e-12), "L {l} E {e}");
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Times the optimiser's phases on one conv layer: `cargo run --example probe -- R P C K stride`.
+//! Times the optimiser's phases on one conv layer:
+//! `cargo run --example probe -- R P C K stride [latency weight, nJ/cycle]` (EDP without a weight).
 use cimopt_cost::Objective;
 use cimopt_ir::{OpKind, WeightKind, Workload};
 use cimopt_mappers::spatial;
@@ -6,10 +7,14 @@ use cimopt_optimiser::{Options, optimise, skeleton_space, skeletons};
 use std::time::Instant;
 
 fn main() {
-    let a: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a: Vec<u64> = args.iter().take(5).map(|s| s.parse().unwrap()).collect();
+    let objective = match args.get(5) {
+        Some(l) => Objective::Weighted {
+            nj_per_cycle: l.parse().unwrap(),
+        },
+        None => Objective::Edp,
+    };
     let (r, p, c, k, st) = (a[0], a[1], a[2], a[3], a[4]);
     let w = Workload {
         op: OpKind::Conv,
@@ -30,7 +35,7 @@ fn main() {
     };
     let t = cimopt_target::load("default", &[]).unwrap().target;
     let s = &spatial::enumerate(&t, &w)[0];
-    for sk in skeletons(&w, s, None) {
+    for sk in skeletons(&w, s, &[]) {
         let t0 = Instant::now();
         let sp = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();
         println!(
@@ -45,7 +50,7 @@ fn main() {
         &t,
         &w,
         &Options {
-            objective: Objective::Edp,
+            objective,
             ..Options::default()
         },
     )

@@ -56,8 +56,8 @@ impl Default for Options {
             objective: Objective::Edp,
             gap: 1e-3,
             time_limit_s: 60.0,
-            spatial_candidates: 2,
-            max_rounds: 3,
+            spatial_candidates: 8,
+            max_rounds: 10,
             placement_limit: 3000,
             max_nodes: 500,
             agreement: 0.01,
@@ -135,33 +135,41 @@ fn spatial_bound(t: &Target, w: &Workload, s: &[cimopt_ir::SpatialFactor], o: Ob
     let energy = t.activation_energy_nj() * activations as f64 * fill as f64
         + t.leakage_nj_per_cycle * latency
         + dram;
-    match o {
-        Objective::Latency => latency,
-        Objective::Energy => energy,
-        Objective::Edp => latency * energy,
-    }
+    o.of_parts(latency, energy)
 }
 
-/// The skeletons of one spatial candidate: the three stationarity orders over whole trip
-/// counts, plus `extra` (the greedy mapper's) when it has these spatial factors.
+/// The skeletons of one spatial candidate: the warm starts' skeletons (`extra`) that have these
+/// spatial factors, the three stationarity orders over whole trip counts, then every loop move
+/// ([`cimopt_mappers::loop_moves`]: a split, merge or swap) of each warm start's skeleton.
 pub fn skeletons(
     w: &Workload,
     s: &[cimopt_ir::SpatialFactor],
-    extra: Option<&Skeleton>,
+    extra: &[Skeleton],
 ) -> Vec<Skeleton> {
     let (trips, padded) = spatial::trips(w, s);
     let mut out: Vec<Skeleton> = Vec::new();
-    if let Some(e) = extra.filter(|e| e.spatial == s) {
-        out.push(e.clone());
+    let mut add = |sk: Skeleton| {
+        if !out.contains(&sk) {
+            out.push(sk);
+        }
+    };
+    let warm: Vec<&Skeleton> = extra.iter().filter(|e| e.spatial == s).collect();
+    for e in &warm {
+        add((*e).clone());
     }
     for order in [&WEIGHT_STATIONARY, &OUTPUT_STATIONARY, &INPUT_STATIONARY] {
-        let sk = Skeleton {
+        add(Skeleton {
             spatial: s.to_vec(),
             loops: loops_in_order(order, &trips),
             padded,
-        };
-        if !out.contains(&sk) {
-            out.push(sk);
+        });
+    }
+    for e in &warm {
+        for loops in cimopt_mappers::loop_moves(&e.loops) {
+            add(Skeleton {
+                loops,
+                ..(*e).clone()
+            });
         }
     }
     out
@@ -357,12 +365,23 @@ pub fn optimise_skeleton(
     (inc.mapping, inc.cost, o.bound, o.complete)
 }
 
-/// The greedy mapper's result (the incumbent to beat) and its skeleton (searched first).
+fn skeleton_of(m: &Mapping) -> Skeleton {
+    Skeleton {
+        spatial: m.spatial.clone(),
+        loops: m.temporal.iter().map(|l| (l.dim, l.factor)).collect(),
+        padded: m.padded_dims,
+    }
+}
+
+/// The warm starts: the greedy mapper's result for the objective, and `hint` (a mapping the
+/// caller already has, e.g. greedy's for another objective) when it is valid. The best of them
+/// is the incumbent to beat; all their skeletons are searched first.
 fn warm_start(
     t: &Target,
     w: &Workload,
     objective: Objective,
-) -> Result<(cimopt_mappers::Mapped, Skeleton), MapError> {
+    hint: Option<&Mapping>,
+) -> Result<(Incumbent, Vec<Skeleton>), MapError> {
     let warm = greedy(
         t,
         w,
@@ -371,39 +390,62 @@ fn warm_start(
             ..GreedyOptions::default()
         },
     )?;
-    let skeleton = Skeleton {
-        spatial: warm.mapping.spatial.clone(),
-        loops: warm
-            .mapping
-            .temporal
-            .iter()
-            .map(|l| (l.dim, l.factor))
-            .collect(),
-        padded: warm.mapping.padded_dims,
+    let mut skeletons = vec![skeleton_of(&warm.mapping)];
+    let mut inc = Incumbent {
+        objective: objective.of(&warm.cost),
+        mapping: warm.mapping,
+        cost: warm.cost,
+        milp_objective: None,
     };
-    Ok((warm, skeleton))
+    if let Some(h) = hint.filter(|h| check(t, w, h).is_empty()) {
+        let c = evaluate(t, w, h);
+        if objective.of(&c) < inc.objective {
+            inc = Incumbent {
+                objective: objective.of(&c),
+                mapping: h.clone(),
+                cost: c,
+                milp_objective: None,
+            };
+        }
+        let sk = skeleton_of(h);
+        if !skeletons.contains(&sk) {
+            skeletons.push(sk);
+        }
+    }
+    Ok((inc, skeletons))
 }
 
 /// Optimises one layer.
 pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, MapError> {
+    optimise_from(t, w, opts, None)
+}
+
+/// Optimises one layer, with `hint` as a further warm start (see [`warm_start`]): the result is
+/// never worse than the hint on the objective.
+pub fn optimise_from(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    hint: Option<&Mapping>,
+) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let (warm, warm_skeleton) = warm_start(t, w, opts.objective)?;
-    let warm_objective = opts.objective.of(&warm.cost);
-    let mut inc = Incumbent {
-        mapping: warm.mapping.clone(),
-        cost: warm.cost.clone(),
-        objective: warm_objective,
-        milp_objective: None,
-    };
+    let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
+    let warm_objective = inc.objective;
     let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, opts.objective), s))
         .collect();
-    // The greedy mapper's spatial candidate first, then by bound; stable among ties.
+    // The warm starts' spatial candidates first, then by bound; stable among ties.
+    let warm_rank = |s: &Vec<cimopt_ir::SpatialFactor>| {
+        warm_skeletons
+            .iter()
+            .position(|k| &k.spatial == s)
+            .unwrap_or(usize::MAX)
+    };
     ranked.sort_by(|a, b| {
-        (a.1 != warm_skeleton.spatial)
-            .cmp(&(b.1 != warm_skeleton.spatial))
+        warm_rank(&a.1)
+            .cmp(&warm_rank(&b.1))
             .then(a.0.total_cmp(&b.0))
     });
     let mut stats = Stats {
@@ -436,7 +478,7 @@ pub fn optimise(t: &Target, w: &Workload, opts: &Options) -> Result<Optimised, M
         }
         solved += 1;
         stats.candidates_solved += 1;
-        for sk in skeletons(w, s, Some(&warm_skeleton)) {
+        for sk in skeletons(w, s, &warm_skeletons) {
             let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
                 stats.bound = stats.bound.min(*lb);
                 stats.status = Status::Incomplete;
@@ -479,14 +521,15 @@ pub fn exhaustive(
     t: &Target,
     w: &Workload,
     opts: &Options,
+    hint: Option<&Mapping>,
     max_triples: u64,
 ) -> Result<Option<(Mapping, Cost)>, MapError> {
-    let (warm, warm_skeleton) = warm_start(t, w, opts.objective)?;
+    let (warm, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
     for s in spatial::enumerate(t, w) {
-        for sk in skeletons(w, &s, Some(&warm_skeleton)) {
+        for sk in skeletons(w, &s, &warm_skeletons) {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;
             };
@@ -501,7 +544,7 @@ pub fn exhaustive(
             spaces.push(space);
         }
     }
-    let mut best = (warm.mapping.clone(), warm.cost.clone());
+    let mut best = (warm.mapping, warm.cost);
     for space in &spaces {
         if let Some((m, c)) = exhaustive_skeleton(t, w, space, opts.objective) {
             if opts.objective.of(&c) < opts.objective.of(&best.1) {
