@@ -17,10 +17,10 @@ pub const HIGHS_VERSION: &str = "highs-sys 1.16.0";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SolverArgs {
-    /// Mapper: `greedy` (heuristic search), `mip` (the MILP optimiser on HiGHS, see
-    /// docs/optimiser.md), `ws` (weight-stationary baseline), or `exhaustive` (brute force over
-    /// the MILP's space; small layers only).
-    #[arg(long, default_value = "greedy", value_parser = ["greedy", "mip", "ws", "exhaustive"])]
+    /// Mapper: `mip` (the MILP optimiser on HiGHS, see docs/optimiser.md), `greedy` (heuristic
+    /// search, seconds faster, the optimiser's warm start), `ws` (weight-stationary baseline), or
+    /// `exhaustive` (brute force over the MILP's space; small layers only).
+    #[arg(long, default_value = "mip", value_parser = ["mip", "greedy", "ws", "exhaustive"])]
     pub mapper: String,
     /// What the mapper minimises.
     #[arg(long, default_value = "edp", value_parser = ["latency", "energy", "edp"])]
@@ -195,6 +195,24 @@ pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cimopt"))
 }
 
+/// The running executable's size and modification time (nanoseconds), once per process.
+fn build_identity() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        std::env::current_exe()
+            .and_then(std::fs::metadata)
+            .map(|m| {
+                let modified = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                format!("{}-{modified}", m.len())
+            })
+            .unwrap_or_default()
+    })
+}
+
 /// The content address of a solve: everything its result depends on.
 fn cache_key(t: &Target, layer: &Layer, args: &SolverArgs, objective: &LayerObjective) -> String {
     let w = &layer.workload;
@@ -202,6 +220,9 @@ fn cache_key(t: &Target, layer: &Layer, args: &SolverArgs, objective: &LayerObje
     objective.record(&mut options);
     let key = json!({
         "tool": env!("CARGO_PKG_VERSION"),
+        // A rebuilt binary may solve differently under the same version: its identity keeps a
+        // developer's cache from serving results of an older build.
+        "build": build_identity(),
         "format": 2,
         "mapper": args.mapper,
         "objective": args.objective,

@@ -25,9 +25,15 @@ pub fn bundled_models() -> Vec<PathBuf> {
     v
 }
 
+/// The solve cache of the tests: under cargo's target folder, never the user's.
+pub fn test_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("solve-cache")
+}
+
 pub fn cimopt(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cimopt"))
         .current_dir(dir)
+        .env("CIMOPT_CACHE_DIR", test_cache())
         .args(args)
         .output()
         .expect("cimopt runs")

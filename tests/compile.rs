@@ -71,7 +71,7 @@ fn every_bundled_and_shared_model_compiles_and_checks_on_both_presets() {
     assert!(models.len() >= 6, "{models:?}");
     for model in &models {
         for target in ["default", "transformer"] {
-            for mapper in ["ws", "greedy"] {
+            for mapper in ["ws", "greedy", "mip"] {
                 let (path, json) = compile_to(dir.path(), model, target, mapper);
                 assert_schedule_sound(&path, &json);
                 let layers = json["layers"].as_array().unwrap();

@@ -85,6 +85,7 @@ fn compile_output_matches_the_committed_schedules() {
                     &format!("models/{stem}.onnx"),
                     "--target",
                     target,
+                    "--no-cache",
                     "-q",
                     "-o",
                     out.to_str().unwrap(),

@@ -1,6 +1,6 @@
 //! `cargo xtask golden`: regenerates `schedules/`, the committed schedules of every bundled
-//! model on both presets with the default mapper. `tests/golden.rs` fails when compile output
-//! changes without this.
+//! model on both presets with the default mapper, solved afresh (`--no-cache`).
+//! `tests/golden.rs` fails when compile output changes without this.
 
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -29,7 +29,16 @@ pub fn golden(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
             let out = format!("schedules/{stem}.{target}.schedule.json");
             let status = Command::new(&bin)
                 .current_dir(root)
-                .args(["compile", &rel_model, "--target", target, "-q", "-o", &out])
+                .args([
+                    "compile",
+                    &rel_model,
+                    "--target",
+                    target,
+                    "--no-cache",
+                    "-q",
+                    "-o",
+                    &out,
+                ])
                 .status()?;
             if !status.success() {
                 bail!("cimopt compile {rel_model} --target {target} failed");
