@@ -17,6 +17,7 @@ pub mod space;
 
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
+use cimopt_mappers::bounds::{LowerBound, lower_bound};
 use cimopt_mappers::{GreedyOptions, MapError, greedy, spatial};
 use cimopt_mappers::{INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY, loops_in_order};
 use cimopt_target::{Operand, Target};
@@ -117,21 +118,26 @@ pub struct Optimised {
     pub stats: Stats,
 }
 
-/// Lower bound on the objective of any mapping with these spatial factors: every activation
-/// takes t_MAC, every input and weight is read from DRAM at least once.
-fn spatial_bound(t: &Target, w: &Workload, s: &[cimopt_ir::SpatialFactor], o: Objective) -> f64 {
+/// Lower bound on the objective of any mapping with these spatial factors. Latency: every
+/// activation takes t_MAC, and on a non-ping-pong macro every weight is written into a macro
+/// while it does not compute (`bounds.weight_load_cycles`, spec §6); no operand moves through
+/// DRAM faster than its bandwidth. Energy: the activations, leakage over that latency, every
+/// input and weight read from DRAM once and every output written to it once.
+pub fn spatial_bound(
+    t: &Target,
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    bounds: &LowerBound,
+    o: Objective,
+) -> f64 {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
-    let latency = (activations * t.t_mac()) as f64;
+    let compute = (activations * t.t_mac()) as f64 + bounds.weight_load_cycles;
+    let latency = bounds.dram_cycles.iter().fold(compute, |a, &b| a.max(b));
     let fill: u64 = s.iter().filter(|f| f.axis == 0).map(|f| f.factor).product();
-    let dram: f64 = [Operand::I, Operand::W]
-        .iter()
-        .map(|&op| {
-            (w.operand_size(op) * t.precision(op, false)) as f64
-                * t.levels[0].read_pj_per_bit
-                * 1e-3
-        })
-        .sum();
+    let bits = |op: Operand| (w.operand_size(op) * t.precision(op, false)) as f64;
+    let dram = (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit * 1e-3
+        + bits(Operand::O) * t.levels[0].write_pj_per_bit * 1e-3;
     let energy = t.activation_energy_nj() * activations as f64 * fill as f64
         + t.leakage_nj_per_cycle * latency
         + dram;
@@ -432,9 +438,10 @@ pub fn optimise_from(
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
     let warm_objective = inc.objective;
+    let bounds = lower_bound(t, w);
     let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
         .into_iter()
-        .map(|s| (spatial_bound(t, w, &s, opts.objective), s))
+        .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
         .collect();
     // The warm starts' spatial candidates first, then by bound; stable among ties.
     let warm_rank = |s: &Vec<cimopt_ir::SpatialFactor>| {

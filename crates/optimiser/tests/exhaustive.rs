@@ -222,3 +222,92 @@ fn the_milp_never_overestimates_a_triple() {
     eprintln!("MILP exact on {exact} of {total} triples");
     assert!(total > 100);
 }
+
+/// The bound a layer search reports holds over the whole space: it is never above the optimum
+/// brute force finds (on every small layer small enough to enumerate, for every objective).
+#[test]
+fn the_reported_bound_is_below_the_brute_force_optimum() {
+    let t = target("default");
+    let mut checked = 0;
+    // Layers whose whole space (every spatial candidate) brute force covers in seconds.
+    let tiny = [
+        ("1x1 c2 k3 2x2", conv(1, 2, 2, 3, 1, 1)),
+        ("3x3 c1 k2 2x2", conv(3, 2, 1, 2, 1, 1)),
+        ("depthwise 3x3 g2 2x2", conv(3, 2, 1, 1, 2, 1)),
+        ("3x3 stride 2 c2 k2 2x2", conv(3, 2, 2, 2, 1, 2)),
+        ("matmul 3x4x2", matmul(3, 4, 2)),
+    ];
+    for (name, w) in tiny {
+        for objective in OBJECTIVES {
+            let o = opts(objective);
+            let Some((_, best)) = cimopt_optimiser::exhaustive(&t, &w, &o, None, 700_000).unwrap()
+            else {
+                continue;
+            };
+            let r = optimise(
+                &t,
+                &w,
+                // One candidate solved: the others' analytical bounds make up the layer bound.
+                &Options {
+                    objective,
+                    spatial_candidates: 1,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            let truth = objective.of(&best);
+            assert!(
+                r.stats.bound <= truth * (1.0 + 1e-9),
+                "{name} {}: bound {} above the optimum {truth}",
+                objective.name(),
+                r.stats.bound
+            );
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} layer searches checked against brute force");
+    assert!(checked >= 8, "{checked} layers enumerated");
+}
+
+/// A spatial candidate's analytical bound is below every mapping with those spatial factors:
+/// checked on the greedy and weight-stationary mappings of ResNet-sized layers, where the
+/// bound is within a small factor of them (so an inflated bound fails here).
+#[test]
+fn the_spatial_bound_is_below_real_mappings() {
+    let t = target("default");
+    let layers = [
+        ("3x3 c512 k512 7x7", conv(3, 7, 512, 512, 1, 1)),
+        ("3x3 c64 k64 56x56", conv(3, 56, 64, 64, 1, 1)),
+        ("1x1 c64 k128 28x28 stride 2", conv(1, 28, 64, 128, 1, 2)),
+        ("matmul 128x768x768", matmul(128, 768, 768)),
+    ];
+    let mut tightest: f64 = 0.0;
+    for (name, w) in layers {
+        let bounds = cimopt_mappers::bounds::lower_bound(&t, &w);
+        for objective in OBJECTIVES {
+            let g = cimopt_mappers::greedy(
+                &t,
+                &w,
+                &cimopt_mappers::GreedyOptions {
+                    objective,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let ws = cimopt_mappers::weight_stationary(&t, &w).unwrap();
+            for m in [g, ws] {
+                let lb =
+                    cimopt_optimiser::spatial_bound(&t, &w, &m.mapping.spatial, &bounds, objective);
+                let v = objective.of(&m.cost);
+                assert!(
+                    lb <= v * (1.0 + 1e-9),
+                    "{name} {}: bound {lb} above a mapping's {v}",
+                    objective.name()
+                );
+                tightest = tightest.max(lb / v);
+            }
+        }
+    }
+    // The check has teeth only if the bound is close to some mapping.
+    assert!(tightest > 0.5, "tightest bound / mapping ratio {tightest}");
+}
