@@ -22,7 +22,7 @@ use cimopt_mappers::{GreedyOptions, MapError, greedy, spatial};
 use cimopt_mappers::{INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY, loops_in_order};
 use cimopt_target::{Operand, Target};
 use profile::{Profile, profile};
-use space::{Placement, Skeleton, mapping_of, placements};
+use space::{Placement, Skeleton, mapping_of, placements, skeleton_of};
 use std::time::Instant;
 
 /// Settings of the optimiser. Everything here goes into the cache key and the schedule.
@@ -369,14 +369,6 @@ pub fn optimise_skeleton(
     let deadline = Instant::now() + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let o = solve_skeleton(t, w, space, opts, &mut inc, deadline);
     (inc.mapping, inc.cost, o.bound, o.complete)
-}
-
-fn skeleton_of(m: &Mapping) -> Skeleton {
-    Skeleton {
-        spatial: m.spatial.clone(),
-        loops: m.temporal.iter().map(|l| (l.dim, l.factor)).collect(),
-        padded: m.padded_dims,
-    }
 }
 
 /// The warm starts: the greedy mapper's result for the objective, and `hint` (a mapping the

@@ -54,6 +54,15 @@ pub fn mapping_of(sk: &Skeleton, placements: [&Placement; 3]) -> Mapping {
     }
 }
 
+/// The skeleton of a mapping (its spatial factors and loops): the inverse of [`mapping_of`].
+pub fn skeleton_of(m: &Mapping) -> Skeleton {
+    Skeleton {
+        spatial: m.spatial.clone(),
+        loops: m.temporal.iter().map(|l| (l.dim, l.factor)).collect(),
+        padded: m.padded_dims,
+    }
+}
+
 /// The placement that keeps every loop of an operand in the outermost level.
 pub fn outermost(sk: &Skeleton) -> Placement {
     Placement {
