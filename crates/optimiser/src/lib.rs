@@ -118,10 +118,11 @@ pub struct Optimised {
     pub stats: Stats,
 }
 
-/// Lower bound on the objective of any mapping with these spatial factors. Latency: every
-/// activation takes t_MAC, and on a non-ping-pong macro every weight is written into a macro
-/// while it does not compute (`bounds.weight_load_cycles`, spec §6); no operand moves through
-/// DRAM faster than its bandwidth. Energy: the activations, leakage over that latency, every
+/// Lower bound on the objective of any mapping with these spatial factors. Latency:
+/// [`cimopt_mappers::bounds::candidate_bound`] (every activation takes t_MAC; consecutive
+/// activations wait for new inputs or outputs at the array; on a non-ping-pong macro every
+/// weight is written into a macro while it does not compute, spec §6; no operand moves through
+/// DRAM faster than its bandwidth). Energy: the activations, leakage over that latency, every
 /// input and weight read from DRAM once and every output written to it once.
 pub fn spatial_bound(
     t: &Target,
@@ -132,8 +133,7 @@ pub fn spatial_bound(
 ) -> f64 {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
-    let compute = (activations * t.t_mac()) as f64 + bounds.weight_load_cycles;
-    let latency = bounds.dram_cycles.iter().fold(compute, |a, &b| a.max(b));
+    let latency = cimopt_mappers::bounds::candidate_bound(t, w, s, bounds).cycles;
     let fill: u64 = s.iter().filter(|f| f.axis == 0).map(|f| f.factor).product();
     let bits = |op: Operand| (w.operand_size(op) * t.precision(op, false)) as f64;
     let dram = (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit * 1e-3

@@ -1,0 +1,142 @@
+//! The lowest model EDP any schedule of ResNet-18 on `default` can have, whatever its spatial
+//! unrolling, loop splits, loop orders, levels and double buffering (docs/optimiser.md, "How far
+//! from the best schedule"). `cargo run --example whole_space -p cimopt-optimiser` (seconds).
+//!
+//! Per layer and spatial candidate the analytical bounds give a latency `L_s` and an energy
+//! `E_s = E0_s + leakage·L_s`. A schedule picks one candidate per layer copy, so the model's
+//! `(ΣE0, ΣL)` lies above the Minkowski sum of the layers' point sets, hence above the sum of
+//! their lower-left convex hulls. Model EDP `(ΣE0 + leakage·ΣL)·ΣL` grows with both sums and
+//! is smallest on that chain at a vertex.
+use cimopt_cost::Objective;
+use cimopt_ir::{OpKind, WeightKind, Workload};
+use cimopt_mappers::{bounds::lower_bound, spatial};
+use cimopt_optimiser::spatial_bound;
+
+fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
+    let pad = (r - 1) / 2;
+    Workload {
+        op: OpKind::Conv,
+        weight_kind: WeightKind::Constant,
+        r,
+        s: r,
+        p,
+        q: p,
+        c,
+        k,
+        g: 1,
+        b: 1,
+        h: p * stride,
+        w: p * stride,
+        stride: [stride, stride],
+        pad: [pad; 4],
+        dilation: [1, 1],
+    }
+}
+
+/// The lower-left convex chain of points `(x, y)`: x increasing, y decreasing, convex.
+fn lower_left_hull(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut hull: Vec<(f64, f64)> = Vec::new();
+    for p in pts {
+        if hull.last().is_some_and(|h| p.1 >= h.1) {
+            continue; // dominated: not lower than a point to its left
+        }
+        while hull.len() >= 2 {
+            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+            // b is above segment a–p: not on the lower chain
+            let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
+            if cross <= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(p);
+    }
+    hull
+}
+
+fn main() {
+    let layers: Vec<(u64, Workload)> = vec![
+        (1, conv(7, 112, 3, 64, 2)),
+        (4, conv(3, 56, 64, 64, 1)),
+        (1, conv(3, 28, 64, 128, 2)),
+        (3, conv(3, 28, 128, 128, 1)),
+        (1, conv(1, 28, 64, 128, 2)),
+        (1, conv(3, 14, 128, 256, 2)),
+        (3, conv(3, 14, 256, 256, 1)),
+        (1, conv(1, 14, 128, 256, 2)),
+        (1, conv(3, 7, 256, 512, 2)),
+        (3, conv(3, 7, 512, 512, 1)),
+        (1, conv(1, 7, 256, 512, 2)),
+        (
+            1,
+            Workload {
+                op: OpKind::Gemm,
+                ..conv(1, 1, 512, 1000, 1)
+            },
+        ),
+    ];
+    let t = cimopt_target::load("default", &[]).unwrap().target;
+    let leak = t.leakage_nj_per_cycle;
+    let mut start = (0.0, 0.0);
+    let mut edges: Vec<(f64, f64)> = Vec::new();
+    let (mut lg, mut eg) = (0.0, 0.0);
+    for (copies, w) in &layers {
+        let lb = lower_bound(&t, w);
+        let cands = spatial::enumerate(&t, w);
+        let pts: Vec<(f64, f64)> = cands
+            .iter()
+            .map(|s| {
+                let l = spatial_bound(&t, w, s, &lb, Objective::Latency);
+                let e = spatial_bound(&t, w, s, &lb, Objective::Energy);
+                (e - leak * l, l)
+            })
+            .collect();
+        let fastest = (0..cands.len())
+            .min_by(|&a, &b| pts[a].1.total_cmp(&pts[b].1))
+            .unwrap();
+        let fastest_bound = cimopt_mappers::bounds::candidate_bound(&t, w, &cands[fastest], &lb);
+        let hull = lower_left_hull(pts);
+        let c = *copies as f64;
+        start.0 += c * hull[0].0;
+        start.1 += c * hull[0].1;
+        for pair in hull.windows(2) {
+            for _ in 0..*copies {
+                edges.push((pair[1].0 - pair[0].0, pair[1].1 - pair[0].1));
+            }
+        }
+        let g = cimopt_mappers::greedy(&t, w, &cimopt_mappers::GreedyOptions::default()).unwrap();
+        lg += c * g.cost.latency_cycles;
+        eg += c * g.cost.energy_nj;
+        println!(
+            "{:?} x{copies}: {} hull vertices, latency >= {:.0} (greedy {:.0}), fastest candidate {:?}: {fastest_bound:?}",
+            (w.r, w.p, w.c, w.k, w.stride[0]),
+            hull.len(),
+            hull.last().unwrap().1,
+            g.cost.latency_cycles,
+            cands[fastest]
+                .iter()
+                .map(|f| (f.axis, f.dim, f.factor))
+                .collect::<Vec<_>>(),
+        );
+    }
+    // Minkowski sum of the chains: edges in order of slope, steepest descent first.
+    edges.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+    let edp = |(x, y): (f64, f64)| (x + leak * y) * y;
+    let mut v = start;
+    let mut best = (edp(v), v);
+    for (dx, dy) in edges {
+        v = (v.0 + dx, v.1 + dy);
+        if edp(v) < best.0 {
+            best = (edp(v), v);
+        }
+    }
+    let (edp_lb, (e0, l)) = best;
+    println!(
+        "every schedule: model EDP >= {edp_lb:.5e} (at latency {l:.0} cycles, energy {:.1} nJ); greedy {:.5e} is {:.3}x that",
+        e0 + leak * l,
+        lg * eg,
+        lg * eg / edp_lb
+    );
+}

@@ -1,0 +1,177 @@
+//! The per-candidate latency bound (`cimopt_mappers::bounds::candidate_bound`) against the cost
+//! model, on mappings of every kind the optimiser's space holds: every spatial candidate of
+//! small layers, stationarity orders and their loop moves, and a sample of operand placements
+//! (levels and double buffering) per skeleton, on both presets and on variants that change what
+//! the bound reasons about (a ping-pong macro, registers that hold several elements).
+
+use cimopt_cost::evaluate;
+use cimopt_ir::{OpKind, WeightKind, Workload, check};
+use cimopt_mappers::bounds::{candidate_bound, lower_bound};
+use cimopt_mappers::spatial;
+use cimopt_optimiser::space::{Skeleton, mapping_of};
+use cimopt_optimiser::{skeleton_space, skeletons};
+use cimopt_target::{Operand, Target, load};
+
+fn target(name: &str, set: &[&str]) -> Target {
+    let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+    load(name, &set).unwrap().target
+}
+
+fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
+    Workload {
+        op: OpKind::Conv,
+        weight_kind: WeightKind::Constant,
+        r,
+        s: r,
+        p,
+        q: p,
+        c,
+        k,
+        g,
+        b: 1,
+        h: (p - 1) * stride + r,
+        w: (p - 1) * stride + r,
+        stride: [stride, stride],
+        pad: [0; 4],
+        dilation: [1, 1],
+    }
+}
+
+fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
+    Workload {
+        op: OpKind::MatMul,
+        weight_kind: WeightKind::Constant,
+        r: 1,
+        s: 1,
+        p: m,
+        q: 1,
+        c: kdim,
+        k: n,
+        g: 1,
+        b: 1,
+        h: m,
+        w: 1,
+        stride: [1, 1],
+        pad: [0; 4],
+        dilation: [1, 1],
+    }
+}
+
+/// Checks every sampled mapping of `w` on `t` (every `every`-th spatial candidate, `triples`
+/// placement triples per skeleton); returns the mappings checked and the tightest ratio of
+/// bound to latency, over all of them and over those whose bound comes from the activation
+/// boundaries (not from DRAM or the weight load alone).
+fn check_layer(
+    t: &Target,
+    name: &str,
+    w: &Workload,
+    every: usize,
+    triples: usize,
+) -> (usize, f64, f64) {
+    let lb = lower_bound(t, w);
+    let mut checked = 0;
+    let mut tightest: f64 = 0.0;
+    let mut tightest_all: f64 = 0.0;
+    for s in spatial::enumerate(t, w).iter().step_by(every) {
+        let bound = candidate_bound(t, w, s, &lb);
+        let templates = skeletons(w, s, &[]);
+        // The templates and every loop move of each (splits, merges, swaps).
+        let all: Vec<Skeleton> = skeletons(w, s, &templates);
+        for sk in all {
+            let Some(space) = skeleton_space(t, w, &sk, 20_000) else {
+                continue;
+            };
+            let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+            for k in 0..triples {
+                let f = [k * 7 % n[0], k * 13 % n[1], k * 29 % n[2]];
+                let m = mapping_of(
+                    &sk,
+                    Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
+                );
+                if !check(t, w, &m).is_empty() {
+                    continue;
+                }
+                let latency = evaluate(t, w, &m).latency_cycles;
+                assert!(
+                    bound.cycles <= latency * (1.0 + 1e-9),
+                    "{} {name}: bound {bound:?} above a mapping's latency {latency}: {m:?}",
+                    t.name
+                );
+                checked += 1;
+                tightest_all = tightest_all.max(bound.cycles / latency);
+                let from_boundaries = bound.switch_cycles + bound.weight_cycles
+                    > lb.weight_load_cycles
+                    && bound.cycles > lb.dram_cycles.iter().cloned().fold(0.0, f64::max);
+                if from_boundaries {
+                    tightest = tightest.max(bound.cycles / latency);
+                }
+            }
+        }
+    }
+    (checked, tightest_all, tightest)
+}
+
+/// Small layers of varied shapes, with a stride through their spatial candidates so that the
+/// test stays quick; two larger ones, sparser.
+fn layers() -> Vec<(&'static str, Workload, usize)> {
+    vec![
+        ("1x1 c16 k32 7x7", conv(1, 7, 16, 32, 1, 1), 3),
+        ("3x3 c8 k16 5x5", conv(3, 5, 8, 16, 1, 1), 5),
+        ("depthwise 3x3 g16 7x7", conv(3, 7, 1, 1, 16, 1), 3),
+        ("3x3 stride 2 c4 k13 3x3", conv(3, 3, 4, 13, 1, 2), 3),
+        ("matmul 13x64x32", matmul(13, 64, 32), 3),
+        // No temporal reduction: every boundary changes the outputs.
+        ("matmul 24x32x256", matmul(24, 32, 256), 3),
+        ("3x3 c64 k64 14x14", conv(3, 14, 64, 64, 1, 1), 41),
+        ("1x1 c256 k64 7x7", conv(1, 7, 256, 64, 1, 1), 20),
+    ]
+}
+
+/// Checks every layer on `t`, with teeth: some mapping comes close to the bound where the
+/// activation boundaries decide it, so an inflated bound (a chain counted that need not wait, a
+/// boundary counted twice) fails. A ping-pong macro has no boundary term.
+fn check_target(t: &Target) {
+    let (mut total, mut tightest, mut tightest_all) = (0, 0.0f64, 0.0f64);
+    for (name, w, every) in layers() {
+        let (n, all, r) = check_layer(t, name, &w, every, 3);
+        total += n;
+        tightest = tightest.max(r);
+        tightest_all = tightest_all.max(all);
+    }
+    eprintln!(
+        "{}: {total} mappings, tightest bound / latency {tightest_all:.3}, \
+         {tightest:.3} where the boundaries decide",
+        t.name
+    );
+    assert!(total > 5_000, "only {total} mappings checked");
+    if t.macro_.ping_pong {
+        assert!(tightest_all > 0.8, "tightest ratio {tightest_all}");
+    } else {
+        assert!(tightest > 0.8, "tightest ratio {tightest}");
+    }
+}
+
+#[test]
+fn the_candidate_bound_holds_on_default() {
+    check_target(&target("default", &[]));
+}
+
+#[test]
+fn the_candidate_bound_holds_on_transformer() {
+    check_target(&target("transformer", &[]));
+}
+
+/// Registers that hold several elements: no refill term.
+#[test]
+fn the_candidate_bound_holds_with_wide_registers() {
+    check_target(&target(
+        "default",
+        &["levels.4.capacity=64bit", "levels.5.capacity=64bit"],
+    ));
+}
+
+/// A ping-pong macro: no boundary has to wait, weights load while the macro computes.
+#[test]
+fn the_candidate_bound_holds_with_a_ping_pong_macro() {
+    check_target(&target("default", &["macro.ping_pong=true"]));
+}
