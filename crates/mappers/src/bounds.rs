@@ -53,6 +53,9 @@ pub fn lower_bound(t: &Target, w: &Workload) -> LowerBound {
 /// whatever its loop splits, order, levels and double buffering.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CandidateBound {
+    /// The level weights reach the macros from (the bound holds for the mappings that load
+    /// them from there; [`candidate_bounds`] gives one per level).
+    pub weight_source: usize,
     /// Activations × t_MAC.
     pub compute_cycles: f64,
     /// Cycles the activations must wait between each other for new inputs or outputs at the
@@ -62,6 +65,37 @@ pub struct CandidateBound {
     pub weight_cycles: f64,
     /// `max(compute + max(weight load, switch + weight), DRAM)`.
     pub cycles: f64,
+    /// Energy without leakage ([`candidate_energy_nj`]), plus every weight written into and
+    /// read out of the weight source once when that is not DRAM.
+    pub energy_nj: f64,
+}
+
+/// One bound per level weights may reach the macros from: every mapping with spatial factors
+/// `s` loads its weights from exactly one of them, so the smallest objective over these bounds
+/// bounds every such mapping. Separating the cases keeps the latency of a fast source and the
+/// energy of a cheap one from combining into a schedule no mapping has.
+pub fn candidate_bounds(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    lb: &LowerBound,
+) -> Vec<CandidateBound> {
+    let energy = candidate_energy_nj(t, w, s);
+    let weight_bits = (w.weight_count() * t.precision(Operand::W, false)) as f64;
+    t.levels_of(Operand::W)
+        .into_iter()
+        .filter(|&l| l != t.macro_level())
+        .map(|l| {
+            let mut b = candidate_bound(t, w, s, lb, l);
+            let staged = if l == 0 {
+                0.0
+            } else {
+                weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
+            };
+            b.energy_nj = energy + staged;
+            b
+        })
+        .collect()
 }
 
 /// Lower bound for the spatial factors `s` (docs/optimiser.md, "Candidate bounds").
@@ -81,6 +115,7 @@ pub fn candidate_bound(
     w: &Workload,
     s: &[SpatialFactor],
     lb: &LowerBound,
+    weight_source: usize,
 ) -> CandidateBound {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
@@ -89,10 +124,12 @@ pub fn candidate_bound(
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
         return CandidateBound {
+            weight_source,
             compute_cycles,
             switch_cycles: 0.0,
             weight_cycles: 0.0,
             cycles: compute_cycles.max(dram),
+            energy_nj: 0.0,
         };
     }
     let m_i = cheapest_feed(t, w, s, Operand::I, &trips) as f64;
@@ -112,21 +149,157 @@ pub fn candidate_bound(
     let a = activations as f64;
     let cheap_boundaries = (activations - activations / cheap_trips) as f64;
     let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
-    // One weight load moves at least one weight per used cell of every array it fills.
-    let fastest_load = weight_load_min_cycles(t, w, s);
-    let weight_cycles = if lb.weight_load_cycles > 0.0 && dear < fastest_load {
-        lb.weight_load_cycles * (1.0 - dear / fastest_load)
+    // Every weight is written into a macro at the source's bandwidth while it does not compute;
+    // one load moves at least one weight per used cell of every array it fills.
+    let weight_bits = (w.weight_count() * t.precision(Operand::W, false)) as f64;
+    let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
+    let one_load = transfer_cycles(
+        t,
+        fanout_elems(t, w, s, Operand::W, weight_source),
+        t.precision(Operand::W, false),
+        weight_source,
+    ) as f64;
+    let weight_cycles = if dear < one_load {
+        weight_load * (1.0 - dear / one_load)
     } else {
         0.0
     };
-    let cycles =
-        (compute_cycles + lb.weight_load_cycles.max(switch_cycles + weight_cycles)).max(dram);
+    let cycles = (compute_cycles + weight_load.max(switch_cycles + weight_cycles)).max(dram);
     CandidateBound {
+        weight_source,
         compute_cycles,
         switch_cycles,
         weight_cycles,
         cycles,
+        energy_nj: 0.0,
     }
+}
+
+/// A lower bound (nJ) on the energy, leakage excluded, of every mapping with the spatial
+/// factors `s`: the activations; every input and weight read from DRAM once and every output
+/// written to it once; every weight written into a macro once; and the transfers that feed the
+/// array new inputs or outputs between activations (docs/optimiser.md, "Candidate bounds").
+///
+/// Each boundary between two activations advances a loop relevant to the inputs (which re-sends
+/// them, and refills a single-element register first) or to the outputs (which writes the
+/// partial sum back and reads the next), or both: with `n_I`, `n_O` those counts plus the first
+/// activation, `n_I + n_O ≥ A + 1`, `n_I ≥ A / T_K`-like minima (the trips of the dims relevant
+/// to the other operand alone), and each change costs at least the cheapest feed over the
+/// levels that may feed the array.
+pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64 {
+    let (trips, _) = spatial::trips(w, s);
+    let activations: u64 = trips.iter().product();
+    let fill: u64 = s.iter().filter(|f| f.axis == 0).map(|f| f.factor).product();
+    let bits = |o: Operand| (w.operand_size(o) * t.precision(o, false)) as f64;
+    let dram = (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit
+        + bits(Operand::O) * t.levels[0].write_pj_per_bit;
+    let macro_write = bits(Operand::W) * t.levels[t.macro_level()].write_pj_per_bit;
+    let mac = t.activation_energy_nj() * activations as f64 * fill as f64;
+    let switch = if activations > 1 {
+        let e_i = cheapest_change_pj(t, w, s, Operand::I, &trips);
+        let e_o = cheapest_change_pj(t, w, s, Operand::O, &trips);
+        let product = |only: Operand| -> u64 {
+            Dim::ALL
+                .iter()
+                .filter(|d| d.relevant_to(only) && !d.relevant_to(other(only)))
+                .map(|d| trips[d.index()])
+                .product()
+        };
+        let a = activations as f64;
+        // Fewest changes of each operand: every boundary outside the loops over dims only the
+        // other operand depends on changes it.
+        let min_i = (activations / product(Operand::O)) as f64;
+        let min_o = (activations / product(Operand::I)) as f64;
+        if e_i <= e_o {
+            e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
+        } else {
+            e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
+        }
+    } else {
+        0.0
+    };
+    mac + (dram + macro_write + switch) * 1e-3
+}
+
+/// Instances of `level` that operand `o` uses: the spatial fan-out above it.
+fn instances(t: &Target, s: &[SpatialFactor], o: Operand, level: usize) -> f64 {
+    s.iter()
+        .filter(|f| t.axes[f.axis].source[o.index()] < level)
+        .map(|f| f.factor as f64)
+        .product()
+}
+
+/// The cheapest energy (pJ) of one change of `o` (inputs or outputs) at the array, over every
+/// level that may feed it, priced as the cost model prices transfers: the tile read at the
+/// feeding level (outputs: also written back), the pass through the register when the level is
+/// not the register (outputs: both ways), and the refill of a single-element level from a
+/// level above (outputs: both ways).
+fn cheapest_change_pj(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    o: Operand,
+    trips: &[u64; 8],
+) -> f64 {
+    let reduces = Dim::ALL
+        .iter()
+        .any(|d| d.is_reduction() && trips[d.index()] > 1);
+    let (feed_p, low_p) = match o {
+        Operand::O => (
+            t.precision(o, reduces),
+            t.precision(o, true).min(t.precision(o, false)),
+        ),
+        _ => (t.precision(o, false), t.precision(o, false)),
+    };
+    let ways = if o == Operand::O { 2.0 } else { 1.0 };
+    let lv = |l: usize| &t.levels[l];
+    let both = |l: usize| {
+        if o == Operand::O {
+            lv(l).read_pj_per_bit + lv(l).write_pj_per_bit
+        } else {
+            lv(l).read_pj_per_bit
+        }
+    };
+    let reg = t.innermost(o);
+    let levels = t.levels_of(o);
+    levels
+        .iter()
+        .enumerate()
+        .map(|(pos, &l)| {
+            let elems = fanout_elems(t, w, s, o, l) as f64;
+            let mut pj = elems * (feed_p as f64) * both(l) * instances(t, s, o, l);
+            if l != reg {
+                pj += ways
+                    * (feed_p as f64)
+                    * (lv(reg).read_pj_per_bit + lv(reg).write_pj_per_bit)
+                    * instances(t, s, o, reg);
+            }
+            if lv(l).capacity_bits < 2 * feed_p {
+                // Written into `l` (and, for outputs, read back out of it) at each change.
+                let child = elems
+                    * (feed_p as f64)
+                    * if o == Operand::O {
+                        lv(l).read_pj_per_bit + lv(l).write_pj_per_bit
+                    } else {
+                        lv(l).write_pj_per_bit
+                    }
+                    * instances(t, s, o, l);
+                let parent = levels[..pos]
+                    .iter()
+                    .map(|&up| {
+                        fanout_elems(t, w, s, o, up) as f64
+                            * low_p as f64
+                            * both(up)
+                            * instances(t, s, o, up)
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                if parent.is_finite() {
+                    pj += child + parent;
+                }
+            }
+            pj
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The operand relevant to the dims `o` alone is not (inputs ↔ outputs).
@@ -200,21 +373,4 @@ fn cheapest_feed(
         })
         .min()
         .expect("validated: every operand has a level")
-}
-
-/// Cycles of the cheapest single load of weights into the macros for spatial factors `s`.
-fn weight_load_min_cycles(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64 {
-    t.levels_of(Operand::W)
-        .into_iter()
-        .filter(|&l| l != t.macro_level())
-        .map(|l| {
-            transfer_cycles(
-                t,
-                fanout_elems(t, w, s, Operand::W, l),
-                t.precision(Operand::W, false),
-                l,
-            )
-        })
-        .min()
-        .unwrap_or(1) as f64
 }

@@ -2,15 +2,15 @@
 //! unrolling, loop splits, loop orders, levels and double buffering (docs/optimiser.md, "How far
 //! from the best schedule"). `cargo run --example whole_space -p cimopt-optimiser` (seconds).
 //!
-//! Per layer and spatial candidate the analytical bounds give a latency `L_s` and an energy
-//! `E_s = E0_s + leakage·L_s`. A schedule picks one candidate per layer copy, so the model's
+//! Per layer, spatial candidate and level the weights come from, the analytical bounds
+//! (`cimopt_mappers::bounds::candidate_bounds`) give a latency `L_s` and an energy
+//! `E_s = E0_s + leakage·L_s`. A schedule picks one such case per layer copy, so the model's
 //! `(ΣE0, ΣL)` lies above the Minkowski sum of the layers' point sets, hence above the sum of
 //! their lower-left convex hulls. Model EDP `(ΣE0 + leakage·ΣL)·ΣL` grows with both sums and
 //! is smallest on that chain at a vertex.
-use cimopt_cost::Objective;
 use cimopt_ir::{OpKind, WeightKind, Workload};
-use cimopt_mappers::{bounds::lower_bound, spatial};
-use cimopt_optimiser::spatial_bound;
+use cimopt_mappers::bounds::{candidate_bounds, lower_bound};
+use cimopt_mappers::spatial;
 
 fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
     let pad = (r - 1) / 2;
@@ -84,19 +84,12 @@ fn main() {
     let (mut lg, mut eg) = (0.0, 0.0);
     for (copies, w) in &layers {
         let lb = lower_bound(&t, w);
-        let cands = spatial::enumerate(&t, w);
-        let pts: Vec<(f64, f64)> = cands
+        // Per candidate and weight source: (energy without leakage, latency).
+        let bounds: Vec<_> = spatial::enumerate(&t, w)
             .iter()
-            .map(|s| {
-                let l = spatial_bound(&t, w, s, &lb, Objective::Latency);
-                let e = spatial_bound(&t, w, s, &lb, Objective::Energy);
-                (e - leak * l, l)
-            })
+            .flat_map(|s| candidate_bounds(&t, w, s, &lb))
             .collect();
-        let fastest = (0..cands.len())
-            .min_by(|&a, &b| pts[a].1.total_cmp(&pts[b].1))
-            .unwrap();
-        let fastest_bound = cimopt_mappers::bounds::candidate_bound(&t, w, &cands[fastest], &lb);
+        let pts: Vec<(f64, f64)> = bounds.iter().map(|b| (b.energy_nj, b.cycles)).collect();
         let hull = lower_left_hull(pts);
         let c = *copies as f64;
         start.0 += c * hull[0].0;
@@ -110,15 +103,12 @@ fn main() {
         lg += c * g.cost.latency_cycles;
         eg += c * g.cost.energy_nj;
         println!(
-            "{:?} x{copies}: {} hull vertices, latency >= {:.0} (greedy {:.0}), fastest candidate {:?}: {fastest_bound:?}",
+            "{:?} x{copies}: latency >= {:.0} cycles (greedy {:.0}), energy >= {:.1} nJ (greedy {:.1})",
             (w.r, w.p, w.c, w.k, w.stride[0]),
-            hull.len(),
             hull.last().unwrap().1,
             g.cost.latency_cycles,
-            cands[fastest]
-                .iter()
-                .map(|f| (f.axis, f.dim, f.factor))
-                .collect::<Vec<_>>(),
+            hull[0].0 + leak * hull.last().unwrap().1,
+            g.cost.energy_nj,
         );
     }
     // Minkowski sum of the chains: edges in order of slope, steepest descent first.

@@ -118,12 +118,10 @@ pub struct Optimised {
     pub stats: Stats,
 }
 
-/// Lower bound on the objective of any mapping with these spatial factors. Latency:
-/// [`cimopt_mappers::bounds::candidate_bound`] (every activation takes t_MAC; consecutive
-/// activations wait for new inputs or outputs at the array; on a non-ping-pong macro every
-/// weight is written into a macro while it does not compute, spec §6; no operand moves through
-/// DRAM faster than its bandwidth). Energy: the activations, leakage over that latency, every
-/// input and weight read from DRAM once and every output written to it once.
+/// Lower bound on the objective of any mapping with these spatial factors, whatever its loops,
+/// levels and double buffering: the smallest over [`cimopt_mappers::bounds::candidate_bounds`]
+/// (one per level weights may come from) of its latency and its energy plus leakage over that
+/// latency.
 pub fn spatial_bound(
     t: &Target,
     w: &Workload,
@@ -131,17 +129,10 @@ pub fn spatial_bound(
     bounds: &LowerBound,
     o: Objective,
 ) -> f64 {
-    let (trips, _) = spatial::trips(w, s);
-    let activations: u64 = trips.iter().product();
-    let latency = cimopt_mappers::bounds::candidate_bound(t, w, s, bounds).cycles;
-    let fill: u64 = s.iter().filter(|f| f.axis == 0).map(|f| f.factor).product();
-    let bits = |op: Operand| (w.operand_size(op) * t.precision(op, false)) as f64;
-    let dram = (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit * 1e-3
-        + bits(Operand::O) * t.levels[0].write_pj_per_bit * 1e-3;
-    let energy = t.activation_energy_nj() * activations as f64 * fill as f64
-        + t.leakage_nj_per_cycle * latency
-        + dram;
-    o.of_parts(latency, energy)
+    cimopt_mappers::bounds::candidate_bounds(t, w, s, bounds)
+        .iter()
+        .map(|b| o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles))
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The skeletons of one spatial candidate: the warm starts' skeletons (`extra`) that have these

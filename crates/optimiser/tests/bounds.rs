@@ -1,4 +1,4 @@
-//! The per-candidate latency bound (`cimopt_mappers::bounds::candidate_bound`) against the cost
+//! The per-candidate bounds (`cimopt_mappers::bounds::candidate_bounds`) against the cost
 //! model, on mappings of every kind the optimiser's space holds: every spatial candidate of
 //! small layers, stationarity orders and their loop moves, and a sample of operand placements
 //! (levels and double buffering) per skeleton, on both presets and on variants that change what
@@ -6,7 +6,7 @@
 
 use cimopt_cost::evaluate;
 use cimopt_ir::{OpKind, WeightKind, Workload, check};
-use cimopt_mappers::bounds::{candidate_bound, lower_bound};
+use cimopt_mappers::bounds::{candidate_bounds, lower_bound};
 use cimopt_mappers::spatial;
 use cimopt_optimiser::space::{Skeleton, mapping_of};
 use cimopt_optimiser::{skeleton_space, skeletons};
@@ -60,20 +60,22 @@ fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
 /// Checks every sampled mapping of `w` on `t` (every `every`-th spatial candidate, `triples`
 /// placement triples per skeleton); returns the mappings checked and the tightest ratio of
 /// bound to latency, over all of them and over those whose bound comes from the activation
-/// boundaries (not from DRAM or the weight load alone).
+/// boundaries (not from DRAM or the weight load alone), and the tightest ratio of the energy
+/// bound to the energy without leakage.
 fn check_layer(
     t: &Target,
     name: &str,
     w: &Workload,
     every: usize,
     triples: usize,
-) -> (usize, f64, f64) {
+) -> (usize, f64, f64, f64) {
     let lb = lower_bound(t, w);
     let mut checked = 0;
     let mut tightest: f64 = 0.0;
     let mut tightest_all: f64 = 0.0;
+    let mut tightest_energy: f64 = 0.0;
     for s in spatial::enumerate(t, w).iter().step_by(every) {
-        let bound = candidate_bound(t, w, s, &lb);
+        let bounds = candidate_bounds(t, w, s, &lb);
         let templates = skeletons(w, s, &[]);
         // The templates and every loop move of each (splits, merges, swaps).
         let all: Vec<Skeleton> = skeletons(w, s, &templates);
@@ -91,7 +93,30 @@ fn check_layer(
                 if !check(t, w, &m).is_empty() {
                     continue;
                 }
-                let latency = evaluate(t, w, &m).latency_cycles;
+                // The level the weights reach the macros from: the innermost weight level
+                // above the macro the mapping uses, else DRAM (a bootstrap copy).
+                let source = m
+                    .temporal
+                    .iter()
+                    .map(|l| l.level[Operand::W.index()])
+                    .filter(|&l| l < t.macro_level())
+                    .max()
+                    .unwrap_or(0);
+                let bound = bounds
+                    .iter()
+                    .find(|b| b.weight_source == source)
+                    .expect("a bound per weight source");
+                let energy_bound = bound.energy_nj;
+                let cost = evaluate(t, w, &m);
+                let latency = cost.latency_cycles;
+                // Leakage is paid on the latency; the energy bound is the rest.
+                let energy = cost.energy_nj - t.leakage_nj_per_cycle * latency;
+                assert!(
+                    energy_bound <= energy * (1.0 + 1e-9),
+                    "{} {name}: energy bound {energy_bound} above a mapping's {energy}: {m:?}",
+                    t.name
+                );
+                tightest_energy = tightest_energy.max(energy_bound / energy);
                 assert!(
                     bound.cycles <= latency * (1.0 + 1e-9),
                     "{} {name}: bound {bound:?} above a mapping's latency {latency}: {m:?}",
@@ -108,7 +133,7 @@ fn check_layer(
             }
         }
     }
-    (checked, tightest_all, tightest)
+    (checked, tightest_all, tightest, tightest_energy)
 }
 
 /// Small layers of varied shapes, with a stride through their spatial candidates so that the
@@ -131,19 +156,21 @@ fn layers() -> Vec<(&'static str, Workload, usize)> {
 /// activation boundaries decide it, so an inflated bound (a chain counted that need not wait, a
 /// boundary counted twice) fails. A ping-pong macro has no boundary term.
 fn check_target(t: &Target) {
-    let (mut total, mut tightest, mut tightest_all) = (0, 0.0f64, 0.0f64);
+    let (mut total, mut tightest, mut tightest_all, mut energy) = (0, 0.0f64, 0.0f64, 0.0f64);
     for (name, w, every) in layers() {
-        let (n, all, r) = check_layer(t, name, &w, every, 3);
+        let (n, all, r, e) = check_layer(t, name, &w, every, 3);
         total += n;
+        energy = energy.max(e);
         tightest = tightest.max(r);
         tightest_all = tightest_all.max(all);
     }
     eprintln!(
         "{}: {total} mappings, tightest bound / latency {tightest_all:.3}, \
-         {tightest:.3} where the boundaries decide",
+         {tightest:.3} where the boundaries decide; energy {energy:.3}",
         t.name
     );
     assert!(total > 5_000, "only {total} mappings checked");
+    assert!(energy > 0.9, "tightest energy ratio {energy}");
     if t.macro_.ping_pong {
         assert!(tightest_all > 0.8, "tightest ratio {tightest_all}");
     } else {
