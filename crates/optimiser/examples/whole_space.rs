@@ -7,10 +7,12 @@
 //! `E_s = E0_s + leakage·L_s`. A schedule picks one such case per layer copy, so the model's
 //! `(ΣE0, ΣL)` lies above the Minkowski sum of the layers' point sets, hence above the sum of
 //! their lower-left convex hulls. Model EDP `(ΣE0 + leakage·ΣL)·ΣL` grows with both sums and
-//! is smallest on that chain at a vertex.
-use cimopt_ir::{OpKind, WeightKind, Workload};
+//! is smallest on that chain at a vertex. The spatial unrollings are all of them, not only the
+//! ones the mappers enumerate.
+use cimopt_ir::{OpKind, SpatialFactor, WeightKind, Workload};
 use cimopt_mappers::bounds::{candidate_bounds, lower_bound};
 use cimopt_mappers::spatial;
+use cimopt_target::Target;
 
 fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
     let pad = (r - 1) / 2;
@@ -56,6 +58,52 @@ fn lower_left_hull(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     hull
 }
 
+/// Every spatial unrolling: any factor of each allowed dim on each axis (not only divisors; the
+/// trips round up and the rest is padding), the product on an axis within its size. A factor
+/// above what is left of a dim only under-fills more and moves larger tiles for the same trips,
+/// which no bound rewards, so factors stop there.
+fn every_unrolling(t: &Target, w: &Workload) -> Vec<Vec<SpatialFactor>> {
+    fn walk(
+        t: &Target,
+        axis: usize,
+        pos: usize,
+        fill: u64,
+        left: &mut [u64; 8],
+        cur: &mut Vec<SpatialFactor>,
+        out: &mut Vec<Vec<SpatialFactor>>,
+    ) {
+        if axis == t.axes.len() {
+            out.push(cur.clone());
+            return;
+        }
+        let a = &t.axes[axis];
+        if pos == a.dims.len() {
+            walk(t, axis + 1, 0, 1, left, cur, out);
+            return;
+        }
+        let d = a.dims[pos];
+        let saved = left[d.index()];
+        for f in 1..=(a.size / fill).min(saved) {
+            if f > 1 {
+                cur.push(SpatialFactor {
+                    axis,
+                    dim: d,
+                    factor: f,
+                });
+            }
+            left[d.index()] = saved.div_ceil(f);
+            walk(t, axis, pos + 1, fill * f, left, cur, out);
+            left[d.index()] = saved;
+            if f > 1 {
+                cur.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(t, 0, 0, 1, &mut w.bounds(), &mut Vec::new(), &mut out);
+    out
+}
+
 fn main() {
     let layers: Vec<(u64, Workload)> = vec![
         (1, conv(7, 112, 3, 64, 2)),
@@ -85,10 +133,12 @@ fn main() {
     for (copies, w) in &layers {
         let lb = lower_bound(&t, w);
         // Per candidate and weight source: (energy without leakage, latency).
-        let bounds: Vec<_> = spatial::enumerate(&t, w)
+        let unrollings = every_unrolling(&t, w);
+        let bounds: Vec<_> = unrollings
             .iter()
             .flat_map(|s| candidate_bounds(&t, w, s, &lb))
             .collect();
+        assert!(unrollings.len() >= spatial::enumerate(&t, w).len());
         let pts: Vec<(f64, f64)> = bounds.iter().map(|b| (b.energy_nj, b.cycles)).collect();
         let hull = lower_left_hull(pts);
         let c = *copies as f64;
