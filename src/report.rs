@@ -55,6 +55,8 @@ struct Report {
     latency: f64,
     energy: f64,
     bound: f64,
+    /// The lowest model EDP any schedule of this model on this target can have (cost model).
+    edp_bound: f64,
     causes: Vec<(String, f64)>,
     energy_by: Vec<(String, f64)>,
     /// Per op type: nodes, output elements, and the vector unit's cycles when the target has
@@ -110,6 +112,25 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let latency: f64 = rows.iter().map(|r| r.metrics.latency_cycles).sum();
     let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
     let bound = rows.iter().map(|r| r.bound).sum();
+    // Identical layers share their candidate bounds; each copy counts.
+    let mut copies: BTreeMap<usize, u64> = BTreeMap::new();
+    for l in &s.layers {
+        *copies
+            .entry(l.same_as.unwrap_or(l.layer.index))
+            .or_default() += 1;
+    }
+    let cases: Vec<(u64, Vec<cimopt_mappers::bounds::CandidateBound>)> = s
+        .layers
+        .iter()
+        .filter_map(|l| {
+            let n = *copies.get(&l.layer.index)?;
+            Some((
+                n,
+                cimopt_mappers::bounds::layer_candidate_bounds(t, &l.layer.workload),
+            ))
+        })
+        .collect();
+    let edp_bound = cimopt_mappers::bounds::model_edp_bound(t, &cases).edp;
     let sum = |key: &str| {
         rows.iter()
             .map(|r| r.metrics.breakdown.get(key).copied().unwrap_or(0.0))
@@ -154,6 +175,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         latency,
         energy,
         bound,
+        edp_bound,
         causes,
         energy_by,
         non_cim,
@@ -211,9 +233,11 @@ fn table(r: &Report, s: &Schedule) -> String {
     );
     let _ = writeln!(
         o,
-        "lower bound {:.0} cycles: {:.2}× above it",
+        "lower bound {:.0} cycles: {:.2}× above it; model EDP ≥ {:.4e} cycle·nJ for any schedule: {:.2}× above it",
         r.bound,
-        r.latency / r.bound
+        r.latency / r.bound,
+        r.edp_bound,
+        r.latency * r.energy / r.edp_bound
     );
     let predicted: f64 = r.causes.iter().map(|c| c.1).sum();
     let _ = writeln!(
@@ -289,7 +313,7 @@ fn to_json(r: &Report, s: &Schedule) -> Result<String> {
         "model": s.inputs.model_file, "target": s.inputs.target.name, "source": r.source,
         "units": {"latency": "cycles", "energy": "nJ", "edp": "cycle·nJ"},
         "layers": layers,
-        "total": {"latency_cycles": r.latency, "energy_nj": r.energy, "edp": r.latency * r.energy, "lower_bound_cycles": r.bound, "latency_over_bound": r.latency / r.bound},
+        "total": {"latency_cycles": r.latency, "energy_nj": r.energy, "edp": r.latency * r.energy, "lower_bound_cycles": r.bound, "latency_over_bound": r.latency / r.bound, "edp_lower_bound": r.edp_bound, "edp_over_bound": r.latency * r.energy / r.edp_bound},
         "latency_by_cause": r.causes.iter().map(|(n, v)| json!({"cause": n, "cycles": v})).collect::<Vec<_>>(),
         "energy_by_part": r.energy_by.iter().map(|(n, v)| json!({"part": n, "nj": v})).collect::<Vec<_>>(),
         "non_cim_ops": r.non_cim.iter().map(|(op, (n, e, c))| json!({"op": op, "nodes": n, "output_elements": e, "vector_cycles": c})).collect::<Vec<_>>(),
@@ -361,14 +385,16 @@ fn html(r: &Report, s: &Schedule) -> String {
     o.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}td,th{padding:2px 6px;border-bottom:1px solid #ddd;text-align:right}td.l,th.l{text-align:left}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>");
     let _ = write!(
         o,
-        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {:.2}× the lower bound ({:.0} cycles).</p>",
+        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {:.2}× the lower bound ({:.0} cycles); EDP {:.2}× the lowest any schedule can have ({:.4e} cycle·nJ).</p>",
         esc(&title),
         r.source,
         r.latency,
         r.energy,
         r.latency * r.energy,
         r.latency / r.bound,
-        r.bound
+        r.bound,
+        r.latency * r.energy / r.edp_bound,
+        r.edp_bound,
     );
 
     // Per-layer latency, stacked by cause.

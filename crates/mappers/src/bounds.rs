@@ -389,3 +389,144 @@ fn cheapest_feed(
         .min()
         .expect("validated: every operand has a level")
 }
+
+/// Every [`candidate_bounds`] of a layer: one per spatial candidate and weight source.
+pub fn layer_candidate_bounds(t: &Target, w: &Workload) -> Vec<CandidateBound> {
+    let lb = lower_bound(t, w);
+    spatial::enumerate(t, w)
+        .iter()
+        .flat_map(|s| candidate_bounds(t, w, s, &lb))
+        .collect()
+}
+
+/// A lower bound on a whole model's EDP, `(Σ E)·(Σ L)`, over every schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelBound {
+    /// cycle·nJ.
+    pub edp: f64,
+    /// The latency (cycles) and energy (nJ, leakage included) of the point where the bound is
+    /// reached; neither is a bound on its own.
+    pub latency_cycles: f64,
+    pub energy_nj: f64,
+}
+
+/// The lowest model EDP any schedule can have, given each layer's candidate bounds (`copies`
+/// identical layers may each pick another case). Each layer copy's (energy without leakage,
+/// latency) lies above one of its bound points, so the model's lies above the Minkowski sum
+/// of the layers' point sets, hence above the sum of their lower-left convex chains.
+/// `(E₀ + leakage·L)·L` grows with both and, along a straight edge of that chain, is a concave
+/// or monotone function of the position, so its minimum is at a vertex.
+pub fn model_edp_bound(t: &Target, layers: &[(u64, Vec<CandidateBound>)]) -> ModelBound {
+    let leak = t.leakage_nj_per_cycle;
+    let mut at = (0.0f64, 0.0f64);
+    let mut edges: Vec<(f64, f64)> = Vec::new();
+    for (copies, bounds) in layers {
+        let chain = lower_left_chain(bounds.iter().map(|b| (b.energy_nj, b.cycles)).collect());
+        let Some(first) = chain.first() else {
+            continue;
+        };
+        let c = *copies as f64;
+        at = (at.0 + c * first.0, at.1 + c * first.1);
+        for pair in chain.windows(2) {
+            let e = (pair[1].0 - pair[0].0, pair[1].1 - pair[0].1);
+            edges.extend(std::iter::repeat_n(e, *copies as usize));
+        }
+    }
+    // Walk the summed chain: edges from the steepest descent to the flattest.
+    edges.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+    let edp = |(e0, l): (f64, f64)| (e0 + leak * l) * l;
+    let mut best = at;
+    for (de, dl) in edges {
+        at = (at.0 + de, at.1 + dl);
+        if edp(at) < edp(best) {
+            best = at;
+        }
+    }
+    ModelBound {
+        edp: edp(best),
+        latency_cycles: best.1,
+        energy_nj: best.0 + leak * best.1,
+    }
+}
+
+/// The lower-left convex chain of points `(x, y)`: x increasing, y decreasing, convex; every
+/// point lies on or above and to the right of it.
+fn lower_left_chain(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut chain: Vec<(f64, f64)> = Vec::new();
+    for p in pts {
+        if chain.last().is_some_and(|h| p.1 >= h.1) {
+            continue; // no lower than a point to its left
+        }
+        while let [.., a, b] = chain[..] {
+            // `b` above the segment a–p is not on the chain.
+            if (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0) <= 0.0 {
+                chain.pop();
+            } else {
+                break;
+            }
+        }
+        chain.push(p);
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(energy_nj: f64, cycles: f64) -> CandidateBound {
+        CandidateBound {
+            weight_source: 0,
+            compute_cycles: 0.0,
+            switch_cycles: 0.0,
+            weight_cycles: 0.0,
+            cycles,
+            energy_nj,
+        }
+    }
+
+    #[test]
+    fn the_chain_keeps_the_convex_lower_left_points() {
+        let chain = lower_left_chain(vec![
+            (1.0, 10.0),
+            (2.0, 9.5), // above the segment (1,10)–(3,4)
+            (3.0, 4.0),
+            (4.0, 5.0), // dominated
+            (6.0, 1.0),
+            (5.0, 3.0), // above the segment (3,4)–(6,1)
+        ]);
+        assert_eq!(chain, vec![(1.0, 10.0), (3.0, 4.0), (6.0, 1.0)]);
+    }
+
+    /// The Minkowski walk finds the same minimum as trying every combination of points.
+    #[test]
+    fn the_model_bound_is_the_best_combination_on_small_cases() {
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let leak = t.leakage_nj_per_cycle;
+        let a = vec![
+            point(100.0, 4000.0),
+            point(300.0, 1000.0),
+            point(900.0, 800.0),
+        ];
+        let b = vec![point(50.0, 9000.0), point(400.0, 2000.0)];
+        let bound = model_edp_bound(&t, &[(2, a.clone()), (1, b.clone())]);
+        let mut brute = f64::INFINITY;
+        for x in &a {
+            for y in &a {
+                for z in &b {
+                    let e0 = x.energy_nj + y.energy_nj + z.energy_nj;
+                    let l = x.cycles + y.cycles + z.cycles;
+                    brute = brute.min((e0 + leak * l) * l);
+                }
+            }
+        }
+        // The chain is convex, so the bound may sit below the best discrete combination, never
+        // above it.
+        assert!(bound.edp <= brute * (1.0 + 1e-12), "{bound:?} vs {brute}");
+        assert!(bound.edp >= 0.5 * brute, "{bound:?} vs {brute}");
+        // With single points the bound is exact.
+        let exact = model_edp_bound(&t, &[(3, vec![point(10.0, 100.0)])]);
+        assert!((exact.edp - (30.0 + leak * 300.0) * 300.0).abs() < 1e-9);
+    }
+}

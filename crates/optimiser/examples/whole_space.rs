@@ -10,7 +10,7 @@
 //! is smallest on that chain at a vertex. The spatial unrollings are all of them, not only the
 //! ones the mappers enumerate.
 use cimopt_ir::{OpKind, SpatialFactor, WeightKind, Workload};
-use cimopt_mappers::bounds::{candidate_bounds, lower_bound};
+use cimopt_mappers::bounds::{candidate_bounds, lower_bound, model_edp_bound};
 use cimopt_mappers::spatial;
 use cimopt_target::Target;
 
@@ -33,29 +33,6 @@ fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
         pad: [pad; 4],
         dilation: [1, 1],
     }
-}
-
-/// The lower-left convex chain of points `(x, y)`: x increasing, y decreasing, convex.
-fn lower_left_hull(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let mut hull: Vec<(f64, f64)> = Vec::new();
-    for p in pts {
-        if hull.last().is_some_and(|h| p.1 >= h.1) {
-            continue; // dominated: not lower than a point to its left
-        }
-        while hull.len() >= 2 {
-            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-            // b is above segment a–p: not on the lower chain
-            let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
-            if cross <= 0.0 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push(p);
-    }
-    hull
 }
 
 /// Every spatial unrolling: any factor of each allowed dim on each axis (not only divisors; the
@@ -126,56 +103,35 @@ fn main() {
         ),
     ];
     let t = cimopt_target::load("default", &[]).unwrap().target;
-    let leak = t.leakage_nj_per_cycle;
-    let mut start = (0.0, 0.0);
-    let mut edges: Vec<(f64, f64)> = Vec::new();
+    let mut cases = Vec::new();
     let (mut lg, mut eg) = (0.0, 0.0);
     for (copies, w) in &layers {
         let lb = lower_bound(&t, w);
-        // Per candidate and weight source: (energy without leakage, latency).
         let unrollings = every_unrolling(&t, w);
+        assert!(unrollings.len() >= spatial::enumerate(&t, w).len());
         let bounds: Vec<_> = unrollings
             .iter()
             .flat_map(|s| candidate_bounds(&t, w, s, &lb))
             .collect();
-        assert!(unrollings.len() >= spatial::enumerate(&t, w).len());
-        let pts: Vec<(f64, f64)> = bounds.iter().map(|b| (b.energy_nj, b.cycles)).collect();
-        let hull = lower_left_hull(pts);
-        let c = *copies as f64;
-        start.0 += c * hull[0].0;
-        start.1 += c * hull[0].1;
-        for pair in hull.windows(2) {
-            for _ in 0..*copies {
-                edges.push((pair[1].0 - pair[0].0, pair[1].1 - pair[0].1));
-            }
-        }
         let g = cimopt_mappers::greedy(&t, w, &cimopt_mappers::GreedyOptions::default()).unwrap();
-        lg += c * g.cost.latency_cycles;
-        eg += c * g.cost.energy_nj;
+        lg += *copies as f64 * g.cost.latency_cycles;
+        eg += *copies as f64 * g.cost.energy_nj;
         println!(
-            "{:?} x{copies}: latency >= {:.0} cycles (greedy {:.0}), energy >= {:.1} nJ (greedy {:.1})",
+            "{:?} x{copies}: {} unrollings, latency >= {:.0} cycles (greedy {:.0})",
             (w.r, w.p, w.c, w.k, w.stride[0]),
-            hull.last().unwrap().1,
+            unrollings.len(),
+            bounds
+                .iter()
+                .map(|b| b.cycles)
+                .fold(f64::INFINITY, f64::min),
             g.cost.latency_cycles,
-            hull[0].0 + leak * hull.last().unwrap().1,
-            g.cost.energy_nj,
         );
+        cases.push((*copies, bounds));
     }
-    // Minkowski sum of the chains: edges in order of slope, steepest descent first.
-    edges.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
-    let edp = |(x, y): (f64, f64)| (x + leak * y) * y;
-    let mut v = start;
-    let mut best = (edp(v), v);
-    for (dx, dy) in edges {
-        v = (v.0 + dx, v.1 + dy);
-        if edp(v) < best.0 {
-            best = (edp(v), v);
-        }
-    }
-    let (edp_lb, (e0, l)) = best;
+    let bound = model_edp_bound(&t, &cases);
+    let (edp_lb, l, e) = (bound.edp, bound.latency_cycles, bound.energy_nj);
     println!(
-        "every schedule: model EDP >= {edp_lb:.5e} (at latency {l:.0} cycles, energy {:.1} nJ); greedy {:.5e} is {:.3}x that",
-        e0 + leak * l,
+        "every schedule: model EDP >= {edp_lb:.5e} (at latency {l:.0} cycles, energy {e:.1} nJ); greedy {:.5e} is {:.3}x that",
         lg * eg,
         lg * eg / edp_lb
     );
