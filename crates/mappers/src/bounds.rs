@@ -149,13 +149,7 @@ pub fn candidate_bound(
     }
     let m_i = cheapest_feed(t, w, s, Operand::I, &trips) as f64;
     let m_o = 2.0 * cheapest_feed(t, w, s, Operand::O, &trips) as f64;
-    let product = |only: Operand| -> u64 {
-        Dim::ALL
-            .iter()
-            .filter(|d| d.relevant_to(only) && !d.relevant_to(other(only)))
-            .map(|d| trips[d.index()])
-            .product()
-    };
+    let product = |only: Operand| own_trips(&trips, only);
     let (cheap, dear, cheap_trips) = if m_i <= m_o {
         (m_i, m_o, product(Operand::I))
     } else {
@@ -213,13 +207,7 @@ pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64
     let switch = if activations > 1 {
         let e_i = cheapest_change_pj(t, w, s, Operand::I, &trips);
         let e_o = cheapest_change_pj(t, w, s, Operand::O, &trips);
-        let product = |only: Operand| -> u64 {
-            Dim::ALL
-                .iter()
-                .filter(|d| d.relevant_to(only) && !d.relevant_to(other(only)))
-                .map(|d| trips[d.index()])
-                .product()
-        };
+        let product = |only: Operand| own_trips(&trips, only);
         let a = activations as f64;
         // Fewest changes of each operand: every boundary outside the loops over dims only the
         // other operand depends on changes it.
@@ -256,16 +244,7 @@ fn cheapest_change_pj(
     o: Operand,
     trips: &[u64; 8],
 ) -> f64 {
-    let reduces = Dim::ALL
-        .iter()
-        .any(|d| d.is_reduction() && trips[d.index()] > 1);
-    let (feed_p, low_p) = match o {
-        Operand::O => (
-            t.precision(o, reduces),
-            t.precision(o, true).min(t.precision(o, false)),
-        ),
-        _ => (t.precision(o, false), t.precision(o, false)),
-    };
+    let (feed_p, low_p) = feed_precisions(t, o, trips);
     let ways = if o == Operand::O { 2.0 } else { 1.0 };
     let lv = |l: usize| &t.levels[l];
     let both = |l: usize| {
@@ -317,6 +296,31 @@ fn cheapest_change_pj(
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Temporal trips of the dims only `o` (inputs or outputs) depends on, not the other one.
+fn own_trips(trips: &[u64; 8], o: Operand) -> u64 {
+    Dim::ALL
+        .iter()
+        .filter(|d| d.relevant_to(o) && !d.relevant_to(other(o)))
+        .map(|d| trips[d.index()])
+        .product()
+}
+
+/// The precision of `o` at the level feeding the array and the lowest it can have at a level
+/// above. With a temporal reduction the feeding level holds partial sums (it is at or below the
+/// reduction's loop); a level above may hold final outputs.
+fn feed_precisions(t: &Target, o: Operand, trips: &[u64; 8]) -> (u64, u64) {
+    let reduces = Dim::ALL
+        .iter()
+        .any(|d| d.is_reduction() && trips[d.index()] > 1);
+    match o {
+        Operand::O => (
+            t.precision(o, reduces),
+            t.precision(o, true).min(t.precision(o, false)),
+        ),
+        _ => (t.precision(o, false), t.precision(o, false)),
+    }
+}
+
 /// The operand relevant to the dims `o` alone is not (inputs ↔ outputs).
 fn other(o: Operand) -> Operand {
     match o {
@@ -353,18 +357,7 @@ fn cheapest_feed(
     o: Operand,
     trips: &[u64; 8],
 ) -> u64 {
-    let reduces = Dim::ALL
-        .iter()
-        .any(|d| d.is_reduction() && trips[d.index()] > 1);
-    let (feed_p, low_p) = match o {
-        // With a temporal reduction the feeding level holds partial sums (it is at or below
-        // the reduction's loop); a level above may hold final outputs.
-        Operand::O => (
-            t.precision(o, reduces),
-            t.precision(o, true).min(t.precision(o, false)),
-        ),
-        _ => (t.precision(o, false), t.precision(o, false)),
-    };
+    let (feed_p, low_p) = feed_precisions(t, o, trips);
     let levels = t.levels_of(o);
     levels
         .iter()

@@ -7,58 +7,18 @@
 //! `schedules/resnet18.default.schedule.json`. Per layer: the shipped search, then the deep
 //! one (6× the spatial candidates, 3× the rounds, 10× the nodes) started from it and re-run
 //! around each improvement, which walks greedy's loop-move neighbourhood further.
+#[path = "shared/resnet18.rs"]
+mod resnet18;
+
 use cimopt_cost::Objective;
-use cimopt_ir::{OpKind, WeightKind, Workload};
 use cimopt_mappers::{bounds::lower_bound, spatial};
 use cimopt_optimiser::{Options, optimise_from, spatial_bound};
 
 /// The latency weight `compile` derived for ResNet-18 on `default` (nJ per cycle).
 const LAMBDA: f64 = 0.2528850476874452;
 
-/// A ResNet convolution: square, "same" padding, input `p·stride` wide.
-fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
-    let pad = (r - 1) / 2;
-    Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g: 1,
-        b: 1,
-        h: p * stride,
-        w: p * stride,
-        stride: [stride, stride],
-        pad: [pad; 4],
-        dilation: [1, 1],
-    }
-}
-
 fn main() {
-    // (copies, workload), in model order.
-    let layers: Vec<(u64, Workload)> = vec![
-        (1, conv(7, 112, 3, 64, 2)),
-        (4, conv(3, 56, 64, 64, 1)),
-        (1, conv(3, 28, 64, 128, 2)),
-        (3, conv(3, 28, 128, 128, 1)),
-        (1, conv(1, 28, 64, 128, 2)),
-        (1, conv(3, 14, 128, 256, 2)),
-        (3, conv(3, 14, 256, 256, 1)),
-        (1, conv(1, 14, 128, 256, 2)),
-        (1, conv(3, 7, 256, 512, 2)),
-        (3, conv(3, 7, 512, 512, 1)),
-        (1, conv(1, 7, 256, 512, 2)),
-        (
-            1,
-            Workload {
-                op: OpKind::Gemm,
-                ..conv(1, 1, 512, 1000, 1)
-            },
-        ),
-    ];
+    let layers = resnet18::layers();
     let t = cimopt_target::load("default", &[]).unwrap().target;
     let objective = Objective::Weighted {
         nj_per_cycle: LAMBDA,

@@ -9,31 +9,13 @@
 //! their lower-left convex hulls. Model EDP `(ΣE0 + leakage·ΣL)·ΣL` grows with both sums and
 //! is smallest on that chain at a vertex. The spatial unrollings are all of them, not only the
 //! ones the mappers enumerate.
-use cimopt_ir::{OpKind, SpatialFactor, WeightKind, Workload};
+#[path = "shared/resnet18.rs"]
+mod resnet18;
+
+use cimopt_ir::{SpatialFactor, Workload};
 use cimopt_mappers::bounds::{candidate_bounds, lower_bound, model_edp_bound};
 use cimopt_mappers::spatial;
 use cimopt_target::Target;
-
-fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
-    let pad = (r - 1) / 2;
-    Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g: 1,
-        b: 1,
-        h: p * stride,
-        w: p * stride,
-        stride: [stride, stride],
-        pad: [pad; 4],
-        dilation: [1, 1],
-    }
-}
 
 /// Every spatial unrolling: any factor of each allowed dim on each axis (not only divisors; the
 /// trips round up and the rest is padding), the product on an axis within its size. A factor
@@ -82,26 +64,7 @@ fn every_unrolling(t: &Target, w: &Workload) -> Vec<Vec<SpatialFactor>> {
 }
 
 fn main() {
-    let layers: Vec<(u64, Workload)> = vec![
-        (1, conv(7, 112, 3, 64, 2)),
-        (4, conv(3, 56, 64, 64, 1)),
-        (1, conv(3, 28, 64, 128, 2)),
-        (3, conv(3, 28, 128, 128, 1)),
-        (1, conv(1, 28, 64, 128, 2)),
-        (1, conv(3, 14, 128, 256, 2)),
-        (3, conv(3, 14, 256, 256, 1)),
-        (1, conv(1, 14, 128, 256, 2)),
-        (1, conv(3, 7, 256, 512, 2)),
-        (3, conv(3, 7, 512, 512, 1)),
-        (1, conv(1, 7, 256, 512, 2)),
-        (
-            1,
-            Workload {
-                op: OpKind::Gemm,
-                ..conv(1, 1, 512, 1000, 1)
-            },
-        ),
-    ];
+    let layers = resnet18::layers();
     let t = cimopt_target::load("default", &[]).unwrap().target;
     let mut cases = Vec::new();
     let (mut lg, mut eg) = (0.0, 0.0);

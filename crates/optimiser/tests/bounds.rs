@@ -4,58 +4,16 @@
 //! (levels and double buffering) per skeleton, on both presets and on variants that change what
 //! the bound reasons about (a ping-pong macro, registers that hold several elements).
 
+mod common;
+use common::{conv, matmul, target};
+
 use cimopt_cost::evaluate;
-use cimopt_ir::{OpKind, WeightKind, Workload, check};
+use cimopt_ir::{Workload, check};
 use cimopt_mappers::bounds::{candidate_bounds, lower_bound};
 use cimopt_mappers::spatial;
 use cimopt_optimiser::space::{Skeleton, mapping_of};
 use cimopt_optimiser::{skeleton_space, skeletons};
-use cimopt_target::{Operand, Target, load};
-
-fn target(name: &str, set: &[&str]) -> Target {
-    let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
-    load(name, &set).unwrap().target
-}
-
-fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
-    Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g,
-        b: 1,
-        h: (p - 1) * stride + r,
-        w: (p - 1) * stride + r,
-        stride: [stride, stride],
-        pad: [0; 4],
-        dilation: [1, 1],
-    }
-}
-
-fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
-    Workload {
-        op: OpKind::MatMul,
-        weight_kind: WeightKind::Constant,
-        r: 1,
-        s: 1,
-        p: m,
-        q: 1,
-        c: kdim,
-        k: n,
-        g: 1,
-        b: 1,
-        h: m,
-        w: 1,
-        stride: [1, 1],
-        pad: [0; 4],
-        dilation: [1, 1],
-    }
-}
+use cimopt_target::{Operand, Target};
 
 /// Checks every sampled mapping of `w` on `t` (every `every`-th spatial candidate, `triples`
 /// placement triples per skeleton); returns the mappings checked and the tightest ratio of

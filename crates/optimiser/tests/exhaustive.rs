@@ -1,59 +1,17 @@
 //! The optimiser against brute force over the same space, on small layers of varied shapes,
 //! and its MILP against the cost model triple by triple.
 
+mod common;
+use common::{conv, matmul, target};
+
 use cimopt_cost::{Objective, evaluate};
-use cimopt_ir::{OpKind, WeightKind, Workload, check};
+use cimopt_ir::{Workload, check};
 use cimopt_mappers::spatial;
 use cimopt_optimiser::space::mapping_of;
 use cimopt_optimiser::{
     Options, exhaustive_skeleton, model, optimise, optimise_skeleton, skeleton_space, skeletons,
 };
-use cimopt_target::{Operand, Target, load};
-
-fn target(name: &str) -> Target {
-    load(name, &[]).unwrap().target
-}
-
-#[allow(clippy::too_many_arguments)]
-fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
-    Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g,
-        b: 1,
-        h: (p - 1) * stride + r,
-        w: (p - 1) * stride + r,
-        stride: [stride, stride],
-        pad: [0; 4],
-        dilation: [1, 1],
-    }
-}
-
-fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
-    Workload {
-        op: OpKind::MatMul,
-        weight_kind: WeightKind::Constant,
-        r: 1,
-        s: 1,
-        p: m,
-        q: 1,
-        c: kdim,
-        k: n,
-        g: 1,
-        b: 1,
-        h: m,
-        w: 1,
-        stride: [1, 1],
-        pad: [0; 4],
-        dilation: [1, 1],
-    }
-}
+use cimopt_target::Operand;
 
 /// Small layers: 1×1, 3×3, depthwise, strided, MatMul, and primes 7 and 13 in the dims.
 fn layers() -> Vec<(&'static str, Workload)> {
@@ -93,7 +51,7 @@ fn opts(objective: Objective) -> Options {
 /// cut, repeat) ends at the brute-force optimum of the skeleton, and its bound is below it.
 #[test]
 fn the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
-    let t = target("default");
+    let t = target("default", &[]);
     let mut checked = 0;
     for (name, w) in layers() {
         let mut cands = spatial::enumerate(&t, &w);
@@ -138,7 +96,7 @@ fn the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
 /// valid; its reported bound is below its objective.
 #[test]
 fn the_layer_search_is_never_worse_than_greedy() {
-    let t = target("default");
+    let t = target("default", &[]);
     for (name, w) in layers() {
         let o = Options::default();
         let r = optimise(&t, &w, &o).unwrap();
@@ -163,7 +121,7 @@ fn the_layer_search_is_never_worse_than_greedy() {
 /// of a triple never exceeds the cost model's: that is what makes its optimum a bound.
 #[test]
 fn the_milp_never_overestimates_a_triple() {
-    let t = target("default");
+    let t = target("default", &[]);
     let mut exact = 0;
     let mut total = 0;
     for (name, w) in layers() {
@@ -227,7 +185,7 @@ fn the_milp_never_overestimates_a_triple() {
 /// brute force finds (on every small layer small enough to enumerate, for every objective).
 #[test]
 fn the_reported_bound_is_below_the_brute_force_optimum() {
-    let t = target("default");
+    let t = target("default", &[]);
     let mut checked = 0;
     // Layers whose whole space (every spatial candidate) brute force covers in seconds.
     let tiny = [
@@ -274,7 +232,7 @@ fn the_reported_bound_is_below_the_brute_force_optimum() {
 /// bound is within a small factor of them (so an inflated bound fails here).
 #[test]
 fn the_spatial_bound_is_below_real_mappings() {
-    let t = target("default");
+    let t = target("default", &[]);
     let layers = [
         ("3x3 c512 k512 7x7", conv(3, 7, 512, 512, 1, 1)),
         ("3x3 c64 k64 56x56", conv(3, 56, 64, 64, 1, 1)),
