@@ -1,5 +1,6 @@
-//! Experiment behind docs/optimiser.md ("Little to gain over greedy"): how much a far larger
-//! search than the shipped budgets gains on ResNet-18 / `default`, and the bound it proves.
+//! Experiment behind docs/optimiser.md ("1.3× over greedy ... is out of reach"): how much a
+//! far larger search than the shipped budgets gains on ResNet-18 / `default`, and the bound it
+//! proves.
 //! `cargo run --example deep -p cimopt-optimiser` (about 6 minutes on one core).
 //!
 //! The workloads are ResNet-18's distinct layers with their multiplicities, and the latency
