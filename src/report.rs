@@ -72,6 +72,20 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let t = &s.inputs.target;
     let simulated = s.layers.iter().all(|l| l.simulated.is_some());
     let source = if simulated { "simulated" } else { "predicted" };
+    // Bounds once per distinct layer (identical layers point at the first with `same_as`),
+    // with how many layers share them.
+    let mut layer_bounds: BTreeMap<usize, (u64, cimopt_mappers::bounds::LowerBound, Vec<_>)> =
+        BTreeMap::new();
+    for l in &s.layers {
+        let first = l.same_as.unwrap_or(l.layer.index);
+        layer_bounds
+            .entry(first)
+            .or_insert_with(|| {
+                let (lb, cases) = cimopt_mappers::bounds::layer_bounds(t, &l.layer.workload);
+                (0, lb, cases)
+            })
+            .0 += 1;
+    }
     let mut rows = Vec::new();
     for l in &s.layers {
         let m = if simulated {
@@ -83,7 +97,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         let w = &l.layer.workload;
         let util = w.macs() as f64
             / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
-        let bound = cimopt_mappers::bounds::lower_bound(t, w).cycles;
+        let bound = layer_bounds[&l.same_as.unwrap_or(l.layer.index)].1.cycles;
         rows.push(Row {
             id: l.layer.index,
             name: l.layer.name.clone(),
@@ -112,23 +126,9 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let latency: f64 = rows.iter().map(|r| r.metrics.latency_cycles).sum();
     let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
     let bound = rows.iter().map(|r| r.bound).sum();
-    // Identical layers share their candidate bounds; each copy counts.
-    let mut copies: BTreeMap<usize, u64> = BTreeMap::new();
-    for l in &s.layers {
-        *copies
-            .entry(l.same_as.unwrap_or(l.layer.index))
-            .or_default() += 1;
-    }
-    let cases: Vec<(u64, Vec<cimopt_mappers::bounds::CandidateBound>)> = s
-        .layers
-        .iter()
-        .filter_map(|l| {
-            let n = *copies.get(&l.layer.index)?;
-            Some((
-                n,
-                cimopt_mappers::bounds::layer_candidate_bounds(t, &l.layer.workload),
-            ))
-        })
+    let cases: Vec<(u64, Vec<_>)> = layer_bounds
+        .into_values()
+        .map(|(copies, _, cases)| (copies, cases))
         .collect();
     let edp_bound = cimopt_mappers::bounds::model_edp_bound(t, &cases).edp;
     let sum = |key: &str| {

@@ -22,7 +22,29 @@ pub struct LowerBound {
     pub cycles: f64,
 }
 
+/// A layer's lower bound ([`LowerBound::cycles`]: the tightest over its spatial candidates).
 pub fn lower_bound(t: &Target, w: &Workload) -> LowerBound {
+    layer_bounds(t, w).0
+}
+
+/// A layer's lower bound and every [`candidate_bounds`] it was taken from: one per spatial
+/// candidate and weight source.
+pub fn layer_bounds(t: &Target, w: &Workload) -> (LowerBound, Vec<CandidateBound>) {
+    let mut lb = physical_bound(t, w);
+    let cases: Vec<CandidateBound> = spatial::enumerate(t, w)
+        .iter()
+        .flat_map(|s| candidate_bounds(t, w, s, &lb))
+        .collect();
+    let best = cases.iter().map(|b| b.cycles).fold(f64::INFINITY, f64::min);
+    if best.is_finite() {
+        lb.cycles = best.max(lb.physical_cycles);
+    }
+    (lb, cases)
+}
+
+/// The physical bound of spec §6 alone ([`LowerBound::cycles`] = `physical_cycles`): all a
+/// [`candidate_bounds`] call needs, without bounding every candidate.
+pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
     let min_activations = spatial::enumerate(t, w)
         .iter()
         .map(|s| spatial::trips(w, s).0.iter().product::<u64>())
@@ -46,22 +68,13 @@ pub fn lower_bound(t: &Target, w: &Workload) -> LowerBound {
         .map(|o| (w.operand_size(o) * t.precision(o, false)) as f64 / t.levels[0].read_bw as f64);
     let physical_cycles =
         (compute_cycles + weight_load_cycles).max(dram_cycles.iter().cloned().fold(0.0, f64::max));
-    let mut lb = LowerBound {
+    LowerBound {
         compute_cycles,
         weight_load_cycles,
         dram_cycles,
         physical_cycles,
         cycles: physical_cycles,
-    };
-    let best = spatial::enumerate(t, w)
-        .iter()
-        .flat_map(|s| candidate_bounds(t, w, s, &lb))
-        .map(|b| b.cycles)
-        .fold(f64::INFINITY, f64::min);
-    if best.is_finite() {
-        lb.cycles = best.max(physical_cycles);
     }
-    lb
 }
 
 /// A lower bound on the cost model's latency of every mapping with one spatial unrolling,
@@ -381,15 +394,6 @@ fn cheapest_feed(
         })
         .min()
         .expect("validated: every operand has a level")
-}
-
-/// Every [`candidate_bounds`] of a layer: one per spatial candidate and weight source.
-pub fn layer_candidate_bounds(t: &Target, w: &Workload) -> Vec<CandidateBound> {
-    let lb = lower_bound(t, w);
-    spatial::enumerate(t, w)
-        .iter()
-        .flat_map(|s| candidate_bounds(t, w, s, &lb))
-        .collect()
 }
 
 /// A lower bound on a whole model's EDP, `(Σ E)·(Σ L)`, over every schedule.

@@ -16,15 +16,27 @@ pub fn axis_factors(bound: u64, size: u64) -> Vec<u64> {
 /// All spatial candidates, each a list of factors (factor-1 entries left out), with a dim's
 /// bound shared by the axes that unroll it.
 pub fn enumerate(t: &Target, w: &Workload) -> Vec<Vec<SpatialFactor>> {
+    enumerate_with(t, w, &axis_factors)
+}
+
+/// Spatial unrollings with the factors `factors(bound left of the dim, room left on the axis)`
+/// offers for each dim on each axis, in the same order as [`enumerate`].
+pub fn enumerate_with(
+    t: &Target,
+    w: &Workload,
+    factors: &dyn Fn(u64, u64) -> Vec<u64>,
+) -> Vec<Vec<SpatialFactor>> {
     let mut out = Vec::new();
     let mut remaining = w.bounds();
     let mut current = Vec::new();
-    walk(t, 0, 0, 1, &mut remaining, &mut current, &mut out);
+    walk(t, factors, 0, 0, 1, &mut remaining, &mut current, &mut out);
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn walk(
     t: &Target,
+    factors: &dyn Fn(u64, u64) -> Vec<u64>,
     axis: usize,
     dim_pos: usize,
     fill: u64,
@@ -38,12 +50,12 @@ fn walk(
     }
     let a = &t.axes[axis];
     if dim_pos == a.dims.len() {
-        walk(t, axis + 1, 0, 1, remaining, current, out);
+        walk(t, factors, axis + 1, 0, 1, remaining, current, out);
         return;
     }
     let d: Dim = a.dims[dim_pos];
     let bound = remaining[d.index()];
-    for f in axis_factors(bound, a.size / fill) {
+    for f in factors(bound, a.size / fill) {
         if f > 1 {
             current.push(SpatialFactor {
                 axis,
@@ -53,7 +65,16 @@ fn walk(
         }
         let saved = remaining[d.index()];
         remaining[d.index()] = saved.div_ceil(f);
-        walk(t, axis, dim_pos + 1, fill * f, remaining, current, out);
+        walk(
+            t,
+            factors,
+            axis,
+            dim_pos + 1,
+            fill * f,
+            remaining,
+            current,
+            out,
+        );
         remaining[d.index()] = saved;
         if f > 1 {
             current.pop();

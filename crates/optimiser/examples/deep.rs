@@ -12,7 +12,7 @@
 mod resnet18;
 
 use cimopt_cost::Objective;
-use cimopt_mappers::{bounds::lower_bound, spatial};
+use cimopt_mappers::{bounds::physical_bound, spatial};
 use cimopt_optimiser::{Options, optimise_from, spatial_bound};
 
 /// The latency weight `compile` derived for ResNet-18 on `default` (nJ per cycle).
@@ -61,7 +61,7 @@ fn main() {
         let g = cimopt_mappers::greedy(&t, w, &cimopt_mappers::GreedyOptions::default()).unwrap();
         lg += c * g.cost.latency_cycles;
         eg += c * g.cost.energy_nj;
-        let lb = lower_bound(&t, w);
+        let lb = physical_bound(&t, w);
         let min_over = |o: Objective| {
             spatial::enumerate(&t, w)
                 .iter()

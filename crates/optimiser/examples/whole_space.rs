@@ -14,7 +14,7 @@
 mod resnet18;
 
 use cimopt_ir::{SpatialFactor, Workload};
-use cimopt_mappers::bounds::{candidate_bounds, lower_bound, model_edp_bound};
+use cimopt_mappers::bounds::{candidate_bounds, model_edp_bound, physical_bound};
 use cimopt_mappers::spatial;
 use cimopt_target::Target;
 
@@ -23,45 +23,7 @@ use cimopt_target::Target;
 /// above what is left of a dim only under-fills more and moves larger tiles for the same trips,
 /// which no bound rewards, so factors stop there.
 fn every_unrolling(t: &Target, w: &Workload) -> Vec<Vec<SpatialFactor>> {
-    fn walk(
-        t: &Target,
-        axis: usize,
-        pos: usize,
-        fill: u64,
-        left: &mut [u64; 8],
-        cur: &mut Vec<SpatialFactor>,
-        out: &mut Vec<Vec<SpatialFactor>>,
-    ) {
-        if axis == t.axes.len() {
-            out.push(cur.clone());
-            return;
-        }
-        let a = &t.axes[axis];
-        if pos == a.dims.len() {
-            walk(t, axis + 1, 0, 1, left, cur, out);
-            return;
-        }
-        let d = a.dims[pos];
-        let saved = left[d.index()];
-        for f in 1..=(a.size / fill).min(saved) {
-            if f > 1 {
-                cur.push(SpatialFactor {
-                    axis,
-                    dim: d,
-                    factor: f,
-                });
-            }
-            left[d.index()] = saved.div_ceil(f);
-            walk(t, axis, pos + 1, fill * f, left, cur, out);
-            left[d.index()] = saved;
-            if f > 1 {
-                cur.pop();
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(t, 0, 0, 1, &mut w.bounds(), &mut Vec::new(), &mut out);
-    out
+    spatial::enumerate_with(t, w, &|bound, room| (1..=room.min(bound)).collect())
 }
 
 fn main() {
@@ -70,7 +32,7 @@ fn main() {
     let mut cases = Vec::new();
     let (mut lg, mut eg) = (0.0, 0.0);
     for (copies, w) in &layers {
-        let lb = lower_bound(&t, w);
+        let lb = physical_bound(&t, w);
         let unrollings = every_unrolling(&t, w);
         assert!(unrollings.len() >= spatial::enumerate(&t, w).len());
         let bounds: Vec<_> = unrollings

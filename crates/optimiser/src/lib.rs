@@ -17,7 +17,7 @@ pub mod space;
 
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
-use cimopt_mappers::bounds::{LowerBound, lower_bound};
+use cimopt_mappers::bounds::{LowerBound, physical_bound};
 use cimopt_mappers::{GreedyOptions, MapError, greedy, spatial};
 use cimopt_mappers::{INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY, loops_in_order};
 use cimopt_target::{Operand, Target};
@@ -421,7 +421,7 @@ pub fn optimise_from(
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
     let warm_objective = inc.objective;
-    let bounds = lower_bound(t, w);
+    let bounds = physical_bound(t, w);
     let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))

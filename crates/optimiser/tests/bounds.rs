@@ -9,7 +9,7 @@ use common::{conv, matmul, target};
 
 use cimopt_cost::evaluate;
 use cimopt_ir::{Workload, check};
-use cimopt_mappers::bounds::{candidate_bounds, lower_bound};
+use cimopt_mappers::bounds::{candidate_bounds, physical_bound};
 use cimopt_mappers::spatial;
 use cimopt_optimiser::space::{Skeleton, mapping_of};
 use cimopt_optimiser::{skeleton_space, skeletons};
@@ -27,7 +27,7 @@ fn check_layer(
     every: usize,
     triples: usize,
 ) -> (usize, f64, f64, f64) {
-    let lb = lower_bound(t, w);
+    let lb = physical_bound(t, w);
     let mut checked = 0;
     let mut tightest: f64 = 0.0;
     let mut tightest_all: f64 = 0.0;
