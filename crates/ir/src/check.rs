@@ -3,7 +3,7 @@
 
 use crate::analysis::{resident_bits, used_levels};
 use crate::mapping::Mapping;
-use crate::workload::Workload;
+use crate::workload::{MAX_EXTENT, MAX_MACS, Workload, checked_product};
 use cimopt_target::{Dim, Operand, Target};
 use std::fmt;
 
@@ -16,6 +16,8 @@ pub struct Violation {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ViolationKind {
+    /// The workload itself is not a layer (see [`Workload::shape_errors`]).
+    Workload,
     Coverage,
     Level,
     LevelOrder,
@@ -38,6 +40,13 @@ fn push(out: &mut Vec<Violation>, kind: ViolationKind, message: String) {
 /// All violations of `m` (empty when valid).
 pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
     let mut out = Vec::new();
+    for e in w.shape_errors() {
+        push(&mut out, ViolationKind::Workload, format!("workload: {e}"));
+    }
+    if !out.is_empty() {
+        // Nothing about a mapping means anything for a workload that is not one.
+        return out;
+    }
     let name = |lv: usize| {
         t.levels
             .get(lv)
@@ -57,6 +66,15 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
                 &mut out,
                 ViolationKind::Coverage,
                 format!("temporal[{i}] ({}): factor must be ≥ 1", l.dim),
+            );
+        } else if l.factor > MAX_EXTENT {
+            push(
+                &mut out,
+                ViolationKind::Coverage,
+                format!(
+                    "temporal[{i}] ({}): factor {} is larger than the limit {MAX_EXTENT}",
+                    l.dim, l.factor
+                ),
             );
         }
         for o in Operand::ALL {
@@ -122,6 +140,15 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
                     f.dim, axis.name
                 ),
             );
+        } else if f.factor > MAX_EXTENT {
+            push(
+                &mut out,
+                ViolationKind::Spatial,
+                format!(
+                    "spatial[{i}] ({} on {}): factor {} is larger than the limit {MAX_EXTENT}",
+                    f.dim, axis.name, f.factor
+                ),
+            );
         }
         if !axis.dims.contains(&f.dim) && f.factor > 1 {
             let allowed: Vec<&str> = axis.dims.iter().map(|d| d.name()).collect();
@@ -137,29 +164,72 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
             );
         }
     }
+    if !out.is_empty() {
+        // Products of out-of-range factors mean nothing.
+        return out;
+    }
     for (a, axis) in t.axes.iter().enumerate() {
-        let fill = m.axis_fill(a);
-        if fill > axis.size {
-            push(
+        let factors: Vec<u64> = m
+            .spatial
+            .iter()
+            .filter(|f| f.axis == a)
+            .map(|f| f.factor)
+            .collect();
+        match checked_product(&factors) {
+            Some(fill) if fill <= axis.size => {}
+            fill => push(
                 &mut out,
                 ViolationKind::Spatial,
                 format!(
-                    "axis `{}`: spatial factors multiply to {fill}, more than its size {}",
-                    axis.name, axis.size
+                    "axis `{}`: spatial factors multiply to {}, more than its size {}",
+                    axis.name,
+                    fill.map_or_else(|| "more than 2^64".to_string(), |f| f.to_string()),
+                    axis.size
                 ),
-            );
+            ),
         }
     }
     for d in Dim::ALL {
-        let (cov, bound, padded) = (m.coverage(d), w.bound(d), m.padded_dims[d.index()]);
-        if padded < bound {
+        let factors: Vec<u64> = m
+            .spatial
+            .iter()
+            .filter(|f| f.dim == d)
+            .map(|f| f.factor)
+            .chain(m.temporal.iter().filter(|l| l.dim == d).map(|l| l.factor))
+            .collect();
+        let (bound, padded) = (w.bound(d), m.padded_dims[d.index()]);
+        let Some(cov) = checked_product(&factors).filter(|&c| c <= MAX_EXTENT) else {
+            push(
+                &mut out,
+                ViolationKind::Coverage,
+                format!(
+                    "dim {d}: factors multiply to more than the limit {MAX_EXTENT} (the workload has {bound})"
+                ),
+            );
+            continue;
+        };
+        if padded > MAX_EXTENT {
+            push(
+                &mut out,
+                ViolationKind::Coverage,
+                format!("dim {d}: padded extent {padded} is larger than the limit {MAX_EXTENT}"),
+            );
+        } else if padded < bound {
             push(
                 &mut out,
                 ViolationKind::Coverage,
                 format!("dim {d}: padded extent {padded} is smaller than the workload's {bound}"),
             );
         } else if cov != padded {
-            if padded == bound {
+            if cov < bound {
+                push(
+                    &mut out,
+                    ViolationKind::Coverage,
+                    format!(
+                        "dim {d}: factors multiply to {cov}, fewer than the workload's {bound}: the loops must cover the dim"
+                    ),
+                );
+            } else if padded == bound {
                 push(
                     &mut out,
                     ViolationKind::Coverage,
@@ -198,6 +268,16 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
     }
     if !out.is_empty() {
         // Capacity needs a well-formed nest.
+        return out;
+    }
+    if checked_product(&m.padded_dims).is_none_or(|macs| macs > MAX_MACS) {
+        push(
+            &mut out,
+            ViolationKind::Coverage,
+            format!(
+                "padded_dims: the padded extents multiply to more than the limit of {MAX_MACS} MACs"
+            ),
+        );
         return out;
     }
     let used = used_levels(t, m);

@@ -154,6 +154,124 @@ impl Workload {
     }
 }
 
+/// The largest extent of any loop dimension, input extent, stride, dilation or padding a
+/// workload may have: `2^31 − 1`. Larger values come only from corrupt or hostile input, and
+/// refusing them keeps every tile size and bit count inside 64-bit arithmetic.
+pub const MAX_EXTENT: u64 = (1 << 31) - 1;
+
+/// The most multiply-accumulates one layer may have: `2^48` (about 2.8·10^14, a thousand
+/// times the largest layer of a GPT-3-sized model). With at most 64 bits per element, every
+/// operand's size in bits then fits in 64 bits with room to spare.
+pub const MAX_MACS: u64 = 1 << 48;
+
+impl Workload {
+    /// Why this workload cannot be a layer, if it cannot: dims and strides outside
+    /// `1..=MAX_EXTENT`, more than [`MAX_MACS`] MACs, or dims that contradict each other (a
+    /// convolution's output extent must follow from its input extent, kernel, stride, padding
+    /// and dilation; a matrix product has `R = S = Q = 1`, `H = P`, `W = 1`, unit strides and
+    /// no padding). Each message names the field.
+    pub fn shape_errors(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let named = [
+            ("R", self.r),
+            ("S", self.s),
+            ("P", self.p),
+            ("Q", self.q),
+            ("C", self.c),
+            ("K", self.k),
+            ("G", self.g),
+            ("B", self.b),
+            ("H", self.h),
+            ("W", self.w),
+            ("stride[0]", self.stride[0]),
+            ("stride[1]", self.stride[1]),
+            ("dilation[0]", self.dilation[0]),
+            ("dilation[1]", self.dilation[1]),
+        ];
+        for (name, v) in named {
+            if v == 0 {
+                out.push(format!(
+                    "{name} is 0: every extent, stride and dilation must be ≥ 1"
+                ));
+            } else if v > MAX_EXTENT {
+                out.push(format!(
+                    "{name} = {v} is larger than the limit {MAX_EXTENT}"
+                ));
+            }
+        }
+        for (i, &p) in self.pad.iter().enumerate() {
+            if p > MAX_EXTENT {
+                out.push(format!(
+                    "pad[{i}] = {p} is larger than the limit {MAX_EXTENT}"
+                ));
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+        match checked_product(&self.bounds()) {
+            Some(m) if m <= MAX_MACS => {}
+            _ => out.push(format!(
+                "R·S·P·Q·C·K·G·B = {} MACs is more than the limit of {MAX_MACS} per layer",
+                self.bounds().iter().map(|&d| d as u128).product::<u128>()
+            )),
+        }
+        match self.op {
+            OpKind::Conv => {
+                for (axis, name, input, kernel, out_dim, kname, oname) in [
+                    (0, "H", self.h, self.r, self.p, "R", "P"),
+                    (1, "W", self.w, self.s, self.q, "S", "Q"),
+                ] {
+                    let window = (kernel - 1) * self.dilation[axis] + 1;
+                    let padded = input + self.pad[axis] + self.pad[axis + 2];
+                    let expected = if padded >= window {
+                        Some((padded - window) / self.stride[axis] + 1)
+                    } else {
+                        None
+                    };
+                    if expected != Some(out_dim) {
+                        out.push(format!(
+                            "{oname} = {out_dim} does not follow from {name} = {input}, {kname} = {kernel}, stride {}, padding {} + {}, dilation {} (expected {})",
+                            self.stride[axis],
+                            self.pad[axis],
+                            self.pad[axis + 2],
+                            self.dilation[axis],
+                            expected.map_or("no output: the kernel window is larger than the padded input".to_string(), |e| e.to_string())
+                        ));
+                    }
+                }
+            }
+            OpKind::Gemm | OpKind::MatMul => {
+                let op = self.op.name();
+                if self.r != 1 || self.s != 1 || self.q != 1 {
+                    out.push(format!(
+                        "a {op} has R = S = Q = 1 (got R = {}, S = {}, Q = {})",
+                        self.r, self.s, self.q
+                    ));
+                }
+                if self.h != self.p || self.w != 1 {
+                    out.push(format!(
+                        "a {op} reads H = P rows and W = 1 column (got H = {}, W = {}, P = {})",
+                        self.h, self.w, self.p
+                    ));
+                }
+                if self.stride != [1, 1] || self.dilation != [1, 1] || self.pad != [0; 4] {
+                    out.push(format!(
+                        "a {op} has unit strides and dilations and no padding (got stride {:?}, dilation {:?}, pad {:?})",
+                        self.stride, self.dilation, self.pad
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The product of `values`, or `None` when it does not fit in 64 bits.
+pub fn checked_product(values: &[u64]) -> Option<u64> {
+    values.iter().try_fold(1u64, |acc, &v| acc.checked_mul(v))
+}
+
 fn input_extent(out: u64, kernel: u64, stride: u64, dilation: u64, input: u64) -> u64 {
     if out == 0 || kernel == 0 {
         return 0;
