@@ -6,11 +6,11 @@ use crate::solve::{Solved, SolverArgs, solve_layer};
 use anyhow::{Context, Result, bail};
 use cimopt_cost::Cost;
 use cimopt_ir::Layer;
-use cimopt_mappers::bounds::lower_bound;
 use cimopt_schedule::{
     Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule, ScheduledLayer, SkippedNode,
     SolveInfo,
 };
+use cimopt_space::bounds::lower_bound;
 use cimopt_target::{Operand, Target};
 use rayon::prelude::*;
 use std::collections::BTreeMap;

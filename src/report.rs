@@ -74,14 +74,14 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let source = if simulated { "simulated" } else { "predicted" };
     // Bounds once per distinct layer (identical layers point at the first with `same_as`),
     // with how many layers share them.
-    let mut layer_bounds: BTreeMap<usize, (u64, cimopt_mappers::bounds::LowerBound, Vec<_>)> =
+    let mut layer_bounds: BTreeMap<usize, (u64, cimopt_space::bounds::LowerBound, Vec<_>)> =
         BTreeMap::new();
     for l in &s.layers {
         let first = l.same_as.unwrap_or(l.layer.index);
         layer_bounds
             .entry(first)
             .or_insert_with(|| {
-                let (lb, cases) = cimopt_mappers::bounds::layer_bounds(t, &l.layer.workload);
+                let (lb, cases) = cimopt_space::bounds::layer_bounds(t, &l.layer.workload);
                 (0, lb, cases)
             })
             .0 += 1;
@@ -130,7 +130,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         .into_values()
         .map(|(copies, _, cases)| (copies, cases))
         .collect();
-    let edp_bound = cimopt_mappers::bounds::model_edp_bound(t, &cases).edp;
+    let edp_bound = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
     let sum = |key: &str| {
         rows.iter()
             .map(|r| r.metrics.breakdown.get(key).copied().unwrap_or(0.0))

@@ -1,30 +1,31 @@
-//! Greedy level filling: given a loop order, place each operand's loops on its memory levels,
-//! innermost level first, as deep as capacity allows.
+//! Level assignment: given a draft (a skeleton with double-buffer flags and capacity shares),
+//! place each operand's loops on its memory levels, innermost level first, as deep as
+//! capacity allows.
 
 use cimopt_ir::analysis::executed_workload;
-use cimopt_ir::{Mapping, SpatialFactor, TemporalLoop, Workload};
-use cimopt_target::{Dim, Operand, Replication, Target};
+use cimopt_ir::{Mapping, TemporalLoop, Workload};
+use cimopt_space::Skeleton;
+use cimopt_target::{Operand, Replication, Target};
 
-/// Everything a mapper decides besides the level of each loop.
+/// What the heuristic mappers decide besides the level of each loop: a skeleton, the
+/// double-buffered levels, and how a shared level's capacity is split between operands.
+/// [`assign`] turns it into a mapping.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Plan {
-    pub spatial: Vec<SpatialFactor>,
-    /// Outer to inner: (dim, factor).
-    pub loops: Vec<(Dim, u64)>,
+pub struct Draft {
+    pub skeleton: Skeleton,
     /// Double-buffered (level, operand) pairs, among those the target allows.
     pub double_buffer: Vec<(usize, Operand)>,
     /// Share of each shared level's capacity each operand may fill, in 1/12ths.
     pub shares: [u64; 3],
-    pub padded: [u64; 8],
 }
 
 /// Resident elements of `o` if loops `from..` sit at `level` or deeper.
-fn resident(t: &Target, w: &Workload, p: &Plan, o: Operand, level: usize, from: usize) -> u64 {
+fn resident(t: &Target, w: &Workload, p: &Draft, o: Operand, level: usize, from: usize) -> u64 {
     let mut e = [1u64; 8];
-    for &(d, f) in &p.loops[from..] {
+    for &(d, f) in &p.skeleton.loops[from..] {
         e[d.index()] *= f;
     }
-    for s in &p.spatial {
+    for s in &p.skeleton.spatial {
         if t.axes[s.axis].source[o.index()] >= level {
             e[s.dim.index()] *= s.factor;
         }
@@ -36,15 +37,16 @@ fn resident(t: &Target, w: &Workload, p: &Plan, o: Operand, level: usize, from: 
 /// each level the longest suffix of the remaining loops that fits its capacity (its share of a
 /// shared level). Output precision is taken as partial-sum precision wherever a reduction loop
 /// could sit above, which is conservative, so the result always passes `check`'s capacity test.
-pub fn assign(t: &Target, w: &Workload, p: &Plan) -> Mapping {
-    let n = p.loops.len();
+pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
+    let sk = &p.skeleton;
+    let n = sk.loops.len();
     let pw = executed_workload(
         w,
         &Mapping {
             spatial: vec![],
             temporal: vec![],
             double_buffer: vec![],
-            padded_dims: p.padded,
+            padded_dims: sk.padded,
         },
     );
     let mut level_of = vec![[0usize; 3]; n];
@@ -85,17 +87,17 @@ pub fn assign(t: &Target, w: &Workload, p: &Plan) -> Mapping {
         }
         // Whatever is left stays in the outermost level (index 0, already the default).
     }
-    let temporal = p
+    let temporal = sk
         .loops
         .iter()
         .zip(&level_of)
         .map(|(&(dim, factor), &level)| TemporalLoop { dim, factor, level })
         .collect();
     let mut m = Mapping {
-        spatial: p.spatial.clone(),
+        spatial: sk.spatial.clone(),
         temporal,
         double_buffer: p.double_buffer.clone(),
-        padded_dims: p.padded,
+        padded_dims: sk.padded,
     };
     // A double-buffer flag on a level the operand bypasses means nothing: drop it.
     let used = cimopt_ir::analysis::used_levels(t, &m);

@@ -2,14 +2,16 @@
 //! CIM compilers use, and `greedy`, a heuristic search. Both stay as baselines and as warm
 //! starts for the optimiser.
 
-pub mod bounds;
 pub mod levels;
-pub mod spatial;
 
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, SpatialFactor, Violation, Workload, check};
+use cimopt_space::{
+    INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loop_moves, loops_in_order,
+    spatial,
+};
 use cimopt_target::{Dim, Operand, Target};
-use levels::{Plan, assign};
+use levels::{Draft, assign};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
@@ -27,52 +29,6 @@ pub struct Mapped {
     pub evaluated: u64,
 }
 
-/// Loop-order templates, outer to inner.
-pub const WEIGHT_STATIONARY: [Dim; 8] = [
-    Dim::G,
-    Dim::K,
-    Dim::C,
-    Dim::R,
-    Dim::S,
-    Dim::B,
-    Dim::P,
-    Dim::Q,
-];
-pub const OUTPUT_STATIONARY: [Dim; 8] = [
-    Dim::G,
-    Dim::K,
-    Dim::B,
-    Dim::P,
-    Dim::Q,
-    Dim::C,
-    Dim::R,
-    Dim::S,
-];
-pub const INPUT_STATIONARY: [Dim; 8] = [
-    Dim::G,
-    Dim::C,
-    Dim::R,
-    Dim::S,
-    Dim::B,
-    Dim::P,
-    Dim::Q,
-    Dim::K,
-];
-
-/// The loops of a template order over the given trip counts (trip-1 dims left out; one
-/// factor-1 loop when every trip count is 1).
-pub fn loops_in_order(order: &[Dim], trips: &[u64; 8]) -> Vec<(Dim, u64)> {
-    let mut loops: Vec<(Dim, u64)> = order
-        .iter()
-        .map(|&d| (d, trips[d.index()]))
-        .filter(|&(_, f)| f > 1)
-        .collect();
-    if loops.is_empty() {
-        loops.push((order[order.len() - 1], 1));
-    }
-    loops
-}
-
 fn allowed_double(t: &Target) -> Vec<(usize, Operand)> {
     let mut v = Vec::new();
     for lv in 0..t.num_levels() {
@@ -86,7 +42,7 @@ fn allowed_double(t: &Target) -> Vec<(usize, Operand)> {
     v
 }
 
-fn finish(t: &Target, w: &Workload, p: &Plan) -> Option<(Mapping, Cost)> {
+fn finish(t: &Target, w: &Workload, p: &Draft) -> Option<(Mapping, Cost)> {
     let m = assign(t, w, p);
     if !check(t, w, &m).is_empty() {
         return None;
@@ -95,7 +51,7 @@ fn finish(t: &Target, w: &Workload, p: &Plan) -> Option<(Mapping, Cost)> {
     Some((m, c))
 }
 
-fn infeasible(t: &Target, w: &Workload, p: &Plan) -> MapError {
+fn infeasible(t: &Target, w: &Workload, p: &Draft) -> MapError {
     MapError::Infeasible(check(t, w, &assign(t, w, p)))
 }
 
@@ -167,12 +123,14 @@ pub fn weight_stationary(t: &Target, w: &Workload) -> Result<Mapped, MapError> {
         }
     }
     let (trips, padded) = spatial::trips(w, &spatial);
-    let plan = Plan {
-        spatial,
-        loops: loops_in_order(&WEIGHT_STATIONARY, &trips),
+    let plan = Draft {
+        skeleton: Skeleton {
+            spatial,
+            loops: loops_in_order(&WEIGHT_STATIONARY, &trips),
+            padded,
+        },
         double_buffer: vec![],
         shares: [4, 4, 4],
-        padded,
     };
     let (mapping, cost) = finish(t, w, &plan).ok_or_else(|| infeasible(t, w, &plan))?;
     Ok(Mapped {
@@ -202,62 +160,17 @@ impl Default for GreedyOptions {
     }
 }
 
-fn smallest_prime_factor(n: u64) -> u64 {
-    (2..)
-        .take_while(|p| p * p <= n)
-        .find(|p| n % p == 0)
-        .unwrap_or(n)
-}
-
-/// Moves of a temporal loop list (outer to inner): split off the smallest prime factor of a
-/// loop into a new loop outermost or just outside it, move the rest of a loop outermost, merge
-/// two loops of one dim, swap neighbours. Trip counts per dim are preserved.
-pub fn loop_moves(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
-    let mut out = Vec::new();
-    let n = loops.len();
-    for i in 0..n {
-        let (d, f) = loops[i];
-        if f < 2 {
-            continue;
-        }
-        let q = smallest_prime_factor(f);
-        for pos in [0, i] {
-            let mut nl = loops.to_vec();
-            nl[i].1 = f / q;
-            nl.insert(pos, (d, q));
-            nl.retain(|l| l.1 > 1);
-            out.push(nl);
-        }
-        if f / q > 1 {
-            let mut nl = loops.to_vec();
-            nl[i].1 = q;
-            nl.insert(0, (d, f / q));
-            out.push(nl);
-        }
-    }
-    for i in 0..n {
-        for j in i + 1..n {
-            if loops[i].0 == loops[j].0 {
-                let mut nl = loops.to_vec();
-                nl[j].1 *= nl[i].1;
-                nl.remove(i);
-                out.push(nl);
-            }
-        }
-    }
-    for i in 0..n.saturating_sub(1) {
-        let mut nl = loops.to_vec();
-        nl.swap(i, i + 1);
-        out.push(nl);
-    }
-    out
-}
-
-/// Local moves around a plan.
-fn neighbours(p: &Plan, allowed_db: &[(usize, Operand)]) -> Vec<Plan> {
-    let mut out: Vec<Plan> = loop_moves(&p.loops)
+/// Local moves around a draft.
+fn neighbours(p: &Draft, allowed_db: &[(usize, Operand)]) -> Vec<Draft> {
+    let mut out: Vec<Draft> = loop_moves(&p.skeleton.loops)
         .into_iter()
-        .map(|loops| Plan { loops, ..p.clone() })
+        .map(|loops| Draft {
+            skeleton: Skeleton {
+                loops,
+                ..p.skeleton.clone()
+            },
+            ..p.clone()
+        })
         .collect();
     // Toggle a double-buffer flag.
     for &db in allowed_db {
@@ -299,19 +212,21 @@ pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, 
     let allowed_db = allowed_double(t);
     let score = |c: &Cost| opts.objective.of(c);
     let mut evaluated = 0u64;
-    let mut best: Option<(Plan, Mapping, Cost)> = None;
+    let mut best: Option<(Draft, Mapping, Cost)> = None;
     let ws = weight_stationary(t, w).ok();
     let mut first_plan = None;
     for spatial in &candidates {
         let (trips, padded) = spatial::trips(w, spatial);
         for order in [&WEIGHT_STATIONARY, &OUTPUT_STATIONARY, &INPUT_STATIONARY] {
             for db in [vec![], allowed_db.clone()] {
-                let plan = Plan {
-                    spatial: spatial.clone(),
-                    loops: loops_in_order(order, &trips),
+                let plan = Draft {
+                    skeleton: Skeleton {
+                        spatial: spatial.clone(),
+                        loops: loops_in_order(order, &trips),
+                        padded,
+                    },
                     double_buffer: db,
                     shares: [4, 4, 4],
-                    padded,
                 };
                 first_plan.get_or_insert_with(|| plan.clone());
                 let Some((mut m, mut c)) = finish(t, w, &plan) else {

@@ -12,8 +12,8 @@
 mod resnet18;
 
 use cimopt_cost::Objective;
-use cimopt_mappers::{bounds::physical_bound, spatial};
 use cimopt_optimiser::{Options, optimise_from, spatial_bound};
+use cimopt_space::{bounds::physical_bound, spatial};
 
 /// The latency weight `compile` derived for ResNet-18 on `default` (nJ per cycle).
 const LAMBDA: f64 = 0.2528850476874452;

@@ -2,8 +2,8 @@
 //! `cargo run --example probe -- R P C K stride [latency weight, nJ/cycle]` (EDP without a weight).
 use cimopt_cost::Objective;
 use cimopt_ir::{OpKind, WeightKind, Workload};
-use cimopt_mappers::spatial;
 use cimopt_optimiser::{Options, optimise, skeleton_space, skeletons};
+use cimopt_space::spatial;
 use std::time::Instant;
 
 fn main() {

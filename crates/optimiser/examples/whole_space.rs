@@ -4,7 +4,7 @@
 //! (seconds).
 //!
 //! Per layer, spatial candidate and level the weights come from, the analytical bounds
-//! (`cimopt_mappers::bounds::candidate_bounds`) give a latency `L_s` and an energy
+//! (`cimopt_space::bounds::candidate_bounds`) give a latency `L_s` and an energy
 //! `E_s = E0_s + leakage·L_s`. A schedule picks one such case per layer copy, so the model's
 //! `(ΣE0, ΣL)` lies above the Minkowski sum of the layers' point sets, hence above the sum of
 //! their lower-left convex hulls. Model EDP `(ΣE0 + leakage·ΣL)·ΣL` grows with both sums and
@@ -14,8 +14,8 @@
 mod resnet18;
 
 use cimopt_ir::{SpatialFactor, Workload};
-use cimopt_mappers::bounds::{candidate_bounds, model_edp_bound, physical_bound};
-use cimopt_mappers::spatial;
+use cimopt_space::bounds::{candidate_bounds, model_edp_bound, physical_bound};
+use cimopt_space::spatial;
 use cimopt_target::Target;
 
 /// Every spatial unrolling: any factor of each allowed dim on each axis (not only divisors; the

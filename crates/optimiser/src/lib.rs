@@ -12,17 +12,19 @@
 //! result is never worse than greedy's.
 
 pub mod model;
+pub mod placement;
 pub mod profile;
-pub mod space;
 
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
-use cimopt_mappers::bounds::{LowerBound, physical_bound};
-use cimopt_mappers::{GreedyOptions, MapError, greedy, spatial};
-use cimopt_mappers::{INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY, loops_in_order};
+use cimopt_mappers::{GreedyOptions, MapError, greedy};
+use cimopt_space::bounds::{LowerBound, physical_bound};
+use cimopt_space::{
+    INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
+};
 use cimopt_target::{Operand, Target};
+use placement::{Placement, mapping_of, placements};
 use profile::{Profile, profile};
-use space::{Placement, Skeleton, mapping_of, placements, skeleton_of};
 use std::time::Instant;
 
 /// Settings of the optimiser. Everything here goes into the cache key and the schedule.
@@ -119,7 +121,7 @@ pub struct Optimised {
 }
 
 /// Lower bound on the objective of any mapping with these spatial factors, whatever its loops,
-/// levels and double buffering: the smallest over [`cimopt_mappers::bounds::candidate_bounds`]
+/// levels and double buffering: the smallest over [`cimopt_space::bounds::candidate_bounds`]
 /// (one per level weights may come from) of its latency and its energy plus leakage over that
 /// latency.
 pub fn spatial_bound(
@@ -129,7 +131,7 @@ pub fn spatial_bound(
     bounds: &LowerBound,
     o: Objective,
 ) -> f64 {
-    cimopt_mappers::bounds::candidate_bounds(t, w, s, bounds)
+    cimopt_space::bounds::candidate_bounds(t, w, s, bounds)
         .iter()
         .map(|b| o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles))
         .fold(f64::INFINITY, f64::min)
@@ -137,7 +139,7 @@ pub fn spatial_bound(
 
 /// The skeletons of one spatial candidate: the warm starts' skeletons (`extra`) that have these
 /// spatial factors, the three stationarity orders over whole trip counts, then every loop move
-/// ([`cimopt_mappers::loop_moves`]: a split, merge or swap) of each warm start's skeleton.
+/// ([`cimopt_space::loop_moves`]: a split, merge or swap) of each warm start's skeleton.
 pub fn skeletons(
     w: &Workload,
     s: &[cimopt_ir::SpatialFactor],
@@ -162,7 +164,7 @@ pub fn skeletons(
         });
     }
     for e in &warm {
-        for loops in cimopt_mappers::loop_moves(&e.loops) {
+        for loops in cimopt_space::loop_moves(&e.loops) {
             add(Skeleton {
                 loops,
                 ..(*e).clone()
@@ -348,7 +350,7 @@ pub fn optimise_skeleton(
     space: &SkeletonSpace,
     opts: &Options,
 ) -> (Mapping, Cost, f64, bool) {
-    let rest = space::outermost(&space.skeleton);
+    let rest = placement::outermost(&space.skeleton);
     let m = mapping_of(&space.skeleton, [&rest, &rest, &rest]);
     let c = evaluate(t, w, &m);
     let mut inc = Incumbent {
@@ -379,7 +381,7 @@ fn warm_start(
             ..GreedyOptions::default()
         },
     )?;
-    let mut skeletons = vec![skeleton_of(&warm.mapping)];
+    let mut skeletons = vec![Skeleton::of(&warm.mapping)];
     let mut inc = Incumbent {
         objective: objective.of(&warm.cost),
         mapping: warm.mapping,
@@ -396,7 +398,7 @@ fn warm_start(
                 milp_objective: None,
             };
         }
-        let sk = skeleton_of(h);
+        let sk = Skeleton::of(h);
         if !skeletons.contains(&sk) {
             skeletons.push(sk);
         }

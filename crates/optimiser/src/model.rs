@@ -15,8 +15,8 @@
 //! cuts it off until the bound meets the best true value (see `crate::solve_skeleton`).
 
 use crate::profile::Profile;
-use crate::space::Skeleton;
 use cimopt_cost::Objective;
+use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 use good_lp::{
     Expression, IntoAffineExpression, ProblemVariables, SolverModel, Variable, variable,

@@ -3,10 +3,11 @@
 //! the cost model's own nest ([`cimopt_cost::Nest`]) built with the other operands left in the
 //! outermost level, so the MILP prices exactly what the cost model charges.
 
-use crate::space::{Placement, Skeleton, mapping_of, outermost};
+use crate::placement::{Placement, mapping_of, outermost};
 use cimopt_cost::{Nest, bootstrap_cycles, energy};
 use cimopt_ir::Workload;
 use cimopt_ir::analysis::resident_bits;
+use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 
 /// One step of the executed nest as one operand sees it.

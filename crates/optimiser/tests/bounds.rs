@@ -1,4 +1,4 @@
-//! The per-candidate bounds (`cimopt_mappers::bounds::candidate_bounds`) against the cost
+//! The per-candidate bounds (`cimopt_space::bounds::candidate_bounds`) against the cost
 //! model, on mappings of every kind the optimiser's space holds: every spatial candidate of
 //! small layers, stationarity orders and their loop moves, and a sample of operand placements
 //! (levels and double buffering) per skeleton, on both presets and on variants that change what
@@ -9,10 +9,11 @@ use common::{conv, matmul, target};
 
 use cimopt_cost::evaluate;
 use cimopt_ir::{Workload, check};
-use cimopt_mappers::bounds::{candidate_bounds, physical_bound};
-use cimopt_mappers::spatial;
-use cimopt_optimiser::space::{Skeleton, mapping_of};
+use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{skeleton_space, skeletons};
+use cimopt_space::Skeleton;
+use cimopt_space::bounds::{candidate_bounds, physical_bound};
+use cimopt_space::spatial;
 use cimopt_target::{Operand, Target};
 
 /// Checks every sampled mapping of `w` on `t` (every `every`-th spatial candidate, `triples`

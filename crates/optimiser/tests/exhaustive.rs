@@ -6,11 +6,11 @@ use common::{conv, matmul, target};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Workload, check};
-use cimopt_mappers::spatial;
-use cimopt_optimiser::space::mapping_of;
+use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{
     Options, exhaustive_skeleton, model, optimise, optimise_skeleton, skeleton_space, skeletons,
 };
+use cimopt_space::spatial;
 use cimopt_target::Operand;
 
 /// Small layers: 1×1, 3×3, depthwise, strided, MatMul, and primes 7 and 13 in the dims.
@@ -241,7 +241,7 @@ fn the_spatial_bound_is_below_real_mappings() {
     ];
     let mut tightest: f64 = 0.0;
     for (name, w) in layers {
-        let bounds = cimopt_mappers::bounds::lower_bound(&t, &w);
+        let bounds = cimopt_space::bounds::lower_bound(&t, &w);
         for objective in OBJECTIVES {
             let g = cimopt_mappers::greedy(
                 &t,

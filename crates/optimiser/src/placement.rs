@@ -1,25 +1,11 @@
-//! The search space, shared by the MILP and the exhaustive enumerator: loop skeletons
-//! (spatial unrolling, loop order and factor splits), and for each skeleton every operand's
-//! placements (the level of each loop for that operand, and its double-buffer flags).
+//! Operand placements, the part of the search space the MILP and the exhaustive enumerator
+//! decide for a skeleton ([`cimopt_space::Skeleton`]): for each operand, the level of each loop
+//! and its double-buffer flags.
 
 use cimopt_ir::analysis::resident_bits;
-use cimopt_ir::{Mapping, SpatialFactor, TemporalLoop, Workload};
-use cimopt_target::{Dim, Operand, Target};
-
-/// Everything of a mapping except where each operand keeps each loop.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Skeleton {
-    pub spatial: Vec<SpatialFactor>,
-    /// Outer to inner: (dim, trip count).
-    pub loops: Vec<(Dim, u64)>,
-    pub padded: [u64; 8],
-}
-
-impl Skeleton {
-    pub fn activations(&self) -> u64 {
-        self.loops.iter().map(|l| l.1).product()
-    }
-}
+use cimopt_ir::{Mapping, TemporalLoop, Workload};
+use cimopt_space::Skeleton;
+use cimopt_target::{Operand, Target};
 
 /// One operand's placement in a skeleton: the level of each loop (outer to inner, never going
 /// outwards) and the levels it double-buffers.
@@ -51,15 +37,6 @@ pub fn mapping_of(sk: &Skeleton, placements: [&Placement; 3]) -> Mapping {
         temporal,
         double_buffer,
         padded_dims: sk.padded,
-    }
-}
-
-/// The skeleton of a mapping (its spatial factors and loops): the inverse of [`mapping_of`].
-pub fn skeleton_of(m: &Mapping) -> Skeleton {
-    Skeleton {
-        spatial: m.spatial.clone(),
-        loops: m.temporal.iter().map(|l| (l.dim, l.factor)).collect(),
-        padded: m.padded_dims,
     }
 }
 
