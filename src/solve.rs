@@ -8,7 +8,7 @@ use cimopt_ir::{Layer, Mapping, SpatialFactor, TemporalLoop, check};
 use cimopt_mappers::{GreedyOptions, Mapped, greedy, weight_stationary};
 use cimopt_optimiser::Options;
 use cimopt_schedule::{Candidates, SolveInfo};
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -235,7 +235,7 @@ fn cache_key(t: &Target, layer: &Layer, args: &SolverArgs, objective: &LayerObje
 
 fn encode(m: &Mapping, info: &SolveInfo) -> Value {
     json!({
-        "spatial": m.spatial.iter().map(|f| json!([f.axis, f.dim.index(), f.factor])).collect::<Vec<_>>(),
+        "spatial": m.spatial.iter().map(|f| json!([f.axis.index(), f.dim.index(), f.factor])).collect::<Vec<_>>(),
         "temporal": m.temporal.iter().map(|l| json!([l.dim.index(), l.factor, l.level])).collect::<Vec<_>>(),
         "double_buffer": m.double_buffer.iter().map(|(lv, o)| json!([lv, o.index()])).collect::<Vec<_>>(),
         "padded": m.padded_dims,
@@ -255,7 +255,7 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         .iter()
         .map(|f| {
             Some(SpatialFactor {
-                axis: u(&f[0])? as usize,
+                axis: *Axis::ALL.get(u(&f[0])? as usize)?,
                 dim: dim(&f[1])?,
                 factor: u(&f[2])?,
             })

@@ -27,7 +27,7 @@ pub use nest::{Nest, Transfer};
 
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{Mapping, Workload};
-use cimopt_target::{Operand, Target};
+use cimopt_target::{Axis, Operand, Target};
 
 /// Where the cycles go. `compute + mode_switch + mismatch + writeback + bootstrap == latency`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -144,7 +144,7 @@ pub fn evaluate(t: &Target, w: &Workload, m: &Mapping) -> Cost {
     let mut energy = energy(t, &nest);
     energy.leakage = latency_cycles * t.leakage_nj_per_cycle;
     let activations = m.activations();
-    energy.mac = t.activation_energy_nj() * activations as f64 * m.axis_fill(0) as f64;
+    energy.mac = t.activation_energy_nj() * activations as f64 * m.unrolling_on(Axis::Cores) as f64;
     let energy_nj = energy.memory_total() + energy.mac + energy.leakage;
     Cost {
         latency_cycles,

@@ -3,7 +3,7 @@
 
 use cimopt_ir::analysis::{double_buffered, executed_workload, precision_at, psum_levels};
 use cimopt_ir::{Mapping, Workload};
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 
 /// A loop of the executed nest: a mapping loop, or a factor-1 "anchor" inserted so that a
 /// storage level whose block has no tile-changing loop sends its tile once per change rather
@@ -163,7 +163,7 @@ impl Nest {
                 }
             }
             for f in &m.spatial {
-                if t.axes[f.axis].source[o.index()] >= level {
+                if t.axis(f.axis).source[o.index()] >= level {
                     e[f.dim.index()] *= f.factor;
                 }
             }
@@ -179,13 +179,13 @@ impl Nest {
                 instances[lv][o.index()] = m
                     .spatial
                     .iter()
-                    .filter(|f| t.axes[f.axis].source[o.index()] < lv)
+                    .filter(|f| t.axis(f.axis).source[o.index()] < lv)
                     .map(|f| f.factor)
                     .product();
             }
         }
         resident[compute] = [1; 3];
-        instances[compute] = [m.axis_fill(0); 3];
+        instances[compute] = [m.unrolling_on(Axis::Cores); 3];
 
         let first_level = Operand::ALL.map(|o| steps[0].level[o.index()]);
         let last_level = Operand::ALL.map(|o| steps[steps.len() - 1].level[o.index()]);

@@ -56,7 +56,7 @@ fn mapping(
         spatial: vec![],
         temporal,
         double_buffer,
-        padded_dims: w.bounds(),
+        padded_dims: w.extents(),
     }
 }
 

@@ -77,7 +77,7 @@ pub fn resident_elements(
         }
     }
     for f in &m.spatial {
-        if t.axes[f.axis].source[o.index()] >= level {
+        if t.axis(f.axis).source[o.index()] >= level {
             extent[f.dim.index()] *= f.factor;
         }
     }

@@ -4,7 +4,7 @@
 use crate::analysis::{resident_bits, used_levels};
 use crate::mapping::Mapping;
 use crate::workload::{MAX_EXTENT, MAX_MACS, Workload, checked_product};
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 use std::fmt;
 
 /// One reason a mapping is invalid. The message names the loop or level and the numbers.
@@ -123,14 +123,7 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
         }
     }
     for (i, f) in m.spatial.iter().enumerate() {
-        let Some(axis) = t.axes.get(f.axis) else {
-            push(
-                &mut out,
-                ViolationKind::Spatial,
-                format!("spatial[{i}]: axis #{} does not exist", f.axis),
-            );
-            continue;
-        };
+        let axis = t.axis(f.axis);
         if f.factor == 0 {
             push(
                 &mut out,
@@ -168,7 +161,8 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
         // Products of out-of-range factors mean nothing.
         return out;
     }
-    for (a, axis) in t.axes.iter().enumerate() {
+    for a in Axis::ALL {
+        let axis = t.axis(a);
         let factors: Vec<u64> = m
             .spatial
             .iter()
@@ -197,13 +191,13 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
             .map(|f| f.factor)
             .chain(m.temporal.iter().filter(|l| l.dim == d).map(|l| l.factor))
             .collect();
-        let (bound, padded) = (w.bound(d), m.padded_dims[d.index()]);
+        let (extent, padded) = (w.extent(d), m.padded_dims[d.index()]);
         let Some(cov) = checked_product(&factors).filter(|&c| c <= MAX_EXTENT) else {
             push(
                 &mut out,
                 ViolationKind::Coverage,
                 format!(
-                    "dim {d}: factors multiply to more than the limit {MAX_EXTENT} (the workload has {bound})"
+                    "dim {d}: factors multiply to more than the limit {MAX_EXTENT} (the workload has {extent})"
                 ),
             );
             continue;
@@ -214,27 +208,27 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
                 ViolationKind::Coverage,
                 format!("dim {d}: padded extent {padded} is larger than the limit {MAX_EXTENT}"),
             );
-        } else if padded < bound {
+        } else if padded < extent {
             push(
                 &mut out,
                 ViolationKind::Coverage,
-                format!("dim {d}: padded extent {padded} is smaller than the workload's {bound}"),
+                format!("dim {d}: padded extent {padded} is smaller than the workload's {extent}"),
             );
         } else if cov != padded {
-            if cov < bound {
+            if cov < extent {
                 push(
                     &mut out,
                     ViolationKind::Coverage,
                     format!(
-                        "dim {d}: factors multiply to {cov}, fewer than the workload's {bound}: the loops must cover the dim"
+                        "dim {d}: factors multiply to {cov}, fewer than the workload's {extent}: the loops must cover the dim"
                     ),
                 );
-            } else if padded == bound {
+            } else if padded == extent {
                 push(
                     &mut out,
                     ViolationKind::Coverage,
                     format!(
-                        "dim {d}: factors multiply to {cov}, but the workload has {bound} (declare padded_dims.{d} = {cov} to pad)"
+                        "dim {d}: factors multiply to {cov}, but the workload has {extent} (declare padded_dims.{d} = {cov} to pad)"
                     ),
                 );
             } else {

@@ -1,12 +1,11 @@
 //! A mapping: the schedule of one layer on one target (spec §3).
 
-use cimopt_target::{Dim, Operand};
+use cimopt_target::{Axis, Dim, Operand};
 
-/// `factor` iterations of `dim` unrolled on spatial axis `axis` (0 cores, 1 macro rows,
-/// 2 macro columns, as in [`cimopt_target::Target::axes`]).
+/// `factor` iterations of `dim` unrolled on spatial axis `axis`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SpatialFactor {
-    pub axis: usize,
+    pub axis: Axis,
     pub dim: Dim,
     pub factor: u64,
 }
@@ -61,8 +60,8 @@ impl Mapping {
         s * t
     }
 
-    /// Product of the spatial factors on one axis.
-    pub fn axis_fill(&self, axis: usize) -> u64 {
+    /// The unrolling on one axis: the product of its spatial factors.
+    pub fn unrolling_on(&self, axis: Axis) -> u64 {
         self.spatial
             .iter()
             .filter(|f| f.axis == axis)

@@ -93,7 +93,7 @@ pub struct Workload {
 
 impl Workload {
     /// The trip count of one dimension.
-    pub fn bound(&self, d: Dim) -> u64 {
+    pub fn extent(&self, d: Dim) -> u64 {
         match d {
             Dim::R => self.r,
             Dim::S => self.s,
@@ -106,12 +106,12 @@ impl Workload {
         }
     }
 
-    pub fn bounds(&self) -> [u64; 8] {
-        Dim::ALL.map(|d| self.bound(d))
+    pub fn extents(&self) -> [u64; 8] {
+        Dim::ALL.map(|d| self.extent(d))
     }
 
     pub fn macs(&self) -> u64 {
-        self.bounds().iter().product()
+        self.extents().iter().product()
     }
 
     /// Number of weight elements (run-time ones included).
@@ -150,7 +150,7 @@ impl Workload {
 
     /// Elements of the whole operand.
     pub fn operand_size(&self, operand: Operand) -> u64 {
-        self.operand_elements(&self.bounds(), operand)
+        self.operand_elements(&self.extents(), operand)
     }
 }
 
@@ -209,11 +209,11 @@ impl Workload {
         if !out.is_empty() {
             return out;
         }
-        match checked_product(&self.bounds()) {
+        match checked_product(&self.extents()) {
             Some(m) if m <= MAX_MACS => {}
             _ => out.push(format!(
                 "R·S·P·Q·C·K·G·B = {} MACs is more than the limit of {MAX_MACS} per layer",
-                self.bounds().iter().map(|&d| d as u128).product::<u128>()
+                self.extents().iter().map(|&d| d as u128).product::<u128>()
             )),
         }
         match self.op {

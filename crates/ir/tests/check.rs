@@ -5,7 +5,7 @@ use cimopt_ir::{
     Mapping, OpKind, SpatialFactor, TemporalLoop, ViolationKind, WeightKind, Workload, analysis,
     check,
 };
-use cimopt_target::{Dim, Operand, Target, load};
+use cimopt_target::{Axis, Dim, Operand, Target, load};
 
 fn target() -> Target {
     load("default", &[]).unwrap().target
@@ -45,12 +45,12 @@ fn valid() -> Mapping {
     Mapping {
         spatial: vec![
             SpatialFactor {
-                axis: 1,
+                axis: Axis::Rows,
                 dim: Dim::C,
                 factor: 16,
             },
             SpatialFactor {
-                axis: 2,
+                axis: Axis::Cols,
                 dim: Dim::K,
                 factor: 16,
             },
@@ -63,7 +63,7 @@ fn valid() -> Mapping {
             l(Dim::S, 3, 3, 6, 4),
         ],
         double_buffer: vec![(1, Operand::I)],
-        padded_dims: conv().bounds(),
+        padded_dims: conv().extents(),
     }
 }
 
@@ -153,7 +153,7 @@ fn levels_must_hold_the_operand_and_descend() {
 fn spatial_factors_must_be_allowed_and_fit() {
     let mut m = valid();
     m.spatial.push(SpatialFactor {
-        axis: 1,
+        axis: Axis::Rows,
         dim: Dim::K,
         factor: 2,
     });

@@ -26,7 +26,7 @@ fn resident(t: &Target, w: &Workload, p: &Draft, o: Operand, level: usize, from:
         e[d.index()] *= f;
     }
     for s in &p.skeleton.spatial {
-        if t.axes[s.axis].source[o.index()] >= level {
+        if t.axis(s.axis).source[o.index()] >= level {
             e[s.dim.index()] *= s.factor;
         }
     }

@@ -10,7 +10,7 @@ use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loop_moves, loops_in_order,
     spatial,
 };
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 use levels::{Draft, assign};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +61,7 @@ fn infeasible(t: &Target, w: &Workload, p: &Draft) -> MapError {
 pub fn weight_stationary(t: &Target, w: &Workload) -> Result<Mapped, MapError> {
     let mut spatial = Vec::new();
     // Rows: the (r, s, c) with the largest product that fits, preferring C.
-    let rows = t.axes[1].size;
+    let rows = t.axis(Axis::Rows).size;
     let mut best = (0u64, 0u64, 1u64, 1u64, 1u64);
     for c in spatial::axis_factors(w.c, rows)
         .into_iter()
@@ -84,37 +84,37 @@ pub fn weight_stationary(t: &Target, w: &Workload) -> Result<Mapped, MapError> {
     }
     let (_, _, r, s, c) = best;
     for (d, f) in [(Dim::R, r), (Dim::S, s), (Dim::C, c)] {
-        if f > 1 && t.axes[1].dims.contains(&d) {
+        if f > 1 && t.axis(Axis::Rows).dims.contains(&d) {
             spatial.push(cimopt_ir::SpatialFactor {
-                axis: 1,
+                axis: Axis::Rows,
                 dim: d,
                 factor: f,
             });
         }
     }
-    let mut left = w.bounds();
+    let mut left = w.extents();
     let largest_divisor =
         |n: u64, cap: u64| (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1);
-    if t.axes[2].dims.contains(&Dim::K) {
-        let kc = largest_divisor(w.k, t.axes[2].size);
+    if t.axis(Axis::Cols).dims.contains(&Dim::K) {
+        let kc = largest_divisor(w.k, t.axis(Axis::Cols).size);
         if kc > 1 {
             spatial.push(cimopt_ir::SpatialFactor {
-                axis: 2,
+                axis: Axis::Cols,
                 dim: Dim::K,
                 factor: kc,
             });
             left[Dim::K.index()] /= kc;
         }
     }
-    let mut cores_left = t.axes[0].size;
+    let mut cores_left = t.axis(Axis::Cores).size;
     for d in [Dim::K, Dim::G, Dim::P] {
-        if !t.axes[0].dims.contains(&d) || cores_left < 2 {
+        if !t.axis(Axis::Cores).dims.contains(&d) || cores_left < 2 {
             continue;
         }
         let f = largest_divisor(left[d.index()], cores_left);
         if f > 1 {
             spatial.push(cimopt_ir::SpatialFactor {
-                axis: 0,
+                axis: Axis::Cores,
                 dim: d,
                 factor: f,
             });

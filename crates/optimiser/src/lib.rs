@@ -22,7 +22,7 @@ use cimopt_space::bounds::{LowerBound, physical_bound};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
-use cimopt_target::{Operand, Target};
+use cimopt_target::{Axis, Operand, Target};
 use placement::{Placement, mapping_of, placements};
 use profile::{Profile, profile};
 use std::time::Instant;
@@ -211,7 +211,7 @@ fn mac_energy(t: &Target, sk: &Skeleton) -> f64 {
     let fill: u64 = sk
         .spatial
         .iter()
-        .filter(|f| f.axis == 0)
+        .filter(|f| f.axis == Axis::Cores)
         .map(|f| f.factor)
         .product();
     t.activation_energy_nj() * sk.activations() as f64 * fill as f64

@@ -11,7 +11,7 @@ use cimopt_optimiser::{
     Options, exhaustive_skeleton, model, optimise, optimise_skeleton, skeleton_space, skeletons,
 };
 use cimopt_space::spatial;
-use cimopt_target::Operand;
+use cimopt_target::{Axis, Operand};
 
 /// Small layers: 1×1, 3×3, depthwise, strided, MatMul, and primes 7 and 13 in the dims.
 fn layers() -> Vec<(&'static str, Workload)> {
@@ -150,7 +150,7 @@ fn the_milp_never_overestimates_a_triple() {
                             objective,
                             mac_energy_nj: t.activation_energy_nj()
                                 * sk.activations() as f64
-                                * m.axis_fill(0) as f64,
+                                * m.unrolling_on(Axis::Cores) as f64,
                             latency_ref: c.latency_cycles,
                             energy_ref: c.energy_nj,
                             cutoff: truth * 1.5,

@@ -8,7 +8,7 @@ use crate::{
     ScheduledLayer, SkippedNode, SolveInfo,
 };
 use cimopt_ir::{Layer, Mapping, OpKind, SpatialFactor, TemporalLoop, WeightKind, Workload};
-use cimopt_target::{Dim, Operand, Target, TargetError, TargetFile};
+use cimopt_target::{Axis, Dim, Operand, Target, TargetError, TargetFile};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -344,7 +344,7 @@ fn layer(
         dilation: d.dilation,
     };
 
-    let mut padded_dims = workload.bounds();
+    let mut padded_dims = workload.extents();
     if let Some(p) = &l.padded_dims {
         let mut seen = Vec::new();
         for &(ref key, v) in &p.0 {
@@ -458,7 +458,7 @@ fn mapping(
                 )
             })?;
         spatial.push(SpatialFactor {
-            axis,
+            axis: Axis::ALL[axis],
             dim: dim(path("dim"), &f.dim)?,
             factor: f.factor,
         });

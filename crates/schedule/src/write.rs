@@ -95,7 +95,7 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
     m.normalise();
     let padded: Vec<(String, u64)> = Dim::ALL
         .iter()
-        .filter(|d| m.padded_dims[d.index()] != w.bound(**d))
+        .filter(|d| m.padded_dims[d.index()] != w.extent(**d))
         .map(|d| (d.name().to_string(), m.padded_dims[d.index()]))
         .collect();
     let (psum, resident) = derived(t, w, &m);
@@ -128,10 +128,7 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
                 .spatial
                 .iter()
                 .map(|f| SpatialDto {
-                    axis: t
-                        .axes
-                        .get(f.axis)
-                        .map_or_else(|| format!("#{}", f.axis), |a| a.name.clone()),
+                    axis: t.axis(f.axis).name.clone(),
                     dim: f.dim.name().into(),
                     factor: f.factor,
                 })
@@ -225,7 +222,6 @@ fn derived(t: &Target, w: &Workload, m: &Mapping) -> (Vec<String>, OrderedMap<Pe
 fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
     let n = t.num_levels();
     if m.temporal.iter().any(|l| l.level.iter().any(|&lv| lv >= n))
-        || m.spatial.iter().any(|f| f.axis >= t.axes.len())
         || m.double_buffer.iter().any(|&(lv, _)| lv >= n)
     {
         return false;

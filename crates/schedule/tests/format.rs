@@ -719,7 +719,7 @@ fn reads_padding_from_the_declared_overrides() {
     let s = from_json(&write(&schedule()), None).unwrap();
     let p = s.layers[1].mapping.padded_dims;
     for d in Dim::ALL {
-        let want = if d == Dim::K { 112 } else { gemm().bound(d) };
+        let want = if d == Dim::K { 112 } else { gemm().extent(d) };
         assert_eq!(p[d.index()], want, "{d}");
     }
 }

@@ -6,7 +6,7 @@
 //! (transfers, bits, activations, mode-switch and write-back cycles) is a fixed amount per
 //! loop iteration, so [`counted`] computes those directly from the trip counts.
 
-use crate::prepare::{Plan, Step};
+use crate::prepare::{Move, Program};
 use crate::walk::Counters;
 
 /// Per coordinate, a mask of coordinates (`1 << coord`).
@@ -78,7 +78,7 @@ impl Facts {
 }
 
 pub(crate) struct Fast<'a> {
-    plan: &'a Plan,
+    prog: &'a Program,
     pub timer: Vec<u64>,
     pub mismatch_ticks: u64,
     /// Iterations skipped by extrapolation (for tests and curiosity).
@@ -101,21 +101,21 @@ pub(crate) struct Fast<'a> {
 pub(crate) const MAX_COORDS: usize = 128;
 
 impl<'a> Fast<'a> {
-    pub fn new(plan: &'a Plan, timer: Vec<u64>) -> Self {
-        assert!(plan.coords <= MAX_COORDS);
-        let n = plan.loops.len();
-        let c = plan.coords;
+    pub fn new(prog: &'a Program, timer: Vec<u64>) -> Self {
+        assert!(prog.coords <= MAX_COORDS);
+        let n = prog.loops.len();
+        let c = prog.coords;
         let bit = |a: usize| 1u128 << a;
         let mut reads = vec![vec![0u128; c]; n + 1];
         let mut assigns = vec![vec![0u128; c]; n + 1];
-        let mac = plan.levels * 3;
+        let mac = prog.levels * 3;
         for o in 0..3 {
             for q in 0..3 {
                 if q != o {
                     reads[n][mac + o] |= bit(mac + q);
                 }
             }
-            if let Some(u) = plan.leaf_sync[o] {
+            if let Some(u) = prog.leaf_sync[o] {
                 reads[n][u] |= bit(mac + o);
                 assigns[n][u] |= bit(mac + o);
             }
@@ -124,7 +124,7 @@ impl<'a> Fast<'a> {
             let (r, a) = (reads[i + 1].clone(), assigns[i + 1].clone());
             reads[i] = r;
             assigns[i] = a;
-            let lp = &plan.loops[i];
+            let lp = &prog.loops[i];
             for (o, s) in lp.step.iter().enumerate() {
                 // Pre-read: double `nxt = max(nxt, cur)`; single `cur = max(cur, nxt) + c`
                 // then `nxt = cur`.
@@ -144,7 +144,7 @@ impl<'a> Fast<'a> {
             }
         }
         Fast {
-            plan,
+            prog,
             timer,
             mismatch_ticks: 0,
             skipped: 0,
@@ -162,7 +162,7 @@ impl<'a> Fast<'a> {
         self.facts[self.open].eqs[x] |= 1u128 << a;
     }
 
-    fn pre_read(&mut self, s: &Step) {
+    fn pre_read(&mut self, s: &Move) {
         if s.double {
             self.timer[s.cur] += s.ticks;
             let (c, n) = (self.timer[s.cur], self.timer[s.nxt]);
@@ -182,7 +182,7 @@ impl<'a> Fast<'a> {
         }
     }
 
-    fn write_back_double(&mut self, s: &Step) {
+    fn write_back_double(&mut self, s: &Move) {
         let (c, n) = (self.timer[s.cur], self.timer[s.nxt]);
         if n > c {
             self.won(s.cur, s.nxt);
@@ -190,7 +190,7 @@ impl<'a> Fast<'a> {
         self.timer[s.cur] = c.max(n) + s.ticks;
     }
 
-    fn write_back_single(&mut self, s: &Step) {
+    fn write_back_single(&mut self, s: &Move) {
         let (c, n) = (self.timer[s.cur], self.timer[s.nxt]);
         if c > n {
             self.won(s.nxt, s.cur);
@@ -202,8 +202,8 @@ impl<'a> Fast<'a> {
 
     fn activation(&mut self) {
         self.executed += 1;
-        let plan = self.plan;
-        let mac = plan.levels * 3;
+        let prog = self.prog;
+        let mac = prog.levels * 3;
         let v = [self.timer[mac], self.timer[mac + 1], self.timer[mac + 2]];
         let ready = v[0].max(v[1]).max(v[2]);
         let winners = (0..3)
@@ -213,17 +213,17 @@ impl<'a> Fast<'a> {
             if winners & (1 << (mac + o)) == 0 {
                 self.facts[self.open].add_set(mac + o, winners);
             }
-            self.timer[mac + o] = ready + plan.t_mac * plan.den;
+            self.timer[mac + o] = ready + prog.t_mac * prog.den;
         }
         for o in 0..3 {
-            if let Some(u) = plan.leaf_sync[o] {
+            if let Some(u) = prog.leaf_sync[o] {
                 self.timer[u] = self.timer[mac + o];
             }
         }
     }
 
     fn iteration(&mut self, i: usize, later: bool) {
-        let lp = &self.plan.loops[i];
+        let lp = &self.prog.loops[i];
         for s in &lp.step {
             self.pre_read(s);
         }
@@ -246,7 +246,7 @@ impl<'a> Fast<'a> {
         }
         let d = &self.delta;
         let facts = &self.facts[i + 1];
-        for x in 0..self.plan.coords {
+        for x in 0..self.prog.coords {
             if bits(self.reads[i][x]).any(|a| d[a] > d[x]) {
                 return false;
             }
@@ -261,12 +261,12 @@ impl<'a> Fast<'a> {
     }
 
     pub fn run(&mut self, i: usize) {
-        let plan = self.plan;
-        if i == plan.loops.len() {
+        let prog = self.prog;
+        if i == prog.loops.len() {
             self.activation();
             return;
         }
-        let n = plan.loops[i].factor;
+        let n = prog.loops[i].factor;
         if n > 0 {
             self.iteration(i, false);
         }
@@ -298,7 +298,7 @@ impl<'a> Fast<'a> {
             }
             k += 1;
         }
-        let out = plan.loops[i].step[2];
+        let out = prog.loops[i].step[2];
         if n > 0 && out.cons > 0 && out.double {
             self.write_back_double(&out);
         }
@@ -309,13 +309,13 @@ impl<'a> Fast<'a> {
 /// `Π_{j ≤ i} F_j` times; each run pre-reads every operand once and writes the output back
 /// once (single-buffered: after the child; double-buffered: `F_i − 1` delayed write-backs
 /// plus the flush, per entry of the loop, when the loop moves outputs at all).
-pub(crate) fn counted(plan: &Plan) -> Counters {
+pub(crate) fn counted(prog: &Program) -> Counters {
     let mut c = Counters {
-        bits: vec![0; plan.slots()],
+        bits: vec![0; prog.counters()],
         ..Counters::default()
     };
     let mut runs: u64 = 1;
-    for lp in &plan.loops {
+    for lp in &prog.loops {
         runs *= lp.factor;
         for (o, s) in lp.step.iter().enumerate() {
             c.transfer[o] += runs * s.cons;

@@ -4,7 +4,7 @@
 //! so it depends on neither: only on the target, the workload and the mapping.
 //!
 //! ```text
-//! simulate(target, workload, mapping) ─ check ─▶ plan (anchor rewrite, transfer flags, tiles)
+//! simulate(target, workload, mapping) ─ check ─▶ program (anchor rewrite, transfer flags, tiles)
 //!                                              ─▶ fast path (or walk) ─▶ SimReport
 //! ```
 //!
@@ -137,7 +137,7 @@ mod walk;
 
 use cimopt_ir::{Mapping, Violation, Workload};
 use cimopt_target::{Operand, Target};
-use prepare::{Plan, slot};
+use prepare::{Program, counter};
 use walk::Counters;
 
 /// Why a schedule was not simulated.
@@ -210,21 +210,21 @@ pub struct SimReport {
     pub anchors: usize,
 }
 
-fn prepared(t: &Target, w: &Workload, m: &Mapping) -> Result<Plan, SimError> {
+fn prepared(t: &Target, w: &Workload, m: &Mapping) -> Result<Program, SimError> {
     let violations = cimopt_ir::check(t, w, m);
     if !violations.is_empty() {
         return Err(SimError::Invalid(violations));
     }
-    Ok(prepare::plan(t, w, m))
+    Ok(prepare::program(t, w, m))
 }
 
-fn start_timers(plan: &Plan) -> Vec<u64> {
-    let mut timer = vec![0; plan.coords];
+fn start_timers(prog: &Program) -> Vec<u64> {
+    let mut timer = vec![0; prog.coords];
     for o in 0..3 {
-        let b = plan.bootstrap_ticks[o];
+        let b = prog.bootstrap_ticks[o];
         if b > 0 {
             timer[o] += b;
-            timer[plan.first_level[o] * 3 + o] += b;
+            timer[prog.first_level[o] * 3 + o] += b;
         }
     }
     timer
@@ -232,55 +232,61 @@ fn start_timers(plan: &Plan) -> Vec<u64> {
 
 /// Simulates `m` on `t`: the fast path, identical in result to [`simulate_walk`].
 pub fn simulate(t: &Target, w: &Workload, m: &Mapping) -> Result<SimReport, SimError> {
-    let plan = prepared(t, w, m)?;
-    if plan.coords > fast::MAX_COORDS {
-        return Ok(run_walk(t, w, &plan));
+    let prog = prepared(t, w, m)?;
+    if prog.coords > fast::MAX_COORDS {
+        return Ok(run_walk(t, w, &prog));
     }
-    let mut f = fast::Fast::new(&plan, start_timers(&plan));
+    let mut f = fast::Fast::new(&prog, start_timers(&prog));
     f.run(0);
-    let mut counters = fast::counted(&plan);
+    let mut counters = fast::counted(&prog);
     counters.mismatch_ticks = f.mismatch_ticks;
     let timer = std::mem::take(&mut f.timer);
-    Ok(report(t, w, &plan, timer, &counters))
+    Ok(report(t, w, &prog, timer, &counters))
 }
 
 /// Simulates `m` on `t` by executing every iteration of every loop.
 pub fn simulate_walk(t: &Target, w: &Workload, m: &Mapping) -> Result<SimReport, SimError> {
-    let plan = prepared(t, w, m)?;
-    Ok(run_walk(t, w, &plan))
+    let prog = prepared(t, w, m)?;
+    Ok(run_walk(t, w, &prog))
 }
 
-fn run_walk(t: &Target, w: &Workload, plan: &Plan) -> SimReport {
-    let mut walker = walk::Walker::new(plan, start_timers(plan));
+fn run_walk(t: &Target, w: &Workload, prog: &Program) -> SimReport {
+    let mut walker = walk::Walker::new(prog, start_timers(prog));
     walker.run(0);
     let timer = std::mem::take(&mut walker.timer);
-    report(t, w, plan, timer, &walker.c)
+    report(t, w, prog, timer, &walker.c)
 }
 
-fn report(t: &Target, w: &Workload, plan: &Plan, mut timer: Vec<u64>, c: &Counters) -> SimReport {
-    let den = plan.den as f64;
+fn report(
+    t: &Target,
+    w: &Workload,
+    prog: &Program,
+    mut timer: Vec<u64>,
+    c: &Counters,
+) -> SimReport {
+    let den = prog.den as f64;
     // Outputs go back to DRAM whole at the end (time only).
     let o = Operand::O.index();
-    let b = plan.bootstrap_ticks[o];
+    let b = prog.bootstrap_ticks[o];
     if b > 0 {
         timer[o] += b;
-        timer[plan.first_level[o] * 3 + o] += b;
+        timer[prog.first_level[o] * 3 + o] += b;
     }
-    let bootstrap_ticks: u64 = plan.bootstrap_ticks.iter().sum::<u64>() + b;
-    let latency_ticks = timer[..plan.levels * 3].iter().copied().max().unwrap_or(0);
+    let bootstrap_ticks: u64 = prog.bootstrap_ticks.iter().sum::<u64>() + b;
+    let latency_ticks = timer[..prog.levels * 3].iter().copied().max().unwrap_or(0);
     let latency = latency_ticks as f64 / den;
 
     let mut bits = c.bits.clone();
-    for &(s, n) in &plan.bootstrap_bits {
+    for &(s, n) in &prog.bootstrap_bits {
         bits[s] += n;
     }
     let macro_level = t.macro_level();
-    let levels: Vec<LevelReport> = (0..plan.levels)
+    let levels: Vec<LevelReport> = (0..prog.levels)
         .map(|lv| {
             let level = &t.levels[lv];
-            let inst = plan.instances[lv];
-            let operand_bits_read = [0, 1, 2].map(|o| bits[slot(lv, o, false)] * inst[o]);
-            let operand_bits_written = [0, 1, 2].map(|o| bits[slot(lv, o, true)] * inst[o]);
+            let inst = prog.instances[lv];
+            let operand_bits_read = [0, 1, 2].map(|o| bits[counter(lv, o, false)] * inst[o]);
+            let operand_bits_written = [0, 1, 2].map(|o| bits[counter(lv, o, true)] * inst[o]);
             let bits_read: u64 = operand_bits_read.iter().sum();
             let bits_written: u64 = operand_bits_written.iter().sum();
             let read_cost = if lv == macro_level {
@@ -304,11 +310,11 @@ fn report(t: &Target, w: &Workload, plan: &Plan, mut timer: Vec<u64>, c: &Counte
         .iter()
         .map(|l| l.read_energy_nj + l.write_energy_nj)
         .sum();
-    let mac_energy = t.activation_energy_nj() * c.activations as f64 * plan.cores_used as f64;
+    let mac_energy = t.activation_energy_nj() * c.activations as f64 * prog.cores_used as f64;
     let leakage = latency * t.leakage_nj_per_cycle;
     let energy = memory + mac_energy + leakage;
 
-    let compute_cycles = c.activations * plan.t_mac;
+    let compute_cycles = c.activations * prog.t_mac;
     let mode_switch = c.mode_switch as f64;
     let mismatch = c.mismatch_ticks as f64 / den;
     let writeback = c.writeback as f64;
@@ -336,6 +342,6 @@ fn report(t: &Target, w: &Workload, plan: &Plan, mut timer: Vec<u64>, c: &Counte
         } else {
             0.0
         },
-        anchors: plan.anchors,
+        anchors: prog.anchors,
     }
 }

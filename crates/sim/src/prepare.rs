@@ -1,9 +1,9 @@
-//! From a checked mapping to the executable plan: the reuse-anchor rewrite of the nest, the
+//! From a checked mapping to the executable prog: the reuse-anchor rewrite of the nest, the
 //! transfer flags, the tile sizes, and per loop and operand the transfer cost, the buffering
 //! mode and the bits each transfer moves.
 
 use cimopt_ir::{Mapping, Workload, analysis};
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 
 /// One loop of the nest as executed: a loop of the mapping, or a factor-1 reuse anchor the
 /// rewrite inserted for one operand.
@@ -173,7 +173,7 @@ pub(crate) fn transfer_flags(nest: &[NestLoop], o: Operand, t: &Target) -> Vec<b
 
 /// One operand's part of one loop.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Step {
+pub(crate) struct Move {
     /// Timer coordinates (`level * 3 + operand`) of the loop's level and of the child level.
     pub cur: usize,
     pub nxt: usize,
@@ -185,23 +185,23 @@ pub(crate) struct Step {
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct LoopPlan {
+pub(crate) struct LoopProgram {
     pub factor: u64,
-    pub step: [Step; 3],
-    /// Bits moved by one pre-read of all operands: `(slot, bits)`, slot = [`slot`].
+    pub step: [Move; 3],
+    /// Bits moved by one pre-read of all operands: `(counter, bits)`, see [`counter`].
     pub pre_bits: Vec<(usize, u64)>,
     /// Bits moved by one output write-back.
     pub wb_bits: Vec<(usize, u64)>,
 }
 
-/// Counter slot of reads (`write = false`) or writes at `(level, o)`.
-pub(crate) fn slot(level: usize, o: usize, write: bool) -> usize {
+/// The bit counter of reads (`write = false`) or writes at `(level, o)`.
+pub(crate) fn counter(level: usize, o: usize, write: bool) -> usize {
     (level * 3 + o) * 2 + write as usize
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Plan {
-    pub loops: Vec<LoopPlan>,
+pub(crate) struct Program {
+    pub loops: Vec<LoopProgram>,
     /// Number of memory levels; the MAC pseudo-level is `levels`.
     pub levels: usize,
     /// Timer coordinates: `(levels + 1) * 3`.
@@ -228,8 +228,8 @@ pub(crate) struct Plan {
     pub anchors: usize,
 }
 
-impl Plan {
-    pub fn slots(&self) -> usize {
+impl Program {
+    pub fn counters(&self) -> usize {
         self.levels * 3 * 2
     }
 }
@@ -243,12 +243,12 @@ fn add_bits(
     levels: usize,
 ) {
     if level < levels && bits > 0 {
-        v.push((slot(level, o, write), bits));
+        v.push((counter(level, o, write), bits));
     }
 }
 
-/// Builds the plan of a mapping `cimopt_ir::check` accepted.
-pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
+/// Builds the prog of a mapping `cimopt_ir::check` accepted.
+pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
     let ew = analysis::executed_workload(w, m);
     let psum = analysis::psum_levels(t, m); // on the nest as given, before the rewrite
     let levels = t.num_levels();
@@ -287,7 +287,7 @@ pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
             }
         }
         for f in &m.spatial {
-            if t.axes[f.axis].source[o.index()] >= level {
+            if t.axis(f.axis).source[o.index()] >= level {
                 ext[f.dim.index()] *= f.factor;
             }
         }
@@ -316,7 +316,7 @@ pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
 
     let mut loops = Vec::with_capacity(nest.len());
     for (i, l) in nest.iter().enumerate() {
-        let mut step = [Step::default(); 3];
+        let mut step = [Move::default(); 3];
         let mut pre_bits = Vec::new();
         let mut wb_bits = Vec::new();
         for o in Operand::ALL {
@@ -336,7 +336,7 @@ pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
                 }
             }
             let double = analysis::double_buffered(t, m, nx, o);
-            step[oi] = Step {
+            step[oi] = Move {
                 cur: cur * 3 + oi,
                 nxt: nx * 3 + oi,
                 cons,
@@ -364,7 +364,7 @@ pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
                 add_bits(&mut wb_bits, cur, oi, true, tile * prec(cur, o), levels);
             }
         }
-        loops.push(LoopPlan {
+        loops.push(LoopProgram {
             factor: l.factor,
             step,
             pre_bits,
@@ -404,14 +404,14 @@ pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
                 }
                 m.spatial
                     .iter()
-                    .filter(|f| t.axes[f.axis].source[o.index()] < lv)
+                    .filter(|f| t.axis(f.axis).source[o.index()] < lv)
                     .map(|f| f.factor)
                     .product()
             })
         })
         .collect();
 
-    Plan {
+    Program {
         loops,
         levels,
         coords: (levels + 1) * 3,
@@ -422,7 +422,7 @@ pub(crate) fn plan(t: &Target, w: &Workload, m: &Mapping) -> Plan {
         first_level,
         bootstrap_bits,
         instances,
-        cores_used: m.axis_fill(0),
+        cores_used: m.unrolling_on(Axis::Cores),
         anchors,
     }
 }

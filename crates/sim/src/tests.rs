@@ -103,7 +103,7 @@ fn split(rng: &mut Rng, mut n: u64, parts: usize) -> Vec<u64> {
 }
 
 fn mapping(rng: &mut Rng, t: &Target, w: &Workload) -> Option<Mapping> {
-    let mut padded = w.bounds();
+    let mut padded = w.extents();
     if rng.chance(15) {
         let d = rng.pick(&Dim::ALL);
         padded[d.index()] += rng.range(1, 2);
@@ -124,7 +124,7 @@ fn mapping(rng: &mut Rng, t: &Target, w: &Workload) -> Option<Mapping> {
             let f = rng.pick(&options);
             if f > 1 {
                 spatial.push(SpatialFactor {
-                    axis: a,
+                    axis: cimopt_target::Axis::ALL[a],
                     dim: d,
                     factor: f,
                 });
@@ -295,8 +295,8 @@ fn fast_path_equals_the_walk_on_random_schedules() {
             &walk,
             &format!("case {accepted} on {}: {m:?}", t.name),
         );
-        let plan = prepare::plan(t, &w, &m);
-        let mut f = crate::fast::Fast::new(&plan, crate::start_timers(&plan));
+        let prog = prepare::program(t, &w, &m);
+        let mut f = crate::fast::Fast::new(&prog, crate::start_timers(&prog));
         f.run(0);
         skipped_total += f.skipped;
         assert!(f.executed <= fast.activations);

@@ -1,10 +1,10 @@
 //! The plain walk: every iteration of every loop, every activation, every transfer, counted as
 //! it happens.
 
-use crate::prepare::{Plan, Step};
+use crate::prepare::{Move, Program};
 
 /// What an execution accumulates besides the timers. Cycle counters are in cycles except
-/// `mismatch_ticks`; `bits` is indexed by [`crate::prepare::slot`] (per instance).
+/// `mismatch_ticks`; `bits` is indexed by [`crate::prepare::counter`] (per instance).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
     pub transfer: [u64; 3],
@@ -16,18 +16,18 @@ pub(crate) struct Counters {
 }
 
 pub(crate) struct Walker<'a> {
-    plan: &'a Plan,
+    prog: &'a Program,
     pub timer: Vec<u64>,
     pub c: Counters,
 }
 
 impl<'a> Walker<'a> {
-    pub fn new(plan: &'a Plan, timer: Vec<u64>) -> Self {
+    pub fn new(prog: &'a Program, timer: Vec<u64>) -> Self {
         let c = Counters {
-            bits: vec![0; plan.slots()],
+            bits: vec![0; prog.counters()],
             ..Counters::default()
         };
-        Walker { plan, timer, c }
+        Walker { prog, timer, c }
     }
 
     fn add_bits(&mut self, bits: &[(usize, u64)]) {
@@ -36,7 +36,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn pre_read(&mut self, o: usize, s: &Step) {
+    fn pre_read(&mut self, o: usize, s: &Move) {
         let t = &mut self.timer;
         if s.double {
             // The child has a free buffer: the transfer starts at once.
@@ -55,7 +55,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Double-buffered output write-back (delayed by one iteration, and the final flush).
-    fn write_back_double(&mut self, s: &Step, bits: &[(usize, u64)]) {
+    fn write_back_double(&mut self, s: &Move, bits: &[(usize, u64)]) {
         let t = &mut self.timer;
         t[s.cur] = t[s.cur].max(t[s.nxt]) + s.ticks;
         self.c.transfer[2] += s.cons;
@@ -64,7 +64,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Single-buffered output write-back, right after the child.
-    fn write_back_single(&mut self, s: &Step, bits: &[(usize, u64)]) {
+    fn write_back_single(&mut self, s: &Move, bits: &[(usize, u64)]) {
         let t = &mut self.timer;
         t[s.nxt] = t[s.cur].max(t[s.nxt]) + s.ticks;
         t[s.cur] = t[s.nxt];
@@ -74,15 +74,15 @@ impl<'a> Walker<'a> {
     }
 
     fn activation(&mut self) {
-        let plan = self.plan;
-        let mac = plan.levels * 3;
+        let prog = self.prog;
+        let mac = prog.levels * 3;
         let t = &mut self.timer;
         let ready = t[mac].max(t[mac + 1]).max(t[mac + 2]);
         for o in 0..3 {
-            t[mac + o] = ready + plan.t_mac * plan.den;
+            t[mac + o] = ready + prog.t_mac * prog.den;
         }
         for o in 0..3 {
-            if let Some(u) = plan.leaf_sync[o] {
+            if let Some(u) = prog.leaf_sync[o] {
                 t[u] = t[mac + o];
             }
         }
@@ -90,12 +90,12 @@ impl<'a> Walker<'a> {
     }
 
     pub fn run(&mut self, i: usize) {
-        let plan = self.plan;
-        if i == plan.loops.len() {
+        let prog = self.prog;
+        if i == prog.loops.len() {
             self.activation();
             return;
         }
-        let lp = &plan.loops[i];
+        let lp = &prog.loops[i];
         let out = lp.step[2];
         for it in 0..lp.factor {
             for o in 0..3 {

@@ -19,7 +19,7 @@ use cimopt_ir::{
     Mapping, OpKind, SpatialFactor, TemporalLoop, ViolationKind, WeightKind, Workload,
 };
 use cimopt_sim::{SimError, SimReport, simulate, simulate_walk};
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -147,7 +147,7 @@ fn mapping(
         spatial,
         temporal,
         double_buffer: db.to_vec(),
-        padded_dims: w.bounds(),
+        padded_dims: w.extents(),
     };
     m.normalise();
     m
@@ -228,7 +228,7 @@ fn spatial_instances_scale_energy() {
     let m = mapping(
         &w,
         vec![SpatialFactor {
-            axis: 0,
+            axis: Axis::Cores,
             dim: Dim::P,
             factor: 2,
         }],
@@ -498,17 +498,17 @@ fn large_layer_fast_path_equals_walk() {
     };
     let spatial = vec![
         SpatialFactor {
-            axis: 0,
+            axis: Axis::Cores,
             dim: Dim::Q,
             factor: 8,
         },
         SpatialFactor {
-            axis: 1,
+            axis: Axis::Rows,
             dim: Dim::C,
             factor: 32,
         },
         SpatialFactor {
-            axis: 2,
+            axis: Axis::Cols,
             dim: Dim::K,
             factor: 16,
         },

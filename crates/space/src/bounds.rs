@@ -3,7 +3,7 @@
 
 use crate::spatial;
 use cimopt_ir::{SpatialFactor, Workload};
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LowerBound {
@@ -211,7 +211,11 @@ pub fn candidate_bound(
 pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64 {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
-    let fill: u64 = s.iter().filter(|f| f.axis == 0).map(|f| f.factor).product();
+    let fill: u64 = s
+        .iter()
+        .filter(|f| f.axis == Axis::Cores)
+        .map(|f| f.factor)
+        .product();
     let bits = |o: Operand| (w.operand_size(o) * t.precision(o, false)) as f64;
     let dram = (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit
         + bits(Operand::O) * t.levels[0].write_pj_per_bit;
@@ -240,7 +244,7 @@ pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64
 /// Instances of `level` that operand `o` uses: the spatial fan-out above it.
 fn instances(t: &Target, s: &[SpatialFactor], o: Operand, level: usize) -> f64 {
     s.iter()
-        .filter(|f| t.axes[f.axis].source[o.index()] < level)
+        .filter(|f| t.axis(f.axis).source[o.index()] < level)
         .map(|f| f.factor as f64)
         .product()
 }
@@ -347,7 +351,7 @@ fn other(o: Operand) -> Operand {
 fn fanout_elems(t: &Target, w: &Workload, s: &[SpatialFactor], o: Operand, level: usize) -> u64 {
     let mut e = [1u64; 8];
     for f in s {
-        if t.axes[f.axis].source[o.index()] >= level {
+        if t.axis(f.axis).source[o.index()] >= level {
             e[f.dim.index()] *= f.factor;
         }
     }

@@ -1,25 +1,25 @@
 //! Spatial unrolling candidates: factors of allowed dims on cores, macro rows and columns.
 
 use cimopt_ir::{SpatialFactor, Workload};
-use cimopt_target::{Dim, Target};
+use cimopt_target::{Axis, Dim, Target};
 
-/// Factors worth trying for `bound` iterations on an axis of `size`: every divisor that fits,
-/// plus the whole axis when the bound is larger and no divisor fills it (the rest is padding).
-pub fn axis_factors(bound: u64, size: u64) -> Vec<u64> {
-    let mut f: Vec<u64> = (1..=bound.min(size)).filter(|d| bound % d == 0).collect();
-    if bound > size && !f.contains(&size) {
+/// Factors worth trying for `extent` iterations on an axis of `size`: every divisor that fits,
+/// plus the whole axis when the extent is larger and no divisor fills it (the rest is padding).
+pub fn axis_factors(extent: u64, size: u64) -> Vec<u64> {
+    let mut f: Vec<u64> = (1..=extent.min(size)).filter(|d| extent % d == 0).collect();
+    if extent > size && !f.contains(&size) {
         f.push(size);
     }
     f
 }
 
 /// All spatial candidates, each a list of factors (factor-1 entries left out), with a dim's
-/// bound shared by the axes that unroll it.
+/// extent shared by the axes that unroll it.
 pub fn enumerate(t: &Target, w: &Workload) -> Vec<Vec<SpatialFactor>> {
     enumerate_with(t, w, &axis_factors)
 }
 
-/// Spatial unrollings with the factors `factors(bound left of the dim, room left on the axis)`
+/// Spatial unrollings with the factors `factors(extent left of the dim, room left on the axis)`
 /// offers for each dim on each axis, in the same order as [`enumerate`].
 pub fn enumerate_with(
     t: &Target,
@@ -27,7 +27,7 @@ pub fn enumerate_with(
     factors: &dyn Fn(u64, u64) -> Vec<u64>,
 ) -> Vec<Vec<SpatialFactor>> {
     let mut out = Vec::new();
-    let mut remaining = w.bounds();
+    let mut remaining = w.extents();
     let mut current = Vec::new();
     walk(t, factors, 0, 0, 1, &mut remaining, &mut current, &mut out);
     out
@@ -54,11 +54,11 @@ fn walk(
         return;
     }
     let d: Dim = a.dims[dim_pos];
-    let bound = remaining[d.index()];
-    for f in factors(bound, a.size / fill) {
+    let extent = remaining[d.index()];
+    for f in factors(extent, a.size / fill) {
         if f > 1 {
             current.push(SpatialFactor {
-                axis,
+                axis: Axis::ALL[axis],
                 dim: d,
                 factor: f,
             });
@@ -92,7 +92,7 @@ pub fn trips(w: &Workload, spatial: &[SpatialFactor]) -> ([u64; 8], [u64; 8]) {
             .filter(|f| f.dim == d)
             .map(|f| f.factor)
             .product();
-        trips[d.index()] = w.bound(d).div_ceil(s);
+        trips[d.index()] = w.extent(d).div_ceil(s);
         padded[d.index()] = trips[d.index()] * s;
     }
     (trips, padded)

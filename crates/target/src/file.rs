@@ -1,7 +1,7 @@
 //! The on-disk target format (TOML) and its conversion to a validated [`Target`].
 
 use crate::TargetError;
-use crate::model::{ActivationEnergy, Axis, Level, Macro, Precision, Replication, Target};
+use crate::model::{ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target};
 use crate::units::Capacity;
 use crate::vocab::{Dim, Operand, OperandSet};
 use serde::{Deserialize, Serialize};
@@ -299,7 +299,7 @@ impl TargetFile {
             if let Some(extra) = a.source.keys().find(|k| k.parse::<Operand>().is_err()) {
                 return Err(err(key("source"), format!("`{extra}` is not an operand")));
             }
-            axes.push(Axis {
+            axes.push(SpatialAxis {
                 name: axis_name.to_string(),
                 size,
                 dims,
@@ -329,7 +329,7 @@ impl Target {
     /// The file form of this target (inverse of [`TargetFile::resolve`]).
     pub fn to_file(&self) -> TargetFile {
         let names = |s: OperandSet| s.iter().map(|o| o.name().to_string()).collect::<Vec<_>>();
-        let axis = |a: &Axis| AxisFile {
+        let axis = |a: &SpatialAxis| AxisFile {
             dims: a.dims.iter().map(|d| d.name().to_string()).collect(),
             source: Operand::ALL
                 .iter()

@@ -12,8 +12,8 @@ pub mod units;
 pub mod vocab;
 
 pub use file::TargetFile;
-pub use model::{ActivationEnergy, Axis, Level, Macro, Precision, Replication, Target};
-pub use vocab::{Dim, Operand, OperandSet};
+pub use model::{ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target};
+pub use vocab::{Axis, Dim, Operand, OperandSet};
 
 use std::path::Path;
 

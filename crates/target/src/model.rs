@@ -1,7 +1,7 @@
 //! The validated accelerator model every later stage reads.
 
 use crate::TargetError;
-use crate::vocab::{Operand, OperandSet};
+use crate::vocab::{Axis, Operand, OperandSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Replication {
@@ -64,9 +64,10 @@ pub struct Macro {
     pub activation: ActivationEnergy,
 }
 
-/// A spatial unrolling axis: `cores`, macro `rows` or macro `cols`.
+/// What a target says of one spatial axis ([`Axis`]): its size and which dims may be unrolled
+/// on it, and where each operand fans out from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Axis {
+pub struct SpatialAxis {
     pub name: String,
     /// Derived from `cores`, `macro.rows` or `macro.cols`.
     pub size: u64,
@@ -86,10 +87,15 @@ pub struct Target {
     pub macro_: Macro,
     pub levels: Vec<Level>,
     /// `cores`, `rows`, `cols`, in that order.
-    pub axes: [Axis; 3],
+    /// By [`Axis::index`].
+    pub axes: [SpatialAxis; 3],
 }
 
 impl Target {
+    pub fn axis(&self, a: Axis) -> &SpatialAxis {
+        &self.axes[a.index()]
+    }
+
     pub fn num_levels(&self) -> usize {
         self.levels.len()
     }

@@ -82,6 +82,38 @@ impl FromStr for Dim {
     }
 }
 
+/// One of the three spatial axes a mapping unrolls dims onto: the cores, the macro's rows (the
+/// reduction axis, word lines) and the macro's columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Axis {
+    Cores,
+    Rows,
+    Cols,
+}
+
+impl Axis {
+    pub const ALL: [Axis; 3] = [Axis::Cores, Axis::Rows, Axis::Cols];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The axis's name in target files and schedules.
+    pub fn name(self) -> &'static str {
+        match self {
+            Axis::Cores => "cores",
+            Axis::Rows => "rows",
+            Axis::Cols => "cols",
+        }
+    }
+}
+
+impl fmt::Display for Axis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One of the three tensors of a layer: input activations, weights, outputs (partial sums).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Operand {

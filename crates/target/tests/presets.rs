@@ -31,7 +31,7 @@ fn default_preset_has_the_reference_numbers() {
     assert_eq!(t.innermost(Operand::O), 4);
     assert!(!t.may_double_buffer(6, Operand::W));
     assert!(t.may_double_buffer(1, Operand::W));
-    assert_eq!(t.axes[2].source, [5, 1, 2]);
+    assert_eq!(t.axis(cimopt_target::Axis::Cols).source, [5, 1, 2]);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn overrides_change_one_field() {
     .unwrap()
     .target;
     assert_eq!(t.cores, 16);
-    assert_eq!(t.axes[0].size, 16);
+    assert_eq!(t.axis(cimopt_target::Axis::Cores).size, 16);
     assert_eq!(t.levels[1].capacity_bits, 512 * 1024 * 8);
     let t = load(
         "default",

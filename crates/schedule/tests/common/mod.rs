@@ -5,7 +5,7 @@
 
 use cimopt_ir::{Layer, Mapping, OpKind, SpatialFactor, TemporalLoop, WeightKind, Workload};
 use cimopt_schedule::*;
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Target};
 use std::collections::BTreeMap;
 
 // Level indices of the default preset.
@@ -17,9 +17,9 @@ pub const OREG: usize = 4;
 pub const IREG: usize = 5;
 pub const MACRO: usize = 6;
 // Axis indices.
-pub const CORES: usize = 0;
-pub const ROWS: usize = 1;
-pub const COLS: usize = 2;
+pub const CORES: Axis = Axis::Cores;
+pub const ROWS: Axis = Axis::Rows;
+pub const COLS: Axis = Axis::Cols;
 
 pub fn target() -> Target {
     cimopt_target::load("default", &[]).unwrap().target
@@ -89,7 +89,7 @@ pub fn tl(dim: Dim, factor: u64, i: usize, w: usize, o: usize) -> TemporalLoop {
     }
 }
 
-pub fn sf(axis: usize, dim: Dim, factor: u64) -> SpatialFactor {
+pub fn sf(axis: Axis, dim: Dim, factor: u64) -> SpatialFactor {
     SpatialFactor { axis, dim, factor }
 }
 
@@ -106,12 +106,12 @@ pub fn conv_mapping() -> Mapping {
             tl(Dim::C, 2, IBUF, MACRO, OREG),
         ],
         double_buffer: vec![(GBUF, Operand::I), (IBUF, Operand::I)],
-        padded_dims: conv1x1().bounds(),
+        padded_dims: conv1x1().extents(),
     }
 }
 
 pub fn gemm_mapping() -> Mapping {
-    let mut padded = gemm().bounds();
+    let mut padded = gemm().extents();
     padded[Dim::K.index()] = 112;
     Mapping {
         spatial: vec![sf(ROWS, Dim::C, 32), sf(COLS, Dim::K, 16)],
