@@ -1,7 +1,6 @@
 //! `cimopt check SCHEDULE.json`: verify every layer's mapping against its workload and target.
 
 use crate::Outcome;
-use anyhow::Context;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -17,36 +16,22 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> Outcome {
-    let text = std::fs::read_to_string(&args.schedule)
-        .with_context(|| format!("cannot read {}", args.schedule.display()))?;
-    let override_target = match &args.target {
-        Some(t) => Some(
-            cimopt_target::load(t, &args.set)
-                .with_context(|| format!("target `{t}`"))?
-                .target,
-        ),
-        None => None,
-    };
-    let schedule = cimopt_schedule::from_json(&text, override_target.as_ref())
-        .with_context(|| format!("{} is not a valid schedule", args.schedule.display()))?;
-    let t = &schedule.inputs.target;
-    let mut errors = 0usize;
-    for l in &schedule.layers {
-        for v in cimopt_ir::check(t, &l.layer.workload, &l.mapping) {
-            println!("layer {} `{}`: {}", l.layer.index, l.layer.name, v.message);
-            errors += 1;
-        }
+    let target = crate::override_target(args.target.as_deref(), &args.set)?;
+    let schedule = crate::read_schedule(&args.schedule, target.as_ref())?;
+    let violations = cimopt_pipeline::check::check_schedule(&schedule);
+    for v in &violations {
+        println!("{v}");
     }
-    if errors == 0 {
+    if violations.is_empty() {
         println!(
             "{}: {} layers valid on target `{}`",
             args.schedule.display(),
             schedule.layers.len(),
-            t.name
+            schedule.inputs.target.name
         );
         Ok(0)
     } else {
-        println!("{}: {errors} error(s)", args.schedule.display());
+        println!("{}: {} error(s)", args.schedule.display(), violations.len());
         Ok(1)
     }
 }

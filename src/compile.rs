@@ -1,20 +1,74 @@
-//! `cimopt compile`: lower a model, map every layer, write the schedule, print the table.
+//! `cimopt compile`: lower a model, map every layer, write the schedule, print the table; and
+//! the solver flags `compile` and `sweep` share.
 
 use crate::Outcome;
-use crate::output::write_atomic;
-use crate::solve::{Solved, SolverArgs, solve_layer};
 use anyhow::{Context, Result, bail};
-use cimopt_cost::Cost;
-use cimopt_ir::Layer;
-use cimopt_schedule::{
-    Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule, ScheduledLayer, SkippedNode,
-    SolveInfo,
-};
-use cimopt_space::bounds::lower_bound;
-use cimopt_target::{Operand, Target};
-use rayon::prelude::*;
-use std::collections::BTreeMap;
+use cimopt_pipeline::compile::{ModelSource, compile};
+use cimopt_pipeline::{CompileOptions, Mapper, ModelObjective};
+use cimopt_schedule::Schedule;
 use std::path::{Path, PathBuf};
+
+/// The solver flags shared by `compile` and `sweep`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SolverArgs {
+    /// Mapper: `mip` (the MILP optimiser on HiGHS, see docs/optimiser.md), `greedy` (heuristic
+    /// search, seconds faster, the optimiser's warm start), `ws` (weight-stationary baseline), or
+    /// `exhaustive` (brute force over the MILP's space; small layers only).
+    #[arg(long, value_enum, default_value_t = Mapper::Mip)]
+    pub mapper: Mapper,
+    /// What the mapper minimises.
+    #[arg(long, value_enum, default_value_t = ModelObjective::Edp)]
+    pub objective: ModelObjective,
+    /// Relative optimality gap at which the optimiser stops (mip).
+    #[arg(long, default_value_t = 1e-3)]
+    pub gap: f64,
+    /// Wall-clock limit per layer in seconds (mip); a safety net: solves end on the gap.
+    #[arg(long = "time-limit", default_value_t = 60.0)]
+    pub time_limit: f64,
+    /// Worker threads for mapping layers in parallel (default: all cores). Each HiGHS solve is
+    /// single-threaded.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Do not read or write the solve cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Record wall-clock times and cache hits in the schedule (they make its bytes differ
+    /// from run to run).
+    #[arg(long)]
+    pub timings: bool,
+}
+
+impl SolverArgs {
+    /// The compile options these flags ask for (the solve cache from the environment).
+    pub fn options(&self) -> Result<CompileOptions> {
+        if self.threads == Some(0) {
+            bail!("--threads 0: give at least one thread");
+        }
+        let opts = CompileOptions {
+            mapper: self.mapper,
+            objective: self.objective,
+            gap: self.gap,
+            time_limit_s: self.time_limit,
+            cache_dir: if self.no_cache { None } else { cache_dir() },
+            timings: self.timings,
+            ..CompileOptions::default()
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+/// Where cached solves live: `$CIMOPT_CACHE_DIR`, else `$XDG_CACHE_HOME/cimopt`, else
+/// `~/.cache/cimopt`.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("CIMOPT_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("cimopt"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cimopt"))
+}
 
 #[derive(clap::Args, Debug)]
 pub struct CompileArgs {
@@ -79,36 +133,6 @@ fn default_output(model: &Path, target: &str) -> PathBuf {
     PathBuf::from(format!("{stem}.{target}.schedule.json"))
 }
 
-pub fn metrics_of(t: &Target, c: &Cost) -> Metrics {
-    let mut b = BTreeMap::new();
-    let l = &c.latency;
-    b.insert("latency.compute_cycles".into(), l.compute);
-    b.insert("latency.mode_switch_cycles".into(), l.mode_switch);
-    b.insert("latency.mismatch_cycles".into(), l.mismatch);
-    b.insert("latency.writeback_cycles".into(), l.writeback);
-    b.insert("latency.bootstrap_cycles".into(), l.bootstrap);
-    for o in Operand::ALL {
-        b.insert(
-            format!("latency.transfer_{o}_cycles"),
-            l.transfer_cycles[o.index()],
-        );
-    }
-    for (lv, level) in t.levels.iter().enumerate() {
-        b.insert(
-            format!("energy.{}_nj", level.name),
-            c.energy.level_total(lv),
-        );
-    }
-    b.insert("energy.mac_nj".into(), c.energy.mac);
-    b.insert("energy.leakage_nj".into(), c.energy.leakage);
-    Metrics {
-        latency_cycles: c.latency_cycles,
-        energy_nj: c.energy_nj,
-        edp: c.edp(),
-        breakdown: b,
-    }
-}
-
 pub fn run(args: &CompileArgs) -> Outcome {
     let loaded = cimopt_target::load(&args.target, &args.set)
         .with_context(|| format!("target `{}`", args.target))?;
@@ -120,15 +144,30 @@ pub fn run(args: &CompileArgs) -> Outcome {
         .with_context(|| format!("cannot compile {}", args.model.display()))?;
     let model_bytes = std::fs::read(&args.model)
         .with_context(|| format!("cannot read {}", args.model.display()))?;
-
-    let schedule = schedule_of(args, t, &model, &model_bytes)?;
+    let options = CompileOptions {
+        keep_going: args.keep_going,
+        simulate: !args.no_simulate,
+        ..args.solver.options()?
+    };
+    let source = ModelSource {
+        model: &model,
+        file: args.model.display().to_string(),
+        bytes: &model_bytes,
+    };
+    let progress = crate::progress::Progress::new(args.quiet || args.json, "mapping");
+    let schedule = match compile(&source, t, &args.target, &options, &progress) {
+        Err(e @ cimopt_pipeline::Error::Unmappable { .. }) => {
+            bail!("{e}\n(use --keep-going to map the other layers and list this one as skipped)")
+        }
+        other => other?,
+    };
     let out = args
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.model, &args.target));
-    write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
+    cimopt_pipeline::output::write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
     if args.json {
-        print!("{}", crate::report::json_of(&schedule)?);
+        print!("{}", cimopt_pipeline::report::json_of(&schedule)?);
     } else if !args.quiet {
         print_table(&schedule);
         println!("wrote {}", out.display());
@@ -146,7 +185,7 @@ fn print_table(s: &Schedule) {
         let t = &s.inputs.target;
         let util = l.layer.workload.macs() as f64
             / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
-        let name = crate::output::tail(&l.layer.name, 36);
+        let name = cimopt_pipeline::output::tail(&l.layer.name, 36);
         println!(
             "{:>3}  {:<36} {:<6} {:>14.0} {:>14.1} {:>12.3e} {:>5.1}%{}",
             l.layer.index,
@@ -171,173 +210,4 @@ fn print_table(s: &Schedule) {
     for sk in &m.skipped_nodes {
         println!("skipped: {} ({}): {}", sk.name, sk.op, sk.reason);
     }
-}
-
-/// Maps every layer of a loaded model onto a target (identical layers once, in parallel),
-/// simulates unless told not to, and assembles the schedule.
-pub fn schedule_of(
-    args: &CompileArgs,
-    t: &Target,
-    model: &cimopt_onnx::Model,
-    model_bytes: &[u8],
-) -> Result<Schedule> {
-    args.solver.validate()?;
-    // Identical workloads are mapped once.
-    let mut results: BTreeMap<usize, Result<Solved, String>> = BTreeMap::new();
-    let distinct: Vec<&Layer> = model
-        .layers
-        .iter()
-        .filter(|l| l.dedup_group == l.index)
-        .collect();
-    let copies_of = |index: usize| {
-        model
-            .layers
-            .iter()
-            .filter(|l| l.dedup_group == index)
-            .count()
-    };
-    let weighted: Vec<(&Layer, usize)> =
-        distinct.iter().map(|&l| (l, copies_of(l.index))).collect();
-    let layer_objective =
-        crate::solve::layer_objective(t, &weighted, &args.solver, &crate::progress::interrupted);
-    let objective = layer_objective.objective;
-    let progress =
-        crate::progress::Progress::new(distinct.len() as u64, args.quiet || args.json, "mapping");
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let hits = std::sync::atomic::AtomicU64::new(0);
-    let mapped: Vec<(usize, Result<Solved, String>)> = distinct
-        .par_iter()
-        .map(|layer| {
-            if progress.interrupted() {
-                return (layer.index, Err("interrupted".to_string()));
-            }
-            let r =
-                solve_layer(t, layer, &args.solver, &layer_objective).map_err(|e| format!("{e:#}"));
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let copies = copies_of(layer.index);
-            if r.as_ref().is_ok_and(|s| s.cache_hit) {
-                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-            let hit = r.as_ref().is_ok_and(|s| s.cache_hit);
-            let mut notes = Vec::new();
-            if copies > 1 {
-                notes.push(format!("used by {copies} identical layers"));
-            }
-            if hit {
-                notes.push("cache hit".to_string());
-            }
-            let n_hits = hits.load(std::sync::atomic::Ordering::SeqCst);
-            if n_hits > 0 {
-                notes.push(format!("{n_hits} cache hits so far"));
-            }
-            let note = if notes.is_empty() {
-                String::new()
-            } else {
-                format!("({})", notes.join(", "))
-            };
-            progress.done(n, &layer.name, &note);
-            (layer.index, r)
-        })
-        .collect();
-    progress.finish();
-    if progress.interrupted() {
-        bail!("interrupted: nothing was written");
-    }
-    results.extend(mapped);
-    let mut layers = Vec::new();
-    let mut skipped = Vec::new();
-    let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
-    let mut bounds: BTreeMap<usize, f64> = BTreeMap::new();
-    for layer in &model.layers {
-        match &results[&layer.dedup_group] {
-            Ok(solved) => {
-                let mapped = &solved.mapped;
-                let metrics = metrics_of(t, &mapped.cost);
-                latency += metrics.latency_cycles;
-                energy += metrics.energy_nj;
-                // The bound enumerates spatial candidates: once per distinct workload.
-                bound += *bounds
-                    .entry(layer.dedup_group)
-                    .or_insert_with(|| lower_bound(t, &layer.workload).cycles);
-                let reused = layer.dedup_group != layer.index;
-                layers.push(ScheduledLayer {
-                    layer: layer.clone(),
-                    same_as: reused.then_some(layer.dedup_group),
-                    mapping: mapped.mapping.clone(),
-                    predicted: Some(metrics),
-                    simulated: None,
-                    solve: if reused {
-                        SolveInfo {
-                            mapper: solved.info.mapper.clone(),
-                            status: "reused".into(),
-                            objective: Some(objective.of(&mapped.cost)),
-                            ..SolveInfo::default()
-                        }
-                    } else {
-                        solved.info.clone()
-                    },
-                });
-            }
-            Err(e) if args.keep_going => skipped.push(SkippedNode {
-                name: layer.name.clone(),
-                op: layer.workload.op.name().into(),
-                reason: e.clone(),
-            }),
-            Err(e) => bail!(
-                "{e}\n(use --keep-going to map the other layers and list this one as skipped)"
-            ),
-        }
-    }
-    let schedule = Schedule {
-        producer: Producer {
-            tool: "cimopt".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            mapper: args.solver.mapper.clone(),
-            objective: args.solver.objective().name().into(),
-            solver: matches!(args.solver.mapper.as_str(), "mip")
-                .then(|| format!("HiGHS via good_lp ({})", crate::solve::HIGHS_VERSION)),
-            solver_options: {
-                let mut o = args.solver.recorded_options();
-                layer_objective.record(&mut o);
-                o
-            },
-        },
-        inputs: Inputs {
-            model_file: args.model.display().to_string(),
-            model_sha256: cimopt_schedule::sha256_hex(model_bytes),
-            target_name: args.target.clone(),
-            target_sha256: cimopt_schedule::target_sha256(t),
-            target: t.clone(),
-        },
-        layers,
-        model: ModelSummary {
-            latency_cycles: latency,
-            energy_nj: energy,
-            edp: latency * energy,
-            lower_bound_cycles: bound,
-            simulated_latency_cycles: None,
-            simulated_energy_nj: None,
-            skipped_nodes: skipped,
-            non_cim_ops: model
-                .other_ops
-                .iter()
-                .map(|o| NonCimOp {
-                    name: o.name.clone(),
-                    op: o.op_type.clone(),
-                    output_elements: o.output_elements,
-                })
-                .collect(),
-        },
-    };
-    let mut schedule = schedule;
-    if !args.no_simulate {
-        let reports = crate::simulate::simulate_schedule(&schedule)?;
-        for (l, r) in schedule.layers.iter_mut().zip(&reports) {
-            l.simulated = Some(crate::simulate::metrics_of(t, r, l.predicted.as_ref()));
-        }
-        schedule.model.simulated_latency_cycles =
-            Some(reports.iter().map(|r| r.latency_cycles).sum());
-        schedule.model.simulated_energy_nj = Some(reports.iter().map(|r| r.energy_nj).sum());
-    }
-    Ok(schedule)
 }

@@ -1,18 +1,21 @@
 //! `cimopt`: maps DNN layers onto multi-core SRAM computing-in-memory accelerators.
+//!
+//! A thin command line over `cimopt-pipeline`: each subcommand maps its flags onto the
+//! library's options, calls it, and prints or writes what it returns.
 
 mod check;
 mod compare;
 mod compile;
 mod inspect;
-mod output;
 mod progress;
 mod report;
 mod simulate;
-mod solve;
 mod sweep;
 mod targets;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -77,3 +80,29 @@ fn main() -> ExitCode {
 /// What a command reports besides errors: 0 success, 1 a negative verdict (e.g. an invalid
 /// schedule). Usage errors exit 2 through clap.
 pub type Outcome = anyhow::Result<u8>;
+
+/// The target given with `--target` (and its `--set` overrides) to re-read a schedule with, or
+/// `None` for the one the schedule embeds.
+pub fn override_target(
+    target: Option<&str>,
+    set: &[String],
+) -> anyhow::Result<Option<cimopt_target::Target>> {
+    target
+        .map(|t| {
+            cimopt_target::load(t, set)
+                .map(|l| l.target)
+                .with_context(|| format!("target `{t}`"))
+        })
+        .transpose()
+}
+
+/// Reads a schedule file, on `target` instead of its own when given.
+pub fn read_schedule(
+    path: &Path,
+    target: Option<&cimopt_target::Target>,
+) -> anyhow::Result<cimopt_schedule::Schedule> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    cimopt_schedule::from_json(&text, target)
+        .with_context(|| format!("{} is not a valid schedule", path.display()))
+}

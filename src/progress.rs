@@ -2,24 +2,27 @@
 //! `--quiet`. Ctrl-C sets a flag that the work loop checks, so an interrupted compile stops
 //! between layers and writes nothing.
 
+use cimopt_ir::Layer;
+use cimopt_pipeline::{LayerNote, Observer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 pub struct Progress {
-    bar: Option<ProgressBar>,
-    log: bool,
+    quiet: bool,
+    what: &'static str,
+    bar: OnceLock<Option<ProgressBar>>,
     start: Instant,
-    total: u64,
+    total: AtomicUsize,
     interrupted: Arc<AtomicBool>,
 }
 
 /// The process's one Ctrl-C flag: a handler can be installed only once per process, so every
 /// `Progress` (a sweep makes one per variant) shares it.
 fn ctrl_c_flag() -> Arc<AtomicBool> {
-    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = flag.clone();
@@ -31,56 +34,79 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
-/// Whether Ctrl-C was pressed since the process started.
-pub fn interrupted() -> bool {
-    ctrl_c_flag().load(Ordering::SeqCst)
-}
-
 impl Progress {
-    pub fn new(total: u64, quiet: bool, what: &str) -> Progress {
-        let interrupted = ctrl_c_flag();
-        let tty = std::io::stderr().is_terminal();
-        let bar = (!quiet && tty).then(|| {
-            let b = ProgressBar::new(total);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} layers, {elapsed} {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            b.set_prefix(what.to_string());
-            b
-        });
+    pub fn new(quiet: bool, what: &'static str) -> Progress {
         Progress {
-            bar,
-            log: !quiet && !tty,
+            quiet,
+            what,
+            bar: OnceLock::new(),
             start: Instant::now(),
-            total,
-            interrupted,
+            total: AtomicUsize::new(0),
+            interrupted: ctrl_c_flag(),
         }
     }
 
-    pub fn interrupted(&self) -> bool {
+    fn tty() -> bool {
+        std::io::stderr().is_terminal()
+    }
+}
+
+impl Observer for Progress {
+    fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }
 
-    pub fn done(&self, done: u64, current: &str, note: &str) {
-        if let Some(b) = &self.bar {
-            b.set_position(done);
-            b.set_message(format!("{current} {note}"));
-        } else if self.log {
+    fn started(&self, distinct_layers: usize) {
+        self.total.store(distinct_layers, Ordering::SeqCst);
+        self.bar.get_or_init(|| {
+            (!self.quiet && Self::tty()).then(|| {
+                let b = ProgressBar::new(distinct_layers as u64);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {pos}/{len} layers, {elapsed} {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                b.set_prefix(self.what);
+                b
+            })
+        });
+    }
+
+    fn layer_mapped(&self, done: usize, layer: &Layer, note: &LayerNote) {
+        let note = note.describe();
+        if let Some(Some(b)) = self.bar.get() {
+            b.set_position(done as u64);
+            b.set_message(format!("{} {note}", layer.name));
+        } else if !self.quiet && !Self::tty() {
             eprintln!(
-                "[{:>6.1}s] {done}/{} {current} {note}",
+                "[{:>6.1}s] {done}/{} {} {note}",
                 self.start.elapsed().as_secs_f64(),
-                self.total
+                self.total.load(Ordering::SeqCst),
+                layer.name
             );
         }
     }
 
-    pub fn finish(&self) {
-        if let Some(b) = &self.bar {
+    fn finished(&self) {
+        if let Some(Some(b)) = self.bar.get() {
             b.finish_and_clear();
         }
+    }
+}
+
+/// Only the Ctrl-C flag: for work that shows no progress of its own (a sweep's variants).
+pub struct Interruptible(Arc<AtomicBool>);
+
+impl Interruptible {
+    pub fn new() -> Self {
+        Interruptible(ctrl_c_flag())
+    }
+}
+
+impl Observer for Interruptible {
+    fn interrupted(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }

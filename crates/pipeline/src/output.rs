@@ -1,23 +1,42 @@
 //! Writing files so that a reader never sees half of one: write a sibling temporary file, sync
 //! it, rename it over the destination.
 
-use anyhow::{Context, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Why an output file was not written. The destination is left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot create a temporary file in {}: {error}", dir.display())]
+    TempFile { dir: PathBuf, error: std::io::Error },
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let failed = |error: std::io::Error| OutputError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".cimopt-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        .map_err(|error| OutputError::TempFile {
+            dir: dir.to_path_buf(),
+            error,
+        })?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .map_err(failed)?;
     // Temporary files are created private (0600); an output keeps the mode of the file it
     // replaces, or gets the ordinary 0644.
     #[cfg(unix)]
@@ -26,11 +45,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o777);
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(failed)?;
     }
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).map_err(|e| failed(e.error))?;
     Ok(())
 }
 

@@ -1,0 +1,144 @@
+//! The on-disk solve cache: a layer's mapping and solve evidence, addressed by a hash of
+//! everything the solve depends on (the source of the solving crates, the options, the target,
+//! the workload), so that a recompile is served without solving and gives the same bytes.
+
+use crate::options::CompileOptions;
+use crate::output::write_atomic;
+use crate::solve::LayerObjective;
+use cimopt_ir::{Layer, Mapping, SpatialFactor, TemporalLoop};
+use cimopt_schedule::{Candidates, SolveInfo};
+use cimopt_target::{Axis, Dim, Operand, Target};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// A hash of the sources of every crate whose code decides a mapping (see `build.rs`): a
+/// rebuilt library that solves differently never reads an older one's results.
+pub const SOURCE_ID: &str = env!("CIMOPT_SOURCE_ID");
+
+/// The content address of a solve: everything its result depends on.
+fn cache_key(
+    t: &Target,
+    layer: &Layer,
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+) -> String {
+    let w = &layer.workload;
+    let mut options = opts.recorded_options();
+    objective.record(&mut options);
+    let key = json!({
+        "tool": env!("CARGO_PKG_VERSION"),
+        // Code that may solve differently under the same version has another source id.
+        "build": SOURCE_ID,
+        "format": 2,
+        "mapper": opts.mapper.name(),
+        "objective": opts.objective.name(),
+        "options": options,
+        "target": cimopt_schedule::target_sha256(t),
+        "workload": format!("{w:?}"),
+    });
+    cimopt_schedule::sha256_hex(key.to_string().as_bytes())
+}
+
+fn encode(m: &Mapping, info: &SolveInfo) -> Value {
+    json!({
+        "spatial": m.spatial.iter().map(|f| json!([f.axis.index(), f.dim.index(), f.factor])).collect::<Vec<_>>(),
+        "temporal": m.temporal.iter().map(|l| json!([l.dim.index(), l.factor, l.level])).collect::<Vec<_>>(),
+        "double_buffer": m.double_buffer.iter().map(|(lv, o)| json!([lv, o.index()])).collect::<Vec<_>>(),
+        "padded": m.padded_dims,
+        "status": info.status,
+        "best_bound": info.best_bound,
+        "gap": info.gap,
+        "candidates": info.candidates.map(|c| json!([c.enumerated, c.pruned_by_bound, c.solved])),
+        "warm_start": info.warm_start,
+    })
+}
+
+fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
+    let u = |v: &Value| v.as_u64();
+    let dim = |v: &Value| u(v).and_then(|i| Dim::ALL.get(i as usize).copied());
+    let spatial = v["spatial"]
+        .as_array()?
+        .iter()
+        .map(|f| {
+            Some(SpatialFactor {
+                axis: *Axis::ALL.get(u(&f[0])? as usize)?,
+                dim: dim(&f[1])?,
+                factor: u(&f[2])?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let temporal = v["temporal"]
+        .as_array()?
+        .iter()
+        .map(|l| {
+            let lv = l[2].as_array()?;
+            Some(TemporalLoop {
+                dim: dim(&l[0])?,
+                factor: u(&l[1])?,
+                level: [
+                    u(&lv[0])? as usize,
+                    u(&lv[1])? as usize,
+                    u(&lv[2])? as usize,
+                ],
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let double_buffer = v["double_buffer"]
+        .as_array()?
+        .iter()
+        .map(|d| Some((u(&d[0])? as usize, *Operand::ALL.get(u(&d[1])? as usize)?)))
+        .collect::<Option<Vec<_>>>()?;
+    let padded: Vec<u64> = v["padded"]
+        .as_array()?
+        .iter()
+        .map(u)
+        .collect::<Option<_>>()?;
+    let m = Mapping {
+        spatial,
+        temporal,
+        double_buffer,
+        padded_dims: padded.try_into().ok()?,
+    };
+    let cands = v["candidates"].as_array().map(|c| Candidates {
+        enumerated: c[0].as_u64().unwrap_or(0),
+        pruned_by_bound: c[1].as_u64().unwrap_or(0),
+        solved: c[2].as_u64().unwrap_or(0),
+    });
+    let info = SolveInfo {
+        status: v["status"].as_str()?.to_string(),
+        best_bound: v["best_bound"].as_f64(),
+        gap: v["gap"].as_f64(),
+        candidates: cands,
+        warm_start: v["warm_start"].as_bool(),
+        ..SolveInfo::default()
+    };
+    Some((m, info))
+}
+
+/// The cache entry of one solve in `dir`.
+pub fn entry(
+    dir: &Path,
+    t: &Target,
+    layer: &Layer,
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+) -> PathBuf {
+    dir.join(format!("{}.json", cache_key(t, layer, opts, objective)))
+}
+
+/// The mapping and evidence stored at `path`, if it holds a readable entry.
+pub fn read(path: &Path) -> Option<(Mapping, SolveInfo)> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| decode(&v))
+}
+
+/// Stores a solve. The cache is an accelerator: failing to write it is not an error.
+pub fn write(path: &Path, m: &Mapping, info: &SolveInfo) {
+    if let Some(dir) = path.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = write_atomic(path, encode(m, info).to_string().as_bytes());
+    }
+}

@@ -1,0 +1,261 @@
+//! Compiling a model: every distinct layer mapped once (in parallel), the schedule assembled,
+//! and simulated unless told not to.
+
+use crate::options::CompileOptions;
+use crate::solve::{Solved, layer_objective, solve_layer};
+use crate::{Error, Result};
+use cimopt_cost::Cost;
+use cimopt_ir::Layer;
+use cimopt_schedule::{
+    Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule, ScheduledLayer, SkippedNode,
+    SolveInfo,
+};
+use cimopt_space::bounds::lower_bound;
+use cimopt_target::{Operand, Target};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a compile tells its caller as it goes, and how the caller stops it. Every method has a
+/// default that does nothing, so an observer implements only what it shows.
+pub trait Observer: Sync {
+    /// Checked between layers: `true` stops the compile with [`Error::Interrupted`].
+    fn interrupted(&self) -> bool {
+        false
+    }
+    /// Called once before the first layer, with the number of distinct layers to map.
+    fn started(&self, _distinct_layers: usize) {}
+    /// Called as each distinct layer is mapped (from worker threads, in completion order).
+    fn layer_mapped(&self, _done: usize, _layer: &Layer, _note: &LayerNote) {}
+    /// Called after the last layer.
+    fn finished(&self) {}
+}
+
+/// An observer that shows nothing and never interrupts.
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// What is worth saying about a mapped layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerNote {
+    /// Layers of the model that share this mapping (identical workloads).
+    pub copies: usize,
+    /// Whether the mapping came from the solve cache.
+    pub cache_hit: bool,
+    /// Cache hits among the layers mapped so far.
+    pub cache_hits_so_far: u64,
+}
+
+impl LayerNote {
+    /// `(used by 3 identical layers, cache hit, 2 cache hits so far)`, or nothing.
+    pub fn describe(&self) -> String {
+        let mut notes = Vec::new();
+        if self.copies > 1 {
+            notes.push(format!("used by {} identical layers", self.copies));
+        }
+        if self.cache_hit {
+            notes.push("cache hit".to_string());
+        }
+        if self.cache_hits_so_far > 0 {
+            notes.push(format!("{} cache hits so far", self.cache_hits_so_far));
+        }
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!("({})", notes.join(", "))
+        }
+    }
+}
+
+/// Where the model came from, as the schedule records it.
+#[derive(Clone, Debug)]
+pub struct ModelSource<'a> {
+    pub model: &'a cimopt_onnx::Model,
+    /// The model file as the user named it.
+    pub file: String,
+    /// The file's bytes (hashed into the schedule).
+    pub bytes: &'a [u8],
+}
+
+/// The predicted metrics of a layer, breakdown keys as the schedule format names them.
+pub fn metrics_of(t: &Target, c: &Cost) -> Metrics {
+    let mut b = BTreeMap::new();
+    let l = &c.latency;
+    b.insert("latency.compute_cycles".into(), l.compute);
+    b.insert("latency.mode_switch_cycles".into(), l.mode_switch);
+    b.insert("latency.mismatch_cycles".into(), l.mismatch);
+    b.insert("latency.writeback_cycles".into(), l.writeback);
+    b.insert("latency.bootstrap_cycles".into(), l.bootstrap);
+    for o in Operand::ALL {
+        b.insert(
+            format!("latency.transfer_{o}_cycles"),
+            l.transfer_cycles[o.index()],
+        );
+    }
+    for (lv, level) in t.levels.iter().enumerate() {
+        b.insert(
+            format!("energy.{}_nj", level.name),
+            c.energy.level_total(lv),
+        );
+    }
+    b.insert("energy.mac_nj".into(), c.energy.mac);
+    b.insert("energy.leakage_nj".into(), c.energy.leakage);
+    Metrics {
+        latency_cycles: c.latency_cycles,
+        energy_nj: c.energy_nj,
+        edp: c.edp(),
+        breakdown: b,
+    }
+}
+
+/// Maps every layer of a lowered model onto a target and assembles the schedule: identical
+/// layers are mapped once (in parallel), then simulated unless `opts.simulate` is off.
+/// `target_name` is the target as the user named it (a preset or a file).
+pub fn compile(
+    source: &ModelSource,
+    t: &Target,
+    target_name: &str,
+    opts: &CompileOptions,
+    observer: &dyn Observer,
+) -> Result<Schedule> {
+    opts.validate()?;
+    let model = source.model;
+    let distinct: Vec<&Layer> = model
+        .layers
+        .iter()
+        .filter(|l| l.dedup_group == l.index)
+        .collect();
+    let copies_of = |index: usize| {
+        model
+            .layers
+            .iter()
+            .filter(|l| l.dedup_group == index)
+            .count()
+    };
+    let weighted: Vec<(&Layer, usize)> =
+        distinct.iter().map(|&l| (l, copies_of(l.index))).collect();
+    let layer_objective = layer_objective(t, &weighted, opts, &|| observer.interrupted());
+    let objective = layer_objective.objective;
+    observer.started(distinct.len());
+    let done = AtomicU64::new(0);
+    let hits = AtomicU64::new(0);
+    let mapped: Vec<(usize, Result<Solved>)> = distinct
+        .par_iter()
+        .map(|layer| {
+            if observer.interrupted() {
+                return (layer.index, Err(Error::Interrupted));
+            }
+            let r = solve_layer(t, layer, opts, &layer_objective);
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            let cache_hit = r.as_ref().is_ok_and(|s| s.cache_hit);
+            if cache_hit {
+                hits.fetch_add(1, Ordering::SeqCst);
+            }
+            let note = LayerNote {
+                copies: copies_of(layer.index),
+                cache_hit,
+                cache_hits_so_far: hits.load(Ordering::SeqCst),
+            };
+            observer.layer_mapped(n as usize, layer, &note);
+            (layer.index, r)
+        })
+        .collect();
+    observer.finished();
+    if observer.interrupted() {
+        return Err(Error::Interrupted);
+    }
+    let mut results: BTreeMap<usize, Result<Solved>> = mapped.into_iter().collect();
+    let mut layers = Vec::new();
+    let mut skipped = Vec::new();
+    let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
+    let mut bounds: BTreeMap<usize, f64> = BTreeMap::new();
+    for layer in &model.layers {
+        match &results[&layer.dedup_group] {
+            Ok(solved) => {
+                let mapped = &solved.mapped;
+                let metrics = metrics_of(t, &mapped.cost);
+                latency += metrics.latency_cycles;
+                energy += metrics.energy_nj;
+                // The bound enumerates spatial candidates: once per distinct workload.
+                bound += *bounds
+                    .entry(layer.dedup_group)
+                    .or_insert_with(|| lower_bound(t, &layer.workload).cycles);
+                let reused = layer.dedup_group != layer.index;
+                layers.push(ScheduledLayer {
+                    layer: layer.clone(),
+                    same_as: reused.then_some(layer.dedup_group),
+                    mapping: mapped.mapping.clone(),
+                    predicted: Some(metrics),
+                    simulated: None,
+                    solve: if reused {
+                        SolveInfo {
+                            mapper: solved.info.mapper.clone(),
+                            status: "reused".into(),
+                            objective: Some(objective.of(&mapped.cost)),
+                            ..SolveInfo::default()
+                        }
+                    } else {
+                        solved.info.clone()
+                    },
+                });
+            }
+            Err(e) if opts.keep_going => skipped.push(SkippedNode {
+                name: layer.name.clone(),
+                op: layer.workload.op.name().into(),
+                reason: e.to_string(),
+            }),
+            Err(_) => {
+                let Some(Err(e)) = results.remove(&layer.dedup_group) else {
+                    unreachable!("the arm above matched an error");
+                };
+                return Err(e);
+            }
+        }
+    }
+    let mut schedule = Schedule {
+        producer: Producer {
+            tool: "cimopt".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            mapper: opts.mapper.name().into(),
+            objective: opts.objective.name().into(),
+            solver: (opts.mapper == crate::Mapper::Mip)
+                .then(|| format!("HiGHS via good_lp ({})", crate::options::HIGHS_VERSION)),
+            solver_options: {
+                let mut o = opts.recorded_options();
+                layer_objective.record(&mut o);
+                o
+            },
+        },
+        inputs: Inputs {
+            model_file: source.file.clone(),
+            model_sha256: cimopt_schedule::sha256_hex(source.bytes),
+            target_name: target_name.to_string(),
+            target_sha256: cimopt_schedule::target_sha256(t),
+            target: t.clone(),
+        },
+        layers,
+        model: ModelSummary {
+            latency_cycles: latency,
+            energy_nj: energy,
+            edp: latency * energy,
+            lower_bound_cycles: bound,
+            simulated_latency_cycles: None,
+            simulated_energy_nj: None,
+            skipped_nodes: skipped,
+            non_cim_ops: model
+                .other_ops
+                .iter()
+                .map(|o| NonCimOp {
+                    name: o.name.clone(),
+                    op: o.op_type.clone(),
+                    output_elements: o.output_elements,
+                })
+                .collect(),
+        },
+    };
+    if opts.simulate {
+        crate::simulate::record_simulation(&mut schedule)?;
+    }
+    Ok(schedule)
+}

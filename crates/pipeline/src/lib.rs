@@ -1,0 +1,84 @@
+//! The cimopt pipeline as a library: everything the `cimopt` command does, with typed options
+//! instead of flags, returning typed results instead of printing.
+//!
+//! ```text
+//! cimopt_onnx::load ─▶ Model ─┐
+//! cimopt_target::load ─▶ Target ─┴─▶ compile(options) ─▶ Schedule ─▶ simulate / check / report
+//! ```
+//!
+//! - [`compile`] maps every layer of a lowered model onto a target ([`CompileOptions`] say
+//!   with which [`Mapper`], for which [`ModelObjective`], through which solve cache) and
+//!   assembles the [`Schedule`](cimopt_schedule::Schedule); [`Observer`] hears about each
+//!   layer and may interrupt.
+//! - [`simulate`] executes a schedule's layers with the simulator; [`check`] lists what is
+//!   wrong with one; [`report`] renders one as a table, JSON, CSV or HTML; [`compare`] sets two
+//!   side by side; [`sweep`] compiles target variants; [`inspect`] describes a lowered model.
+//! - [`output::write_atomic`] is how every output file is written.
+//!
+//! The command-line crate maps flags onto these types and decides where output goes; the
+//! Python package calls the same functions. This crate reads no environment variable and
+//! prints nothing: the solve cache's folder, the progress display and the interrupt flag are
+//! the caller's.
+
+pub mod cache;
+pub mod check;
+pub mod compare;
+pub mod compile;
+pub mod inspect;
+pub mod options;
+pub mod output;
+pub mod report;
+pub mod simulate;
+pub mod solve;
+pub mod sweep;
+
+pub use compile::{LayerNote, Observer, compile};
+pub use options::{CompileOptions, Mapper, ModelObjective};
+
+/// Why a pipeline step failed. The messages are the command's; each names the layer, file or
+/// option concerned, and holds the whole story (no error here has a `source()` to print
+/// after it).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An option value out of range (`--gap 2`).
+    #[error("{0}")]
+    Options(String),
+    /// No mapping of the layer fits the target (or the mapper refused it).
+    #[error("layer {index} `{name}` ({op}): {reason}")]
+    Unmappable {
+        index: usize,
+        name: String,
+        op: String,
+        reason: String,
+    },
+    /// The caller's observer asked to stop.
+    #[error("interrupted: nothing was written")]
+    Interrupted,
+    /// A layer of a schedule could not be simulated.
+    #[error("layer {index} `{name}` cannot be simulated: {reason}")]
+    Simulation {
+        index: usize,
+        name: String,
+        reason: String,
+    },
+    /// Two schedules, or a schedule and a request, do not fit together.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A target variant of a sweep could not be built.
+    #[error("variant {variant}: {error}")]
+    Target {
+        variant: String,
+        error: cimopt_target::TargetError,
+    },
+    /// A variant of a sweep failed to compile.
+    #[error("variant {variant}: {error}")]
+    Variant { variant: String, error: Box<Error> },
+    /// The observer stopped a sweep between variants.
+    #[error("interrupted after {done} of {total} variants: the CSV and HTML were not written")]
+    SweepInterrupted { done: usize, total: usize },
+    /// Writing an output file failed.
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,552 @@
+//! What a schedule achieves, per layer and in total, as a terminal table, JSON, CSV or a
+//! self-contained HTML page with SVG charts (`cimopt report`).
+
+use crate::{Error, Result};
+use cimopt_schedule::{Metrics, Schedule};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::str::FromStr;
+
+/// The formats a report is rendered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+    Html,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Table, Format::Json, Format::Csv, Format::Html];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Html => "html",
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                format!("unknown report format `{s}` (expected table, json, csv or html)")
+            })
+    }
+}
+
+/// The latency causes shown, with their breakdown keys.
+const CAUSES: [(&str, &str); 5] = [
+    ("compute", "latency.compute_cycles"),
+    ("mode switch", "latency.mode_switch_cycles"),
+    ("mismatch", "latency.mismatch_cycles"),
+    ("write-back", "latency.writeback_cycles"),
+    ("bootstrap", "latency.bootstrap_cycles"),
+];
+
+struct Row {
+    id: usize,
+    name: String,
+    op: String,
+    dims: String,
+    mapper: String,
+    metrics: Metrics,
+    utilisation: f64,
+    bound: f64,
+    gap: Option<f64>,
+    error: Option<f64>,
+    /// Latency by cause from the cost model, whose parts add up to its prediction.
+    causes: [f64; 5],
+}
+
+struct Report {
+    source: &'static str,
+    rows: Vec<Row>,
+    latency: f64,
+    energy: f64,
+    bound: f64,
+    /// The lowest model EDP any schedule of this model on this target can have (cost model).
+    edp_bound: f64,
+    causes: Vec<(String, f64)>,
+    energy_by: Vec<(String, f64)>,
+    /// Per op type: nodes, output elements, and the vector unit's cycles when the target has
+    /// `vector_lanes`.
+    non_cim: BTreeMap<String, (u64, u64, Option<f64>)>,
+    /// Σ vector cycles, when estimated.
+    vector_cycles: Option<f64>,
+    /// Whether `latency` includes `vector_cycles`.
+    includes_vector: bool,
+}
+
+fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
+    let t = &s.inputs.target;
+    let simulated = s.layers.iter().all(|l| l.simulated.is_some());
+    let source = if simulated { "simulated" } else { "predicted" };
+    // Bounds once per distinct layer (identical layers point at the first with `same_as`),
+    // with how many layers share them.
+    let mut layer_bounds: BTreeMap<usize, (u64, cimopt_space::bounds::LowerBound, Vec<_>)> =
+        BTreeMap::new();
+    for l in &s.layers {
+        let first = l.same_as.unwrap_or(l.layer.index);
+        layer_bounds
+            .entry(first)
+            .or_insert_with(|| {
+                let (lb, cases) = cimopt_space::bounds::layer_bounds(t, &l.layer.workload);
+                (0, lb, cases)
+            })
+            .0 += 1;
+    }
+    let mut rows = Vec::new();
+    for l in &s.layers {
+        let m = if simulated {
+            l.simulated.clone()
+        } else {
+            l.predicted.clone()
+        }
+        .unwrap_or_default();
+        let w = &l.layer.workload;
+        let util = w.macs() as f64
+            / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
+        let bound = layer_bounds[&l.same_as.unwrap_or(l.layer.index)].1.cycles;
+        rows.push(Row {
+            id: l.layer.index,
+            name: l.layer.name.clone(),
+            op: w.op.name().to_string(),
+            dims: format!(
+                "{}x{} {}x{} {}->{} G{} B{}",
+                w.r, w.s, w.p, w.q, w.c, w.k, w.g, w.b
+            ),
+            mapper: l.solve.mapper.clone(),
+            utilisation: util,
+            bound,
+            gap: l.solve.gap,
+            error: l
+                .simulated
+                .as_ref()
+                .and_then(|s| s.breakdown.get("prediction_error.latency").copied()),
+            causes: CAUSES.map(|(_, k)| {
+                l.predicted
+                    .as_ref()
+                    .and_then(|p| p.breakdown.get(k).copied())
+                    .unwrap_or(0.0)
+            }),
+            metrics: m,
+        });
+    }
+    let latency: f64 = rows.iter().map(|r| r.metrics.latency_cycles).sum();
+    let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
+    let bound = rows.iter().map(|r| r.bound).sum();
+    let cases: Vec<(u64, Vec<_>)> = layer_bounds
+        .into_values()
+        .map(|(copies, _, cases)| (copies, cases))
+        .collect();
+    let edp_bound = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
+    let sum = |key: &str| {
+        rows.iter()
+            .map(|r| r.metrics.breakdown.get(key).copied().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let causes = CAUSES
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (n.to_string(), rows.iter().map(|r| r.causes[i]).sum()))
+        .collect();
+    let mut energy_by: Vec<(String, f64)> = t
+        .levels
+        .iter()
+        .map(|l| (l.name.clone(), sum(&format!("energy.{}_nj", l.name))))
+        .collect();
+    energy_by.push(("MAC".into(), sum("energy.mac_nj")));
+    energy_by.push(("leakage".into(), sum("energy.leakage_nj")));
+    // The vector unit processes `vector_lanes` elements per cycle on every core.
+    let per_cycle = t.vector_lanes.map(|l| (l * t.cores) as f64);
+    let mut non_cim: BTreeMap<String, (u64, u64, Option<f64>)> = BTreeMap::new();
+    for o in &s.model.non_cim_ops {
+        let e = non_cim.entry(o.op.clone()).or_default();
+        e.0 += 1;
+        e.1 += o.output_elements;
+        e.2 = per_cycle.map(|p| e.2.unwrap_or(0.0) + (o.output_elements as f64 / p).ceil());
+    }
+    let vector_cycles = per_cycle.map(|_| non_cim.values().filter_map(|v| v.2).sum::<f64>());
+    if include_vector && vector_cycles.is_none() {
+        return Err(Error::Options(
+            "--include-vector needs `vector_lanes` in the target (e.g. compile with --set vector_lanes=16)"
+                .into(),
+        ));
+    }
+    let latency = latency
+        + if include_vector {
+            vector_cycles.unwrap_or(0.0)
+        } else {
+            0.0
+        };
+    Ok(Report {
+        source,
+        rows,
+        latency,
+        energy,
+        bound,
+        edp_bound,
+        causes,
+        energy_by,
+        non_cim,
+        vector_cycles,
+        includes_vector: include_vector,
+    })
+}
+
+fn table(r: &Report, s: &Schedule) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} on target `{}` ({} numbers)",
+        s.inputs.model_file, s.inputs.target.name, r.source
+    );
+    let _ = writeln!(
+        o,
+        "{:>3}  {:<30} {:<6} {:<24} {:>12} {:>11} {:>10} {:>6} {:>6} {:>6} {:>7}",
+        "id",
+        "layer",
+        "op",
+        "R×S P×Q C→K G B",
+        "latency",
+        "energy nJ",
+        "EDP",
+        "util",
+        "/bound",
+        "gap",
+        "err"
+    );
+    for x in &r.rows {
+        let name = crate::output::tail(&x.name, 30);
+        let _ = writeln!(
+            o,
+            "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6.2} {:>6} {:>7}",
+            x.id,
+            name,
+            x.op,
+            x.dims,
+            x.metrics.latency_cycles,
+            x.metrics.energy_nj,
+            x.metrics.edp,
+            100.0 * x.utilisation,
+            x.metrics.latency_cycles / x.bound,
+            x.gap.map_or("-".into(), |g| format!("{:.1}%", 100.0 * g)),
+            x.error.map_or("-".into(), |e| format!("{:.2}%", 100.0 * e))
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\ntotal: latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ",
+        r.latency,
+        r.energy,
+        r.latency * r.energy
+    );
+    let _ = writeln!(
+        o,
+        "lower bound {:.0} cycles: {:.2}× above it; model EDP ≥ {:.4e} cycle·nJ for any schedule: {:.2}× above it",
+        r.bound,
+        r.latency / r.bound,
+        r.edp_bound,
+        r.latency * r.energy / r.edp_bound
+    );
+    let predicted: f64 = r.causes.iter().map(|c| c.1).sum();
+    let _ = writeln!(
+        o,
+        "\nlatency by cause (cost model, {predicted:.0} cycles; overlapped transfers are not counted):"
+    );
+    for (n, v) in &r.causes {
+        let _ = writeln!(o, "  {n:<12} {v:>14.0}  {:>5.1}%", 100.0 * v / predicted);
+    }
+    let _ = writeln!(o, "energy by part (nJ):");
+    for (n, v) in &r.energy_by {
+        let _ = writeln!(o, "  {n:<14} {v:>14.1}  {:>5.1}%", 100.0 * v / r.energy);
+    }
+    let mut slow: Vec<&Row> = r.rows.iter().collect();
+    slow.sort_by(|a, b| {
+        b.metrics
+            .latency_cycles
+            .total_cmp(&a.metrics.latency_cycles)
+    });
+    let _ = writeln!(o, "slowest layers:");
+    for x in slow.iter().take(5) {
+        let _ = writeln!(
+            o,
+            "  #{:<3} {:<40} {:>12.0} cycles ({:.1}%)",
+            x.id,
+            x.name,
+            x.metrics.latency_cycles,
+            100.0 * x.metrics.latency_cycles / r.latency
+        );
+    }
+    if !r.non_cim.is_empty() {
+        let place = if r.includes_vector {
+            "included in the totals above"
+        } else {
+            "not in the CIM totals"
+        };
+        let _ = writeln!(o, "non-CIM operators (vector unit, {place}):");
+        for (op, (n, e, c)) in &r.non_cim {
+            let cycles = c.map_or(String::new(), |c| format!(" {c:>12.0} cycles"));
+            let _ = writeln!(o, "  {op:<20} {n:>4} nodes {e:>12} output elements{cycles}");
+        }
+        match r.vector_cycles {
+            Some(c) => {
+                let _ = writeln!(
+                    o,
+                    "  vector unit total: {c:.0} cycles ({} lanes per core)",
+                    s.inputs.target.vector_lanes.unwrap_or(0)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "  (set `vector_lanes` in the target for a vector-unit time estimate)"
+                );
+            }
+        }
+    }
+    o
+}
+
+fn to_json(r: &Report, s: &Schedule) -> String {
+    let layers: Vec<_> = r
+        .rows
+        .iter()
+        .map(|x| {
+            json!({"id": x.id, "name": x.name, "op": x.op, "dims": x.dims, "mapper": x.mapper,
+                   "latency_cycles": x.metrics.latency_cycles, "energy_nj": x.metrics.energy_nj, "edp": x.metrics.edp,
+                   "utilisation": x.utilisation, "lower_bound_cycles": x.bound, "latency_over_bound": x.metrics.latency_cycles / x.bound,
+                   "solver_gap": x.gap, "prediction_error_latency": x.error, "breakdown": x.metrics.breakdown})
+        })
+        .collect();
+    let doc = json!({
+        "model": s.inputs.model_file, "target": s.inputs.target.name, "source": r.source,
+        "units": {"latency": "cycles", "energy": "nJ", "edp": "cycle·nJ"},
+        "layers": layers,
+        "total": {"latency_cycles": r.latency, "energy_nj": r.energy, "edp": r.latency * r.energy, "lower_bound_cycles": r.bound, "latency_over_bound": r.latency / r.bound, "edp_lower_bound": r.edp_bound, "edp_over_bound": r.latency * r.energy / r.edp_bound},
+        "latency_by_cause": r.causes.iter().map(|(n, v)| json!({"cause": n, "cycles": v})).collect::<Vec<_>>(),
+        "energy_by_part": r.energy_by.iter().map(|(n, v)| json!({"part": n, "nj": v})).collect::<Vec<_>>(),
+        "non_cim_ops": r.non_cim.iter().map(|(op, (n, e, c))| json!({"op": op, "nodes": n, "output_elements": e, "vector_cycles": c})).collect::<Vec<_>>(),
+        "vector_cycles": r.vector_cycles,
+        "total_includes_vector": r.includes_vector,
+    });
+    serde_json::to_string_pretty(&doc).expect("a JSON value serialises") + "\n"
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(r: &Report) -> String {
+    let mut o = String::from(
+        "id,name,op,dims,mapper,latency_cycles,energy_nj,edp,utilisation,lower_bound_cycles,solver_gap,prediction_error_latency",
+    );
+    for (n, _) in CAUSES {
+        let _ = write!(o, ",{}_cycles", n.replace([' ', '-'], "_"));
+    }
+    o.push('\n');
+    for x in &r.rows {
+        let _ = write!(
+            o,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            x.id,
+            csv_field(&x.name),
+            x.op,
+            csv_field(&x.dims),
+            x.mapper,
+            x.metrics.latency_cycles,
+            x.metrics.energy_nj,
+            x.metrics.edp,
+            x.utilisation,
+            x.bound,
+            x.gap.map_or(String::new(), |g| g.to_string()),
+            x.error.map_or(String::new(), |e| e.to_string())
+        );
+        for c in x.causes {
+            let _ = write!(o, ",{c}");
+        }
+        o.push('\n');
+    }
+    o
+}
+
+/// `s` escaped for HTML text and attribute values.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const COLOURS: [&str; 5] = ["#4878d0", "#ee854a", "#6acc64", "#d65f5f", "#956cb4"];
+
+fn html(r: &Report, s: &Schedule) -> String {
+    let mut o = String::new();
+    let title = format!("{} on {}", s.inputs.model_file, s.inputs.target.name);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cimopt report: {}</title>",
+        esc(&title)
+    );
+    o.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}td,th{padding:2px 6px;border-bottom:1px solid #ddd;text-align:right}td.l,th.l{text-align:left}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>");
+    let _ = write!(
+        o,
+        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {:.2}× the lower bound ({:.0} cycles); EDP {:.2}× the lowest any schedule can have ({:.4e} cycle·nJ).</p>",
+        esc(&title),
+        r.source,
+        r.latency,
+        r.energy,
+        r.latency * r.energy,
+        r.latency / r.bound,
+        r.bound,
+        r.latency * r.energy / r.edp_bound,
+        r.edp_bound,
+    );
+
+    // Per-layer latency, stacked by cause.
+    let n = r.rows.len().max(1);
+    let (w, h, left, bottom) = (1100.0, 320.0, 60.0, 30.0);
+    let bw = (w - left) / n as f64;
+    let max = r
+        .rows
+        .iter()
+        .map(|x| x.causes.iter().sum::<f64>())
+        .fold(1.0, f64::max);
+    let _ = write!(
+        o,
+        "<h2>Latency per layer by cause (cost model)</h2><svg id=\"latency\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\">",
+        h + bottom
+    );
+    for (i, x) in r.rows.iter().enumerate() {
+        let mut y = h;
+        for (c, (name, _)) in CAUSES.iter().enumerate() {
+            let v = x.causes[c];
+            let bh = v / max * (h - 10.0);
+            y -= bh;
+            let _ = write!(
+                o,
+                "<rect class=\"bar\" data-layer=\"{}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>#{} {}: {name} {v:.0} cycles</title></rect>",
+                x.id,
+                left + i as f64 * bw,
+                (bw - 1.0).max(0.5),
+                COLOURS[c],
+                x.id,
+                esc(&x.name)
+            );
+        }
+    }
+    let _ = write!(
+        o,
+        "<line x1=\"{left}\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" stroke=\"#333\"/><text x=\"0\" y=\"12\" font-size=\"11\">{max:.0}</text><text x=\"{left}\" y=\"{}\" font-size=\"11\">layers →</text></svg>",
+        h + 20.0
+    );
+    o.push_str("<div class=\"legend\">");
+    for (c, (name, _)) in CAUSES.iter().enumerate() {
+        let _ = write!(o, "<span style=\"background:{}\"></span>{name}", COLOURS[c]);
+    }
+    o.push_str("</div>");
+
+    // Energy by part.
+    let _ = write!(
+        o,
+        "<h2>Energy by part</h2><svg id=\"energy\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\">",
+        24.0 * r.energy_by.len() as f64
+    );
+    for (i, (name, v)) in r.energy_by.iter().enumerate() {
+        let bwid = v / r.energy.max(1e-30) * (w - 260.0);
+        let _ = write!(
+            o,
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect class=\"energy-bar\" x=\"140\" y=\"{}\" width=\"{bwid:.1}\" height=\"16\" fill=\"#4878d0\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"12\">{v:.1} nJ ({:.1}%)</text>",
+            24 * i + 14,
+            esc(name),
+            24 * i + 2,
+            145.0 + bwid,
+            24 * i + 14,
+            100.0 * v / r.energy
+        );
+    }
+    o.push_str("</svg>");
+
+    // Utilisation and distance to the bound.
+    let _ = write!(
+        o,
+        "<h2>MAC utilisation and latency over the lower bound</h2><svg id=\"utilisation\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\">",
+        h + bottom
+    );
+    for (i, x) in r.rows.iter().enumerate() {
+        let uh = x.utilisation.min(1.0) * (h - 10.0);
+        let _ = write!(
+            o,
+            "<rect class=\"util-bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{uh:.1}\" fill=\"#6acc64\"><title>#{} utilisation {:.1}%, {:.2}× the bound</title></rect>",
+            left + i as f64 * bw,
+            h - uh,
+            (bw - 1.0).max(0.5),
+            x.id,
+            100.0 * x.utilisation,
+            x.metrics.latency_cycles / x.bound
+        );
+        let ratio = (x.bound / x.metrics.latency_cycles).min(1.0) * (h - 10.0);
+        let _ = write!(
+            o,
+            "<circle class=\"bound-dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#d65f5f\"/>",
+            left + (i as f64 + 0.5) * bw,
+            h - ratio
+        );
+    }
+    let _ = write!(
+        o,
+        "<line x1=\"{left}\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" stroke=\"#333\"/><text x=\"0\" y=\"12\" font-size=\"11\">100%</text></svg><p>Bars: MAC utilisation. Dots: lower bound / latency (1 at the top = at the bound).</p>"
+    );
+
+    // The table.
+    o.push_str("<h2>Layers</h2><table><tr><th>id</th><th class=\"l\">layer</th><th class=\"l\">op</th><th class=\"l\">dims</th><th>latency (cycles)</th><th>energy (nJ)</th><th>EDP</th><th>utilisation</th><th>× bound</th><th>prediction error</th></tr>");
+    for x in &r.rows {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.0}</td><td>{:.1}</td><td>{:.3e}</td><td>{:.1}%</td><td>{:.2}</td><td>{}</td></tr>",
+            x.id,
+            esc(&x.name),
+            x.op,
+            esc(&x.dims),
+            x.metrics.latency_cycles,
+            x.metrics.energy_nj,
+            x.metrics.edp,
+            100.0 * x.utilisation,
+            x.metrics.latency_cycles / x.bound,
+            x.error.map_or("-".into(), |e| format!("{:.2}%", 100.0 * e))
+        );
+    }
+    o.push_str("</table></body></html>\n");
+    o
+}
+
+/// The JSON report of a schedule (what `report --format json` and `compile --json` print).
+pub fn json_of(s: &Schedule) -> Result<String> {
+    Ok(to_json(&build(s, false)?, s))
+}
+
+/// A schedule's report in one format; `include_vector` adds the vector unit's estimate for the
+/// non-CIM operators to the latency totals (the target must set `vector_lanes`).
+pub fn render(s: &Schedule, format: Format, include_vector: bool) -> Result<String> {
+    let r = build(s, include_vector)?;
+    Ok(match format {
+        Format::Json => to_json(&r, s),
+        Format::Csv => csv(&r),
+        Format::Html => html(&r, s),
+        Format::Table => table(&r, s),
+    })
+}

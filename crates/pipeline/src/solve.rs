@@ -1,0 +1,244 @@
+//! Choosing one layer's mapping: the per-layer objective a model objective becomes, the
+//! mapper dispatch, and the evidence each solve leaves in the schedule.
+
+use crate::cache;
+use crate::options::{CompileOptions, Mapper};
+use cimopt_cost::{Objective, evaluate};
+use cimopt_ir::{Layer, Mapping, check};
+use cimopt_mappers::{GreedyOptions, Mapped, greedy, weight_stationary};
+use cimopt_optimiser::Options;
+use cimopt_schedule::{Candidates, SolveInfo};
+use cimopt_target::Target;
+
+/// What each layer minimises, derived from the model-level objective, and the warm starts
+/// that derivation produced.
+pub struct LayerObjective {
+    pub objective: Objective,
+    /// Greedy's mapping of each distinct layer for the per-layer EDP (by layer index): further
+    /// warm starts for the optimiser when the model's EDP is the goal.
+    pub hints: std::collections::BTreeMap<usize, Mapping>,
+}
+
+impl LayerObjective {
+    /// The options this adds to the schedule's record (and to the cache key).
+    pub fn record(&self, options: &mut std::collections::BTreeMap<String, String>) {
+        if let Objective::Weighted { nj_per_cycle } = self.objective {
+            options.insert(
+                "edp_latency_weight_nj_per_cycle".into(),
+                nj_per_cycle.to_string(),
+            );
+        }
+    }
+}
+
+/// The per-layer objective of a model. Latency and energy add up over layers, so each layer
+/// minimises the model's objective. The model's EDP `(Σ E_i)·(Σ L_i)` does not split that way:
+/// for the optimisers each layer minimises `E_i + λ·L_i` with `λ = E/L` of the greedy
+/// mapper's schedule (mapped here first, layers in parallel), which can only lower the model's
+/// EDP below greedy's (see `Objective::Weighted`). `layers` are the distinct layers, each with
+/// the number of layers it stands for. Layers greedy cannot map are left out of `λ` (their
+/// error is reported when they are mapped).
+pub fn layer_objective(
+    t: &Target,
+    layers: &[(&Layer, usize)],
+    opts: &CompileOptions,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> LayerObjective {
+    let objective = opts.objective.layer_objective();
+    let mut out = LayerObjective {
+        objective,
+        hints: Default::default(),
+    };
+    if objective != Objective::Edp || !opts.mapper.is_optimiser() {
+        return out;
+    }
+    use rayon::prelude::*;
+    let mapped: Vec<(usize, usize, Mapped)> = layers
+        .par_iter()
+        .filter_map(|&(layer, copies)| {
+            if interrupted() {
+                return None;
+            }
+            let opts = GreedyOptions {
+                objective,
+                ..GreedyOptions::default()
+            };
+            greedy(t, &layer.workload, &opts)
+                .ok()
+                .map(|m| (layer.index, copies, m))
+        })
+        .collect();
+    let (mut latency, mut energy) = (0.0, 0.0);
+    for (index, copies, m) in mapped {
+        latency += copies as f64 * m.cost.latency_cycles;
+        energy += copies as f64 * m.cost.energy_nj;
+        out.hints.insert(index, m.mapping);
+    }
+    if latency > 0.0 && energy > 0.0 {
+        out.objective = Objective::Weighted {
+            nj_per_cycle: energy / latency,
+        };
+    }
+    out
+}
+
+/// One layer's mapping and the evidence of how it was found.
+pub struct Solved {
+    pub mapped: Mapped,
+    pub info: SolveInfo,
+    /// Whether the mapping came from the solve cache.
+    pub cache_hit: bool,
+}
+
+fn unmappable(layer: &Layer, reason: impl std::fmt::Display) -> crate::Error {
+    crate::Error::Unmappable {
+        index: layer.index,
+        name: layer.name.clone(),
+        op: layer.workload.op.name().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Maps one layer with the chosen mapper, through the cache for the optimisers.
+pub fn solve_layer(
+    t: &Target,
+    layer: &Layer,
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+) -> crate::Result<Solved> {
+    let objective = layer_objective.objective;
+    let hint = layer_objective.hints.get(&layer.index);
+    let w = &layer.workload;
+    let started = std::time::Instant::now();
+    let cache = opts
+        .cache_dir
+        .as_deref()
+        .filter(|_| opts.mapper.is_optimiser())
+        .map(|d| cache::entry(d, t, layer, opts, layer_objective));
+    if let Some(path) = &cache {
+        // A cached mapping is trusted only if it is still valid for this target.
+        let hit = cache::read(path).filter(|(m, _)| check(t, w, m).is_empty());
+        if let Some((mapping, mut info)) = hit {
+            let cost = evaluate(t, w, &mapping);
+            info.mapper = opts.mapper.name().to_string();
+            info.objective = Some(objective.of(&cost));
+            if opts.timings {
+                info.wall_s = Some(started.elapsed().as_secs_f64());
+                info.cache_hit = Some(true);
+            }
+            return Ok(Solved {
+                mapped: Mapped {
+                    mapping,
+                    cost,
+                    evaluated: 0,
+                },
+                info,
+                cache_hit: true,
+            });
+        }
+    }
+    let (mapped, mut info) = match opts.mapper {
+        Mapper::Ws => {
+            let m = weight_stationary(t, w).map_err(|e| unmappable(layer, e))?;
+            (m, heuristic_info("ws"))
+        }
+        Mapper::Greedy => {
+            let m = greedy(
+                t,
+                w,
+                &GreedyOptions {
+                    objective,
+                    ..GreedyOptions::default()
+                },
+            )
+            .map_err(|e| unmappable(layer, e))?;
+            (m, heuristic_info("greedy"))
+        }
+        Mapper::Mip => {
+            let o = Options {
+                objective,
+                ..opts.optimiser_options()
+            };
+            let r = cimopt_optimiser::optimise_from(t, w, &o, hint)
+                .map_err(|e| unmappable(layer, e))?;
+            let s = &r.stats;
+            let info = SolveInfo {
+                mapper: "mip".into(),
+                status: s.status.name().into(),
+                objective: Some(s.objective),
+                best_bound: Some(s.bound),
+                gap: Some(s.gap),
+                wall_s: None,
+                candidates: Some(Candidates {
+                    enumerated: s.candidates_enumerated,
+                    pruned_by_bound: s.candidates_pruned,
+                    solved: s.candidates_solved,
+                }),
+                warm_start: Some(true),
+                cache_hit: None,
+            };
+            (
+                Mapped {
+                    mapping: r.mapping,
+                    cost: r.cost,
+                    evaluated: s.milp_solves,
+                },
+                info,
+            )
+        }
+        Mapper::Exhaustive => {
+            let limit = 5_000_000;
+            let o = Options {
+                objective,
+                ..opts.optimiser_options()
+            };
+            let r = cimopt_optimiser::exhaustive(t, w, &o, hint, limit)
+                .map_err(|e| unmappable(layer, e))?;
+            let Some((mapping, cost)) = r else {
+                return Err(unmappable(
+                    layer,
+                    format!(
+                        "too large for --mapper exhaustive (its space holds more than {limit} placement triples); use --mapper mip"
+                    ),
+                ));
+            };
+            let info = SolveInfo {
+                mapper: "exhaustive".into(),
+                status: "optimal".into(),
+                objective: Some(objective.of(&cost)),
+                best_bound: Some(objective.of(&cost)),
+                gap: Some(0.0),
+                ..SolveInfo::default()
+            };
+            (
+                Mapped {
+                    mapping,
+                    cost,
+                    evaluated: 0,
+                },
+                info,
+            )
+        }
+    };
+    info.objective = Some(objective.of(&mapped.cost));
+    if let Some(path) = &cache {
+        cache::write(path, &mapped.mapping, &info);
+    }
+    if opts.timings {
+        info.wall_s = Some(started.elapsed().as_secs_f64());
+        info.cache_hit = cache.as_ref().map(|_| false);
+    }
+    Ok(Solved {
+        mapped,
+        info,
+        cache_hit: false,
+    })
+}
+
+fn heuristic_info(mapper: &str) -> SolveInfo {
+    SolveInfo {
+        mapper: mapper.into(),
+        status: "heuristic".into(),
+        ..SolveInfo::default()
+    }
+}
