@@ -7,11 +7,11 @@ use crate::{Error, Result};
 use cimopt_cost::Cost;
 use cimopt_ir::Layer;
 use cimopt_schedule::{
-    Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule, ScheduledLayer, SkippedNode,
-    SolveInfo,
+    Breakdown, Inputs, LatencyParts, LevelParts, Metrics, ModelSummary, NonCimOp, Producer,
+    Schedule, ScheduledLayer, SkippedNode, SolveInfo,
 };
 use cimopt_space::bounds::lower_bound;
-use cimopt_target::{Operand, Target};
+use cimopt_target::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,34 +78,34 @@ pub struct ModelSource<'a> {
     pub bytes: &'a [u8],
 }
 
-/// The predicted metrics of a layer, breakdown keys as the schedule format names them.
-pub fn metrics_of(t: &Target, c: &Cost) -> Metrics {
-    let mut b = BTreeMap::new();
+/// The predicted metrics of a layer.
+pub fn metrics_of(c: &Cost) -> Metrics {
     let l = &c.latency;
-    b.insert("latency.compute_cycles".into(), l.compute);
-    b.insert("latency.mode_switch_cycles".into(), l.mode_switch);
-    b.insert("latency.mismatch_cycles".into(), l.mismatch);
-    b.insert("latency.writeback_cycles".into(), l.writeback);
-    b.insert("latency.bootstrap_cycles".into(), l.bootstrap);
-    for o in Operand::ALL {
-        b.insert(
-            format!("latency.transfer_{o}_cycles"),
-            l.transfer_cycles[o.index()],
-        );
-    }
-    for (lv, level) in t.levels.iter().enumerate() {
-        b.insert(
-            format!("energy.{}_nj", level.name),
-            c.energy.level_total(lv),
-        );
-    }
-    b.insert("energy.mac_nj".into(), c.energy.mac);
-    b.insert("energy.leakage_nj".into(), c.energy.leakage);
+    let e = &c.energy;
     Metrics {
         latency_cycles: c.latency_cycles,
         energy_nj: c.energy_nj,
         edp: c.edp(),
-        breakdown: b,
+        breakdown: Breakdown {
+            latency: Some(LatencyParts {
+                compute: l.compute,
+                mode_switch: l.mode_switch,
+                mismatch: l.mismatch,
+                writeback: l.writeback,
+                bootstrap: l.bootstrap,
+                idle: None,
+                transfer: l.transfer_cycles,
+            }),
+            levels: (0..e.read.len())
+                .map(|lv| LevelParts {
+                    energy_nj: Some(e.level_total(lv)),
+                    ..LevelParts::default()
+                })
+                .collect(),
+            mac_nj: Some(e.mac),
+            leakage_nj: Some(e.leakage),
+            ..Breakdown::default()
+        },
     }
 }
 
@@ -174,7 +174,7 @@ pub fn compile(
         match &results[&layer.dedup_group] {
             Ok(solved) => {
                 let mapped = &solved.mapped;
-                let metrics = metrics_of(t, &mapped.cost);
+                let metrics = metrics_of(&mapped.cost);
                 latency += metrics.latency_cycles;
                 energy += metrics.energy_nj;
                 // The bound enumerates spatial candidates: once per distinct workload.

@@ -44,14 +44,28 @@ impl FromStr for Format {
     }
 }
 
-/// The latency causes shown, with their breakdown keys.
-const CAUSES: [(&str, &str); 5] = [
-    ("compute", "latency.compute_cycles"),
-    ("mode switch", "latency.mode_switch_cycles"),
-    ("mismatch", "latency.mismatch_cycles"),
-    ("write-back", "latency.writeback_cycles"),
-    ("bootstrap", "latency.bootstrap_cycles"),
+/// The latency causes shown.
+const CAUSES: [&str; 5] = [
+    "compute",
+    "mode switch",
+    "mismatch",
+    "write-back",
+    "bootstrap",
 ];
+
+/// A prediction's latency by cause, in the order of [`CAUSES`] (0 where not known).
+fn causes_of(m: Option<&Metrics>) -> [f64; 5] {
+    match m.and_then(|m| m.breakdown.latency.as_ref()) {
+        Some(l) => [
+            l.compute,
+            l.mode_switch,
+            l.mismatch,
+            l.writeback,
+            l.bootstrap,
+        ],
+        None => [0.0; 5],
+    }
+}
 
 struct Row {
     id: usize,
@@ -132,13 +146,9 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
             error: l
                 .simulated
                 .as_ref()
-                .and_then(|s| s.breakdown.get("prediction_error.latency").copied()),
-            causes: CAUSES.map(|(_, k)| {
-                l.predicted
-                    .as_ref()
-                    .and_then(|p| p.breakdown.get(k).copied())
-                    .unwrap_or(0.0)
-            }),
+                .and_then(|s| s.breakdown.prediction_error)
+                .map(|e| e.latency),
+            causes: causes_of(l.predicted.as_ref()),
             metrics: m,
         });
     }
@@ -150,23 +160,22 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         .map(|(copies, _, cases)| (copies, cases))
         .collect();
     let edp_bound = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
-    let sum = |key: &str| {
-        rows.iter()
-            .map(|r| r.metrics.breakdown.get(key).copied().unwrap_or(0.0))
-            .sum::<f64>()
+    let sum = |part: &dyn Fn(&cimopt_schedule::Breakdown) -> f64| {
+        rows.iter().map(|r| part(&r.metrics.breakdown)).sum::<f64>()
     };
     let causes = CAUSES
         .iter()
         .enumerate()
-        .map(|(i, (n, _))| (n.to_string(), rows.iter().map(|r| r.causes[i]).sum()))
+        .map(|(i, n)| (n.to_string(), rows.iter().map(|r| r.causes[i]).sum()))
         .collect();
     let mut energy_by: Vec<(String, f64)> = t
         .levels
         .iter()
-        .map(|l| (l.name.clone(), sum(&format!("energy.{}_nj", l.name))))
+        .enumerate()
+        .map(|(lv, l)| (l.name.clone(), sum(&|b| b.level_energy_nj(lv))))
         .collect();
-    energy_by.push(("MAC".into(), sum("energy.mac_nj")));
-    energy_by.push(("leakage".into(), sum("energy.leakage_nj")));
+    energy_by.push(("MAC".into(), sum(&|b| b.mac_nj.unwrap_or(0.0))));
+    energy_by.push(("leakage".into(), sum(&|b| b.leakage_nj.unwrap_or(0.0))));
     // The vector unit processes `vector_lanes` elements per cycle on every core.
     let per_cycle = t.vector_lanes.map(|l| (l * t.cores) as f64);
     let mut non_cim: BTreeMap<String, (u64, u64, Option<f64>)> = BTreeMap::new();
@@ -326,7 +335,7 @@ fn to_json(r: &Report, s: &Schedule) -> String {
             json!({"id": x.id, "name": x.name, "op": x.op, "dims": x.dims, "mapper": x.mapper,
                    "latency_cycles": x.metrics.latency_cycles, "energy_nj": x.metrics.energy_nj, "edp": x.metrics.edp,
                    "utilisation": x.utilisation, "lower_bound_cycles": x.bound, "latency_over_bound": x.metrics.latency_cycles / x.bound,
-                   "solver_gap": x.gap, "prediction_error_latency": x.error, "breakdown": x.metrics.breakdown})
+                   "solver_gap": x.gap, "prediction_error_latency": x.error, "breakdown": x.metrics.breakdown.to_keys(&s.inputs.target)})
         })
         .collect();
     let doc = json!({
@@ -355,7 +364,7 @@ fn csv(r: &Report) -> String {
     let mut o = String::from(
         "id,name,op,dims,mapper,latency_cycles,energy_nj,edp,utilisation,lower_bound_cycles,solver_gap,prediction_error_latency",
     );
-    for (n, _) in CAUSES {
+    for n in CAUSES {
         let _ = write!(o, ",{}_cycles", n.replace([' ', '-'], "_"));
     }
     o.push('\n');
@@ -433,7 +442,7 @@ fn html(r: &Report, s: &Schedule) -> String {
     );
     for (i, x) in r.rows.iter().enumerate() {
         let mut y = h;
-        for (c, (name, _)) in CAUSES.iter().enumerate() {
+        for (c, name) in CAUSES.iter().enumerate() {
             let v = x.causes[c];
             let bh = v / max * (h - 10.0);
             y -= bh;
@@ -455,7 +464,7 @@ fn html(r: &Report, s: &Schedule) -> String {
         h + 20.0
     );
     o.push_str("<div class=\"legend\">");
-    for (c, (name, _)) in CAUSES.iter().enumerate() {
+    for (c, name) in CAUSES.iter().enumerate() {
         let _ = write!(o, "<span style=\"background:{}\"></span>{name}", COLOURS[c]);
     }
     o.push_str("</div>");

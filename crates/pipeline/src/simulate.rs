@@ -2,9 +2,8 @@
 //! simulated metrics a schedule records.
 
 use crate::{Error, Result};
-use cimopt_schedule::{Metrics, Schedule};
+use cimopt_schedule::{Breakdown, LatencyParts, LevelParts, Metrics, PredictionError, Schedule};
 use cimopt_sim::SimReport;
-use cimopt_target::{Operand, Target};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -18,52 +17,40 @@ pub fn relative_error(predicted: f64, simulated: f64) -> f64 {
 }
 
 /// The simulated metrics of one layer, with the prediction's relative errors when given.
-pub fn metrics_of(t: &Target, r: &SimReport, predicted: Option<&Metrics>) -> Metrics {
-    let mut b = BTreeMap::new();
-    b.insert("latency.compute_cycles".into(), r.compute_cycles as f64);
-    b.insert("latency.mode_switch_cycles".into(), r.stalls.mode_switch);
-    b.insert("latency.mismatch_cycles".into(), r.stalls.mismatch);
-    b.insert("latency.writeback_cycles".into(), r.stalls.writeback);
-    b.insert("latency.bootstrap_cycles".into(), r.stalls.bootstrap);
-    b.insert("latency.idle_cycles".into(), r.stalls.idle);
-    for o in Operand::ALL {
-        b.insert(
-            format!("latency.transfer_{o}_cycles"),
-            r.transfer_cycles[o.index()] as f64,
-        );
-    }
-    for (lv, level) in r.levels.iter().enumerate() {
-        b.insert(
-            format!("energy.{}_nj", t.levels[lv].name),
-            level.read_energy_nj + level.write_energy_nj,
-        );
-        b.insert(
-            format!("bits.{}_read", t.levels[lv].name),
-            level.bits_read as f64,
-        );
-        b.insert(
-            format!("bits.{}_written", t.levels[lv].name),
-            level.bits_written as f64,
-        );
-    }
-    b.insert("energy.mac_nj".into(), r.mac_energy_nj);
-    b.insert("energy.leakage_nj".into(), r.leakage_energy_nj);
-    b.insert("mac_utilisation".into(), r.mac_utilisation);
-    if let Some(p) = predicted {
-        b.insert(
-            "prediction_error.latency".into(),
-            relative_error(p.latency_cycles, r.latency_cycles),
-        );
-        b.insert(
-            "prediction_error.energy".into(),
-            relative_error(p.energy_nj, r.energy_nj),
-        );
-    }
+pub fn metrics_of(r: &SimReport, predicted: Option<&Metrics>) -> Metrics {
+    let st = &r.stalls;
     Metrics {
         latency_cycles: r.latency_cycles,
         energy_nj: r.energy_nj,
         edp: r.edp,
-        breakdown: b,
+        breakdown: Breakdown {
+            latency: Some(LatencyParts {
+                compute: r.compute_cycles as f64,
+                mode_switch: st.mode_switch,
+                mismatch: st.mismatch,
+                writeback: st.writeback,
+                bootstrap: st.bootstrap,
+                idle: Some(st.idle),
+                transfer: r.transfer_cycles.map(|c| c as f64),
+            }),
+            levels: r
+                .levels
+                .iter()
+                .map(|level| LevelParts {
+                    energy_nj: Some(level.read_energy_nj + level.write_energy_nj),
+                    bits_read: Some(level.bits_read as f64),
+                    bits_written: Some(level.bits_written as f64),
+                })
+                .collect(),
+            mac_nj: Some(r.mac_energy_nj),
+            leakage_nj: Some(r.leakage_energy_nj),
+            mac_utilisation: Some(r.mac_utilisation),
+            prediction_error: predicted.map(|p| PredictionError {
+                latency: relative_error(p.latency_cycles, r.latency_cycles),
+                energy: relative_error(p.energy_nj, r.energy_nj),
+            }),
+            other: BTreeMap::new(),
+        },
     }
 }
 
@@ -96,9 +83,8 @@ pub fn simulate_schedule(s: &Schedule) -> Result<Vec<SimReport>> {
 /// Simulates a schedule and records the simulated numbers in it: per layer and in total.
 pub fn record_simulation(s: &mut Schedule) -> Result<Vec<SimReport>> {
     let reports = simulate_schedule(s)?;
-    let t = s.inputs.target.clone();
     for (l, r) in s.layers.iter_mut().zip(&reports) {
-        l.simulated = Some(metrics_of(&t, r, l.predicted.as_ref()));
+        l.simulated = Some(metrics_of(r, l.predicted.as_ref()));
     }
     s.model.simulated_latency_cycles = Some(reports.iter().map(|r| r.latency_cycles).sum());
     s.model.simulated_energy_nj = Some(reports.iter().map(|r| r.energy_nj).sum());
@@ -116,7 +102,7 @@ pub fn simulation_json(s: &Schedule, reports: &[SimReport]) -> Value {
         .iter()
         .zip(reports)
         .map(|(l, r)| {
-            let m = metrics_of(t, r, l.predicted.as_ref());
+            let m = metrics_of(r, l.predicted.as_ref());
             json!({
                 "id": l.layer.index,
                 "name": l.layer.name,
@@ -124,7 +110,7 @@ pub fn simulation_json(s: &Schedule, reports: &[SimReport]) -> Value {
                 "energy_nj": r.energy_nj,
                 "edp": r.edp,
                 "activations": r.activations,
-                "breakdown": m.breakdown,
+                "breakdown": m.breakdown.to_keys(t),
             })
         })
         .collect();

@@ -20,6 +20,7 @@
 //! - Validity of a mapping is not this crate's business: `from_json` rebuilds what the
 //!   document says, and [`cimopt_ir::check()`] judges it.
 
+mod breakdown;
 mod dto;
 mod error;
 mod hash;
@@ -27,6 +28,7 @@ mod read;
 mod validate;
 mod write;
 
+pub use breakdown::{Breakdown, LatencyParts, LevelParts, PredictionError};
 pub use error::ScheduleError;
 pub use hash::{sha256_hex, target_sha256};
 pub use read::from_json;
@@ -107,9 +109,8 @@ pub struct Metrics {
     pub energy_nj: f64,
     /// cycle·nJ.
     pub edp: f64,
-    /// Named parts of the energy (nJ) or latency (cycles); the name says which
-    /// (e.g. `energy.dram_nj`, `latency.stall_cycles`).
-    pub breakdown: BTreeMap<String, f64>,
+    /// The latency and energy by part.
+    pub breakdown: Breakdown,
 }
 
 /// How a layer's mapping was found: the solve statistics of its mapper.

@@ -4,8 +4,8 @@ use crate::dto::*;
 use crate::error::ScheduleError;
 use crate::hash::target_sha256;
 use crate::{
-    Candidates, FORMAT_NAME, Inputs, Metrics, ModelSummary, NonCimOp, Producer, Schedule,
-    ScheduledLayer, SkippedNode, SolveInfo,
+    Breakdown, Candidates, FORMAT_NAME, Inputs, Metrics, ModelSummary, NonCimOp, Producer,
+    Schedule, ScheduledLayer, SkippedNode, SolveInfo,
 };
 use cimopt_ir::{Layer, Mapping, OpKind, SpatialFactor, TemporalLoop, WeightKind, Workload};
 use cimopt_target::{Axis, Dim, Operand, Target, TargetError, TargetFile};
@@ -384,8 +384,8 @@ fn layer(
         },
         same_as,
         mapping,
-        predicted: l.predicted.as_ref().map(metrics),
-        simulated: l.simulated.as_ref().map(metrics),
+        predicted: l.predicted.as_ref().map(|m| metrics(t, m)),
+        simulated: l.simulated.as_ref().map(|m| metrics(t, m)),
         solve: SolveInfo {
             mapper: solve
                 .and_then(|s| s.mapper.clone())
@@ -497,12 +497,12 @@ fn mapping(
     Ok(mapping)
 }
 
-fn metrics(m: &MetricsDto) -> Metrics {
+fn metrics(t: &Target, m: &MetricsDto) -> Metrics {
     Metrics {
         latency_cycles: m.latency_cycles,
         energy_nj: m.energy_nj,
         edp: m.edp.unwrap_or(m.latency_cycles * m.energy_nj),
-        breakdown: m.breakdown.clone(),
+        breakdown: Breakdown::from_keys(&m.breakdown, t),
     }
 }
 

@@ -157,8 +157,8 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
         },
         psum_levels: WriteOnly(Some(psum)),
         resident_bits: WriteOnly(Some(resident)),
-        predicted: sl.predicted.as_ref().map(metrics),
-        simulated: sl.simulated.as_ref().map(metrics),
+        predicted: sl.predicted.as_ref().map(|m| metrics(t, m)),
+        simulated: sl.simulated.as_ref().map(|m| metrics(t, m)),
         solve: Some(SolveDto {
             mapper: Some(sl.solve.mapper.clone()),
             status: Some(sl.solve.status.clone()),
@@ -177,12 +177,12 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
     }
 }
 
-fn metrics(m: &Metrics) -> MetricsDto {
+fn metrics(t: &Target, m: &Metrics) -> MetricsDto {
     MetricsDto {
         latency_cycles: m.latency_cycles,
         energy_nj: m.energy_nj,
         edp: Some(m.edp),
-        breakdown: m.breakdown.clone(),
+        breakdown: m.breakdown.to_keys(t),
     }
 }
 

@@ -145,7 +145,7 @@ pub fn metrics(latency: f64, energy: f64) -> Metrics {
         latency_cycles: latency,
         energy_nj: energy,
         edp: latency * energy,
-        breakdown,
+        breakdown: cimopt_schedule::Breakdown::from_keys(&breakdown, &target()),
     }
 }
 
@@ -169,7 +169,7 @@ pub fn schedule() -> Schedule {
         cache_hit: Some(false),
     };
     let mut sim = metrics(2061.0, 13.5);
-    sim.breakdown.clear();
+    sim.breakdown = Default::default();
     Schedule {
         producer: Producer {
             tool: "cimopt".into(),
