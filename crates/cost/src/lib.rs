@@ -22,8 +22,11 @@
 //! sums of per-loop constants, which is what lets the optimiser state it linearly.
 
 pub mod nest;
+pub mod timing;
 
 pub use nest::{Nest, Transfer};
+pub use timing::{OperandTiming, bootstrap_cycles};
+use timing::{Slack, output_chain, refill_terms, ways};
 
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{Mapping, Workload};
@@ -155,35 +158,18 @@ pub fn evaluate(t: &Target, w: &Workload, m: &Mapping) -> Cost {
     }
 }
 
-/// Cycles to copy operand `o` whole from DRAM into its first level before the nest starts (0
-/// when its outermost loop sits at DRAM).
-pub fn bootstrap_cycles(t: &Target, n: &Nest, o: Operand) -> f64 {
-    if n.first_level[o.index()] == 0 {
-        return 0.0;
-    }
-    let bits = n.workload.operand_size(o) * precision_at(t, &n.psum, 0, o);
-    bits as f64 / t.levels[0].read_bw as f64
-}
-
 fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut b = LatencyBreakdown::default();
     let steps = n.steps.len();
-    let c = |i: usize, o: Operand| n.transfers[i][o.index()].cycles as f64;
-    let double = |i: usize, o: Operand| n.transfers[i][o.index()].double;
+    let timing = Operand::ALL.map(|o| OperandTiming::of(t, n, o));
+    let c = |i: usize, o: Operand| timing[o.index()].steps[i].cycles;
+    let double = |i: usize, o: Operand| timing[o.index()].steps[i].double;
     let (oi, ow, oo) = (Operand::I, Operand::W, Operand::O);
-
-    // serial[o][i]: cycles operand `o` needs between two activations when loop `i` advances
-    // (every loop inside restarts): its single-buffered transfers at loops ≥ i, plus, for
-    // outputs, write-back and re-read at every loop ≥ i (a double-buffered output loop that
-    // restarts flushes and re-reads too; only its own iterations overlap).
-    let mut serial = vec![[0.0f64; 3]; steps + 1];
-    for i in (0..steps).rev() {
-        for o in [oi, ow] {
-            serial[i][o.index()] =
-                serial[i + 1][o.index()] + if double(i, o) { 0.0 } else { c(i, o) };
-        }
-        serial[i][oo.index()] = serial[i + 1][oo.index()] + 2.0 * c(i, oo);
-    }
+    // The step of each mapping loop (loop `n`: one activation), to value what the terms name
+    // by position and loop index.
+    let positions: Vec<usize> = timing[0].steps.iter().map(|s| s.position).collect();
+    let mut loop_step: Vec<usize> = (0..steps).filter(|&i| positions[i] % 2 == 1).collect();
+    loop_step.push(steps);
 
     // body[i]: one execution of loop i from its first activation's start to its last
     // activation's end: F_i children separated by F_i − 1 boundaries.
@@ -203,53 +189,40 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         let f = n.steps[i].factor as f64;
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
-        let own_o = if double(i, oo) { 0.0 } else { 2.0 * c(i, oo) };
-        // The input or weight chain at a boundary of loop i: the transfers of loops ≥ i, outer
-        // to inner. A refill of a level waits only for that level's last send down, which
-        // happened one execution of the sending loop's child before the last activation (a
-        // level whose sends feed the MAC array single-buffered is released by the activation
-        // itself). A double-buffered transfer waits for nothing but data refilled above it.
+        // An input or weight chain is its largest refill term (`timing::refill_terms`), its
+        // slack valued with the bodies and gaps of the loops inside.
+        let body_after = |position: usize| body_of[loop_step[position.div_ceil(2)]];
         let refill = |o: Operand| -> f64 {
-            let fired: Vec<usize> = (i..steps).filter(|&j| c(j, o) > 0.0).collect();
-            let mut worst = 0.0f64;
-            for (pos, &k) in fired.iter().enumerate() {
-                if double(k, o) {
-                    continue;
-                }
-                let after: f64 = fired[pos..].iter().map(|&l| c(l, o)).sum();
-                // `k` fills a single-buffered level; it is free again after its last send.
-                let slack = match fired.get(pos + 1) {
-                    None => 0.0,
-                    Some(&next) if n.transfers[next][o.index()].to == t.compute_level() => 0.0,
-                    // Sending into a double-buffered child the level streams its tile out ahead
-                    // of the work that consumes it, and idles for the rest of that work.
-                    Some(&next) if double(next, o) => {
-                        let sends: u64 = n.steps[k + 1..=next].iter().map(|s| s.factor).product();
-                        body_of[next + 1].max(body_of[k + 1] - sends as f64 * c(next, o))
-                    }
-                    // Its last send opens the last iteration of `next`; when another operand
-                    // decides that boundary, the send happens early in it.
-                    Some(&next) if n.steps[next].factor > 1 => {
-                        body_of[next + 1] + (gap_of[next] - chain_of[next][o.index()]).max(0.0)
-                    }
-                    Some(&next) => body_of[next + 1],
-                };
-                worst = worst.max(after - slack);
-            }
-            worst
+            refill_terms(&timing[o.index()].steps, i)
+                .iter()
+                .map(|term| {
+                    let slack = match term.slack {
+                        Slack::None => 0.0,
+                        Slack::Stream { k, next } => {
+                            body_after(next).max(body_after(k) - term.sends_cycles)
+                        }
+                        Slack::BodyGap(j) => {
+                            let next = loop_step[j];
+                            body_of[next + 1] + (gap_of[next] - chain_of[next][o.index()]).max(0.0)
+                        }
+                        Slack::Body(j) => body_of[loop_step[j]],
+                    };
+                    term.after - slack
+                })
+                .fold(0.0f64, f64::max)
         };
-        let chains = [refill(oi), refill(ow), serial[i + 1][oo.index()] + own_o];
+        let outputs = &timing[oo.index()].steps;
+        let chains = [refill(oi), refill(ow), output_chain(outputs, positions[i])];
         // A double-buffered transfer of loop i streams ahead; it stalls the next activation
         // only when it takes longer than the child it overlaps.
-        let stream = [
-            if double(i, oi) { c(i, oi) - child } else { 0.0 },
-            if double(i, ow) { c(i, ow) - child } else { 0.0 },
-            if double(i, oo) {
-                2.0 * c(i, oo) - child
+        let stream = Operand::ALL.map(|o| {
+            let st = &timing[o.index()].steps[i];
+            if st.double {
+                st.stream_cycles(o) - child
             } else {
                 0.0
-            },
-        ];
+            }
+        });
         let serial_gap = chains.iter().cloned().fold(0.0, f64::max);
         // A stream delivers once per iteration of its own loop, also across the boundaries of
         // loops outside it: its deficit applies at every boundary at or outside its loop.
@@ -300,55 +273,48 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         gap_of[i] = gap;
         chain_of[i] = chains;
         for o in Operand::ALL {
-            b.transfer_cycles[o.index()] +=
-                n.entries(i) as f64 * f * c(i, o) * if o == oo { 2.0 } else { 1.0 };
+            b.transfer_cycles[o.index()] += n.entries(i) as f64 * f * c(i, o) * ways(o);
         }
     }
     // Before the first activation every transfer of the nest happens once, per operand in
     // parallel, after that operand's bootstrap copy; after the last one the outputs go back
     // up through every level, then whole to DRAM.
-    let fill = |o: Operand| (0..steps).map(|i| c(i, o)).sum::<f64>();
+    let boot = |o: Operand| timing[o.index()].boot;
+    let fill = |o: Operand| timing[o.index()].fill;
     let start = Operand::ALL
         .iter()
-        .map(|&o| bootstrap_cycles(t, n, o) + fill(o))
+        .map(|&o| boot(o) + fill(o))
         .fold(0.0, f64::max);
-    let boot_in = Operand::ALL
-        .iter()
-        .map(|&o| bootstrap_cycles(t, n, o))
-        .fold(0.0, f64::max);
+    let boot_in = Operand::ALL.iter().map(|&o| boot(o)).fold(0.0, f64::max);
     let drain = fill(oo);
-    let boot_out = bootstrap_cycles(t, n, oo);
+    let boot_out = boot(oo);
     // An input or weight stream that limits the pace starts as soon as its operand is in
     // place, not when the slowest operand is, and runs ahead without bound: the head start
     // absorbs part of its stalls. An output stream cannot run ahead of the write-backs.
     let head_start: f64 = [oi, ow]
         .iter()
         .map(|&o| {
-            (start - bootstrap_cycles(t, n, o) - fill(o))
+            (start - boot(o) - fill(o))
                 .min(exposed[3 + o.index()])
                 .max(0.0)
         })
         .sum();
     exposed[1] -= head_start;
     let mut total = start + body - head_start + drain + boot_out;
-    // A double-buffered stream also bounds the latency by its port time: every transfer it
-    // makes, back to back, plus what must precede its first and follow its last transfer.
+    // A double-buffered stream also bounds the latency by its port time (`timing::Port`); the
+    // body inside an input or weight stream's loop and the output drain follow it.
     for j in 0..steps {
         for o in Operand::ALL {
-            if !double(j, o) || c(j, o) == 0.0 {
-                continue;
-            }
-            let k = if o == oo { 2.0 } else { 1.0 };
-            let port = k * c(j, o) * (n.entries(j) * n.steps[j].factor) as f64;
-            let above: f64 = (0..j).map(|i| c(i, o)).sum();
-            let bound = if o == oo {
-                bootstrap_cycles(t, n, oo) + 2.0 * above + port + boot_out
-            } else {
-                bootstrap_cycles(t, n, o) + above + port + body_of[j + 1] + drain + boot_out
-            };
-            if bound > total {
-                exposed[1] += bound - total;
-                total = bound;
+            for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
+                let bound = if o == oo {
+                    port.cycles
+                } else {
+                    port.cycles + body_of[j + 1] + drain + boot_out
+                };
+                if bound > total {
+                    exposed[1] += bound - total;
+                    total = bound;
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 //! fixed by the skeleton, leakage is linear in latency. Latency is the cost model's recursion
 //! (`crates/cost/src/lib.rs`) stated over continuous variables — one body time per loop, one
 //! boundary gap, first gap and serial gap per loop, one refill chain per (loop, operand), one
-//! stream deficit per nest slot — with every term the cost model takes a maximum of as an
+//! stream deficit per nest position — with every term the cost model takes a maximum of as an
 //! epigraph row. Where the cost model subtracts a maximum (a refill that waits for a
 //! double-buffered child, the head start of a stream) the row uses a term that is never larger
 //! than the true one. So for every placement triple the cost model's own values satisfy every
@@ -16,6 +16,7 @@
 
 use crate::profile::Profile;
 use cimopt_cost::Objective;
+use cimopt_cost::timing::{Slack, output_chain, refill_terms, stream_cycles};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 use good_lp::{
@@ -72,21 +73,6 @@ pub struct ModelSolution {
     pub columns: usize,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Slack {
-    /// The refill waits for nothing inside.
-    None,
-    /// ... for the body after loop `j` (`j = n`: one activation).
-    Body(usize),
-    /// ... for the body inside loop `j` plus the part of loop `j`'s gap that another operand
-    /// decides: `body[j+1] + gap[j] − chain[j][o]`.
-    BodyGap(usize),
-    /// A level streaming into a double-buffered child: it waits for
-    /// `max(body[jn], body[jk] − sends·c)`, stated exactly with one binary per group. Keyed by
-    /// the slots of the sending and the receiving step.
-    Stream { k_slot: usize, next_slot: usize },
-}
-
 struct Builder {
     vars: ProblemVariables,
     rows: Vec<good_lp::Constraint>,
@@ -138,7 +124,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             Expression::from(body[j])
         }
     };
-    let body_after_slot = |slot: usize| body_at(slot.div_ceil(2));
+    let body_after = |position: usize| body_at(position.div_ceil(2));
     let per_loop = |b: &mut Builder| {
         (0..n)
             .map(|_| b.add(variable().min(0.0)).0)
@@ -213,40 +199,22 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         // Per group and placement: (after, after + sends·c), both scaled.
         let mut groups: BTreeMap<(usize, Slack), BTreeMap<usize, (f64, f64)>> = BTreeMap::new();
         for (p, prof) in inp.profiles[o.index()].iter().enumerate() {
+            let steps = &prof.timing.steps;
             for i in (0..n).filter(|&i| multi[i]) {
-                let fired: Vec<usize> = (0..prof.steps.len())
-                    .filter(|&j| prof.steps[j].slot > 2 * i && prof.steps[j].cycles > 0.0)
-                    .collect();
-                for (pos, &k) in fired.iter().enumerate() {
-                    let ks = &prof.steps[k];
-                    if ks.double {
-                        continue;
-                    }
-                    let after: f64 = fired[pos..].iter().map(|&j| prof.steps[j].cycles).sum();
-                    let mut extra = 0.0;
-                    let slack = match fired.get(pos + 1).map(|&j| (j, &prof.steps[j])) {
-                        None => Slack::None,
-                        Some((_, next)) if next.to_compute => Slack::None,
-                        Some((jn, next)) if next.double => {
-                            let sends: f64 = prof.steps[k + 1..=jn]
-                                .iter()
-                                .map(|s| s.factor as f64)
-                                .product();
-                            extra = sends * next.cycles;
-                            Slack::Stream {
-                                k_slot: ks.slot,
-                                next_slot: next.slot,
-                            }
-                        }
-                        Some((_, next)) if next.factor > 1 => Slack::BodyGap((next.slot - 1) / 2),
-                        Some((_, next)) => Slack::Body(next.slot.div_ceil(2)),
-                    };
+                // The terms of the transfers inside loop i (positions after its anchors).
+                let from = steps
+                    .iter()
+                    .position(|s| s.position > 2 * i)
+                    .unwrap_or(steps.len());
+                for term in refill_terms(steps, from) {
+                    let (after, slack) = (term.after, term.slack);
                     let g = groups.entry((i, slack)).or_default();
                     match slack {
                         // Two sends of one placement in one stream group (anchors sharing a
-                        // slot): keep the first; any one true term is a valid lower bound.
+                        // position): keep the first; any one true term is a valid lower bound.
                         Slack::Stream { .. } => {
-                            g.entry(p).or_insert((after / tau, (after + extra) / tau));
+                            g.entry(p)
+                                .or_insert((after / tau, (after + term.sends_cycles) / tau));
                         }
                         _ => {
                             let a = g.entry(p).or_insert((0.0, 0.0));
@@ -269,7 +237,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     e -= gap[j];
                     e += chain[o.index()][j];
                 }
-                Slack::Stream { k_slot, next_slot } => {
+                Slack::Stream { k, next } => {
                     // chain ≥ min(after − body after next, after + sends·c − body after k).
                     let big = coefs.values().map(|v| v.1).fold(0.0, f64::max);
                     let u = b.add(variable().binary()).0;
@@ -277,9 +245,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     for (&p, &(_, bb)) in &coefs {
                         e2.add_mul(bb, x[o.index()][p].0);
                     }
-                    e -= body_after_slot(next_slot);
+                    e -= body_after(next);
                     e.add_mul(-big, u);
-                    e2 -= body_after_slot(k_slot);
+                    e2 -= body_after(k);
                     e2 -= big;
                     e2.add_mul(big, u);
                     b.rows.push(Expression::from(chain[o.index()][i]).geq(e2));
@@ -291,32 +259,12 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     // The output chain: write back and re-read at every loop inside, and at this loop unless
     // it is double-buffered.
     for i in (0..n).filter(|&i| multi[i]) {
-        let e = sum_over(oo, &|p| {
-            let inner: f64 = p
-                .steps
-                .iter()
-                .filter(|s| s.slot > 2 * i + 1)
-                .map(|s| 2.0 * s.cycles)
-                .sum();
-            let own = p
-                .steps
-                .iter()
-                .filter(|s| s.slot == 2 * i + 1 && !s.double)
-                .map(|s| 2.0 * s.cycles)
-                .sum::<f64>();
-            (inner + own) / tau
-        });
+        let e = sum_over(oo, &|p| output_chain(&p.timing.steps, 2 * i + 1) / tau);
         b.rows.push(Expression::from(chain[oo.index()][i]).geq(e));
     }
     // Stream deficits: a double-buffered transfer slower than the body it overlaps.
-    let stream = |o: Operand, slot: usize, p: &Profile| -> f64 {
-        let k = if o == oo { 2.0 } else { 1.0 };
-        p.steps
-            .iter()
-            .filter(|s| s.slot == slot && s.double)
-            .map(|s| k * s.cycles)
-            .fold(0.0, f64::max)
-            / tau
+    let stream = |o: Operand, position: usize, p: &Profile| {
+        stream_cycles(&p.timing.steps, o, position) / tau
     };
     for s in 0..2 * n {
         if s + 1 < 2 * n {
@@ -329,7 +277,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 continue;
             }
             b.rows
-                .push(Expression::from(deficit[s]).geq(e - body_after_slot(s)));
+                .push(Expression::from(deficit[s]).geq(e - body_after(s)));
         }
     }
     // Gaps and bodies.
@@ -338,7 +286,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         .map(|&o| {
             inp.profiles[o.index()]
                 .iter()
-                .map(|p| 2.0 * p.fill)
+                .map(|p| 2.0 * p.timing.fill)
                 .fold(0.0, f64::max)
         })
         .sum::<f64>()
@@ -380,12 +328,18 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         }
         // A double-buffered output loop: its first boundary needs one output transfer;
         // otherwise the first gap is the gap.
-        let o_double = |p: &Profile| p.steps.iter().any(|s| s.slot == 2 * i + 1 && s.double);
+        let o_double = |p: &Profile| {
+            p.timing
+                .steps
+                .iter()
+                .any(|s| s.position == 2 * i + 1 && s.double)
+        };
         let own_o = sum_over(oo, &|p| {
             if o_double(p) {
-                p.steps
+                p.timing
+                    .steps
                     .iter()
-                    .filter(|s| s.slot == 2 * i + 1)
+                    .filter(|s| s.position == 2 * i + 1)
                     .map(|s| s.cycles)
                     .sum::<f64>()
                     / tau
@@ -411,7 +365,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         );
     }
     // Start, head start, drain and the total.
-    let ready = |o: Operand| sum_over(o, &|p| (p.boot + p.fill) / tau);
+    let ready = |o: Operand| sum_over(o, &|p| (p.timing.boot + p.timing.fill) / tau);
     for o in Operand::ALL {
         b.rows.push(Expression::from(start).geq(ready(o)));
     }
@@ -427,38 +381,38 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             .geq(Expression::from(start) + body_at(0) - head[0] - head[1] + drain.clone()),
     );
     // Stream port bounds. For inputs and weights the body inside the stream's loop follows
-    // its last transfer: a placement without a stream at that slot gets −M, M bounding
+    // its last transfer: a placement without a stream at that position gets −M, M bounding
     // body + drain − latency (the body never exceeds latency + 2·start).
     let start_max: f64 = Operand::ALL
         .iter()
         .map(|&o| {
             inp.profiles[o.index()]
                 .iter()
-                .map(|p| p.boot + p.fill)
+                .map(|p| p.timing.boot + p.timing.fill)
                 .fold(0.0, f64::max)
         })
         .fold(0.0, f64::max)
         / tau;
     let big_m = 2.0 * start_max + 1.0;
     for o in [oi, ow] {
-        let slots: std::collections::BTreeSet<usize> = inp.profiles[o.index()]
+        let positions: std::collections::BTreeSet<usize> = inp.profiles[o.index()]
             .iter()
-            .flat_map(|p| p.ports.iter().map(|q| q.0))
+            .flat_map(|p| p.timing.ports.iter().map(|q| q.position))
             .collect();
-        for slot in slots {
+        for position in positions {
             let e = sum_over(o, &|p| {
-                p.ports
+                p.ports_by_position()
                     .iter()
-                    .find(|q| q.0 == slot)
+                    .find(|q| q.0 == position)
                     .map_or(-big_m, |q| q.1 / tau)
             });
             b.rows
-                .push(Expression::from(latency).geq(e + body_after_slot(slot) + drain.clone()));
+                .push(Expression::from(latency).geq(e + body_after(position) + drain.clone()));
         }
     }
     b.rows
         .push(Expression::from(latency).geq(sum_over(oo, &|p| {
-            p.ports.iter().map(|q| q.1).fold(0.0, f64::max) / tau
+            p.timing.ports.iter().map(|q| q.cycles).fold(0.0, f64::max) / tau
         })));
 
     // Energy, in units of the reference: memory (exact per placement) + MAC + leakage.

@@ -10,6 +10,21 @@ pub fn target(name: &str, set: &[&str]) -> Target {
     load(name, &set).unwrap().target
 }
 
+/// Both presets and the variants that change what the latency terms reason about: registers
+/// that hold several elements (no refill term) and a ping-pong macro (weights load while it
+/// computes).
+pub fn test_targets() -> Vec<Target> {
+    vec![
+        target("default", &[]),
+        target("transformer", &[]),
+        target(
+            "default",
+            &["levels.4.capacity=64bit", "levels.5.capacity=64bit"],
+        ),
+        target("default", &["macro.ping_pong=true"]),
+    ]
+}
+
 /// A square convolution without padding.
 pub fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
     Workload {

@@ -1,0 +1,237 @@
+//! The terms of the latency recursion, stated once.
+//!
+//! The cost model ([`crate::evaluate`]) folds these terms into numbers for one mapping; the
+//! optimiser's MILP (`cimopt-optimiser`) turns the same terms, computed for every placement
+//! of an operand, into rows over placement binaries and body/gap variables. Both read each
+//! operand's transfers from an [`OperandTiming`] and ask this module what each loop boundary
+//! waits for:
+//!
+//! - [`refill_terms`]: an input or weight chain at a boundary of a loop is the largest of its
+//!   refill terms, each `after − slack`, where `after` is the transfers from a single-buffered
+//!   level down to the array and [`Slack`] is what that level's refill could overlap;
+//! - [`output_chain`]: the output chain writes back and re-reads at every loop inside;
+//! - [`stream_cycles`]: a double-buffered transfer slower than the body it overlaps;
+//! - [`OperandTiming::ports`]: a double-buffered stream bounds the latency by its port time.
+//!
+//! # Positions
+//!
+//! Terms name places in the nest by *position*: loop `j` of the mapping is at `2j + 1`, a reuse
+//! anchor the cost model inserts just outside loop `j` at `2j`. Positions do not depend on
+//! which operands have anchors, so the terms of one operand computed on the nest of one
+//! placement line up with the body variables of the skeleton. The body after position `p` is
+//! the body of loop `⌈p/2⌉` (loop `n` being one activation).
+
+use crate::nest::Nest;
+use cimopt_ir::analysis::precision_at;
+use cimopt_target::{Operand, Target};
+
+/// One step of the executed nest as one operand sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepTiming {
+    /// See the module docs.
+    pub position: usize,
+    pub factor: u64,
+    /// Transfer cycles of one firing (0 when the step does not move this operand).
+    pub cycles: f64,
+    /// Whether the step's child level double-buffers the operand.
+    pub double: bool,
+    /// Whether the step feeds the MAC array directly.
+    pub to_compute: bool,
+}
+
+impl StepTiming {
+    /// The cycles a transfer of `o` at this step occupies its port ([`ways`] crossings).
+    pub fn stream_cycles(&self, o: Operand) -> f64 {
+        ways(o) * self.cycles
+    }
+}
+
+/// A double-buffered stream's port time: every transfer it makes back to back, plus what must
+/// precede its first (inputs, weights: the bootstrap and the transfers above; outputs also the
+/// final copy back). The body inside the stream's loop and the output drain follow an input or
+/// weight stream; [`crate::latency`] and the MILP add them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Port {
+    /// Index of the step in [`OperandTiming::steps`].
+    pub step: usize,
+    pub position: usize,
+    pub cycles: f64,
+}
+
+/// An operand's transfers along an executed nest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperandTiming {
+    pub steps: Vec<StepTiming>,
+    /// Cycles to copy the operand whole from DRAM before the nest starts.
+    pub boot: f64,
+    /// One firing of every transfer: the pipeline fill (outputs: also the drain).
+    pub fill: f64,
+    /// Port times of the double-buffered streams, outer to inner.
+    pub ports: Vec<Port>,
+}
+
+/// Cycles to copy operand `o` whole from DRAM into its first level before the nest starts (0
+/// when its outermost loop sits at DRAM).
+pub fn bootstrap_cycles(t: &Target, n: &Nest, o: Operand) -> f64 {
+    if n.first_level[o.index()] == 0 {
+        return 0.0;
+    }
+    let bits = n.workload.operand_size(o) * precision_at(t, &n.psum, 0, o);
+    bits as f64 / t.levels[0].read_bw as f64
+}
+
+impl OperandTiming {
+    /// Operand `o`'s view of nest `n`.
+    pub fn of(t: &Target, n: &Nest, o: Operand) -> OperandTiming {
+        let mut steps = Vec::with_capacity(n.steps.len());
+        let mut loops_before = 0usize;
+        for (i, s) in n.steps.iter().enumerate() {
+            let position = if s.anchor_for.is_some() {
+                2 * loops_before
+            } else {
+                loops_before += 1;
+                2 * loops_before - 1
+            };
+            let tr = &n.transfers[i][o.index()];
+            steps.push(StepTiming {
+                position,
+                factor: s.factor,
+                cycles: tr.cycles as f64,
+                double: tr.double,
+                to_compute: tr.to == t.compute_level(),
+            });
+        }
+        let boot = bootstrap_cycles(t, n, o);
+        let fill: f64 = steps.iter().map(|s| s.cycles).sum();
+        let k = ways(o);
+        let mut ports = Vec::new();
+        let mut above = 0.0;
+        let mut entries = 1.0;
+        for (i, s) in steps.iter().enumerate() {
+            if s.double && s.cycles > 0.0 {
+                let port = k * s.cycles * entries * s.factor as f64;
+                let cycles = if o == Operand::O {
+                    boot + 2.0 * above + port + boot
+                } else {
+                    boot + above + port
+                };
+                ports.push(Port {
+                    step: i,
+                    position: s.position,
+                    cycles,
+                });
+            }
+            above += s.cycles;
+            entries *= s.factor as f64;
+        }
+        OperandTiming {
+            steps,
+            boot,
+            fill,
+            ports,
+        }
+    }
+}
+
+/// How many times one transfer of `o` crosses its port: outputs are read down and written back.
+pub fn ways(o: Operand) -> f64 {
+    if o == Operand::O { 2.0 } else { 1.0 }
+}
+
+/// What the refill of a single-buffered level overlaps, subtracted from its chain. A loop index
+/// `j` names the body of loop `j` (`j = n`: one activation); positions are as in the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Slack {
+    /// Nothing: the level feeds the array, or nothing is sent after it.
+    None,
+    /// The body of loop `j`: the level's last send opened it.
+    Body(usize),
+    /// The body inside loop `j` plus the part of loop `j`'s gap that another operand decides:
+    /// `body(j + 1) + max(0, gap(j) − chain(j, o))`.
+    BodyGap(usize),
+    /// A level streaming into a double-buffered child, sending from position `k` to position
+    /// `next`: `max(body after next, body after k − sends·c)` ([`RefillTerm::sends_cycles`]).
+    Stream { k: usize, next: usize },
+}
+
+/// One refill term of an input or weight chain: `after − slack`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RefillTerm {
+    /// The transfers from the refilled level down to the array, cycles.
+    pub after: f64,
+    pub slack: Slack,
+    /// For [`Slack::Stream`]: the sends into the double-buffered child over one execution of
+    /// the refilled level's loop, cycles.
+    pub sends_cycles: f64,
+}
+
+/// The refill terms of an input or weight chain at a boundary of the loop at step `from` (the
+/// transfers of steps `from..`, outer to inner): one per single-buffered level that fires. A
+/// refill waits only for that level's last send down, which happened one execution of the
+/// sending loop's child before the last activation (a level whose sends feed the array
+/// single-buffered is released by the activation itself); a double-buffered transfer waits for
+/// nothing but data refilled above it.
+pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
+    let fired: Vec<usize> = (from..steps.len())
+        .filter(|&j| steps[j].cycles > 0.0)
+        .collect();
+    let mut out = Vec::new();
+    for (pos, &k) in fired.iter().enumerate() {
+        if steps[k].double {
+            continue;
+        }
+        let after: f64 = fired[pos..].iter().map(|&l| steps[l].cycles).sum();
+        let mut sends_cycles = 0.0;
+        let slack = match fired.get(pos + 1).map(|&j| (j, &steps[j])) {
+            None => Slack::None,
+            Some((_, next)) if next.to_compute => Slack::None,
+            // Sending into a double-buffered child the level streams its tile out ahead of the
+            // work that consumes it, and idles for the rest of that work.
+            Some((jn, next)) if next.double => {
+                let sends: u64 = steps[k + 1..=jn].iter().map(|s| s.factor).product();
+                sends_cycles = sends as f64 * next.cycles;
+                Slack::Stream {
+                    k: steps[k].position,
+                    next: next.position,
+                }
+            }
+            // Its last send opens the last iteration of `next`; when another operand decides
+            // that boundary, the send happens early in it.
+            Some((_, next)) if next.factor > 1 => Slack::BodyGap((next.position - 1) / 2),
+            Some((_, next)) => Slack::Body(next.position.div_ceil(2)),
+        };
+        out.push(RefillTerm {
+            after,
+            slack,
+            sends_cycles,
+        });
+    }
+    out
+}
+
+/// The output chain at a boundary of the loop at `position` (a loop's, `2i + 1`): the partial
+/// sum is written back and the next read at every loop inside, and at this loop unless it is
+/// double-buffered.
+pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
+    let inner: f64 = steps
+        .iter()
+        .filter(|s| s.position > position)
+        .map(|s| 2.0 * s.cycles)
+        .sum();
+    let own: f64 = steps
+        .iter()
+        .filter(|s| s.position == position && !s.double)
+        .map(|s| 2.0 * s.cycles)
+        .sum();
+    inner + own
+}
+
+/// The cycles a double-buffered stream of `o` at `position` spends on its port per iteration
+/// (the largest when several steps share the position; 0 when none streams there).
+pub fn stream_cycles(steps: &[StepTiming], o: Operand, position: usize) -> f64 {
+    steps
+        .iter()
+        .filter(|s| s.position == position && s.double)
+        .map(|s| s.stream_cycles(o))
+        .fold(0.0, f64::max)
+}
