@@ -1,6 +1,7 @@
 //! `cimopt check SCHEDULE.json`: verify every layer's mapping against its workload and target.
 
 use crate::Outcome;
+use cimopt_schedule::ScheduleError;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -16,22 +17,27 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> Outcome {
-    let target = crate::override_target(args.target.as_deref(), &args.set)?;
-    let schedule = crate::read_schedule(&args.schedule, target.as_ref())?;
-    let violations = cimopt_pipeline::check::check_schedule(&schedule);
-    for v in &violations {
-        println!("{v}");
-    }
-    if violations.is_empty() {
-        println!(
-            "{}: {} layers valid on target `{}`",
-            args.schedule.display(),
-            schedule.layers.len(),
-            schedule.inputs.target.name
-        );
-        Ok(0)
-    } else {
-        println!("{}: {} error(s)", args.schedule.display(), violations.len());
-        Ok(1)
+    let read = crate::read_schedule_on(&args.schedule, args.target.as_deref(), &args.set)?;
+    match read {
+        Ok(schedule) => {
+            println!(
+                "{}: {} layers valid on target `{}`",
+                args.schedule.display(),
+                schedule.layers.len(),
+                schedule.inputs.target.name
+            );
+            Ok(0)
+        }
+        Err(ScheduleError::InvalidMappings(violations)) => {
+            for v in &violations {
+                println!("{v}");
+            }
+            println!("{}: {} error(s)", args.schedule.display(), violations.len());
+            Ok(1)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "{} is not a valid schedule",
+            args.schedule.display()
+        ))),
     }
 }

@@ -19,8 +19,8 @@ pub struct CompareArgs {
 
 pub fn run(args: &CompareArgs) -> Outcome {
     let (a, b) = (
-        crate::read_schedule(&args.a, None)?,
-        crate::read_schedule(&args.b, None)?,
+        crate::read_schedule(&args.a)?,
+        crate::read_schedule(&args.b)?,
     );
     let (na, nb) = (args.a.display().to_string(), args.b.display().to_string());
     let names = [na.as_str(), nb.as_str()];

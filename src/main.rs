@@ -81,28 +81,39 @@ fn main() -> ExitCode {
 /// schedule). Usage errors exit 2 through clap.
 pub type Outcome = anyhow::Result<u8>;
 
-/// The target given with `--target` (and its `--set` overrides) to re-read a schedule with, or
-/// `None` for the one the schedule embeds.
-pub fn override_target(
+/// Reads a schedule file for `check` and `simulate`: on `target` (a preset or file, with the
+/// `set` overrides) when given, else on the target the schedule embeds, with the `set`
+/// overrides applied to it. A violation of the mappings is an `InvalidMappings` error.
+pub fn read_schedule_on(
+    path: &Path,
     target: Option<&str>,
     set: &[String],
-) -> anyhow::Result<Option<cimopt_target::Target>> {
-    target
-        .map(|t| {
-            cimopt_target::load(t, set)
-                .map(|l| l.target)
-                .with_context(|| format!("target `{t}`"))
-        })
-        .transpose()
-}
-
-/// Reads a schedule file, on `target` instead of its own when given.
-pub fn read_schedule(
-    path: &Path,
-    target: Option<&cimopt_target::Target>,
-) -> anyhow::Result<cimopt_schedule::Schedule> {
+) -> anyhow::Result<Result<cimopt_schedule::Schedule, cimopt_schedule::ScheduleError>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    cimopt_schedule::from_json(&text, target)
+    let not_valid = || format!("{} is not a valid schedule", path.display());
+    let target = match target {
+        Some(t) => Some(
+            cimopt_target::load(t, set)
+                .map(|l| l.target)
+                .with_context(|| format!("target `{t}`"))?,
+        ),
+        None if !set.is_empty() => {
+            let embedded = cimopt_schedule::embedded_target(&text).with_context(not_valid)?;
+            Some(
+                cimopt_target::with_overrides(&embedded, set)
+                    .with_context(|| format!("the target of {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    Ok(cimopt_schedule::from_json(&text, target.as_ref()))
+}
+
+/// Reads a schedule file on its own target.
+pub fn read_schedule(path: &Path) -> anyhow::Result<cimopt_schedule::Schedule> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    cimopt_schedule::from_json(&text, None)
         .with_context(|| format!("{} is not a valid schedule", path.display()))
 }

@@ -22,7 +22,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs) -> Outcome {
-    let s = crate::read_schedule(&args.schedule, None)?;
+    let s = crate::read_schedule(&args.schedule)?;
     let out = render(&s, args.format, args.include_vector)?;
     match &args.output {
         Some(p) => cimopt_pipeline::output::write_atomic(p, out.as_bytes())?,

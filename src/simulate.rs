@@ -1,6 +1,7 @@
 //! `cimopt simulate SCHEDULE.json`: execute every layer's schedule with the simulator.
 
 use crate::Outcome;
+use anyhow::Context;
 use cimopt_pipeline::simulate::{relative_error, simulate_schedule, simulation_json};
 use std::path::PathBuf;
 
@@ -20,8 +21,8 @@ pub struct SimulateArgs {
 }
 
 pub fn run(args: &SimulateArgs) -> Outcome {
-    let target = crate::override_target(args.target.as_deref(), &args.set)?;
-    let s = crate::read_schedule(&args.schedule, target.as_ref())?;
+    let s = crate::read_schedule_on(&args.schedule, args.target.as_deref(), &args.set)?
+        .with_context(|| format!("{} is not a valid schedule", args.schedule.display()))?;
     let reports = simulate_schedule(&s)?;
     if args.json {
         println!(

@@ -85,7 +85,7 @@ fn invalid_schedules_are_refused_with_checks_messages() {
     let out = fails(dir.path(), &["simulate", "bad.json"], 1);
     assert!(
         out.contains("layer 0")
-            && out.contains("cannot be simulated")
+            && out.contains("is not a valid schedule")
             && out.contains("factors multiply to"),
         "{out}"
     );

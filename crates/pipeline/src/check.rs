@@ -1,27 +1,9 @@
 //! What is wrong with a schedule: every violation of every layer, named.
 
-use cimopt_ir::Violation;
-use cimopt_schedule::Schedule;
-
-/// One violation of one layer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LayerViolation {
-    pub index: usize,
-    pub name: String,
-    pub violation: Violation,
-}
-
-impl std::fmt::Display for LayerViolation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "layer {} `{}`: {}",
-            self.index, self.name, self.violation
-        )
-    }
-}
+use cimopt_schedule::{LayerViolation, Schedule};
 
 /// Every violation of every layer of `s` on its target, in layer order (empty when valid).
+/// A schedule read from JSON is already checked; this judges one built in memory.
 pub fn check_schedule(s: &Schedule) -> Vec<LayerViolation> {
     let t = &s.inputs.target;
     s.layers

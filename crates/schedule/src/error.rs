@@ -1,9 +1,39 @@
 //! Why a document could not be read.
 
+use cimopt_ir::Violation;
+use std::fmt;
+
+/// One violation of one layer's mapping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerViolation {
+    pub index: usize,
+    pub name: String,
+    pub violation: Violation,
+}
+
+impl fmt::Display for LayerViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "layer {} `{}`: {}",
+            self.index, self.name, self.violation
+        )
+    }
+}
+
+fn list(v: &[LayerViolation]) -> String {
+    let lines: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    lines.join("\n")
+}
+
 /// An error reading a schedule. Each is one paragraph; `Invalid` names the JSON path of the
 /// offending value (`layers[3].mapping.temporal[2].level.I`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScheduleError {
+    /// The document reads, but some layer's mapping is not valid on the target (or its
+    /// workload is not a layer): every violation, in layer order.
+    #[error("{} violation(s):\n{}", .0.len(), list(.0))]
+    InvalidMappings(Vec<LayerViolation>),
     /// The text is not JSON.
     #[error("the schedule is not valid JSON: {0}")]
     Syntax(String),

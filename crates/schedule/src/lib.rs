@@ -17,8 +17,10 @@
 //!   with [`cimopt_ir::analysis`] and ignored on read.
 //! - `to_json` is deterministic, and `to_json(&from_json(&to_json(s), None)?)` is byte-equal
 //!   to `to_json(s)`.
-//! - Validity of a mapping is not this crate's business: `from_json` rebuilds what the
-//!   document says, and [`cimopt_ir::check()`] judges it.
+//! - What `from_json` returns is valid: every layer's mapping passes [`cimopt_ir::check()`]
+//!   on the schedule's target (or the override), so that every reader of a schedule
+//!   (`check`, `simulate`, `report`, ...) works on checked data; a document that reads but does
+//!   not check gives [`ScheduleError::InvalidMappings`] with every violation.
 
 mod breakdown;
 mod dto;
@@ -29,9 +31,9 @@ mod validate;
 mod write;
 
 pub use breakdown::{Breakdown, LatencyParts, LevelParts, PredictionError};
-pub use error::ScheduleError;
+pub use error::{LayerViolation, ScheduleError};
 pub use hash::{sha256_hex, target_sha256};
-pub use read::from_json;
+pub use read::{embedded_target, from_json};
 #[cfg(feature = "validate")]
 pub use validate::validate_against_schema;
 pub use write::to_json;

@@ -1,7 +1,7 @@
 //! JSON → Schedule.
 
 use crate::dto::*;
-use crate::error::ScheduleError;
+use crate::error::{LayerViolation, ScheduleError};
 use crate::hash::target_sha256;
 use crate::{
     Breakdown, Candidates, FORMAT_NAME, Inputs, Metrics, ModelSummary, NonCimOp, Producer,
@@ -21,8 +21,9 @@ use std::collections::HashMap;
 /// the target, and each layer's `id`, `op`, `dims` and `mapping.temporal` are required;
 /// see `docs/schedule-format.md` for the defaults of the rest.
 ///
-/// Every error names the JSON path of the offending value. The mapping is rebuilt as written,
-/// not checked: run [`cimopt_ir::check()`] for validity.
+/// Every error names the JSON path of the offending value. Every layer's mapping is then
+/// checked with [`cimopt_ir::check()`] on the schedule's target: a document that reads but
+/// does not check gives [`ScheduleError::InvalidMappings`] with every violation.
 pub fn from_json(text: &str, target_override: Option<&Target>) -> Result<Schedule, ScheduleError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| ScheduleError::Syntax(e.to_string()))?;
@@ -38,6 +39,23 @@ pub fn from_json(text: &str, target_override: Option<&Target>) -> Result<Schedul
         ScheduleError::invalid(path, e.into_inner().to_string())
     })?;
     convert(doc, target_override)
+}
+
+/// The target a schedule embeds (`inputs.target.spec`), validated, without reading the rest:
+/// what a reader needs to re-read the schedule on a variant of its own target.
+pub fn embedded_target(text: &str) -> Result<Target, ScheduleError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ScheduleError::Syntax(e.to_string()))?;
+    check_schema_id(&value)?;
+    let inputs_value = value.get("inputs").cloned().unwrap_or(Value::Null);
+    let dto: InputsDto = if inputs_value.is_null() {
+        InputsDto::default()
+    } else {
+        serde_path_to_error::deserialize(inputs_value).map_err(|e| {
+            ScheduleError::invalid(format!("inputs.{}", e.path()), e.into_inner().to_string())
+        })?
+    };
+    Ok(inputs(&dto, None)?.target)
 }
 
 /// `schema.name` must be ours and `schema.version` of major version 1; checked before
@@ -159,6 +177,21 @@ fn convert(doc: Document, target_override: Option<&Target>) -> Result<Schedule, 
         }
     }
 
+    let violations: Vec<LayerViolation> = layers
+        .iter()
+        .flat_map(|l| {
+            cimopt_ir::check(t, &l.layer.workload, &l.mapping)
+                .into_iter()
+                .map(|violation| LayerViolation {
+                    index: l.layer.index,
+                    name: l.layer.name.clone(),
+                    violation,
+                })
+        })
+        .collect();
+    if !violations.is_empty() {
+        return Err(ScheduleError::InvalidMappings(violations));
+    }
     let model = model(doc.model.unwrap_or_default(), &layers);
     let p = doc.producer;
     Ok(Schedule {

@@ -380,6 +380,15 @@ fn a_minimal_hand_written_schedule_reads_with_defaults() {
     assert_eq!(from_json(&text, None).unwrap(), s);
 }
 
+/// Temporal loops that keep every operand in DRAM: a valid mapping of any workload they cover.
+fn dram_loops(dims: &[(&str, u64)]) -> Value {
+    let loops: Vec<Value> = dims
+        .iter()
+        .map(|(d, f)| json!({"dim": d, "factor": f, "level": {"I": "dram", "W": "dram", "O": "dram"}}))
+        .collect();
+    Value::Array(loops)
+}
+
 #[test]
 fn input_extent_defaults_from_the_conv_geometry() {
     let spec = serde_json::to_value(target().to_file()).unwrap();
@@ -389,7 +398,7 @@ fn input_extent_defaults_from_the_conv_geometry() {
         "layers": [{
             "id": 0, "op": "Conv",
             "dims": {"R": 3, "S": 3, "P": 28, "Q": 28, "C": 16, "K": 16, "stride": [2, 2], "pad": [1, 1, 1, 1]},
-            "mapping": {"temporal": []}
+            "mapping": {"temporal": dram_loops(&[("R", 3), ("S", 3), ("P", 28), ("Q", 28), ("C", 16), ("K", 16)])}
         }]
     });
     let w = &read(&doc).unwrap().layers[0].layer.workload;

@@ -1,6 +1,7 @@
 //! The on-disk target format (TOML) and its conversion to a validated [`Target`].
 
 use crate::TargetError;
+use crate::limits;
 use crate::model::{ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target};
 use crate::units::Capacity;
 use crate::vocab::{Dim, Operand, OperandSet};
@@ -127,6 +128,16 @@ fn positive(key: &str, v: u64) -> Result<u64, TargetError> {
     }
 }
 
+/// `v` in `1..=max`, or an error naming the key and the limit.
+fn within(key: &str, v: u64, max: u64) -> Result<u64, TargetError> {
+    positive(key, v)?;
+    if v > max {
+        Err(err(key, format!("{v} is more than the limit {max}")))
+    } else {
+        Ok(v)
+    }
+}
+
 fn energy(key: &str, v: f64) -> Result<f64, TargetError> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
@@ -141,14 +152,30 @@ impl TargetFile {
         if self.name.trim().is_empty() {
             return Err(err("name", "must not be empty"));
         }
-        let cores = positive("cores", self.cores)?;
+        let cores = within("cores", self.cores, limits::MAX_AXIS_SIZE)?;
         let leakage = energy("leakage_nj_per_cycle", self.leakage_nj_per_cycle)?;
         let m = &self.macro_;
         let precision = Precision {
-            input: positive("macro.precision.input_bits", m.precision.input_bits)?,
-            weight: positive("macro.precision.weight_bits", m.precision.weight_bits)?,
-            psum: positive("macro.precision.psum_bits", m.precision.psum_bits)?,
-            output: positive("macro.precision.output_bits", m.precision.output_bits)?,
+            input: within(
+                "macro.precision.input_bits",
+                m.precision.input_bits,
+                limits::MAX_PRECISION_BITS,
+            )?,
+            weight: within(
+                "macro.precision.weight_bits",
+                m.precision.weight_bits,
+                limits::MAX_PRECISION_BITS,
+            )?,
+            psum: within(
+                "macro.precision.psum_bits",
+                m.precision.psum_bits,
+                limits::MAX_PRECISION_BITS,
+            )?,
+            output: within(
+                "macro.precision.output_bits",
+                m.precision.output_bits,
+                limits::MAX_PRECISION_BITS,
+            )?,
         };
         let a = &m.activation_energy;
         let activation = match (a.nj, a.mult_1b_pj, a.adder_1b_pj, a.reg_1b_pj) {
@@ -168,9 +195,13 @@ impl TargetFile {
             }
         };
         let macro_ = Macro {
-            rows: positive("macro.rows", m.rows)?,
-            cols: positive("macro.cols", m.cols)?,
-            compartment_depth: positive("macro.compartment_depth", m.compartment_depth)?,
+            rows: within("macro.rows", m.rows, limits::MAX_AXIS_SIZE)?,
+            cols: within("macro.cols", m.cols, limits::MAX_AXIS_SIZE)?,
+            compartment_depth: within(
+                "macro.compartment_depth",
+                m.compartment_depth,
+                limits::MAX_COMPARTMENT_DEPTH,
+            )?,
             ping_pong: m.ping_pong,
             input_bits_per_cycle: positive("macro.input_bits_per_cycle", m.input_bits_per_cycle)?,
             precision,
@@ -185,6 +216,16 @@ impl TargetFile {
 
         if self.levels.is_empty() {
             return Err(err("levels", "at least one memory level is needed"));
+        }
+        if self.levels.len() > limits::MAX_LEVELS {
+            return Err(err(
+                "levels",
+                format!(
+                    "{} levels are more than the limit {}",
+                    self.levels.len(),
+                    limits::MAX_LEVELS
+                ),
+            ));
         }
         let mut levels = Vec::new();
         for (i, l) in self.levels.iter().enumerate() {
@@ -210,7 +251,7 @@ impl TargetFile {
                 ));
             }
             let capacity_bits = l.capacity.bits().map_err(|e| err(key("capacity"), e))?;
-            positive(&key("capacity"), capacity_bits)?;
+            within(&key("capacity"), capacity_bits, limits::MAX_CAPACITY_BITS)?;
             let (read_bw, write_bw) = match (
                 l.bandwidth_bits_per_cycle,
                 l.read_bandwidth_bits_per_cycle,
@@ -248,8 +289,16 @@ impl TargetFile {
                 name: l.name.clone(),
                 holds,
                 capacity_bits,
-                read_bw: positive(&key("read_bandwidth_bits_per_cycle"), read_bw)?,
-                write_bw: positive(&key("write_bandwidth_bits_per_cycle"), write_bw)?,
+                read_bw: within(
+                    &key("read_bandwidth_bits_per_cycle"),
+                    read_bw,
+                    limits::MAX_BANDWIDTH,
+                )?,
+                write_bw: within(
+                    &key("write_bandwidth_bits_per_cycle"),
+                    write_bw,
+                    limits::MAX_BANDWIDTH,
+                )?,
                 read_pj_per_bit: energy(&key("read_energy_pj_per_bit"), l.read_energy_pj_per_bit)?,
                 write_pj_per_bit: energy(
                     &key("write_energy_pj_per_bit"),
@@ -313,7 +362,7 @@ impl TargetFile {
             cores,
             leakage_nj_per_cycle: leakage,
             vector_lanes: match self.vector_lanes {
-                Some(v) => Some(positive("vector_lanes", v)?),
+                Some(v) => Some(within("vector_lanes", v, limits::MAX_VECTOR_LANES)?),
                 None => None,
             },
             macro_,

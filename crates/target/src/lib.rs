@@ -6,6 +6,7 @@
 //! ```
 
 pub mod file;
+pub mod limits;
 pub mod model;
 pub mod show;
 pub mod units;
@@ -66,6 +67,25 @@ pub fn load(spec: &str, overrides: &[String]) -> Result<Loaded, TargetError> {
         target,
         origin: spec.to_string(),
     })
+}
+
+/// `t` with `KEY=VALUE` overrides applied, validated again (as [`load`] applies them to a
+/// file).
+pub fn with_overrides(t: &Target, overrides: &[String]) -> Result<Target, TargetError> {
+    let mut value = toml::Table::try_from(t.to_file()).map_err(|e| TargetError::Syntax {
+        origin: format!("target `{}`", t.name),
+        message: e.to_string(),
+    })?;
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    let file: TargetFile = toml::Value::Table(value)
+        .try_into()
+        .map_err(|e: toml::de::Error| TargetError::Syntax {
+            origin: format!("target `{}`", t.name),
+            message: e.message().to_string(),
+        })?;
+    file.resolve()
 }
 
 /// Parses TOML text, applies overrides, validates. `origin` names the text in errors.
