@@ -47,6 +47,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The library crates log through `log`; `CIMOPT_LOG=cimopt::milp=debug` shows one line per
+    // MILP solve, `CIMOPT_LOG=cimopt::highs=trace` HiGHS's own log.
+    env_logger::Builder::from_env(env_logger::Env::new().filter("CIMOPT_LOG"))
+        .format_timestamp(None)
+        .init();
     let threads = match &cli.command {
         Command::Compile(a) => a.solver.threads,
         Command::Sweep(a) => a.solver.threads,

@@ -73,7 +73,7 @@ impl Default for Options {
 pub enum Status {
     /// The result is within `gap` of the best mapping in the space.
     Optimal,
-    /// The search stopped (time, rounds or the spatial candidate budget) with the bound below.
+    /// The search stopped with the bound below (see [`Stats::stop_reasons`] for why).
     Incomplete,
 }
 
@@ -86,10 +86,54 @@ impl Status {
     }
 }
 
+/// Why a layer's search stopped where it did. A proven result stops for [`StopReason::GapReached`]
+/// alone; an incomplete one for every budget that left part of the space unproven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StopReason {
+    /// The result is within the relative gap of the bound.
+    GapReached,
+    /// A MILP solve ran out of branch-and-bound nodes ([`Options::max_nodes`]).
+    NodeBudget,
+    /// A skeleton's bound–price–cut loop ran out of rounds ([`Options::max_rounds`]).
+    RoundBudget,
+    /// Spatial candidates whose bound is below the result were not solved
+    /// ([`Options::spatial_candidates`]).
+    CandidateBudget,
+    /// A skeleton had more placements than [`Options::placement_limit`] and was not solved.
+    PlacementLimit,
+    /// The wall-clock limit ([`Options::time_limit_s`]) ended the search.
+    TimeLimit,
+}
+
+impl StopReason {
+    pub const ALL: [StopReason; 6] = [
+        StopReason::GapReached,
+        StopReason::NodeBudget,
+        StopReason::RoundBudget,
+        StopReason::CandidateBudget,
+        StopReason::PlacementLimit,
+        StopReason::TimeLimit,
+    ];
+
+    /// The name schedules record.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::GapReached => "gap_reached",
+            StopReason::NodeBudget => "node_budget",
+            StopReason::RoundBudget => "round_budget",
+            StopReason::CandidateBudget => "candidate_budget",
+            StopReason::PlacementLimit => "placement_limit",
+            StopReason::TimeLimit => "time_limit",
+        }
+    }
+}
+
 /// The evidence of one layer's search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stats {
     pub status: Status,
+    /// Why the search stopped, sorted; `[GapReached]` exactly when `status` is optimal.
+    pub stop_reasons: Vec<StopReason>,
     /// The result's objective (cost model, true units).
     pub objective: f64,
     /// A proven lower bound on the objective over the space.
@@ -231,6 +275,8 @@ struct SkeletonOutcome {
     solves: u64,
     rejected: u64,
     complete: bool,
+    /// What stopped an incomplete search.
+    stopped_by: Option<StopReason>,
 }
 
 fn solve_skeleton(
@@ -247,12 +293,14 @@ fn solve_skeleton(
         solves: 0,
         rejected: 0,
         complete: false,
+        stopped_by: None,
     };
     loop {
         let left = deadline
             .saturating_duration_since(Instant::now())
             .as_secs_f64();
         if left <= 0.0 {
+            out.stopped_by = Some(StopReason::TimeLimit);
             return out;
         }
         let input = model::ModelInput {
@@ -272,26 +320,35 @@ fn solve_skeleton(
         };
         let t0 = Instant::now();
         let sol = model::solve(&input);
-        if std::env::var_os("CIMOPT_DEBUG_MILP").is_some() {
-            eprintln!(
-                "milp {:?}: {:?} obj {:?} latency {:?} bound {:.4e} incumbent {:.4e} rows {} cols {} {:.3}s",
-                space.skeleton.loops,
-                sol.status,
-                sol.objective,
-                sol.latency,
-                sol.bound,
-                inc.objective,
-                sol.rows,
-                sol.columns,
-                t0.elapsed().as_secs_f64()
-            );
-        }
+        log::debug!(
+            target: "cimopt::milp",
+            "milp {:?}: {:?} obj {:?} latency {:?} bound {:.4e} incumbent {:.4e} rows {} cols {} {:.3}s",
+            space.skeleton.loops,
+            sol.status,
+            sol.objective,
+            sol.latency,
+            sol.bound,
+            inc.objective,
+            sol.rows,
+            sol.columns,
+            t0.elapsed().as_secs_f64()
+        );
         out.solves += 1;
         out.bound = sol.bound.min(inc.objective);
+        // A solve that stopped on a limit with time left ran out of nodes.
+        let limited = || {
+            if Instant::now() >= deadline {
+                StopReason::TimeLimit
+            } else {
+                StopReason::NodeBudget
+            }
+        };
         let Some(choice) = sol.choice else {
             out.complete = sol.status == model::ModelStatus::Infeasible;
             if out.complete {
                 out.bound = inc.objective;
+            } else {
+                out.stopped_by = Some(limited());
             }
             return out;
         };
@@ -302,13 +359,13 @@ fn solve_skeleton(
         if check(t, w, &m).is_empty() {
             let c = evaluate(t, w, &m);
             let v = opts.objective.of(&c);
-            if std::env::var_os("CIMOPT_DEBUG_MILP").is_some() {
-                eprintln!(
-                    "  true: objective {v:.4e} latency {:.1} energy {:.1} {:?}",
-                    c.latency_cycles, c.energy_nj, c.latency
-                );
-                eprintln!("  mapping {:?}", m);
-            }
+            log::debug!(
+                target: "cimopt::milp",
+                "  priced: objective {v:.4e} latency {:.1} energy {:.1} {:?}; mapping {m:?}",
+                c.latency_cycles,
+                c.energy_nj,
+                c.latency
+            );
             let agrees = || {
                 cimopt_sim::simulate(t, w, &m).is_ok_and(|s| {
                     let rel = |p: f64, q: f64| (p - q).abs() / q.max(1e-12);
@@ -335,7 +392,12 @@ fn solve_skeleton(
             out.complete = true;
             return out;
         }
-        if out.solves as usize >= opts.max_rounds || sol.status != model::ModelStatus::Optimal {
+        if sol.status != model::ModelStatus::Optimal {
+            out.stopped_by = Some(limited());
+            return out;
+        }
+        if out.solves as usize >= opts.max_rounds {
+            out.stopped_by = Some(StopReason::RoundBudget);
             return out;
         }
     }
@@ -442,6 +504,7 @@ pub fn optimise_from(
     });
     let mut stats = Stats {
         status: Status::Optimal,
+        stop_reasons: Vec::new(),
         objective: 0.0,
         bound: f64::INFINITY,
         gap: 0.0,
@@ -466,6 +529,13 @@ pub fn optimise_from(
         if solved >= opts.spatial_candidates || Instant::now() >= deadline {
             stats.bound = stats.bound.min(*lb);
             stats.status = Status::Incomplete;
+            stats
+                .stop_reasons
+                .push(if solved >= opts.spatial_candidates {
+                    StopReason::CandidateBudget
+                } else {
+                    StopReason::TimeLimit
+                });
             continue;
         }
         solved += 1;
@@ -474,6 +544,7 @@ pub fn optimise_from(
             let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
                 stats.bound = stats.bound.min(*lb);
                 stats.status = Status::Incomplete;
+                stats.stop_reasons.push(StopReason::PlacementLimit);
                 continue;
             };
             let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
@@ -483,6 +554,7 @@ pub fn optimise_from(
             stats.bound = stats.bound.min(o.bound);
             if !o.complete {
                 stats.status = Status::Incomplete;
+                stats.stop_reasons.extend(o.stopped_by);
             }
         }
     }
@@ -495,6 +567,12 @@ pub fn optimise_from(
     };
     if stats.gap > opts.gap {
         stats.status = Status::Incomplete;
+    }
+    if stats.status == Status::Optimal {
+        stats.stop_reasons = vec![StopReason::GapReached];
+    } else {
+        stats.stop_reasons.sort();
+        stats.stop_reasons.dedup();
     }
     stats.warm_start_kept = inc.milp_objective.is_none();
     stats.milp_objective = inc.milp_objective;

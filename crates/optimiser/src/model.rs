@@ -528,7 +528,8 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     model.set_option("objective_bound", inp.cutoff / unit * (1.0 + 1e-6));
     model.set_option("time_limit", inp.time_limit_s.max(0.01));
     model.set_option("mip_max_nodes", inp.max_nodes.min(i32::MAX as u64) as i32);
-    let verbose = std::env::var_os("CIMOPT_DEBUG_HIGHS").is_some();
+    // HiGHS writes its own log to the console, at trace level of `cimopt::highs`.
+    let verbose = log::log_enabled!(target: "cimopt::highs", log::Level::Trace);
     model.set_option("output_flag", verbose);
     model.set_option("log_to_console", verbose);
     let solved = match model.try_solve() {
