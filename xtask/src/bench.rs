@@ -205,7 +205,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     }
     writeln!(
         md,
-        "\n`compile` is a cold compile (empty solve cache), `warm` the same compile again served by the cache (mip only). `EDP vs ws` / `EDP vs greedy` are that mapper's model EDP divided by this row's. `proven optimal` counts distinct layers whose gap over the optimiser's whole space is within `--gap`; the gaps are `(objective − bound) / objective` per distinct layer (docs/optimiser.md says what the bounds count). `latency / bound` compares the predicted model latency with the sum of the per-layer lower bounds (the candidate bounds of docs/optimiser.md, which include spec §6's). `simulate` times `cimopt simulate` on the written schedule (every layer, identical layers once)."
+        "\n`compile` is a cold compile (empty solve cache), `warm` the same compile again served by the cache (mip only). `EDP vs ws` / `EDP vs greedy` are that mapper's model EDP divided by this row's. `proven optimal` counts distinct layers whose gap over the optimiser's whole space is within `--gap`; the gaps are `(objective − bound) / objective` per distinct layer (docs/optimiser.md says what the bounds count). `latency / bound` compares the predicted model latency with the sum of the per-layer lower bounds (the candidate bounds of docs/optimiser.md, which include domain §6's). `simulate` times `cimopt simulate` on the written schedule (every layer, identical layers once)."
     )?;
     writeln!(md, "\n## Cost model against the simulator\n")?;
     writeln!(

@@ -1,5 +1,5 @@
 //! The analytical cost model: the one definition of a mapping's predicted latency and energy
-//! (spec §4), used by the mappers, the optimiser's extraction check and the reports.
+//! (domain §4), used by the mappers, the optimiser's extraction check and the reports.
 //!
 //! Energy is exact: every transfer the nest performs is counted in closed form (tile size ×
 //! precision × executions × instances). Latency follows the simulator's structure — one ready
@@ -8,9 +8,9 @@
 //!
 //! ```text
 //! body(MAC) = t_MAC
-//! body(i)   = F_i · body(i+1) + (F_i − 1) · gap(i)
-//! gap(i)    = max( max_o serial_o(i),                        operands' chains run in parallel
-//!                  max_{j ≥ i, o double at j} k_o·c_o(j) − body(j+1) )  a stream slower than
+//! body(i)   = F_i · body(i+1) + (F_i − 1) · wait(i)
+//! wait(i)   = max( max_o serial_o(i),                        operands' chains run in parallel
+//!                 max_{j ≥ i, o double at j} k_o·c_o(j) − body(j+1) )  a stream slower than
 //!                                                                 what it feeds
 //! serial_o(i) = Σ_{j ≥ i, single} c_o(j)      (I, W: double-buffered transfers are prefetched)
 //! serial_O(i) = Σ_{j > i} 2·c_O(j) + [single at i] 2·c_O(i)     (write back, then re-read)
@@ -19,7 +19,9 @@
 //! where `c_o(j)` is the cycles of the tile transfer loop `j` fires for operand `o` (0 when it
 //! fires none), "double" is the child level's double-buffer flag, `k_O = 2` (an output tile is
 //! read down and written back on the same port) and `k_I = k_W = 1`. Every term is a max of
-//! sums of per-loop constants, which is what lets the optimiser state it linearly.
+//! sums of per-loop constants, which is what lets the optimiser state it linearly. The terms
+//! (refill chains and what they overlap, output chains, streams, port times) are stated once, in
+//! [`timing`]; this crate folds them into numbers and the optimiser's MILP into rows.
 
 pub mod nest;
 pub mod timing;
@@ -176,8 +178,8 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut body = t.t_mac() as f64;
     // body_of[i]: one execution of loop i; body_of[steps] is one activation.
     let mut body_of = vec![0.0f64; steps + 1];
-    // gap_of[i], chain_of[i]: the boundary gap of loop i and each operand's chain in it.
-    let mut gap_of = vec![0.0f64; steps];
+    // wait_of[i], chain_of[i]: the boundary wait of loop i and each operand's chain in it.
+    let mut wait_of = vec![0.0f64; steps];
     let mut chain_of = vec![[0.0f64; 3]; steps];
     body_of[steps] = body;
     // Exposed cycles of one execution: mode switch, mismatch, write-back, then the part of the
@@ -190,7 +192,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
         // An input or weight chain is its largest refill term (`timing::refill_terms`), its
-        // slack valued with the bodies and gaps of the loops inside.
+        // slack valued with the bodies and waits of the loops inside.
         let body_after = |position: usize| body_of[loop_step[position.div_ceil(2)]];
         let refill = |o: Operand| -> f64 {
             refill_terms(&timing[o.index()].steps, i)
@@ -201,9 +203,9 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                         Slack::Stream { k, next } => {
                             body_after(next).max(body_after(k) - term.sends_cycles)
                         }
-                        Slack::BodyGap(j) => {
+                        Slack::BodyWait(j) => {
                             let next = loop_step[j];
-                            body_of[next + 1] + (gap_of[next] - chain_of[next][o.index()]).max(0.0)
+                            body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
                         }
                         Slack::Body(j) => body_of[loop_step[j]],
                     };
@@ -223,7 +225,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 0.0
             }
         });
-        let serial_gap = chains.iter().cloned().fold(0.0, f64::max);
+        let serial_wait = chains.iter().cloned().fold(0.0, f64::max);
         // A stream delivers once per iteration of its own loop, also across the boundaries of
         // loops outside it: its deficit applies at every boundary at or outside its loop.
         let inner_deficit = deficit;
@@ -232,28 +234,28 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 deficit = (stream[o.index()], o);
             }
         }
-        let gap = serial_gap.max(deficit.0);
+        let wait = serial_wait.max(deficit.0);
         // A double-buffered output reads its second tile right after the first, before any
         // write-back: the first boundary of each execution only needs one transfer.
-        let first_gap = if double(i, oo) && f > 1.0 {
+        let first_wait = if double(i, oo) && f > 1.0 {
             let own_in = stream[oi.index()].max(stream[ow.index()]);
-            serial_gap
+            serial_wait
                 .max(inner_deficit.0)
                 .max(own_in)
                 .max(c(i, oo) - child)
         } else {
-            gap
+            wait
         };
         body = if f > 1.0 {
-            f * child + (f - 2.0) * gap + first_gap
+            f * child + (f - 2.0) * wait + first_wait
         } else {
             child
         };
         let mut e = exposed.map(|x| x * f);
         if f > 1.0 {
-            let stalls = (f - 2.0) * gap + first_gap;
-            if deficit.0 > serial_gap {
-                let excess = (f - 2.0) * (gap - serial_gap) + (first_gap - serial_gap).max(0.0);
+            let stalls = (f - 2.0) * wait + first_wait;
+            if deficit.0 > serial_wait {
+                let excess = (f - 2.0) * (wait - serial_wait) + (first_wait - serial_wait).max(0.0);
                 e[1] += excess;
                 e[3 + deficit.1.index()] += excess;
                 let rest = stalls - excess;
@@ -270,7 +272,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         }
         exposed = e;
         body_of[i] = body;
-        gap_of[i] = gap;
+        wait_of[i] = wait;
         chain_of[i] = chains;
         for o in Operand::ALL {
             b.transfer_cycles[o.index()] += n.entries(i) as f64 * f * c(i, o) * ways(o);

@@ -1,5 +1,5 @@
 //! The loop nest as data moves through it: which loop moves which operand's tile, from where
-//! to where, how big, and how often (spec §4, the reference's loop-nest preprocessing).
+//! to where, how big, and how often (domain §4, the reference's loop-nest preprocessing).
 
 use cimopt_ir::analysis::{double_buffered, executed_workload, precision_at, psum_levels};
 use cimopt_ir::{Mapping, Workload};

@@ -146,9 +146,10 @@ pub enum Slack {
     None,
     /// The body of loop `j`: the level's last send opened it.
     Body(usize),
-    /// The body inside loop `j` plus the part of loop `j`'s gap that another operand decides:
-    /// `body(j + 1) + max(0, gap(j) − chain(j, o))`.
-    BodyGap(usize),
+    /// The body inside loop `j` plus the part of loop `j`'s boundary wait that another operand
+    /// decides:
+    /// `body(j + 1) + max(0, wait(j) − chain(j, o))`.
+    BodyWait(usize),
     /// A level streaming into a double-buffered child, sending from position `k` to position
     /// `next`: `max(body after next, body after k − sends·c)` ([`RefillTerm::sends_cycles`]).
     Stream { k: usize, next: usize },
@@ -197,7 +198,7 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
             }
             // Its last send opens the last iteration of `next`; when another operand decides
             // that boundary, the send happens early in it.
-            Some((_, next)) if next.factor > 1 => Slack::BodyGap((next.position - 1) / 2),
+            Some((_, next)) if next.factor > 1 => Slack::BodyWait((next.position - 1) / 2),
             Some((_, next)) => Slack::Body(next.position.div_ceil(2)),
         };
         out.push(RefillTerm {

@@ -1,5 +1,5 @@
 //! Quantities every consumer of a mapping derives the same way: resident data per level,
-//! partial-sum precision, capacity use (spec §3).
+//! partial-sum precision, capacity use (domain §3).
 
 use crate::mapping::Mapping;
 use crate::workload::Workload;

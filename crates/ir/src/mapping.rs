@@ -1,4 +1,4 @@
-//! A mapping: the schedule of one layer on one target (spec §3).
+//! A mapping: the schedule of one layer on one target (domain §3).
 
 use cimopt_target::{Axis, Dim, Operand};
 

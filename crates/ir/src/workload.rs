@@ -1,4 +1,4 @@
-//! A layer's loop-nest workload (spec §2): the seven conv dimensions plus batch.
+//! A layer's loop-nest workload (domain §2): the seven conv dimensions plus batch.
 
 use cimopt_target::{Dim, Operand};
 use std::fmt;

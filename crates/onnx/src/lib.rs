@@ -1,5 +1,5 @@
 //! ONNX front end: lowers every Conv, Gemm and MatMul of an ONNX model to a
-//! [`cimopt_ir::Layer`] (spec §2) and lists every other node as an [`OtherOp`].
+//! [`cimopt_ir::Layer`] (domain §2) and lists every other node as an [`OtherOp`].
 //!
 //! Node attributes come from the ONNX protobuf; tensor shapes come from tract's shape
 //! inference, so a model whose weights are initializers and the same model whose weights are

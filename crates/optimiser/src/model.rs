@@ -4,7 +4,7 @@
 //! Energy is exact and linear: each placement's memory energy is a constant, MAC energy is
 //! fixed by the skeleton, leakage is linear in latency. Latency is the cost model's recursion
 //! (`crates/cost/src/lib.rs`) stated over continuous variables — one body time per loop, one
-//! boundary gap, first gap and serial gap per loop, one refill chain per (loop, operand), one
+//! boundary wait, first wait and serial wait per loop, one refill chain per (loop, operand), one
 //! stream deficit per nest position — with every term the cost model takes a maximum of as an
 //! epigraph row. Where the cost model subtracts a maximum (a refill that waits for a
 //! double-buffered child, the head start of a stream) the row uses a term that is never larger
@@ -130,9 +130,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             .map(|_| b.add(variable().min(0.0)).0)
             .collect::<Vec<_>>()
     };
-    let gap = per_loop(&mut b);
-    let first_gap = per_loop(&mut b);
-    let serial_gap = per_loop(&mut b);
+    let wait = per_loop(&mut b);
+    let first_wait = per_loop(&mut b);
+    let serial_wait = per_loop(&mut b);
     let chain: Vec<Vec<Variable>> = (0..3).map(|_| per_loop(&mut b)).collect();
     let deficit: Vec<Variable> = (0..2 * n).map(|_| b.add(variable().min(0.0)).0).collect();
     let deficit_at = |s: usize| -> Expression {
@@ -232,9 +232,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             match slack {
                 Slack::None => {}
                 Slack::Body(j) => e -= body_at(j),
-                Slack::BodyGap(j) => {
+                Slack::BodyWait(j) => {
                     e -= body_at(j + 1);
-                    e -= gap[j];
+                    e -= wait[j];
                     e += chain[o.index()][j];
                 }
                 Slack::Stream { k, next } => {
@@ -281,7 +281,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         }
     }
     // Gaps and bodies.
-    let max_gap: f64 = Operand::ALL
+    let max_wait: f64 = Operand::ALL
         .iter()
         .map(|&o| {
             inp.profiles[o.index()]
@@ -310,24 +310,24 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         }
         for o in Operand::ALL {
             b.rows
-                .push(Expression::from(serial_gap[i]).geq(chain[o.index()][i]));
+                .push(Expression::from(serial_wait[i]).geq(chain[o.index()][i]));
         }
-        b.rows.push(Expression::from(gap[i]).geq(serial_gap[i]));
+        b.rows.push(Expression::from(wait[i]).geq(serial_wait[i]));
         b.rows
-            .push(Expression::from(gap[i]).geq(deficit_at(2 * i + 1)));
+            .push(Expression::from(wait[i]).geq(deficit_at(2 * i + 1)));
         b.rows
-            .push(Expression::from(first_gap[i]).geq(serial_gap[i]));
+            .push(Expression::from(first_wait[i]).geq(serial_wait[i]));
         b.rows
-            .push(Expression::from(first_gap[i]).geq(deficit_at(2 * i + 2)));
+            .push(Expression::from(first_wait[i]).geq(deficit_at(2 * i + 2)));
         for o in [oi, ow] {
             let e = sum_over(o, &|p| stream(o, 2 * i + 1, p));
             if (&e).linear_coefficients().next().is_some() {
                 b.rows
-                    .push(Expression::from(first_gap[i]).geq(e - body_at(i + 1)));
+                    .push(Expression::from(first_wait[i]).geq(e - body_at(i + 1)));
             }
         }
         // A double-buffered output loop: its first boundary needs one output transfer;
-        // otherwise the first gap is the gap.
+        // otherwise the first wait is the wait.
         let o_double = |p: &Profile| {
             p.timing
                 .steps
@@ -349,19 +349,19 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         });
         if (&own_o).linear_coefficients().next().is_some() {
             b.rows
-                .push(Expression::from(first_gap[i]).geq(own_o - body_at(i + 1)));
+                .push(Expression::from(first_wait[i]).geq(own_o - body_at(i + 1)));
         }
         let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
         b.rows
-            .push(Expression::from(first_gap[i]).geq(Expression::from(gap[i]) - max_gap * y));
+            .push(Expression::from(first_wait[i]).geq(Expression::from(wait[i]) - max_wait * y));
         let f = factor[i];
         b.rows.push(
-            Expression::from(body[i]).eq(f * body_at(i + 1) + (f - 2.0) * gap[i] + first_gap[i]),
+            Expression::from(body[i]).eq(f * body_at(i + 1) + (f - 2.0) * wait[i] + first_wait[i]),
         );
         b.rows.push(
-            Expression::from(excess[i]).eq(f * excess_at(i + 1) + (f - 2.0) * gap[i]
-                - (f - 1.0) * serial_gap[i]
-                + first_gap[i]),
+            Expression::from(excess[i]).eq(f * excess_at(i + 1) + (f - 2.0) * wait[i]
+                - (f - 1.0) * serial_wait[i]
+                + first_wait[i]),
         );
     }
     // Start, head start, drain and the total.

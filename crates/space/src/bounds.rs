@@ -1,4 +1,4 @@
-//! Lower bounds on a layer's latency and energy: the physical ones of spec §6, and per spatial
+//! Lower bounds on a layer's latency and energy: the physical ones of domain §6, and per spatial
 //! candidate, bounds that hold for every loop order, split, level and double-buffer choice.
 
 use crate::spatial;
@@ -14,7 +14,7 @@ pub struct LowerBound {
     pub weight_load_cycles: f64,
     /// Cycles to read each operand from DRAM once.
     pub dram_cycles: [f64; 3],
-    /// Spec §6: `max(compute + weight load, max DRAM)`.
+    /// Domain §6: `max(compute + weight load, max DRAM)`.
     pub physical_cycles: f64,
     /// The layer's bound: the smallest [`candidate_bounds`] latency over the spatial
     /// candidates, which also counts the waits between activations (never below
@@ -42,7 +42,7 @@ pub fn layer_bounds(t: &Target, w: &Workload) -> (LowerBound, Vec<CandidateBound
     (lb, cases)
 }
 
-/// The physical bound of spec §6 alone ([`LowerBound::cycles`] = `physical_cycles`): all a
+/// The physical bound of domain §6 alone ([`LowerBound::cycles`] = `physical_cycles`): all a
 /// [`candidate_bounds`] call needs, without bounding every candidate.
 pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
     let min_activations = spatial::enumerate(t, w)

@@ -1,4 +1,4 @@
-//! The accelerator description ("target", spec §1): a TOML file, or a built-in preset, with
+//! The accelerator description ("target", domain §1): a TOML file, or a built-in preset, with
 //! command-line overrides, validated into a [`Target`].
 //!
 //! ```text

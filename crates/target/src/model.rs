@@ -136,7 +136,7 @@ impl Target {
             .div_ceil(self.macro_.input_bits_per_cycle)
     }
 
-    /// Energy of one macro activation of one core, nJ (spec §1).
+    /// Energy of one macro activation of one core, nJ (domain §1).
     pub fn activation_energy_nj(&self) -> f64 {
         match self.macro_.activation {
             ActivationEnergy::Explicit { nj } => nj,

@@ -48,7 +48,7 @@ impl Dim {
         }
     }
 
-    /// Whether the data of `operand` depends on this dimension (spec §2).
+    /// Whether the data of `operand` depends on this dimension (domain §2).
     pub fn relevant_to(self, operand: Operand) -> bool {
         use Dim::*;
         match operand {
