@@ -51,40 +51,136 @@ fn assert_schedule_sound(path: &std::path::Path, json: &Value) {
     );
 }
 
-#[test]
-fn every_bundled_and_shared_model_compiles_and_checks_on_both_presets() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut models = bundled_models();
-    match shared_models() {
-        Some(shared) => {
-            let mut s: Vec<_> = std::fs::read_dir(shared)
-                .unwrap()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
-                .collect();
-            s.sort();
-            models.extend(s);
+/// What every schedule of a model must satisfy, whatever the mapper: it is sound (schema, byte
+/// round trip) and `check` accepts it; it covers every layer `inspect` lists with all their MACs;
+/// its totals are the sums of its layers (EDP their product) and at least its lower bound; every
+/// mapping does at most the peak work per activation; and the simulator confirms each layer's
+/// prediction within 3 %.
+fn assert_schedule_right(
+    dir: &std::path::Path,
+    model: &std::path::Path,
+    path: &std::path::Path,
+    json: &Value,
+) {
+    assert_schedule_sound(path, json);
+    let report = ok(dir, &["check", path.to_str().unwrap()]);
+    assert!(report.contains("layers valid"), "{report}");
+    let inspect: Value =
+        serde_json::from_str(&ok(dir, &["inspect", model.to_str().unwrap(), "--json"])).unwrap();
+    let layers = json["layers"].as_array().unwrap();
+    let what = path.display();
+    assert_eq!(
+        layers.len() as u64,
+        inspect["summary"]["layers"].as_u64().unwrap(),
+        "{what}: a layer is missing"
+    );
+    let t = &json["inputs"]["target"]["spec"];
+    let peak = t["cores"].as_f64().unwrap()
+        * t["macro"]["rows"].as_f64().unwrap()
+        * t["macro"]["cols"].as_f64().unwrap();
+    let (mut macs, mut latency, mut energy) = (0.0, 0.0, 0.0);
+    for l in layers {
+        let d = &l["dims"];
+        let layer_macs: f64 = ["R", "S", "P", "Q", "C", "K", "G", "B"]
+            .iter()
+            .map(|k| d[*k].as_f64().unwrap())
+            .product();
+        macs += layer_macs;
+        let activations: f64 = l["mapping"]["temporal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["factor"].as_f64().unwrap())
+            .product();
+        assert!(
+            layer_macs <= activations * peak,
+            "{what} layer {}: {layer_macs} MACs in {activations} activations of {peak}",
+            l["id"]
+        );
+        let p = &l["predicted"];
+        latency += p["latency_cycles"].as_f64().unwrap();
+        energy += p["energy_nj"].as_f64().unwrap();
+        for key in ["prediction_error.latency", "prediction_error.energy"] {
+            let e = l["simulated"]["breakdown"][key].as_f64().unwrap();
+            assert!(e <= 0.03, "{what} layer {}: {key} {e}", l["id"]);
         }
-        None => eprintln!("skipped the ../shared/models part: folder absent"),
     }
-    assert!(models.len() >= 6, "{models:?}");
-    for model in &models {
+    assert_eq!(
+        macs,
+        inspect["summary"]["total_macs"].as_f64().unwrap(),
+        "{what}: the layers do not hold the model's MACs"
+    );
+    let m = &json["model"];
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(
+        close(m["latency_cycles"].as_f64().unwrap(), latency),
+        "{what}"
+    );
+    assert!(close(m["energy_nj"].as_f64().unwrap(), energy), "{what}");
+    assert!(
+        close(m["edp"].as_f64().unwrap(), latency * energy),
+        "{what}"
+    );
+    assert!(
+        m["lower_bound_cycles"].as_f64().unwrap() <= latency,
+        "{what}"
+    );
+}
+
+/// Every model on both presets with every mapper: each schedule is right, and the mappers rank
+/// as they promise (greedy never worse than ws per layer, mip never worse than greedy on the
+/// model's EDP).
+fn all_mappers_on(models: &[std::path::PathBuf]) {
+    let dir = tempfile::tempdir().unwrap();
+    for model in models {
         for target in ["default", "transformer"] {
+            let mut by_mapper = Vec::new();
             for mapper in ["ws", "greedy", "mip"] {
                 let (path, json) = compile_to(dir.path(), model, target, mapper);
-                assert_schedule_sound(&path, &json);
-                let layers = json["layers"].as_array().unwrap();
-                assert!(!layers.is_empty(), "{}", path.display());
-                for l in layers {
-                    assert!(l["predicted"]["latency_cycles"].as_f64().unwrap() > 0.0);
-                    assert!(l["predicted"]["energy_nj"].as_f64().unwrap() > 0.0);
-                }
-                let report = ok(dir.path(), &["check", path.to_str().unwrap()]);
-                assert!(report.contains("layers valid"), "{report}");
+                assert_schedule_right(dir.path(), model, &path, &json);
+                by_mapper.push(json);
+            }
+            let edp = |j: &Value| j["model"]["edp"].as_f64().unwrap();
+            let what = format!("{} on {target}", model.display());
+            assert!(
+                edp(&by_mapper[2]) <= edp(&by_mapper[1]) * (1.0 + 1e-9),
+                "{what}: mip {} above greedy {}",
+                edp(&by_mapper[2]),
+                edp(&by_mapper[1])
+            );
+            let layers = |j: &Value| j["layers"].as_array().unwrap().clone();
+            for (g, w) in layers(&by_mapper[1]).iter().zip(layers(&by_mapper[0])) {
+                assert!(
+                    g["predicted"]["edp"].as_f64().unwrap()
+                        <= w["predicted"]["edp"].as_f64().unwrap() * (1.0 + 1e-9),
+                    "{what} layer {}: greedy above ws",
+                    g["id"]
+                );
             }
         }
     }
+}
+
+#[test]
+fn heavy_every_bundled_model_compiles_right_with_every_mapper() {
+    let models = bundled_models();
+    assert!(models.len() >= 6, "{models:?}");
+    all_mappers_on(&models);
+}
+
+#[test]
+#[cfg_attr(not(shared_models), ignore = "needs ../shared/models")]
+fn heavy_every_shared_model_compiles_right_with_every_mapper() {
+    let shared = shared_models().expect("../shared/models was present when this test was built");
+    let mut models: Vec<_> = std::fs::read_dir(shared)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    models.sort();
+    assert!(!models.is_empty());
+    all_mappers_on(&models);
 }
 
 #[test]

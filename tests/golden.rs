@@ -68,7 +68,7 @@ fn describe(old: &Value, new: &Value) -> String {
 }
 
 #[test]
-fn compile_output_matches_the_committed_schedules() {
+fn heavy_compile_output_matches_the_committed_schedules() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;

@@ -44,6 +44,16 @@ fn collect() -> Errors {
                 ];
                 for (mapper, mapping) in mappings {
                     let c = evaluate(&t, w, &mapping);
+                    // The latency by cause adds up to the latency.
+                    let b = &c.latency;
+                    let parts = b.compute + b.mode_switch + b.mismatch + b.writeback + b.bootstrap;
+                    assert!(
+                        (parts - c.latency_cycles).abs() <= 1e-6 * c.latency_cycles.max(1.0),
+                        "{} #{}: causes add up to {parts}, latency {}",
+                        model.display(),
+                        layer.index,
+                        c.latency_cycles
+                    );
                     let s = cimopt_sim::simulate(&t, w, &mapping).unwrap();
                     let name = format!(
                         "{} {preset} {mapper} #{} {}",

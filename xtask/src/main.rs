@@ -17,7 +17,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
-  test [cargo test args]   install missing build tools, then run every test
+  test [--fast] [cargo test args]
+                           install missing build tools, then run every test (--fast skips the
+                           heavy ones: every model with the MILP, cold golden solves)
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
@@ -53,14 +55,18 @@ fn run() -> Result<()> {
         "test" => {
             let env = tools::ensure(&root)?;
             tools::ensure_chromium();
-            cargo(
-                &root,
-                &env,
-                ["test", "--workspace"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain(rest),
-            )
+            let fast = rest.iter().any(|a| a == "--fast");
+            let rest: Vec<String> = rest.into_iter().filter(|a| a != "--fast").collect();
+            let mut args: Vec<String> = ["test", "--workspace"].map(String::from).to_vec();
+            args.extend(rest);
+            if fast {
+                // Heavy tests are named `heavy_*`; the harness filters them out by name.
+                if !args.iter().any(|a| a == "--") {
+                    args.push("--".into());
+                }
+                args.extend(["--skip".into(), "heavy_".into()]);
+            }
+            cargo(&root, &env, args)
         }
         "run" => {
             let env = tools::ensure(&root)?;

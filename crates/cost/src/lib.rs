@@ -327,11 +327,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     b.mismatch = exposed[1];
     b.writeback = exposed[2] + drain;
     b.bootstrap = boot_in + boot_out;
-    debug_assert!(
-        (total - (b.compute + b.mode_switch + b.mismatch + b.writeback + b.bootstrap)).abs()
-            <= 1e-6 * total.max(1.0),
-        "latency breakdown does not add up"
-    );
+    // The causes add up to the total (checked by the prediction tests on every bundled layer).
     (total, b)
 }
 

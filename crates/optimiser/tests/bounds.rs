@@ -138,18 +138,18 @@ fn check_target(t: &Target) {
 }
 
 #[test]
-fn the_candidate_bound_holds_on_default() {
+fn heavy_the_candidate_bound_holds_on_default() {
     check_target(&target("default", &[]));
 }
 
 #[test]
-fn the_candidate_bound_holds_on_transformer() {
+fn heavy_the_candidate_bound_holds_on_transformer() {
     check_target(&target("transformer", &[]));
 }
 
 /// Registers that hold several elements: no refill term.
 #[test]
-fn the_candidate_bound_holds_with_wide_registers() {
+fn heavy_the_candidate_bound_holds_with_wide_registers() {
     check_target(&target(
         "default",
         &["levels.4.capacity=64bit", "levels.5.capacity=64bit"],
@@ -158,6 +158,6 @@ fn the_candidate_bound_holds_with_wide_registers() {
 
 /// A ping-pong macro: no boundary has to wait, weights load while the macro computes.
 #[test]
-fn the_candidate_bound_holds_with_a_ping_pong_macro() {
+fn heavy_the_candidate_bound_holds_with_a_ping_pong_macro() {
     check_target(&target("default", &["macro.ping_pong=true"]));
 }

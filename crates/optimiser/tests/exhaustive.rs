@@ -61,7 +61,7 @@ fn opts(objective: Objective) -> Options {
 /// On every skeleton of the best-utilised spatial candidates, the MILP search (bound, price,
 /// cut, repeat) ends at the brute-force optimum of the skeleton, and its bound is below it.
 #[test]
-fn the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
+fn heavy_the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
     let t = target("default", &[]);
     let mut checked = 0;
     for (name, w) in layers() {
@@ -134,7 +134,7 @@ fn the_layer_search_is_never_worse_than_greedy() {
 /// optimum a bound), and on the triples that matter, each skeleton's fastest, the two are
 /// equal. Checked on both presets and the test targets.
 #[test]
-fn the_milp_and_the_cost_model_agree_triple_by_triple() {
+fn heavy_the_milp_and_the_cost_model_agree_triple_by_triple() {
     for t in test_targets() {
         the_milp_never_overestimates_a_triple(&t);
         the_milp_is_exact_on_the_fastest_triples(&t);
