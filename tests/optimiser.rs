@@ -71,6 +71,34 @@ fn mip_schedules_carry_their_evidence_and_beat_or_match_greedy() {
         );
         assert!(s["candidates"]["enumerated"].as_u64().unwrap() > 0);
         assert_eq!(s["warm_start"], true);
+        // Why it stopped: the gap alone when proven, else the budgets that left it open.
+        let reasons: Vec<&str> = s["stop_reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        if s["status"] == "optimal" {
+            assert_eq!(reasons, ["gap_reached"], "{s}");
+        } else {
+            assert!(
+                !reasons.is_empty() && !reasons.contains(&"gap_reached"),
+                "{s}"
+            );
+            for r in &reasons {
+                assert!(
+                    [
+                        "node_budget",
+                        "round_budget",
+                        "candidate_budget",
+                        "placement_limit",
+                        "time_limit"
+                    ]
+                    .contains(r),
+                    "{s}"
+                );
+            }
+        }
         // Deterministic bytes: no wall time, no cache state unless --timings.
         assert!(s["wall_s"].is_null() && s["cache_hit"].is_null());
         // Each layer's share of the model's EDP objective, E + λ·L, is never above greedy's.

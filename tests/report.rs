@@ -235,3 +235,86 @@ fn vector_unit_estimate_needs_lanes_and_stays_out_of_totals_unless_asked() {
     );
     assert!(shown.contains("vector_lanes = 16"), "{shown}");
 }
+
+/// The parts of a report's "energy by part" (name, nJ), from its table.
+fn energy_parts(table: &str) -> Vec<(String, f64)> {
+    table
+        .lines()
+        .skip_while(|l| !l.starts_with("energy by part"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (
+                f.next().unwrap().to_string(),
+                f.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A level named like a part of the energy (`mac`, the MAC's own key in the breakdown) keeps its
+/// energy: the report lists both, and the parts still add up to the total.
+#[test]
+fn a_level_named_mac_is_not_the_mac() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = root().join("models/tiny_cnn.onnx");
+    for (set, out) in [
+        (vec![], "plain.json"),
+        (
+            vec!["levels.oreg.name=mac", "spatial.rows.source.O=mac"],
+            "mac.json",
+        ),
+    ] {
+        let mut args = vec![
+            "compile",
+            m.to_str().unwrap(),
+            "--target",
+            "default",
+            "--mapper",
+            "greedy",
+            "-q",
+            "-o",
+            out,
+        ];
+        for s in &set {
+            args.extend(["--set", s]);
+        }
+        ok(d, &args);
+    }
+    let plain = energy_parts(&ok(d, &["report", "plain.json"]));
+    let renamed = energy_parts(&ok(d, &["report", "mac.json"]));
+    let part = |parts: &[(String, f64)], name: &str| {
+        parts
+            .iter()
+            .find(|p| p.0 == name)
+            .unwrap_or_else(|| panic!("no part `{name}` in {parts:?}"))
+            .1
+    };
+    assert_eq!(part(&renamed, "mac"), part(&plain, "oreg"));
+    assert_eq!(part(&renamed, "MAC"), part(&plain, "MAC"));
+    let total = |parts: &[(String, f64)]| parts.iter().map(|p| p.1).sum::<f64>();
+    assert!(
+        (total(&renamed) - total(&plain)).abs() < 1e-3,
+        "{renamed:?} vs {plain:?}"
+    );
+    assert!(part(&renamed, "mac") > 0.0, "{renamed:?}");
+}
+
+/// A schedule written in format 1.0.0 still reads, checks and reports, its level energies taken
+/// from the 1.0 keys.
+#[test]
+fn a_version_1_0_0_schedule_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = root().join("tests/fixtures/tiny_cnn.default.1.0.0.schedule.json");
+    let out = ok(dir.path(), &["check", old.to_str().unwrap()]);
+    assert!(out.contains("5 layers valid"), "{out}");
+    let parts = energy_parts(&ok(dir.path(), &["report", old.to_str().unwrap()]));
+    for level in ["dram", "output_buffer", "input_buffer", "oreg", "macro"] {
+        assert!(
+            parts.iter().any(|p| p.0 == level && p.1 > 0.0),
+            "{level}: {parts:?}"
+        );
+    }
+}

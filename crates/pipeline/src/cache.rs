@@ -29,7 +29,7 @@ fn cache_key(
         "tool": env!("CARGO_PKG_VERSION"),
         // Code that may solve differently under the same version has another source id.
         "build": SOURCE_ID,
-        "format": 2,
+        "format": 3,
         "mapper": opts.mapper.name(),
         "objective": opts.objective.name(),
         "options": options,
@@ -50,6 +50,7 @@ fn encode(m: &Mapping, info: &SolveInfo) -> Value {
         "gap": info.gap,
         "candidates": info.candidates.map(|c| json!([c.enumerated, c.pruned_by_bound, c.solved])),
         "warm_start": info.warm_start,
+        "stop_reasons": info.stop_reasons,
     })
 }
 
@@ -110,6 +111,11 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         gap: v["gap"].as_f64(),
         candidates: cands,
         warm_start: v["warm_start"].as_bool(),
+        stop_reasons: v["stop_reasons"]
+            .as_array()?
+            .iter()
+            .map(|r| r.as_str().map(String::from))
+            .collect::<Option<_>>()?,
         ..SolveInfo::default()
     };
     Some((m, info))

@@ -6,7 +6,7 @@ use crate::options::{CompileOptions, Mapper};
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Layer, Mapping, check};
 use cimopt_mappers::{GreedyOptions, Mapped, greedy, weight_stationary};
-use cimopt_optimiser::Options;
+use cimopt_optimiser::{Options, StopReason};
 use cimopt_schedule::{Candidates, SolveInfo};
 use cimopt_target::Target;
 
@@ -176,6 +176,11 @@ pub fn solve_layer(
                 }),
                 warm_start: Some(true),
                 cache_hit: None,
+                stop_reasons: s
+                    .stop_reasons
+                    .iter()
+                    .map(|r| r.name().to_string())
+                    .collect(),
             };
             (
                 Mapped {
@@ -208,6 +213,7 @@ pub fn solve_layer(
                 objective: Some(objective.of(&cost)),
                 best_bound: Some(objective.of(&cost)),
                 gap: Some(0.0),
+                stop_reasons: vec![StopReason::GapReached.name().to_string()],
                 ..SolveInfo::default()
             };
             (

@@ -78,7 +78,19 @@ fn transfer_key(o: Operand) -> String {
     format!("latency.transfer_{o}_cycles")
 }
 
+/// The keys of a level's parts. Since format 1.1 they live under `level.`, apart from the MAC
+/// and leakage parts, so that no level name can collide with them.
 fn level_keys(name: &str) -> [String; 3] {
+    [
+        format!("energy.level.{name}_nj"),
+        format!("bits.level.{name}_read"),
+        format!("bits.level.{name}_written"),
+    ]
+}
+
+/// The 1.0 spelling of a level's keys (`energy.dram_nj`), read from older documents. It is
+/// ambiguous for a level named `mac` or `leakage`, whose energy such a document cannot hold.
+fn legacy_level_keys(name: &str) -> [String; 3] {
     [
         format!("energy.{name}_nj"),
         format!("bits.{name}_read"),
@@ -182,11 +194,13 @@ impl Breakdown {
             .levels
             .iter()
             .map(|level| {
-                let [energy, read, written] = level_keys(&level.name);
+                let keys = level_keys(&level.name);
+                let legacy = legacy_level_keys(&level.name);
+                let mut take = |i: usize| rest.remove(&keys[i]).or_else(|| rest.remove(&legacy[i]));
                 LevelParts {
-                    energy_nj: rest.remove(&energy),
-                    bits_read: rest.remove(&read),
-                    bits_written: rest.remove(&written),
+                    energy_nj: take(0),
+                    bits_read: take(1),
+                    bits_written: take(2),
                 }
             })
             .collect();

@@ -212,6 +212,7 @@ pub struct SolveDto {
     pub candidates: Option<CandidatesDto>,
     pub warm_start: Option<bool>,
     pub cache_hit: Option<bool>,
+    pub stop_reasons: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Default)]

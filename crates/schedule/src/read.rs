@@ -439,6 +439,7 @@ fn layer(
                 }),
             warm_start: solve.and_then(|s| s.warm_start),
             cache_hit: solve.and_then(|s| s.cache_hit),
+            stop_reasons: solve.map(|s| s.stop_reasons.clone()).unwrap_or_default(),
         },
     })
 }

@@ -173,6 +173,7 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
             }),
             warm_start: sl.solve.warm_start,
             cache_hit: sl.solve.cache_hit,
+            stop_reasons: sl.solve.stop_reasons.clone(),
         }),
     }
 }

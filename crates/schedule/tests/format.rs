@@ -48,7 +48,7 @@ fn round_trip_is_byte_identical_and_lossless() {
 #[test]
 fn output_is_pretty_with_two_spaces_and_ordered_keys() {
     let text = write(&schedule());
-    assert!(text.starts_with("{\n  \"schema\": {\n    \"name\": \"cimopt-schedule\",\n    \"version\": \"1.0.0\"\n  },\n  \"producer\": {"));
+    assert!(text.starts_with("{\n  \"schema\": {\n    \"name\": \"cimopt-schedule\",\n    \"version\": \"1.1.0\"\n  },\n  \"producer\": {"));
     let v = parse(&text);
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(
@@ -104,7 +104,8 @@ fn output_is_pretty_with_two_spaces_and_ordered_keys() {
             "wall_s",
             "candidates",
             "warm_start",
-            "cache_hit"
+            "cache_hit",
+            "stop_reasons"
         ]
     );
     assert_eq!(
@@ -125,7 +126,7 @@ fn output_is_pretty_with_two_spaces_and_ordered_keys() {
         json!({"latency": "cycles", "energy": "nJ", "capacity": "bit", "edp": "cycle·nJ"})
     );
     // Shortest round-trip floats.
-    assert!(text.contains("\"energy.macro_nj\": 0.30000000000000004"));
+    assert!(text.contains("\"energy.level.macro_nj\": 0.30000000000000004"));
     assert!(text.contains("\"latency.stall_cycles\": 1e-7"));
 }
 

@@ -167,6 +167,7 @@ pub fn schedule() -> Schedule {
         }),
         warm_start: Some(true),
         cache_hit: Some(false),
+        stop_reasons: vec!["gap_reached".into()],
     };
     let mut sim = metrics(2061.0, 13.5);
     sim.breakdown = Default::default();
@@ -214,6 +215,7 @@ pub fn schedule() -> Schedule {
                     candidates: None,
                     warm_start: None,
                     cache_hit: None,
+                    stop_reasons: vec![],
                 },
             },
             ScheduledLayer {
