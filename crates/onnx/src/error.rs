@@ -1,5 +1,8 @@
-//! The front end's errors. Each message is one paragraph that names the file, node or input.
+//! The front end's errors. Each message is one paragraph that names the file, node or input;
+//! names and paths are printed through [`display_name`](crate::display_name), so control
+//! characters in them never reach a terminal raw. The fields keep the raw names.
 
+use crate::names::{display_name as n, display_path};
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -7,11 +10,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum FrontendError {
     /// The model file does not exist.
-    #[error("ONNX model `{}` does not exist; check the path", path.display())]
+    #[error("ONNX model `{}` does not exist; check the path", display_path(path))]
     NotFound { path: PathBuf },
 
     /// The model file exists but could not be read.
-    #[error("cannot read ONNX model `{}`: {source}", path.display())]
+    #[error("cannot read ONNX model `{}`: {source}", display_path(path))]
     Io {
         path: PathBuf,
         #[source]
@@ -22,21 +25,25 @@ pub enum FrontendError {
     #[error(
         "`{}` is not a valid ONNX model ({reason}); the file may be corrupt, truncated or not \
          ONNX at all",
-        path.display()
+        display_path(path)
     )]
     NotOnnx { path: PathBuf, reason: String },
 
     /// The graph is malformed (a cycle, a tensor nobody produces, tract cannot parse a node).
-    #[error("ONNX model `{}` is malformed: {reason}", path.display())]
+    #[error("ONNX model `{}` is malformed: {reason}", display_path(path))]
     InvalidModel { path: PathBuf, reason: String },
 
     /// A graph input has a symbolic (or missing) dimension and no concrete shape was given.
     #[error(
-        "input `{input}` of `{}` has a symbolic dimension {dim} (`{dim_name}`) in its shape \
-         [{shape}]; give the input a concrete shape with `--input-shape {input}={}` \
+        "input `{}` of `{}` has a symbolic dimension {dim} (`{}`) in its shape \
+         [{}]; give the input a concrete shape with `--input-shape {}={}` \
          (dimensions separated by `x`, e.g. `--input-shape NAME=1x3x224x224`; repeat the \
          option for each input with symbolic dimensions)",
-        path.display(),
+        n(input),
+        display_path(path),
+        n(dim_name),
+        n(shape),
+        n(input),
         example_shape(shape)
     )]
     SymbolicInput {
@@ -52,9 +59,10 @@ pub enum FrontendError {
 
     /// An `input_shapes` entry names no graph input of the model.
     #[error(
-        "`{}` has no graph input named `{input}` (inputs that take a shape: {}); fix the name \
+        "`{}` has no graph input named `{}` (inputs that take a shape: {}); fix the name \
          given to --input-shape",
-        path.display(),
+        display_path(path),
+        n(input),
         list_names(known)
     )]
     UnknownInput {
@@ -64,7 +72,11 @@ pub enum FrontendError {
     },
 
     /// An `input_shapes` entry does not fit the input (wrong rank, zero dimension).
-    #[error("bad shape given for input `{input}` of `{}`: {reason}", path.display())]
+    #[error(
+        "bad shape given for input `{}` of `{}`: {reason}",
+        n(input),
+        display_path(path)
+    )]
     BadInputShape {
         path: PathBuf,
         input: String,
@@ -73,8 +85,10 @@ pub enum FrontendError {
 
     /// tract could not infer the shape of a tensor a layer needs.
     #[error(
-        "cannot infer the shape of tensor `{tensor}` (input of node `{node}`) in `{}`: {reason}",
-        path.display()
+        "cannot infer the shape of tensor `{}` (input of node `{}`) in `{}`: {reason}",
+        n(tensor),
+        n(node),
+        display_path(path)
     )]
     ShapeInference {
         path: PathBuf,
@@ -84,7 +98,12 @@ pub enum FrontendError {
     },
 
     /// A compute node whose attributes or shapes are inconsistent.
-    #[error("node `{node}` ({op}) of `{}` is invalid: {reason}", path.display())]
+    #[error(
+        "node `{}` ({}) of `{}` is invalid: {reason}",
+        n(node),
+        n(op),
+        display_path(path)
+    )]
     InvalidNode {
         path: PathBuf,
         node: String,
@@ -94,7 +113,7 @@ pub enum FrontendError {
 
     /// A compute node the front end cannot lower (unknown kernel shape, 3-D conv,
     /// ConvTranspose, quantised ops...).
-    #[error("unsupported compute node `{node}`: {reason}")]
+    #[error("unsupported compute node `{}`: {reason}", n(node))]
     Unsupported { node: String, reason: String },
 }
 
@@ -106,7 +125,7 @@ fn list_names(names: &[String]) -> String {
     let mut s = names
         .iter()
         .take(8)
-        .map(|k| format!("`{k}`"))
+        .map(|k| format!("`{}`", n(k)))
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > 8 {

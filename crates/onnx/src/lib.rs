@@ -37,8 +37,10 @@
 
 mod error;
 mod lower;
+mod names;
 
 pub use error::FrontendError;
+pub use names::display_name;
 
 use cimopt_ir::Layer;
 use petgraph::Graph;
@@ -398,7 +400,8 @@ fn topo_order(
         for o in n.output.iter().filter(|o| !o.is_empty()) {
             if producer.insert(o, i).is_some() {
                 return Err(invalid(format!(
-                    "tensor `{o}` is produced by more than one node"
+                    "tensor `{}` is produced by more than one node",
+                    display_name(o)
                 )));
             }
         }
@@ -421,8 +424,9 @@ fn topo_order(
                 None if sources.contains(t.as_str()) => {}
                 None => {
                     return Err(invalid(format!(
-                        "tensor `{t}`, input of node `{}`, is neither a graph input, an initializer nor the output of a node",
-                        node_name(n, i)
+                        "tensor `{}`, input of node `{}`, is neither a graph input, an initializer nor the output of a node",
+                        display_name(t),
+                        display_name(&node_name(n, i))
                     )));
                 }
             }
@@ -448,7 +452,7 @@ fn topo_order(
             .unwrap_or(0);
         return Err(invalid(format!(
             "the graph has a cycle through node `{}`",
-            node_name(&graph.node[stuck], stuck)
+            display_name(&node_name(&graph.node[stuck], stuck))
         )));
     }
     Ok(order)
@@ -608,12 +612,12 @@ fn infer_shapes(path: &Path, proto: &pb::ModelProto) -> Result<Shapes, FrontendE
         let framework = onnx();
         let parsed = framework
             .parse(proto, dir.as_deref())
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| display_name(&format!("{e:#}")))?;
         let mut model = parsed.model;
         let analysis_error = match model.analyse(false) {
             Ok(_) => None,
             Err(e) => {
-                let msg = format!("{e:#}");
+                let msg = display_name(&format!("{e:#}"));
                 let _ = model.analyse(true);
                 Some(msg)
             }

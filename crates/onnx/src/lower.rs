@@ -1,6 +1,6 @@
 //! Lowering of one Conv / Gemm / MatMul node to a workload.
 
-use crate::{FrontendError, Shapes};
+use crate::{FrontendError, Shapes, display_name};
 use cimopt_ir::{OpKind, WeightKind, Workload};
 use std::collections::HashSet;
 use std::path::Path;
@@ -169,8 +169,9 @@ fn conv(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Frontend
         return Err(FrontendError::Unsupported {
             node: name.to_string(),
             reason: format!(
-                "the shape of its kernel `{w_name}` is not known (the kernel must be an initializer or a \
-                 graph input with a concrete shape)"
+                "the shape of its kernel `{}` is not known (the kernel must be an initializer or a \
+                 graph input with a concrete shape)",
+                display_name(w_name)
             ),
         });
     };
@@ -249,7 +250,7 @@ fn conv(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Frontend
                 pads[spatial + i] = end;
             }
         }
-        other => return Err(n.invalid(format!("unknown auto_pad `{other}`"))),
+        other => return Err(n.invalid(format!("unknown auto_pad `{}`", display_name(other)))),
     }
     let mut out_sp = Vec::with_capacity(spatial);
     for i in 0..spatial {

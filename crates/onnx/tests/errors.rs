@@ -221,3 +221,58 @@ fn inconsistent_nodes_and_graphs() {
         "{e}"
     );
 }
+
+#[test]
+fn names_with_control_characters_are_escaped() {
+    assert_eq!(
+        cimopt_onnx::display_name("/conv1/Conv"),
+        "/conv1/Conv",
+        "ordinary names are unchanged"
+    );
+    assert_eq!(
+        cimopt_onnx::display_name("a\x1b[31mb\nc\td\u{7f}e\u{202e}f\u{85}"),
+        "a\\u{1b}[31mb\\u{a}c\\u{9}d\\u{7f}e\\u{202e}f\\u{85}"
+    );
+    assert_eq!(cimopt_onnx::display_name("ünïcødé ✓"), "ünïcødé ✓");
+
+    // An invalid Conv whose node and tensor names carry terminal escapes and newlines.
+    let evil = "\x1b[31mconv\nnext line";
+    let mut b = Builder::new("evil");
+    let x = b.input("x\x1b[0m", &[1, 6, 4, 4]);
+    let w = b.weight("w\r", &[4, 4, 1, 1]);
+    let y = b.node("Conv", evil, &[&x, &w], vec![attr_int("group", 2)]);
+    b.output(&y, &[]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::InvalidNode { node, .. } if node == evil),
+        "the error keeps the raw name: {e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        !msg.chars().any(|c| c.is_control()),
+        "control characters printed raw: {msg:?}"
+    );
+    assert!(msg.contains("\\u{1b}[31mconv\\u{a}next line"), "{msg}");
+
+    // A tensor nobody produces, named with an escape sequence, inside a `reason`.
+    let mut b = Builder::new("dangling");
+    let x = b.input("x", &[1, 4]);
+    let w = b.weight("w", &[4, 4]);
+    let y = b.node("MatMul", "mm", &[&x, &w], vec![]);
+    let z = b.node("Add", "add\x07", &[&y, "nowhere\x1b[2J"], vec![]);
+    b.output(&z, &[1, 4]);
+    let msg = load_bytes(&encode(&b.finish()), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(!msg.chars().any(|c| c.is_control()), "{msg:?}");
+    assert!(
+        msg.contains("`nowhere\\u{1b}[2J`") && msg.contains("`add\\u{7}`"),
+        "{msg}"
+    );
+
+    // A file name with a newline.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "bad\nname.onnx", b"not onnx");
+    let msg = load_err(&p, &LoadOptions::default()).to_string();
+    assert!(msg.contains("bad\\u{a}name.onnx"), "{msg}");
+}
