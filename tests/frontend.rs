@@ -249,3 +249,16 @@ fn inspect_symbolic_input_needs_input_shape() {
         "{out}"
     );
 }
+
+#[test]
+fn inspect_directory_fails_with_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fails(dir.path(), &["inspect", "."], 1);
+    assert!(out.contains("is a directory"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{out}"
+    );
+    assert!(!out.contains("os error"), "{out}");
+}

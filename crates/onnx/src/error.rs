@@ -13,12 +13,16 @@ pub enum FrontendError {
     #[error("ONNX model `{}` does not exist; check the path", display_path(path))]
     NotFound { path: PathBuf },
 
-    /// The model file exists but could not be read.
-    #[error("cannot read ONNX model `{}`: {source}", display_path(path))]
+    /// The path names a directory.
+    #[error("`{}` is a directory, not an ONNX model file", display_path(path))]
+    NotAFile { path: PathBuf },
+
+    /// The model file exists but could not be read. The message includes the OS error, so
+    /// `error` is not also the error's `source()` (which would print it twice).
+    #[error("cannot read ONNX model `{}`: {error}", display_path(path))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// The bytes are not an ONNX `ModelProto` (not ONNX at all, corrupt or truncated).

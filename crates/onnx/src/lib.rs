@@ -96,17 +96,22 @@ impl Model {
 
 /// Loads an ONNX model file and lowers it to layers.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Model, FrontendError> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            FrontendError::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            FrontendError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
+    if path.is_dir() {
+        return Err(FrontendError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => FrontendError::NotFound {
+            path: path.to_path_buf(),
+        },
+        std::io::ErrorKind::IsADirectory => FrontendError::NotAFile {
+            path: path.to_path_buf(),
+        },
+        _ => FrontendError::Io {
+            path: path.to_path_buf(),
+            error,
+        },
     })?;
     load_bytes(path, &bytes, opts)
 }

@@ -276,3 +276,33 @@ fn names_with_control_characters_are_escaped() {
     let msg = load_err(&p, &LoadOptions::default()).to_string();
     assert!(msg.contains("bad\\u{a}name.onnx"), "{msg}");
 }
+
+/// The message and every error in its `source()` chain, as `{:#}` prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[test]
+fn a_directory_or_an_unreadable_path_gives_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_err(dir.path(), &LoadOptions::default());
+    assert!(matches!(e, FrontendError::NotAFile { .. }), "{e:?}");
+    let msg = chain(&e);
+    assert!(msg.contains("is a directory"), "{msg}");
+    assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    assert!(!msg.contains("os error"), "{msg}");
+
+    // A path through a regular file: the OS error is named once, not twice.
+    let file = write(dir.path(), "plain", b"x");
+    let e = load_err(&file.join("model.onnx"), &LoadOptions::default());
+    assert!(matches!(e, FrontendError::Io { .. }), "{e:?}");
+    let msg = chain(&e);
+    assert_eq!(msg.matches("os error").count(), 1, "{msg}");
+}
