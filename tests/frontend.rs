@@ -262,3 +262,25 @@ fn inspect_directory_fails_with_one_message() {
     );
     assert!(!out.contains("os error"), "{out}");
 }
+
+#[test]
+fn inspect_huge_input_shape_is_an_error_not_a_panic() {
+    let out = fails(
+        &root(),
+        &[
+            "inspect",
+            "models/tiny_cnn.onnx",
+            "--input-shape",
+            "input=1x3x4294967296x4294967296",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("`input`") && out.contains("9223372036854775807"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("panicked") && !out.contains("overflow"),
+        "{out}"
+    );
+}

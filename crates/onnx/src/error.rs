@@ -115,6 +115,39 @@ pub enum FrontendError {
         reason: String,
     },
 
+    /// A tensor with more elements than [`MAX_TENSOR_ELEMENTS`](crate::MAX_TENSOR_ELEMENTS):
+    /// a declared graph input or initializer (`node` is `None`), or the output of a node.
+    #[error(
+        "tensor `{}`{} in `{}` is too large: {reason}",
+        n(tensor),
+        node.as_ref().map(|k| format!(" (output of node `{}`)", n(k))).unwrap_or_default(),
+        display_path(path)
+    )]
+    TooLarge {
+        path: PathBuf,
+        tensor: String,
+        node: Option<String>,
+        reason: String,
+    },
+
+    /// A compute node whose workload breaks the IR's limits (extents up to
+    /// [`MAX_EXTENT`](cimopt_ir::workload::MAX_EXTENT), at most
+    /// [`MAX_MACS`](cimopt_ir::workload::MAX_MACS) per layer): every problem
+    /// [`Workload::shape_errors`](cimopt_ir::Workload::shape_errors) found.
+    #[error(
+        "node `{}` ({}) of `{}` cannot be a CIM layer: {}",
+        n(node),
+        n(op),
+        display_path(path),
+        problems.join("; ")
+    )]
+    LayerLimits {
+        path: PathBuf,
+        node: String,
+        op: String,
+        problems: Vec<String>,
+    },
+
     /// A compute node the front end cannot lower (unknown kernel shape, 3-D conv,
     /// ConvTranspose, quantised ops...).
     #[error("unsupported compute node `{}`: {reason}", n(node))]

@@ -51,6 +51,12 @@ use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as DimValue;
 use tract_onnx::pb::type_proto::Value as TypeValue;
 
+/// The most elements one tensor may have: `2^63 − 1`, the largest size ONNX's `int64`
+/// dimensions can describe. A declared graph input or initializer, a shape given in
+/// [`LoadOptions::input_shapes`] or a node's inferred output above it is refused with an error
+/// naming the tensor, before any arithmetic on it can overflow.
+pub const MAX_TENSOR_ELEMENTS: u64 = i64::MAX as u64;
+
 /// Options for [`load`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -88,9 +94,12 @@ pub struct Model {
 }
 
 impl Model {
-    /// Total multiply-accumulates of all layers.
+    /// Total multiply-accumulates of all layers (saturating at `u64::MAX`; each layer has at
+    /// most [`MAX_MACS`](cimopt_ir::workload::MAX_MACS)).
     pub fn total_macs(&self) -> u64 {
-        self.layers.iter().map(|l| l.workload.macs()).sum()
+        self.layers
+            .iter()
+            .fold(0u64, |acc, l| acc.saturating_add(l.workload.macs()))
     }
 }
 
@@ -159,6 +168,7 @@ pub fn load_proto(
     let inits: HashSet<String> = graph.initializer.iter().map(|t| t.name.clone()).collect();
     apply_input_shapes(path, graph, &inits, opts)?;
     let graph = proto.graph.as_ref().expect("checked above");
+    check_declared_sizes(path, graph)?;
 
     let order = topo_order(path, graph, &inits)?;
     let shapes = infer_shapes(path, &proto)?;
@@ -197,6 +207,15 @@ pub fn load_proto(
         };
         match lowered {
             Some(lowered) => {
+                let problems = lowered.workload.shape_errors();
+                if !problems.is_empty() {
+                    return Err(FrontendError::LayerLimits {
+                        path: path_buf,
+                        node: name,
+                        op: node.op_type.clone(),
+                        problems,
+                    });
+                }
                 let index = layers.len();
                 for slot in &lowered.data_slots {
                     if let Some(t) = node.input.get(*slot)
@@ -235,7 +254,17 @@ pub fn load_proto(
                 let mut output_elements = 0u64;
                 for out in node.output.iter().filter(|o| !o.is_empty()) {
                     if let Some(s) = shapes.get(out) {
-                        output_elements = output_elements.saturating_add(s.iter().product());
+                        output_elements = element_count(s)
+                            .and_then(|e| output_elements.checked_add(e))
+                            .filter(|&e| e <= MAX_TENSOR_ELEMENTS)
+                            .ok_or_else(|| FrontendError::TooLarge {
+                                path: path_buf.clone(),
+                                tensor: out.clone(),
+                                node: Some(name.clone()),
+                                reason: format!(
+                                    "its inferred shape {s:?} has more than {MAX_TENSOR_ELEMENTS} elements (the limit per tensor), with the node's other outputs"
+                                ),
+                            })?;
                     }
                     if !ups.is_empty() {
                         upstream.insert(out, ups.clone());
@@ -329,6 +358,15 @@ fn apply_input_shapes(
         if dims.iter().any(|&d| d > i64::MAX as u64) {
             return Err(bad("a dimension is too large".into()));
         }
+        if element_count(dims).is_none_or(|e| e > MAX_TENSOR_ELEMENTS) {
+            return Err(bad(format!(
+                "{} has more than {MAX_TENSOR_ELEMENTS} elements (the limit per tensor)",
+                dims.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("x")
+            )));
+        }
         let ty = vi.r#type.get_or_insert_with(Default::default);
         let TypeValue::TensorType(tensor) =
             ty.value
@@ -385,6 +423,37 @@ fn apply_input_shapes(
                 let declared: Vec<String> = shape.dim.iter().map(describe).collect();
                 return Err(symbolic(i, describe(d), declared.join(", ")));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The product of `dims`, or `None` when it does not fit in 64 bits.
+pub(crate) fn element_count(dims: &[u64]) -> Option<u64> {
+    cimopt_ir::workload::checked_product(dims)
+}
+
+/// Refuses a declared graph input or initializer with more than [`MAX_TENSOR_ELEMENTS`]
+/// elements, before tract (whose dimension arithmetic is `i64`) sees it.
+fn check_declared_sizes(path: &Path, graph: &pb::GraphProto) -> Result<(), FrontendError> {
+    let declared = graph
+        .input
+        .iter()
+        .filter_map(|vi| Some((&vi.name, declared_shape(vi)?)))
+        .chain(graph.initializer.iter().filter_map(|t| {
+            let dims: Option<Vec<u64>> = t.dims.iter().map(|&d| u64::try_from(d).ok()).collect();
+            Some((&t.name, dims?))
+        }));
+    for (name, dims) in declared {
+        if element_count(&dims).is_none_or(|e| e > MAX_TENSOR_ELEMENTS) {
+            return Err(FrontendError::TooLarge {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                node: None,
+                reason: format!(
+                    "its declared shape {dims:?} has more than {MAX_TENSOR_ELEMENTS} elements (the limit per tensor)"
+                ),
+            });
         }
     }
     Ok(())
@@ -473,7 +542,7 @@ struct Classes {
 /// Whether input `slot` of `node` is a parameter slot: data flowing into it does not make a
 /// graph input a data input (see the crate docs).
 fn parameter_slot(node: &pb::NodeProto, slot: usize, shapes: &Shapes) -> bool {
-    let elements = |t: &str| shapes.get(t).map(|s| s.iter().product::<u64>());
+    let elements = |t: &str| shapes.get(t).and_then(|s| element_count(s));
     match node.op_type.as_str() {
         "Conv"
         | "ConvTranspose"

@@ -1,6 +1,7 @@
 //! Lowering of one Conv / Gemm / MatMul node to a workload.
 
 use crate::{FrontendError, Shapes, display_name};
+use cimopt_ir::workload::MAX_EXTENT;
 use cimopt_ir::{OpKind, WeightKind, Workload};
 use std::collections::HashSet;
 use std::path::Path;
@@ -151,6 +152,28 @@ impl NodeCtx<'_> {
             .collect()
     }
 
+    /// Refuses a value above the IR's per-extent limit before it enters any arithmetic (so
+    /// that window and padding sums cannot overflow), in the words of
+    /// [`Workload::shape_errors`].
+    fn within_limit(&self, field: &str, value: u64) -> Result<u64, FrontendError> {
+        if value > MAX_EXTENT {
+            Err(self.limits(format!(
+                "{field} = {value} is larger than the limit {MAX_EXTENT}"
+            )))
+        } else {
+            Ok(value)
+        }
+    }
+
+    fn limits(&self, problem: String) -> FrontendError {
+        FrontendError::LayerLimits {
+            path: self.ctx.path.to_path_buf(),
+            node: self.name.to_string(),
+            op: self.node.op_type.clone(),
+            problems: vec![problem],
+        }
+    }
+
     fn weight_kind(&self, tensor: &str) -> WeightKind {
         if self.ctx.constant.contains(tensor) {
             WeightKind::Constant
@@ -204,6 +227,14 @@ fn conv(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Frontend
     let (m, cpg) = (w[0], w[1]);
     let in_sp = &x[2..];
     let k_sp = &w[2..];
+    // Every value that enters a product or a sum below is at most MAX_EXTENT (2^31 − 1), so
+    // no window, padded extent or channel product can overflow 64 bits.
+    let axis = |names: [&'static str; 2], i: usize| names[2 - spatial + i];
+    for i in 0..spatial {
+        n.within_limit(axis(["H", "W"], i), in_sp[i])?;
+        n.within_limit(axis(["R", "S"], i), k_sp[i])?;
+    }
+    n.within_limit("C", cpg)?;
     if let Some(ks) = n.attr_ints("kernel_shape")
         && !ks.is_empty()
         && ks.iter().map(|&v| v as u64).ne(k_sp.iter().copied())
@@ -216,7 +247,7 @@ fn conv(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Frontend
     if group < 1 {
         return Err(n.invalid(format!("attribute group is {group}")));
     }
-    let group = group as u64;
+    let group = n.within_limit("G", group as u64)?;
     if cpg == 0 || cpg * group != cin {
         return Err(n.invalid(format!(
             "input has {cin} channels but the kernel {w:?} with group {group} expects {}",
@@ -230,6 +261,11 @@ fn conv(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Frontend
     }
     let strides = n.attr_list("strides", spatial, 1, 1)?;
     let dilations = n.attr_list("dilations", spatial, 1, 1)?;
+    for i in 0..spatial {
+        let at = 2 - spatial + i;
+        n.within_limit(&format!("stride[{at}]"), strides[i])?;
+        n.within_limit(&format!("dilation[{at}]"), dilations[i])?;
+    }
     let auto_pad = n.attr_str("auto_pad").unwrap_or_default();
     let mut pads = vec![0u64; 2 * spatial]; // [begin..., end...]
     match auto_pad.as_str() {
@@ -251,6 +287,9 @@ fn conv(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Frontend
             }
         }
         other => return Err(n.invalid(format!("unknown auto_pad `{}`", display_name(other)))),
+    }
+    for (i, &p) in pads.iter().enumerate() {
+        n.within_limit(&format!("pads[{i}]"), p)?;
     }
     let mut out_sp = Vec::with_capacity(spatial);
     for i in 0..spatial {
@@ -436,10 +475,17 @@ fn matmul(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Fronte
                 "batch dims of A {a:?} and B {b:?} do not broadcast"
             )));
         }
+        let too_large = |what: &str| {
+            n.limits(format!(
+                "{what}, the product of the batch dims of A {a:?} and B {b:?}, does not fit in 64 bits"
+            ))
+        };
         if db == 1 {
-            fold *= da; // same B matrix for every slice: more rows
+            // The same B matrix for every slice: more rows.
+            fold = fold.checked_mul(da).ok_or_else(|| too_large("P"))?;
         } else {
-            g *= db; // a different B matrix per slice: a group
+            // A different B matrix per slice: a group.
+            g = g.checked_mul(db).ok_or_else(|| too_large("G"))?;
         }
     }
     let weight_kind = n.weight_kind(b_name);
@@ -448,7 +494,18 @@ fn matmul(ctx: &Ctx, node: &pb::NodeProto, name: &str) -> Result<Lowered, Fronte
         data_slots.push(1);
     }
     Ok(Lowered {
-        workload: matrix_workload(OpKind::MatMul, weight_kind, m * fold, ka, k, g),
+        workload: matrix_workload(
+            OpKind::MatMul,
+            weight_kind,
+            m.checked_mul(fold).ok_or_else(|| {
+                n.limits(format!(
+                    "P, the rows of A {a:?} times its batch dims, does not fit in 64 bits"
+                ))
+            })?,
+            ka,
+            k,
+            g,
+        ),
         has_bias: false,
         data_slots,
     })

@@ -306,3 +306,106 @@ fn a_directory_or_an_unreadable_path_gives_one_message() {
     let msg = chain(&e);
     assert_eq!(msg.matches("os error").count(), 1, "{msg}");
 }
+
+fn one_conv(x_dims: &[i64], w_dims: &[i64]) -> Vec<u8> {
+    let mut b = Builder::new("huge");
+    let x = b.input("x", x_dims);
+    let w = b.weight("w", w_dims);
+    let y = b.node("Conv", "huge_conv", &[&x, &w], vec![]);
+    b.output(&y, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn huge_shapes_are_errors_that_name_the_limit() {
+    let tiny = std::fs::read(models_dir().join("tiny_cnn.onnx")).unwrap();
+    // 3·2^64 elements: the product does not fit in 64 bits.
+    let opts = LoadOptions {
+        input_shapes: vec![("input".into(), vec![1, 3, 1 << 32, 1 << 32])],
+        ..Default::default()
+    };
+    let e = load_bytes(&tiny, &opts).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::BadInputShape { input, .. } if input == "input"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("9223372036854775807"), "{e}");
+
+    // K = 2^62 and H = W = 2^31: the shapes fit, the layers break the IR's limits.
+    let limit = cimopt_ir::workload::MAX_EXTENT.to_string();
+    for (x, w, field) in [
+        (
+            &[1, 1, 4, 4][..],
+            &[1 << 62, 1, 1, 1][..],
+            "K = 4611686018427387904",
+        ),
+        (&[1, 1, 1 << 31, 1 << 31], &[1, 1, 1, 1], "H = 2147483648"),
+    ] {
+        let e = load_bytes(&one_conv(x, w), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, FrontendError::LayerLimits { node, .. } if node == "huge_conv"),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains(field) && msg.contains(&limit), "{msg}");
+    }
+    // More MACs than a layer may have: 2^20 · 2^20 outputs × 2^10 channels.
+    let e = load_bytes(
+        &one_conv(&[1, 1, 1 << 20, 1 << 20], &[1 << 10, 1, 1, 1]),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(&e, FrontendError::LayerLimits { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains(&cimopt_ir::workload::MAX_MACS.to_string()),
+        "{e}"
+    );
+
+    // A declared weight whose element count does not fit in an i64.
+    let e = load_bytes(
+        &one_conv(&[1, 4, 4, 4], &[1 << 62, 4, 1, 1]),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::TooLarge { tensor, .. } if tensor == "w"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("9223372036854775807"), "{e}");
+
+    // A non-CIM node whose output has more than 2^64 elements: tract itself refuses to infer
+    // such shapes, but takes a declared one (value_info) for an operator it does not know.
+    let mut b = Builder::new("huge_output");
+    let x = b.input("x", &[1, 4]);
+    let w = b.weight("w", &[4, 4]);
+    let y = b.node("MatMul", "mm", &[&x, &w], vec![]);
+    let z = b.node("Broadcast", "huge_other", &[&y], vec![]);
+    b.output(&z, &[]);
+    let mut proto = b.finish();
+    let g = proto.graph.as_mut().unwrap();
+    g.node[1].domain = "com.example".into();
+    let mut huge = g.input[0].clone();
+    huge.name = z.clone();
+    if let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) =
+        huge.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        for (d, v) in t
+            .shape
+            .as_mut()
+            .unwrap()
+            .dim
+            .iter_mut()
+            .zip([1i64 << 40, 1 << 40])
+        {
+            d.value = Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(v));
+        }
+    }
+    g.value_info.push(huge);
+    let e = load_bytes(&encode(&proto), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::TooLarge { node: Some(n), .. } if n == "huge_other"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("9223372036854775807"), "{e}");
+}
