@@ -38,6 +38,8 @@
 mod error;
 mod lower;
 mod names;
+mod panics;
+mod validate;
 
 pub use error::FrontendError;
 pub use names::display_name;
@@ -171,6 +173,7 @@ pub fn load_proto(
     check_declared_sizes(path, graph)?;
 
     let order = topo_order(path, graph, &inits)?;
+    validate::window_attributes(path, graph)?;
     let shapes = infer_shapes(path, &proto)?;
     let classes = classify(graph, &inits, &order, &shapes);
 
@@ -709,15 +712,25 @@ fn infer_shapes(path: &Path, proto: &pb::ModelProto) -> Result<Shapes, FrontendE
             analysis_error,
         })
     };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+    let result = {
+        let _quiet = panics::Quiet::new();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+    };
+    match result {
         Ok(Ok(shapes)) => Ok(shapes),
         Ok(Err(reason)) => Err(FrontendError::InvalidModel {
             path: path.to_path_buf(),
             reason: format!("tract cannot parse it: {reason}"),
         }),
-        Err(_) => Err(FrontendError::InvalidModel {
+        Err(payload) => Err(FrontendError::InvalidModel {
             path: path.to_path_buf(),
-            reason: "tract panicked while parsing it".into(),
+            reason: match panics::message(payload.as_ref()) {
+                Some(m) => format!(
+                    "tract panicked while inferring its shapes ({})",
+                    display_name(m)
+                ),
+                None => "tract panicked while inferring its shapes".into(),
+            },
         }),
     }
 }

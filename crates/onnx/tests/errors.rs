@@ -409,3 +409,98 @@ fn huge_shapes_are_errors_that_name_the_limit() {
     );
     assert!(e.to_string().contains("9223372036854775807"), "{e}");
 }
+
+fn conv_with(attrs: Vec<tract_onnx::pb::AttributeProto>) -> Vec<u8> {
+    let mut b = Builder::new("attrs");
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let y = b.node("Conv", "bad_conv", &[&x, &w], attrs);
+    b.output(&y, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn conv_and_pool_attributes_are_checked_before_tract() {
+    use cimopt_zoo::{attr_ints, attr_str};
+    for (attrs, attr) in [
+        (vec![attr_ints("strides", &[0, 0])], "strides"),
+        (vec![attr_ints("strides", &[1, -2])], "strides"),
+        (vec![attr_ints("dilations", &[1, 0])], "dilations"),
+        (vec![attr_ints("pads", &[0, -1, 0, 0])], "pads"),
+        (vec![attr_ints("pads", &[1, 1, 1])], "pads"),
+        (vec![attr_ints("kernel_shape", &[0, 3])], "kernel_shape"),
+        (vec![attr_int("group", 0)], "group"),
+        (vec![attr_int("group", -3)], "group"),
+        (vec![attr_ints("strides", &[1 << 40, 1])], "strides"),
+        (
+            vec![
+                attr_ints("strides", &[1, 1, 1]),
+                attr_ints("kernel_shape", &[3, 3]),
+            ],
+            "strides",
+        ),
+        (vec![attr_str("auto_pad", "SAME")], "auto_pad"),
+    ] {
+        let e = load_bytes(&conv_with(attrs.clone()), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, FrontendError::InvalidNode { node, .. } if node == "bad_conv"),
+            "{attrs:?}: {e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("`{attr}`")), "{attrs:?}: {msg}");
+        assert!(!msg.contains("panicked"), "{msg}");
+    }
+    // The same checks for pooling.
+    let mut b = Builder::new("pool");
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 1, 1]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    let attrs = vec![
+        attr_ints("kernel_shape", &[2, 2]),
+        attr_ints("strides", &[0, 0]),
+    ];
+    let z = b.node("MaxPool", "bad_pool", &[&y], attrs);
+    b.output(&z, &[]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::InvalidNode { node, .. } if node == "bad_pool"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("`strides`"), "{e}");
+}
+
+/// A model on which tract itself panics (DepthToSpace with block size 0 divides by zero).
+pub fn tract_panics() -> Vec<u8> {
+    let mut b = Builder::new("tract_panics");
+    let x = b.input("x", &[1, 4, 4, 4]);
+    let w = b.weight("w", &[4, 4, 1, 1]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    let z = b.node("DepthToSpace", "d2s", &[&y], vec![attr_int("blocksize", 0)]);
+    b.output(&z, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn tract_panics_are_quiet_errors_and_the_panic_hook_is_restored() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let me = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == me {
+            SEEN.fetch_add(1, Ordering::SeqCst);
+        } else {
+            previous(info);
+        }
+    }));
+    let e = load_bytes(&tract_panics(), &LoadOptions::default()).unwrap_err();
+    let seen_during_load = SEEN.load(Ordering::SeqCst);
+    // A panic of this thread after the load reaches the hook that was installed before it.
+    let _ = std::panic::catch_unwind(|| panic!("after the load"));
+    let seen_after = SEEN.load(Ordering::SeqCst);
+    let _ = std::panic::take_hook(); // back to the default hook
+    assert!(matches!(e, FrontendError::InvalidModel { .. }), "{e:?}");
+    assert!(e.to_string().contains("tract panicked"), "{e}");
+    assert_eq!(seen_during_load, 0, "tract's panic reached the hook");
+    assert_eq!(seen_after, 1, "the previous hook was not restored");
+}
