@@ -61,6 +61,44 @@ pub enum FrontendError {
         shape: String,
     },
 
+    /// A data input declares a dimension ≤ 0 and no concrete shape was given.
+    #[error(
+        "input `{}` of `{}` declares dimension {dim} as {value} in its shape [{}]; give the \
+         input a concrete shape with `--input-shape {}={}`",
+        n(input),
+        display_path(path),
+        n(shape),
+        n(input),
+        example_shape(shape)
+    )]
+    BadDeclaredDim {
+        path: PathBuf,
+        input: String,
+        /// Position of the dimension in the input's shape.
+        dim: usize,
+        /// Its declared value (0 or negative).
+        value: i64,
+        /// The declared shape (`1, 0, 224, 224`).
+        shape: String,
+    },
+
+    /// A weight given as a graph input (a graph input that is not a data input: see the crate
+    /// docs) whose declared type or shape is not concrete. `node` is the first node reading
+    /// it; `reason` says what is missing (`has no shape`, `has dimension -4 at position 1`).
+    #[error(
+        "weight `{}` of node `{}` in `{}` {reason}; a weight given as a graph input needs its \
+         full, concrete shape in the model (`--input-shape` is for data inputs)",
+        n(weight),
+        n(node),
+        display_path(path)
+    )]
+    WeightShape {
+        path: PathBuf,
+        weight: String,
+        node: String,
+        reason: String,
+    },
+
     /// An `input_shapes` entry names no graph input of the model.
     #[error(
         "`{}` has no graph input named `{}` (inputs that take a shape: {}); fix the name \

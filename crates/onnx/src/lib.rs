@@ -39,10 +39,12 @@ mod error;
 mod lower;
 mod names;
 mod panics;
+mod shapes;
 mod validate;
 
 pub use error::FrontendError;
 pub use names::display_name;
+pub(crate) use shapes::Shapes;
 
 use cimopt_ir::Layer;
 use petgraph::Graph;
@@ -174,8 +176,9 @@ pub fn load_proto(
 
     let order = topo_order(path, graph, &inits)?;
     validate::window_attributes(path, graph)?;
-    let shapes = infer_shapes(path, &proto)?;
+    let shapes = shapes::infer_shapes(path, &shapes::for_tract(&proto))?;
     let classes = classify(graph, &inits, &order, &shapes);
+    check_input_shapes(path, graph, &inits, &classes)?;
 
     let mut inputs = Vec::new();
     for vi in &graph.input {
@@ -318,8 +321,8 @@ fn declared_shape(vi: &pb::ValueInfoProto) -> Option<Vec<u64>> {
         .collect()
 }
 
-/// Checks `opts.input_shapes` against the graph inputs, writes the given shapes into the
-/// proto and rejects any remaining symbolic input dimension.
+/// Checks `opts.input_shapes` against the graph inputs and writes the given shapes into the
+/// proto.
 fn apply_input_shapes(
     path: &Path,
     graph: &mut pb::GraphProto,
@@ -401,32 +404,127 @@ fn apply_input_shapes(
                 .collect(),
         });
     }
+    Ok(())
+}
+
+/// What is wrong with a graph input's declared type and shape, if anything.
+pub(crate) enum DeclaredShape<'a> {
+    Concrete,
+    NoType,
+    NoShape,
+    /// A dimension ≤ 0: position, value.
+    NonPositive(usize, i64),
+    /// A `dim_param`: position, name.
+    Symbolic(usize, &'a str),
+    /// A dimension without value or name: position.
+    Unknown(usize),
+}
+
+pub(crate) fn declared_problem(vi: &pb::ValueInfoProto) -> DeclaredShape<'_> {
+    let Some(TypeValue::TensorType(tensor)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return DeclaredShape::NoType;
+    };
+    let Some(shape) = tensor.shape.as_ref() else {
+        return DeclaredShape::NoShape;
+    };
+    for (i, d) in shape.dim.iter().enumerate() {
+        match &d.value {
+            Some(DimValue::DimValue(v)) if *v > 0 => {}
+            Some(DimValue::DimValue(v)) => return DeclaredShape::NonPositive(i, *v),
+            Some(DimValue::DimParam(p)) if !p.is_empty() => return DeclaredShape::Symbolic(i, p),
+            _ => return DeclaredShape::Unknown(i),
+        }
+    }
+    DeclaredShape::Concrete
+}
+
+/// The reason in a [`FrontendError::WeightShape`], when the declared shape is not concrete.
+pub(crate) fn weight_shape_reason(problem: &DeclaredShape) -> Option<String> {
+    Some(match problem {
+        DeclaredShape::Concrete => return None,
+        DeclaredShape::NoType => "has no type".into(),
+        DeclaredShape::NoShape => "has no shape".into(),
+        DeclaredShape::NonPositive(i, v) => format!("has dimension {v} at position {i}"),
+        DeclaredShape::Symbolic(i, p) => format!(
+            "has a symbolic dimension `{}` at position {i}",
+            display_name(p)
+        ),
+        DeclaredShape::Unknown(i) => format!("has an unknown dimension at position {i}"),
+    })
+}
+
+/// The first node (in file order) that reads `tensor`.
+pub(crate) fn first_consumer(graph: &pb::GraphProto, tensor: &str) -> Option<String> {
+    graph
+        .node
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.input.iter().any(|t| t == tensor))
+        .map(|(i, n)| node_name(n, i))
+}
+
+/// Refuses graph inputs whose declared shape is not concrete: a data input with
+/// [`FrontendError::SymbolicInput`] or [`FrontendError::BadDeclaredDim`] (give it a shape
+/// with `--input-shape`), a weight input read by some node with
+/// [`FrontendError::WeightShape`]. Unused inputs are not checked.
+fn check_input_shapes(
+    path: &Path,
+    graph: &pb::GraphProto,
+    inits: &HashSet<String>,
+    classes: &Classes,
+) -> Result<(), FrontendError> {
     for vi in graph.input.iter().filter(|i| !inits.contains(&i.name)) {
-        let symbolic = |dim: usize, dim_name: String, shape: String| FrontendError::SymbolicInput {
+        let problem = declared_problem(vi);
+        if matches!(problem, DeclaredShape::Concrete) {
+            continue;
+        }
+        if !classes.data_inputs.contains(&vi.name) {
+            let Some(node) = first_consumer(graph, &vi.name) else {
+                continue;
+            };
+            return Err(FrontendError::WeightShape {
+                path: path.to_path_buf(),
+                weight: vi.name.clone(),
+                node,
+                reason: weight_shape_reason(&problem).unwrap_or_default(),
+            });
+        }
+        let declared = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(TypeValue::TensorType(t)) => t.shape.as_ref().map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| match &d.value {
+                        Some(DimValue::DimValue(v)) => v.to_string(),
+                        Some(DimValue::DimParam(p)) if !p.is_empty() => p.clone(),
+                        _ => "?".into(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            None => None,
+        };
+        let symbolic = |dim: usize, dim_name: &str, shape: String| FrontendError::SymbolicInput {
             path: path.to_path_buf(),
             input: vi.name.clone(),
             dim,
-            dim_name,
+            dim_name: dim_name.to_string(),
             shape,
         };
-        let tensor = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-            Some(TypeValue::TensorType(t)) => t,
-            None => return Err(symbolic(0, "?".into(), "unknown".into())),
-        };
-        let Some(shape) = tensor.shape.as_ref() else {
-            return Err(symbolic(0, "?".into(), "unknown rank".into()));
-        };
-        let describe = |d: &pb::tensor_shape_proto::Dimension| match &d.value {
-            Some(DimValue::DimValue(v)) => v.to_string(),
-            Some(DimValue::DimParam(p)) if !p.is_empty() => p.clone(),
-            _ => "?".into(),
-        };
-        for (i, d) in shape.dim.iter().enumerate() {
-            if !matches!(d.value, Some(DimValue::DimValue(v)) if v > 0) {
-                let declared: Vec<String> = shape.dim.iter().map(describe).collect();
-                return Err(symbolic(i, describe(d), declared.join(", ")));
-            }
-        }
+        return Err(match problem {
+            DeclaredShape::Concrete => unreachable!("skipped above"),
+            DeclaredShape::NoType => symbolic(0, "?", "unknown".into()),
+            DeclaredShape::NoShape => symbolic(0, "?", "unknown rank".into()),
+            DeclaredShape::Symbolic(i, p) => symbolic(i, p, declared.unwrap_or_default()),
+            DeclaredShape::Unknown(i) => symbolic(i, "?", declared.unwrap_or_default()),
+            DeclaredShape::NonPositive(i, v) => FrontendError::BadDeclaredDim {
+                path: path.to_path_buf(),
+                input: vi.name.clone(),
+                dim: i,
+                value: v,
+                shape: declared.unwrap_or_default(),
+            },
+        });
     }
     Ok(())
 }
@@ -663,74 +761,5 @@ fn classify(
     Classes {
         data_inputs,
         constant,
-    }
-}
-
-/// Concrete tensor shapes by name, from tract's shape inference.
-pub(crate) struct Shapes {
-    map: HashMap<String, Vec<u64>>,
-    /// The first error tract's analysis reported, for messages about missing shapes.
-    pub(crate) analysis_error: Option<String>,
-}
-
-impl Shapes {
-    pub(crate) fn get(&self, name: &str) -> Option<&Vec<u64>> {
-        self.map.get(name)
-    }
-}
-
-fn infer_shapes(path: &Path, proto: &pb::ModelProto) -> Result<Shapes, FrontendError> {
-    use tract_onnx::prelude::*;
-    let dir = path
-        .parent()
-        .and_then(|p| p.to_str())
-        .map(|s| s.to_string());
-    let run = || -> Result<Shapes, String> {
-        let framework = onnx();
-        let parsed = framework
-            .parse(proto, dir.as_deref())
-            .map_err(|e| display_name(&format!("{e:#}")))?;
-        let mut model = parsed.model;
-        let analysis_error = match model.analyse(false) {
-            Ok(_) => None,
-            Err(e) => {
-                let msg = display_name(&format!("{e:#}"));
-                let _ = model.analyse(true);
-                Some(msg)
-            }
-        };
-        let mut map = HashMap::new();
-        for (name, outlet) in &parsed.outlets_by_name {
-            if let Ok(fact) = model.outlet_fact(*outlet)
-                && let Ok(Some(dims)) = fact.shape.as_concrete_finite()
-            {
-                map.insert(name.clone(), dims.iter().map(|&d| d as u64).collect());
-            }
-        }
-        Ok(Shapes {
-            map,
-            analysis_error,
-        })
-    };
-    let result = {
-        let _quiet = panics::Quiet::new();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
-    };
-    match result {
-        Ok(Ok(shapes)) => Ok(shapes),
-        Ok(Err(reason)) => Err(FrontendError::InvalidModel {
-            path: path.to_path_buf(),
-            reason: format!("tract cannot parse it: {reason}"),
-        }),
-        Err(payload) => Err(FrontendError::InvalidModel {
-            path: path.to_path_buf(),
-            reason: match panics::message(payload.as_ref()) {
-                Some(m) => format!(
-                    "tract panicked while inferring its shapes ({})",
-                    display_name(m)
-                ),
-                None => "tract panicked while inferring its shapes".into(),
-            },
-        }),
     }
 }

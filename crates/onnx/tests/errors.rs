@@ -504,3 +504,94 @@ fn tract_panics_are_quiet_errors_and_the_panic_hook_is_restored() {
     assert_eq!(seen_during_load, 0, "tract's panic reached the hook");
     assert_eq!(seen_after, 1, "the previous hook was not restored");
 }
+
+/// `conv(x[1,4,8,8], w)` where `w`'s declared shape is edited by `edit`.
+fn conv_with_weight(edit: impl Fn(&mut tract_onnx::pb::ValueInfoProto)) -> Vec<u8> {
+    let mut b = Builder::new("weights");
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let bias = b.weight("bias", &[4]);
+    let y = b.node("Conv", "conv", &[&x, &w, &bias], vec![]);
+    b.output(&y, &[]);
+    let mut proto = b.finish();
+    let g = proto.graph.as_mut().unwrap();
+    edit(g.input.iter_mut().find(|i| i.name == "w").unwrap());
+    encode(&proto)
+}
+
+fn dims_of(
+    vi: &mut tract_onnx::pb::ValueInfoProto,
+) -> &mut Vec<tract_onnx::pb::tensor_shape_proto::Dimension> {
+    match vi.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+        Some(tract_onnx::pb::type_proto::Value::TensorType(t)) => {
+            &mut t.shape.as_mut().unwrap().dim
+        }
+        None => unreachable!(),
+    }
+}
+
+#[test]
+fn weight_inputs_with_bad_shapes_are_named_as_weights() {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as V;
+    type Edit = Box<dyn Fn(&mut tract_onnx::pb::ValueInfoProto)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|vi| {
+                if let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) =
+                    vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+                {
+                    t.shape = None;
+                }
+            }),
+            "has no shape",
+        ),
+        (Box::new(|vi| vi.r#type = None), "has no type"),
+        (
+            Box::new(|vi| dims_of(vi)[1].value = Some(V::DimValue(-4))),
+            "has dimension -4 at position 1",
+        ),
+        (
+            Box::new(|vi| dims_of(vi)[0].value = Some(V::DimValue(0))),
+            "has dimension 0 at position 0",
+        ),
+        (
+            Box::new(|vi| dims_of(vi)[2].value = Some(V::DimParam("k".into()))),
+            "has a symbolic dimension `k` at position 2",
+        ),
+        (
+            Box::new(|vi| dims_of(vi)[3].value = None),
+            "has an unknown dimension at position 3",
+        ),
+    ];
+    for (edit, want) in cases {
+        let e = load_bytes(&conv_with_weight(edit), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, FrontendError::WeightShape { weight, node, .. } if weight == "w" && node == "conv"),
+            "{want}: {e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("weight `w` of node `conv`") && msg.contains(want),
+            "{msg}"
+        );
+        assert!(!msg.contains("symbolic dimension 0"), "{msg}");
+        assert!(!msg.contains("--input-shape w="), "{msg}");
+    }
+}
+
+#[test]
+fn data_inputs_with_non_positive_dims_are_not_called_symbolic() {
+    let mut b = Builder::new("zero");
+    let x = b.input("x", &[1, 0, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    b.output(&y, &[]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::BadDeclaredDim { input, dim: 1, value: 0, .. } if input == "x"),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(!msg.contains("symbolic"), "{msg}");
+    assert!(msg.contains("--input-shape x=1x1x8x8"), "{msg}");
+}
