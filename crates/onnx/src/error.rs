@@ -187,9 +187,42 @@ pub enum FrontendError {
     },
 
     /// A compute node the front end cannot lower (unknown kernel shape, 3-D conv,
-    /// ConvTranspose, quantised ops...).
-    #[error("unsupported compute node `{}`: {reason}", n(node))]
-    Unsupported { node: String, reason: String },
+    /// ConvTranspose, fused attention, an unknown operator that looks like a convolution or
+    /// a matrix product...). `op` is the node's operator, with its domain when that is not
+    /// ONNX's (`com.example.MyMatMul`).
+    #[error(
+        "unsupported compute node `{}` ({}) in `{}`: {reason}",
+        n(node),
+        n(op),
+        display_path(path)
+    )]
+    Unsupported {
+        path: PathBuf,
+        node: String,
+        op: String,
+        reason: String,
+    },
+}
+
+impl FrontendError {
+    /// For an error about one compute node that cannot be lowered (invalid, unsupported,
+    /// unknown shapes, over the IR's limits): why, without the file and node names — what
+    /// [`SkippedCompute::reason`](crate::SkippedCompute::reason) records.
+    pub(crate) fn node_reason(&self) -> Option<String> {
+        Some(match self {
+            FrontendError::InvalidNode { reason, .. }
+            | FrontendError::Unsupported { reason, .. } => reason.clone(),
+            FrontendError::ShapeInference { tensor, reason, .. } => format!(
+                "cannot infer the shape of its input `{}`: {reason}",
+                n(tensor)
+            ),
+            FrontendError::LayerLimits { problems, .. } => problems.join("; "),
+            FrontendError::WeightShape { weight, reason, .. } => {
+                format!("its weight `{}` {reason}", n(weight))
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// `a`, `b`, ... — at most eight names.

@@ -1,9 +1,39 @@
-//! ONNX front end: lowers every Conv, Gemm and MatMul of an ONNX model to a
+//! ONNX front end: lowers every convolution and matrix product of an ONNX model to a
 //! [`cimopt_ir::Layer`] (spec §2) and lists every other node as an [`OtherOp`].
 //!
 //! Node attributes come from the ONNX protobuf; tensor shapes come from tract's shape
 //! inference, so a model whose weights are initializers and the same model whose weights are
 //! shape-only graph inputs give identical layers.
+//!
+//! # Compute nodes
+//!
+//! Lowered to layers: ONNX `Conv`, `Gemm`, `MatMul`, the integer forms `QLinearConv`,
+//! `ConvInteger`, `QLinearMatMul`, `MatMulInteger`, a two-operand `Einsum` that is a matrix
+//! product, and ONNX Runtime's (`com.microsoft`) `QGemm`, `FusedConv`, `FusedGemm`,
+//! `FusedMatMul`, `MatMulIntegerToFloat`, `DynamicQuantizeMatMul`, `GemmFastGelu`,
+//! `MatMulNBits` and `MatMulBnb4`. A quantized model lowers to the same workloads as its float
+//! export: QLinearConv / ConvInteger / FusedConv are Convs, QGemm / FusedGemm Gemms, the
+//! others MatMuls; `MatMulNBits(A[.., K], B)` is a MatMul by a constant `K × N` weight, every
+//! batch dim of A folded into `P`. Quantize / dequantize nodes and ONNX Runtime's `QLinearAdd`,
+//! `QLinearMul`, `QLinearGlobalAveragePool`, ... are other ops. [`Model::precisions`] records
+//! the bit widths the model gives each layer ([`LayerPrecision`] says how).
+//!
+//! No node that computes a convolution or a matrix product becomes a non-CIM op: a compute
+//! operator the front end does not lower (ConvTranspose, DeformConv, RNN / GRU / LSTM, fused
+//! attention, ONNX Runtime's channels-last and ordered variants) and an operator it does not
+//! know whose name says convolution, matrix product or attention (`com.example.MyMatMul`, a
+//! `Conv` of a custom domain) are refused with [`FrontendError::Unsupported`] naming the node
+//! and the operator, and so is a compute node whose lowering fails; with
+//! [`LoadOptions::keep_going`] they are listed in [`Model::skipped`] instead, with their MACs
+//! when their shapes tell.
+//!
+//! tract does not read every model (INT4 tensors, contrib operators, blocked quantization):
+//! it infers shapes on a rewritten copy that keeps every tensor's name, shape and element
+//! count (see `shapes::for_tract`), and tract's panics are caught, silently, as
+//! [`FrontendError::InvalidModel`]. Sizes are checked before tract sees the model
+//! ([`MAX_TENSOR_ELEMENTS`], convolution and pooling attributes) and every workload against
+//! the IR's limits ([`Workload::shape_errors`](cimopt_ir::Workload::shape_errors)), so no
+//! arithmetic on a hostile model overflows.
 //!
 //! # Weights that are graph inputs
 //!
@@ -13,8 +43,12 @@
 //! input A of a Gemm or MatMul) without passing a *parameter slot*: the weight slots of
 //! compute nodes (Conv kernel and bias, Gemm B and C, MatMul B), the scale/bias/statistics
 //! of normalisations, PRelu's slope, Clip's bounds, a Gather's table, the shape/axes/pads
-//! operands of shape ops, and an operand of an element-wise op (Add, Mul, ...) that
-//! broadcasts, i.e. has fewer elements than the result (a bias, a scale). Every other graph
+//! operands of shape ops, the scales and zero points of quantization nodes, and an operand of
+//! an element-wise op (Add, Mul, ...) that broadcasts, i.e. has fewer elements than the result
+//! (a bias, a scale). The operand slots of the integer and contrib compute operators follow
+//! their float counterparts (QLinearConv's `w` is a Conv kernel, QLinearMatMul's `b` a MatMul
+//! B); an Einsum's second operand is its parameter slot, so a weight given as a graph input
+//! must be the second operand to be told from data (an initializer may be either). Every other graph
 //! input is a **weight input** and counts as a constant: a Conv kernel `[K, C, R, S]` or a
 //! MatMul/Gemm B `[in, out]` given as a graph input — directly or through Identity,
 //! Transpose, Reshape... — is a constant weight whenever it never mixes into the data path.
@@ -38,7 +72,9 @@
 mod error;
 mod lower;
 mod names;
+mod ops;
 mod panics;
+mod precision;
 mod shapes;
 mod validate;
 
@@ -47,6 +83,7 @@ pub use names::display_name;
 pub(crate) use shapes::Shapes;
 
 use cimopt_ir::Layer;
+use cimopt_ir::workload::checked_product;
 use petgraph::Graph;
 use prost::Message;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
@@ -68,6 +105,68 @@ pub struct LoadOptions {
     /// declared shape has a symbolic (or missing) dimension; overrides the declared shape
     /// otherwise (the rank must match).
     pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// Keep going past compute nodes that cannot be lowered (see [`SkippedCompute`]): list
+    /// them in [`Model::skipped`] instead of failing. Off by default: such a node is an error
+    /// naming it. Errors about the model as a whole (not ONNX, a cycle, a data input without
+    /// a shape) fail either way.
+    pub keep_going: bool,
+}
+
+/// A node that computes a convolution or a matrix product but was not lowered to a layer,
+/// listed when [`LoadOptions::keep_going`] is set (without it, loading fails on it): an
+/// operator the front end does not lower (ConvTranspose, recurrent and fused-attention
+/// operators), an unknown operator whose name says convolution, matrix product or attention,
+/// or a compute node whose lowering failed (invalid attributes, unknown shapes, over the
+/// IR's limits). Its MACs are in no total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedCompute {
+    /// Node name (or `<op>_<n>`, as for layers).
+    pub name: String,
+    pub op_type: String,
+    /// The node's operator domain (`""` for ONNX's).
+    pub domain: String,
+    /// Its multiply-accumulates when its shapes tell: as the ONNX operator it resembles for
+    /// an unknown one (a Conv or MatMul of its first two inputs), every input element times
+    /// `M / group · kernel` for ConvTranspose, steps × (W + R) elements for RNN / GRU / LSTM,
+    /// the workload's for a node over the IR's limits, one per index combination for an
+    /// Einsum that is not a matrix product. `None` otherwise.
+    pub macs: Option<u64>,
+    /// Why it was not lowered (one paragraph).
+    pub reason: String,
+}
+
+/// The bit widths a model gives one layer's operands (`None`: not given, a float operand;
+/// such a layer takes the target's precision).
+///
+/// Derivation, by operator:
+///
+/// - `QLinearConv`, `QLinearMatMul`, `com.microsoft` `QGemm`: input from `x_zero_point`'s
+///   type (`x`'s if absent), weight from `w`'s type (`w_zero_point`'s when `w`'s is not
+///   known), output from `y_zero_point`'s type (uint8, 8 bits, when only `y_scale` is given;
+///   QGemm without `y_scale` has a float output: `None`).
+/// - `ConvInteger`, `MatMulInteger`: input from the zero point's type (the tensor's if
+///   absent), weight likewise, output 32 (the int32 accumulator they return).
+/// - `com.microsoft` `MatMulIntegerToFloat`: input and weight as for MatMulInteger, float
+///   output; `DynamicQuantizeMatMul`: input 8 (quantized to uint8 at run time inside the
+///   operator), weight from B's zero point (B's type if absent), float output.
+/// - `com.microsoft` `MatMulNBits`: weight from attribute `bits` (default 4), `MatMulBnb4`: 4.
+/// - Every float operator (Conv, Gemm, MatMul, FusedConv, FusedGemm, FusedMatMul, Einsum),
+///   and the float operands of the ones above (QDQ): an operand produced by a
+///   `DequantizeLinear` — directly or through Identity, Reshape, Flatten, Squeeze, Unsqueeze
+///   or Transpose — takes that node's zero point's type (its input's type without one); the
+///   output takes the type of the zero point of a `QuantizeLinear` reading it — directly or
+///   through Relu, Clip or the same layout nodes — (its `output_dtype`, else uint8, without
+///   one).
+///
+/// Types map to bits as int8/uint8 → 8, int4/uint4 → 4, int16/uint16 → 16, int32/uint32 →
+/// 32, int64/uint64 → 64, the float8 types → 8, float4e2m1 → 4; float, float16, bfloat16 and
+/// double → `None`. Types come from the model's declarations (initializers, graph inputs and
+/// outputs, `value_info`, Constant nodes) and otherwise from tract's type inference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LayerPrecision {
+    pub input_bits: Option<u32>,
+    pub weight_bits: Option<u32>,
+    pub output_bits: Option<u32>,
 }
 
 /// A node that does not run on the CIM macros (pooling, element-wise, normalisation, ...).
@@ -90,11 +189,19 @@ pub struct Model {
     pub other_ops: Vec<OtherOp>,
     /// One node per layer (weight = layer index, node index = layer index) and an edge
     /// producer → consumer whenever data flows from one layer into a data operand of another,
-    /// directly or through non-CIM nodes. Not transitively reduced: a residual stream (BERT)
-    /// links a layer to every later layer its sum reaches.
+    /// directly or through non-CIM nodes (and skipped compute nodes). Not transitively
+    /// reduced: a residual stream (BERT) links a layer to every later layer its sum reaches.
+    /// The scale and zero point a `DynamicQuantizeLinear` computes from a tensor are
+    /// quantization parameters and carry no edge.
     pub graph: Graph<usize, ()>,
     /// The data inputs (see the crate docs) with their concrete shapes, in graph order.
     pub inputs: Vec<(String, Vec<u64>)>,
+    /// Compute nodes not lowered, in topological order (only with
+    /// [`LoadOptions::keep_going`]; empty otherwise).
+    pub skipped: Vec<SkippedCompute>,
+    /// The bit widths of each layer's operands as the model gives them: `precisions[i]` is
+    /// layer `i`'s. Dedup groups do not depend on them (see [`Layer::dedup_group`]).
+    pub precisions: Vec<LayerPrecision>,
 }
 
 impl Model {
@@ -178,7 +285,15 @@ pub fn load_proto(
     validate::window_attributes(path, graph)?;
     let shapes = shapes::infer_shapes(path, &shapes::for_tract(&proto))?;
     let classes = classify(graph, &inits, &order, &shapes);
-    check_input_shapes(path, graph, &inits, &classes)?;
+    let weight_problems = if opts.keep_going {
+        // Reported by the compute nodes that need those shapes, which are then skipped.
+        weight_problems(graph, &inits, &classes)
+    } else {
+        HashMap::new()
+    };
+    check_input_shapes(path, graph, &inits, &classes, opts.keep_going)?;
+    let types = precision::Types::new(graph, &shapes);
+    let dataflow = precision::Dataflow::new(graph);
 
     let mut inputs = Vec::new();
     for vi in &graph.input {
@@ -196,9 +311,12 @@ pub fn load_proto(
         path,
         shapes: &shapes,
         constant: &classes.constant,
+        weight_problems: &weight_problems,
     };
     let mut layers: Vec<Layer> = Vec::new();
+    let mut precisions: Vec<LayerPrecision> = Vec::new();
     let mut other_ops = Vec::new();
+    let mut skipped = Vec::new();
     // For each tensor name: the layers whose output reaches it through non-CIM nodes.
     let mut upstream: HashMap<&str, BTreeSet<usize>> = HashMap::new();
     let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
@@ -206,22 +324,79 @@ pub fn load_proto(
     for &ni in &order {
         let node = &graph.node[ni];
         let name = node_name(node, ni);
-        let lowered = if lower::is_standard_domain(node) {
-            lower::lower(&ctx, node, &name)?
-        } else {
-            None
+        let compute = ops::compute(node);
+        let lowered = match compute {
+            None => None,
+            Some(ops::Compute::Lower(kind)) => {
+                let result = lower::lower(&ctx, node, &name, kind).and_then(|l| {
+                    let problems = l.workload.shape_errors();
+                    if problems.is_empty() {
+                        Ok(l)
+                    } else {
+                        Err(FrontendError::LayerLimits {
+                            path: path_buf.clone(),
+                            node: name.clone(),
+                            op: node.op_type.clone(),
+                            problems,
+                        })
+                    }
+                });
+                match result {
+                    Ok(l) => Some((l, kind)),
+                    Err(e) => {
+                        let macs = match kind {
+                            ops::Kind::Einsum => lower::einsum_macs(&ctx, node, &name),
+                            // Over the limits, the workload is still known.
+                            _ => lower::lower(&ctx, node, &name, kind)
+                                .ok()
+                                .and_then(|l| checked_product(&l.workload.bounds())),
+                        };
+                        skip(opts, &mut skipped, node, &name, e, macs)?;
+                        None
+                    }
+                }
+            }
+            Some(ops::Compute::Refuse { why, estimate }) => {
+                let e = FrontendError::Unsupported {
+                    path: path_buf.clone(),
+                    node: name.clone(),
+                    op: qualified_op(node),
+                    reason: format!(
+                        "{why}{}",
+                        if opts.keep_going {
+                            String::new()
+                        } else {
+                            KEEP_GOING_HINT.to_string()
+                        }
+                    ),
+                };
+                let macs = lower::estimate_macs(&ctx, node, &name, estimate);
+                skip(opts, &mut skipped, node, &name, e, macs)?;
+                None
+            }
+            Some(ops::Compute::Lookalike(estimate)) => {
+                let e = FrontendError::Unsupported {
+                    path: path_buf.clone(),
+                    node: name.clone(),
+                    op: qualified_op(node),
+                    reason: format!(
+                        "`{}` is not an operator the front end knows, and its name says it computes \
+                         a convolution, a matrix product or attention, whose MACs would be lost{}",
+                        display_name(&qualified_op(node)),
+                        if opts.keep_going {
+                            String::new()
+                        } else {
+                            KEEP_GOING_HINT.to_string()
+                        }
+                    ),
+                };
+                let macs = lower::estimate_macs(&ctx, node, &name, estimate);
+                skip(opts, &mut skipped, node, &name, e, macs)?;
+                None
+            }
         };
         match lowered {
-            Some(lowered) => {
-                let problems = lowered.workload.shape_errors();
-                if !problems.is_empty() {
-                    return Err(FrontendError::LayerLimits {
-                        path: path_buf,
-                        node: name,
-                        op: node.op_type.clone(),
-                        problems,
-                    });
-                }
+            Some((lowered, kind)) => {
                 let index = layers.len();
                 for slot in &lowered.data_slots {
                     if let Some(t) = node.input.get(*slot)
@@ -237,6 +412,7 @@ pub fn load_proto(
                     .iter()
                     .position(|l| l.workload == lowered.workload)
                     .unwrap_or(index);
+                precisions.push(precision::of(node, kind, &types, &dataflow));
                 layers.push(Layer {
                     index,
                     name: name.clone(),
@@ -258,7 +434,15 @@ pub fn load_proto(
                     }
                 }
                 let mut output_elements = 0u64;
-                for out in node.output.iter().filter(|o| !o.is_empty()) {
+                // The scale and zero point DynamicQuantizeLinear computes are quantization
+                // parameters: no layer data flows through them into a graph edge.
+                let dynamic_q = node.op_type == "DynamicQuantizeLinear";
+                for (slot, out) in node
+                    .output
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| !o.is_empty())
+                {
                     if let Some(s) = shapes.get(out) {
                         output_elements = element_count(s)
                             .and_then(|e| output_elements.checked_add(e))
@@ -272,15 +456,17 @@ pub fn load_proto(
                                 ),
                             })?;
                     }
-                    if !ups.is_empty() {
+                    if !ups.is_empty() && !(dynamic_q && slot > 0) {
                         upstream.insert(out, ups.clone());
                     }
                 }
-                other_ops.push(OtherOp {
-                    name,
-                    op_type: node.op_type.clone(),
-                    output_elements,
-                });
+                if compute.is_none() {
+                    other_ops.push(OtherOp {
+                        name,
+                        op_type: node.op_type.clone(),
+                        output_elements,
+                    });
+                }
             }
         }
     }
@@ -296,7 +482,46 @@ pub fn load_proto(
         other_ops,
         graph: g,
         inputs,
+        skipped,
+        precisions,
     })
+}
+
+/// Appended to a refusal when `keep_going` is off.
+const KEEP_GOING_HINT: &str =
+    "; to load the other layers and list this node as skipped, load with LoadOptions::keep_going";
+
+/// `op_type`, prefixed by the domain when that is not ONNX's.
+fn qualified_op(node: &pb::NodeProto) -> String {
+    match ops::domain(node) {
+        ops::Domain::Standard => node.op_type.clone(),
+        _ => format!("{}.{}", node.domain, node.op_type),
+    }
+}
+
+/// Records a compute node that cannot be lowered in `skipped` when the caller keeps going
+/// (for errors about that node only); returns the error otherwise.
+fn skip(
+    opts: &LoadOptions,
+    skipped: &mut Vec<SkippedCompute>,
+    node: &pb::NodeProto,
+    name: &str,
+    error: FrontendError,
+    macs: Option<u64>,
+) -> Result<(), FrontendError> {
+    match error.node_reason() {
+        Some(reason) if opts.keep_going => {
+            skipped.push(SkippedCompute {
+                name: name.to_string(),
+                op_type: node.op_type.clone(),
+                domain: node.domain.clone(),
+                macs,
+                reason,
+            });
+            Ok(())
+        }
+        _ => Err(error),
+    }
 }
 
 /// The display name of a node.
@@ -454,6 +679,20 @@ pub(crate) fn weight_shape_reason(problem: &DeclaredShape) -> Option<String> {
     })
 }
 
+/// Weight inputs whose declared shape is not concrete, with what is wrong.
+fn weight_problems(
+    graph: &pb::GraphProto,
+    inits: &HashSet<String>,
+    classes: &Classes,
+) -> HashMap<String, String> {
+    graph
+        .input
+        .iter()
+        .filter(|vi| !inits.contains(&vi.name) && !classes.data_inputs.contains(&vi.name))
+        .filter_map(|vi| Some((vi.name.clone(), weight_shape_reason(&declared_problem(vi))?)))
+        .collect()
+}
+
 /// The first node (in file order) that reads `tensor`.
 pub(crate) fn first_consumer(graph: &pb::GraphProto, tensor: &str) -> Option<String> {
     graph
@@ -467,12 +706,14 @@ pub(crate) fn first_consumer(graph: &pb::GraphProto, tensor: &str) -> Option<Str
 /// Refuses graph inputs whose declared shape is not concrete: a data input with
 /// [`FrontendError::SymbolicInput`] or [`FrontendError::BadDeclaredDim`] (give it a shape
 /// with `--input-shape`), a weight input read by some node with
-/// [`FrontendError::WeightShape`]. Unused inputs are not checked.
+/// [`FrontendError::WeightShape`] (unless `keep_going`: then the compute nodes that need its
+/// shape are skipped). Unused inputs are not checked.
 fn check_input_shapes(
     path: &Path,
     graph: &pb::GraphProto,
     inits: &HashSet<String>,
     classes: &Classes,
+    keep_going: bool,
 ) -> Result<(), FrontendError> {
     for vi in graph.input.iter().filter(|i| !inits.contains(&i.name)) {
         let problem = declared_problem(vi);
@@ -480,6 +721,9 @@ fn check_input_shapes(
             continue;
         }
         if !classes.data_inputs.contains(&vi.name) {
+            if keep_going {
+                continue;
+            }
             let Some(node) = first_consumer(graph, &vi.name) else {
                 continue;
             };
@@ -644,6 +888,31 @@ struct Classes {
 /// graph input a data input (see the crate docs).
 fn parameter_slot(node: &pb::NodeProto, slot: usize, shapes: &Shapes) -> bool {
     let elements = |t: &str| shapes.get(t).and_then(|s| element_count(s));
+    // An operand that broadcasts (fewer elements than the result) is a parameter.
+    let broadcasts = |slot: usize| match (
+        node.input.get(slot).and_then(|t| elements(t)),
+        node.output.first().and_then(|o| elements(o)),
+    ) {
+        (Some(a), Some(out)) => a < out,
+        _ => false,
+    };
+    match ops::compute(node) {
+        Some(ops::Compute::Lower(kind)) => return slot != kind.data_slot(),
+        Some(_) => return slot >= 1,
+        None => {}
+    }
+    if ops::params_after_first(node) {
+        return slot >= 1;
+    }
+    if ops::domain(node) == ops::Domain::Microsoft {
+        match node.op_type.as_str() {
+            // (A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point)
+            "QLinearAdd" | "QLinearMul" => return !matches!(slot, 0 | 3) || broadcasts(slot),
+            // (Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per input)
+            "QLinearConcat" => return slot < 2 || (slot - 2) % 3 != 0,
+            _ => {}
+        }
+    }
     match node.op_type.as_str() {
         "Conv"
         | "ConvTranspose"
@@ -667,26 +936,17 @@ fn parameter_slot(node: &pb::NodeProto, slot: usize, shapes: &Shapes) -> bool {
         | "ReduceSum"
         | "ReduceMax"
         | "ReduceMin"
-        | "TopK"
-        | "MatMul" => slot >= 1,
+        | "TopK" => slot >= 1,
         "Gather" | "GatherElements" | "GatherND" => slot == 0,
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Where" | "Max" | "Min" | "Sum" | "Mean"
-        | "Mod" => {
-            // An operand that broadcasts (fewer elements than the result) is a parameter.
-            match (
-                node.input.get(slot).and_then(|t| elements(t)),
-                node.output.first().and_then(|o| elements(o)),
-            ) {
-                (Some(a), Some(out)) => a < out,
-                _ => false,
-            }
-        }
+        | "Mod" => broadcasts(slot),
         _ => false,
     }
 }
 
+/// Compute nodes (lowered, refused or look-alikes) for the data-input classification.
 fn is_compute(node: &pb::NodeProto) -> bool {
-    matches!(node.op_type.as_str(), "Conv" | "Gemm" | "MatMul") && lower::is_standard_domain(node)
+    ops::compute(node).is_some()
 }
 
 fn classify(

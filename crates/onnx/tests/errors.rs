@@ -114,6 +114,7 @@ fn symbolic_input_needs_a_shape() {
     // With a shape: batch 2 becomes B = 2; P = Q = 8 − 3 + 1 = 6.
     let opts = LoadOptions {
         input_shapes: vec![("x".into(), vec![2, 3, 8, 8])],
+        ..Default::default()
     };
     let m = cimopt_onnx::load(&p, &opts).unwrap();
     let w = &m.layers[0].workload;
@@ -123,6 +124,7 @@ fn symbolic_input_needs_a_shape() {
     // An unknown input name, and a shape of the wrong rank.
     let opts = LoadOptions {
         input_shapes: vec![("images".into(), vec![1, 3, 8, 8])],
+        ..Default::default()
     };
     let e = load_err(&p, &opts);
     assert!(matches!(e, FrontendError::UnknownInput { .. }), "{e:?}");
@@ -132,6 +134,7 @@ fn symbolic_input_needs_a_shape() {
     );
     let opts = LoadOptions {
         input_shapes: vec![("x".into(), vec![3, 8, 8])],
+        ..Default::default()
     };
     let e = load_err(&p, &opts);
     assert!(matches!(e, FrontendError::BadInputShape { .. }), "{e:?}");
