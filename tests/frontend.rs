@@ -342,3 +342,62 @@ fn inspect_tract_panic_is_one_quiet_error() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn inspect_quantized_models_shows_the_float_layers() {
+    let dir = root().join("models/quantized");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    let summary = |model: &str| {
+        let out = ok(&root(), &["inspect", model, "--json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        (
+            v["summary"]["layers"].clone(),
+            v["summary"]["total_macs"].clone(),
+        )
+    };
+    for f in &files {
+        let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+        let twin = if stem.starts_with("tiny_cnn") {
+            "models/tiny_cnn.onnx".to_string()
+        } else if stem.starts_with("resnet18") {
+            "models/resnet18.onnx".to_string()
+        } else {
+            "models/quantized/llama_tiny.onnx".to_string()
+        };
+        let model = format!("models/quantized/{stem}.onnx");
+        assert_eq!(summary(&model), summary(&twin), "{stem} vs {twin}");
+        let table = ok(&root(), &["inspect", &model]);
+        assert!(!layer_rows(&table).is_empty(), "{table}");
+    }
+}
+
+#[test]
+fn compile_quantized_models_with_greedy() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["tiny_cnn_qop", "tiny_cnn_dynamic", "llama_tiny_q4"] {
+        let src = root().join(format!("models/quantized/{model}.onnx"));
+        let out = dir.path().join(format!("{model}.json"));
+        let text = ok(
+            dir.path(),
+            &[
+                "compile",
+                src.to_str().unwrap(),
+                "--target",
+                "default",
+                "--mapper",
+                "greedy",
+                "-q",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(out.is_file(), "{model}: {text}");
+    }
+}
