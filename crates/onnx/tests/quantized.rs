@@ -801,3 +801,121 @@ fn keep_going_skips_compute_nodes_that_fail_to_lower() {
     assert!(m.skipped[0].reason.contains("dimension -4 at position 1"));
     assert!(m.skipped[1].reason.contains("2147483647"));
 }
+
+#[test]
+fn bfloat16_and_float8_tensors_load() {
+    // A bfloat16 model, and a float8 weight (E4M3) under DequantizeLinear.
+    let mut b = Builder::new("bf16");
+    let x = b.input_typed("x", &[4, 16], DataType::Bfloat16);
+    let w = b.weight_typed("w", &[16, 8], DataType::Bfloat16);
+    let y = b.node("MatMul", "mm", &[&x, &w], vec![]);
+    // One byte per element, as FLOAT8E4M3FN has: retyped below.
+    let w8 = b.zeros("w8", &[8, 8], DataType::Uint8);
+    let s = b.filled_f32("s", &[], 0.1);
+    let dq = b.node("DequantizeLinear", "w8_dq", &[&w8, &s], vec![]);
+    let yf = b.node(
+        "Cast",
+        "to_float",
+        &[&y],
+        vec![attr_int("to", DataType::Float as i64)],
+    );
+    let z = b.node("MatMul", "mm8", &[&yf, &dq], vec![]);
+    b.output(&z, &[4, 8]);
+    let mut proto = b.finish();
+    proto.opset_import[0].version = 21;
+    let g = proto.graph.as_mut().unwrap();
+    g.initializer
+        .iter_mut()
+        .find(|t| t.name == "w8")
+        .unwrap()
+        .data_type = DataType::Float8e4m3fn as i32;
+    let m = float(proto);
+    let got: Vec<_> = m
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l.workload.p, l.workload.c, l.workload.k))
+        .collect();
+    assert_eq!(got, vec![("mm", 4, 16, 8), ("mm8", 4, 8, 8)]);
+    assert_eq!(m.precisions, vec![NONE, bits(None, Some(8), None)]);
+}
+
+#[test]
+fn quantized_element_wise_contrib_ops_are_other_ops_with_their_sizes() {
+    let mut b = Builder::new("qlinear_elementwise");
+    let s = b.filled_f32("s", &[], 0.1);
+    let z = b.zeros("z", &[], DataType::Uint8);
+    let x = b.input("x", &[1, 4, 6, 6]);
+    let xq = b.node("QuantizeLinear", "xq", &[&x, &s, &z], vec![]);
+    let w = b.weight_typed("w", &[4, 4, 1, 1], DataType::Int8);
+    let wz = b.zeros("wz", &[], DataType::Int8);
+    let c = b.node(
+        "QLinearConv",
+        "conv",
+        &[&xq, &s, &z, &w, &s, &wz, &s, &z],
+        vec![],
+    );
+    let ms = "com.microsoft";
+    let mul = b.node_in(
+        ms,
+        "QLinearMul",
+        "mul",
+        &[&c, &s, &z, &xq, &s, &z, &s, &z],
+        vec![],
+        1,
+    );
+    let sig = b.node_in(
+        ms,
+        "QLinearSigmoid",
+        "sig",
+        &[&mul[0], &s, &z, &s, &z],
+        vec![],
+        1,
+    );
+    let cat = b.node_in(
+        ms,
+        "QLinearConcat",
+        "cat",
+        &[&s, &z, &sig[0], &s, &z, &c, &s, &z],
+        vec![attr_int("axis", 1)],
+        1,
+    );
+    let pool = b.node_in(
+        ms,
+        "QLinearAveragePool",
+        "pool",
+        &[&cat[0], &s, &z, &s, &z],
+        vec![
+            attr_ints("kernel_shape", &[2, 2]),
+            attr_ints("strides", &[2, 2]),
+        ],
+        1,
+    );
+    let w2 = b.weight_typed("w2", &[2, 8, 3, 3], DataType::Int8);
+    let c2 = b.node(
+        "QLinearConv",
+        "conv2",
+        &[&pool[0], &s, &z, &w2, &s, &wz, &s, &z],
+        vec![],
+    );
+    b.output(&c2, &[]);
+    let m = float(b.finish());
+    let others: Vec<(&str, u64)> = m
+        .other_ops
+        .iter()
+        .map(|o| (o.name.as_str(), o.output_elements))
+        .collect();
+    assert_eq!(
+        others,
+        vec![
+            ("xq", 144),
+            ("mul", 144),
+            ("sig", 144),
+            ("cat", 288),
+            ("pool", 72)
+        ]
+    );
+    // conv2 reads the pooled 8 × 3 × 3 map: P = Q = 1, C = 8; data flows conv → conv2.
+    let w = &m.layers[1].workload;
+    assert_eq!((w.p, w.q, w.c, w.k), (1, 1, 8, 2));
+    assert_eq!(edges(&m), vec![(0, 1)]);
+}
