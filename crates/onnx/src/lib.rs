@@ -456,7 +456,7 @@ pub fn load_proto(
                                 ),
                             })?;
                     }
-                    if !ups.is_empty() && !(dynamic_q && slot > 0) {
+                    if !(ups.is_empty() || dynamic_q && slot > 0) {
                         upstream.insert(out, ups.clone());
                     }
                 }
@@ -909,7 +909,7 @@ fn parameter_slot(node: &pb::NodeProto, slot: usize, shapes: &Shapes) -> bool {
             // (A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point)
             "QLinearAdd" | "QLinearMul" => return !matches!(slot, 0 | 3) || broadcasts(slot),
             // (Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per input)
-            "QLinearConcat" => return slot < 2 || (slot - 2) % 3 != 0,
+            "QLinearConcat" => return slot < 2 || !(slot - 2).is_multiple_of(3),
             _ => {}
         }
     }

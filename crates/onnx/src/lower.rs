@@ -780,8 +780,8 @@ fn einsum(n: &NodeCtx) -> Result<Einsum, FrontendError> {
         }
     };
     let mut extents: BTreeMap<Index, u64> = BTreeMap::new();
-    for i in 0..2 {
-        for (&index, &e) in &operand_extents[i] {
+    for operand in &operand_extents {
+        for (&index, &e) in operand {
             let entry = extents.entry(index).or_insert(e);
             if *entry != e {
                 let broadcast = matches!(index, Index::Ellipsis(_)) && (*entry == 1 || e == 1);

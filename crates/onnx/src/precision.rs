@@ -119,7 +119,7 @@ fn is_op(node: &pb::NodeProto, op: &str) -> bool {
     node.op_type == op && matches!(ops::domain(node), Domain::Standard | Domain::Microsoft)
 }
 
-fn input<'n>(node: &'n pb::NodeProto, slot: usize) -> Option<&'n str> {
+fn input(node: &pb::NodeProto, slot: usize) -> Option<&str> {
     node.input
         .get(slot)
         .map(|s| s.as_str())

@@ -618,7 +618,8 @@ fn unknown_compute_operators_are_refused_or_skipped_with_their_macs() {
 fn no_compute_operator_becomes_a_non_cim_op() {
     // (domain, op, weight dims, output dims, MACs with keep_going when known); ConvTranspose,
     // LSTM and Einsum are in `refused_standard_operators_have_their_macs`.
-    let cases: Vec<(&str, &str, Vec<i64>, Vec<i64>, Option<u64>)> = vec![
+    type Case = (&'static str, &'static str, Vec<i64>, Vec<i64>, Option<u64>);
+    let cases: Vec<Case> = vec![
         (
             "com.microsoft",
             "Attention",
