@@ -139,6 +139,7 @@ pub fn run(args: &CompileArgs) -> Outcome {
     let t = &loaded.target;
     let opts = cimopt_onnx::LoadOptions {
         input_shapes: parse_input_shapes(&args.input_shape)?,
+        ..Default::default()
     };
     let model = cimopt_onnx::load(&args.model, &opts)
         .with_context(|| format!("cannot compile {}", args.model.display()))?;

@@ -21,6 +21,7 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs) -> Outcome {
     let opts = LoadOptions {
         input_shapes: crate::compile::parse_input_shapes(&args.input_shape)?,
+        ..Default::default()
     };
     let model = cimopt_onnx::load(&args.model, &opts)
         .with_context(|| format!("cannot inspect {}", args.model.display()))?;

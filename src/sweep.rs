@@ -60,6 +60,7 @@ pub fn run(args: &SweepArgs) -> Outcome {
     let axes = parse_axes(&args.set)?;
     let opts = cimopt_onnx::LoadOptions {
         input_shapes: parse_input_shapes(&args.input_shape)?,
+        ..Default::default()
     };
     let model = cimopt_onnx::load(&args.model, &opts)
         .with_context(|| format!("cannot sweep {}", args.model.display()))?;

@@ -249,3 +249,155 @@ fn inspect_symbolic_input_needs_input_shape() {
         "{out}"
     );
 }
+
+#[test]
+fn inspect_directory_fails_with_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fails(dir.path(), &["inspect", "."], 1);
+    assert!(out.contains("is a directory"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{out}"
+    );
+    assert!(!out.contains("os error"), "{out}");
+}
+
+#[test]
+fn inspect_huge_input_shape_is_an_error_not_a_panic() {
+    let out = fails(
+        &root(),
+        &[
+            "inspect",
+            "models/tiny_cnn.onnx",
+            "--input-shape",
+            "input=1x3x4294967296x4294967296",
+        ],
+        1,
+    );
+    assert!(
+        out.contains("`input`") && out.contains("9223372036854775807"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("panicked") && !out.contains("overflow"),
+        "{out}"
+    );
+}
+
+/// `x → Conv → DepthToSpace(blocksize 0)`: tract panics (divides by zero) on it.
+fn tract_panics_model() -> Vec<u8> {
+    let mut node = Vec::new();
+    // Conv(x, w) → y
+    let mut conv = Vec::new();
+    field_bytes(1, b"x", &mut conv);
+    field_bytes(1, b"w", &mut conv);
+    field_bytes(2, b"y", &mut conv);
+    field_bytes(3, b"conv", &mut conv);
+    field_bytes(4, b"Conv", &mut conv);
+    field_bytes(1, &conv, &mut node);
+    // DepthToSpace(y) → z, blocksize = 0
+    let mut d2s = Vec::new();
+    field_bytes(1, b"y", &mut d2s);
+    field_bytes(2, b"z", &mut d2s);
+    field_bytes(3, b"d2s", &mut d2s);
+    field_bytes(4, b"DepthToSpace", &mut d2s);
+    let mut attr = Vec::new();
+    field_bytes(1, b"blocksize", &mut attr);
+    field_varint(3, 0, &mut attr);
+    field_varint(20, 2, &mut attr); // type INT
+    field_bytes(5, &attr, &mut d2s);
+    field_bytes(1, &d2s, &mut node);
+    let mut graph = node;
+    field_bytes(2, b"tract_panics", &mut graph);
+    let dims = |d: &[u64]| d.iter().map(|&v| D::Value(v)).collect::<Vec<_>>();
+    field_bytes(11, &value_info("x", &dims(&[1, 4, 4, 4])), &mut graph);
+    field_bytes(11, &value_info("w", &dims(&[4, 4, 1, 1])), &mut graph);
+    field_bytes(12, &value_info("z", &[]), &mut graph);
+    let mut opset = Vec::new();
+    field_varint(2, 17, &mut opset);
+    let mut model = Vec::new();
+    field_varint(1, 8, &mut model);
+    field_bytes(7, &graph, &mut model);
+    field_bytes(8, &opset, &mut model);
+    model
+}
+
+#[test]
+fn inspect_tract_panic_is_one_quiet_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d2s.onnx"), tract_panics_model()).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cimopt"))
+        .current_dir(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .args(["inspect", "d2s.onnx"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("tract panicked"), "{err}");
+    assert!(
+        !err.contains("stack backtrace") && !err.contains("panicked at"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn inspect_quantized_models_shows_the_float_layers() {
+    let dir = root().join("models/quantized");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    let summary = |model: &str| {
+        let out = ok(&root(), &["inspect", model, "--json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        (
+            v["summary"]["layers"].clone(),
+            v["summary"]["total_macs"].clone(),
+        )
+    };
+    for f in &files {
+        let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+        let twin = if stem.starts_with("tiny_cnn") {
+            "models/tiny_cnn.onnx".to_string()
+        } else if stem.starts_with("resnet18") {
+            "models/resnet18.onnx".to_string()
+        } else {
+            "models/quantized/llama_tiny.onnx".to_string()
+        };
+        let model = format!("models/quantized/{stem}.onnx");
+        assert_eq!(summary(&model), summary(&twin), "{stem} vs {twin}");
+        let table = ok(&root(), &["inspect", &model]);
+        assert!(!layer_rows(&table).is_empty(), "{table}");
+    }
+}
+
+#[test]
+fn compile_quantized_models_with_greedy() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["tiny_cnn_qop", "tiny_cnn_dynamic", "llama_tiny_q4"] {
+        let src = root().join(format!("models/quantized/{model}.onnx"));
+        let out = dir.path().join(format!("{model}.json"));
+        let text = ok(
+            dir.path(),
+            &[
+                "compile",
+                src.to_str().unwrap(),
+                "--target",
+                "default",
+                "--mapper",
+                "greedy",
+                "-q",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(out.is_file(), "{model}: {text}");
+    }
+}

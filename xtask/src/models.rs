@@ -1,6 +1,6 @@
-//! `cargo xtask models`: writes the zoo's networks to `models/<stem>.onnx`, through the zoo's
-//! own binary (built with the rest of the workspace) so that the xtask itself stays free of
-//! the ONNX stack.
+//! `cargo xtask models`: writes the zoo's networks to `models/<stem>.onnx` and its quantized
+//! ones to `models/quantized/<stem>.onnx`, through the zoo's own binary (built with the rest
+//! of the workspace) so that the xtask itself stays free of the ONNX stack.
 
 use anyhow::{Context, bail};
 use std::path::Path;

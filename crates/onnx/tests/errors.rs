@@ -114,6 +114,7 @@ fn symbolic_input_needs_a_shape() {
     // With a shape: batch 2 becomes B = 2; P = Q = 8 − 3 + 1 = 6.
     let opts = LoadOptions {
         input_shapes: vec![("x".into(), vec![2, 3, 8, 8])],
+        ..Default::default()
     };
     let m = cimopt_onnx::load(&p, &opts).unwrap();
     let w = &m.layers[0].workload;
@@ -123,6 +124,7 @@ fn symbolic_input_needs_a_shape() {
     // An unknown input name, and a shape of the wrong rank.
     let opts = LoadOptions {
         input_shapes: vec![("images".into(), vec![1, 3, 8, 8])],
+        ..Default::default()
     };
     let e = load_err(&p, &opts);
     assert!(matches!(e, FrontendError::UnknownInput { .. }), "{e:?}");
@@ -132,6 +134,7 @@ fn symbolic_input_needs_a_shape() {
     );
     let opts = LoadOptions {
         input_shapes: vec![("x".into(), vec![3, 8, 8])],
+        ..Default::default()
     };
     let e = load_err(&p, &opts);
     assert!(matches!(e, FrontendError::BadInputShape { .. }), "{e:?}");
@@ -220,4 +223,378 @@ fn inconsistent_nodes_and_graphs() {
         e.to_string().contains("`nowhere`") && e.to_string().contains("`add`"),
         "{e}"
     );
+}
+
+#[test]
+fn names_with_control_characters_are_escaped() {
+    assert_eq!(
+        cimopt_onnx::display_name("/conv1/Conv"),
+        "/conv1/Conv",
+        "ordinary names are unchanged"
+    );
+    assert_eq!(
+        cimopt_onnx::display_name("a\x1b[31mb\nc\td\u{7f}e\u{202e}f\u{85}"),
+        "a\\u{1b}[31mb\\u{a}c\\u{9}d\\u{7f}e\\u{202e}f\\u{85}"
+    );
+    assert_eq!(cimopt_onnx::display_name("ünïcødé ✓"), "ünïcødé ✓");
+
+    // An invalid Conv whose node and tensor names carry terminal escapes and newlines.
+    let evil = "\x1b[31mconv\nnext line";
+    let mut b = Builder::new("evil");
+    let x = b.input("x\x1b[0m", &[1, 6, 4, 4]);
+    let w = b.weight("w\r", &[4, 4, 1, 1]);
+    let y = b.node("Conv", evil, &[&x, &w], vec![attr_int("group", 2)]);
+    b.output(&y, &[]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::InvalidNode { node, .. } if node == evil),
+        "the error keeps the raw name: {e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        !msg.chars().any(|c| c.is_control()),
+        "control characters printed raw: {msg:?}"
+    );
+    assert!(msg.contains("\\u{1b}[31mconv\\u{a}next line"), "{msg}");
+
+    // A tensor nobody produces, named with an escape sequence, inside a `reason`.
+    let mut b = Builder::new("dangling");
+    let x = b.input("x", &[1, 4]);
+    let w = b.weight("w", &[4, 4]);
+    let y = b.node("MatMul", "mm", &[&x, &w], vec![]);
+    let z = b.node("Add", "add\x07", &[&y, "nowhere\x1b[2J"], vec![]);
+    b.output(&z, &[1, 4]);
+    let msg = load_bytes(&encode(&b.finish()), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(!msg.chars().any(|c| c.is_control()), "{msg:?}");
+    assert!(
+        msg.contains("`nowhere\\u{1b}[2J`") && msg.contains("`add\\u{7}`"),
+        "{msg}"
+    );
+
+    // A file name with a newline.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "bad\nname.onnx", b"not onnx");
+    let msg = load_err(&p, &LoadOptions::default()).to_string();
+    assert!(msg.contains("bad\\u{a}name.onnx"), "{msg}");
+}
+
+/// The message and every error in its `source()` chain, as `{:#}` prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[test]
+fn a_directory_or_an_unreadable_path_gives_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_err(dir.path(), &LoadOptions::default());
+    assert!(matches!(e, FrontendError::NotAFile { .. }), "{e:?}");
+    let msg = chain(&e);
+    assert!(msg.contains("is a directory"), "{msg}");
+    assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+    assert!(!msg.contains("os error"), "{msg}");
+
+    // A path through a regular file: the OS error is named once, not twice.
+    let file = write(dir.path(), "plain", b"x");
+    let e = load_err(&file.join("model.onnx"), &LoadOptions::default());
+    assert!(matches!(e, FrontendError::Io { .. }), "{e:?}");
+    let msg = chain(&e);
+    assert_eq!(msg.matches("os error").count(), 1, "{msg}");
+}
+
+fn one_conv(x_dims: &[i64], w_dims: &[i64]) -> Vec<u8> {
+    let mut b = Builder::new("huge");
+    let x = b.input("x", x_dims);
+    let w = b.weight("w", w_dims);
+    let y = b.node("Conv", "huge_conv", &[&x, &w], vec![]);
+    b.output(&y, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn huge_shapes_are_errors_that_name_the_limit() {
+    let tiny = std::fs::read(models_dir().join("tiny_cnn.onnx")).unwrap();
+    // 3·2^64 elements: the product does not fit in 64 bits.
+    let opts = LoadOptions {
+        input_shapes: vec![("input".into(), vec![1, 3, 1 << 32, 1 << 32])],
+        ..Default::default()
+    };
+    let e = load_bytes(&tiny, &opts).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::BadInputShape { input, .. } if input == "input"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("9223372036854775807"), "{e}");
+
+    // K = 2^62 and H = W = 2^31: the shapes fit, the layers break the IR's limits.
+    let limit = cimopt_ir::workload::MAX_EXTENT.to_string();
+    for (x, w, field) in [
+        (
+            &[1, 1, 4, 4][..],
+            &[1 << 62, 1, 1, 1][..],
+            "K = 4611686018427387904",
+        ),
+        (&[1, 1, 1 << 31, 1 << 31], &[1, 1, 1, 1], "H = 2147483648"),
+    ] {
+        let e = load_bytes(&one_conv(x, w), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, FrontendError::LayerLimits { node, .. } if node == "huge_conv"),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains(field) && msg.contains(&limit), "{msg}");
+    }
+    // More MACs than a layer may have: 2^20 · 2^20 outputs × 2^10 channels.
+    let e = load_bytes(
+        &one_conv(&[1, 1, 1 << 20, 1 << 20], &[1 << 10, 1, 1, 1]),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(&e, FrontendError::LayerLimits { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains(&cimopt_ir::workload::MAX_MACS.to_string()),
+        "{e}"
+    );
+
+    // A declared weight whose element count does not fit in an i64.
+    let e = load_bytes(
+        &one_conv(&[1, 4, 4, 4], &[1 << 62, 4, 1, 1]),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::TooLarge { tensor, .. } if tensor == "w"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("9223372036854775807"), "{e}");
+
+    // A non-CIM node whose output has more than 2^64 elements: tract itself refuses to infer
+    // such shapes, but takes a declared one (value_info) for an operator it does not know.
+    let mut b = Builder::new("huge_output");
+    let x = b.input("x", &[1, 4]);
+    let w = b.weight("w", &[4, 4]);
+    let y = b.node("MatMul", "mm", &[&x, &w], vec![]);
+    let z = b.node("Broadcast", "huge_other", &[&y], vec![]);
+    b.output(&z, &[]);
+    let mut proto = b.finish();
+    let g = proto.graph.as_mut().unwrap();
+    g.node[1].domain = "com.example".into();
+    let mut huge = g.input[0].clone();
+    huge.name = z.clone();
+    if let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) =
+        huge.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        for (d, v) in t
+            .shape
+            .as_mut()
+            .unwrap()
+            .dim
+            .iter_mut()
+            .zip([1i64 << 40, 1 << 40])
+        {
+            d.value = Some(tract_onnx::pb::tensor_shape_proto::dimension::Value::DimValue(v));
+        }
+    }
+    g.value_info.push(huge);
+    let e = load_bytes(&encode(&proto), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::TooLarge { node: Some(n), .. } if n == "huge_other"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("9223372036854775807"), "{e}");
+}
+
+fn conv_with(attrs: Vec<tract_onnx::pb::AttributeProto>) -> Vec<u8> {
+    let mut b = Builder::new("attrs");
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let y = b.node("Conv", "bad_conv", &[&x, &w], attrs);
+    b.output(&y, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn conv_and_pool_attributes_are_checked_before_tract() {
+    use cimopt_zoo::{attr_ints, attr_str};
+    for (attrs, attr) in [
+        (vec![attr_ints("strides", &[0, 0])], "strides"),
+        (vec![attr_ints("strides", &[1, -2])], "strides"),
+        (vec![attr_ints("dilations", &[1, 0])], "dilations"),
+        (vec![attr_ints("pads", &[0, -1, 0, 0])], "pads"),
+        (vec![attr_ints("pads", &[1, 1, 1])], "pads"),
+        (vec![attr_ints("kernel_shape", &[0, 3])], "kernel_shape"),
+        (vec![attr_int("group", 0)], "group"),
+        (vec![attr_int("group", -3)], "group"),
+        (vec![attr_ints("strides", &[1 << 40, 1])], "strides"),
+        (
+            vec![
+                attr_ints("strides", &[1, 1, 1]),
+                attr_ints("kernel_shape", &[3, 3]),
+            ],
+            "strides",
+        ),
+        (vec![attr_str("auto_pad", "SAME")], "auto_pad"),
+    ] {
+        let e = load_bytes(&conv_with(attrs.clone()), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, FrontendError::InvalidNode { node, .. } if node == "bad_conv"),
+            "{attrs:?}: {e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("`{attr}`")), "{attrs:?}: {msg}");
+        assert!(!msg.contains("panicked"), "{msg}");
+    }
+    // The same checks for pooling.
+    let mut b = Builder::new("pool");
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 1, 1]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    let attrs = vec![
+        attr_ints("kernel_shape", &[2, 2]),
+        attr_ints("strides", &[0, 0]),
+    ];
+    let z = b.node("MaxPool", "bad_pool", &[&y], attrs);
+    b.output(&z, &[]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::InvalidNode { node, .. } if node == "bad_pool"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("`strides`"), "{e}");
+}
+
+/// A model on which tract itself panics (DepthToSpace with block size 0 divides by zero).
+pub fn tract_panics() -> Vec<u8> {
+    let mut b = Builder::new("tract_panics");
+    let x = b.input("x", &[1, 4, 4, 4]);
+    let w = b.weight("w", &[4, 4, 1, 1]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    let z = b.node("DepthToSpace", "d2s", &[&y], vec![attr_int("blocksize", 0)]);
+    b.output(&z, &[]);
+    encode(&b.finish())
+}
+
+#[test]
+fn tract_panics_are_quiet_errors_and_the_panic_hook_is_restored() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let me = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == me {
+            SEEN.fetch_add(1, Ordering::SeqCst);
+        } else {
+            previous(info);
+        }
+    }));
+    let e = load_bytes(&tract_panics(), &LoadOptions::default()).unwrap_err();
+    let seen_during_load = SEEN.load(Ordering::SeqCst);
+    // A panic of this thread after the load reaches the hook that was installed before it.
+    let _ = std::panic::catch_unwind(|| panic!("after the load"));
+    let seen_after = SEEN.load(Ordering::SeqCst);
+    let _ = std::panic::take_hook(); // back to the default hook
+    assert!(matches!(e, FrontendError::InvalidModel { .. }), "{e:?}");
+    assert!(e.to_string().contains("tract panicked"), "{e}");
+    assert_eq!(seen_during_load, 0, "tract's panic reached the hook");
+    assert_eq!(seen_after, 1, "the previous hook was not restored");
+}
+
+/// `conv(x[1,4,8,8], w)` where `w`'s declared shape is edited by `edit`.
+fn conv_with_weight(edit: impl Fn(&mut tract_onnx::pb::ValueInfoProto)) -> Vec<u8> {
+    let mut b = Builder::new("weights");
+    let x = b.input("x", &[1, 4, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let bias = b.weight("bias", &[4]);
+    let y = b.node("Conv", "conv", &[&x, &w, &bias], vec![]);
+    b.output(&y, &[]);
+    let mut proto = b.finish();
+    let g = proto.graph.as_mut().unwrap();
+    edit(g.input.iter_mut().find(|i| i.name == "w").unwrap());
+    encode(&proto)
+}
+
+fn dims_of(
+    vi: &mut tract_onnx::pb::ValueInfoProto,
+) -> &mut Vec<tract_onnx::pb::tensor_shape_proto::Dimension> {
+    match vi.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+        Some(tract_onnx::pb::type_proto::Value::TensorType(t)) => {
+            &mut t.shape.as_mut().unwrap().dim
+        }
+        None => unreachable!(),
+    }
+}
+
+#[test]
+fn weight_inputs_with_bad_shapes_are_named_as_weights() {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as V;
+    type Edit = Box<dyn Fn(&mut tract_onnx::pb::ValueInfoProto)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|vi| {
+                if let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) =
+                    vi.r#type.as_mut().and_then(|t| t.value.as_mut())
+                {
+                    t.shape = None;
+                }
+            }),
+            "has no shape",
+        ),
+        (Box::new(|vi| vi.r#type = None), "has no type"),
+        (
+            Box::new(|vi| dims_of(vi)[1].value = Some(V::DimValue(-4))),
+            "has dimension -4 at position 1",
+        ),
+        (
+            Box::new(|vi| dims_of(vi)[0].value = Some(V::DimValue(0))),
+            "has dimension 0 at position 0",
+        ),
+        (
+            Box::new(|vi| dims_of(vi)[2].value = Some(V::DimParam("k".into()))),
+            "has a symbolic dimension `k` at position 2",
+        ),
+        (
+            Box::new(|vi| dims_of(vi)[3].value = None),
+            "has an unknown dimension at position 3",
+        ),
+    ];
+    for (edit, want) in cases {
+        let e = load_bytes(&conv_with_weight(edit), &LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, FrontendError::WeightShape { weight, node, .. } if weight == "w" && node == "conv"),
+            "{want}: {e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("weight `w` of node `conv`") && msg.contains(want),
+            "{msg}"
+        );
+        assert!(!msg.contains("symbolic dimension 0"), "{msg}");
+        assert!(!msg.contains("--input-shape w="), "{msg}");
+    }
+}
+
+#[test]
+fn data_inputs_with_non_positive_dims_are_not_called_symbolic() {
+    let mut b = Builder::new("zero");
+    let x = b.input("x", &[1, 0, 8, 8]);
+    let w = b.weight("w", &[4, 4, 3, 3]);
+    let y = b.node("Conv", "conv", &[&x, &w], vec![]);
+    b.output(&y, &[]);
+    let e = load_bytes(&encode(&b.finish()), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&e, FrontendError::BadDeclaredDim { input, dim: 1, value: 0, .. } if input == "x"),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(!msg.contains("symbolic"), "{msg}");
+    assert!(msg.contains("--input-shape x=1x1x8x8"), "{msg}");
 }

@@ -356,13 +356,38 @@ fn unnamed_nodes_foreign_domains_and_dedup() {
     assert_eq!(m.other_ops[0].name, "Relu_1");
     assert_eq!((m.layers[0].dedup_group, m.layers[1].dedup_group), (0, 0));
 
-    // A Conv of another domain is not an ONNX Conv: listed, not lowered.
+    // A Conv of another domain is not an ONNX Conv: not lowered. It looks like a convolution,
+    // so it is refused rather than listed as a non-CIM operator (its MACs would be lost)...
     proto.graph.as_mut().unwrap().node[2].domain = "com.example".into();
-    let m = load_bytes(&encode(&proto), &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(m.layers.len(), 1);
+    let e = load_bytes(&encode(&proto), &LoadOptions::default()).unwrap_err();
     assert!(
-        m.other_ops
-            .iter()
-            .any(|o| o.name == "Conv_2" && o.op_type == "Conv" && o.output_elements == 256)
+        matches!(&e, cimopt_onnx::FrontendError::Unsupported { node, op, .. }
+            if node == "Conv_2" && op == "com.example.Conv"),
+        "{e:?}"
+    );
+    // ... and with keep_going it is listed as skipped, with the MACs of an ONNX Conv
+    // (K 4 × C 4 × 3 × 3 × P 8 × Q 8).
+    let keep_going = LoadOptions {
+        keep_going: true,
+        ..Default::default()
+    };
+    let m = load_bytes(&encode(&proto), &keep_going).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.layers.len(), 1);
+    assert!(m.other_ops.iter().all(|o| o.name != "Conv_2"));
+    let skipped: Vec<_> = m
+        .skipped
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.op_type.as_str(),
+                s.domain.as_str(),
+                s.macs,
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![("Conv_2", "Conv", "com.example", Some(4 * 4 * 9 * 64))]
     );
 }

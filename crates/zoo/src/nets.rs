@@ -23,13 +23,13 @@ fn scope(module: &str) -> String {
 }
 
 /// Node name for op `op` in `module` (`""` for the top level).
-fn name(module: &str, op: &str) -> String {
+pub(crate) fn name(module: &str, op: &str) -> String {
     format!("{}/{op}", scope(module))
 }
 
 /// Node name for a transformer module, as Hugging Face models export: a `ModuleList` entry
 /// keeps its dotted name (`encoder.layer.0.attention` → `/encoder/layer.0/attention`).
-fn hf_name(module: &str, op: &str) -> String {
+pub(crate) fn hf_name(module: &str, op: &str) -> String {
     let mut out = String::new();
     let parts: Vec<&str> = module.split('.').filter(|p| !p.is_empty()).collect();
     let mut i = 0;
@@ -80,7 +80,14 @@ fn relu6(b: &mut Builder, module: &str, x: &str) -> String {
     b.node("Clip", &name(module, "Clip"), &[x, &lo, &hi], vec![])
 }
 
-fn max_pool(b: &mut Builder, module: &str, x: &str, k: i64, stride: i64, pad: i64) -> String {
+pub(crate) fn max_pool(
+    b: &mut Builder,
+    module: &str,
+    x: &str,
+    k: i64,
+    stride: i64,
+    pad: i64,
+) -> String {
     let attrs = vec![
         attr_int("ceil_mode", 0),
         attr_ints("dilations", &[1, 1]),
@@ -91,7 +98,7 @@ fn max_pool(b: &mut Builder, module: &str, x: &str, k: i64, stride: i64, pad: i6
     b.node("MaxPool", &name(module, "MaxPool"), &[x], attrs)
 }
 
-fn flatten(b: &mut Builder, x: &str) -> String {
+pub(crate) fn flatten(b: &mut Builder, x: &str) -> String {
     b.node(
         "Flatten",
         &name("", "Flatten"),
@@ -101,7 +108,7 @@ fn flatten(b: &mut Builder, x: &str) -> String {
 }
 
 /// A Linear layer as torch exports it: Gemm with transB, weight `[out, in]`.
-fn linear(b: &mut Builder, module: &str, x: &str, cin: i64, cout: i64) -> String {
+pub(crate) fn linear(b: &mut Builder, module: &str, x: &str, cin: i64, cout: i64) -> String {
     let w = b.weight(&format!("{module}.weight"), &[cout, cin]);
     let bias = b.weight(&format!("{module}.bias"), &[cout]);
     let attrs = vec![
@@ -112,38 +119,118 @@ fn linear(b: &mut Builder, module: &str, x: &str, cin: i64, cout: i64) -> String
     b.node("Gemm", &name(module, "Gemm"), &[x, &w, &bias], attrs)
 }
 
+/// The operators the CNN definitions are written in, so that one definition gives the float
+/// model and its quantized variants (`crate::quant`) with the same layers. [`Float`] writes
+/// exactly what the float definitions always wrote.
+pub(crate) trait Net {
+    fn builder(&mut self) -> &mut Builder;
+    fn input(&mut self, name: &str, dims: &[i64]) -> String {
+        self.builder().input(name, dims)
+    }
+    /// A Conv with bias (batch norm folded in).
+    #[allow(clippy::too_many_arguments)]
+    fn conv(
+        &mut self,
+        module: &str,
+        x: &str,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        stride: i64,
+        pad: i64,
+        group: i64,
+    ) -> String;
+    fn relu(&mut self, module: &str, x: &str) -> String;
+    fn max_pool(&mut self, module: &str, x: &str, k: i64, stride: i64, pad: i64) -> String;
+    /// A residual sum, node `node`.
+    fn add(&mut self, node: &str, a: &str, b: &str) -> String;
+    fn global_average_pool(&mut self, node: &str, x: &str) -> String;
+    fn flatten(&mut self, x: &str) -> String;
+    /// A Linear layer (Gemm with transB, weight `[out, in]`).
+    fn linear(&mut self, module: &str, x: &str, cin: i64, cout: i64) -> String;
+    fn output(&mut self, y: &str, dims: &[i64]) {
+        self.builder().output(y, dims)
+    }
+}
+
+/// The float networks: weights as shape-only graph inputs.
+pub(crate) struct Float(pub(crate) Builder);
+
+impl Net for Float {
+    fn builder(&mut self) -> &mut Builder {
+        &mut self.0
+    }
+    fn conv(
+        &mut self,
+        module: &str,
+        x: &str,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        stride: i64,
+        pad: i64,
+        group: i64,
+    ) -> String {
+        conv(&mut self.0, module, x, cin, cout, k, stride, pad, group)
+    }
+    fn relu(&mut self, module: &str, x: &str) -> String {
+        relu(&mut self.0, module, x)
+    }
+    fn max_pool(&mut self, module: &str, x: &str, k: i64, stride: i64, pad: i64) -> String {
+        max_pool(&mut self.0, module, x, k, stride, pad)
+    }
+    fn add(&mut self, node: &str, a: &str, b: &str) -> String {
+        self.0.node("Add", node, &[a, b], vec![])
+    }
+    fn global_average_pool(&mut self, node: &str, x: &str) -> String {
+        self.0.node("GlobalAveragePool", node, &[x], vec![])
+    }
+    fn flatten(&mut self, x: &str) -> String {
+        flatten(&mut self.0, x)
+    }
+    fn linear(&mut self, module: &str, x: &str, cin: i64, cout: i64) -> String {
+        linear(&mut self.0, module, x, cin, cout)
+    }
+}
+
 /// A small CNN for fast tests: four convs (one depthwise) and a Gemm on a 3×32×32 input.
 pub fn tiny_cnn() -> ModelProto {
-    let mut b = Builder::new("tiny_cnn");
-    let x = b.input("input", &[1, 3, 32, 32]);
-    let x = conv(&mut b, "conv1", &x, 3, 8, 3, 1, 1, 1);
-    let x = relu(&mut b, "relu1", &x);
-    let x = conv(&mut b, "conv2", &x, 8, 16, 3, 2, 1, 1);
-    let x = relu(&mut b, "relu2", &x);
-    let x = conv(&mut b, "conv3", &x, 16, 16, 3, 1, 1, 16);
-    let x = relu(&mut b, "relu3", &x);
-    let x = conv(&mut b, "conv4", &x, 16, 32, 1, 1, 0, 1);
-    let x = relu(&mut b, "relu4", &x);
-    let x = b.node(
-        "GlobalAveragePool",
-        &name("avgpool", "GlobalAveragePool"),
-        &[&x],
-        vec![],
-    );
-    let x = flatten(&mut b, &x);
-    let y = linear(&mut b, "fc", &x, 32, 10);
-    b.output(&y, &[1, 10]);
-    b.finish()
+    let mut n = Float(Builder::new("tiny_cnn"));
+    tiny_cnn_in(&mut n);
+    n.0.finish()
+}
+
+/// [`tiny_cnn`] in the operators of `n`.
+pub(crate) fn tiny_cnn_in(n: &mut impl Net) {
+    let x = n.input("input", &[1, 3, 32, 32]);
+    let x = n.conv("conv1", &x, 3, 8, 3, 1, 1, 1);
+    let x = n.relu("relu1", &x);
+    let x = n.conv("conv2", &x, 8, 16, 3, 2, 1, 1);
+    let x = n.relu("relu2", &x);
+    let x = n.conv("conv3", &x, 16, 16, 3, 1, 1, 16);
+    let x = n.relu("relu3", &x);
+    let x = n.conv("conv4", &x, 16, 32, 1, 1, 0, 1);
+    let x = n.relu("relu4", &x);
+    let x = n.global_average_pool(&name("avgpool", "GlobalAveragePool"), &x);
+    let x = n.flatten(&x);
+    let y = n.linear("fc", &x, 32, 10);
+    n.output(&y, &[1, 10]);
 }
 
 /// torchvision ResNet: BasicBlock (ResNet-18/34) or Bottleneck with the stride on the 3×3
 /// (v1.5, ResNet-50/101/152).
 fn resnet(model: &str, bottleneck: bool, blocks: [usize; 4]) -> ModelProto {
-    let mut b = Builder::new(model);
+    let mut n = Float(Builder::new(model));
+    resnet_in(&mut n, bottleneck, blocks);
+    n.0.finish()
+}
+
+/// [`resnet`] in the operators of `n`.
+pub(crate) fn resnet_in(b: &mut impl Net, bottleneck: bool, blocks: [usize; 4]) {
     let x = b.input("input", &[1, 3, 224, 224]);
-    let x = conv(&mut b, "conv1", &x, 3, 64, 7, 2, 3, 1);
-    let x = relu(&mut b, "relu", &x);
-    let mut x = max_pool(&mut b, "maxpool", &x, 3, 2, 1);
+    let x = b.conv("conv1", &x, 3, 64, 7, 2, 3, 1);
+    let x = b.relu("relu", &x);
+    let mut x = b.max_pool("maxpool", &x, 3, 2, 1);
     let mut inplanes = 64;
     for (li, (&n, (planes, stride))) in blocks
         .iter()
@@ -156,38 +243,32 @@ fn resnet(model: &str, bottleneck: bool, blocks: [usize; 4]) -> ModelProto {
             let sub = |s: &str| format!("{m}.{s}");
             let (out, outc, last_relu) = if bottleneck {
                 let width = planes;
-                let o = conv(&mut b, &sub("conv1"), &x, inplanes, width, 1, 1, 0, 1);
-                let o = relu(&mut b, &sub("relu"), &o);
-                let o = conv(&mut b, &sub("conv2"), &o, width, width, 3, s, 1, 1);
-                let o = relu(&mut b, &sub("relu_1"), &o);
-                let o = conv(&mut b, &sub("conv3"), &o, width, planes * 4, 1, 1, 0, 1);
+                let o = b.conv(&sub("conv1"), &x, inplanes, width, 1, 1, 0, 1);
+                let o = b.relu(&sub("relu"), &o);
+                let o = b.conv(&sub("conv2"), &o, width, width, 3, s, 1, 1);
+                let o = b.relu(&sub("relu_1"), &o);
+                let o = b.conv(&sub("conv3"), &o, width, planes * 4, 1, 1, 0, 1);
                 (o, planes * 4, "relu_2")
             } else {
-                let o = conv(&mut b, &sub("conv1"), &x, inplanes, planes, 3, s, 1, 1);
-                let o = relu(&mut b, &sub("relu"), &o);
-                let o = conv(&mut b, &sub("conv2"), &o, planes, planes, 3, 1, 1, 1);
+                let o = b.conv(&sub("conv1"), &x, inplanes, planes, 3, s, 1, 1);
+                let o = b.relu(&sub("relu"), &o);
+                let o = b.conv(&sub("conv2"), &o, planes, planes, 3, 1, 1, 1);
                 (o, planes, "relu_1")
             };
             let identity = if s != 1 || inplanes != outc {
-                conv(&mut b, &sub("downsample.0"), &x, inplanes, outc, 1, s, 0, 1)
+                b.conv(&sub("downsample.0"), &x, inplanes, outc, 1, s, 0, 1)
             } else {
                 x.clone()
             };
-            let sum = b.node("Add", &name(&m, "Add"), &[&out, &identity], vec![]);
-            x = relu(&mut b, &sub(last_relu), &sum);
+            let sum = b.add(&name(&m, "Add"), &out, &identity);
+            x = b.relu(&sub(last_relu), &sum);
             inplanes = outc;
         }
     }
-    let x = b.node(
-        "GlobalAveragePool",
-        &name("avgpool", "GlobalAveragePool"),
-        &[&x],
-        vec![],
-    );
-    let x = flatten(&mut b, &x);
-    let y = linear(&mut b, "fc", &x, inplanes, 1000);
+    let x = b.global_average_pool(&name("avgpool", "GlobalAveragePool"), &x);
+    let x = b.flatten(&x);
+    let y = b.linear("fc", &x, inplanes, 1000);
     b.output(&y, &[1, 1000]);
-    b.finish()
 }
 
 /// torchvision `resnet18`: 20 Conv + 1 Gemm.

@@ -1,4 +1,5 @@
-//! The committed `models/*.onnx` are exactly what the zoo generates.
+//! The committed `models/*.onnx` and `models/quantized/*.onnx` are exactly what the zoo
+//! generates.
 
 use std::path::Path;
 
@@ -7,9 +8,18 @@ fn committed_models_match_the_zoo() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
     let models = cimopt_zoo::all();
     assert!(models.len() >= 6);
+    let quantized = cimopt_zoo::quantized();
+    assert!(quantized.len() >= 8);
     let mut stale = Vec::new();
-    for (stem, bytes) in &models {
-        let path = dir.join(format!("{stem}.onnx"));
+    let files = models
+        .iter()
+        .map(|(stem, bytes)| (dir.join(format!("{stem}.onnx")), bytes))
+        .chain(
+            quantized
+                .iter()
+                .map(|(stem, bytes)| (dir.join(format!("quantized/{stem}.onnx")), bytes)),
+        );
+    for (path, bytes) in files {
         match std::fs::read(&path) {
             Ok(committed) if committed == *bytes => {}
             Ok(committed) => stale.push(format!(
@@ -23,7 +33,7 @@ fn committed_models_match_the_zoo() {
     }
     assert!(
         stale.is_empty(),
-        "{}\nrun `cargo xtask models` to regenerate models/",
+        "{}\nrun `cargo xtask models` to regenerate models/ and models/quantized/",
         stale.join("\n")
     );
 }
@@ -31,6 +41,23 @@ fn committed_models_match_the_zoo() {
 #[test]
 fn generation_is_deterministic() {
     assert_eq!(cimopt_zoo::all(), cimopt_zoo::all());
+    assert_eq!(cimopt_zoo::quantized(), cimopt_zoo::quantized());
+    let quantized: Vec<&str> = cimopt_zoo::quantized().iter().map(|(s, _)| *s).collect();
+    for want in [
+        "tiny_cnn_qdq",
+        "tiny_cnn_qop",
+        "tiny_cnn_dynamic",
+        "resnet18_qdq",
+        "resnet18_qop",
+        "resnet18_qdq_int4",
+        "llama_tiny",
+        "llama_tiny_q4",
+    ] {
+        assert!(
+            quantized.contains(&want),
+            "{want} missing from the quantized zoo"
+        );
+    }
     let stems: Vec<&str> = cimopt_zoo::all().iter().map(|(s, _)| *s).collect();
     for want in [
         "resnet18",

@@ -1,5 +1,6 @@
-//! Writes every zoo network to `<dir>/<stem>.onnx` (run by `cargo xtask models`), leaving
-//! files whose bytes already match untouched.
+//! Writes every zoo network to `<dir>/<stem>.onnx` and every quantized one to
+//! `<dir>/quantized/<stem>.onnx` (run by `cargo xtask models`), leaving files whose bytes
+//! already match untouched.
 
 use std::path::PathBuf;
 
@@ -8,12 +9,22 @@ fn main() {
         eprintln!("usage: cimopt-write-models DIR");
         std::process::exit(2);
     };
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("cannot create {}: {e}", dir.display());
-        std::process::exit(1);
+    let quantized = dir.join("quantized");
+    for d in [&dir, &quantized] {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            eprintln!("cannot create {}: {e}", d.display());
+            std::process::exit(1);
+        }
     }
-    for (stem, bytes) in cimopt_zoo::all() {
-        let path = dir.join(format!("{stem}.onnx"));
+    let models = cimopt_zoo::all()
+        .into_iter()
+        .map(|(stem, bytes)| (dir.join(format!("{stem}.onnx")), bytes))
+        .chain(
+            cimopt_zoo::quantized()
+                .into_iter()
+                .map(|(stem, bytes)| (quantized.join(format!("{stem}.onnx")), bytes)),
+        );
+    for (path, bytes) in models {
         if std::fs::read(&path).is_ok_and(|old| old == bytes) {
             println!("unchanged {}", path.display());
             continue;
