@@ -349,7 +349,7 @@ pub fn load_proto(
                             // Over the limits, the workload is still known.
                             _ => lower::lower(&ctx, node, &name, kind)
                                 .ok()
-                                .and_then(|l| checked_product(&l.workload.bounds())),
+                                .and_then(|l| checked_product(&l.workload.extents())),
                         };
                         skip(opts, &mut skipped, node, &name, e, macs)?;
                         None

@@ -51,7 +51,7 @@ pub(crate) fn estimate_macs(
 ) -> Option<u64> {
     let n = NodeCtx { ctx, node, name };
     let macs = |l: Result<Lowered, FrontendError>| {
-        l.ok().and_then(|l| checked_product(&l.workload.bounds()))
+        l.ok().and_then(|l| checked_product(&l.workload.extents()))
     };
     match estimate {
         Estimate::AsConv => macs(conv(&n, 0, 1, Some(2))),

@@ -35,8 +35,9 @@ fn every_bundled_model_loads() {
 }
 
 #[test]
+#[cfg_attr(not(shared_models), ignore = "needs ../shared/models")]
 fn every_shared_model_loads() {
-    let Some(dir) = shared_models() else { return };
+    let dir = shared();
     let files = onnx_files(&dir);
     assert!(!files.is_empty());
     for f in files {
@@ -204,10 +205,9 @@ fn layer_graph_follows_data_through_other_ops() {
 /// torchvision's own exports (weights as graph inputs, BN folded, Identity nodes on shared
 /// biases) lower to exactly the zoo's layers, names included.
 #[test]
+#[cfg_attr(not(shared_models), ignore = "needs ../shared/models")]
 fn torchvision_exports_match_the_zoo() {
-    let Some(shared) = shared_models() else {
-        return;
-    };
+    let shared = shared();
     for (theirs, ours) in [
         ("resnet18_shapes", "resnet18"),
         ("mobilenet_v2_shapes", "mobilenet_v2"),
@@ -248,10 +248,9 @@ fn torchvision_exports_match_the_zoo() {
 }
 
 #[test]
+#[cfg_attr(not(shared_models), ignore = "needs ../shared/models")]
 fn squeezenet_with_real_initializers_loads() {
-    let Some(shared) = shared_models() else {
-        return;
-    };
+    let shared = shared();
     let m = load(&shared.join("squeezenet1_0.onnx"));
     assert_eq!(m.layers.len(), 26);
     assert!(

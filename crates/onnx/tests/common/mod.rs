@@ -18,15 +18,17 @@ pub fn models_dir() -> PathBuf {
     root().join("models")
 }
 
-/// `<workspace root>/../shared/models`, or `None` (after printing the skip notice).
+/// `<workspace root>/../shared/models`. Tests that call this are marked
+/// `#[cfg_attr(not(shared_models), ignore = "needs ../shared/models")]` (see `build.rs`), so they
+/// run only when it was present at build time.
 pub fn shared_models() -> Option<PathBuf> {
     let p = root().join("../shared/models");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        println!("skipped: ../shared/models absent");
-        None
-    }
+    Some(p).filter(|p| p.is_dir())
+}
+
+/// `../shared/models`, in a test that runs only when it was present at build time.
+pub fn shared() -> PathBuf {
+    shared_models().expect("../shared/models was present when these tests were built")
 }
 
 pub fn load(path: &Path) -> Model {
