@@ -20,6 +20,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
     let read = crate::read_schedule_on(&args.schedule, args.target.as_deref(), &args.set)?;
     match read {
         Ok(schedule) => {
+            crate::warn_skipped(&schedule);
             println!(
                 "{}: {} layers valid on target `{}`",
                 args.schedule.display(),

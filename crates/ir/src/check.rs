@@ -281,7 +281,7 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
         if total > level.capacity_bits {
             let parts: Vec<String> = Operand::ALL
                 .iter()
-                .filter(|o| used[lv][o.index()])
+                .filter(|o| used[lv][o.index()] || bits[lv][o.index()] > 0)
                 .map(|o| {
                     let db = if crate::analysis::double_buffered(t, m, lv, *o) {
                         " (double-buffered)"

@@ -204,6 +204,7 @@ pub fn compile(
                 name: layer.name.clone(),
                 op: layer.workload.op.name().into(),
                 reason: e.to_string(),
+                macs: Some(layer.workload.macs()),
             }),
             Err(_) => {
                 let Some(Err(e)) = results.remove(&layer.dedup_group) else {
@@ -212,6 +213,19 @@ pub fn compile(
                 return Err(e);
             }
         }
+    }
+    // The compute nodes the front end could not lower (loaded with `keep_going`) are skipped
+    // too, after the layers, in model order.
+    skipped.extend(model.skipped.iter().map(|s| SkippedNode {
+        name: s.name.clone(),
+        op: s.op_type.clone(),
+        reason: s.reason.clone(),
+        macs: s.macs,
+    }));
+    if layers.is_empty() {
+        return Err(Error::NothingMapped {
+            skipped: skipped.len(),
+        });
     }
     let mut schedule = Schedule {
         producer: Producer {

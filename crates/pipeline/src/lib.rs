@@ -44,18 +44,24 @@ pub enum Error {
     #[error("{0}")]
     Options(String),
     /// No mapping of the layer fits the target (or the mapper refused it).
-    #[error("layer {index} `{name}` ({op}): {reason}")]
+    #[error("layer {index} `{}` ({op}): {reason}", cimopt_ir::display_name(name))]
     Unmappable {
         index: usize,
         name: String,
         op: String,
         reason: String,
     },
+    /// Every layer was skipped (`keep_going`): there is no schedule to write.
+    #[error("no layer could be mapped ({skipped} skipped): nothing to schedule")]
+    NothingMapped { skipped: usize },
     /// The caller's observer asked to stop.
     #[error("interrupted: nothing was written")]
     Interrupted,
     /// A layer of a schedule could not be simulated.
-    #[error("layer {index} `{name}` cannot be simulated: {reason}")]
+    #[error(
+        "layer {index} `{}` cannot be simulated: {reason}",
+        cimopt_ir::display_name(name)
+    )]
     Simulation {
         index: usize,
         name: String,

@@ -44,6 +44,34 @@ impl FromStr for Format {
     }
 }
 
+/// `a / b` with `decimals`, or `-` when `b` is 0 (no ratio to speak of).
+fn times(a: f64, b: f64, decimals: usize) -> String {
+    let r = a / b;
+    if b > 0.0 && r.is_finite() {
+        format!("{:.*}", decimals, r + 0.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// `v` as a percentage of `total` (`-` of nothing).
+fn percent(v: f64, total: f64) -> String {
+    if total > 0.0 {
+        format!("{:.1}%", 100.0 * v / total + 0.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// The MACs of the skipped nodes, when every one of them is known.
+fn skipped_macs(s: &Schedule) -> Option<u64> {
+    s.model
+        .skipped_nodes
+        .iter()
+        .map(|n| n.macs)
+        .try_fold(0u64, |acc, m| m.map(|m| acc.saturating_add(m)))
+}
+
 /// The latency causes shown.
 const CAUSES: [&str; 5] = [
     "compute",
@@ -239,7 +267,7 @@ fn table(r: &Report, s: &Schedule) -> String {
         let name = crate::output::tail(&x.name, 30);
         let _ = writeln!(
             o,
-            "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6.2} {:>6} {:>7}",
+            "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6} {:>6} {:>7}",
             x.id,
             name,
             x.op,
@@ -248,7 +276,7 @@ fn table(r: &Report, s: &Schedule) -> String {
             x.metrics.energy_nj,
             x.metrics.edp,
             100.0 * x.utilisation,
-            x.metrics.latency_cycles / x.bound,
+            times(x.metrics.latency_cycles, x.bound, 2),
             x.gap.map_or("-".into(), |g| format!("{:.1}%", 100.0 * g)),
             x.error.map_or("-".into(), |e| format!("{:.2}%", 100.0 * e))
         );
@@ -256,29 +284,47 @@ fn table(r: &Report, s: &Schedule) -> String {
     let _ = writeln!(
         o,
         "\ntotal: latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ",
-        r.latency,
-        r.energy,
-        r.latency * r.energy
+        r.latency + 0.0,
+        r.energy + 0.0,
+        r.latency * r.energy + 0.0
     );
     let _ = writeln!(
         o,
-        "lower bound {:.0} cycles: {:.2}× above it; model EDP ≥ {:.4e} cycle·nJ for any schedule: {:.2}× above it",
-        r.bound,
-        r.latency / r.bound,
-        r.edp_bound,
-        r.latency * r.energy / r.edp_bound
+        "lower bound {:.0} cycles: {}× above it; model EDP ≥ {:.4e} cycle·nJ for any schedule: {}× above it",
+        r.bound + 0.0,
+        times(r.latency, r.bound, 2),
+        r.edp_bound + 0.0,
+        times(r.latency * r.energy, r.edp_bound, 2)
     );
+    if !s.model.skipped_nodes.is_empty() {
+        let _ = writeln!(
+            o,
+            "NOT in these totals: {} skipped node(s){}:",
+            s.model.skipped_nodes.len(),
+            skipped_macs(s).map_or(String::new(), |m| format!(" with {m} MACs"))
+        );
+        for n in &s.model.skipped_nodes {
+            let _ = writeln!(
+                o,
+                "  {} ({}){}: {}",
+                crate::output::printable(&n.name),
+                n.op,
+                n.macs.map_or(String::new(), |m| format!(", {m} MACs")),
+                crate::output::printable(&n.reason)
+            );
+        }
+    }
     let predicted: f64 = r.causes.iter().map(|c| c.1).sum();
     let _ = writeln!(
         o,
         "\nlatency by cause (cost model, {predicted:.0} cycles; overlapped transfers are not counted):"
     );
     for (n, v) in &r.causes {
-        let _ = writeln!(o, "  {n:<12} {v:>14.0}  {:>5.1}%", 100.0 * v / predicted);
+        let _ = writeln!(o, "  {n:<12} {v:>14.0}  {:>6}", percent(*v, predicted));
     }
     let _ = writeln!(o, "energy by part (nJ):");
     for (n, v) in &r.energy_by {
-        let _ = writeln!(o, "  {n:<14} {v:>14.1}  {:>5.1}%", 100.0 * v / r.energy);
+        let _ = writeln!(o, "  {n:<14} {v:>14.1}  {:>6}", percent(*v, r.energy));
     }
     let mut slow: Vec<&Row> = r.rows.iter().collect();
     slow.sort_by(|a, b| {
@@ -290,11 +336,11 @@ fn table(r: &Report, s: &Schedule) -> String {
     for x in slow.iter().take(5) {
         let _ = writeln!(
             o,
-            "  #{:<3} {:<40} {:>12.0} cycles ({:.1}%)",
+            "  #{:<3} {:<40} {:>12.0} cycles ({})",
             x.id,
-            x.name,
+            crate::output::printable(&x.name),
             x.metrics.latency_cycles,
-            100.0 * x.metrics.latency_cycles / r.latency
+            percent(x.metrics.latency_cycles, r.latency)
         );
     }
     if !r.non_cim.is_empty() {
@@ -348,6 +394,8 @@ fn to_json(r: &Report, s: &Schedule) -> String {
         "non_cim_ops": r.non_cim.iter().map(|(op, (n, e, c))| json!({"op": op, "nodes": n, "output_elements": e, "vector_cycles": c})).collect::<Vec<_>>(),
         "vector_cycles": r.vector_cycles,
         "total_includes_vector": r.includes_vector,
+        "skipped_nodes": s.model.skipped_nodes.iter().map(|n| json!({"name": n.name, "op": n.op, "reason": n.reason, "macs": n.macs})).collect::<Vec<_>>(),
+        "skipped_macs_not_in_totals": skipped_macs(s),
     });
     serde_json::to_string_pretty(&doc).expect("a JSON value serialises") + "\n"
 }
@@ -414,17 +462,31 @@ fn html(r: &Report, s: &Schedule) -> String {
     o.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}td,th{padding:2px 6px;border-bottom:1px solid #ddd;text-align:right}td.l,th.l{text-align:left}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>");
     let _ = write!(
         o,
-        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {:.2}× the lower bound ({:.0} cycles); EDP {:.2}× the lowest any schedule can have ({:.4e} cycle·nJ).</p>",
+        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {}× the lower bound ({:.0} cycles); EDP {}× the lowest any schedule can have ({:.4e} cycle·nJ).</p>",
         esc(&title),
         r.source,
         r.latency,
         r.energy,
         r.latency * r.energy,
-        r.latency / r.bound,
+        times(r.latency, r.bound, 2),
         r.bound,
-        r.latency * r.energy / r.edp_bound,
+        times(r.latency * r.energy, r.edp_bound, 2),
         r.edp_bound,
     );
+    if !s.model.skipped_nodes.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"skipped\"><b>Not in these totals:</b> {} skipped node(s){}: {}.</p>",
+            s.model.skipped_nodes.len(),
+            skipped_macs(s).map_or(String::new(), |m| format!(" with {m} MACs")),
+            s.model
+                .skipped_nodes
+                .iter()
+                .map(|n| format!("{} ({}): {}", esc(&n.name), esc(&n.op), esc(&n.reason)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
 
     // Per-layer latency, stacked by cause.
     let n = r.rows.len().max(1);

@@ -243,6 +243,8 @@ pub struct SkippedDto {
     pub op: String,
     #[serde(default)]
     pub reason: String,
+    #[serde(default)]
+    pub macs: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]

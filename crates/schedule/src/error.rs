@@ -16,7 +16,9 @@ impl fmt::Display for LayerViolation {
         write!(
             f,
             "layer {} `{}`: {}",
-            self.index, self.name, self.violation
+            self.index,
+            cimopt_ir::display_name(&self.name),
+            self.violation
         )
     }
 }

@@ -33,7 +33,7 @@ mod write;
 pub use breakdown::{Breakdown, LatencyParts, LevelParts, PredictionError};
 pub use error::{LayerViolation, ScheduleError};
 pub use hash::{sha256_hex, target_sha256};
-pub use read::{embedded_target, from_json};
+pub use read::{embedded_target, from_json, unknown_fields};
 #[cfg(feature = "validate")]
 pub use validate::validate_against_schema;
 pub use write::to_json;
@@ -160,11 +160,15 @@ pub struct ModelSummary {
     pub non_cim_ops: Vec<NonCimOp>,
 }
 
+/// A compute node the schedule does not map (compiled with `--keep-going`): its work is not in
+/// the totals.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SkippedNode {
     pub name: String,
     pub op: String,
     pub reason: String,
+    /// Its multiply-accumulates, when known.
+    pub macs: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

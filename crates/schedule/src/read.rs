@@ -41,6 +41,39 @@ pub fn from_json(text: &str, target_override: Option<&Target>) -> Result<Schedul
     convert(doc, target_override)
 }
 
+/// The fields of a schedule document this version does not know, by JSON path
+/// (`layers[0].mapping.colour`). They are ignored on read (a later 1.x version may have added
+/// them); a command shows them as warnings so that a misspelt field is not silently dropped.
+/// Empty when the text does not parse as a schedule at all (reading says why).
+pub fn unknown_fields(text: &str) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read: Result<Document, _> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(json_path(&path.to_string())));
+    if read.is_err() {
+        return Vec::new();
+    }
+    // The derived fields are known: they are skipped on purpose (recomputed on write).
+    unknown.retain(|p| !p.ends_with(".psum_levels") && !p.ends_with(".resident_bits"));
+    unknown
+}
+
+/// `layers.0.mapping` as `layers[0].mapping`, the form every other message uses.
+fn json_path(dotted: &str) -> String {
+    let mut out = String::new();
+    for seg in dotted.split('.').filter(|s| !s.is_empty() && *s != "?") {
+        if seg.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
+}
+
 /// The target a schedule embeds (`inputs.target.spec`), validated, without reading the rest:
 /// what a reader needs to re-read the schedule on a variant of its own target.
 pub fn embedded_target(text: &str) -> Result<Target, ScheduleError> {
@@ -568,6 +601,7 @@ fn model(m: ModelDto, layers: &[ScheduledLayer]) -> ModelSummary {
                 name: n.name,
                 op: n.op,
                 reason: n.reason,
+                macs: n.macs,
             })
             .collect(),
         non_cim_ops: m

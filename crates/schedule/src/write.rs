@@ -58,6 +58,7 @@ pub fn to_json(s: &Schedule) -> String {
                     name: n.name.clone(),
                     op: n.op.clone(),
                     reason: n.reason.clone(),
+                    macs: n.macs,
                 })
                 .collect(),
             non_cim_ops: s

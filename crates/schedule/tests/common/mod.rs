@@ -242,6 +242,7 @@ pub fn schedule() -> Schedule {
                 name: "loop0".into(),
                 op: "Loop".into(),
                 reason: "control flow is not supported".into(),
+                macs: Some(3 * 3 * 64 * 64 * 56 * 56),
             }],
             non_cim_ops: vec![
                 NonCimOp {
