@@ -51,6 +51,9 @@ pub struct Options {
     /// cost model's within this relative tolerance: the search must not win by landing where
     /// the model is wrong.
     pub agreement: f64,
+    /// Where each operand's tensor lives (`cimopt_ir::Mapping::home`; DRAM by default): the
+    /// layer's context in the model's memory plan.
+    pub home: [usize; 3],
 }
 
 impl Default for Options {
@@ -64,6 +67,7 @@ impl Default for Options {
             placement_limit: 3000,
             max_nodes: 500,
             agreement: 0.01,
+            home: [0; 3],
         }
     }
 }
@@ -189,6 +193,16 @@ pub fn skeletons(
     s: &[cimopt_ir::SpatialFactor],
     extra: &[Skeleton],
 ) -> Vec<Skeleton> {
+    skeletons_at(w, s, extra, [0; 3])
+}
+
+/// [`skeletons`] of a layer whose operands' tensors live at `home`.
+pub fn skeletons_at(
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    extra: &[Skeleton],
+    home: [usize; 3],
+) -> Vec<Skeleton> {
     let (trips, padded) = spatial::trips(w, s);
     let mut out: Vec<Skeleton> = Vec::new();
     let mut add = |sk: Skeleton| {
@@ -205,6 +219,7 @@ pub fn skeletons(
             spatial: s.to_vec(),
             loops: loops_in_order(order, &trips),
             padded,
+            home,
         });
     }
     for e in &warm {
@@ -412,8 +427,8 @@ pub fn optimise_skeleton(
     space: &SkeletonSpace,
     opts: &Options,
 ) -> (Mapping, Cost, f64, bool) {
-    let rest = placement::outermost(&space.skeleton);
-    let m = mapping_of(&space.skeleton, [&rest, &rest, &rest]);
+    let rest = placement::all_outermost(&space.skeleton);
+    let m = mapping_of(&space.skeleton, [&rest[0], &rest[1], &rest[2]]);
     let c = evaluate(t, w, &m);
     let mut inc = Incumbent {
         objective: opts.objective.of(&c),
@@ -433,6 +448,7 @@ fn warm_start(
     t: &Target,
     w: &Workload,
     objective: Objective,
+    home: [usize; 3],
     hint: Option<&Mapping>,
 ) -> Result<(Incumbent, Vec<Skeleton>), MapError> {
     let warm = greedy(
@@ -440,6 +456,7 @@ fn warm_start(
         w,
         &GreedyOptions {
             objective,
+            home,
             ..GreedyOptions::default()
         },
     )?;
@@ -450,7 +467,7 @@ fn warm_start(
         cost: warm.cost,
         milp_objective: None,
     };
-    if let Some(h) = hint.filter(|h| check(t, w, h).is_empty()) {
+    if let Some(h) = hint.filter(|h| h.home == home && check(t, w, h).is_empty()) {
         let c = evaluate(t, w, h);
         if objective.of(&c) < inc.objective {
             inc = Incumbent {
@@ -483,7 +500,7 @@ pub fn optimise_from(
 ) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
+    let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     let warm_objective = inc.objective;
     let bounds = physical_bound(t, w);
     let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
@@ -540,7 +557,7 @@ pub fn optimise_from(
         }
         solved += 1;
         stats.candidates_solved += 1;
-        for sk in skeletons(w, s, &warm_skeletons) {
+        for sk in skeletons_at(w, s, &warm_skeletons, opts.home) {
             let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
                 stats.bound = stats.bound.min(*lb);
                 stats.status = Status::Incomplete;
@@ -594,12 +611,12 @@ pub fn exhaustive(
     hint: Option<&Mapping>,
     max_triples: u64,
 ) -> Result<Option<(Mapping, Cost)>, MapError> {
-    let (warm, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
+    let (warm, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
     for s in spatial::enumerate(t, w) {
-        for sk in skeletons(w, &s, &warm_skeletons) {
+        for sk in skeletons_at(w, &s, &warm_skeletons, opts.home) {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;
             };

@@ -159,6 +159,9 @@ pub struct MappingDto {
     pub temporal: Vec<TemporalDto>,
     #[serde(default)]
     pub double_buffer: Vec<DoubleBufferDto>,
+    /// Absent: every tensor in the outermost level (1.0.0 documents).
+    #[serde(default)]
+    pub home: Option<PerOperand<String>>,
 }
 
 #[derive(Serialize, Deserialize)]

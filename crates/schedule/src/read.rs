@@ -554,11 +554,20 @@ fn mapping(
         ));
     }
 
+    let home = match &m.home {
+        None => [0; 3],
+        Some(h) => [
+            level(at("mapping.home.I"), &h.I)?,
+            level(at("mapping.home.W"), &h.W)?,
+            level(at("mapping.home.O"), &h.O)?,
+        ],
+    };
     let mut mapping = Mapping {
         spatial,
         temporal,
         double_buffer,
         padded_dims,
+        home,
     };
     mapping.normalise();
     Ok(mapping)

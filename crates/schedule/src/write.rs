@@ -155,6 +155,11 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
                     operand: o.name().into(),
                 })
                 .collect(),
+            home: Some(PerOperand {
+                I: level_name(t, m.home_of(Operand::I)),
+                W: level_name(t, m.home_of(Operand::W)),
+                O: level_name(t, m.home_of(Operand::O)),
+            }),
         },
         psum_levels: WriteOnly(Some(psum)),
         resident_bits: WriteOnly(Some(resident)),
@@ -224,6 +229,7 @@ fn derived(t: &Target, w: &Workload, m: &Mapping) -> (Vec<String>, OrderedMap<Pe
 fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
     let n = t.num_levels();
     if m.temporal.iter().any(|l| l.level.iter().any(|&lv| lv >= n))
+        || m.home.iter().any(|&lv| lv >= n)
         || m.double_buffer.iter().any(|&(lv, _)| lv >= n)
     {
         return false;

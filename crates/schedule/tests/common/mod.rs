@@ -107,6 +107,7 @@ pub fn conv_mapping() -> Mapping {
         ],
         double_buffer: vec![(GBUF, Operand::I), (IBUF, Operand::I)],
         padded_dims: conv1x1().extents(),
+        home: [0; 3],
     }
 }
 
@@ -122,6 +123,7 @@ pub fn gemm_mapping() -> Mapping {
         ],
         double_buffer: vec![(GBUF, Operand::W)],
         padded_dims: padded,
+        home: [0; 3],
     }
 }
 
