@@ -9,6 +9,13 @@ use cimopt_pipeline::{CompileOptions, Mapper, ModelObjective};
 use cimopt_schedule::Schedule;
 use std::path::{Path, PathBuf};
 
+/// A switch given as `on` or `off`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
 /// The solver flags shared by `compile` and `sweep`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SolverArgs {
@@ -95,6 +102,10 @@ pub struct CompileArgs {
     /// Skip simulating the schedule (the simulated numbers are then absent).
     #[arg(long)]
     pub no_simulate: bool,
+    /// Keep activations on chip between layers where the model's memory plan gains by it
+    /// (`on`), or map every layer as if it ran alone with its tensors in DRAM (`off`).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pub residency: OnOff,
     /// Print the schedule's summary as JSON on standard output instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -168,6 +179,7 @@ pub fn run(args: &CompileArgs) -> Outcome {
     let options = CompileOptions {
         keep_going: args.keep_going,
         simulate: !args.no_simulate,
+        residency: args.residency == OnOff::On,
         ..args.solver.options()?
     };
     let source = ModelSource {

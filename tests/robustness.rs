@@ -279,8 +279,16 @@ fn skipped_layers_are_listed_counted_and_kept_out_of_every_total_by_name() {
         &["--keep-going", "--set", "levels.dram.capacity=100000"],
     );
     assert!(o.status.success(), "{}", text(&o));
+    // Nor do the model's tensors all fit: the schedule has no memory plan, and says why.
+    assert!(
+        text(&o).contains("warning: the schedule has no memory plan")
+            && text(&o).contains("level `dram`"),
+        "{}",
+        text(&o)
+    );
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("part.json")).unwrap()).unwrap();
+    assert!(v.get("memory_plan").is_none());
     let skipped = v["model"]["skipped_nodes"].as_array().unwrap();
     assert!(!skipped.is_empty());
     assert!(

@@ -18,7 +18,7 @@ pub mod profile;
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{LowerBound, physical_bound};
+use cimopt_space::bounds::{LowerBound, physical_bound_at};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -502,7 +502,7 @@ pub fn optimise_from(
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     let warm_objective = inc.objective;
-    let bounds = physical_bound(t, w);
+    let bounds = physical_bound_at(t, w, opts.home);
     let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
@@ -586,6 +586,94 @@ pub fn optimise_from(
         stats.status = Status::Incomplete;
     }
     if stats.status == Status::Optimal {
+        stats.stop_reasons = vec![StopReason::GapReached];
+    } else {
+        stats.stop_reasons.sort();
+        stats.stop_reasons.dedup();
+    }
+    stats.warm_start_kept = inc.milp_objective.is_none();
+    stats.milp_objective = inc.milp_objective;
+    stats.wall_s = started.elapsed().as_secs_f64();
+    Ok(Optimised {
+        mapping: inc.mapping,
+        cost: inc.cost,
+        stats,
+    })
+}
+
+/// A search around `seeds` (mappings of the same layer with other homes, e.g. the layer's
+/// mapping with every tensor in DRAM): each seed's skeleton under `opts.home`, and greedy's,
+/// re-placed by the MILP. What a residency variant of a layer needs: moving a tensor on chip
+/// changes what each placement costs, rarely which unrolling and loop order are best. The
+/// bound is the smallest analytical bound over every spatial candidate, valid for the whole
+/// space; the search stops for [`StopReason::CandidateBudget`] (it searched few skeletons).
+pub fn optimise_around(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    seeds: &[Mapping],
+) -> Result<Optimised, MapError> {
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
+    let (mut inc, mut skeletons) = warm_start(t, w, opts.objective, opts.home, None)?;
+    let warm_objective = inc.objective;
+    for seed in seeds {
+        let sk = Skeleton {
+            home: opts.home,
+            ..Skeleton::of(seed)
+        };
+        if !skeletons.contains(&sk) {
+            skeletons.push(sk);
+        }
+    }
+    let mut stats = Stats {
+        status: Status::Incomplete,
+        stop_reasons: vec![StopReason::CandidateBudget],
+        objective: 0.0,
+        bound: f64::INFINITY,
+        gap: 0.0,
+        candidates_enumerated: 0,
+        candidates_pruned: 0,
+        candidates_solved: 0,
+        skeletons_solved: 0,
+        milp_solves: 0,
+        rejected_by_simulator: 0,
+        warm_start_kept: true,
+        warm_start_objective: warm_objective,
+        milp_objective: None,
+        wall_s: 0.0,
+    };
+    let mut searched: Vec<Vec<cimopt_ir::SpatialFactor>> = Vec::new();
+    for sk in &skeletons {
+        let Some(space) = skeleton_space(t, w, sk, opts.placement_limit) else {
+            stats.stop_reasons.push(StopReason::PlacementLimit);
+            continue;
+        };
+        let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+        stats.skeletons_solved += 1;
+        stats.milp_solves += o.solves;
+        stats.rejected_by_simulator += o.rejected;
+        stats.stop_reasons.extend(o.stopped_by);
+        if !searched.contains(&sk.spatial) {
+            searched.push(sk.spatial.clone());
+        }
+    }
+    let bounds = physical_bound_at(t, w, opts.home);
+    let candidates = spatial::enumerate(t, w);
+    stats.candidates_enumerated = candidates.len() as u64;
+    stats.candidates_solved = searched.len() as u64;
+    stats.bound = candidates
+        .iter()
+        .map(|s| spatial_bound(t, w, s, &bounds, opts.objective))
+        .fold(inc.objective, f64::min);
+    stats.objective = inc.objective;
+    stats.gap = if inc.objective > 0.0 {
+        ((inc.objective - stats.bound) / inc.objective).max(0.0)
+    } else {
+        0.0
+    };
+    if stats.gap <= opts.gap {
+        stats.status = Status::Optimal;
         stats.stop_reasons = vec![StopReason::GapReached];
     } else {
         stats.stop_reasons.sort();

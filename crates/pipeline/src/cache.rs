@@ -20,6 +20,7 @@ fn cache_key(
     t: &Target,
     layer: &Layer,
     home: [usize; 3],
+    seed: Option<&Mapping>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> String {
@@ -37,6 +38,8 @@ fn cache_key(
         "target": cimopt_schedule::target_sha256(t),
         "workload": format!("{w:?}"),
         "home": home,
+        // A variant searched around another mapping depends on it.
+        "seed": seed.map(|m| format!("{m:?}")),
     });
     cimopt_schedule::sha256_hex(key.to_string().as_bytes())
 }
@@ -131,17 +134,19 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
 }
 
 /// The cache entry of one solve in `dir`.
+#[allow(clippy::too_many_arguments)]
 pub fn entry(
     dir: &Path,
     t: &Target,
     layer: &Layer,
     home: [usize; 3],
+    seed: Option<&Mapping>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> PathBuf {
     dir.join(format!(
         "{}.json",
-        cache_key(t, layer, home, opts, objective)
+        cache_key(t, layer, home, seed, opts, objective)
     ))
 }
 

@@ -27,7 +27,10 @@ pub mod compile;
 pub mod inspect;
 pub mod options;
 pub mod output;
+pub mod plan;
+mod plan_report;
 pub mod report;
+pub mod residency;
 pub mod simulate;
 pub mod solve;
 pub mod sweep;
@@ -54,6 +57,17 @@ pub enum Error {
     /// Every layer was skipped (`keep_going`): there is no schedule to write.
     #[error("no layer could be mapped ({skipped} skipped): nothing to schedule")]
     NothingMapped { skipped: usize },
+    /// The memory plan cannot place what must live in a level at a step.
+    #[error(
+        "the memory plan has no room for {what} ({bits} bit) in level `{level}` at step {step} ({node}): the tensors live then do not fit"
+    )]
+    NoRoom {
+        level: String,
+        step: usize,
+        node: String,
+        bits: u64,
+        what: String,
+    },
     /// The caller's observer asked to stop.
     #[error("interrupted: nothing was written")]
     Interrupted,

@@ -1,6 +1,7 @@
 //! What a schedule achieves, per layer and in total, as a terminal table, JSON, CSV or a
 //! self-contained HTML page with SVG charts (`cimopt report`).
 
+use crate::plan_report::PlanSummary;
 use crate::{Error, Result};
 use cimopt_schedule::{Metrics, Schedule};
 use serde_json::json;
@@ -45,7 +46,7 @@ impl FromStr for Format {
 }
 
 /// `a / b` with `decimals`, or `-` when `b` is 0 (no ratio to speak of).
-fn times(a: f64, b: f64, decimals: usize) -> String {
+pub(crate) fn times(a: f64, b: f64, decimals: usize) -> String {
     let r = a / b;
     if b > 0.0 && r.is_finite() {
         format!("{:.*}", decimals, r + 0.0)
@@ -55,7 +56,7 @@ fn times(a: f64, b: f64, decimals: usize) -> String {
 }
 
 /// `v` as a percentage of `total` (`-` of nothing).
-fn percent(v: f64, total: f64) -> String {
+pub(crate) fn percent(v: f64, total: f64) -> String {
     if total > 0.0 {
         format!("{:.1}%", 100.0 * v / total + 0.0)
     } else {
@@ -133,17 +134,26 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let t = &s.inputs.target;
     let simulated = s.layers.iter().all(|l| l.simulated.is_some());
     let source = if simulated { "simulated" } else { "predicted" };
-    // Bounds once per distinct layer (identical layers point at the first with `same_as`),
-    // with how many layers share them.
-    let mut layer_bounds: BTreeMap<usize, (u64, cimopt_space::bounds::LowerBound, Vec<_>)> =
-        BTreeMap::new();
+    // Bounds once per distinct layer (identical layers point at the first with `same_as`) and
+    // homes. A row's bound is for the homes its mapping has; the model's EDP bound, for any
+    // schedule, takes every home a tensor could have (DRAM, or a shared level that holds it).
+    let mut row_bounds: BTreeMap<(usize, [usize; 3]), f64> = BTreeMap::new();
+    let mut layer_cases: BTreeMap<(usize, [bool; 3]), (u64, Vec<_>)> = BTreeMap::new();
     for l in &s.layers {
         let first = l.same_as.unwrap_or(l.layer.index);
-        layer_bounds
-            .entry(first)
+        let w = &l.layer.workload;
+        row_bounds
+            .entry((first, l.mapping.home))
+            .or_insert_with(|| cimopt_space::bounds::lower_bound_at(t, w, l.mapping.home).cycles);
+        let fixed = in_dram(s, l);
+        layer_cases
+            .entry((first, fixed))
             .or_insert_with(|| {
-                let (lb, cases) = cimopt_space::bounds::layer_bounds(t, &l.layer.workload);
-                (0, lb, cases)
+                let cases = possible_homes(t, w, fixed)
+                    .into_iter()
+                    .flat_map(|home| cimopt_space::bounds::layer_bounds_at(t, w, home).1)
+                    .collect();
+                (0, cases)
             })
             .0 += 1;
     }
@@ -158,7 +168,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         let w = &l.layer.workload;
         let util = w.macs() as f64
             / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
-        let bound = layer_bounds[&l.same_as.unwrap_or(l.layer.index)].1.cycles;
+        let bound = row_bounds[&(l.same_as.unwrap_or(l.layer.index), l.mapping.home)];
         rows.push(Row {
             id: l.layer.index,
             name: l.layer.name.clone(),
@@ -183,10 +193,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let latency: f64 = rows.iter().map(|r| r.metrics.latency_cycles).sum();
     let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
     let bound = rows.iter().map(|r| r.bound).sum();
-    let cases: Vec<(u64, Vec<_>)> = layer_bounds
-        .into_values()
-        .map(|(copies, _, cases)| (copies, cases))
-        .collect();
+    let cases: Vec<(u64, Vec<_>)> = layer_cases.into_values().collect();
     let edp_bound = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
     let sum = |part: &dyn Fn(&cimopt_schedule::Breakdown) -> f64| {
         rows.iter().map(|r| part(&r.metrics.breakdown)).sum::<f64>()
@@ -239,6 +246,58 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         vector_cycles,
         includes_vector: include_vector,
     })
+}
+
+/// The operands of layer `l` that live in DRAM in any schedule: constant weights (they come
+/// from DRAM at least once), and with a memory plan, the model's own inputs and outputs.
+fn in_dram(s: &Schedule, l: &cimopt_schedule::ScheduledLayer) -> [bool; 3] {
+    use cimopt_schedule::plan::TensorKind;
+    let constant = l.layer.workload.weight_kind == cimopt_ir::WeightKind::Constant;
+    let kind = |pick: fn(&cimopt_schedule::plan::PlannedIo) -> usize| {
+        s.plan.as_ref().and_then(|p| {
+            let io = p.layers.iter().find(|io| io.layer == l.layer.index)?;
+            p.tensors.get(pick(io)).map(|x| x.kind)
+        })
+    };
+    [
+        kind(|io| io.input) == Some(TensorKind::Input),
+        constant,
+        kind(|io| io.output) == Some(TensorKind::Output),
+    ]
+}
+
+/// Every combination of homes a layer's tensors could have on `t`: DRAM, or (unless `in_dram`)
+/// a shared level below it that holds the operand and has room for its whole tensor. A
+/// superset of what a memory plan can give, so bounds over it hold for any schedule.
+fn possible_homes(
+    t: &cimopt_target::Target,
+    w: &cimopt_ir::Workload,
+    in_dram: [bool; 3],
+) -> Vec<[usize; 3]> {
+    use cimopt_target::{Operand, Replication};
+    let options = Operand::ALL.map(|o| {
+        let bits = w.operand_size(o).saturating_mul(t.precision(o, false));
+        let mut at = vec![0];
+        if in_dram[o.index()] {
+            return at;
+        }
+        at.extend((1..t.num_levels()).filter(|&l| {
+            let lv = &t.levels[l];
+            lv.replication == Replication::Shared
+                && lv.holds.contains(o)
+                && lv.capacity_bits >= bits
+        }));
+        at
+    });
+    let mut homes = Vec::new();
+    for &i in &options[0] {
+        for &wt in &options[1] {
+            for &o in &options[2] {
+                homes.push([i, wt, o]);
+            }
+        }
+    }
+    homes
 }
 
 fn table(r: &Report, s: &Schedule) -> String {
@@ -370,6 +429,10 @@ fn table(r: &Report, s: &Schedule) -> String {
             }
         }
     }
+    match PlanSummary::of(s) {
+        Some(p) => o.push_str(&p.text(s)),
+        None => o.push_str("\nno memory plan in this schedule (format 1.0, or compiled with --keep-going when the tensors did not fit)\n"),
+    }
     o
 }
 
@@ -396,6 +459,7 @@ fn to_json(r: &Report, s: &Schedule) -> String {
         "total_includes_vector": r.includes_vector,
         "skipped_nodes": s.model.skipped_nodes.iter().map(|n| json!({"name": n.name, "op": n.op, "reason": n.reason, "macs": n.macs})).collect::<Vec<_>>(),
         "skipped_macs_not_in_totals": skipped_macs(s),
+        "memory_plan": PlanSummary::of(s).map(|p| p.json(s)),
     });
     serde_json::to_string_pretty(&doc).expect("a JSON value serialises") + "\n"
 }
@@ -601,7 +665,12 @@ fn html(r: &Report, s: &Schedule) -> String {
             x.error.map_or("-".into(), |e| format!("{:.2}%", 100.0 * e))
         );
     }
-    o.push_str("</table></body></html>\n");
+    o.push_str("</table>");
+    match PlanSummary::of(s) {
+        Some(p) => o.push_str(&p.html(s)),
+        None => o.push_str("<h2>Memory plan</h2><p>None in this schedule (format 1.0, or compiled with --keep-going when the tensors did not fit).</p>"),
+    }
+    o.push_str("</body></html>\n");
     o
 }
 

@@ -83,6 +83,7 @@ pub fn layer_objective(
 }
 
 /// One layer's mapping and the evidence of how it was found.
+#[derive(Clone, Debug)]
 pub struct Solved {
     pub mapped: Mapped,
     pub info: SolveInfo,
@@ -109,6 +110,20 @@ pub fn solve_layer(
     solve_layer_at(t, layer, [0; 3], opts, layer_objective)
 }
 
+/// A residency variant of a layer: its tensors at `home`, searched around `seed` (its mapping
+/// with every tensor in DRAM): see `cimopt_optimiser::optimise_around`. The heuristic mappers
+/// map it afresh.
+pub fn solve_layer_variant(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    seed: &Mapping,
+) -> crate::Result<Solved> {
+    solve(t, layer, home, opts, layer_objective, Some(seed))
+}
+
 /// [`solve_layer`] for a layer whose operands' tensors live at `home` (a variant of the memory
 /// plan: an input read from, or an output left in, an on-chip level).
 pub fn solve_layer_at(
@@ -118,6 +133,17 @@ pub fn solve_layer_at(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
 ) -> crate::Result<Solved> {
+    solve(t, layer, home, opts, layer_objective, None)
+}
+
+fn solve(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    seed: Option<&Mapping>,
+) -> crate::Result<Solved> {
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
@@ -126,7 +152,7 @@ pub fn solve_layer_at(
         .cache_dir
         .as_deref()
         .filter(|_| opts.mapper.is_optimiser())
-        .map(|d| cache::entry(d, t, layer, home, opts, layer_objective));
+        .map(|d| cache::entry(d, t, layer, home, seed, opts, layer_objective));
     if let Some(path) = &cache {
         // A cached mapping is trusted only if it is still valid for this target and context.
         let hit = cache::read(path).filter(|(m, _)| m.home == home && check(t, w, m).is_empty());
@@ -173,8 +199,13 @@ pub fn solve_layer_at(
                 home,
                 ..opts.optimiser_options()
             };
-            let r = cimopt_optimiser::optimise_from(t, w, &o, hint)
-                .map_err(|e| unmappable(layer, e))?;
+            let r = match seed {
+                Some(seed) => {
+                    cimopt_optimiser::optimise_around(t, w, &o, std::slice::from_ref(seed))
+                }
+                None => cimopt_optimiser::optimise_from(t, w, &o, hint),
+            }
+            .map_err(|e| unmappable(layer, e))?;
             let s = &r.stats;
             let info = SolveInfo {
                 mapper: "mip".into(),

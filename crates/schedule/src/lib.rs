@@ -26,6 +26,7 @@ mod breakdown;
 mod dto;
 mod error;
 mod hash;
+pub mod plan;
 mod read;
 mod validate;
 mod write;
@@ -33,6 +34,7 @@ mod write;
 pub use breakdown::{Breakdown, LatencyParts, LevelParts, PredictionError};
 pub use error::{LayerViolation, ScheduleError};
 pub use hash::{sha256_hex, target_sha256};
+pub use plan::{MemoryPlan, PlanViolation, check_plan};
 pub use read::{embedded_target, from_json, unknown_fields};
 #[cfg(feature = "validate")]
 pub use validate::validate_against_schema;
@@ -56,6 +58,8 @@ pub struct Schedule {
     pub inputs: Inputs,
     pub layers: Vec<ScheduledLayer>,
     pub model: ModelSummary,
+    /// Where every tensor and buffer lives (format 1.1.0); `None` in 1.0.0 documents.
+    pub plan: Option<plan::MemoryPlan>,
 }
 
 /// Who wrote the schedule and how.

@@ -174,6 +174,7 @@ pub fn schedule() -> Schedule {
     let mut sim = metrics(2061.0, 13.5);
     sim.breakdown = Default::default();
     Schedule {
+        plan: None,
         producer: Producer {
             tool: "cimopt".into(),
             version: "0.1.0".into(),
