@@ -20,8 +20,19 @@ pub fn run(args: &CheckArgs) -> Outcome {
     let read = crate::read_schedule_on(&args.schedule, args.target.as_deref(), &args.set)?;
     match read {
         Ok(schedule) => {
+            crate::warn_skipped(&schedule);
+            let plan = match &schedule.plan {
+                Some(p) => format!(
+                    "; memory plan valid: {} tensors ({} on chip) and {} layer buffers over {} steps",
+                    p.tensors.len(),
+                    p.tensors.iter().filter(|x| x.home != 0).count(),
+                    p.buffers.len(),
+                    p.steps.len()
+                ),
+                None => "; no memory plan".to_string(),
+            };
             println!(
-                "{}: {} layers valid on target `{}`",
+                "{}: {} layers valid on target `{}`{plan}",
                 args.schedule.display(),
                 schedule.layers.len(),
                 schedule.inputs.target.name
@@ -33,6 +44,17 @@ pub fn run(args: &CheckArgs) -> Outcome {
                 println!("{v}");
             }
             println!("{}: {} error(s)", args.schedule.display(), violations.len());
+            Ok(1)
+        }
+        Err(ScheduleError::InvalidPlan(violations)) => {
+            for v in &violations {
+                println!("memory plan: {v}");
+            }
+            println!(
+                "{}: {} error(s) in the memory plan",
+                args.schedule.display(),
+                violations.len()
+            );
             Ok(1)
         }
         Err(e) => Err(anyhow::Error::new(e).context(format!(

@@ -4,9 +4,17 @@
 use crate::Outcome;
 use anyhow::{Context, Result, bail};
 use cimopt_pipeline::compile::{ModelSource, compile};
+use cimopt_pipeline::output::{OutputPolicy, write_output};
 use cimopt_pipeline::{CompileOptions, Mapper, ModelObjective};
 use cimopt_schedule::Schedule;
 use std::path::{Path, PathBuf};
+
+/// A switch given as `on` or `off`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
+}
 
 /// The solver flags shared by `compile` and `sweep`.
 #[derive(clap::Args, Debug, Clone)]
@@ -94,16 +102,33 @@ pub struct CompileArgs {
     /// Skip simulating the schedule (the simulated numbers are then absent).
     #[arg(long)]
     pub no_simulate: bool,
+    /// Keep activations on chip between layers where the model's memory plan gains by it
+    /// (`on`), or map every layer as if it ran alone with its tensors in DRAM (`off`).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pub residency: OnOff,
     /// Print the schedule's summary as JSON on standard output instead of the table.
     #[arg(long)]
     pub json: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace the output even when it is read-only.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What an output of a command that reads `model` and `target` must not clobber.
+pub fn protect(model: &Path, target: &str, force: bool) -> OutputPolicy {
+    let mut inputs = vec![("the model being compiled", model)];
+    let target_file = Path::new(target);
+    if target_file.is_file() {
+        inputs.push(("the target file", target_file));
+    }
+    OutputPolicy::protecting(&inputs, force)
 }
 
 pub fn parse_input_shapes(specs: &[String]) -> Result<Vec<(String, Vec<u64>)>> {
-    specs
+    let shapes: Vec<(String, Vec<u64>)> = specs
         .iter()
         .map(|s| {
             let (name, dims) = s
@@ -119,7 +144,13 @@ pub fn parse_input_shapes(specs: &[String]) -> Result<Vec<(String, Vec<u64>)>> {
                 .collect::<Result<Vec<_>>>()?;
             Ok((name.to_string(), dims))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    for (i, (name, _)) in shapes.iter().enumerate() {
+        if shapes[..i].iter().any(|(n, _)| n == name) {
+            bail!("--input-shape {name}: given twice; give each input's shape once");
+        }
+    }
+    Ok(shapes)
 }
 
 /// Default output name: `<model stem>.<target stem>.schedule.json`.
@@ -139,7 +170,7 @@ pub fn run(args: &CompileArgs) -> Outcome {
     let t = &loaded.target;
     let opts = cimopt_onnx::LoadOptions {
         input_shapes: parse_input_shapes(&args.input_shape)?,
-        ..Default::default()
+        keep_going: args.keep_going,
     };
     let model = cimopt_onnx::load(&args.model, &opts)
         .with_context(|| format!("cannot compile {}", args.model.display()))?;
@@ -148,6 +179,7 @@ pub fn run(args: &CompileArgs) -> Outcome {
     let options = CompileOptions {
         keep_going: args.keep_going,
         simulate: !args.no_simulate,
+        residency: args.residency == OnOff::On,
         ..args.solver.options()?
     };
     let source = ModelSource {
@@ -166,7 +198,12 @@ pub fn run(args: &CompileArgs) -> Outcome {
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.model, &args.target));
-    cimopt_pipeline::output::write_atomic(&out, cimopt_schedule::to_json(&schedule).as_bytes())?;
+    let policy = protect(&args.model, &args.target, args.force);
+    write_output(
+        &out,
+        cimopt_schedule::to_json(&schedule).as_bytes(),
+        &policy,
+    )?;
     if args.json {
         print!("{}", cimopt_pipeline::report::json_of(&schedule)?);
     } else if !args.quiet {
@@ -208,7 +245,25 @@ fn print_table(s: &Schedule) {
         m.lower_bound_cycles,
         m.latency_cycles / m.lower_bound_cycles.max(1.0)
     );
-    for sk in &m.skipped_nodes {
-        println!("skipped: {} ({}): {}", sk.name, sk.op, sk.reason);
+    if !m.skipped_nodes.is_empty() {
+        let macs: Option<u64> = m
+            .skipped_nodes
+            .iter()
+            .map(|n| n.macs)
+            .try_fold(0u64, |a, x| x.map(|x| a.saturating_add(x)));
+        println!(
+            "NOT in these totals: {} skipped node(s){}:",
+            m.skipped_nodes.len(),
+            macs.map_or(String::new(), |x| format!(" with {x} MACs"))
+        );
+        for sk in &m.skipped_nodes {
+            println!(
+                "skipped: {} ({}){}: {}",
+                cimopt_pipeline::output::printable(&sk.name),
+                sk.op,
+                sk.macs.map_or(String::new(), |x| format!(", {x} MACs")),
+                cimopt_pipeline::output::printable(&sk.reason)
+            );
+        }
     }
 }

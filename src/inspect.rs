@@ -16,12 +16,15 @@ pub struct InspectArgs {
     /// Concrete shape for a graph input with symbolic dimensions (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=1x3x224x224")]
     input_shape: Vec<String>,
+    /// List compute nodes the front end cannot lower as skipped, instead of failing.
+    #[arg(long)]
+    keep_going: bool,
 }
 
 pub fn run(args: &InspectArgs) -> Outcome {
     let opts = LoadOptions {
         input_shapes: crate::compile::parse_input_shapes(&args.input_shape)?,
-        ..Default::default()
+        keep_going: args.keep_going,
     };
     let model = cimopt_onnx::load(&args.model, &opts)
         .with_context(|| format!("cannot inspect {}", args.model.display()))?;

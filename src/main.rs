@@ -51,6 +51,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`cimopt inspect M --json | head`): Rust ignores SIGPIPE, which turns a closed pipe into a
+    // panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // The library crates log through `log`; `CIMOPT_LOG=cimopt::milp=debug` shows one line per
     // MILP solve, `CIMOPT_LOG=cimopt::highs=trace` HiGHS's own log.
@@ -63,6 +71,13 @@ fn main() -> ExitCode {
         _ => None,
     };
     if let Some(n) = threads.filter(|&n| n > 0) {
+        let most = max_threads();
+        if n > most {
+            eprintln!(
+                "error: --threads {n}: at most {most} on this machine (4 per core); each thread runs a solver"
+            );
+            return ExitCode::from(1);
+        }
         // The first and only configuration of the global pool.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -93,6 +108,11 @@ fn main() -> ExitCode {
 /// schedule). Usage errors exit 2 through clap.
 pub type Outcome = anyhow::Result<u8>;
 
+/// The most worker threads a compile may ask for: four per core.
+fn max_threads() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Reads a schedule file for `check` and `simulate`: on `target` (a preset or file, with the
 /// `set` overrides) when given, else on the target the schedule embeds, with the `set`
 /// overrides applied to it. A violation of the mappings is an `InvalidMappings` error.
@@ -119,13 +139,49 @@ pub fn read_schedule_on(
         }
         None => None,
     };
+    warn_unknown_fields(path, &text);
     Ok(cimopt_schedule::from_json(&text, target.as_ref()))
+}
+
+/// Unknown fields are ignored on read (a later 1.x version may have added them), but said, so
+/// that a misspelt field is not dropped without a word.
+fn warn_unknown_fields(path: &Path, text: &str) {
+    for f in cimopt_schedule::unknown_fields(text) {
+        eprintln!("warning: {}: ignoring unknown field `{f}`", path.display());
+    }
+}
+
+/// Says which compute nodes the schedule does not map, so that nobody reads its totals as the
+/// whole model's.
+pub fn warn_skipped(s: &cimopt_schedule::Schedule) {
+    let skipped = &s.model.skipped_nodes;
+    if skipped.is_empty() {
+        return;
+    }
+    let macs: Option<u64> = skipped
+        .iter()
+        .map(|n| n.macs)
+        .try_fold(0u64, |a, m| m.map(|m| a.saturating_add(m)));
+    println!(
+        "note: {} compute node(s) were skipped when compiling{} and are in no total:",
+        skipped.len(),
+        macs.map_or(String::new(), |m| format!(" ({m} MACs)"))
+    );
+    for n in skipped {
+        println!(
+            "  {} ({}): {}",
+            cimopt_pipeline::output::printable(&n.name),
+            n.op,
+            cimopt_pipeline::output::printable(&n.reason)
+        );
+    }
 }
 
 /// Reads a schedule file on its own target.
 pub fn read_schedule(path: &Path) -> anyhow::Result<cimopt_schedule::Schedule> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    warn_unknown_fields(path, &text);
     cimopt_schedule::from_json(&text, None)
         .with_context(|| format!("{} is not a valid schedule", path.display()))
 }

@@ -94,6 +94,11 @@ impl Observer for Progress {
             b.finish_and_clear();
         }
     }
+
+    /// Shown even with `--quiet`, which silences progress, not what the user must know.
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }
 
 /// Only the Ctrl-C flag: for work that shows no progress of its own (a sweep's variants).
@@ -108,5 +113,9 @@ impl Interruptible {
 impl Observer for Interruptible {
     fn interrupted(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
     }
 }

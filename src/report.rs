@@ -2,6 +2,7 @@
 //! self-contained HTML page with SVG charts.
 
 use crate::Outcome;
+use cimopt_pipeline::output::{OutputPolicy, write_output};
 use cimopt_pipeline::report::{Format, render};
 use std::path::PathBuf;
 
@@ -19,13 +20,22 @@ pub struct ReportArgs {
     /// Write to this file (atomically) instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Replace the output even when it is read-only.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(args: &ReportArgs) -> Outcome {
     let s = crate::read_schedule(&args.schedule)?;
     let out = render(&s, args.format, args.include_vector)?;
     match &args.output {
-        Some(p) => cimopt_pipeline::output::write_atomic(p, out.as_bytes())?,
+        Some(p) => {
+            let policy = OutputPolicy::protecting(
+                &[("the schedule being reported", &args.schedule)],
+                args.force,
+            );
+            write_output(p, out.as_bytes(), &policy)?
+        }
         None => print!("{out}"),
     }
     Ok(0)

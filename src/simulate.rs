@@ -24,6 +24,9 @@ pub fn run(args: &SimulateArgs) -> Outcome {
     let s = crate::read_schedule_on(&args.schedule, args.target.as_deref(), &args.set)?
         .with_context(|| format!("{} is not a valid schedule", args.schedule.display()))?;
     let reports = simulate_schedule(&s)?;
+    if !args.json {
+        crate::warn_skipped(&s);
+    }
     if args.json {
         println!(
             "{}",

@@ -5,6 +5,7 @@ use crate::Outcome;
 use crate::compile::parse_input_shapes;
 use anyhow::Context;
 use cimopt_pipeline::compile::ModelSource;
+use cimopt_pipeline::output::write_output;
 use cimopt_pipeline::sweep::{best, csv, html, parse_axes, sweep};
 use std::path::PathBuf;
 
@@ -38,6 +39,9 @@ pub struct SweepArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace outputs even when they are read-only.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A file name made of the variant's settings.
@@ -78,6 +82,7 @@ pub fn run(args: &SweepArgs) -> Outcome {
         file: args.model.display().to_string(),
         bytes: &bytes,
     };
+    let policy = crate::compile::protect(&args.model, &args.target, args.force);
     let variants = sweep(
         &source,
         &args.target,
@@ -86,9 +91,10 @@ pub fn run(args: &SweepArgs) -> Outcome {
         &crate::progress::Interruptible::new(),
         &mut |idx, total, v, s| {
             if let Some(dir) = &args.schedules {
-                cimopt_pipeline::output::write_atomic(
+                write_output(
                     &dir.join(format!("{}.schedule.json", file_name(&v.sets))),
                     cimopt_schedule::to_json(s).as_bytes(),
+                    &policy,
                 )?;
             }
             if !args.quiet {
@@ -114,10 +120,10 @@ pub fn run(args: &SweepArgs) -> Outcome {
             .map_or(args.target.clone(), |s| s.to_string_lossy().to_string());
         PathBuf::from(format!("{stem}.{t}.sweep.csv"))
     });
-    cimopt_pipeline::output::write_atomic(&csv_path, csv(&axes, &variants).as_bytes())?;
+    write_output(&csv_path, csv(&axes, &variants).as_bytes(), &policy)?;
     if let Some(h) = &args.html {
         let page = html(&args.model.display().to_string(), &args.target, &variants);
-        cimopt_pipeline::output::write_atomic(h, page.as_bytes())?;
+        write_output(h, page.as_bytes(), &policy)?;
     }
     if !args.quiet {
         let best = best(&variants);

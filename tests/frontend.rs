@@ -76,7 +76,8 @@ fn inspect_json() {
             "weights",
             "dedup_group",
             "has_bias",
-            "onnx_nodes"
+            "onnx_nodes",
+            "bits"
         ]
     );
     assert_eq!(

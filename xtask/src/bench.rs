@@ -87,6 +87,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     let cache = work.join("cache");
     // Prediction errors of the cost model against the simulator, per mapper: (latency, energy).
     let mut errors: std::collections::BTreeMap<&str, Vec<(f64, f64, String)>> = Default::default();
+    let mut residency: Vec<String> = Vec::new();
     let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
         .flatten()
         .map(|e| e.path())
@@ -123,6 +124,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
                 } else {
                     "–".to_string()
                 };
+
                 let simulate = run(&bin, &work, &["simulate", &o, "--json"])?;
                 // Write once more with the simulated numbers recorded.
                 run(
@@ -132,6 +134,9 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
                         "compile", &m, "--target", target, "--mapper", mapper, "-q", "-o", &o,
                     ],
                 )?;
+                if mapper == "mip" {
+                    residency.push(residency_row(&bin, &work, &m, &stem, target, &o, compile)?);
+                }
                 let json = std::fs::read_to_string(&out)?;
                 let doc = serde_json::from_str::<serde_json::Value>(&json)?;
                 let layers = doc["layers"].as_array().map_or(0, |a| a.len());
@@ -240,10 +245,123 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
             v[0].2
         )?;
     }
+    writeln!(md, "\n## Memory plan: residency on against off\n")?;
+    writeln!(
+        md,
+        "`mip` on both presets, cold caches. `off` is `--residency off` (every tensor in DRAM, the per-layer schedules of the reference's setting); `on` the default, which keeps activations in the global buffer where the model-level MILP finds it pays (docs/memory-plan.md). Ratios are on / off of the simulated model totals; the DRAM share is DRAM's part of the simulated model energy; DRAM traffic is the bits the layers read from and write to DRAM (simulator). Goals (issue 14): no model worse on latency, energy or EDP; `default` MobileNetV2 energy ≤ 0.85× and EDP ≤ 0.80×, ResNet-18 energy ≤ 0.95×; `transformer` BERT-base energy ≤ 0.95×; cold compile ≤ 1.5× the residency-off compile.\n"
+    )?;
+    writeln!(
+        md,
+        "| model | target | compile off (s) | compile on (s) | on / off | on-chip tensors | latency | energy | EDP | DRAM share off | DRAM share on | DRAM traffic |"
+    )?;
+    writeln!(
+        md,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for r in &residency {
+        writeln!(md, "{r}")?;
+    }
+    // Sections other tasks write (e.g. `cargo xtask fuzz`'s record) are kept as they were.
+    let previous = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap_or_default();
+    for section in foreign_sections(&previous, &md) {
+        writeln!(md, "\n{}", section.trim_end())?;
+    }
     std::fs::write(root.join("docs/benchmarks.md"), md)?;
     eprintln!("bench: wrote docs/benchmarks.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// Compiles `model` with `--residency off` cold and compares it with the default (`on`),
+/// simulated schedule the caller wrote at `on_path` (cold in `on_secs`): one row of the
+/// residency table.
+fn residency_row(
+    bin: &Path,
+    work: &Path,
+    model: &str,
+    stem: &str,
+    target: &str,
+    on_path: &str,
+    on_secs: f64,
+) -> Result<String> {
+    let off_path = work.join(format!("{stem}.{target}.off.json"));
+    let off = off_path.to_string_lossy().to_string();
+    let _ = std::fs::remove_dir_all(work.join("cache"));
+    let args = |simulate: bool| {
+        let mut a = vec![
+            "compile",
+            model,
+            "--target",
+            target,
+            "--residency",
+            "off",
+            "-q",
+            "-o",
+            &off,
+        ];
+        if !simulate {
+            a.push("--no-simulate");
+        }
+        a
+    };
+    // Timed as the on compile was (cold, not simulated), then written again simulated.
+    let off_secs = run(bin, work, &args(false))?;
+    run(bin, work, &args(true))?;
+    let totals = |path: &str| -> Result<(f64, f64, f64, f64, usize)> {
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let (mut l, mut e, mut dram_nj, mut dram_bits) = (0.0, 0.0, 0.0, 0.0);
+        for layer in doc["layers"].as_array().into_iter().flatten() {
+            let s = &layer["simulated"];
+            l += s["latency_cycles"].as_f64().unwrap_or(f64::NAN);
+            e += s["energy_nj"].as_f64().unwrap_or(f64::NAN);
+            let b = &s["breakdown"];
+            dram_nj += b["energy.level.dram_nj"].as_f64().unwrap_or(0.0);
+            dram_bits += b["bits.level.dram_read"].as_f64().unwrap_or(0.0)
+                + b["bits.level.dram_written"].as_f64().unwrap_or(0.0);
+        }
+        let resident = doc["memory_plan"]["tensors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["home"] != "dram")
+            .count();
+        Ok((l, e, dram_nj / e, dram_bits, resident))
+    };
+    let (l_off, e_off, share_off, bits_off, _) = totals(&off)?;
+    let (l_on, e_on, share_on, bits_on, resident) = totals(on_path)?;
+    Ok(format!(
+        "| {stem} | {target} | {off_secs:.2} | {on_secs:.2} | {:.2}× | {resident} | {:.3}× | {:.3}× | {:.3}× | {:.1} % | {:.1} % | {:.3}× |",
+        on_secs / off_secs,
+        l_on / l_off,
+        e_on / e_off,
+        (l_on * e_on) / (l_off * e_off),
+        100.0 * share_off,
+        100.0 * share_on,
+        bits_on / bits_off,
+    ))
+}
+
+/// The `## ` sections of `previous` whose titles `current` does not have.
+fn foreign_sections(previous: &str, current: &str) -> Vec<String> {
+    let titles: Vec<&str> = current.lines().filter(|l| l.starts_with("## ")).collect();
+    let mut out = Vec::new();
+    let mut section: Option<String> = None;
+    for line in previous.lines() {
+        if line.starts_with("## ") || line.starts_with("# ") {
+            if let Some(s) = section.take() {
+                out.push(s);
+            }
+            if line.starts_with("## ") && !titles.contains(&line) {
+                section = Some(String::new());
+            }
+        }
+        if let Some(s) = section.as_mut() {
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    out.extend(section);
+    out
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf> {

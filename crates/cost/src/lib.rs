@@ -369,11 +369,11 @@ pub fn energy(t: &Target, n: &Nest) -> EnergyBreakdown {
             }
         }
     }
-    // Bootstrap: the whole operand read from DRAM once, written into its first level.
+    // Bootstrap: the whole operand read from its home once, written into its first level.
     for o in Operand::ALL {
-        let first = n.first_level[o.index()];
-        if first != 0 {
-            bits_r[0][o.index()] += n.workload.operand_size(o) as f64 * prec(0, o);
+        let (first, home) = (n.first_level[o.index()], n.home[o.index()]);
+        if first != home {
+            bits_r[home][o.index()] += n.workload.operand_size(o) as f64 * prec(home, o);
             bits_w[first][o.index()] += n.resident[first][o.index()] as f64 * prec(first, o);
         }
     }

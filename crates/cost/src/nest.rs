@@ -68,6 +68,8 @@ pub struct Nest {
     pub instances: Vec<[u64; 3]>,
     /// The first (outermost) used level of each operand.
     pub first_level: [usize; 3],
+    /// Where each operand's tensor lives (`Mapping::home`): its bootstrap copies from there.
+    pub home: [usize; 3],
     /// The last (innermost) used level of each operand.
     pub last_level: [usize; 3],
 }
@@ -257,6 +259,7 @@ impl Nest {
             resident,
             instances,
             first_level,
+            home: m.home,
             last_level,
         }
     }

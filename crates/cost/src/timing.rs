@@ -62,7 +62,7 @@ pub struct Port {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OperandTiming {
     pub steps: Vec<StepTiming>,
-    /// Cycles to copy the operand whole from DRAM before the nest starts.
+    /// Cycles to copy the operand whole from its home before the nest starts.
     pub boot: f64,
     /// One firing of every transfer: the pipeline fill (outputs: also the drain).
     pub fill: f64,
@@ -70,14 +70,16 @@ pub struct OperandTiming {
     pub ports: Vec<Port>,
 }
 
-/// Cycles to copy operand `o` whole from DRAM into its first level before the nest starts (0
-/// when its outermost loop sits at DRAM).
+/// Cycles to copy operand `o` whole from its home (DRAM unless the memory plan keeps it on
+/// chip) into its first level before the nest starts (0 when its outermost loop sits at its
+/// home).
 pub fn bootstrap_cycles(t: &Target, n: &Nest, o: Operand) -> f64 {
-    if n.first_level[o.index()] == 0 {
+    let home = n.home[o.index()];
+    if n.first_level[o.index()] == home {
         return 0.0;
     }
-    let bits = n.workload.operand_size(o) * precision_at(t, &n.psum, 0, o);
-    bits as f64 / t.levels[0].read_bw as f64
+    let bits = n.workload.operand_size(o) * precision_at(t, &n.psum, home, o);
+    bits as f64 / t.levels[home].read_bw as f64
 }
 
 impl OperandTiming {

@@ -53,6 +53,7 @@ fn mapping(
     double_buffer: Vec<(usize, Operand)>,
 ) -> Mapping {
     Mapping {
+        home: [0; 3],
         spatial: vec![],
         temporal,
         double_buffer,

@@ -84,8 +84,9 @@ pub fn resident_elements(
     w.operand_elements(&extent, o)
 }
 
-/// Bits each operand occupies at each level, double buffering counted (`[level][op]`). The
-/// outermost level always holds the whole tensors.
+/// Bits each operand occupies at each level, double buffering counted (`[level][op]`). An
+/// operand's home level ([`Mapping::home`], DRAM unless the memory plan says otherwise) holds
+/// its tensor whole; the levels above it hold nothing of it.
 pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
     let w = executed_workload(w, m);
     let used = used_levels(t, m);
@@ -93,9 +94,13 @@ pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
     (0..t.num_levels())
         .map(|lv| {
             Operand::ALL.map(|o| {
-                // The outermost level is where the tensors live: it holds them whole, whether
-                // or not a loop of the operand sits there.
-                if lv == 0 {
+                let home = m.home_of(o);
+                if lv < home {
+                    return 0;
+                }
+                // The home is where the tensor lives: it holds it whole, whether or not a loop
+                // of the operand sits there.
+                if lv == home {
                     return w.operand_size(o) * precision_at(t, &psum, lv, o);
                 }
                 let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };

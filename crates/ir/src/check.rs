@@ -4,7 +4,7 @@
 use crate::analysis::{resident_bits, used_levels};
 use crate::mapping::Mapping;
 use crate::workload::{MAX_EXTENT, MAX_MACS, Workload, checked_product};
-use cimopt_target::{Axis, Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Replication, Target};
 use std::fmt;
 
 /// One reason a mapping is invalid. The message names the loop or level and the numbers.
@@ -18,6 +18,8 @@ pub struct Violation {
 pub enum ViolationKind {
     /// The workload itself is not a layer (see [`Workload::shape_errors`]).
     Workload,
+    /// An operand's home level cannot hold its tensor, or a loop sits above it.
+    Home,
     Coverage,
     Level,
     LevelOrder,
@@ -101,6 +103,51 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
                         name(lv)
                     ),
                 );
+            }
+        }
+    }
+    for o in Operand::ALL {
+        let home = m.home_of(o);
+        if home >= t.num_levels() {
+            push(
+                &mut out,
+                ViolationKind::Home,
+                format!("home of {o}: level #{home} does not exist"),
+            );
+            continue;
+        }
+        if home > 0 {
+            let level = &t.levels[home];
+            if !level.holds.contains(o) {
+                push(
+                    &mut out,
+                    ViolationKind::Home,
+                    format!("home of {o}: level {} does not hold {o}", name(home)),
+                );
+            } else if level.replication != Replication::Shared {
+                push(
+                    &mut out,
+                    ViolationKind::Home,
+                    format!(
+                        "home of {o}: level {} is per core; a tensor lives in one level shared by every core",
+                        name(home)
+                    ),
+                );
+            }
+            for (i, l) in m.temporal.iter().enumerate() {
+                if l.level_of(o) < home {
+                    push(
+                        &mut out,
+                        ViolationKind::Home,
+                        format!(
+                            "temporal[{i}] ({} {}) puts {o} at {}, outside its home {}: the tensor lives there",
+                            l.dim,
+                            l.factor,
+                            name(l.level_of(o)),
+                            name(home)
+                        ),
+                    );
+                }
             }
         }
     }
@@ -274,6 +321,18 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
         );
         return out;
     }
+    let home_o = m.home_of(Operand::O);
+    if home_o > 0 && crate::analysis::psum_levels(t, m)[home_o] {
+        push(
+            &mut out,
+            ViolationKind::Home,
+            format!(
+                "home of O: level {} would hold partial sums; a reduction loop over it must sit at a deeper level for O, so that the layer leaves final outputs there",
+                name(home_o)
+            ),
+        );
+        return out;
+    }
     let used = used_levels(t, m);
     let bits = resident_bits(t, w, m);
     for (lv, level) in t.levels.iter().enumerate() {
@@ -281,7 +340,7 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
         if total > level.capacity_bits {
             let parts: Vec<String> = Operand::ALL
                 .iter()
-                .filter(|o| used[lv][o.index()])
+                .filter(|o| used[lv][o.index()] || bits[lv][o.index()] > 0)
                 .map(|o| {
                     let db = if crate::analysis::double_buffered(t, m, lv, *o) {
                         " (double-buffered)"

@@ -9,9 +9,11 @@ pub mod analysis;
 pub mod check;
 pub mod layer;
 pub mod mapping;
+pub mod names;
 pub mod workload;
 
 pub use check::{Violation, ViolationKind, check};
 pub use layer::Layer;
 pub use mapping::{Mapping, SpatialFactor, TemporalLoop};
+pub use names::display_name;
 pub use workload::{OpKind, WeightKind, Workload};

@@ -33,12 +33,22 @@ pub struct Mapping {
     pub temporal: Vec<TemporalLoop>,
     /// `(level, operand)` pairs that are double-buffered, sorted.
     pub double_buffer: Vec<(usize, Operand)>,
-    /// The extent each dimension is executed to, by [`Dim::index`]: the workload's bound, or
+    /// The extent each dimension is executed to, by [`Dim::index`]: the workload's extent, or
     /// more when the mapping pads (e.g. 7 iterations of 16 columns cover K = 100 as 112).
     pub padded_dims: [u64; 8],
+    /// The level each operand's whole tensor lives in during the layer, by [`Operand::index`]:
+    /// 0 (DRAM) unless the model's memory plan keeps it on chip (an activation another layer
+    /// produced there, or an output a later layer reads from there). The operand's loops sit
+    /// at this level or deeper; levels above it hold nothing of it.
+    pub home: [usize; 3],
 }
 
 impl Mapping {
+    /// The level operand `o`'s tensor lives in (see [`Mapping::home`]).
+    pub fn home_of(&self, o: Operand) -> usize {
+        self.home[o.index()]
+    }
+
     pub fn is_double_buffered(&self, level: usize, o: Operand) -> bool {
         self.double_buffer.contains(&(level, o))
     }

@@ -43,6 +43,7 @@ fn l(dim: Dim, factor: u64, i: usize, w: usize, o: usize) -> TemporalLoop {
 /// C 16 on macro rows, K 16 on columns × 2 temporal; I double-buffered in the global buffer.
 fn valid() -> Mapping {
     Mapping {
+        home: [0; 3],
         spatial: vec![
             SpatialFactor {
                 axis: Axis::Rows,

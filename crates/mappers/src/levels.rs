@@ -47,15 +47,25 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
             temporal: vec![],
             double_buffer: vec![],
             padded_dims: sk.padded,
+            home: sk.home,
         },
     );
-    let mut level_of = vec![[0usize; 3]; n];
+    // A shared level that is an operand's home holds that tensor whole: the others share what
+    // is left.
+    let home_bits = |lv: usize| -> u64 {
+        Operand::ALL
+            .iter()
+            .filter(|&&o| sk.home[o.index()] == lv && lv > 0)
+            .map(|&o| pw.operand_size(o) * t.precision(o, false))
+            .sum()
+    };
+    let mut level_of = vec![sk.home; n];
     for o in Operand::ALL {
         let levels = t.levels_of(o);
         // `bound`: loops at index >= bound are already placed deeper.
         let mut bound = n;
         for &lv in levels.iter().rev() {
-            if lv == 0 {
+            if lv <= sk.home[o.index()] {
                 break;
             }
             let level = &t.levels[lv];
@@ -66,11 +76,10 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
             } else {
                 1
             };
+            let free = level.capacity_bits.saturating_sub(home_bits(lv));
             let budget = match level.replication {
-                Replication::Shared if level.holds.len() > 1 => {
-                    level.capacity_bits * p.shares[o.index()] / 12
-                }
-                _ => level.capacity_bits,
+                Replication::Shared if level.holds.len() > 1 => free * p.shares[o.index()] / 12,
+                _ => free,
             };
             let prec = t.precision(o, true).max(t.precision(o, false));
             let fits = |from: usize| copies * resident(t, &pw, p, o, lv, from) * prec <= budget;
@@ -85,7 +94,7 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
                 bound = start;
             }
         }
-        // Whatever is left stays in the outermost level (index 0, already the default).
+        // Whatever is left stays at the operand's home (DRAM unless the plan says otherwise).
     }
     let temporal = sk
         .loops
@@ -98,6 +107,7 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
         temporal,
         double_buffer: p.double_buffer.clone(),
         padded_dims: sk.padded,
+        home: sk.home,
     };
     // A double-buffer flag on a level the operand bypasses means nothing: drop it.
     let used = cimopt_ir::analysis::used_levels(t, &m);

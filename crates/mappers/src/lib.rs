@@ -59,6 +59,16 @@ fn infeasible(t: &Target, w: &Workload, p: &Draft) -> MapError {
 /// and then cores take K (cores fall back to G, then P, when K is used up); each weight tile is
 /// written into the macros once (weight loops outermost) while inputs stream through.
 pub fn weight_stationary(t: &Target, w: &Workload) -> Result<Mapped, MapError> {
+    weight_stationary_at(t, w, [0; 3])
+}
+
+/// [`weight_stationary`] for a layer whose operands' tensors live at `home` (see
+/// `cimopt_ir::Mapping::home`).
+pub fn weight_stationary_at(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<Mapped, MapError> {
     let mut spatial = Vec::new();
     // Rows: the (r, s, c) with the largest product that fits, preferring C.
     let rows = t.axis(Axis::Rows).size;
@@ -128,6 +138,7 @@ pub fn weight_stationary(t: &Target, w: &Workload) -> Result<Mapped, MapError> {
             spatial,
             loops: loops_in_order(&WEIGHT_STATIONARY, &trips),
             padded,
+            home,
         },
         double_buffer: vec![],
         shares: [4, 4, 4],
@@ -148,6 +159,8 @@ pub struct GreedyOptions {
     pub spatial_candidates: usize,
     /// Rounds of local improvement.
     pub max_rounds: usize,
+    /// Where each operand's tensor lives (`cimopt_ir::Mapping::home`; DRAM by default).
+    pub home: [usize; 3],
 }
 
 impl Default for GreedyOptions {
@@ -156,6 +169,7 @@ impl Default for GreedyOptions {
             objective: Objective::Edp,
             spatial_candidates: 6,
             max_rounds: 40,
+            home: [0; 3],
         }
     }
 }
@@ -213,7 +227,7 @@ pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, 
     let score = |c: &Cost| opts.objective.of(c);
     let mut evaluated = 0u64;
     let mut best: Option<(Draft, Mapping, Cost)> = None;
-    let ws = weight_stationary(t, w).ok();
+    let ws = weight_stationary_at(t, w, opts.home).ok();
     let mut first_plan = None;
     for spatial in &candidates {
         let (trips, padded) = spatial::trips(w, spatial);
@@ -224,6 +238,7 @@ pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, 
                         spatial: spatial.clone(),
                         loops: loops_in_order(order, &trips),
                         padded,
+                        home: opts.home,
                     },
                     double_buffer: db,
                     shares: [4, 4, 4],

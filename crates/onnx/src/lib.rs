@@ -70,6 +70,7 @@
 //! `P = T`.
 
 mod error;
+pub mod flow;
 mod lower;
 mod names;
 mod ops;
@@ -202,6 +203,9 @@ pub struct Model {
     /// The bit widths of each layer's operands as the model gives them: `precisions[i]` is
     /// layer `i`'s. Dedup groups do not depend on them (see [`Layer::dedup_group`]).
     pub precisions: Vec<LayerPrecision>,
+    /// The run-time tensors and the nodes that read and write them, in execution order: what
+    /// a memory plan places.
+    pub flow: flow::Flow,
 }
 
 impl Model {
@@ -296,6 +300,7 @@ pub fn load_proto(
     let dataflow = precision::Dataflow::new(graph);
 
     let mut inputs = Vec::new();
+    let mut flow = flow::FlowBuilder::default();
     for vi in &graph.input {
         if classes.data_inputs.contains(&vi.name) {
             let shape = shapes
@@ -303,9 +308,11 @@ pub fn load_proto(
                 .cloned()
                 .or_else(|| declared_shape(vi))
                 .unwrap_or_default();
+            flow.model_input(&vi.name, element_count(&shape).unwrap_or(0));
             inputs.push((vi.name.clone(), shape));
         }
     }
+    let elements_of = |t: &str| shapes.get(t).and_then(|s| element_count(s)).unwrap_or(0);
 
     let ctx = lower::Ctx {
         path,
@@ -398,6 +405,44 @@ pub fn load_proto(
         match lowered {
             Some((lowered, kind)) => {
                 let index = layers.len();
+                let slot_tensor = |flow: &mut flow::FlowBuilder, slot: usize| {
+                    node.input
+                        .get(slot)
+                        .filter(|t| !t.is_empty())
+                        .map(|t| flow.tensor(t, elements_of(t)))
+                };
+                let input = slot_tensor(&mut flow, lowered.data_slots[0]);
+                let weight = lowered
+                    .data_slots
+                    .get(1)
+                    .and_then(|&s| slot_tensor(&mut flow, s));
+                let output = node
+                    .output
+                    .first()
+                    .filter(|o| !o.is_empty())
+                    .map(|o| flow.tensor(o, elements_of(o)));
+                if let (Some(input), Some(output)) = (input, output) {
+                    flow.layer(flow::LayerIo {
+                        input,
+                        weight,
+                        output,
+                    });
+                    let mut reads = vec![input];
+                    reads.extend(weight);
+                    flow.node(
+                        flow::FlowNodeKind::Layer(index),
+                        &node.op_type,
+                        reads,
+                        vec![output],
+                    );
+                } else {
+                    return Err(FrontendError::InvalidNode {
+                        path: path_buf.clone(),
+                        node: name.clone(),
+                        op: node.op_type.clone(),
+                        reason: "its data input or its output is missing".into(),
+                    });
+                }
                 for slot in &lowered.data_slots {
                     if let Some(t) = node.input.get(*slot)
                         && let Some(ups) = upstream.get(t.as_str())
@@ -460,6 +505,28 @@ pub fn load_proto(
                         upstream.insert(out, ups.clone());
                     }
                 }
+                // Its run-time tensors, in the dataflow (a node that reads none computes
+                // constants).
+                let reads: Vec<usize> = node
+                    .input
+                    .iter()
+                    .filter(|t| !t.is_empty() && !classes.constant.contains(*t))
+                    .filter_map(|t| flow.get(t))
+                    .collect();
+                let kind = if compute.is_none() {
+                    flow::FlowNodeKind::Op(other_ops.len())
+                } else {
+                    flow::FlowNodeKind::Skipped(skipped.len().saturating_sub(1))
+                };
+                if !reads.is_empty() {
+                    let writes: Vec<usize> = node
+                        .output
+                        .iter()
+                        .filter(|o| !o.is_empty() && !classes.constant.contains(*o))
+                        .map(|o| flow.tensor(o, elements_of(o)))
+                        .collect();
+                    flow.node(kind, &node.op_type, reads, writes);
+                }
                 if compute.is_none() {
                     other_ops.push(OtherOp {
                         name,
@@ -470,6 +537,8 @@ pub fn load_proto(
             }
         }
     }
+    let model_outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let flow = flow.finish(&model_outputs);
 
     let mut g = Graph::with_capacity(layers.len(), edges.len());
     let ids: Vec<_> = (0..layers.len()).map(|i| g.add_node(i)).collect();
@@ -484,6 +553,7 @@ pub fn load_proto(
         inputs,
         skipped,
         precisions,
+        flow,
     })
 }
 

@@ -18,7 +18,7 @@ pub mod profile;
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{LowerBound, physical_bound};
+use cimopt_space::bounds::{LowerBound, physical_bound_at};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -51,6 +51,9 @@ pub struct Options {
     /// cost model's within this relative tolerance: the search must not win by landing where
     /// the model is wrong.
     pub agreement: f64,
+    /// Where each operand's tensor lives (`cimopt_ir::Mapping::home`; DRAM by default): the
+    /// layer's context in the model's memory plan.
+    pub home: [usize; 3],
 }
 
 impl Default for Options {
@@ -64,6 +67,7 @@ impl Default for Options {
             placement_limit: 3000,
             max_nodes: 500,
             agreement: 0.01,
+            home: [0; 3],
         }
     }
 }
@@ -189,6 +193,16 @@ pub fn skeletons(
     s: &[cimopt_ir::SpatialFactor],
     extra: &[Skeleton],
 ) -> Vec<Skeleton> {
+    skeletons_at(w, s, extra, [0; 3])
+}
+
+/// [`skeletons`] of a layer whose operands' tensors live at `home`.
+pub fn skeletons_at(
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    extra: &[Skeleton],
+    home: [usize; 3],
+) -> Vec<Skeleton> {
     let (trips, padded) = spatial::trips(w, s);
     let mut out: Vec<Skeleton> = Vec::new();
     let mut add = |sk: Skeleton| {
@@ -205,6 +219,7 @@ pub fn skeletons(
             spatial: s.to_vec(),
             loops: loops_in_order(order, &trips),
             padded,
+            home,
         });
     }
     for e in &warm {
@@ -412,8 +427,8 @@ pub fn optimise_skeleton(
     space: &SkeletonSpace,
     opts: &Options,
 ) -> (Mapping, Cost, f64, bool) {
-    let rest = placement::outermost(&space.skeleton);
-    let m = mapping_of(&space.skeleton, [&rest, &rest, &rest]);
+    let rest = placement::all_outermost(&space.skeleton);
+    let m = mapping_of(&space.skeleton, [&rest[0], &rest[1], &rest[2]]);
     let c = evaluate(t, w, &m);
     let mut inc = Incumbent {
         objective: opts.objective.of(&c),
@@ -433,6 +448,7 @@ fn warm_start(
     t: &Target,
     w: &Workload,
     objective: Objective,
+    home: [usize; 3],
     hint: Option<&Mapping>,
 ) -> Result<(Incumbent, Vec<Skeleton>), MapError> {
     let warm = greedy(
@@ -440,6 +456,7 @@ fn warm_start(
         w,
         &GreedyOptions {
             objective,
+            home,
             ..GreedyOptions::default()
         },
     )?;
@@ -450,7 +467,7 @@ fn warm_start(
         cost: warm.cost,
         milp_objective: None,
     };
-    if let Some(h) = hint.filter(|h| check(t, w, h).is_empty()) {
+    if let Some(h) = hint.filter(|h| h.home == home && check(t, w, h).is_empty()) {
         let c = evaluate(t, w, h);
         if objective.of(&c) < inc.objective {
             inc = Incumbent {
@@ -483,9 +500,9 @@ pub fn optimise_from(
 ) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
+    let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     let warm_objective = inc.objective;
-    let bounds = physical_bound(t, w);
+    let bounds = physical_bound_at(t, w, opts.home);
     let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
@@ -540,7 +557,7 @@ pub fn optimise_from(
         }
         solved += 1;
         stats.candidates_solved += 1;
-        for sk in skeletons(w, s, &warm_skeletons) {
+        for sk in skeletons_at(w, s, &warm_skeletons, opts.home) {
             let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
                 stats.bound = stats.bound.min(*lb);
                 stats.status = Status::Incomplete;
@@ -584,6 +601,94 @@ pub fn optimise_from(
     })
 }
 
+/// A search around `seeds` (mappings of the same layer with other homes, e.g. the layer's
+/// mapping with every tensor in DRAM): each seed's skeleton under `opts.home`, and greedy's,
+/// re-placed by the MILP. What a residency variant of a layer needs: moving a tensor on chip
+/// changes what each placement costs, rarely which unrolling and loop order are best. The
+/// bound is the smallest analytical bound over every spatial candidate, valid for the whole
+/// space; the search stops for [`StopReason::CandidateBudget`] (it searched few skeletons).
+pub fn optimise_around(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    seeds: &[Mapping],
+) -> Result<Optimised, MapError> {
+    let started = Instant::now();
+    let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
+    let (mut inc, mut skeletons) = warm_start(t, w, opts.objective, opts.home, None)?;
+    let warm_objective = inc.objective;
+    for seed in seeds {
+        let sk = Skeleton {
+            home: opts.home,
+            ..Skeleton::of(seed)
+        };
+        if !skeletons.contains(&sk) {
+            skeletons.push(sk);
+        }
+    }
+    let mut stats = Stats {
+        status: Status::Incomplete,
+        stop_reasons: vec![StopReason::CandidateBudget],
+        objective: 0.0,
+        bound: f64::INFINITY,
+        gap: 0.0,
+        candidates_enumerated: 0,
+        candidates_pruned: 0,
+        candidates_solved: 0,
+        skeletons_solved: 0,
+        milp_solves: 0,
+        rejected_by_simulator: 0,
+        warm_start_kept: true,
+        warm_start_objective: warm_objective,
+        milp_objective: None,
+        wall_s: 0.0,
+    };
+    let mut searched: Vec<Vec<cimopt_ir::SpatialFactor>> = Vec::new();
+    for sk in &skeletons {
+        let Some(space) = skeleton_space(t, w, sk, opts.placement_limit) else {
+            stats.stop_reasons.push(StopReason::PlacementLimit);
+            continue;
+        };
+        let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+        stats.skeletons_solved += 1;
+        stats.milp_solves += o.solves;
+        stats.rejected_by_simulator += o.rejected;
+        stats.stop_reasons.extend(o.stopped_by);
+        if !searched.contains(&sk.spatial) {
+            searched.push(sk.spatial.clone());
+        }
+    }
+    let bounds = physical_bound_at(t, w, opts.home);
+    let candidates = spatial::enumerate(t, w);
+    stats.candidates_enumerated = candidates.len() as u64;
+    stats.candidates_solved = searched.len() as u64;
+    stats.bound = candidates
+        .iter()
+        .map(|s| spatial_bound(t, w, s, &bounds, opts.objective))
+        .fold(inc.objective, f64::min);
+    stats.objective = inc.objective;
+    stats.gap = if inc.objective > 0.0 {
+        ((inc.objective - stats.bound) / inc.objective).max(0.0)
+    } else {
+        0.0
+    };
+    if stats.gap <= opts.gap {
+        stats.status = Status::Optimal;
+        stats.stop_reasons = vec![StopReason::GapReached];
+    } else {
+        stats.stop_reasons.sort();
+        stats.stop_reasons.dedup();
+    }
+    stats.warm_start_kept = inc.milp_objective.is_none();
+    stats.milp_objective = inc.milp_objective;
+    stats.wall_s = started.elapsed().as_secs_f64();
+    Ok(Optimised {
+        mapping: inc.mapping,
+        cost: inc.cost,
+        stats,
+    })
+}
+
 /// Every placement triple of every skeleton of every spatial candidate the optimiser would
 /// solve, priced by the cost model: the optimum of the same space by brute force. Refuses
 /// (returns `None`) when the space holds more than `max_triples` placement triples in all.
@@ -594,12 +699,12 @@ pub fn exhaustive(
     hint: Option<&Mapping>,
     max_triples: u64,
 ) -> Result<Option<(Mapping, Cost)>, MapError> {
-    let (warm, warm_skeletons) = warm_start(t, w, opts.objective, hint)?;
+    let (warm, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
     for s in spatial::enumerate(t, w) {
-        for sk in skeletons(w, &s, &warm_skeletons) {
+        for sk in skeletons_at(w, &s, &warm_skeletons, opts.home) {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;
             };

@@ -37,15 +37,22 @@ pub fn mapping_of(sk: &Skeleton, placements: [&Placement; 3]) -> Mapping {
         temporal,
         double_buffer,
         padded_dims: sk.padded,
+        home: sk.home,
     }
 }
 
-/// The placement that keeps every loop of an operand in the outermost level.
-pub fn outermost(sk: &Skeleton) -> Placement {
+/// The placement that keeps every loop of operand `o` at its home (the outermost level it may
+/// use: DRAM unless the memory plan keeps it on chip).
+pub fn outermost(sk: &Skeleton, o: Operand) -> Placement {
     Placement {
-        levels: vec![0; sk.loops.len()],
+        levels: vec![sk.home[o.index()]; sk.loops.len()],
         double: vec![],
     }
+}
+
+/// Every operand at its home: the mapping the other operands take while one is priced.
+pub fn all_outermost(sk: &Skeleton) -> [Placement; 3] {
+    Operand::ALL.map(|o| outermost(sk, o))
 }
 
 /// Levels at which double buffering `o` means something: not DRAM (never a child), not the
@@ -69,8 +76,12 @@ pub fn placements(
     o: Operand,
     limit: usize,
 ) -> Option<Vec<Placement>> {
-    let levels = t.levels_of(o);
-    let db_levels = double_candidates(t, o);
+    let home = sk.home[o.index()];
+    let levels: Vec<usize> = t.levels_of(o).into_iter().filter(|&l| l >= home).collect();
+    let db_levels: Vec<usize> = double_candidates(t, o)
+        .into_iter()
+        .filter(|&l| l > home)
+        .collect();
     let n = sk.loops.len();
     let mut out = Vec::new();
     let mut current = vec![0usize; n];
@@ -93,7 +104,7 @@ pub fn placements(
         }
         true
     }
-    let others = outermost(sk);
+    let others = all_outermost(sk);
     let mut overflow = false;
     walk(0, 0, &levels, &mut current, &mut |lv: &[usize]| {
         let used: Vec<usize> = db_levels
@@ -109,7 +120,7 @@ pub fn placements(
                     .map(|b| used[b])
                     .collect(),
             };
-            let mut ps = [&others, &others, &others];
+            let mut ps = [&others[0], &others[1], &others[2]];
             ps[o.index()] = &p;
             let m = mapping_of(sk, ps);
             let bits = resident_bits(t, w, &m);

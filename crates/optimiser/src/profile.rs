@@ -4,7 +4,7 @@
 //! number comes from the cost model's own nest built with the other operands left in the
 //! outermost level, so the MILP prices exactly what the cost model charges.
 
-use crate::placement::{Placement, mapping_of, outermost};
+use crate::placement::{Placement, all_outermost, mapping_of};
 use cimopt_cost::{Nest, OperandTiming, energy};
 use cimopt_ir::Workload;
 use cimopt_ir::analysis::resident_bits;
@@ -37,8 +37,8 @@ impl Profile {
 
 /// Builds the profile of `p` for operand `o`.
 pub fn profile(t: &Target, w: &Workload, sk: &Skeleton, o: Operand, p: &Placement) -> Profile {
-    let rest = outermost(sk);
-    let mut ps = [&rest, &rest, &rest];
+    let rest = all_outermost(sk);
+    let mut ps = [&rest[0], &rest[1], &rest[2]];
     ps[o.index()] = p;
     let m = mapping_of(sk, ps);
     let nest = Nest::new(t, w, &m);

@@ -85,7 +85,7 @@ fn check_layer(
                 tightest_all = tightest_all.max(bound.cycles / latency);
                 let from_boundaries = bound.switch_cycles + bound.weight_cycles
                     > lb.weight_load_cycles
-                    && bound.cycles > lb.dram_cycles.iter().cloned().fold(0.0, f64::max);
+                    && bound.cycles > lb.home_cycles.iter().cloned().fold(0.0, f64::max);
                 if from_boundaries {
                     tightest = tightest.max(bound.cycles / latency);
                 }

@@ -46,6 +46,7 @@ const OBJECTIVES: [Objective; 4] = [
 
 fn opts(objective: Objective) -> Options {
     Options {
+        home: [0; 3],
         objective,
         gap: 1e-6,
         time_limit_s: 600.0,

@@ -19,6 +19,8 @@ pub const SOURCE_ID: &str = env!("CIMOPT_SOURCE_ID");
 fn cache_key(
     t: &Target,
     layer: &Layer,
+    home: [usize; 3],
+    seed: Option<&Mapping>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> String {
@@ -29,12 +31,15 @@ fn cache_key(
         "tool": env!("CARGO_PKG_VERSION"),
         // Code that may solve differently under the same version has another source id.
         "build": SOURCE_ID,
-        "format": 3,
+        "format": 4,
         "mapper": opts.mapper.name(),
         "objective": opts.objective.name(),
         "options": options,
         "target": cimopt_schedule::target_sha256(t),
         "workload": format!("{w:?}"),
+        "home": home,
+        // A variant searched around another mapping depends on it.
+        "seed": seed.map(|m| format!("{m:?}")),
     });
     cimopt_schedule::sha256_hex(key.to_string().as_bytes())
 }
@@ -45,6 +50,7 @@ fn encode(m: &Mapping, info: &SolveInfo) -> Value {
         "temporal": m.temporal.iter().map(|l| json!([l.dim.index(), l.factor, l.level])).collect::<Vec<_>>(),
         "double_buffer": m.double_buffer.iter().map(|(lv, o)| json!([lv, o.index()])).collect::<Vec<_>>(),
         "padded": m.padded_dims,
+        "home": m.home,
         "status": info.status,
         "best_bound": info.best_bound,
         "gap": info.gap,
@@ -94,11 +100,17 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         .iter()
         .map(u)
         .collect::<Option<_>>()?;
+    let home: Vec<usize> = v["home"]
+        .as_array()?
+        .iter()
+        .map(|h| u(h).map(|h| h as usize))
+        .collect::<Option<_>>()?;
     let m = Mapping {
         spatial,
         temporal,
         double_buffer,
         padded_dims: padded.try_into().ok()?,
+        home: home.try_into().ok()?,
     };
     let cands = v["candidates"].as_array().map(|c| Candidates {
         enumerated: c[0].as_u64().unwrap_or(0),
@@ -122,14 +134,20 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
 }
 
 /// The cache entry of one solve in `dir`.
+#[allow(clippy::too_many_arguments)]
 pub fn entry(
     dir: &Path,
     t: &Target,
     layer: &Layer,
+    home: [usize; 3],
+    seed: Option<&Mapping>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> PathBuf {
-    dir.join(format!("{}.json", cache_key(t, layer, opts, objective)))
+    dir.join(format!(
+        "{}.json",
+        cache_key(t, layer, home, seed, opts, objective)
+    ))
 }
 
 /// The mapping and evidence stored at `path`, if it holds a readable entry.

@@ -10,7 +10,7 @@ use cimopt_schedule::{
     Breakdown, Inputs, LatencyParts, LevelParts, Metrics, ModelSummary, NonCimOp, Producer,
     Schedule, ScheduledLayer, SkippedNode, SolveInfo,
 };
-use cimopt_space::bounds::lower_bound;
+use cimopt_space::bounds::lower_bound_at;
 use cimopt_target::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -29,6 +29,9 @@ pub trait Observer: Sync {
     fn layer_mapped(&self, _done: usize, _layer: &Layer, _note: &LayerNote) {}
     /// Called after the last layer.
     fn finished(&self) {}
+    /// Something the caller should know that does not stop the compile (e.g. with
+    /// `keep_going`, why the schedule has no memory plan).
+    fn warning(&self, _message: &str) {}
 }
 
 /// An observer that shows nothing and never interrupts.
@@ -109,6 +112,34 @@ pub fn metrics_of(c: &Cost) -> Metrics {
     }
 }
 
+/// The memory plan of these scheduled layers, every tensor where their mappings' homes say.
+fn memory_plan(
+    model: &cimopt_onnx::Model,
+    t: &Target,
+    layers: &[ScheduledLayer],
+) -> Result<cimopt_schedule::MemoryPlan> {
+    let pairs: Vec<(&Layer, &cimopt_ir::Mapping)> =
+        layers.iter().map(|l| (&l.layer, &l.mapping)).collect();
+    let groups = crate::plan::groups(model, t, &crate::plan::padded_sizes(model, &pairs));
+    let mut home = vec![0usize; groups.groups.len()];
+    for (layer, m) in &pairs {
+        let (i, w, o) = groups.layer_io[layer.index];
+        home[i] = m.home_of(cimopt_target::Operand::I);
+        if let Some(w) = w {
+            home[w] = m.home_of(cimopt_target::Operand::W);
+        }
+        home[o] = m.home_of(cimopt_target::Operand::O);
+    }
+    let residency = home.iter().any(|&h| h != 0);
+    crate::plan::lay_out(model, t, &groups, &home, &pairs, residency).map_err(|e| Error::NoRoom {
+        level: t.levels[e.level].name.clone(),
+        step: e.step,
+        node: e.node,
+        bits: e.bits,
+        what: e.what,
+    })
+}
+
 /// Maps every layer of a lowered model onto a target and assembles the schedule: identical
 /// layers are mapped once (in parallel), then simulated unless `opts.simulate` is off.
 /// `target_name` is the target as the user named it (a preset or a file).
@@ -166,45 +197,21 @@ pub fn compile(
         return Err(Error::Interrupted);
     }
     let mut results: BTreeMap<usize, Result<Solved>> = mapped.into_iter().collect();
-    let mut layers = Vec::new();
+    // Every model layer's solve (its group's), or why it has none.
     let mut skipped = Vec::new();
-    let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
-    let mut bounds: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut baseline: Vec<Option<Solved>> = Vec::with_capacity(model.layers.len());
     for layer in &model.layers {
         match &results[&layer.dedup_group] {
-            Ok(solved) => {
-                let mapped = &solved.mapped;
-                let metrics = metrics_of(&mapped.cost);
-                latency += metrics.latency_cycles;
-                energy += metrics.energy_nj;
-                // The bound enumerates spatial candidates: once per distinct workload.
-                bound += *bounds
-                    .entry(layer.dedup_group)
-                    .or_insert_with(|| lower_bound(t, &layer.workload).cycles);
-                let reused = layer.dedup_group != layer.index;
-                layers.push(ScheduledLayer {
-                    layer: layer.clone(),
-                    same_as: reused.then_some(layer.dedup_group),
-                    mapping: mapped.mapping.clone(),
-                    predicted: Some(metrics),
-                    simulated: None,
-                    solve: if reused {
-                        SolveInfo {
-                            mapper: solved.info.mapper.clone(),
-                            status: "reused".into(),
-                            objective: Some(objective.of(&mapped.cost)),
-                            ..SolveInfo::default()
-                        }
-                    } else {
-                        solved.info.clone()
-                    },
+            Ok(solved) => baseline.push(Some(solved.clone())),
+            Err(e) if opts.keep_going => {
+                skipped.push(SkippedNode {
+                    name: layer.name.clone(),
+                    op: layer.workload.op.name().into(),
+                    reason: e.to_string(),
+                    macs: Some(layer.workload.macs()),
                 });
+                baseline.push(None);
             }
-            Err(e) if opts.keep_going => skipped.push(SkippedNode {
-                name: layer.name.clone(),
-                op: layer.workload.op.name().into(),
-                reason: e.to_string(),
-            }),
             Err(_) => {
                 let Some(Err(e)) = results.remove(&layer.dedup_group) else {
                     unreachable!("the arm above matched an error");
@@ -213,7 +220,88 @@ pub fn compile(
             }
         }
     }
+    // Where the tensors live: every one in DRAM, or what the residency optimiser chose.
+    let decision = if opts.residency {
+        Some(crate::residency::improve(
+            model,
+            t,
+            baseline.clone(),
+            opts,
+            &layer_objective,
+            &|| observer.interrupted(),
+        )?)
+    } else {
+        None
+    };
+    let chosen: Vec<Option<Solved>> = match &decision {
+        Some(d) => d
+            .chosen
+            .iter()
+            .map(|v| v.as_ref().map(|v| v.solved.clone()))
+            .collect(),
+        None => baseline,
+    };
+    let mut layers: Vec<ScheduledLayer> = Vec::new();
+    let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);
+    let mut bounds: BTreeMap<(usize, [usize; 3]), f64> = BTreeMap::new();
+    for (layer, solved) in model.layers.iter().zip(&chosen) {
+        let Some(solved) = solved else {
+            continue;
+        };
+        let mapped = &solved.mapped;
+        let metrics = metrics_of(&mapped.cost);
+        latency += metrics.latency_cycles;
+        energy += metrics.energy_nj;
+        // The bound enumerates spatial candidates: once per distinct workload and homes.
+        bound += *bounds
+            .entry((layer.dedup_group, mapped.mapping.home))
+            .or_insert_with(|| lower_bound_at(t, &layer.workload, mapped.mapping.home).cycles);
+        // The same solution as an earlier identical layer (the same mapping: residency may map
+        // identical layers differently).
+        let same_as = layers
+            .iter()
+            .find(|l| {
+                l.layer.workload == layer.workload
+                    && l.mapping == mapped.mapping
+                    && l.same_as.is_none()
+            })
+            .map(|l| l.layer.index);
+        layers.push(ScheduledLayer {
+            layer: Layer {
+                dedup_group: same_as.unwrap_or(layer.index),
+                ..layer.clone()
+            },
+            same_as,
+            mapping: mapped.mapping.clone(),
+            predicted: Some(metrics),
+            simulated: None,
+            solve: if same_as.is_some() {
+                SolveInfo {
+                    mapper: solved.info.mapper.clone(),
+                    status: "reused".into(),
+                    objective: Some(objective.of(&mapped.cost)),
+                    ..SolveInfo::default()
+                }
+            } else {
+                solved.info.clone()
+            },
+        });
+    }
+    // The compute nodes the front end could not lower (loaded with `keep_going`) are skipped
+    // too, after the layers, in model order.
+    skipped.extend(model.skipped.iter().map(|s| SkippedNode {
+        name: s.name.clone(),
+        op: s.op_type.clone(),
+        reason: s.reason.clone(),
+        macs: s.macs,
+    }));
+    if layers.is_empty() {
+        return Err(Error::NothingMapped {
+            skipped: skipped.len(),
+        });
+    }
     let mut schedule = Schedule {
+        plan: None,
         producer: Producer {
             tool: "cimopt".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -253,6 +341,20 @@ pub fn compile(
                 })
                 .collect(),
         },
+    };
+    // A model whose tensors do not all fit its levels has no plan: with `keep_going` the
+    // schedule goes without one (its layers still map, each alone), else that is an error.
+    schedule.plan = match memory_plan(model, t, &schedule.layers) {
+        Ok(mut plan) => {
+            plan.residency = opts.residency;
+            plan.baseline = decision.as_ref().map(|d| d.baseline);
+            Some(plan)
+        }
+        Err(e) if opts.keep_going => {
+            observer.warning(&format!("the schedule has no memory plan: {e}"));
+            None
+        }
+        Err(e) => return Err(e),
     };
     if opts.simulate {
         crate::simulate::record_simulation(&mut schedule)?;

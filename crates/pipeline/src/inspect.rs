@@ -18,6 +18,26 @@ pub struct InspectReport {
     other_op_summary: Vec<OtherSummary>,
     /// `[producer, consumer]` layer indices.
     edges: Vec<[usize; 2]>,
+    /// Compute nodes the front end did not lower (loaded with `keep_going`).
+    skipped: Vec<SkippedJson>,
+}
+
+#[derive(Serialize)]
+struct SkippedJson {
+    name: String,
+    op_type: String,
+    domain: String,
+    macs: Option<u64>,
+    reason: String,
+}
+
+/// Bits per element the model gives a layer's tensors (`null`: a float tensor, the target's
+/// precision applies).
+#[derive(Serialize)]
+struct BitsJson {
+    input: Option<u32>,
+    weight: Option<u32>,
+    output: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +79,7 @@ struct LayerJson {
     dedup_group: usize,
     has_bias: bool,
     onnx_nodes: Vec<String>,
+    bits: BitsJson,
 }
 
 #[derive(Serialize)]
@@ -88,7 +109,7 @@ impl InspectReport {
                 })
                 .collect(),
             summary: summary(m),
-            layers: m.layers.iter().map(layer_json).collect(),
+            layers: m.layers.iter().map(|l| layer_json(m, l)).collect(),
             other_ops: m
                 .other_ops
                 .iter()
@@ -100,6 +121,17 @@ impl InspectReport {
                 .collect(),
             other_op_summary: other_summary(m),
             edges: edges(m),
+            skipped: m
+                .skipped
+                .iter()
+                .map(|s| SkippedJson {
+                    name: s.name.clone(),
+                    op_type: s.op_type.clone(),
+                    domain: s.domain.clone(),
+                    macs: s.macs,
+                    reason: s.reason.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -114,7 +146,15 @@ fn summary(m: &Model) -> Summary {
     }
 }
 
-fn layer_json(l: &Layer) -> LayerJson {
+/// The bits the model gives a layer's input, weights and output, as `8/4/8` (`-` for float).
+fn bits_of(m: &Model, index: usize) -> (Option<u32>, Option<u32>, Option<u32>) {
+    m.precisions.get(index).map_or((None, None, None), |p| {
+        (p.input_bits, p.weight_bits, p.output_bits)
+    })
+}
+
+fn layer_json(m: &Model, l: &Layer) -> LayerJson {
+    let (input, weight, output) = bits_of(m, l.index);
     let w = &l.workload;
     LayerJson {
         index: l.index,
@@ -139,6 +179,11 @@ fn layer_json(l: &Layer) -> LayerJson {
         dedup_group: l.dedup_group,
         has_bias: l.has_bias,
         onnx_nodes: l.onnx_nodes.clone(),
+        bits: BitsJson {
+            input,
+            weight,
+            output,
+        },
     }
 }
 
@@ -211,10 +256,19 @@ fn render(header: &[&str], rows: &[Vec<String>], left: &[bool]) -> String {
 pub fn table(m: &Model) -> String {
     let mut out = String::new();
     let s = summary(m);
-    let _ = writeln!(out, "model   {}", m.path.display());
+    let _ = writeln!(
+        out,
+        "model   {}",
+        crate::output::printable(&m.path.display().to_string())
+    );
     for (name, shape) in &m.inputs {
         let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        let _ = writeln!(out, "input   {name}: {}", dims.join("x"));
+        let _ = writeln!(
+            out,
+            "input   {}: {}",
+            crate::output::printable(name),
+            dims.join("x")
+        );
     }
     let _ = writeln!(
         out,
@@ -223,8 +277,25 @@ pub fn table(m: &Model) -> String {
     );
 
     let header = [
-        "#", "op", "R", "S", "P", "Q", "C", "K", "G", "B", "stride", "pad", "dil", "W kind",
-        "MACs", "W count", "dedup", "node",
+        "#",
+        "op",
+        "R",
+        "S",
+        "P",
+        "Q",
+        "C",
+        "K",
+        "G",
+        "B",
+        "stride",
+        "pad",
+        "dil",
+        "W kind",
+        "MACs",
+        "W count",
+        "bits I/W/O",
+        "dedup",
+        "node",
     ];
     let mut left = vec![false; header.len()];
     left[1] = true;
@@ -232,7 +303,7 @@ pub fn table(m: &Model) -> String {
     left[11] = true;
     left[12] = true;
     left[13] = true;
-    left[17] = true;
+    left[18] = true;
     let rows: Vec<Vec<String>> = m
         .layers
         .iter()
@@ -255,12 +326,17 @@ pub fn table(m: &Model) -> String {
                 w.weight_kind.name().to_string(),
                 w.macs().to_string(),
                 w.weight_count().to_string(),
+                {
+                    let (i, w, o) = bits_of(m, l.index);
+                    let b = |x: Option<u32>| x.map_or("-".to_string(), |x| x.to_string());
+                    format!("{}/{}/{}", b(i), b(w), b(o))
+                },
                 if l.dedup_group == l.index {
                     "-".to_string()
                 } else {
                     format!("={}", l.dedup_group)
                 },
-                l.name.clone(),
+                crate::output::printable(&l.name),
             ]
         })
         .collect();
@@ -275,7 +351,7 @@ pub fn table(m: &Model) -> String {
             .iter()
             .map(|g| {
                 vec![
-                    g.op_type.clone(),
+                    crate::output::printable(&g.op_type),
                     g.count.to_string(),
                     g.output_elements.to_string(),
                 ]
@@ -286,6 +362,22 @@ pub fn table(m: &Model) -> String {
             &rows,
             &[true, false, false],
         ));
+    }
+    if !m.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nskipped compute nodes (not lowered; their MACs are in no total):"
+        );
+        for s in &m.skipped {
+            let _ = writeln!(
+                out,
+                "  {} ({}){}: {}",
+                crate::output::printable(&s.name),
+                crate::output::printable(&s.op_type),
+                s.macs.map_or(String::new(), |m| format!(", {m} MACs")),
+                crate::output::printable(&s.reason)
+            );
+        }
     }
     out
 }

@@ -27,7 +27,10 @@ pub mod compile;
 pub mod inspect;
 pub mod options;
 pub mod output;
+pub mod plan;
+mod plan_report;
 pub mod report;
+pub mod residency;
 pub mod simulate;
 pub mod solve;
 pub mod sweep;
@@ -44,18 +47,35 @@ pub enum Error {
     #[error("{0}")]
     Options(String),
     /// No mapping of the layer fits the target (or the mapper refused it).
-    #[error("layer {index} `{name}` ({op}): {reason}")]
+    #[error("layer {index} `{}` ({op}): {reason}", cimopt_ir::display_name(name))]
     Unmappable {
         index: usize,
         name: String,
         op: String,
         reason: String,
     },
+    /// Every layer was skipped (`keep_going`): there is no schedule to write.
+    #[error("no layer could be mapped ({skipped} skipped): nothing to schedule")]
+    NothingMapped { skipped: usize },
+    /// The memory plan cannot place what must live in a level at a step.
+    #[error(
+        "the memory plan has no room for {what} ({bits} bit) in level `{level}` at step {step} ({node}): the tensors live then do not fit"
+    )]
+    NoRoom {
+        level: String,
+        step: usize,
+        node: String,
+        bits: u64,
+        what: String,
+    },
     /// The caller's observer asked to stop.
     #[error("interrupted: nothing was written")]
     Interrupted,
     /// A layer of a schedule could not be simulated.
-    #[error("layer {index} `{name}` cannot be simulated: {reason}")]
+    #[error(
+        "layer {index} `{}` cannot be simulated: {reason}",
+        cimopt_ir::display_name(name)
+    )]
     Simulation {
         index: usize,
         name: String,

@@ -129,6 +129,12 @@ pub struct CompileOptions {
     pub keep_going: bool,
     /// Simulate every layer and record the simulated numbers.
     pub simulate: bool,
+    /// Keep activations on chip between layers where that is better (the memory plan's
+    /// residency); off maps every layer as if it ran alone, every tensor in DRAM.
+    pub residency: bool,
+    /// Spatial candidates and rounds per skeleton for the optimiser, instead of its defaults
+    /// (what residency variants are solved with).
+    pub optimiser_budget: Option<(usize, usize)>,
 }
 
 impl Default for CompileOptions {
@@ -142,6 +148,8 @@ impl Default for CompileOptions {
             timings: false,
             keep_going: false,
             simulate: true,
+            residency: true,
+            optimiser_budget: None,
         }
     }
 }
@@ -166,11 +174,17 @@ impl CompileOptions {
 
     /// The optimiser's settings for this compile, before any model-level weighting.
     pub fn optimiser_options(&self) -> cimopt_optimiser::Options {
+        let defaults = cimopt_optimiser::Options::default();
+        let (spatial_candidates, max_rounds) = self
+            .optimiser_budget
+            .unwrap_or((defaults.spatial_candidates, defaults.max_rounds));
         cimopt_optimiser::Options {
             objective: self.objective.layer_objective(),
             gap: self.gap,
             time_limit_s: self.time_limit_s,
-            ..cimopt_optimiser::Options::default()
+            spatial_candidates,
+            max_rounds,
+            ..defaults
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a schedule achieves, per layer and in total, as a terminal table, JSON, CSV or a
 //! self-contained HTML page with SVG charts (`cimopt report`).
 
+use crate::plan_report::PlanSummary;
 use crate::{Error, Result};
 use cimopt_schedule::{Metrics, Schedule};
 use serde_json::json;
@@ -42,6 +43,34 @@ impl FromStr for Format {
                 format!("unknown report format `{s}` (expected table, json, csv or html)")
             })
     }
+}
+
+/// `a / b` with `decimals`, or `-` when `b` is 0 (no ratio to speak of).
+pub(crate) fn times(a: f64, b: f64, decimals: usize) -> String {
+    let r = a / b;
+    if b > 0.0 && r.is_finite() {
+        format!("{:.*}", decimals, r + 0.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// `v` as a percentage of `total` (`-` of nothing).
+pub(crate) fn percent(v: f64, total: f64) -> String {
+    if total > 0.0 {
+        format!("{:.1}%", 100.0 * v / total + 0.0)
+    } else {
+        "-".into()
+    }
+}
+
+/// The MACs of the skipped nodes, when every one of them is known.
+fn skipped_macs(s: &Schedule) -> Option<u64> {
+    s.model
+        .skipped_nodes
+        .iter()
+        .map(|n| n.macs)
+        .try_fold(0u64, |acc, m| m.map(|m| acc.saturating_add(m)))
 }
 
 /// The latency causes shown.
@@ -105,17 +134,26 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let t = &s.inputs.target;
     let simulated = s.layers.iter().all(|l| l.simulated.is_some());
     let source = if simulated { "simulated" } else { "predicted" };
-    // Bounds once per distinct layer (identical layers point at the first with `same_as`),
-    // with how many layers share them.
-    let mut layer_bounds: BTreeMap<usize, (u64, cimopt_space::bounds::LowerBound, Vec<_>)> =
-        BTreeMap::new();
+    // Bounds once per distinct layer (identical layers point at the first with `same_as`) and
+    // homes. A row's bound is for the homes its mapping has; the model's EDP bound, for any
+    // schedule, takes every home a tensor could have (DRAM, or a shared level that holds it).
+    let mut row_bounds: BTreeMap<(usize, [usize; 3]), f64> = BTreeMap::new();
+    let mut layer_cases: BTreeMap<(usize, [bool; 3]), (u64, Vec<_>)> = BTreeMap::new();
     for l in &s.layers {
         let first = l.same_as.unwrap_or(l.layer.index);
-        layer_bounds
-            .entry(first)
+        let w = &l.layer.workload;
+        row_bounds
+            .entry((first, l.mapping.home))
+            .or_insert_with(|| cimopt_space::bounds::lower_bound_at(t, w, l.mapping.home).cycles);
+        let fixed = in_dram(s, l);
+        layer_cases
+            .entry((first, fixed))
             .or_insert_with(|| {
-                let (lb, cases) = cimopt_space::bounds::layer_bounds(t, &l.layer.workload);
-                (0, lb, cases)
+                let cases = possible_homes(t, w, fixed)
+                    .into_iter()
+                    .flat_map(|home| cimopt_space::bounds::layer_bounds_at(t, w, home).1)
+                    .collect();
+                (0, cases)
             })
             .0 += 1;
     }
@@ -130,7 +168,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
         let w = &l.layer.workload;
         let util = w.macs() as f64
             / (l.mapping.activations() as f64 * t.peak_macs_per_activation() as f64);
-        let bound = layer_bounds[&l.same_as.unwrap_or(l.layer.index)].1.cycles;
+        let bound = row_bounds[&(l.same_as.unwrap_or(l.layer.index), l.mapping.home)];
         rows.push(Row {
             id: l.layer.index,
             name: l.layer.name.clone(),
@@ -155,10 +193,7 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let latency: f64 = rows.iter().map(|r| r.metrics.latency_cycles).sum();
     let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
     let bound = rows.iter().map(|r| r.bound).sum();
-    let cases: Vec<(u64, Vec<_>)> = layer_bounds
-        .into_values()
-        .map(|(copies, _, cases)| (copies, cases))
-        .collect();
+    let cases: Vec<(u64, Vec<_>)> = layer_cases.into_values().collect();
     let edp_bound = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
     let sum = |part: &dyn Fn(&cimopt_schedule::Breakdown) -> f64| {
         rows.iter().map(|r| part(&r.metrics.breakdown)).sum::<f64>()
@@ -213,6 +248,58 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     })
 }
 
+/// The operands of layer `l` that live in DRAM in any schedule: constant weights (they come
+/// from DRAM at least once), and with a memory plan, the model's own inputs and outputs.
+fn in_dram(s: &Schedule, l: &cimopt_schedule::ScheduledLayer) -> [bool; 3] {
+    use cimopt_schedule::plan::TensorKind;
+    let constant = l.layer.workload.weight_kind == cimopt_ir::WeightKind::Constant;
+    let kind = |pick: fn(&cimopt_schedule::plan::PlannedIo) -> usize| {
+        s.plan.as_ref().and_then(|p| {
+            let io = p.layers.iter().find(|io| io.layer == l.layer.index)?;
+            p.tensors.get(pick(io)).map(|x| x.kind)
+        })
+    };
+    [
+        kind(|io| io.input) == Some(TensorKind::Input),
+        constant,
+        kind(|io| io.output) == Some(TensorKind::Output),
+    ]
+}
+
+/// Every combination of homes a layer's tensors could have on `t`: DRAM, or (unless `in_dram`)
+/// a shared level below it that holds the operand and has room for its whole tensor. A
+/// superset of what a memory plan can give, so bounds over it hold for any schedule.
+fn possible_homes(
+    t: &cimopt_target::Target,
+    w: &cimopt_ir::Workload,
+    in_dram: [bool; 3],
+) -> Vec<[usize; 3]> {
+    use cimopt_target::{Operand, Replication};
+    let options = Operand::ALL.map(|o| {
+        let bits = w.operand_size(o).saturating_mul(t.precision(o, false));
+        let mut at = vec![0];
+        if in_dram[o.index()] {
+            return at;
+        }
+        at.extend((1..t.num_levels()).filter(|&l| {
+            let lv = &t.levels[l];
+            lv.replication == Replication::Shared
+                && lv.holds.contains(o)
+                && lv.capacity_bits >= bits
+        }));
+        at
+    });
+    let mut homes = Vec::new();
+    for &i in &options[0] {
+        for &wt in &options[1] {
+            for &o in &options[2] {
+                homes.push([i, wt, o]);
+            }
+        }
+    }
+    homes
+}
+
 fn table(r: &Report, s: &Schedule) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -239,7 +326,7 @@ fn table(r: &Report, s: &Schedule) -> String {
         let name = crate::output::tail(&x.name, 30);
         let _ = writeln!(
             o,
-            "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6.2} {:>6} {:>7}",
+            "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6} {:>6} {:>7}",
             x.id,
             name,
             x.op,
@@ -248,7 +335,7 @@ fn table(r: &Report, s: &Schedule) -> String {
             x.metrics.energy_nj,
             x.metrics.edp,
             100.0 * x.utilisation,
-            x.metrics.latency_cycles / x.bound,
+            times(x.metrics.latency_cycles, x.bound, 2),
             x.gap.map_or("-".into(), |g| format!("{:.1}%", 100.0 * g)),
             x.error.map_or("-".into(), |e| format!("{:.2}%", 100.0 * e))
         );
@@ -256,29 +343,47 @@ fn table(r: &Report, s: &Schedule) -> String {
     let _ = writeln!(
         o,
         "\ntotal: latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ",
-        r.latency,
-        r.energy,
-        r.latency * r.energy
+        r.latency + 0.0,
+        r.energy + 0.0,
+        r.latency * r.energy + 0.0
     );
     let _ = writeln!(
         o,
-        "lower bound {:.0} cycles: {:.2}× above it; model EDP ≥ {:.4e} cycle·nJ for any schedule: {:.2}× above it",
-        r.bound,
-        r.latency / r.bound,
-        r.edp_bound,
-        r.latency * r.energy / r.edp_bound
+        "lower bound {:.0} cycles: {}× above it; model EDP ≥ {:.4e} cycle·nJ for any schedule: {}× above it",
+        r.bound + 0.0,
+        times(r.latency, r.bound, 2),
+        r.edp_bound + 0.0,
+        times(r.latency * r.energy, r.edp_bound, 2)
     );
+    if !s.model.skipped_nodes.is_empty() {
+        let _ = writeln!(
+            o,
+            "NOT in these totals: {} skipped node(s){}:",
+            s.model.skipped_nodes.len(),
+            skipped_macs(s).map_or(String::new(), |m| format!(" with {m} MACs"))
+        );
+        for n in &s.model.skipped_nodes {
+            let _ = writeln!(
+                o,
+                "  {} ({}){}: {}",
+                crate::output::printable(&n.name),
+                n.op,
+                n.macs.map_or(String::new(), |m| format!(", {m} MACs")),
+                crate::output::printable(&n.reason)
+            );
+        }
+    }
     let predicted: f64 = r.causes.iter().map(|c| c.1).sum();
     let _ = writeln!(
         o,
         "\nlatency by cause (cost model, {predicted:.0} cycles; overlapped transfers are not counted):"
     );
     for (n, v) in &r.causes {
-        let _ = writeln!(o, "  {n:<12} {v:>14.0}  {:>5.1}%", 100.0 * v / predicted);
+        let _ = writeln!(o, "  {n:<12} {v:>14.0}  {:>6}", percent(*v, predicted));
     }
     let _ = writeln!(o, "energy by part (nJ):");
     for (n, v) in &r.energy_by {
-        let _ = writeln!(o, "  {n:<14} {v:>14.1}  {:>5.1}%", 100.0 * v / r.energy);
+        let _ = writeln!(o, "  {n:<14} {v:>14.1}  {:>6}", percent(*v, r.energy));
     }
     let mut slow: Vec<&Row> = r.rows.iter().collect();
     slow.sort_by(|a, b| {
@@ -290,11 +395,11 @@ fn table(r: &Report, s: &Schedule) -> String {
     for x in slow.iter().take(5) {
         let _ = writeln!(
             o,
-            "  #{:<3} {:<40} {:>12.0} cycles ({:.1}%)",
+            "  #{:<3} {:<40} {:>12.0} cycles ({})",
             x.id,
-            x.name,
+            crate::output::printable(&x.name),
             x.metrics.latency_cycles,
-            100.0 * x.metrics.latency_cycles / r.latency
+            percent(x.metrics.latency_cycles, r.latency)
         );
     }
     if !r.non_cim.is_empty() {
@@ -324,6 +429,10 @@ fn table(r: &Report, s: &Schedule) -> String {
             }
         }
     }
+    match PlanSummary::of(s) {
+        Some(p) => o.push_str(&p.text(s)),
+        None => o.push_str("\nno memory plan in this schedule (format 1.0, or compiled with --keep-going when the tensors did not fit)\n"),
+    }
     o
 }
 
@@ -348,6 +457,9 @@ fn to_json(r: &Report, s: &Schedule) -> String {
         "non_cim_ops": r.non_cim.iter().map(|(op, (n, e, c))| json!({"op": op, "nodes": n, "output_elements": e, "vector_cycles": c})).collect::<Vec<_>>(),
         "vector_cycles": r.vector_cycles,
         "total_includes_vector": r.includes_vector,
+        "skipped_nodes": s.model.skipped_nodes.iter().map(|n| json!({"name": n.name, "op": n.op, "reason": n.reason, "macs": n.macs})).collect::<Vec<_>>(),
+        "skipped_macs_not_in_totals": skipped_macs(s),
+        "memory_plan": PlanSummary::of(s).map(|p| p.json(s)),
     });
     serde_json::to_string_pretty(&doc).expect("a JSON value serialises") + "\n"
 }
@@ -414,17 +526,31 @@ fn html(r: &Report, s: &Schedule) -> String {
     o.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:12px}td,th{padding:2px 6px;border-bottom:1px solid #ddd;text-align:right}td.l,th.l{text-align:left}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>");
     let _ = write!(
         o,
-        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {:.2}× the lower bound ({:.0} cycles); EDP {:.2}× the lowest any schedule can have ({:.4e} cycle·nJ).</p>",
+        "<h1>{}</h1><p>{} numbers. Total latency {:.0} cycles, energy {:.1} nJ, EDP {:.4e} cycle·nJ; {}× the lower bound ({:.0} cycles); EDP {}× the lowest any schedule can have ({:.4e} cycle·nJ).</p>",
         esc(&title),
         r.source,
         r.latency,
         r.energy,
         r.latency * r.energy,
-        r.latency / r.bound,
+        times(r.latency, r.bound, 2),
         r.bound,
-        r.latency * r.energy / r.edp_bound,
+        times(r.latency * r.energy, r.edp_bound, 2),
         r.edp_bound,
     );
+    if !s.model.skipped_nodes.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"skipped\"><b>Not in these totals:</b> {} skipped node(s){}: {}.</p>",
+            s.model.skipped_nodes.len(),
+            skipped_macs(s).map_or(String::new(), |m| format!(" with {m} MACs")),
+            s.model
+                .skipped_nodes
+                .iter()
+                .map(|n| format!("{} ({}): {}", esc(&n.name), esc(&n.op), esc(&n.reason)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
 
     // Per-layer latency, stacked by cause.
     let n = r.rows.len().max(1);
@@ -539,7 +665,12 @@ fn html(r: &Report, s: &Schedule) -> String {
             x.error.map_or("-".into(), |e| format!("{:.2}%", 100.0 * e))
         );
     }
-    o.push_str("</table></body></html>\n");
+    o.push_str("</table>");
+    match PlanSummary::of(s) {
+        Some(p) => o.push_str(&p.html(s)),
+        None => o.push_str("<h2>Memory plan</h2><p>None in this schedule (format 1.0, or compiled with --keep-going when the tensors did not fit).</p>"),
+    }
+    o.push_str("</body></html>\n");
     o
 }
 

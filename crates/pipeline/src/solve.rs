@@ -5,7 +5,7 @@ use crate::cache;
 use crate::options::{CompileOptions, Mapper};
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Layer, Mapping, check};
-use cimopt_mappers::{GreedyOptions, Mapped, greedy, weight_stationary};
+use cimopt_mappers::{GreedyOptions, Mapped, greedy, weight_stationary_at};
 use cimopt_optimiser::{Options, StopReason};
 use cimopt_schedule::{Candidates, SolveInfo};
 use cimopt_target::Target;
@@ -83,6 +83,7 @@ pub fn layer_objective(
 }
 
 /// One layer's mapping and the evidence of how it was found.
+#[derive(Clone, Debug)]
 pub struct Solved {
     pub mapped: Mapped,
     pub info: SolveInfo,
@@ -106,6 +107,43 @@ pub fn solve_layer(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
 ) -> crate::Result<Solved> {
+    solve_layer_at(t, layer, [0; 3], opts, layer_objective)
+}
+
+/// A residency variant of a layer: its tensors at `home`, searched around `seed` (its mapping
+/// with every tensor in DRAM): see `cimopt_optimiser::optimise_around`. The heuristic mappers
+/// map it afresh.
+pub fn solve_layer_variant(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    seed: &Mapping,
+) -> crate::Result<Solved> {
+    solve(t, layer, home, opts, layer_objective, Some(seed))
+}
+
+/// [`solve_layer`] for a layer whose operands' tensors live at `home` (a variant of the memory
+/// plan: an input read from, or an output left in, an on-chip level).
+pub fn solve_layer_at(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+) -> crate::Result<Solved> {
+    solve(t, layer, home, opts, layer_objective, None)
+}
+
+fn solve(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    seed: Option<&Mapping>,
+) -> crate::Result<Solved> {
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
@@ -114,10 +152,10 @@ pub fn solve_layer(
         .cache_dir
         .as_deref()
         .filter(|_| opts.mapper.is_optimiser())
-        .map(|d| cache::entry(d, t, layer, opts, layer_objective));
+        .map(|d| cache::entry(d, t, layer, home, seed, opts, layer_objective));
     if let Some(path) = &cache {
-        // A cached mapping is trusted only if it is still valid for this target.
-        let hit = cache::read(path).filter(|(m, _)| check(t, w, m).is_empty());
+        // A cached mapping is trusted only if it is still valid for this target and context.
+        let hit = cache::read(path).filter(|(m, _)| m.home == home && check(t, w, m).is_empty());
         if let Some((mapping, mut info)) = hit {
             let cost = evaluate(t, w, &mapping);
             info.mapper = opts.mapper.name().to_string();
@@ -139,7 +177,7 @@ pub fn solve_layer(
     }
     let (mapped, mut info) = match opts.mapper {
         Mapper::Ws => {
-            let m = weight_stationary(t, w).map_err(|e| unmappable(layer, e))?;
+            let m = weight_stationary_at(t, w, home).map_err(|e| unmappable(layer, e))?;
             (m, heuristic_info("ws"))
         }
         Mapper::Greedy => {
@@ -148,6 +186,7 @@ pub fn solve_layer(
                 w,
                 &GreedyOptions {
                     objective,
+                    home,
                     ..GreedyOptions::default()
                 },
             )
@@ -157,10 +196,16 @@ pub fn solve_layer(
         Mapper::Mip => {
             let o = Options {
                 objective,
+                home,
                 ..opts.optimiser_options()
             };
-            let r = cimopt_optimiser::optimise_from(t, w, &o, hint)
-                .map_err(|e| unmappable(layer, e))?;
+            let r = match seed {
+                Some(seed) => {
+                    cimopt_optimiser::optimise_around(t, w, &o, std::slice::from_ref(seed))
+                }
+                None => cimopt_optimiser::optimise_from(t, w, &o, hint),
+            }
+            .map_err(|e| unmappable(layer, e))?;
             let s = &r.stats;
             let info = SolveInfo {
                 mapper: "mip".into(),
@@ -195,6 +240,7 @@ pub fn solve_layer(
             let limit = 5_000_000;
             let o = Options {
                 objective,
+                home,
                 ..opts.optimiser_options()
             };
             let r = cimopt_optimiser::exhaustive(t, w, &o, hint, limit)

@@ -23,6 +23,66 @@ pub struct Document {
     pub layers: Vec<LayerDto>,
     #[serde(default)]
     pub model: Option<ModelDto>,
+    /// 1.1.0; absent in 1.0.0 documents and in schedules built without a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_plan: Option<PlanDto>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PlanDto {
+    pub units: String,
+    pub residency: String,
+    pub steps: Vec<StepDto>,
+    pub tensors: Vec<TensorDto>,
+    pub buffers: Vec<BufferDto>,
+    pub layers: Vec<IoDto>,
+    #[serde(default)]
+    pub baseline: Option<BaselineDto>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StepDto {
+    Layer { layer: u64 },
+    Op { op: String, name: String },
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TensorDto {
+    pub id: u64,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub kind: String,
+    pub bits: u64,
+    pub home: String,
+    pub offset: u64,
+    pub live: [u64; 2],
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct BufferDto {
+    pub layer: u64,
+    pub level: String,
+    pub operand: String,
+    pub instances: u64,
+    pub offset: u64,
+    pub bits: u64,
+    pub halves: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct IoDto {
+    pub layer: u64,
+    pub input: u64,
+    pub weight: u64,
+    pub output: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct BaselineDto {
+    pub latency_cycles: f64,
+    pub energy_nj: f64,
+    pub dram_bits: f64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -159,6 +219,9 @@ pub struct MappingDto {
     pub temporal: Vec<TemporalDto>,
     #[serde(default)]
     pub double_buffer: Vec<DoubleBufferDto>,
+    /// Absent: every tensor in the outermost level (1.0.0 documents).
+    #[serde(default)]
+    pub home: Option<PerOperand<String>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -243,6 +306,8 @@ pub struct SkippedDto {
     pub op: String,
     #[serde(default)]
     pub reason: String,
+    #[serde(default)]
+    pub macs: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]

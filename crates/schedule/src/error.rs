@@ -16,7 +16,9 @@ impl fmt::Display for LayerViolation {
         write!(
             f,
             "layer {} `{}`: {}",
-            self.index, self.name, self.violation
+            self.index,
+            cimopt_ir::display_name(&self.name),
+            self.violation
         )
     }
 }
@@ -34,6 +36,9 @@ pub enum ScheduleError {
     /// workload is not a layer): every violation, in layer order.
     #[error("{} violation(s):\n{}", .0.len(), list(.0))]
     InvalidMappings(Vec<LayerViolation>),
+    /// The mappings are valid but the memory plan is not: every violation.
+    #[error("memory_plan: {} violation(s):\n{}", .0.len(), .0.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"))]
+    InvalidPlan(Vec<crate::plan::PlanViolation>),
     /// The text is not JSON.
     #[error("the schedule is not valid JSON: {0}")]
     Syntax(String),

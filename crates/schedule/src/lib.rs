@@ -26,6 +26,7 @@ mod breakdown;
 mod dto;
 mod error;
 mod hash;
+pub mod plan;
 mod read;
 mod validate;
 mod write;
@@ -33,7 +34,8 @@ mod write;
 pub use breakdown::{Breakdown, LatencyParts, LevelParts, PredictionError};
 pub use error::{LayerViolation, ScheduleError};
 pub use hash::{sha256_hex, target_sha256};
-pub use read::{embedded_target, from_json};
+pub use plan::{MemoryPlan, PlanViolation, check_plan};
+pub use read::{embedded_target, from_json, unknown_fields};
 #[cfg(feature = "validate")]
 pub use validate::validate_against_schema;
 pub use write::to_json;
@@ -56,6 +58,8 @@ pub struct Schedule {
     pub inputs: Inputs,
     pub layers: Vec<ScheduledLayer>,
     pub model: ModelSummary,
+    /// Where every tensor and buffer lives (format 1.1.0); `None` in 1.0.0 documents.
+    pub plan: Option<plan::MemoryPlan>,
 }
 
 /// Who wrote the schedule and how.
@@ -160,11 +164,15 @@ pub struct ModelSummary {
     pub non_cim_ops: Vec<NonCimOp>,
 }
 
+/// A compute node the schedule does not map (compiled with `--keep-going`): its work is not in
+/// the totals.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SkippedNode {
     pub name: String,
     pub op: String,
     pub reason: String,
+    /// Its multiply-accumulates, when known.
+    pub macs: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,6 +3,10 @@
 use crate::dto::*;
 use crate::error::{LayerViolation, ScheduleError};
 use crate::hash::target_sha256;
+use crate::plan::{
+    MemoryPlan, PlanBaseline, PlanStep, PlannedBuffer, PlannedIo, PlannedTensor, TensorKind,
+    check_plan,
+};
 use crate::{
     Breakdown, Candidates, FORMAT_NAME, Inputs, Metrics, ModelSummary, NonCimOp, Producer,
     Schedule, ScheduledLayer, SkippedNode, SolveInfo,
@@ -39,6 +43,39 @@ pub fn from_json(text: &str, target_override: Option<&Target>) -> Result<Schedul
         ScheduleError::invalid(path, e.into_inner().to_string())
     })?;
     convert(doc, target_override)
+}
+
+/// The fields of a schedule document this version does not know, by JSON path
+/// (`layers[0].mapping.colour`). They are ignored on read (a later 1.x version may have added
+/// them); a command shows them as warnings so that a misspelt field is not silently dropped.
+/// Empty when the text does not parse as a schedule at all (reading says why).
+pub fn unknown_fields(text: &str) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read: Result<Document, _> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(json_path(&path.to_string())));
+    if read.is_err() {
+        return Vec::new();
+    }
+    // The derived fields are known: they are skipped on purpose (recomputed on write).
+    unknown.retain(|p| !p.ends_with(".psum_levels") && !p.ends_with(".resident_bits"));
+    unknown
+}
+
+/// `layers.0.mapping` as `layers[0].mapping`, the form every other message uses.
+fn json_path(dotted: &str) -> String {
+    let mut out = String::new();
+    for seg in dotted.split('.').filter(|s| !s.is_empty() && *s != "?") {
+        if seg.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
 }
 
 /// The target a schedule embeds (`inputs.target.spec`), validated, without reading the rest:
@@ -192,9 +229,23 @@ fn convert(doc: Document, target_override: Option<&Target>) -> Result<Schedule, 
     if !violations.is_empty() {
         return Err(ScheduleError::InvalidMappings(violations));
     }
+    let plan = match &doc.memory_plan {
+        None => None,
+        Some(dto) => {
+            let plan = plan(t, dto)?;
+            let pairs: Vec<(&Layer, &Mapping)> =
+                layers.iter().map(|l| (&l.layer, &l.mapping)).collect();
+            let violations = check_plan(t, &pairs, &plan);
+            if !violations.is_empty() {
+                return Err(ScheduleError::InvalidPlan(violations));
+            }
+            Some(plan)
+        }
+    };
     let model = model(doc.model.unwrap_or_default(), &layers);
     let p = doc.producer;
     Ok(Schedule {
+        plan,
         producer: Producer {
             tool: p.tool,
             version: p.version,
@@ -206,6 +257,112 @@ fn convert(doc: Document, target_override: Option<&Target>) -> Result<Schedule, 
         inputs,
         layers,
         model,
+    })
+}
+
+/// The memory plan as written, names resolved; `check_plan` judges it.
+fn plan(t: &Target, p: &PlanDto) -> Result<MemoryPlan, ScheduleError> {
+    let level = |path: String, name: &str| -> Result<usize, ScheduleError> {
+        t.level_by_name(name).ok_or_else(|| {
+            ScheduleError::invalid(
+                path,
+                format!("no level named \"{name}\" in target \"{}\"", t.name),
+            )
+        })
+    };
+    if p.units != "bit" {
+        return Err(ScheduleError::invalid(
+            "memory_plan.units",
+            format!("\"{}\": offsets and sizes are in \"bit\"", p.units),
+        ));
+    }
+    let residency = match p.residency.as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            return Err(ScheduleError::invalid(
+                "memory_plan.residency",
+                format!("\"{other}\": expected \"on\" or \"off\""),
+            ));
+        }
+    };
+    let usize_of = |path: String, v: u64| {
+        usize::try_from(v).map_err(|_| ScheduleError::invalid(path, "too large"))
+    };
+    let mut steps = Vec::with_capacity(p.steps.len());
+    for (k, st) in p.steps.iter().enumerate() {
+        steps.push(match st {
+            StepDto::Layer { layer } => {
+                PlanStep::Layer(usize_of(format!("memory_plan.steps[{k}].layer"), *layer)?)
+            }
+            StepDto::Op { op, name } => PlanStep::Op {
+                name: name.clone(),
+                op: op.clone(),
+            },
+        });
+    }
+    let mut tensors = Vec::with_capacity(p.tensors.len());
+    for (k, x) in p.tensors.iter().enumerate() {
+        let at = |f: &str| format!("memory_plan.tensors[{k}].{f}");
+        tensors.push(PlannedTensor {
+            id: usize_of(at("id"), x.id)?,
+            name: x.name.clone(),
+            aliases: x.aliases.clone(),
+            kind: TensorKind::parse(&x.kind).ok_or_else(|| {
+                ScheduleError::invalid(
+                    at("kind"),
+                    format!(
+                        "\"{}\": expected \"input\", \"output\", \"activation\" or \"weight\"",
+                        x.kind
+                    ),
+                )
+            })?,
+            bits: x.bits,
+            home: level(at("home"), &x.home)?,
+            offset: x.offset,
+            live: [
+                usize_of(at("live"), x.live[0])?,
+                usize_of(at("live"), x.live[1])?,
+            ],
+        });
+    }
+    let mut buffers = Vec::with_capacity(p.buffers.len());
+    for (k, b) in p.buffers.iter().enumerate() {
+        let at = |f: &str| format!("memory_plan.buffers[{k}].{f}");
+        buffers.push(PlannedBuffer {
+            layer: usize_of(at("layer"), b.layer)?,
+            level: level(at("level"), &b.level)?,
+            operand: b
+                .operand
+                .parse()
+                .map_err(|e: String| ScheduleError::invalid(at("operand"), e))?,
+            instances: b.instances,
+            offset: b.offset,
+            bits: b.bits,
+            halves: b.halves,
+        });
+    }
+    let mut io = Vec::with_capacity(p.layers.len());
+    for (k, l) in p.layers.iter().enumerate() {
+        let at = |f: &str| format!("memory_plan.layers[{k}].{f}");
+        io.push(PlannedIo {
+            layer: usize_of(at("layer"), l.layer)?,
+            input: usize_of(at("input"), l.input)?,
+            weight: usize_of(at("weight"), l.weight)?,
+            output: usize_of(at("output"), l.output)?,
+        });
+    }
+    Ok(MemoryPlan {
+        residency,
+        steps,
+        tensors,
+        buffers,
+        layers: io,
+        baseline: p.baseline.as_ref().map(|b| PlanBaseline {
+            latency_cycles: b.latency_cycles,
+            energy_nj: b.energy_nj,
+            dram_bits: b.dram_bits,
+        }),
     })
 }
 
@@ -521,11 +678,20 @@ fn mapping(
         ));
     }
 
+    let home = match &m.home {
+        None => [0; 3],
+        Some(h) => [
+            level(at("mapping.home.I"), &h.I)?,
+            level(at("mapping.home.W"), &h.W)?,
+            level(at("mapping.home.O"), &h.O)?,
+        ],
+    };
     let mut mapping = Mapping {
         spatial,
         temporal,
         double_buffer,
         padded_dims,
+        home,
     };
     mapping.normalise();
     Ok(mapping)
@@ -568,6 +734,7 @@ fn model(m: ModelDto, layers: &[ScheduledLayer]) -> ModelSummary {
                 name: n.name,
                 op: n.op,
                 reason: n.reason,
+                macs: n.macs,
             })
             .collect(),
         non_cim_ops: m

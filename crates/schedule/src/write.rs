@@ -2,6 +2,7 @@
 
 use crate::dto::*;
 use crate::hash::target_sha256;
+use crate::plan::{MemoryPlan, PlanStep};
 use crate::{FORMAT_NAME, FORMAT_VERSION, Metrics, Schedule, ScheduledLayer};
 use cimopt_ir::analysis::{psum_levels, resident_bits};
 use cimopt_ir::{Mapping, Workload};
@@ -58,6 +59,7 @@ pub fn to_json(s: &Schedule) -> String {
                     name: n.name.clone(),
                     op: n.op.clone(),
                     reason: n.reason.clone(),
+                    macs: n.macs,
                 })
                 .collect(),
             non_cim_ops: s
@@ -71,6 +73,7 @@ pub fn to_json(s: &Schedule) -> String {
                 })
                 .collect(),
         }),
+        memory_plan: s.plan.as_ref().map(|p| plan_dto(t, p)),
     };
     let mut buf = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"  ");
@@ -80,6 +83,66 @@ pub fn to_json(s: &Schedule) -> String {
     let mut text = String::from_utf8(buf).unwrap_or_default();
     text.push('\n');
     text
+}
+
+fn plan_dto(t: &Target, p: &MemoryPlan) -> PlanDto {
+    PlanDto {
+        units: "bit".into(),
+        residency: if p.residency { "on" } else { "off" }.into(),
+        steps: p
+            .steps
+            .iter()
+            .map(|s| match s {
+                PlanStep::Layer(l) => StepDto::Layer { layer: *l as u64 },
+                PlanStep::Op { name, op } => StepDto::Op {
+                    op: op.clone(),
+                    name: name.clone(),
+                },
+            })
+            .collect(),
+        tensors: p
+            .tensors
+            .iter()
+            .map(|x| TensorDto {
+                id: x.id as u64,
+                name: x.name.clone(),
+                aliases: x.aliases.clone(),
+                kind: x.kind.name().into(),
+                bits: x.bits,
+                home: level_name(t, x.home),
+                offset: x.offset,
+                live: x.live.map(|s| s as u64),
+            })
+            .collect(),
+        buffers: p
+            .buffers
+            .iter()
+            .map(|b| BufferDto {
+                layer: b.layer as u64,
+                level: level_name(t, b.level),
+                operand: b.operand.name().into(),
+                instances: b.instances,
+                offset: b.offset,
+                bits: b.bits,
+                halves: b.halves,
+            })
+            .collect(),
+        layers: p
+            .layers
+            .iter()
+            .map(|io| IoDto {
+                layer: io.layer as u64,
+                input: io.input as u64,
+                weight: io.weight as u64,
+                output: io.output as u64,
+            })
+            .collect(),
+        baseline: p.baseline.map(|b| BaselineDto {
+            latency_cycles: b.latency_cycles,
+            energy_nj: b.energy_nj,
+            dram_bits: b.dram_bits,
+        }),
+    }
 }
 
 fn level_name(t: &Target, level: usize) -> String {
@@ -154,6 +217,11 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
                     operand: o.name().into(),
                 })
                 .collect(),
+            home: Some(PerOperand {
+                I: level_name(t, m.home_of(Operand::I)),
+                W: level_name(t, m.home_of(Operand::W)),
+                O: level_name(t, m.home_of(Operand::O)),
+            }),
         },
         psum_levels: WriteOnly(Some(psum)),
         resident_bits: WriteOnly(Some(resident)),
@@ -223,6 +291,7 @@ fn derived(t: &Target, w: &Workload, m: &Mapping) -> (Vec<String>, OrderedMap<Pe
 fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
     let n = t.num_levels();
     if m.temporal.iter().any(|l| l.level.iter().any(|&lv| lv >= n))
+        || m.home.iter().any(|&lv| lv >= n)
         || m.double_buffer.iter().any(|&(lv, _)| lv >= n)
     {
         return false;

@@ -224,7 +224,7 @@ fn start_timers(prog: &Program) -> Vec<u64> {
     for o in 0..3 {
         let b = prog.bootstrap_ticks[o];
         if b > 0 {
-            timer[o] += b;
+            timer[prog.home[o] * 3 + o] += b;
             timer[prog.first_level[o] * 3 + o] += b;
         }
     }
@@ -266,11 +266,11 @@ fn report(
     c: &Counters,
 ) -> SimReport {
     let den = prog.den as f64;
-    // Outputs go back to DRAM whole at the end (time only).
+    // Outputs go back to their home whole at the end (time only).
     let o = Operand::O.index();
     let b = prog.bootstrap_ticks[o];
     if b > 0 {
-        timer[o] += b;
+        timer[prog.home[o] * 3 + o] += b;
         timer[prog.first_level[o] * 3 + o] += b;
     }
     let bootstrap_ticks: u64 = prog.bootstrap_ticks.iter().sum::<u64>() + b;

@@ -1,4 +1,4 @@
-//! From a checked mapping to the executable prog: the reuse-anchor rewrite of the nest, the
+//! From a checked mapping to the executable program: the reuse-anchor rewrite of the nest, the
 //! transfer flags, the tile sizes, and per loop and operand the transfer cost, the buffering
 //! mode and the bits each transfer moves.
 
@@ -213,7 +213,9 @@ pub(crate) struct Program {
     /// Per operand, the coordinate of its innermost used level when that level is
     /// single-buffered: it waits for every activation.
     pub leaf_sync: [Option<usize>; 3],
-    /// Per operand, bootstrap copy in ticks (0 when its outermost loop sits at level 0), and
+    /// Where each operand's tensor lives (its bootstrap copies from there).
+    pub home: [usize; 3],
+    /// Per operand, bootstrap copy in ticks (0 when its outermost loop sits at its home), and
     /// the level it lands at.
     pub bootstrap_ticks: [u64; 3],
     pub first_level: [usize; 3],
@@ -247,7 +249,17 @@ fn add_bits(
     }
 }
 
-/// Builds the prog of a mapping `cimopt_ir::check` accepted.
+fn lcm(a: u64, b: u64) -> u64 {
+    let gcd = |mut x: u64, mut y: u64| {
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        x
+    };
+    a / gcd(a, b) * b
+}
+
+/// Builds the program of a mapping `cimopt_ir::check` accepted.
 pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
     let ew = analysis::executed_workload(w, m);
     let psum = analysis::psum_levels(t, m); // on the nest as given, before the rewrite
@@ -302,7 +314,13 @@ pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
     };
     let tile_size = |o: Operand, level: usize| elements(o, level, true);
 
-    let den = t.levels[0].read_bw;
+    // One cycle is `den` ticks: a multiple of the bandwidth of every level a bootstrap copies
+    // from (DRAM, and the home of a tensor the memory plan keeps on chip), so that every
+    // copy takes a whole number of ticks.
+    let den = Operand::ALL
+        .iter()
+        .map(|&o| t.levels[m.home_of(o)].read_bw)
+        .fold(t.levels[0].read_bw, lcm);
     let flags: Vec<Vec<bool>> = Operand::ALL
         .iter()
         .map(|&o| transfer_flags(&nest, o, t))
@@ -380,11 +398,12 @@ pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
         if !analysis::double_buffered(t, m, last_used[oi], o) {
             leaf_sync[oi] = Some(last_used[oi] * 3 + oi);
         }
-        let first = first_level[oi];
-        if first != 0 {
-            let bits = ew.operand_size(o) * prec(0, o);
-            bootstrap_ticks[oi] = bits; // bits / den cycles = bits ticks
-            add_bits(&mut bootstrap_bits, 0, oi, false, bits, levels);
+        let (first, home) = (first_level[oi], m.home_of(o));
+        if first != home {
+            let bits = ew.operand_size(o) * prec(home, o);
+            // bits / bandwidth cycles of `den` ticks each.
+            bootstrap_ticks[oi] = bits * (den / t.levels[home].read_bw);
+            add_bits(&mut bootstrap_bits, home, oi, false, bits, levels);
             add_bits(
                 &mut bootstrap_bits,
                 first,
@@ -412,6 +431,7 @@ pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
         .collect();
 
     Program {
+        home: m.home,
         loops,
         levels,
         coords: (levels + 1) * 3,

@@ -200,6 +200,7 @@ fn mapping(rng: &mut Rng, t: &Target, w: &Workload) -> Option<Mapping> {
         }
     }
     let mut m = Mapping {
+        home: [0; 3],
         spatial,
         temporal,
         double_buffer,

@@ -7,8 +7,10 @@
 //! * **Transfers**, on the port of the level they leave (`from`), per operand: a *fetch* into a
 //!   single-buffered child (the whole transfer is a mode-switch stall), a *prefetch* into a
 //!   double-buffered child (overlapped, no stall by itself), an output *write-back* (a
-//!   write-back stall), the *bootstrap* copy of a whole operand from DRAM before the nest and
-//!   the outputs' *copy-back* after it (bootstrap stalls).
+//!   write-back stall), the *bootstrap* copy of a whole operand from its home (DRAM, or the
+//!   on-chip level the memory plan keeps it in) before the nest and the outputs' *copy-back*
+//!   to their home after it (bootstrap stalls). An operand whose outermost loop sits at its
+//!   home has neither.
 //! * **Mismatch stalls**: a double-buffered child that waited for its next tile, from the time
 //!   it was ready to the time the tile arrived, on the child's side.
 //! * **Activations** of the MAC arrays, `t_MAC` cycles each.
@@ -78,9 +80,9 @@ pub enum Role {
     Prefetch,
     /// Outputs back from the child (a write-back stall).
     WriteBack,
-    /// The whole operand from DRAM before the nest (a bootstrap stall).
+    /// The whole operand from its home before the nest (a bootstrap stall).
     Bootstrap,
-    /// The whole outputs back to DRAM after the nest (a bootstrap stall).
+    /// The whole outputs back to their home after the nest (a bootstrap stall).
     CopyBack,
 }
 
@@ -111,9 +113,10 @@ impl Role {
 pub enum Kind {
     /// One activation of the MAC arrays.
     Activation,
-    /// A tile moved between `from` (the level whose port it occupies: the parent, or DRAM for
-    /// the bootstrap and copy-back) and `to` (the child; [`Target::compute_level`] is the MAC
-    /// array). For a write-back or a copy-back the data goes from `to` up to `from`.
+    /// A tile moved between `from` (the level whose port it occupies: the parent, or the
+    /// operand's home for the bootstrap and copy-back) and `to` (the child;
+    /// [`Target::compute_level`] is the MAC array). For a write-back or a copy-back the data
+    /// goes from `to` up to `from`.
     Transfer {
         operand: Operand,
         from: usize,
@@ -324,8 +327,9 @@ fn port_totals(prog: &Program) -> Vec<[(u64, u64); 3]> {
         let b = prog.bootstrap_ticks[o];
         if b > 0 {
             let n = if o == 2 { 2 } else { 1 };
-            totals[0][o].0 += n;
-            totals[0][o].1 += n * b;
+            let home = prog.home[o];
+            totals[home][o].0 += n;
+            totals[home][o].1 += n * b;
         }
     }
     totals
@@ -349,7 +353,7 @@ pub fn trace(
         if b > 0 {
             let kind = Kind::Transfer {
                 operand: o,
-                from: 0,
+                from: prog.home[o.index()],
                 to: prog.first_level[o.index()],
                 role: Role::Bootstrap,
             };
@@ -369,7 +373,7 @@ pub fn trace(
             let start = walker.timer[first * 3 + o];
             let kind = Kind::Transfer {
                 operand: Operand::O,
-                from: 0,
+                from: prog.home[o],
                 to: first,
                 role: Role::CopyBack,
             };
@@ -475,17 +479,13 @@ mod tests {
             ],
             double_buffer: vec![(1, Operand::W)],
             padded_dims: padded,
+            home: [0; 3],
         };
         (w, m)
     }
 
-    #[test]
-    fn a_full_trace_adds_up_to_the_simulation() {
-        let t = target();
-        let (w, m) = layer();
-        let tr = trace(&t, &w, &m, 1_000).unwrap();
-        assert!(tr.complete);
-        assert_eq!(tr.report, crate::simulate(&t, &w, &m).unwrap());
+    /// The stall and activation events add up to the simulation's numbers, per cause.
+    fn assert_adds_up(tr: &Trace) {
         let acts: Vec<_> = tr
             .events
             .iter()
@@ -507,6 +507,67 @@ mod tests {
             );
         }
         assert!(tr.events.iter().all(|e| e.end >= e.start));
+    }
+
+    #[test]
+    fn a_full_trace_adds_up_to_the_simulation() {
+        let t = target();
+        let (w, m) = layer();
+        let tr = trace(&t, &w, &m, 1_000).unwrap();
+        assert!(tr.complete);
+        assert_eq!(tr.report, crate::simulate(&t, &w, &m).unwrap());
+        assert_adds_up(&tr);
+    }
+
+    /// Inputs and outputs the memory plan keeps in the global buffer: their bootstrap and
+    /// copy-back leave the global buffer (none from DRAM), and the trace still adds up.
+    #[test]
+    fn resident_operands_bootstrap_from_their_home() {
+        let t = target();
+        let gb = t.levels.iter().position(|l| l.name == "global_buffer").unwrap();
+        let (w, mut m) = layer();
+        // Nothing above the home: K's loop moves to the global buffer for I and O.
+        m.temporal[0].level = [gb, 0, gb];
+        m.home = [gb, 0, gb];
+        let tr = trace(&t, &w, &m, 1_000).unwrap();
+        assert!(tr.complete);
+        assert_eq!(tr.report, crate::simulate(&t, &w, &m).unwrap());
+        assert_adds_up(&tr);
+        let boot: Vec<(Operand, usize, Role)> = tr
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                Kind::Transfer {
+                    operand,
+                    from,
+                    role: role @ (Role::Bootstrap | Role::CopyBack),
+                    ..
+                } => Some((operand, from, role)),
+                _ => None,
+            })
+            .collect();
+        // The outermost loop of I and O sits at their home: nothing to copy in or back.
+        assert!(
+            boot.iter().all(|b| b.0 == Operand::W && b.1 == 0),
+            "{boot:?}"
+        );
+        // A resident input whose outermost loop sits below its home is copied from the home.
+        let ib = t.levels.iter().position(|l| l.name == "input_buffer").unwrap();
+        let (w, mut m) = layer();
+        m.temporal[0].level = [ib, 0, 0];
+        m.temporal[1].level[0] = ib;
+        m.home = [gb, 0, 0];
+        let tr = trace(&t, &w, &m, 1_000).unwrap();
+        assert_eq!(tr.report, crate::simulate(&t, &w, &m).unwrap());
+        assert_adds_up(&tr);
+        assert!(tr.events.iter().any(|e| matches!(
+            e.kind,
+            Kind::Transfer { operand: Operand::I, from, role: Role::Bootstrap, .. } if from == gb
+        )));
+        assert!(!tr.events.iter().any(|e| matches!(
+            e.kind,
+            Kind::Transfer { operand: Operand::I, from: 0, .. }
+        )));
     }
 
     #[test]

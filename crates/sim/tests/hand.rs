@@ -144,6 +144,7 @@ fn mapping(
     db: &[(usize, Operand)],
 ) -> Mapping {
     let mut m = Mapping {
+        home: [0; 3],
         spatial,
         temporal,
         double_buffer: db.to_vec(),

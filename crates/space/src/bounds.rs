@@ -1,5 +1,9 @@
 //! Lower bounds on a layer's latency and energy: the physical ones of domain §6, and per spatial
 //! candidate, bounds that hold for every loop order, split, level and double-buffer choice.
+//!
+//! Every bound is for a layer whose tensors live at given homes (`cimopt_ir::Mapping::home`;
+//! DRAM unless the memory plan keeps one on chip): each operand is read from (outputs written
+//! to) its home at least once, and never fed from a level above it.
 
 use crate::spatial;
 use cimopt_ir::{SpatialFactor, Workload};
@@ -7,14 +11,16 @@ use cimopt_target::{Axis, Dim, Operand, Target};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LowerBound {
+    /// The homes the bound is for.
+    pub home: [usize; 3],
     /// Fewest activations over the spatial candidates × t_MAC.
     pub compute_cycles: f64,
     /// Cycles to write every weight into the macros once, when that cannot overlap compute
     /// (no ping-pong macro), at the fastest bandwidth a weight can arrive with.
     pub weight_load_cycles: f64,
-    /// Cycles to read each operand from DRAM once.
-    pub dram_cycles: [f64; 3],
-    /// Domain §6: `max(compute + weight load, max DRAM)`.
+    /// Cycles to read each operand from its home once (DRAM unless resident).
+    pub home_cycles: [f64; 3],
+    /// Domain §6: `max(compute + weight load, max home read)`.
     pub physical_cycles: f64,
     /// The layer's bound: the smallest [`candidate_bounds`] latency over the spatial
     /// candidates, which also counts the waits between activations (never below
@@ -22,15 +28,30 @@ pub struct LowerBound {
     pub cycles: f64,
 }
 
-/// A layer's lower bound ([`LowerBound::cycles`]: the tightest over its spatial candidates).
+/// A layer's lower bound ([`LowerBound::cycles`]: the tightest over its spatial candidates),
+/// every tensor in DRAM.
 pub fn lower_bound(t: &Target, w: &Workload) -> LowerBound {
-    layer_bounds(t, w).0
+    lower_bound_at(t, w, [0; 3])
+}
+
+/// [`lower_bound`] for tensors at `home`.
+pub fn lower_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBound {
+    layer_bounds_at(t, w, home).0
 }
 
 /// A layer's lower bound and every [`candidate_bounds`] it was taken from: one per spatial
-/// candidate and weight source.
+/// candidate and weight source, every tensor in DRAM.
 pub fn layer_bounds(t: &Target, w: &Workload) -> (LowerBound, Vec<CandidateBound>) {
-    let mut lb = physical_bound(t, w);
+    layer_bounds_at(t, w, [0; 3])
+}
+
+/// [`layer_bounds`] for tensors at `home`.
+pub fn layer_bounds_at(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> (LowerBound, Vec<CandidateBound>) {
+    let mut lb = physical_bound_at(t, w, home);
     let cases: Vec<CandidateBound> = spatial::enumerate(t, w)
         .iter()
         .flat_map(|s| candidate_bounds(t, w, s, &lb))
@@ -43,8 +64,13 @@ pub fn layer_bounds(t: &Target, w: &Workload) -> (LowerBound, Vec<CandidateBound
 }
 
 /// The physical bound of domain §6 alone ([`LowerBound::cycles`] = `physical_cycles`): all a
-/// [`candidate_bounds`] call needs, without bounding every candidate.
+/// [`candidate_bounds`] call needs, without bounding every candidate; every tensor in DRAM.
 pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
+    physical_bound_at(t, w, [0; 3])
+}
+
+/// [`physical_bound`] for tensors at `home`.
+pub fn physical_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBound {
     let min_activations = spatial::enumerate(t, w)
         .iter()
         .map(|s| spatial::trips(w, s).0.iter().product::<u64>())
@@ -55,7 +81,7 @@ pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
     let fastest_w = t
         .levels_of(Operand::W)
         .into_iter()
-        .filter(|&l| l != t.macro_level())
+        .filter(|&l| l != t.macro_level() && l >= home[Operand::W.index()])
         .map(|l| t.levels[l].read_bw)
         .max()
         .unwrap_or(1);
@@ -64,14 +90,17 @@ pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
     } else {
         weight_bits / fastest_w as f64
     };
-    let dram_cycles = Operand::ALL
-        .map(|o| (w.operand_size(o) * t.precision(o, false)) as f64 / t.levels[0].read_bw as f64);
+    let home_cycles = Operand::ALL.map(|o| {
+        (w.operand_size(o) * t.precision(o, false)) as f64
+            / t.levels[home[o.index()]].read_bw as f64
+    });
     let physical_cycles =
-        (compute_cycles + weight_load_cycles).max(dram_cycles.iter().cloned().fold(0.0, f64::max));
+        (compute_cycles + weight_load_cycles).max(home_cycles.iter().cloned().fold(0.0, f64::max));
     LowerBound {
+        home,
         compute_cycles,
         weight_load_cycles,
-        dram_cycles,
+        home_cycles,
         physical_cycles,
         cycles: physical_cycles,
     }
@@ -108,14 +137,17 @@ pub fn candidate_bounds(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    let energy = candidate_energy_nj(t, w, s);
+    let energy = candidate_energy_nj_at(t, w, s, lb.home);
     let weight_bits = (w.weight_count() * t.precision(Operand::W, false)) as f64;
+    let w_home = lb.home[Operand::W.index()];
     t.levels_of(Operand::W)
         .into_iter()
-        .filter(|&l| l != t.macro_level())
+        .filter(|&l| l != t.macro_level() && l >= w_home)
         .map(|l| {
             let mut b = candidate_bound(t, w, s, lb, l);
-            let staged = if l == 0 {
+            // Staged through a level below their home, the weights are written there and read
+            // back once (their home's read is in the energy above).
+            let staged = if l == w_home {
                 0.0
             } else {
                 weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
@@ -148,7 +180,7 @@ pub fn candidate_bound(
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let compute_cycles = (activations * t.t_mac()) as f64;
-    let dram = lb.dram_cycles.iter().cloned().fold(0.0, f64::max);
+    let dram = lb.home_cycles.iter().cloned().fold(0.0, f64::max);
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
         return CandidateBound {
@@ -160,8 +192,8 @@ pub fn candidate_bound(
             energy_nj: 0.0,
         };
     }
-    let m_i = cheapest_feed(t, w, s, Operand::I, &trips) as f64;
-    let m_o = 2.0 * cheapest_feed(t, w, s, Operand::O, &trips) as f64;
+    let m_i = cheapest_feed(t, w, s, Operand::I, &trips, lb.home) as f64;
+    let m_o = 2.0 * cheapest_feed(t, w, s, Operand::O, &trips, lb.home) as f64;
     let product = |only: Operand| own_trips(&trips, only);
     let (cheap, dear, cheap_trips) = if m_i <= m_o {
         (m_i, m_o, product(Operand::I))
@@ -209,6 +241,17 @@ pub fn candidate_bound(
 /// to the other operand alone), and each change costs at least the cheapest feed over the
 /// levels that may feed the array.
 pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64 {
+    candidate_energy_nj_at(t, w, s, [0; 3])
+}
+
+/// [`candidate_energy_nj`] for tensors at `home`: each read from (outputs written to) its home
+/// once.
+pub fn candidate_energy_nj_at(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    home: [usize; 3],
+) -> f64 {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let fill: u64 = s
@@ -217,13 +260,20 @@ pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64
         .map(|f| f.factor)
         .product();
     let bits = |o: Operand| (w.operand_size(o) * t.precision(o, false)) as f64;
-    let dram = (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit
-        + bits(Operand::O) * t.levels[0].write_pj_per_bit;
+    let at = |o: Operand| &t.levels[home[o.index()]];
+    let dram = if home == [0; 3] {
+        (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit
+            + bits(Operand::O) * t.levels[0].write_pj_per_bit
+    } else {
+        bits(Operand::I) * at(Operand::I).read_pj_per_bit
+            + bits(Operand::W) * at(Operand::W).read_pj_per_bit
+            + bits(Operand::O) * at(Operand::O).write_pj_per_bit
+    };
     let macro_write = bits(Operand::W) * t.levels[t.macro_level()].write_pj_per_bit;
     let mac = t.activation_energy_nj() * activations as f64 * fill as f64;
     let switch = if activations > 1 {
-        let e_i = cheapest_change_pj(t, w, s, Operand::I, &trips);
-        let e_o = cheapest_change_pj(t, w, s, Operand::O, &trips);
+        let e_i = cheapest_change_pj(t, w, s, Operand::I, &trips, home);
+        let e_o = cheapest_change_pj(t, w, s, Operand::O, &trips, home);
         let product = |only: Operand| own_trips(&trips, only);
         let a = activations as f64;
         // Fewest changes of each operand: every boundary outside the loops over dims only the
@@ -260,6 +310,7 @@ fn cheapest_change_pj(
     s: &[SpatialFactor],
     o: Operand,
     trips: &[u64; 8],
+    home: [usize; 3],
 ) -> f64 {
     let (feed_p, low_p) = feed_precisions(t, o, trips);
     let ways = if o == Operand::O { 2.0 } else { 1.0 };
@@ -272,7 +323,11 @@ fn cheapest_change_pj(
         }
     };
     let reg = t.innermost(o);
-    let levels = t.levels_of(o);
+    let levels: Vec<usize> = t
+        .levels_of(o)
+        .into_iter()
+        .filter(|&l| l >= home[o.index()])
+        .collect();
     levels
         .iter()
         .enumerate()
@@ -373,9 +428,14 @@ fn cheapest_feed(
     s: &[SpatialFactor],
     o: Operand,
     trips: &[u64; 8],
+    home: [usize; 3],
 ) -> u64 {
     let (feed_p, low_p) = feed_precisions(t, o, trips);
-    let levels = t.levels_of(o);
+    let levels: Vec<usize> = t
+        .levels_of(o)
+        .into_iter()
+        .filter(|&l| l >= home[o.index()])
+        .collect();
     levels
         .iter()
         .enumerate()

@@ -13,6 +13,9 @@ pub struct Skeleton {
     /// Outer to inner: (dim, trip count).
     pub loops: Vec<(Dim, u64)>,
     pub padded: [u64; 8],
+    /// Where each operand's tensor lives ([`Mapping::home`]): the layer's context, not a
+    /// choice of the search.
+    pub home: [usize; 3],
 }
 
 impl Skeleton {
@@ -22,6 +25,7 @@ impl Skeleton {
             spatial: m.spatial.clone(),
             loops: m.temporal.iter().map(|l| (l.dim, l.factor)).collect(),
             padded: m.padded_dims,
+            home: m.home,
         }
     }
 

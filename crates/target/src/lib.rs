@@ -33,6 +33,13 @@ pub enum TargetError {
     Unknown(String),
     #[error("--set {key}: {reason}")]
     Override { key: String, reason: String },
+    /// A key of the text holds a value of the wrong type or shape, or is unknown.
+    #[error("{key}: {reason} (in {origin})")]
+    Field {
+        origin: String,
+        key: String,
+        reason: String,
+    },
 }
 
 /// Built-in presets: name and TOML text.
@@ -72,38 +79,66 @@ pub fn load(spec: &str, overrides: &[String]) -> Result<Loaded, TargetError> {
 /// `t` with `KEY=VALUE` overrides applied, validated again (as [`load`] applies them to a
 /// file).
 pub fn with_overrides(t: &Target, overrides: &[String]) -> Result<Target, TargetError> {
-    let mut value = toml::Table::try_from(t.to_file()).map_err(|e| TargetError::Syntax {
-        origin: format!("target `{}`", t.name),
+    let origin = format!("target `{}`", t.name);
+    let value = toml::Table::try_from(t.to_file()).map_err(|e| TargetError::Syntax {
+        origin: origin.clone(),
         message: e.to_string(),
     })?;
-    for o in overrides {
-        apply_override(&mut value, o)?;
-    }
-    let file: TargetFile = toml::Value::Table(value)
-        .try_into()
-        .map_err(|e: toml::de::Error| TargetError::Syntax {
-            origin: format!("target `{}`", t.name),
-            message: e.message().to_string(),
-        })?;
-    file.resolve()
+    resolve_table(&origin, value, overrides)
 }
 
 /// Parses TOML text, applies overrides, validates. `origin` names the text in errors.
 pub fn parse(origin: &str, text: &str, overrides: &[String]) -> Result<Target, TargetError> {
-    let mut value: toml::Table = toml::from_str(text).map_err(|e| TargetError::Syntax {
+    let value: toml::Table = toml::from_str(text).map_err(|e| TargetError::Syntax {
         origin: origin.to_string(),
         message: e.to_string(),
     })?;
+    resolve_table(origin, value, overrides)
+}
+
+/// A target table with overrides applied, deserialised and validated.
+fn resolve_table(
+    origin: &str,
+    mut value: toml::Table,
+    overrides: &[String],
+) -> Result<Target, TargetError> {
+    let field = |(key, reason)| TargetError::Field {
+        origin: origin.to_string(),
+        key,
+        reason,
+    };
+    // A value of the wrong type is blamed on the key it sits at, and on the override that
+    // brought it when the text alone reads.
+    from_table(&value).map_err(field)?;
     for o in overrides {
         apply_override(&mut value, o)?;
+        if let Err((key, reason)) = from_table(&value) {
+            let set = o.split_once('=').map_or(o.as_str(), |(k, _)| k.trim());
+            return Err(TargetError::Override {
+                key: set.to_string(),
+                reason: if key == set {
+                    reason
+                } else {
+                    format!("{key}: {reason}")
+                },
+            });
+        }
     }
-    let file: TargetFile = toml::Value::Table(value)
-        .try_into()
-        .map_err(|e: toml::de::Error| TargetError::Syntax {
-            origin: origin.to_string(),
-            message: e.message().to_string(),
-        })?;
-    file.resolve()
+    from_table(&value).map_err(field)?.resolve()
+}
+
+/// The target file a TOML table holds, or the key (`levels[2].capacity`) and reason of what
+/// does not fit.
+fn from_table(value: &toml::Table) -> Result<TargetFile, (String, String)> {
+    serde_path_to_error::deserialize(toml::Value::Table(value.clone())).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = match e.path().to_string() {
+                p if p == "." => "(target)".to_string(),
+                p => p,
+            };
+            (key, e.into_inner().message().to_string())
+        },
+    )
 }
 
 /// Applies one `KEY=VALUE` override. Keys are dotted paths; a level is addressed by name or

@@ -1,13 +1,41 @@
 //! Quantities with units in target files: capacities are bits unless a unit says otherwise.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
 
 /// A capacity as written in a target file: a plain integer (bits) or a string with a unit.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Capacity {
     Bits(u64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Capacity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Capacity;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a capacity: a whole number of bits (2097152) or a string with a unit (\"256KiB\", \"16Kibit\")",
+                )
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Capacity, E> {
+                Ok(Capacity::Bits(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Capacity, E> {
+                u64::try_from(v)
+                    .map(Capacity::Bits)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Capacity, E> {
+                Ok(Capacity::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Capacity {

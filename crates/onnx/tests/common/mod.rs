@@ -13,6 +13,19 @@ pub fn root() -> PathBuf {
         .expect("workspace root")
 }
 
+/// Every `models/*.onnx`, sorted.
+#[allow(dead_code)]
+pub fn bundled_models() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(models_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    v.sort();
+    v
+}
+
 /// `<workspace root>/models`.
 pub fn models_dir() -> PathBuf {
     root().join("models")

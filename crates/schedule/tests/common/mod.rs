@@ -107,6 +107,7 @@ pub fn conv_mapping() -> Mapping {
         ],
         double_buffer: vec![(GBUF, Operand::I), (IBUF, Operand::I)],
         padded_dims: conv1x1().extents(),
+        home: [0; 3],
     }
 }
 
@@ -122,6 +123,7 @@ pub fn gemm_mapping() -> Mapping {
         ],
         double_buffer: vec![(GBUF, Operand::W)],
         padded_dims: padded,
+        home: [0; 3],
     }
 }
 
@@ -172,6 +174,7 @@ pub fn schedule() -> Schedule {
     let mut sim = metrics(2061.0, 13.5);
     sim.breakdown = Default::default();
     Schedule {
+        plan: None,
         producer: Producer {
             tool: "cimopt".into(),
             version: "0.1.0".into(),
@@ -242,6 +245,7 @@ pub fn schedule() -> Schedule {
                 name: "loop0".into(),
                 op: "Loop".into(),
                 reason: "control flow is not supported".into(),
+                macs: Some(3 * 3 * 64 * 64 * 56 * 56),
             }],
             non_cim_ops: vec![
                 NonCimOp {

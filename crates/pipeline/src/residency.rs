@@ -1,0 +1,499 @@
+//! Keeping activations on chip between layers (`--residency on`): which tensors live in the
+//! global buffer instead of DRAM, decided for the whole model at once (docs/memory-plan.md).
+//!
+//! Every layer is first mapped as if it ran alone, its tensors in DRAM (the *baseline*). Then,
+//! for each layer, the optimiser maps *variants*: its input, run-time weights and output each
+//! in DRAM or in the on-chip level when their tensors may live there, with the whole level for
+//! its own tiles or only what the other tensors that may be live at its step leave. A MILP on
+//! HiGHS picks one variant per layer and a home per tensor: a binary per tensor and per
+//! (layer, variant), the variants' homes tied to their tensors', the level's capacity at every
+//! step (the live tensors plus the running layer's own buffers), and the model's objective
+//! (the model's EDP through `E + λ·L` with `λ` the baseline's `E/L`, as for the layers). The
+//! baseline is one of the choices and the totals may not exceed it: residency never makes the
+//! model's latency, energy or EDP worse.
+
+use crate::options::CompileOptions;
+use crate::plan::{Groups, groups, lay_out, padded_sizes, resident_level};
+use crate::solve::{LayerObjective, Solved, solve_layer_variant};
+use crate::{Error, Result};
+use cimopt_cost::Cost;
+use cimopt_ir::analysis::resident_bits;
+use cimopt_ir::{Layer, Mapping, check};
+use cimopt_onnx::Model;
+use cimopt_onnx::flow::FlowNodeKind;
+use cimopt_schedule::plan::PlanBaseline;
+use cimopt_target::{Operand, Target};
+use good_lp::{Expression, ProblemVariables, SolverModel, Variable, variable};
+use rayon::prelude::*;
+
+/// One way to run a layer: where its tensors live, and the mapping that goes with it.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub home: [usize; 3],
+    pub solved: Solved,
+    /// Bits the layer keeps in the on-chip level during its step (its resident tensors and its
+    /// tiles).
+    pub on_chip_bits: u64,
+}
+
+impl Variant {
+    fn cost(&self) -> &Cost {
+        &self.solved.mapped.cost
+    }
+}
+
+/// What [`improve`] decided.
+pub struct Decision {
+    /// Per model layer: the chosen variant (`None` for layers the schedule leaves out).
+    pub chosen: Vec<Option<Variant>>,
+    /// The residency-off totals.
+    pub baseline: PlanBaseline,
+    /// Tensors kept on chip.
+    pub resident_tensors: usize,
+}
+
+/// Bits of the tensors a layer keeps whole in level `lv` with these homes.
+fn own_bits(g: &Groups, i: usize, home: [usize; 3], lv: usize) -> u64 {
+    let (a, b, c) = g.layer_io[i];
+    [(a, home[0]), (c, home[2])]
+        .into_iter()
+        .chain(b.map(|b| (b, home[1])))
+        .filter(|&(_, h)| h == lv)
+        .map(|(k, _)| g.groups[k].bits)
+        .sum()
+}
+
+/// Solves the variants `jobs` (layer, homes, room in the level), identical layers once, in
+/// parallel; a variant no mapping fits is left out.
+#[allow(clippy::too_many_arguments)]
+fn solve_jobs(
+    model: &Model,
+    t: &Target,
+    off: &[Option<Variant>],
+    jobs: &[(usize, [usize; 3], u64)],
+    lv: usize,
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Vec<Option<(usize, Variant)>> {
+    let mut unique: Vec<(usize, [usize; 3], u64)> = Vec::new();
+    for &(i, home, budget) in jobs {
+        let key = (model.layers[i].dedup_group, home, budget);
+        if !unique.contains(&key) {
+            unique.push(key);
+        }
+    }
+    let solved: Vec<Option<Variant>> = unique
+        .par_iter()
+        .map(|&(i, home, budget)| {
+            if interrupted() {
+                return None;
+            }
+            let layer = &model.layers[i];
+            let mut tv = t.clone();
+            tv.levels[lv].capacity_bits = budget;
+            let seed = &off[i].as_ref()?.solved.mapped.mapping;
+            let s = solve_layer_variant(&tv, layer, home, opts, objective, seed).ok()?;
+            // Valid on the real target too (more room), and what it keeps on chip.
+            if !check(t, &layer.workload, &s.mapped.mapping).is_empty() {
+                return None;
+            }
+            let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
+            Some(Variant {
+                home,
+                solved: s,
+                on_chip_bits: bits,
+            })
+        })
+        .collect();
+    jobs.iter()
+        .map(|&(i, home, budget)| {
+            let key = (model.layers[i].dedup_group, home, budget);
+            let k = unique.iter().position(|u| *u == key)?;
+            solved[k].clone().map(|v| (i, v))
+        })
+        .collect()
+}
+
+/// DRAM bits a mapping reads and writes.
+fn dram_bits(c: &Cost) -> f64 {
+    c.energy.bits_read[0].iter().sum::<f64>() + c.energy.bits_written[0].iter().sum::<f64>()
+}
+
+fn on_chip_bits(t: &Target, layer: &Layer, m: &Mapping, lv: usize) -> u64 {
+    resident_bits(t, &layer.workload, m)[lv].iter().sum()
+}
+
+/// Chooses where the model's tensors live, starting from `baseline`: one solved layer per
+/// model layer (`None`: skipped), every tensor in DRAM. Returns the baseline unchanged (as the
+/// decision) when the target has no on-chip level tensors may live in.
+pub fn improve(
+    model: &Model,
+    t: &Target,
+    baseline: Vec<Option<Solved>>,
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<Decision> {
+    let off: Vec<Option<Variant>> = baseline
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.map(|solved| Variant {
+                home: [0; 3],
+                on_chip_bits: resident_level(t).map_or(0, |lv| {
+                    on_chip_bits(t, &model.layers[i], &solved.mapped.mapping, lv)
+                }),
+                solved,
+            })
+        })
+        .collect();
+    let totals = |c: &[Option<Variant>]| {
+        c.iter().flatten().fold((0.0, 0.0, 0.0), |acc, v| {
+            let k = v.cost();
+            (
+                acc.0 + k.latency_cycles,
+                acc.1 + k.energy_nj,
+                acc.2 + dram_bits(k),
+            )
+        })
+    };
+    let (l_off, e_off, d_off) = totals(&off);
+    let base = PlanBaseline {
+        latency_cycles: l_off,
+        energy_nj: e_off,
+        dram_bits: d_off,
+    };
+    let unchanged = |off: Vec<Option<Variant>>| Decision {
+        chosen: off,
+        baseline: base,
+        resident_tensors: 0,
+    };
+    let Some(lv) = resident_level(t) else {
+        return Ok(unchanged(off));
+    };
+    let capacity = t.levels[lv].capacity_bits;
+    let pairs: Vec<(&Layer, &Mapping)> = off
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.as_ref()
+                .map(|v| (&model.layers[i], &v.solved.mapped.mapping))
+        })
+        .collect();
+    let g = groups(model, t, &padded_sizes(model, &pairs));
+    // The flow step of each layer.
+    let mut step_of = vec![0usize; model.layers.len()];
+    for (k, n) in model.flow.nodes.iter().enumerate() {
+        if let FlowNodeKind::Layer(l) = n.kind {
+            step_of[l] = k;
+        }
+    }
+    let candidate: Vec<bool> = g
+        .groups
+        .iter()
+        .map(|grp| grp.may_stay_on_chip && grp.bits <= capacity)
+        .collect();
+    // A layer left out of the schedule runs on the host: its tensors stay in DRAM.
+    let mut candidate = candidate;
+    for (i, v) in off.iter().enumerate() {
+        if v.is_none() {
+            let (a, b, c) = g.layer_io[i];
+            candidate[a] = false;
+            candidate[c] = false;
+            if let Some(b) = b {
+                candidate[b] = false;
+            }
+        }
+    }
+    if !candidate.iter().any(|&c| c) {
+        return Ok(unchanged(off));
+    }
+    // What the other candidates could occupy at a layer's step.
+    let reserve = |i: usize| -> u64 {
+        let (a, b, c) = g.layer_io[i];
+        let s = step_of[i];
+        g.groups
+            .iter()
+            .enumerate()
+            .filter(|&(k, grp)| {
+                candidate[k]
+                    && grp.live[0] <= s
+                    && s <= grp.live[1]
+                    && k != a
+                    && k != c
+                    && Some(k) != b
+            })
+            .map(|(_, grp)| grp.bits)
+            .sum()
+    };
+    // The variants to solve: (layer, home, capacity left for the layer in the level). First
+    // with the whole level for the layer; then, where a variant's own bits and what the other
+    // tensors may hold at its step exceed the level, again with only what they leave.
+    let mut jobs: Vec<(usize, [usize; 3], u64)> = Vec::new();
+    for (i, v) in off.iter().enumerate() {
+        if v.is_none() {
+            continue;
+        }
+        let (a, b, c) = g.layer_io[i];
+        let opts_of = |grp: Option<usize>| -> Vec<usize> {
+            match grp {
+                Some(k) if candidate[k] => vec![0, lv],
+                _ => vec![0],
+            }
+        };
+        for hi in opts_of(Some(a)) {
+            for hw in opts_of(b) {
+                for ho in opts_of(Some(c)) {
+                    let home = [hi, hw, ho];
+                    if home != [0; 3] && own_bits(&g, i, home, lv) <= capacity {
+                        jobs.push((i, home, capacity));
+                    }
+                }
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut solved = solve_jobs(model, t, &off, &jobs, lv, opts, objective, interrupted);
+    let mut tight: Vec<(usize, [usize; 3], u64)> = Vec::new();
+    let full: Vec<(usize, &Variant)> = off
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.as_ref().map(|v| (i, v)))
+        .chain(solved.iter().flatten().map(|(i, v)| (*i, v)))
+        .collect();
+    for (i, v) in full {
+        let r = reserve(i);
+        if r > 0
+            && r < capacity
+            && v.on_chip_bits + r > capacity
+            && own_bits(&g, i, v.home, lv) <= capacity - r
+        {
+            tight.push((i, v.home, capacity - r));
+        }
+    }
+    solved.extend(solve_jobs(
+        model,
+        t,
+        &off,
+        &tight,
+        lv,
+        opts,
+        objective,
+        interrupted,
+    ));
+    log::debug!(
+        target: "cimopt::residency",
+        "{} + {} variants solved in {:.1} s, {} candidate tensors",
+        jobs.len(),
+        tight.len(),
+        started.elapsed().as_secs_f64(),
+        candidate.iter().filter(|&&c| c).count()
+    );
+    if interrupted() {
+        return Err(Error::Interrupted);
+    }
+    let mut variants: Vec<Vec<Variant>> = off.iter().map(|v| v.iter().cloned().collect()).collect();
+    for (i, v) in solved.into_iter().flatten() {
+        variants[i].push(v);
+    }
+    // Sizes of the groups as the variants' padded extents make them.
+    let mut cut: Vec<(usize, u64)> = Vec::new();
+    for _attempt in 0..8 {
+        let Some(pick) = choose(
+            model, &g, &candidate, &variants, lv, capacity, &cut, l_off, e_off, opts,
+        ) else {
+            break;
+        };
+        let chosen: Vec<Option<Variant>> = pick
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.map(|k| variants[i][k].clone()))
+            .collect();
+        // Lay it out: fragmentation may leave no room at a step the capacity rows allowed.
+        let pairs: Vec<(&Layer, &Mapping)> = chosen
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                v.as_ref()
+                    .map(|v| (&model.layers[i], &v.solved.mapped.mapping))
+            })
+            .collect();
+        let gp = groups(model, t, &padded_sizes(model, &pairs));
+        let mut home = vec![0usize; gp.groups.len()];
+        for (layer, m) in &pairs {
+            let (a, b, c) = gp.layer_io[layer.index];
+            home[a] = m.home_of(Operand::I);
+            if let Some(b) = b {
+                home[b] = m.home_of(Operand::W);
+            }
+            home[c] = m.home_of(Operand::O);
+        }
+        let resident_tensors = home.iter().filter(|&&h| h == lv).count();
+        match lay_out(model, t, &gp, &home, &pairs, true) {
+            Ok(_) => {
+                return Ok(Decision {
+                    chosen,
+                    baseline: base,
+                    resident_tensors,
+                });
+            }
+            Err(no) if no.level == lv => cut.push((no.step, no.bits)),
+            Err(_) => break,
+        }
+    }
+    Ok(unchanged(off))
+}
+
+/// The MILP: one variant per layer, a home per tensor, capacity at every step; `cut` lowers
+/// the capacity at steps a layout found too fragmented. Returns per layer the chosen variant's
+/// index into `variants[i]`.
+#[allow(clippy::too_many_arguments)]
+fn choose(
+    model: &Model,
+    g: &Groups,
+    candidate: &[bool],
+    variants: &[Vec<Variant>],
+    lv: usize,
+    capacity: u64,
+    cut: &[(usize, u64)],
+    l_off: f64,
+    e_off: f64,
+    opts: &CompileOptions,
+) -> Option<Vec<Option<usize>>> {
+    let mut vars = ProblemVariables::new();
+    let x: Vec<Option<Variable>> = candidate
+        .iter()
+        .map(|&c| c.then(|| vars.add(variable().binary())))
+        .collect();
+    let y: Vec<Vec<Variable>> = variants
+        .iter()
+        .map(|vs| vs.iter().map(|_| vars.add(variable().binary())).collect())
+        .collect();
+    let scale_l = l_off.max(1.0);
+    let scale_e = e_off.max(1e-9);
+    let lambda = e_off / l_off.max(1.0);
+    let mut objective = Expression::default();
+    let mut total_l = Expression::default();
+    let mut total_e = Expression::default();
+    let mut rows: Vec<good_lp::Constraint> = Vec::new();
+    for (i, vs) in variants.iter().enumerate() {
+        if vs.is_empty() {
+            continue;
+        }
+        let mut one = Expression::default();
+        for (k, v) in vs.iter().enumerate() {
+            let c = v.cost();
+            one += y[i][k];
+            total_l.add_mul(c.latency_cycles / scale_l, y[i][k]);
+            total_e.add_mul(c.energy_nj / scale_e, y[i][k]);
+            let value = match opts.objective {
+                crate::ModelObjective::Latency => c.latency_cycles / scale_l,
+                crate::ModelObjective::Energy => c.energy_nj / scale_e,
+                crate::ModelObjective::Edp => {
+                    (c.energy_nj + lambda * c.latency_cycles) / (scale_e + lambda * scale_l)
+                }
+            };
+            objective.add_mul(value, y[i][k]);
+        }
+        rows.push(one.eq(1.0));
+        // Each variant's homes agree with its tensors'.
+        let (a, b, c) = g.layer_io[i];
+        for (o, grp) in [
+            (Operand::I, Some(a)),
+            (Operand::W, b),
+            (Operand::O, Some(c)),
+        ] {
+            let Some(grp) = grp else {
+                continue;
+            };
+            let mut on = Expression::default();
+            for (k, v) in vs.iter().enumerate() {
+                if v.home[o.index()] == lv {
+                    on += y[i][k];
+                }
+            }
+            match x[grp] {
+                Some(xg) => rows.push((on - xg).eq(0.0)),
+                None => rows.push(on.eq(0.0)),
+            }
+        }
+    }
+    // The level's capacity at every step: live resident tensors, and the running layer's own
+    // bits in place of its tensors.
+    let cap = capacity as f64;
+    for s in 0..g.steps {
+        let layer_here = match model.flow.nodes[s].kind {
+            FlowNodeKind::Layer(l) if !variants[l].is_empty() => Some(l),
+            _ => None,
+        };
+        let mut used = Expression::default();
+        for (k, grp) in g.groups.iter().enumerate() {
+            let Some(xk) = x[k] else {
+                continue;
+            };
+            if grp.live[0] <= s && s <= grp.live[1] {
+                let own = layer_here.is_some_and(|l| {
+                    let (a, b, c) = g.layer_io[l];
+                    k == a || k == c || Some(k) == b
+                });
+                if !own {
+                    used.add_mul(grp.bits as f64 / cap, xk);
+                }
+            }
+        }
+        if let Some(l) = layer_here {
+            for (k, v) in variants[l].iter().enumerate() {
+                used.add_mul(v.on_chip_bits as f64 / cap, y[l][k]);
+            }
+        }
+        let lost: u64 = cut.iter().filter(|c| c.0 == s).map(|c| c.1).sum();
+        let room = capacity.saturating_sub(lost) as f64 / cap;
+        rows.push(used.leq(room));
+    }
+    // Never worse than the baseline on latency or energy.
+    rows.push(total_l.leq(1.0 + 1e-9));
+    rows.push(total_e.leq(1.0 + 1e-9));
+    let mut problem = vars
+        .minimise(objective)
+        .using(good_lp::solvers::highs::highs);
+    for r in rows {
+        problem.add_constraint(r);
+    }
+    let mut m = problem.into_inner();
+    m.make_quiet();
+    m.set_option("threads", 1);
+    m.set_option("random_seed", 0);
+    m.set_option("mip_rel_gap", 1e-6);
+    m.set_option("time_limit", 60.0);
+    let verbose = log::log_enabled!(target: "cimopt::highs", log::Level::Trace);
+    m.set_option("output_flag", verbose);
+    let solved = m.try_solve().ok()?;
+    if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
+        return None;
+    }
+    let cols = solved.get_solution();
+    let cols = cols.columns();
+    // Columns are numbered in the order they were added: x first, then y.
+    let base = x.iter().flatten().count();
+    let mut at = base;
+    let mut pick = Vec::with_capacity(variants.len());
+    for vs in variants {
+        if vs.is_empty() {
+            pick.push(None);
+            continue;
+        }
+        let best = (0..vs.len())
+            .max_by(|&a, &b| cols[at + a].total_cmp(&cols[at + b]).then(b.cmp(&a)))
+            .expect("a variant");
+        pick.push(Some(best));
+        at += vs.len();
+    }
+    log::debug!(
+        target: "cimopt::residency",
+        "residency MILP: {} tensors, {} variants",
+        base,
+        at - base
+    );
+    Some(pick)
+}
