@@ -9,6 +9,12 @@
 //! `mem` the memory of each operand `[I, W, O]`; a spatial factor is the same with `mem` the
 //! memory each operand fans out from (`SpUr2Mem`); `usr_defined_double_flag[mem][op]` has
 //! `Num_mem + 1` rows.
+//!
+//! The reference has no residency: every operand starts in DRAM. A layer whose mapping keeps
+//! an operand on chip (`Mapping::home`, from the memory plan) is still exported, its loop
+//! nest as it is, with `residency` naming each resident operand's home (`mem` and level) and
+//! a warning; such a layer is not `exact` (the reference would add the DRAM reads and the
+//! bootstrap cimopt does not charge). A layer with every home in DRAM has `residency: null`.
 
 use crate::{ExportError, selected};
 use cimopt_ir::analysis;
@@ -119,6 +125,20 @@ pub fn miredo_layer(s: &Schedule, i: usize) -> Value {
             t.macro_.input_bits_per_cycle
         ));
     }
+    let mut residency = serde_json::Map::new();
+    for o in Operand::ALL {
+        let home = m.home_of(o);
+        if home > 0 {
+            let level = &t.levels[home].name;
+            warnings.push(format!(
+                "{o} lives in `{level}` (mem {}; the memory plan keeps it on chip): the reference has \
+                 no residency and would read it from DRAM and copy it in before the nest (or its \
+                 outputs back after it), which cimopt does not charge",
+                home + 1
+            ));
+            residency.insert(o.name().into(), json!({"mem": home + 1, "level": level}));
+        }
+    }
     let (stride, padding) = (w.stride[0], w.pad[0]);
     if w.op == cimopt_ir::OpKind::Conv
         && (w.h + 2 * padding).checked_sub(w.r).map(|x| x / stride + 1) != Some(w.p)
@@ -207,6 +227,7 @@ pub fn miredo_layer(s: &Schedule, i: usize) -> Value {
         "layer": {"id": sl.layer.index, "name": sl.layer.name, "op": w.op.name()},
         "exact": warnings.is_empty(),
         "warnings": warnings,
+        "residency": if residency.is_empty() { Value::Null } else { Value::Object(residency) },
         "workload": {
             "loopDim": {
                 "R": w.r, "S": w.s, "C": w.c, "K": w.k, "P": w.p, "Q": w.q, "G": w.g, "B": w.b,
@@ -242,6 +263,7 @@ pub fn miredo(s: &Schedule, layer: Option<usize>) -> Result<Value, ExportError> 
             "sm": "spatial factors per axis (cores, dimX = rows, dimY = cols), mem = the memory each operand fans out from (SpUr2Mem)",
             "su": "su[axis][dim]: the unrolling of each dim on cores, dimX, dimY",
             "usr_defined_double_flag": "[mem][op] for mem 0..Num_mem; row Num_mem (the MAC) and the macro's weights follow macro ping-pong",
+            "residency": "per layer, the operands cimopt keeps on chip (not in the reference: it starts every operand in DRAM), each with its home's mem and level; null when every operand starts in DRAM",
         },
         "model": {"file": s.inputs.model_file, "sha256": s.inputs.model_sha256},
         "target": {"name": s.inputs.target_name, "sha256": cimopt_schedule::target_sha256(&s.inputs.target)},

@@ -13,7 +13,10 @@
 //!   that level is, and puts each fan-out below the level the operand fans out from and above
 //!   the next one (see [`plan`]);
 //! * a level whose loops repeat a dimension gets extra `dummy_storage` levels for the extra
-//!   loops.
+//!   loops;
+//! * an operand the memory plan keeps on chip (its `Mapping::home` is not DRAM) is bypassed
+//!   at DRAM and kept at its home's storage, which sits above every loop: the home holds the
+//!   whole tensor, and DRAM none of it.
 //!
 //! What Timeloop has no field for travels in the document's `ignore_cimopt` key (timeloopfe
 //! ignores top-level keys whose name contains `ignore`): the layer, the whole target, and the
@@ -181,10 +184,14 @@ pub(crate) fn plan(t: &Target, m: &Mapping) -> Plan {
     let n = 1 + parts.len() + 3;
 
     let first_loop = |l: usize, o: Operand| m.temporal.iter().position(|lp| lp.level_of(o) == l);
+    // An on-chip home holds the whole tensor, so it sits above every loop: as if it had the
+    // first loop (it keeps its operand even when no loop of that operand sits there).
+    let is_home = |l: usize, o: Operand| l > 0 && m.home_of(o) == l;
+    let holder_cut = |l: usize, o: Operand| first_loop(l, o).or_else(|| is_home(l, o).then_some(0));
     let chain =
         |o: Operand| -> Vec<usize> { t.levels_of(o).into_iter().filter(|&l| l > 0).collect() };
     let cut_eff = |l: usize, o: Operand| -> u64 {
-        if let Some(c) = first_loop(l, o) {
+        if let Some(c) = holder_cut(l, o) {
             return c as u64;
         }
         chain(o)
@@ -208,7 +215,7 @@ pub(crate) fn plan(t: &Target, m: &Mapping) -> Plan {
     }
     let used: Vec<(usize, Operand, usize)> = parts
         .iter()
-        .filter_map(|&(l, o)| first_loop(l, o).map(|c| (l, o, c)))
+        .filter_map(|&(l, o)| holder_cut(l, o).map(|c| (l, o, c)))
         .collect();
     for &(la, oa, ca) in &used {
         for &(lb, ob, cb) in &used {
@@ -284,14 +291,16 @@ pub(crate) fn plan(t: &Target, m: &Mapping) -> Plan {
     }
     let order = topo(n, &edges, &key).expect("kept acyclic");
 
-    // Holders of loops: DRAM and the used partitions, in order, each with its first loop.
+    // Holders of loops: DRAM and the used partitions, in order, each with its first loop. A
+    // home without a loop of its own is a holder at 0 that never gets the loops there: the
+    // operand's next level, after it in the chain, has loop 0 too.
     let cut_of = |v: usize| -> Option<usize> {
         if v == 0 {
             return Some(0);
         }
         if v <= parts.len() {
             let (l, o) = parts[v - 1];
-            return first_loop(l, o);
+            return holder_cut(l, o);
         }
         None
     };
@@ -318,6 +327,19 @@ pub(crate) fn plan(t: &Target, m: &Mapping) -> Plan {
             trip1.iter().map(|j| j.to_string()).collect::<Vec<_>>().join(", ")
         ));
     }
+    for o in Operand::ALL {
+        let home = m.home_of(o);
+        if home > 0 {
+            notes.push(format!(
+                "{} live in `{}` (the memory plan keeps them on chip): `{}` bypasses them and \
+                 `{}` keeps them whole, above every loop",
+                dataspace(o),
+                t.levels[home].name,
+                t.levels[0].name,
+                storage_name(t, home, o)
+            ));
+        }
+    }
     for &(l, o) in &m.double_buffer {
         if l == 0 {
             notes.push(format!(
@@ -333,6 +355,11 @@ pub(crate) fn plan(t: &Target, m: &Mapping) -> Plan {
         if v == 0 {
             let (a, b) = ranges.get(&0).copied().unwrap_or((0, 0));
             let loops = chunks(m, a, b);
+            // DRAM keeps the operands whose home it is and bypasses the resident ones.
+            let keep = Operand::ALL
+                .into_iter()
+                .filter(|&o| m.home_of(o) == 0)
+                .collect();
             push_storage(
                 &mut nodes,
                 t.levels[0].name.clone(),
@@ -340,13 +367,13 @@ pub(crate) fn plan(t: &Target, m: &Mapping) -> Plan {
                     level: 0,
                     operand: None,
                 },
-                Operand::ALL.to_vec(),
+                keep,
                 1,
                 loops,
             );
         } else if v <= parts.len() {
             let (l, o) = parts[v - 1];
-            let keep = if first_loop(l, o).is_some() {
+            let keep = if first_loop(l, o).is_some() || is_home(l, o) {
                 vec![o]
             } else {
                 vec![]
@@ -1080,12 +1107,12 @@ fn read_chain(doc: &serde_yaml::Value, t: &Target) -> Result<Vec<Node>, String> 
                     .filter(|o| keep.contains(o))
                     .collect();
                 if matches!(role, Role::Storage { level: 0, .. }) {
-                    k = Operand::ALL.to_vec();
-                    if !bypass.is_empty() {
-                        return Err(format!(
-                            "`{name}` is the backing store: it keeps every dataspace"
-                        ));
-                    }
+                    // The backing store keeps what it does not bypass: a bypassed dataspace
+                    // lives in the first storage below that keeps it (its home).
+                    k = Operand::ALL
+                        .into_iter()
+                        .filter(|o| !bypass.contains(o))
+                        .collect();
                 }
                 k
             }
@@ -1130,6 +1157,8 @@ fn mapping_of_chain(chain: &[Node], t: &Target) -> Result<Value, String> {
     let mut spatial = Vec::new();
     let mut double = Vec::new();
     let mut kept: Vec<(usize, Operand, String)> = Vec::new();
+    // Where each operand lives: DRAM when it keeps it, else the first storage that does.
+    let mut home: [Option<usize>; 3] = [None; 3];
     if !matches!(
         chain.first().map(|n| n.role),
         Some(Role::Storage { level: 0, .. })
@@ -1151,7 +1180,18 @@ fn mapping_of_chain(chain: &[Node], t: &Target) -> Result<Value, String> {
                         ));
                     }
                     cur[o.index()] = level;
-                    if level > 0 {
+                    if home[o.index()].is_none() {
+                        home[o.index()] = Some(level);
+                        if level > 0 && !temporal.is_empty() {
+                            return Err(format!(
+                                "`{}` bypasses {} and `{}`, their home, sits below a loop: \
+                                 a tensor kept on chip is whole at its home, with no loop above it",
+                                t.levels[0].name,
+                                dataspace(o),
+                                node.name
+                            ));
+                        }
+                    } else if level > 0 {
                         kept.push((level, o, node.name.clone()));
                     }
                 }
@@ -1184,6 +1224,17 @@ fn mapping_of_chain(chain: &[Node], t: &Target) -> Result<Value, String> {
     if temporal.is_empty() {
         return Err("the mapping has no temporal loop with a trip count above 1".into());
     }
+    let mut homes = serde_json::Map::new();
+    for o in Operand::ALL {
+        let Some(h) = home[o.index()] else {
+            return Err(format!(
+                "no storage keeps {}: `{}` bypasses them and no level below keeps them",
+                dataspace(o),
+                t.levels[0].name
+            ));
+        };
+        homes.insert(o.name().into(), json!(t.levels[h].name));
+    }
     double.sort();
     // Spatial factors axis by axis (cores, rows, cols), each axis's in its directive's order.
     spatial.sort_by_key(|(a, _)| a.index());
@@ -1206,7 +1257,12 @@ fn mapping_of_chain(chain: &[Node], t: &Target) -> Result<Value, String> {
         .iter()
         .map(|(l, o)| json!({"level": t.levels[*l].name, "operand": o.name()}))
         .collect();
-    Ok(json!({"spatial": spatial, "temporal": temporal, "double_buffer": double}))
+    Ok(json!({
+        "spatial": spatial,
+        "temporal": temporal,
+        "double_buffer": double,
+        "home": Value::Object(homes),
+    }))
 }
 
 fn layer_from_problem(doc: &serde_yaml::Value, id: usize) -> Result<Value, String> {
