@@ -1,21 +1,12 @@
-//! `cimopt export SCHEDULE --format timeloop|miredo|perfetto` and
+//! `cimopt export SCHEDULE --format timeloop|miredo|perfetto|gantt` and
 //! `cimopt import --format timeloop FILE... -o SCHEDULE`: a schedule in other tools' terms
-//! and back (`docs/exports.md`).
+//! and back (`docs/exports.md`), over `cimopt_pipeline::export`.
 
 use crate::Outcome;
 use anyhow::{Context, bail};
-use cimopt_pipeline::output::write_atomic;
+use cimopt_pipeline::export::{ExportFormat, ExportOptions, ImportFormat, Written, export, import};
+use cimopt_pipeline::output::{OutputPolicy, write_output};
 use std::path::{Path, PathBuf};
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// Timeloop v4 (timeloopfe) YAML: problem, architecture and mapping per layer.
-    Timeloop,
-    /// The MIREDO reference implementation's loop nest, as JSON.
-    Miredo,
-    /// The simulator's timeline of one layer as Chrome trace-event JSON (ui.perfetto.dev).
-    Perfetto,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -24,22 +15,20 @@ pub struct ExportArgs {
     /// What to write.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
-    /// Only this layer (its id). perfetto traces one layer: layer 0 when not given.
+    /// Only this layer (its id). perfetto and gantt trace one layer: layer 0 when not given.
     #[arg(long)]
     pub layer: Option<usize>,
     /// Write here (atomically) instead of standard output. timeloop without --layer writes
-    /// one file per layer into this folder (created when missing).
+    /// one file per layer into this folder (created when missing); into an existing folder,
+    /// a single file goes under its own name.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// perfetto: activations traced in full; the rest of the layer is summarised.
-    #[arg(long, alias = "max-events", default_value_t = cimopt_export::DEFAULT_MAX_ACTIVATIONS)]
+    /// perfetto and gantt: activations traced in full; the rest of the layer is summarised.
+    #[arg(long, alias = "max-events", default_value_t = cimopt_pipeline::export::DEFAULT_MAX_ACTIVATIONS)]
     pub max_activations: usize,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportFormat {
-    /// Timeloop v4 documents written by `cimopt export --format timeloop`.
-    Timeloop,
+    /// Replace outputs even when they are read-only.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,89 +42,40 @@ pub struct ImportArgs {
     /// Write the schedule here (atomically) instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-}
-
-fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
-    match output {
-        Some(p) => write_atomic(p, text.as_bytes())?,
-        None => print!("{text}"),
-    }
-    Ok(())
-}
-
-fn json_text(v: &serde_json::Value, pretty: bool) -> anyhow::Result<String> {
-    let mut s = if pretty {
-        serde_json::to_string_pretty(v)?
-    } else {
-        serde_json::to_string(v)?
-    };
-    s.push('\n');
-    Ok(s)
+    /// Replace the output even when it is read-only.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run_export(args: &ExportArgs) -> Outcome {
     let s = crate::read_schedule(&args.schedule)?;
-    let output = args.output.as_deref();
-    match args.format {
-        ExportFormat::Timeloop => {
-            let docs = cimopt_export::timeloop(&s, args.layer)?;
-            for d in docs.iter().filter(|d| !d.exact) {
-                for w in &d.warnings {
-                    eprintln!("warning: layer {}: not exact in Timeloop: {w}", d.layer);
-                }
-            }
-            match (output, args.layer) {
-                (Some(dir), None) => {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
-                    for d in &docs {
-                        write_atomic(&dir.join(&d.file_name), d.text.as_bytes())?;
-                    }
-                    eprintln!(
-                        "wrote {} Timeloop documents to {} ({} exact)",
-                        docs.len(),
-                        dir.display(),
-                        docs.iter().filter(|d| d.exact).count()
-                    );
-                }
-                (Some(p), Some(_)) => {
-                    let p = if p.is_dir() {
-                        p.join(&docs[0].file_name)
-                    } else {
-                        p.to_path_buf()
-                    };
-                    write_atomic(&p, docs[0].text.as_bytes())?;
-                }
-                (None, _) => {
-                    let text: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
-                    print!("{}", text.join("---\n"));
-                }
-            }
-        }
-        ExportFormat::Miredo => {
-            let v = cimopt_export::miredo(&s, args.layer)?;
-            for l in v["layers"].as_array().into_iter().flatten() {
-                for w in l["warnings"].as_array().into_iter().flatten() {
-                    eprintln!(
-                        "warning: layer {}: not exact in the reference's terms: {}",
-                        l["layer"]["id"],
-                        w.as_str().unwrap_or("")
-                    );
-                }
-            }
-            emit(output, &json_text(&v, true)?)?;
-        }
-        ExportFormat::Perfetto => {
-            let layer = args.layer.unwrap_or(0);
-            let v = cimopt_export::perfetto(&s, layer, args.max_activations)?;
-            if v["otherData"]["complete"] == false {
+    let options = ExportOptions {
+        format: args.format,
+        layer: args.layer,
+        max_activations: args.max_activations,
+    };
+    let e = export(&s, &options)?;
+    for w in &e.warnings {
+        eprintln!("warning: {w}");
+    }
+    match &args.output {
+        Some(p) => {
+            let policy = OutputPolicy::protecting(
+                &[("the schedule being exported", &args.schedule)],
+                args.force,
+            );
+            if let Written::Folder { dir, files } = e.write(p, &policy)? {
                 eprintln!(
-                    "note: layer {layer} traced for its first {} of {} activations; the rest is summarised",
-                    v["otherData"]["traced_activations"], v["otherData"]["activations"]
+                    "wrote {files} {} files to {}",
+                    args.format.name(),
+                    dir.display()
                 );
             }
-            emit(output, &json_text(&v, false)?)?;
         }
+        None => print!("{}", e.text()),
+    }
+    for n in &e.notes {
+        eprintln!("note: {n}");
     }
     Ok(0)
 }
@@ -165,18 +105,29 @@ fn inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run_import(args: &ImportArgs) -> Outcome {
+    let paths = inputs(&args.files)?;
     let mut files = Vec::new();
-    for p in inputs(&args.files)? {
+    for p in &paths {
         let text =
-            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
         files.push((p.display().to_string(), text));
     }
-    let s = match args.format {
-        ImportFormat::Timeloop => cimopt_export::import_timeloop(&files)?,
-    };
-    emit(args.output.as_deref(), &cimopt_schedule::to_json(&s))?;
-    if let Some(p) = &args.output {
-        eprintln!("wrote {} ({} layers)", p.display(), s.layers.len());
+    let s = import(args.format, &files)?;
+    let json = cimopt_schedule::to_json(&s);
+    match &args.output {
+        Some(out) => {
+            let roles: Vec<(&str, &Path)> = paths
+                .iter()
+                .map(|p| ("a document being imported", p.as_path()))
+                .collect();
+            write_output(
+                out,
+                json.as_bytes(),
+                &OutputPolicy::protecting(&roles, args.force),
+            )?;
+            eprintln!("wrote {} ({} layers)", out.display(), s.layers.len());
+        }
+        None => print!("{json}"),
     }
     Ok(0)
 }

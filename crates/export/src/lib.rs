@@ -10,7 +10,8 @@
 //!   ui.perfetto.dev and chrome://tracing open; [`gantt_svg`] draws the same timeline as a
 //!   self-contained SVG Gantt chart.
 //!
-//! Nothing here touches files: each function returns text or JSON, and the caller writes it.
+//! Nothing here touches files: each function returns text or JSON, and the caller writes it
+//! (`cimopt_pipeline::export` gathers them into named files and writes them).
 //! Where a mapping cannot be said exactly in the other tool's terms, the output says so (a
 //! warning in the document); the import refuses such documents rather than approximate.
 
@@ -34,7 +35,7 @@ pub enum ExportError {
     #[error("there is no layer {layer}: the schedule has {count} layers (0..{last})", last = count.saturating_sub(1))]
     NoSuchLayer { layer: usize, count: usize },
     /// A layer that does not translate.
-    #[error("layer {layer} (`{name}`): {message}")]
+    #[error("layer {layer} (`{}`): {message}", cimopt_ir::display_name(name))]
     Layer {
         layer: usize,
         name: String,
@@ -54,37 +55,6 @@ pub enum ExportError {
     },
 }
 
-/// The formats `cimopt export` knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Timeloop,
-    Miredo,
-    Perfetto,
-}
-
-impl Format {
-    pub const ALL: [Format; 3] = [Format::Timeloop, Format::Miredo, Format::Perfetto];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Timeloop => "timeloop",
-            Format::Miredo => "miredo",
-            Format::Perfetto => "perfetto",
-        }
-    }
-
-    /// Parses a format name; the error lists the known ones.
-    pub fn parse(s: &str) -> Result<Format, String> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| {
-                let known: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown format `{s}` (known: {})", known.join(", "))
-            })
-    }
-}
-
 /// The layers `layer` selects: that one (checked), or all of them.
 pub(crate) fn selected(s: &Schedule, layer: Option<usize>) -> Result<Vec<usize>, ExportError> {
     match layer {
@@ -99,7 +69,7 @@ pub(crate) fn selected(s: &Schedule, layer: Option<usize>) -> Result<Vec<usize>,
 
 /// A file-name-safe form of a layer name: letters, digits, `-` and `_`; others become `_`,
 /// runs collapse, at most 48 characters.
-pub(crate) fn slug(name: &str) -> String {
+pub fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         let c = if c.is_ascii_alphanumeric() || c == '-' {
@@ -127,11 +97,5 @@ mod tests {
             "layer1_layer1_0_conv1_Conv"
         );
         assert_eq!(slug("é"), "");
-        assert_eq!(Format::parse("miredo").unwrap(), Format::Miredo);
-        assert!(
-            Format::parse("onnx")
-                .unwrap_err()
-                .contains("timeloop, miredo, perfetto")
-        );
     }
 }
