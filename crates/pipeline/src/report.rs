@@ -289,11 +289,20 @@ fn possible_homes(
         }));
         at
     });
+    // The tensors a level is home to during the layer are all in it at once.
+    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(t.precision(o, false)));
     let mut homes = Vec::new();
     for &i in &options[0] {
         for &wt in &options[1] {
             for &o in &options[2] {
-                homes.push([i, wt, o]);
+                let home = [i, wt, o];
+                let fits = (1..t.num_levels()).all(|l| {
+                    let used: u64 = (0..3).filter(|&k| home[k] == l).map(|k| bits[k]).sum();
+                    used <= t.levels[l].capacity_bits
+                });
+                if fits {
+                    homes.push(home);
+                }
             }
         }
     }
