@@ -184,7 +184,11 @@ pub fn int_value(v: i128) -> Value {
 
 /// A boundary number, or one derived from `original` (±1, doubled, squared, as a float).
 pub fn number_near(rng: &mut Rng, original: Option<&Value>) -> Value {
-    let base = original.and_then(|v| v.as_i64().map(|i| i as i128).or(v.as_u64().map(|u| u as i128)));
+    let base = original.and_then(|v| {
+        v.as_i64()
+            .map(|i| i as i128)
+            .or(v.as_u64().map(|u| u as i128))
+    });
     match (rng.below(6), base) {
         (0, Some(b)) => int_value(b + 1),
         (1, Some(b)) => int_value(b - 1),
@@ -261,7 +265,11 @@ pub fn replacement(rng: &mut Rng, v: &Value, names: &[String]) -> (Value, &'stat
         Value::Object(m) => {
             let mut m = m.clone();
             let what = if !m.is_empty() && rng.chance(1, 2) {
-                let k = m.keys().nth(rng.below(m.len())).cloned().unwrap_or_default();
+                let k = m
+                    .keys()
+                    .nth(rng.below(m.len()))
+                    .cloned()
+                    .unwrap_or_default();
                 m.shift_remove(&k);
                 "a key removed"
             } else if rng.chance(1, 3) {
@@ -278,7 +286,12 @@ pub fn replacement(rng: &mut Rng, v: &Value, names: &[String]) -> (Value, &'stat
 
 /// Replaces, removes or rewrites the value at a random path among `candidates`; returns what
 /// it did.
-pub fn mutate_at(rng: &mut Rng, doc: &mut Value, candidates: &[Path], names: &[String]) -> Option<String> {
+pub fn mutate_at(
+    rng: &mut Rng,
+    doc: &mut Value,
+    candidates: &[Path],
+    names: &[String],
+) -> Option<String> {
     if candidates.is_empty() {
         return None;
     }
@@ -475,7 +488,9 @@ mod tests {
     fn reduce_keeps_what_fails() {
         let v = json!({"keep": {"x": 1, "y": [1, 2, 3]}, "drop": [4, 5]});
         let mut budget = 1000;
-        let r = reduce(&v, &mut budget, &mut |d| get(d, &[Step::Key("keep".into()), Step::Key("x".into())]).is_some());
+        let r = reduce(&v, &mut budget, &mut |d| {
+            get(d, &[Step::Key("keep".into()), Step::Key("x".into())]).is_some()
+        });
         assert_eq!(r, json!({"keep": {"x": 1}}));
     }
 }

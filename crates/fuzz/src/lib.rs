@@ -94,7 +94,9 @@ impl FromStr for FuzzTarget {
         FuzzTarget::ALL
             .into_iter()
             .find(|t| t.name() == s)
-            .ok_or_else(|| format!("unknown fuzz target `{s}` (expected onnx, target, schedule or cache)"))
+            .ok_or_else(|| {
+                format!("unknown fuzz target `{s}` (expected onnx, target, schedule or cache)")
+            })
     }
 }
 
@@ -280,7 +282,12 @@ pub(crate) trait Fuzzer {
     /// The input a plan gives.
     fn build(&self, plan: &Plan) -> Input;
     /// A smaller input that still `fails` (structural reduction of the input format).
-    fn reduce(&self, input: &[u8], budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> Vec<u8>;
+    fn reduce(
+        &self,
+        input: &[u8],
+        budget: &mut usize,
+        fails: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Vec<u8>;
 }
 
 /// Loads a target's corpus from the repository at `root`.
@@ -300,7 +307,8 @@ pub fn input(target: FuzzTarget, seed: u64, iteration: u64, root: &Path) -> Resu
     let mut rng = Rng::for_iteration(seed, target.stream(), iteration);
     let plan = f.plan(&mut rng);
     let _quiet = Capture::install();
-    catch(|| f.build(&plan)).map_err(|c| format!("the harness failed to build the input: {}", c.message))
+    catch(|| f.build(&plan))
+        .map_err(|c| format!("the harness failed to build the input: {}", c.message))
 }
 
 /// Feeds one input to `target`'s readers and to whatever consumes what they return. Panics
@@ -362,7 +370,10 @@ pub fn run_with(target: FuzzTarget, seed: u64, budget: Budget, opts: &RunOptions
     };
     let f = match fuzzer(target, &opts.root) {
         Ok(f) => f,
-        Err(e) => panic!("cannot load the {target} corpus from {}: {e}", opts.root.display()),
+        Err(e) => panic!(
+            "cannot load the {target} corpus from {}: {e}",
+            opts.root.display()
+        ),
     };
     let mut known: BTreeMap<String, Option<usize>> =
         opts.known_sites.iter().map(|s| (s.clone(), None)).collect();
@@ -382,9 +393,9 @@ pub fn run_with(target: FuzzTarget, seed: u64, budget: Budget, opts: &RunOptions
             Ok(g) => g,
             Err(c) => {
                 report.harness_errors += 1;
-                report
-                    .harness_error
-                    .get_or_insert_with(|| format!("iteration {iteration}: {} at {}", c.message, c.location));
+                report.harness_error.get_or_insert_with(|| {
+                    format!("iteration {iteration}: {} at {}", c.message, c.location)
+                });
                 iteration += 1;
                 continue;
             }
@@ -511,7 +522,14 @@ pub fn slug(site: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let s = s.trim_matches('_').to_string();
-    let tail: String = s.chars().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = s
+        .chars()
+        .rev()
+        .take(60)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     tail
 }
 
@@ -575,7 +593,10 @@ pub fn known_sites(dir: &Path, target: FuzzTarget) -> Vec<String> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             if let Ok(text) = std::fs::read_to_string(e.path().join("finding.txt"))
-                && text.lines().any(|l| l.strip_prefix("target:").is_some_and(|t| t.trim() == target.name()))
+                && text.lines().any(|l| {
+                    l.strip_prefix("target:")
+                        .is_some_and(|t| t.trim() == target.name())
+                })
                 && let Some(s) = site_in(&text)
             {
                 out.push(s);

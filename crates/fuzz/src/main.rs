@@ -26,7 +26,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
-#[command(name = "cimopt-fuzz", about = "Structured fuzzing of cimopt's input readers")]
+#[command(
+    name = "cimopt-fuzz",
+    about = "Structured fuzzing of cimopt's input readers"
+)]
 struct Args {
     /// onnx, target, schedule, cache or all.
     #[arg(long, default_value = "all")]
@@ -161,7 +164,10 @@ fn worker(args: &Args) -> Result<()> {
     };
     let r = cimopt_fuzz::run_with(target, args.seed, budget, &opts);
     if let Some(e) = &r.harness_error {
-        eprintln!("cimopt-fuzz: {target}: the harness failed to build {} input(s), first {e}", r.harness_errors);
+        eprintln!(
+            "cimopt-fuzz: {target}: the harness failed to build {} input(s), first {e}",
+            r.harness_errors
+        );
     }
     println!(
         "S {} {} {} {} {} {}",
@@ -200,7 +206,9 @@ fn supervise(args: &Args) -> Result<()> {
     let list = targets(&args.target)?;
     let dir = findings_dir(args);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let per_target_seconds = args.seconds.map(|s| (s as f64 / list.len() as f64).max(1.0));
+    let per_target_seconds = args
+        .seconds
+        .map(|s| (s as f64 / list.len() as f64).max(1.0));
     let mut all = Vec::new();
     for &target in &list {
         let known_before = cimopt_fuzz::known_sites(&dir, target);
@@ -240,7 +248,10 @@ fn in_process(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path)
     };
     let r = cimopt_fuzz::run_with(target, args.seed, budget, &opts);
     if let Some(e) = &r.harness_error {
-        eprintln!("cimopt-fuzz: {target}: the harness failed to build {} input(s), first {e}", r.harness_errors);
+        eprintln!(
+            "cimopt-fuzz: {target}: the harness failed to build {} input(s), first {e}",
+            r.harness_errors
+        );
     }
     Totals {
         tried: r.inputs_tried,
@@ -286,7 +297,10 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
         let mut cmd = if args.memory_mb > 0 {
             let mut c = Command::new("/bin/sh");
             c.arg("-c")
-                .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", args.memory_mb * 1024))
+                .arg(format!(
+                    "ulimit -v {} && exec \"$0\" \"$@\"",
+                    args.memory_mb * 1024
+                ))
                 .arg(&exe);
             c
         } else {
@@ -304,7 +318,9 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
             (None, Some(r)) => cmd.args(["--seconds", &r.as_secs().max(1).to_string()]),
             (None, None) => cmd.args(["--seconds", "60"]),
         };
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().context("starting the fuzzing child")?;
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped");
@@ -349,10 +365,17 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
                         let folder = parts.next().unwrap_or("").to_string();
                         let message = parts.next().unwrap_or("").to_string();
                         let (kind, site) = head.split_once(' ').unwrap_or((head, ""));
-                        eprintln!("cimopt-fuzz: {target}: NEW {kind} at {site}: {message}\n             → {folder}");
-                        totals.findings.push((kind.into(), site.into(), folder, message));
+                        eprintln!(
+                            "cimopt-fuzz: {target}: NEW {kind} at {site}: {message}\n             → {folder}"
+                        );
+                        totals
+                            .findings
+                            .push((kind.into(), site.into(), folder, message));
                     } else if let Some(s) = l.strip_prefix("S ") {
-                        let v: Vec<u64> = s.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                        let v: Vec<u64> = s
+                            .split_whitespace()
+                            .filter_map(|x| x.parse().ok())
+                            .collect();
                         if v.len() == 6 {
                             child_stats = Some([v[0], v[1], v[2], v[3], v[4], v[5]]);
                         }
@@ -401,7 +424,11 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
                 stderr_tail.trim()
             );
         };
-        let kind = if hung { FindingKind::Hang } else { FindingKind::Crash };
+        let kind = if hung {
+            FindingKind::Hang
+        } else {
+            FindingKind::Crash
+        };
         if hung {
             totals.hangs += 1;
         } else {
@@ -410,7 +437,10 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
         let message = if hung {
             format!("input {bad} ran for more than {} s (killed)", args.timeout)
         } else {
-            format!("the process died ({status}) on input {bad}:\n{}", stderr_tail.trim())
+            format!(
+                "the process died ({status}) on input {bad}:\n{}",
+                stderr_tail.trim()
+            )
         };
         let site = if hung {
             format!("hang at iteration {bad}")
@@ -424,7 +454,12 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
                 .to_string();
             format!("crash: {first}")
         };
-        eprintln!("cimopt-fuzz: {target}: {} on input {bad} after {:.0} s: {}", kind.name(), child_started.elapsed().as_secs_f64(), message.lines().last().unwrap_or(""));
+        eprintln!(
+            "cimopt-fuzz: {target}: {} on input {bad} after {:.0} s: {}",
+            kind.name(),
+            child_started.elapsed().as_secs_f64(),
+            message.lines().last().unwrap_or("")
+        );
         match cimopt_fuzz::input(target, args.seed, bad, &root(args)) {
             Ok(input) => {
                 let f = Finding {
@@ -441,8 +476,15 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
                     original: input.bytes,
                     hits: 1,
                 };
-                let folder = cimopt_fuzz::write_finding(dir, &f).map(|p| p.display().to_string()).unwrap_or_default();
-                totals.findings.push((kind.name().into(), site, folder, message.lines().last().unwrap_or("").into()));
+                let folder = cimopt_fuzz::write_finding(dir, &f)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                totals.findings.push((
+                    kind.name().into(),
+                    site,
+                    folder,
+                    message.lines().last().unwrap_or("").into(),
+                ));
             }
             Err(e) => eprintln!("cimopt-fuzz: cannot regenerate input {bad}: {e}"),
         }
@@ -470,15 +512,18 @@ fn summary(all: &[(FuzzTarget, Totals)]) -> String {
             x.seconds
         ));
         if x.harness_errors > 0 {
-            s.push_str(&format!("          ({} inputs the harness itself failed to build)\n", x.harness_errors));
+            s.push_str(&format!(
+                "          ({} inputs the harness itself failed to build)\n",
+                x.harness_errors
+            ));
         }
     }
     let new: Vec<String> = all
         .iter()
         .flat_map(|(t, x)| {
-            x.findings
-                .iter()
-                .map(move |(kind, site, folder, msg)| format!("  {t} {kind} at {site}: {msg}\n    {folder}"))
+            x.findings.iter().map(move |(kind, site, folder, msg)| {
+                format!("  {t} {kind} at {site}: {msg}\n    {folder}")
+            })
         })
         .collect();
     s.push_str(&format!("\nnew findings: {}\n", new.len()));

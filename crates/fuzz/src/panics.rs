@@ -119,12 +119,14 @@ pub fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
     CATCHING.with(|c| c.set(c.get() - 1));
     match result {
         Ok(r) => Ok(r),
-        Err(payload) => Err(LAST.with(|l| l.borrow_mut().take()).unwrap_or_else(|| Caught {
-            message: message(payload.as_ref())
-                .unwrap_or("(no message)")
-                .to_string(),
-            location: String::new(),
-        })),
+        Err(payload) => Err(LAST
+            .with(|l| l.borrow_mut().take())
+            .unwrap_or_else(|| Caught {
+                message: message(payload.as_ref())
+                    .unwrap_or("(no message)")
+                    .to_string(),
+                location: String::new(),
+            })),
     }
 }
 

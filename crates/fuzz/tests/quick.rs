@@ -1,17 +1,12 @@
 //! A short fuzz run of every target inside the test suite: a fixed seed and a fixed number of
 //! inputs (never a time), so it is deterministic; it must find no panic and break no promise.
-//!
-//! Panics already recorded as ignored regression tests (`tests/regressions.rs`, which the
-//! harness cannot fix) are listed in [`KNOWN`] and tolerated here, by panic site, so that this
-//! test guards against *new* crashes; when one of them is fixed, its entry goes and its
-//! regression test is un-ignored.
+//! A finding fails the test with its seed, iteration, mutations and minimised input; it then
+//! becomes a regression test (`tests/regressions.rs`) and its bug is fixed. Longer runs:
+//! `cargo xtask fuzz --seconds N`.
 
-use cimopt_fuzz::{Budget, FindingKind, FuzzTarget, Report, run};
+use cimopt_fuzz::{Budget, FuzzTarget, Report, run};
 
 const SEED: u64 = 0x00c1_0a07;
-
-/// Known panics: (target, the file and line of the panic, the ignored regression test).
-const KNOWN: &[(FuzzTarget, &str, &str)] = &[];
 
 fn quick(target: FuzzTarget, inputs: u64) -> Report {
     let r = run(target, SEED, Budget::Iterations(inputs));
@@ -25,18 +20,15 @@ fn quick(target: FuzzTarget, inputs: u64) -> Report {
         r.panicking_inputs,
         r.violating_inputs
     );
-    let unexpected: Vec<String> = r
+    let findings: Vec<String> = r
         .panics
         .iter()
-        .filter(|f| {
-            !(f.kind == FindingKind::Panic
-                && KNOWN.iter().any(|(t, site, _)| *t == target && f.site.ends_with(site)))
-        })
         .map(|f| {
             format!(
-                "{} at {} (iteration {}, base {}): {}\n  mutations: {}\n  minimised input ({} bytes): {}",
+                "{} at {} (seed {}, iteration {}, base {}): {}\n  mutations: {}\n  minimised input ({} bytes): {}",
                 f.kind.name(),
                 f.site,
+                f.seed,
                 f.iteration,
                 f.base,
                 f.message,
@@ -47,12 +39,15 @@ fn quick(target: FuzzTarget, inputs: u64) -> Report {
         })
         .collect();
     assert!(
-        unexpected.is_empty(),
-        "{target}: {} new finding(s):\n{}",
-        unexpected.len(),
-        unexpected.join("\n")
+        findings.is_empty(),
+        "{target}: {} finding(s); save a minimised input under tests/regressions/ (see tests/regressions.rs) and replay it with `cimopt-fuzz --replay {target} FILE`:\n{}",
+        findings.len(),
+        findings.join("\n")
     );
-    assert_eq!(r.harness_errors, 0, "{target}: the harness failed to build some inputs");
+    assert_eq!(
+        r.harness_errors, 0,
+        "{target}: the harness failed to build some inputs"
+    );
     assert_eq!(r.inputs_tried, inputs);
     r
 }
@@ -60,7 +55,10 @@ fn quick(target: FuzzTarget, inputs: u64) -> Report {
 #[test]
 fn onnx_inputs_do_not_panic() {
     let r = quick(FuzzTarget::Onnx, 60);
-    assert!(r.rejected > 0 && r.accepted > 0, "the mutations should both keep and break models");
+    assert!(
+        r.rejected > 0 && r.accepted > 0,
+        "the mutations should both keep and break models"
+    );
 }
 
 #[test]

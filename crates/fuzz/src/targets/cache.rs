@@ -11,7 +11,8 @@
 //! evidence filled in). Mutations: values at random paths of the entry (indices out of range,
 //! factors at and past the limits, floats, negative numbers, strings, nulls, short and long
 //! arrays), structured ones that keep the entry valid while making its numbers large (a
-//! factor scaled together with its padded extent, loops moved between levels), the context's
+//! factor scaled together with its padded extent, loops moved between levels, an operand's home
+//! moved with the loops above it), the context's
 //! target enlarged, and raw text.
 
 use super::violated;
@@ -37,7 +38,8 @@ fn workload_json(w: &Workload) -> Value {
 
 fn workload_of(v: &Value) -> Option<Workload> {
     let u = |k: &str| v[k].as_u64();
-    let arr = |k: &str| -> Option<Vec<u64>> { v[k].as_array()?.iter().map(Value::as_u64).collect() };
+    let arr =
+        |k: &str| -> Option<Vec<u64>> { v[k].as_array()?.iter().map(Value::as_u64).collect() };
     let stride = arr("stride")?;
     let pad = arr("pad")?;
     let dilation = arr("dilation")?;
@@ -90,17 +92,25 @@ impl CacheFuzzer {
                 }
                 let path = dir.join(format!("{preset}-{n}.json"));
                 cimopt_pipeline::cache::write(&path, &l.mapping, &info);
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 let mut v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
                 v["fuzz_context"] = json!({
                     "target": preset,
                     "set": [],
                     "workload": workload_json(&l.layer.workload),
                 });
-                bases.push((format!("tiny_cnn greedy {preset}, layer {} `{}`", l.layer.index, l.layer.name), v));
+                bases.push((
+                    format!(
+                        "tiny_cnn greedy {preset}, layer {} `{}`",
+                        l.layer.index, l.layer.name
+                    ),
+                    v,
+                ));
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir(scratch());
         Ok(CacheFuzzer { bases })
     }
 }
@@ -109,10 +119,11 @@ const STEPS: &[(&str, u32)] = &[
     ("value", 30),
     ("scale factor", 10),
     ("move loop", 6),
+    ("move home", 5),
     ("context target", 6),
     ("text", 4),
 ];
-const TEXT: usize = 4;
+const TEXT: usize = 5;
 
 impl Fuzzer for CacheFuzzer {
     fn plan(&self, rng: &mut Rng) -> Plan {
@@ -121,7 +132,9 @@ impl Fuzzer for CacheFuzzer {
         Plan {
             base: rng.below(self.bases.len()),
             shape: 0,
-            steps: (0..n).map(|_| (rng.weighted(&weights), rng.next_u64())).collect(),
+            steps: (0..n)
+                .map(|_| (rng.weighted(&weights), rng.next_u64()))
+                .collect(),
         }
     }
 
@@ -147,7 +160,12 @@ impl Fuzzer for CacheFuzzer {
         }
     }
 
-    fn reduce(&self, input: &[u8], budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> Vec<u8> {
+    fn reduce(
+        &self,
+        input: &[u8],
+        budget: &mut usize,
+        fails: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Vec<u8> {
         super::schedule::reduce_json(input, budget, fails)
     }
 }
@@ -162,7 +180,9 @@ fn entry_paths(doc: &Value) -> Vec<Path> {
 fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
     match STEPS[kind].0 {
         "value" => {
-            let names: Vec<String> = ["optimal", "heuristic", "gap_reached", "", "x"].map(String::from).to_vec();
+            let names: Vec<String> = ["optimal", "heuristic", "gap_reached", "", "x"]
+                .map(String::from)
+                .to_vec();
             let c = entry_paths(doc);
             json::mutate_at(rng, doc, &c, &names)
         }
@@ -180,7 +200,9 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
             let padded = doc.get_mut("padded")?.as_array_mut()?;
             let p = padded.get(dim)?.as_u64()?.saturating_mul(m);
             padded[dim] = json!(p);
-            Some(format!("temporal[{k}] factor × {m} = {f}, padded[{dim}] = {p}"))
+            Some(format!(
+                "temporal[{k}] factor × {m} = {f}, padded[{dim}] = {p}"
+            ))
         }
         "move loop" => {
             let temporal = doc.get_mut("temporal")?.as_array_mut()?;
@@ -190,7 +212,11 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
             let k = rng.below(temporal.len());
             let o = rng.below(3);
             let lv = *rng.pick(&[0u64, 1, 2, 3, 4, 5, 6, 7, 8, 31, 32, 1 << 32, u64::MAX]);
-            let end = if rng.chance(1, 2) { temporal.len() } else { k + 1 };
+            let end = if rng.chance(1, 2) {
+                temporal.len()
+            } else {
+                k + 1
+            };
             for t in &mut temporal[k..end] {
                 if let Some(levels) = t.get_mut(2).and_then(Value::as_array_mut)
                     && o < levels.len()
@@ -199,6 +225,29 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
                 }
             }
             Some(format!("temporal[{k}..{end}] level of operand {o} = {lv}"))
+        }
+        "move home" => {
+            // home = [hI, hW, hO]: one operand's home moved, mostly with the loops above it.
+            let o = rng.below(3);
+            let lv = *rng.pick(&[0u64, 1, 1, 2, 3, 4, 7, 32, 1 << 32]);
+            doc.get_mut("home")?
+                .as_array_mut()?
+                .get_mut(o)
+                .map(|h| *h = json!(lv))?;
+            let mut moved = 0;
+            if rng.chance(3, 4) {
+                for t in doc.get_mut("temporal")?.as_array_mut()? {
+                    if let Some(l) = t.get_mut(2).and_then(|l| l.get_mut(o))
+                        && l.as_u64().is_some_and(|x| x < lv)
+                    {
+                        *l = json!(lv);
+                        moved += 1;
+                    }
+                }
+            }
+            Some(format!(
+                "home[{o}] = {lv} ({moved} loop(s) above it moved down)"
+            ))
         }
         "context target" => {
             let set = *rng.pick(&[
@@ -220,32 +269,56 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
     }
 }
 
-thread_local! {
-    static FILES: (PathBuf, PathBuf) = {
-        let dir = scratch().join(format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_alphanumeric(), ""));
-        let _ = std::fs::create_dir_all(&dir);
-        (dir.join("entry.json"), dir.join("again.json"))
-    };
+/// The thread's scratch folder, removed again after each input (nothing is left in the
+/// temporary folder).
+fn scratch_files() -> (PathBuf, PathBuf, PathBuf) {
+    let thread = format!("{:?}", std::thread::current().id())
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let dir = scratch().join(thread);
+    (dir.join("entry.json"), dir.join("again.json"), dir)
+}
+
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        // The process's folder goes with its last thread's.
+        let _ = std::fs::remove_dir(scratch());
+    }
 }
 
 /// `cache::read` of the entry, then `check` against the context's layer on the context's
 /// target; a valid mapping is priced and simulated, and written back with `cache::write`,
 /// which must read back to the same mapping and evidence.
 pub fn exercise(bytes: &[u8]) -> Outcome {
-    let context = serde_json::from_slice::<Value>(bytes).ok().map(|v| v["fuzz_context"].clone()).unwrap_or(Value::Null);
+    let context = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .map(|v| v["fuzz_context"].clone())
+        .unwrap_or(Value::Null);
     let preset = context["target"].as_str().unwrap_or("default");
-    let preset = if cimopt_target::PRESETS.iter().any(|p| p.0 == preset) { preset } else { "default" };
+    let preset = if cimopt_target::PRESETS.iter().any(|p| p.0 == preset) {
+        preset
+    } else {
+        "default"
+    };
     let set: Vec<String> = context["set"]
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let Ok(t) = cimopt_target::load(preset, &set) else {
         return Outcome::Rejected("the context's target does not load".into());
     };
     let t = t.target;
-    let w = workload_of(&context["workload"]).unwrap_or_else(|| super::toml::probe_layers()[0].workload.clone());
-    let (path, again) = FILES.with(|f| f.clone());
-    if std::fs::write(&path, bytes).is_err() {
+    let w = workload_of(&context["workload"])
+        .unwrap_or_else(|| super::toml::probe_layers()[0].workload.clone());
+    let (path, again, dir) = scratch_files();
+    let _cleanup = Cleanup(dir.clone());
+    if std::fs::create_dir_all(&dir).is_err() || std::fs::write(&path, bytes).is_err() {
         return Outcome::Rejected("cannot write the scratch file".into());
     }
     let Some((m, info)) = cimopt_pipeline::cache::read(&path) else {

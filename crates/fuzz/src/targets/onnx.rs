@@ -30,7 +30,11 @@ pub struct OnnxFuzzer {
 /// The model files of the corpus, sorted: the bundled ones, then `../shared/models`.
 pub fn corpus_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in [root.join("models"), root.join("models/quantized"), root.join("../shared/models")] {
+    for dir in [
+        root.join("models"),
+        root.join("models/quantized"),
+        root.join("../shared/models"),
+    ] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -46,7 +50,8 @@ impl OnnxFuzzer {
         let mut bases = Vec::new();
         for f in corpus_files(root) {
             let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-            let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| format!("{}: {e}", f.display()))?;
+            let proto = pb::ModelProto::decode(bytes.as_slice())
+                .map_err(|e| format!("{}: {e}", f.display()))?;
             let name = f
                 .strip_prefix(root)
                 .map(|p| p.display().to_string())
@@ -54,7 +59,10 @@ impl OnnxFuzzer {
             bases.push((name, proto));
         }
         if bases.is_empty() {
-            return Err(format!("no ONNX models under {}", root.join("models").display()));
+            return Err(format!(
+                "no ONNX models under {}",
+                root.join("models").display()
+            ));
         }
         Ok(OnnxFuzzer { bases })
     }
@@ -86,7 +94,9 @@ impl Fuzzer for OnnxFuzzer {
         Plan {
             base: rng.below(self.bases.len()),
             shape: 0,
-            steps: (0..n).map(|_| (rng.weighted(&weights), rng.next_u64())).collect(),
+            steps: (0..n)
+                .map(|_| (rng.weighted(&weights), rng.next_u64()))
+                .collect(),
         }
     }
 
@@ -112,7 +122,12 @@ impl Fuzzer for OnnxFuzzer {
         }
     }
 
-    fn reduce(&self, input: &[u8], budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> Vec<u8> {
+    fn reduce(
+        &self,
+        input: &[u8],
+        budget: &mut usize,
+        fails: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Vec<u8> {
         let Ok(proto) = pb::ModelProto::decode(input) else {
             return input.to_vec();
         };
@@ -126,7 +141,11 @@ impl Fuzzer for OnnxFuzzer {
 
 /// Removes what it can (nodes, value infos, initializers, inputs, outputs, attributes, opset
 /// imports, metadata) while the model still `fails`.
-fn reduce_proto(mut proto: pb::ModelProto, budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> pb::ModelProto {
+fn reduce_proto(
+    mut proto: pb::ModelProto,
+    budget: &mut usize,
+    fails: &mut dyn FnMut(&[u8]) -> bool,
+) -> pb::ModelProto {
     proto.doc_string.clear();
     proto.metadata_props.clear();
     proto.producer_name.clear();
@@ -139,29 +158,41 @@ fn reduce_proto(mut proto: pb::ModelProto, budget: &mut usize, fails: &mut dyn F
         p.graph.get_or_insert_with(Default::default)
     }
     let removers: [Remover; 7] = [
-        |p, i| i < g(p).node.len() && {
-            g(p).node.remove(i);
-            true
+        |p, i| {
+            i < g(p).node.len() && {
+                g(p).node.remove(i);
+                true
+            }
         },
-        |p, i| i < g(p).value_info.len() && {
-            g(p).value_info.remove(i);
-            true
+        |p, i| {
+            i < g(p).value_info.len() && {
+                g(p).value_info.remove(i);
+                true
+            }
         },
-        |p, i| i < g(p).initializer.len() && {
-            g(p).initializer.remove(i);
-            true
+        |p, i| {
+            i < g(p).initializer.len() && {
+                g(p).initializer.remove(i);
+                true
+            }
         },
-        |p, i| i < g(p).input.len() && {
-            g(p).input.remove(i);
-            true
+        |p, i| {
+            i < g(p).input.len() && {
+                g(p).input.remove(i);
+                true
+            }
         },
-        |p, i| i < g(p).output.len() && {
-            g(p).output.remove(i);
-            true
+        |p, i| {
+            i < g(p).output.len() && {
+                g(p).output.remove(i);
+                true
+            }
         },
-        |p, i| i < p.opset_import.len() && {
-            p.opset_import.remove(i);
-            true
+        |p, i| {
+            i < p.opset_import.len() && {
+                p.opset_import.remove(i);
+                true
+            }
         },
         |p, i| {
             // Attribute `i` counted over all nodes.
@@ -228,31 +259,145 @@ fn boundary(rng: &mut Rng) -> i64 {
 }
 
 const OPS: &[&str] = &[
-    "Conv", "Gemm", "MatMul", "QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "Einsum",
-    "ConvTranspose", "DeformConv", "RNN", "GRU", "LSTM", "Attention", "MultiHeadAttention", "QGemm",
-    "FusedConv", "FusedGemm", "FusedMatMul", "MatMulIntegerToFloat", "DynamicQuantizeMatMul",
-    "GemmFastGelu", "MatMulNBits", "MatMulBnb4", "QuantizeLinear", "DequantizeLinear",
-    "DynamicQuantizeLinear", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearConcat",
-    "QLinearAveragePool", "NhwcConv", "TransposeMatMul", "MyMatMul", "Relu", "Add", "Mul", "Sub", "Div",
-    "Reshape", "Flatten", "Transpose", "Concat", "Gather", "Softmax", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "BatchNormalization", "LayerNormalization", "Identity", "Constant", "Shape",
-    "Size", "Squeeze", "Unsqueeze", "Split", "Slice", "Pad", "Resize", "Expand", "Tile", "Clip", "Where",
-    "ConstantOfShape", "Range", "Cast", "ReduceMean", "TopK", "Erf", "Sqrt", "Pow", "If", "Loop", "Scan",
-    "NonZero", "", "conv", "Unknown_Op",
+    "Conv",
+    "Gemm",
+    "MatMul",
+    "QLinearConv",
+    "ConvInteger",
+    "QLinearMatMul",
+    "MatMulInteger",
+    "Einsum",
+    "ConvTranspose",
+    "DeformConv",
+    "RNN",
+    "GRU",
+    "LSTM",
+    "Attention",
+    "MultiHeadAttention",
+    "QGemm",
+    "FusedConv",
+    "FusedGemm",
+    "FusedMatMul",
+    "MatMulIntegerToFloat",
+    "DynamicQuantizeMatMul",
+    "GemmFastGelu",
+    "MatMulNBits",
+    "MatMulBnb4",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "DynamicQuantizeLinear",
+    "QLinearAdd",
+    "QLinearMul",
+    "QLinearGlobalAveragePool",
+    "QLinearConcat",
+    "QLinearAveragePool",
+    "NhwcConv",
+    "TransposeMatMul",
+    "MyMatMul",
+    "Relu",
+    "Add",
+    "Mul",
+    "Sub",
+    "Div",
+    "Reshape",
+    "Flatten",
+    "Transpose",
+    "Concat",
+    "Gather",
+    "Softmax",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Identity",
+    "Constant",
+    "Shape",
+    "Size",
+    "Squeeze",
+    "Unsqueeze",
+    "Split",
+    "Slice",
+    "Pad",
+    "Resize",
+    "Expand",
+    "Tile",
+    "Clip",
+    "Where",
+    "ConstantOfShape",
+    "Range",
+    "Cast",
+    "ReduceMean",
+    "TopK",
+    "Erf",
+    "Sqrt",
+    "Pow",
+    "If",
+    "Loop",
+    "Scan",
+    "NonZero",
+    "",
+    "conv",
+    "Unknown_Op",
 ];
 
-const DOMAINS: &[&str] = &["", "ai.onnx", "com.microsoft", "com.example", "ai.onnx.ml", "org.pytorch.aten", "\u{0}", "com.microsoft.nchwc"];
+const DOMAINS: &[&str] = &[
+    "",
+    "ai.onnx",
+    "com.microsoft",
+    "com.example",
+    "ai.onnx.ml",
+    "org.pytorch.aten",
+    "\u{0}",
+    "com.microsoft.nchwc",
+];
 
 const ATTRIBUTES: &[&str] = &[
-    "kernel_shape", "strides", "pads", "dilations", "group", "auto_pad", "transA", "transB", "alpha", "beta",
-    "axis", "axes", "perm", "bits", "block_size", "K", "N", "equation", "output_padding", "output_shape",
-    "keepdims", "to", "value", "value_int", "value_ints", "value_float", "allowzero", "ceil_mode",
-    "storage_order", "count_include_pad", "epsilon", "activation", "num_heads", "mode", "split",
-    "output_dtype", "saturate", "channels_last", "accuracy_level",
+    "kernel_shape",
+    "strides",
+    "pads",
+    "dilations",
+    "group",
+    "auto_pad",
+    "transA",
+    "transB",
+    "alpha",
+    "beta",
+    "axis",
+    "axes",
+    "perm",
+    "bits",
+    "block_size",
+    "K",
+    "N",
+    "equation",
+    "output_padding",
+    "output_shape",
+    "keepdims",
+    "to",
+    "value",
+    "value_int",
+    "value_ints",
+    "value_float",
+    "allowzero",
+    "ceil_mode",
+    "storage_order",
+    "count_include_pad",
+    "epsilon",
+    "activation",
+    "num_heads",
+    "mode",
+    "split",
+    "output_dtype",
+    "saturate",
+    "channels_last",
+    "accuracy_level",
 ];
 
 fn nodes_with_attributes(g: &pb::GraphProto) -> Vec<usize> {
-    (0..g.node.len()).filter(|&i| !g.node[i].attribute.is_empty()).collect()
+    (0..g.node.len())
+        .filter(|&i| !g.node[i].attribute.is_empty())
+        .collect()
 }
 
 /// Every tensor name of the graph.
@@ -271,7 +416,11 @@ fn compute_nodes(g: &pb::GraphProto) -> Vec<usize> {
             op.contains("Conv") || op.contains("Gemm") || op.contains("MatMul") || op == "Einsum"
         })
         .collect();
-    if c.is_empty() { (0..g.node.len()).collect() } else { c }
+    if c.is_empty() {
+        (0..g.node.len()).collect()
+    } else {
+        c
+    }
 }
 
 fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String> {
@@ -287,13 +436,20 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             let ai = rng.below(node.attribute.len());
             let a = &mut node.attribute[ai];
             let what = mutate_attribute(rng, a);
-            Some(format!("node {ni} `{}` ({}): attribute `{}` {what}", node.name, node.op_type, node.attribute[ai].name))
+            Some(format!(
+                "node {ni} `{}` ({}): attribute `{}` {what}",
+                node.name, node.op_type, node.attribute[ai].name
+            ))
         }
         "attribute added" => {
             if g.node.is_empty() {
                 return None;
             }
-            let ni = if rng.chance(2, 3) { *rng.pick(&compute_nodes(g)) } else { rng.below(g.node.len()) };
+            let ni = if rng.chance(2, 3) {
+                *rng.pick(&compute_nodes(g))
+            } else {
+                rng.below(g.node.len())
+            };
             let name = *rng.pick(ATTRIBUTES);
             let mut a = pb::AttributeProto {
                 name: name.into(),
@@ -303,9 +459,13 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             };
             let what = mutate_attribute(rng, &mut a);
             let node = &mut g.node[ni];
-            node.attribute.retain(|x| x.name != name || rng.chance(1, 4));
+            node.attribute
+                .retain(|x| x.name != name || rng.chance(1, 4));
             node.attribute.push(a);
-            Some(format!("node {ni} `{}` ({}): attribute `{name}` added, {what}", node.name, node.op_type))
+            Some(format!(
+                "node {ni} `{}` ({}): attribute `{name}` added, {what}",
+                node.name, node.op_type
+            ))
         }
         "attribute removed" => {
             let with = nodes_with_attributes(g);
@@ -316,13 +476,20 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             let node = &mut g.node[ni];
             let ai = rng.below(node.attribute.len());
             let a = node.attribute.remove(ai);
-            Some(format!("node {ni} `{}` ({}): attribute `{}` removed", node.name, node.op_type, a.name))
+            Some(format!(
+                "node {ni} `{}` ({}): attribute `{}` removed",
+                node.name, node.op_type, a.name
+            ))
         }
         "op type" => {
             if g.node.is_empty() {
                 return None;
             }
-            let ni = if rng.chance(1, 2) { *rng.pick(&compute_nodes(g)) } else { rng.below(g.node.len()) };
+            let ni = if rng.chance(1, 2) {
+                *rng.pick(&compute_nodes(g))
+            } else {
+                rng.below(g.node.len())
+            };
             let op = *rng.pick(OPS);
             let node = &mut g.node[ni];
             let old = std::mem::replace(&mut node.op_type, op.into());
@@ -340,7 +507,10 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             let ni = rng.below(g.node.len());
             let d = *rng.pick(DOMAINS);
             g.node[ni].domain = d.into();
-            Some(format!("node {ni} `{}` ({}): domain {d:?}", g.node[ni].name, g.node[ni].op_type))
+            Some(format!(
+                "node {ni} `{}` ({}): domain {d:?}",
+                g.node[ni].name, g.node[ni].op_type
+            ))
         }
         "tensor name" => tensor_name(rng, g),
         "shape" => shape(rng, g),
@@ -353,7 +523,9 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             Some(format!("initializer `{}`: {what}", g.initializer[i].name))
         }
         "constant" => {
-            let constants: Vec<usize> = (0..g.node.len()).filter(|&i| g.node[i].op_type == "Constant").collect();
+            let constants: Vec<usize> = (0..g.node.len())
+                .filter(|&i| g.node[i].op_type == "Constant")
+                .collect();
             if constants.is_empty() {
                 return None;
             }
@@ -364,7 +536,23 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             Some(format!("Constant node {ni} `{}`: {what}", node.name))
         }
         "opset" => {
-            let v = *rng.pick(&[0i64, 1, 6, 7, 9, 10, 11, 13, 17, 19, 21, 22, 99, -1, i64::MAX]);
+            let v = *rng.pick(&[
+                0i64,
+                1,
+                6,
+                7,
+                9,
+                10,
+                11,
+                13,
+                17,
+                19,
+                21,
+                22,
+                99,
+                -1,
+                i64::MAX,
+            ]);
             match rng.below(4) {
                 0 => {
                     proto.opset_import.clear();
@@ -372,7 +560,10 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
                 }
                 1 => {
                     let d = *rng.pick(DOMAINS);
-                    proto.opset_import.push(pb::OperatorSetIdProto { domain: d.into(), version: v });
+                    proto.opset_import.push(pb::OperatorSetIdProto {
+                        domain: d.into(),
+                        version: v,
+                    });
                     Some(format!("opset {d:?} {v} imported"))
                 }
                 _ => {
@@ -381,7 +572,10 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
                     }
                     let i = rng.below(proto.opset_import.len());
                     proto.opset_import[i].version = v;
-                    Some(format!("opset {:?} version → {v}", proto.opset_import[i].domain))
+                    Some(format!(
+                        "opset {:?} version → {v}",
+                        proto.opset_import[i].domain
+                    ))
                 }
             }
         }
@@ -449,7 +643,9 @@ fn step(kind: usize, rng: &mut Rng, proto: &mut pb::ModelProto) -> Option<String
             _ if !g.output.is_empty() => {
                 let i = rng.below(g.output.len());
                 g.output[i].name = format!("{}_missing", g.output[i].name);
-                Some(format!("graph output {i} renamed to a tensor nothing produces"))
+                Some(format!(
+                    "graph output {i} renamed to a tensor nothing produces"
+                ))
             }
             _ => None,
         },
@@ -508,16 +704,39 @@ fn mutate_attribute(rng: &mut Rng, a: &mut pb::AttributeProto) -> String {
             format!("made INT {v}")
         }
         5 => {
-            let f = *rng.pick(&[f32::NAN, f32::INFINITY, -f32::INFINITY, -1.0, 0.0, 1e38, f32::MIN_POSITIVE]);
+            let f = *rng.pick(&[
+                f32::NAN,
+                f32::INFINITY,
+                -f32::INFINITY,
+                -1.0,
+                0.0,
+                1e38,
+                f32::MIN_POSITIVE,
+            ]);
             a.f = f;
             a.r#type = 1;
             format!("made FLOAT {f}")
         }
         6 => {
             let s = *rng.pick(&[
-                "", "SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET", "same_upper", "bogus", "ij,jk->ik", "i,j->ij",
-                "bij,bjk->bik", "...ij,...jk->...ik", "ii->i", "ij,jk", "->", "abc,cd->abd", "ij,ij->ij",
-                "\u{0}", "ü",
+                "",
+                "SAME_UPPER",
+                "SAME_LOWER",
+                "VALID",
+                "NOTSET",
+                "same_upper",
+                "bogus",
+                "ij,jk->ik",
+                "i,j->ij",
+                "bij,bjk->bik",
+                "...ij,...jk->...ik",
+                "ii->i",
+                "ij,jk",
+                "->",
+                "abc,cd->abd",
+                "ij,ij->ij",
+                "\u{0}",
+                "ü",
             ]);
             a.s = s.as_bytes().to_vec();
             a.r#type = 3;
@@ -556,7 +775,10 @@ fn mutate_tensor(rng: &mut Rng, t: &mut pb::TensorProto) -> String {
             format!("last dim {popped:?} dropped")
         }
         3 => {
-            let dt = *rng.pick(&[0i32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 21, 22, 23, 24, 99, -1]);
+            let dt = *rng.pick(&[
+                0i32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 21, 22, 23,
+                24, 99, -1,
+            ]);
             t.data_type = dt;
             format!("data_type = {dt}")
         }
@@ -595,9 +817,18 @@ fn mutate_tensor(rng: &mut Rng, t: &mut pb::TensorProto) -> String {
         8 => {
             t.data_location = Some(1);
             t.external_data = vec![
-                pb::StringStringEntryProto { key: "location".into(), value: "missing.bin".into() },
-                pb::StringStringEntryProto { key: "offset".into(), value: "-1".into() },
-                pb::StringStringEntryProto { key: "length".into(), value: "18446744073709551615".into() },
+                pb::StringStringEntryProto {
+                    key: "location".into(),
+                    value: "missing.bin".into(),
+                },
+                pb::StringStringEntryProto {
+                    key: "offset".into(),
+                    value: "-1".into(),
+                },
+                pb::StringStringEntryProto {
+                    key: "length".into(),
+                    value: "18446744073709551615".into(),
+                },
             ];
             t.raw_data.clear();
             "made external data in a missing file".into()
@@ -628,7 +859,9 @@ fn tensor_name(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
         1 if !g.node[ni].input.is_empty() => {
             let k = rng.below(g.node[ni].input.len());
             g.node[ni].input[k] = String::new();
-            Some(format!("node {ni} `{node_name}`: input {k} empty (optional, absent)"))
+            Some(format!(
+                "node {ni} `{node_name}`: input {k} empty (optional, absent)"
+            ))
         }
         2 if !names.is_empty() && !g.node[ni].input.is_empty() => {
             // Any other tensor: may be a later node's output (a cycle) or a shape mismatch.
@@ -641,20 +874,30 @@ fn tensor_name(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
             let k = rng.below(g.node[ni].output.len());
             let other = rng.pick(&names).clone();
             g.node[ni].output[k] = other.clone();
-            Some(format!("node {ni} `{node_name}`: output {k} = `{other}` (produced twice?)"))
+            Some(format!(
+                "node {ni} `{node_name}`: output {k} = `{other}` (produced twice?)"
+            ))
         }
         4 => {
-            let extra = if names.is_empty() { String::new() } else { rng.pick(&names).clone() };
+            let extra = if names.is_empty() {
+                String::new()
+            } else {
+                rng.pick(&names).clone()
+            };
             let n = rng.range(1, 4) as usize;
             for _ in 0..n {
                 g.node[ni].input.push(extra.clone());
             }
-            Some(format!("node {ni} `{node_name}`: {n} extra inputs `{extra}`"))
+            Some(format!(
+                "node {ni} `{node_name}`: {n} extra inputs `{extra}`"
+            ))
         }
         5 if !g.node[ni].input.is_empty() => {
             let keep = rng.below(g.node[ni].input.len());
             g.node[ni].input.truncate(keep);
-            Some(format!("node {ni} `{node_name}`: inputs truncated to {keep}"))
+            Some(format!(
+                "node {ni} `{node_name}`: inputs truncated to {keep}"
+            ))
         }
         _ => {
             if g.node[ni].input.len() > 1 {
@@ -690,7 +933,10 @@ fn shape(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
                 return Some(format!("{place} `{name}`: type removed"));
             }
             _ => {
-                ty.value = Some(TypeValue::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: None }));
+                ty.value = Some(TypeValue::TensorType(pb::type_proto::Tensor {
+                    elem_type: 1,
+                    shape: None,
+                }));
                 return Some(format!("{place} `{name}`: shape removed"));
             }
         }
@@ -704,7 +950,10 @@ fn shape(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
         return Some(format!("{place} `{name}`: elem_type = {e}"));
     }
     let shape = t.shape.get_or_insert_with(Default::default);
-    let dim = |v: Option<DimValue>| pb::tensor_shape_proto::Dimension { denotation: String::new(), value: v };
+    let dim = |v: Option<DimValue>| pb::tensor_shape_proto::Dimension {
+        denotation: String::new(),
+        value: v,
+    };
     match rng.below(6) {
         0 => {
             shape.dim.push(dim(Some(DimValue::DimValue(1))));
@@ -738,13 +987,26 @@ fn shape(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
     }
 }
 
-const GEOMETRY: &[i64] = &[2, 3, 1 << 10, 1 << 16, 1 << 20, 1 << 28, 1 << 29, (1 << 30) - 1, 1 << 30, (1 << 31) - 1];
+const GEOMETRY: &[i64] = &[
+    2,
+    3,
+    1 << 10,
+    1 << 16,
+    1 << 20,
+    1 << 28,
+    1 << 29,
+    (1 << 30) - 1,
+    1 << 30,
+    (1 << 31) - 1,
+];
 
 /// A convolution scaled towards the front end's limits: dilations, strides, pads or kernel
 /// sizes of a Conv-like node set to large values, and its data input's spatial dims enlarged
 /// to match, so that shape inference still succeeds.
 fn conv_geometry(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
-    let convs: Vec<usize> = (0..g.node.len()).filter(|&i| g.node[i].op_type.contains("Conv")).collect();
+    let convs: Vec<usize> = (0..g.node.len())
+        .filter(|&i| g.node[i].op_type.contains("Conv"))
+        .collect();
     if convs.is_empty() {
         return None;
     }
@@ -752,24 +1014,45 @@ fn conv_geometry(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
     let direct: Vec<usize> = convs
         .iter()
         .copied()
-        .filter(|&i| g.node[i].input.first().is_some_and(|d| g.input.iter().any(|vi| &vi.name == d)))
+        .filter(|&i| {
+            g.node[i]
+                .input
+                .first()
+                .is_some_and(|d| g.input.iter().any(|vi| &vi.name == d))
+        })
         .collect();
-    let ni = if !direct.is_empty() && rng.chance(2, 3) { *rng.pick(&direct) } else { *rng.pick(&convs) };
+    let ni = if !direct.is_empty() && rng.chance(2, 3) {
+        *rng.pick(&direct)
+    } else {
+        *rng.pick(&convs)
+    };
     let v = *rng.pick(GEOMETRY);
     let attr = *rng.pick(&["dilations", "dilations", "strides", "pads"]);
     let n = if attr == "pads" { 4 } else { 2 };
     let node = &mut g.node[ni];
     node.attribute.retain(|a| a.name != attr);
     let mut ints = vec![if attr == "pads" { 0 } else { 1 }; n];
-    let axes = if rng.chance(2, 3) { vec![0, 1] } else { vec![rng.below(2)] };
+    let axes = if rng.chance(2, 3) {
+        vec![0, 1]
+    } else {
+        vec![rng.below(2)]
+    };
     for &a in &axes {
         ints[a] = v;
         if attr == "pads" && rng.chance(1, 2) {
             ints[a + 2] = v;
         }
     }
-    node.attribute.push(pb::AttributeProto { name: attr.into(), r#type: 7, ints: ints.clone(), ..Default::default() });
-    let mut notes = vec![format!("node {ni} `{}` ({}): {attr} = {ints:?}", node.name, node.op_type)];
+    node.attribute.push(pb::AttributeProto {
+        name: attr.into(),
+        r#type: 7,
+        ints: ints.clone(),
+        ..Default::default()
+    });
+    let mut notes = vec![format!(
+        "node {ni} `{}` ({}): {attr} = {ints:?}",
+        node.name, node.op_type
+    )];
     // Enlarge the data input when it is a graph input with a declared shape.
     let data = node.input.first().cloned().unwrap_or_default();
     if attr != "pads"
@@ -780,7 +1063,15 @@ fn conv_geometry(rng: &mut Rng, g: &mut pb::GraphProto) -> Option<String> {
         && s.dim.len() == 4
     {
         // Just large enough for the window, or well past it.
-        let grow = *rng.pick(&[2 * v + 1, 2 * v + 31, 3 * v, 6 * v + 1, 1 << 20, 1 << 30, (1 << 31) - 1]);
+        let grow = *rng.pick(&[
+            2 * v + 1,
+            2 * v + 31,
+            3 * v,
+            6 * v + 1,
+            1 << 20,
+            1 << 30,
+            (1 << 31) - 1,
+        ]);
         for &a in &axes {
             s.dim[2 + a].value = Some(DimValue::DimValue(grow));
         }
@@ -863,9 +1154,10 @@ pub fn exercise(bytes: &[u8]) -> Outcome {
     let mut result = cimopt_onnx::load_bytes(path, bytes, &LoadOptions::default());
     if let Err(e) = &result {
         let input_shapes = match e {
-            FrontendError::SymbolicInput { input, .. } | FrontendError::BadDeclaredDim { input, .. } => {
-                shape_for(bytes, input).map(|s| vec![(input.clone(), s)]).unwrap_or_default()
-            }
+            FrontendError::SymbolicInput { input, .. }
+            | FrontendError::BadDeclaredDim { input, .. } => shape_for(bytes, input)
+                .map(|s| vec![(input.clone(), s)])
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
         let opts = LoadOptions {
@@ -893,7 +1185,12 @@ pub fn exercise(bytes: &[u8]) -> Outcome {
     let Ok(t) = cimopt_target::load("default", &[]) else {
         return Outcome::Accepted;
     };
-    for l in model.layers.iter().filter(|l| l.dedup_group == l.index).take(6) {
+    for l in model
+        .layers
+        .iter()
+        .filter(|l| l.dedup_group == l.index)
+        .take(6)
+    {
         if let Err(o) = super::map_ws(&t.target, &l.workload) {
             return o;
         }

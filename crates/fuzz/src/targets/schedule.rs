@@ -10,7 +10,7 @@
 //! the reader's checks: convolution geometry (dilation, stride, padding with the input extent
 //! recomputed or left to be derived), a dim scaled together with its loops (and padding), a
 //! target scaled to its limits, loops moved to other levels, factors moved onto spatial axes,
-//! double buffers, `same_as` and ids, the schema header; and raw text mutations.
+//! double buffers, homes (loops above a new home moved down to it), `same_as` and ids, the schema header; and raw text mutations.
 
 use super::violated;
 use crate::json::{self, Path, Step, get, paths_under};
@@ -27,11 +27,18 @@ pub struct ScheduleFuzzer {
 
 /// Compiles `model` on the preset `target` with the greedy mapper, as `cimopt compile
 /// --mapper greedy` does, and returns the schedule.
-pub fn compile_greedy(root: &FsPath, model: &str, target: &str) -> Result<cimopt_schedule::Schedule, String> {
+pub fn compile_greedy(
+    root: &FsPath,
+    model: &str,
+    target: &str,
+) -> Result<cimopt_schedule::Schedule, String> {
     let path = root.join(model);
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let m = cimopt_onnx::load_bytes(&path, &bytes, &Default::default()).map_err(|e| e.to_string())?;
-    let t = cimopt_target::load(target, &[]).map_err(|e| e.to_string())?.target;
+    let m =
+        cimopt_onnx::load_bytes(&path, &bytes, &Default::default()).map_err(|e| e.to_string())?;
+    let t = cimopt_target::load(target, &[])
+        .map_err(|e| e.to_string())?
+        .target;
     let source = cimopt_pipeline::compile::ModelSource {
         model: &m,
         file: model.to_string(),
@@ -42,8 +49,14 @@ pub fn compile_greedy(root: &FsPath, model: &str, target: &str) -> Result<cimopt
         cache_dir: None,
         ..Default::default()
     };
-    cimopt_pipeline::compile(&source, &t, target, &options, &cimopt_pipeline::compile::Silent)
-        .map_err(|e| e.to_string())
+    cimopt_pipeline::compile(
+        &source,
+        &t,
+        target,
+        &options,
+        &cimopt_pipeline::compile::Silent,
+    )
+    .map_err(|e| e.to_string())
 }
 
 impl ScheduleFuzzer {
@@ -66,7 +79,13 @@ impl ScheduleFuzzer {
         files.sort();
         for f in files {
             let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-            docs.push((format!("schedules/{}", f.file_name().unwrap_or_default().to_string_lossy()), text));
+            docs.push((
+                format!(
+                    "schedules/{}",
+                    f.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                text,
+            ));
         }
         let mut bases = Vec::new();
         for (name, text) in docs {
@@ -92,6 +111,7 @@ const STEPS: &[(&str, u32)] = &[
     ("big target", 6),
     ("move loop", 6),
     ("double buffer", 4),
+    ("home", 5),
     ("spatial", 5),
     ("ids", 4),
     ("header", 3),
@@ -99,7 +119,7 @@ const STEPS: &[(&str, u32)] = &[
     ("duplicate layer", 2),
     ("text", 4),
 ];
-const TEXT: usize = 14;
+const TEXT: usize = 15;
 
 impl Fuzzer for ScheduleFuzzer {
     fn plan(&self, rng: &mut Rng) -> Plan {
@@ -108,7 +128,9 @@ impl Fuzzer for ScheduleFuzzer {
         Plan {
             base: rng.below(self.bases.len()),
             shape: rng.next_u64(),
-            steps: (0..n).map(|_| (rng.weighted(&weights), rng.next_u64())).collect(),
+            steps: (0..n)
+                .map(|_| (rng.weighted(&weights), rng.next_u64()))
+                .collect(),
         }
     }
 
@@ -138,13 +160,22 @@ impl Fuzzer for ScheduleFuzzer {
         }
     }
 
-    fn reduce(&self, input: &[u8], budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> Vec<u8> {
+    fn reduce(
+        &self,
+        input: &[u8],
+        budget: &mut usize,
+        fails: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Vec<u8> {
         reduce_json(input, budget, fails)
     }
 }
 
 /// Structural reduction of a JSON input (unchanged when it is not JSON).
-pub(crate) fn reduce_json(input: &[u8], budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> Vec<u8> {
+pub(crate) fn reduce_json(
+    input: &[u8],
+    budget: &mut usize,
+    fails: &mut dyn FnMut(&[u8]) -> bool,
+) -> Vec<u8> {
     let Ok(doc) = serde_json::from_slice::<Value>(input) else {
         return input.to_vec();
     };
@@ -184,11 +215,20 @@ fn cut(rng: &mut Rng, layers: &[Value]) -> Vec<Value> {
 
 /// The names a document uses: levels, axes, dims, operands.
 fn names(doc: &Value) -> Vec<String> {
-    let mut out: Vec<String> = ["cores", "rows", "cols", "R", "S", "P", "Q", "C", "K", "G", "B", "I", "W", "O"]
-        .map(String::from)
-        .to_vec();
-    if let Some(levels) = doc.pointer("/inputs/target/spec/levels").and_then(Value::as_array) {
-        out.extend(levels.iter().filter_map(|l| l["name"].as_str().map(String::from)));
+    let mut out: Vec<String> = [
+        "cores", "rows", "cols", "R", "S", "P", "Q", "C", "K", "G", "B", "I", "W", "O",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(levels) = doc
+        .pointer("/inputs/target/spec/levels")
+        .and_then(Value::as_array)
+    {
+        out.extend(
+            levels
+                .iter()
+                .filter_map(|l| l["name"].as_str().map(String::from)),
+        );
     }
     out
 }
@@ -196,7 +236,11 @@ fn names(doc: &Value) -> Vec<String> {
 fn level_names(doc: &Value) -> Vec<String> {
     doc.pointer("/inputs/target/spec/levels")
         .and_then(Value::as_array)
-        .map(|ls| ls.iter().filter_map(|l| l["name"].as_str().map(String::from)).collect())
+        .map(|ls| {
+            ls.iter()
+                .filter_map(|l| l["name"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -258,13 +302,25 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
         "big target" => big_target(rng, doc),
         "move loop" if nl > 0 => move_loop(rng, doc, li),
         "double buffer" if nl > 0 => double_buffer(rng, doc, li),
+        "home" if nl > 0 => home(rng, doc, li),
         "spatial" if nl > 0 => spatial(rng, doc, li),
         "ids" if nl > 0 => ids_step(rng, doc, li),
         "header" => header(rng, doc),
         "drop derived" if nl > 0 => {
             let i = li;
             let l = doc["layers"][i].as_object_mut()?;
-            let k = *rng.pick(&["H", "W", "padded_dims", "predicted", "simulated", "solve", "name", "weight_kind", "dims.pad", "dims.stride"]);
+            let k = *rng.pick(&[
+                "H",
+                "W",
+                "padded_dims",
+                "predicted",
+                "simulated",
+                "solve",
+                "name",
+                "weight_kind",
+                "dims.pad",
+                "dims.stride",
+            ]);
             match k.strip_prefix("dims.") {
                 Some(d) => l.get_mut("dims")?.as_object_mut()?.shift_remove(d),
                 None if k == "H" || k == "W" => l.get_mut("dims")?.as_object_mut()?.shift_remove(k),
@@ -281,14 +337,21 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
                 .filter_map(|l| l["id"].as_u64())
                 .max()
                 .unwrap_or(0);
-            let new_id = if rng.chance(1, 4) { copy["id"].clone() } else { json!(max_id.saturating_add(1)) };
+            let new_id = if rng.chance(1, 4) {
+                copy["id"].clone()
+            } else {
+                json!(max_id.saturating_add(1))
+            };
             let same = rng.chance(1, 2);
             if same {
                 copy["same_as"] = copy["id"].clone();
             }
             copy["id"] = new_id.clone();
             doc["layers"].as_array_mut()?.push(copy);
-            Some(format!("layers[{i}] copied as id {new_id}{}", if same { " with same_as" } else { "" }))
+            Some(format!(
+                "layers[{i}] copied as id {new_id}{}",
+                if same { " with same_as" } else { "" }
+            ))
         }
         _ => None,
     }
@@ -312,13 +375,29 @@ const BIG_FACTORS: &[u64] = &[
 fn geometry(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
     let dims = doc["layers"][i].get_mut("dims")?;
     let mut changes = Vec::new();
-    let axes: &[usize] = if rng.chance(1, 2) { &[0, 1] } else { if rng.chance(1, 2) { &[0usize][..] } else { &[1usize][..] } };
+    let axes: &[usize] = if rng.chance(1, 2) {
+        &[0, 1]
+    } else {
+        if rng.chance(1, 2) {
+            &[0usize][..]
+        } else {
+            &[1usize][..]
+        }
+    };
     // Mostly the same change on both axes: a large input needs both to be large.
     let same = rng.chance(2, 3);
     let (what0, v0) = (rng.below(4), *rng.pick(BIG_FACTORS));
     for &a in axes {
-        let (kernel, out, input) = if a == 0 { ("R", "P", "H") } else { ("S", "Q", "W") };
-        let (what, v) = if same { (what0, v0) } else { (rng.below(4), *rng.pick(BIG_FACTORS)) };
+        let (kernel, out, input) = if a == 0 {
+            ("R", "P", "H")
+        } else {
+            ("S", "Q", "W")
+        };
+        let (what, v) = if same {
+            (what0, v0)
+        } else {
+            (rng.below(4), *rng.pick(BIG_FACTORS))
+        };
         let arr = |dims: &mut Value, k: &str, len: usize, default: u64| {
             if !dims[k].is_array() {
                 dims[k] = Value::Array(vec![json!(default); len]);
@@ -351,7 +430,8 @@ fn geometry(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
         } else {
             let g = |k: &str| dims[k].as_u64().unwrap_or(1) as i128;
             let ga = |k: &str, j: usize, d: i128| dims[k][j].as_u64().map_or(d, |v| v as i128);
-            let span = (g(out) - 1) * ga("stride", a, 1) + (g(kernel) - 1) * ga("dilation", a, 1) + 1;
+            let span =
+                (g(out) - 1) * ga("stride", a, 1) + (g(kernel) - 1) * ga("dilation", a, 1) + 1;
             let h = span - ga("pad", a, 0) - ga("pad", a + 2, 0);
             let h = h.max(1);
             dims[input] = json::int_value(h);
@@ -364,12 +444,29 @@ fn geometry(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
 /// One dim scaled by a factor, its outermost loop (or a new outermost loop at the outermost
 /// level) and its padded extent with it, so that the loops still cover it.
 fn scale_dim(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
-    let level0 = level_names(doc).first().cloned().unwrap_or_else(|| "dram".into());
+    let level0 = level_names(doc)
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "dram".into());
     let l = doc["layers"].get_mut(i)?;
     let conv = l["op"] == "Conv";
-    let dims_list: &[&str] = if conv { &["R", "S", "P", "Q", "C", "K", "G", "B"] } else { &["P", "C", "K", "G", "B"] };
+    let dims_list: &[&str] = if conv {
+        &["R", "S", "P", "Q", "C", "K", "G", "B"]
+    } else {
+        &["P", "C", "K", "G", "B"]
+    };
     let d = *rng.pick(dims_list);
-    let m = *rng.pick(&[2u64, 3, 7, 16, 255, 1 << 10, 1 << 16, 1 << 20, (1 << 31) - 1]);
+    let m = *rng.pick(&[
+        2u64,
+        3,
+        7,
+        16,
+        255,
+        1 << 10,
+        1 << 16,
+        1 << 20,
+        (1 << 31) - 1,
+    ]);
     let old = l["dims"][d].as_u64().unwrap_or(1);
     let new = old.saturating_mul(m);
     l["dims"][d] = json!(new);
@@ -393,7 +490,10 @@ fn scale_dim(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
             notes.push(format!("its outermost loop to {f}"));
         }
         None => {
-            temporal.insert(0, json!({"dim": d, "factor": m, "level": {"I": level0, "W": level0, "O": level0}}));
+            temporal.insert(
+                0,
+                json!({"dim": d, "factor": m, "level": {"I": level0, "W": level0, "O": level0}}),
+            );
             notes.push(format!("a {d} loop of {m} added outermost at `{level0}`"));
         }
     }
@@ -413,7 +513,14 @@ fn big_target(rng: &mut Rng, doc: &mut Value) -> Option<String> {
     for _ in 0..rng.range(1, 3) {
         match rng.below(7) {
             0 => {
-                let c = *rng.pick(&["4611686018427387904", "4611686018427387905", "512PiB", "1024GiB", "64", "0"]);
+                let c = *rng.pick(&[
+                    "4611686018427387904",
+                    "4611686018427387905",
+                    "512PiB",
+                    "1024GiB",
+                    "64",
+                    "0",
+                ]);
                 spec["levels"][0]["capacity"] = json!(c);
                 notes.push(format!("levels[0].capacity = {c}"));
             }
@@ -452,14 +559,22 @@ fn big_target(rng: &mut Rng, doc: &mut Value) -> Option<String> {
                 spec["macro"]["precision"]["weight_bits"] = json!(bits);
                 spec["macro"]["compartment_depth"] = json!(depth);
                 let levels = spec["levels"].as_array_mut()?;
-                if let Some(m) = levels.iter_mut().rev().find(|l| l["holds"].as_array().is_some_and(|h| h.contains(&json!("W")))) {
+                if let Some(m) = levels.iter_mut().rev().find(|l| {
+                    l["holds"]
+                        .as_array()
+                        .is_some_and(|h| h.contains(&json!("W")))
+                }) {
                     m["capacity"] = json!(bits * depth);
                 }
                 notes.push(format!("weight_bits = {bits}, compartment_depth = {depth}"));
             }
             _ => {
                 let e = *rng.pick(&[0.0f64, 1e300, 5e-324, 1.7976931348623157e308]);
-                let k = *rng.pick(&["leakage_nj_per_cycle", "levels.0.read_energy_pj_per_bit", "macro.activation_energy.mult_1b_pj"]);
+                let k = *rng.pick(&[
+                    "leakage_nj_per_cycle",
+                    "levels.0.read_energy_pj_per_bit",
+                    "macro.activation_energy.mult_1b_pj",
+                ]);
                 let p = format!("/{}", k.replace('.', "/"));
                 *spec.pointer_mut(&p)? = json!(e);
                 notes.push(format!("{k} = {e}"));
@@ -472,7 +587,10 @@ fn big_target(rng: &mut Rng, doc: &mut Value) -> Option<String> {
 
 /// A loop of one operand moved to another level that holds it.
 fn move_loop(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
-    let levels = doc.pointer("/inputs/target/spec/levels")?.as_array()?.clone();
+    let levels = doc
+        .pointer("/inputs/target/spec/levels")?
+        .as_array()?
+        .clone();
     let temporal = doc["layers"][i]["mapping"]["temporal"].as_array_mut()?;
     if temporal.is_empty() {
         return None;
@@ -512,10 +630,72 @@ fn double_buffer(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
         db.remove(k);
         return Some(format!("layers[{i}].mapping.double_buffer[{k}] removed"));
     }
-    let level = if levels.is_empty() { "dram".to_string() } else { rng.pick(&levels).clone() };
+    let level = if levels.is_empty() {
+        "dram".to_string()
+    } else {
+        rng.pick(&levels).clone()
+    };
     let o = *rng.pick(&["I", "W", "O"]);
     db.push(json!({"level": level, "operand": o}));
     Some(format!("layers[{i}]: double buffer {o} at `{level}`"))
+}
+
+/// An operand's home (format 1.1.0 `mapping.home`) moved to another level (any level holding
+/// it, or any level at all), mostly with the loops above the new home moved down to it so that
+/// the mapping can still be valid; or the key removed.
+fn home(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
+    let levels = doc
+        .pointer("/inputs/target/spec/levels")?
+        .as_array()?
+        .clone();
+    let names: Vec<String> = levels
+        .iter()
+        .filter_map(|l| l["name"].as_str().map(String::from))
+        .collect();
+    let m = doc["layers"][i]["mapping"].as_object_mut()?;
+    if rng.chance(1, 8) {
+        m.shift_remove("home")?;
+        return Some(format!("layers[{i}].mapping.home removed"));
+    }
+    let o = *rng.pick(&["I", "W", "O"]);
+    let holding: Vec<usize> = (0..levels.len())
+        .filter(|&k| {
+            levels[k]["holds"]
+                .as_array()
+                .is_some_and(|h| h.contains(&json!(o)))
+        })
+        .collect();
+    let to = if rng.chance(3, 4) && !holding.is_empty() {
+        *rng.pick(&holding)
+    } else {
+        rng.below(names.len().max(1))
+    };
+    let name = names.get(to).cloned().unwrap_or_else(|| "dram".into());
+    let home = m
+        .entry("home")
+        .or_insert_with(|| json!({"I": "dram", "W": "dram", "O": "dram"}));
+    if !home.is_object() {
+        *home = json!({"I": "dram", "W": "dram", "O": "dram"});
+    }
+    home[o] = json!(name);
+    let mut moved = 0;
+    if rng.chance(3, 4)
+        && let Some(temporal) = m.get_mut("temporal").and_then(Value::as_array_mut)
+    {
+        for t in temporal {
+            let above = t["level"][o]
+                .as_str()
+                .and_then(|l| names.iter().position(|n| n == l))
+                .is_some_and(|k| k < to);
+            if above {
+                t["level"][o] = json!(name);
+                moved += 1;
+            }
+        }
+    }
+    Some(format!(
+        "layers[{i}].mapping.home.{o} = {name} ({moved} loop(s) above it moved down)"
+    ))
 }
 
 /// A temporal factor split onto a spatial axis (coverage kept), or a spatial factor changed.
@@ -541,14 +721,22 @@ fn spatial(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
     let k = *rng.pick(&candidates);
     let f = temporal[k]["factor"].as_u64()?;
     let divisors: Vec<u64> = (2..=f.min(1 << 16)).filter(|d| f % d == 0).collect();
-    let d = if divisors.is_empty() { f } else { *rng.pick(&divisors) };
+    let d = if divisors.is_empty() {
+        f
+    } else {
+        *rng.pick(&divisors)
+    };
     temporal[k]["factor"] = json!(f / d);
     let dim = temporal[k]["dim"].clone();
     if !m["spatial"].is_array() {
         m["spatial"] = json!([]);
     }
-    m["spatial"].as_array_mut()?.push(json!({"axis": axis, "dim": dim, "factor": d}));
-    Some(format!("layers[{i}]: {d} of temporal[{k}] ({dim}) moved onto `{axis}`"))
+    m["spatial"]
+        .as_array_mut()?
+        .push(json!({"axis": axis, "dim": dim, "factor": d}));
+    Some(format!(
+        "layers[{i}]: {d} of temporal[{k}] ({dim}) moved onto `{axis}`"
+    ))
 }
 
 fn ids_step(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
@@ -580,7 +768,18 @@ fn ids_step(rng: &mut Rng, doc: &mut Value, i: usize) -> Option<String> {
 fn header(rng: &mut Rng, doc: &mut Value) -> Option<String> {
     match rng.below(5) {
         0 => {
-            let v = *rng.pick(&["1.0.0", "1.1.0", "1.99.0", "2.0.0", "0.9.0", "1", "", "x.1.0", "01.0.0", "18446744073709551616.0.0"]);
+            let v = *rng.pick(&[
+                "1.0.0",
+                "1.1.0",
+                "1.99.0",
+                "2.0.0",
+                "0.9.0",
+                "1",
+                "",
+                "x.1.0",
+                "01.0.0",
+                "18446744073709551616.0.0",
+            ]);
             doc["schema"]["version"] = json!(v);
             Some(format!("schema.version = {v:?}"))
         }
@@ -620,7 +819,11 @@ fn override_for(text: &str) -> Option<cimopt_target::Target> {
         return None;
     }
     let name = t.and_then(|t| t["name"].as_str()).unwrap_or("default");
-    let preset = if cimopt_target::PRESETS.iter().any(|p| p.0 == name) { name } else { "default" };
+    let preset = if cimopt_target::PRESETS.iter().any(|p| p.0 == name) {
+        name
+    } else {
+        "default"
+    };
     cimopt_target::load(preset, &[]).ok().map(|l| l.target)
 }
 
@@ -643,7 +846,11 @@ pub fn exercise(bytes: &[u8]) -> Outcome {
     if !violations.is_empty() {
         return violated(
             "from_json returned a schedule that check_schedule rejects",
-            format!("{} violations, first: {}", violations.len(), violations[0].violation),
+            format!(
+                "{} violations, first: {}",
+                violations.len(),
+                violations[0].violation
+            ),
         );
     }
     match cimopt_pipeline::simulate::simulate_schedule(&s) {

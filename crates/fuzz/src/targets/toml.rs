@@ -65,7 +65,9 @@ impl Fuzzer for TargetFuzzer {
         Plan {
             base: rng.below(self.bases.len()),
             shape: 0,
-            steps: (0..n).map(|_| (rng.weighted(&weights), rng.next_u64())).collect(),
+            steps: (0..n)
+                .map(|_| (rng.weighted(&weights), rng.next_u64()))
+                .collect(),
         }
     }
 
@@ -104,7 +106,9 @@ impl Fuzzer for TargetFuzzer {
             text.push_str(&format!("#set {o}\n"));
         }
         if preset.is_none() {
-            text.push_str(&toml::to_string(&table).unwrap_or_else(|e| format!("# not serialisable: {e}\n")));
+            text.push_str(
+                &toml::to_string(&table).unwrap_or_else(|e| format!("# not serialisable: {e}\n")),
+            );
         }
         let mut bytes = text.into_bytes();
         for &(_, seed) in plan.steps.iter().filter(|s| s.0 == TEXT) {
@@ -118,7 +122,12 @@ impl Fuzzer for TargetFuzzer {
         }
     }
 
-    fn reduce(&self, input: &[u8], budget: &mut usize, fails: &mut dyn FnMut(&[u8]) -> bool) -> Vec<u8> {
+    fn reduce(
+        &self,
+        input: &[u8],
+        budget: &mut usize,
+        fails: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Vec<u8> {
         // Drop whole lines (overrides and keys) while it still fails.
         let Ok(text) = std::str::from_utf8(input) else {
             return input.to_vec();
@@ -323,7 +332,10 @@ fn step(kind: usize, rng: &mut Rng, t: &mut Table) -> Option<String> {
             })
         }
         "delete key" => {
-            let ps: Vec<Vec<String>> = all_paths(t).into_iter().filter(|p| p.last().is_some_and(|s| s.parse::<usize>().is_err())).collect();
+            let ps: Vec<Vec<String>> = all_paths(t)
+                .into_iter()
+                .filter(|p| p.last().is_some_and(|s| s.parse::<usize>().is_err()))
+                .collect();
             if ps.is_empty() {
                 return None;
             }
@@ -336,9 +348,27 @@ fn step(kind: usize, rng: &mut Rng, t: &mut Table) -> Option<String> {
             })
         }
         "unknown key" => {
-            let where_ = *rng.pick(&["", "macro", "macro.precision", "levels.0", "spatial", "spatial.cores"]);
-            let key = *rng.pick(&["capacity_bits", "Cores", "fuzz", "bandwidth", "name ", "ping-pong"]);
-            let path: Vec<String> = where_.split('.').filter(|s| !s.is_empty()).map(String::from).collect();
+            let where_ = *rng.pick(&[
+                "",
+                "macro",
+                "macro.precision",
+                "levels.0",
+                "spatial",
+                "spatial.cores",
+            ]);
+            let key = *rng.pick(&[
+                "capacity_bits",
+                "Cores",
+                "fuzz",
+                "bandwidth",
+                "name ",
+                "ping-pong",
+            ]);
+            let path: Vec<String> = where_
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
             with_root(t, |root| {
                 let v = get_mut(root, &path)?;
                 v.as_table_mut()?.insert(key.into(), Value::Integer(1));
@@ -351,15 +381,32 @@ fn step(kind: usize, rng: &mut Rng, t: &mut Table) -> Option<String> {
                 return None;
             }
             let i = rng.below(levels.len());
-            let other = levels[rng.below(levels.len())].get("name").and_then(|n| n.as_str()).unwrap_or("dram").to_string();
+            let other = levels[rng.below(levels.len())]
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("dram")
+                .to_string();
             let new = match rng.below(5) {
                 0 => other.clone(),
                 1 => other.to_uppercase(),
                 2 => String::new(),
                 3 => format!("{other}_renamed"),
-                _ => (*rng.pick(&["a\"b", "line\nbreak", " ", "levels", "#0", "0", "cores", "mac", "leakage"])).into(),
+                _ => (*rng.pick(&[
+                    "a\"b",
+                    "line\nbreak",
+                    " ",
+                    "levels",
+                    "#0",
+                    "0",
+                    "cores",
+                    "mac",
+                    "leakage",
+                ]))
+                .into(),
             };
-            levels[i].as_table_mut()?.insert("name".into(), Value::String(new.clone()));
+            levels[i]
+                .as_table_mut()?
+                .insert("name".into(), Value::String(new.clone()));
             Some(format!("levels[{i}].name = {new:?}"))
         }
         "source" => {
@@ -367,9 +414,17 @@ fn step(kind: usize, rng: &mut Rng, t: &mut Table) -> Option<String> {
             let names: Vec<String> = t
                 .get("levels")
                 .and_then(|l| l.as_array())
-                .map(|ls| ls.iter().filter_map(|l| l.get("name")?.as_str().map(String::from)).collect())
+                .map(|ls| {
+                    ls.iter()
+                        .filter_map(|l| l.get("name")?.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
-            let src = t.get_mut("spatial")?.get_mut(axis)?.get_mut("source")?.as_table_mut()?;
+            let src = t
+                .get_mut("spatial")?
+                .get_mut(axis)?
+                .get_mut("source")?
+                .as_table_mut()?;
             let o = *rng.pick(&["I", "W", "O"]);
             match rng.below(4) {
                 0 => {
@@ -377,7 +432,10 @@ fn step(kind: usize, rng: &mut Rng, t: &mut Table) -> Option<String> {
                     Some(format!("spatial.{axis}.source.{o} removed"))
                 }
                 1 => {
-                    src.insert((*rng.pick(&["Z", "i", ""])).into(), Value::String("dram".into()));
+                    src.insert(
+                        (*rng.pick(&["Z", "i", ""])).into(),
+                        Value::String("dram".into()),
+                    );
                     Some(format!("spatial.{axis}.source: an unknown operand added"))
                 }
                 2 if !names.is_empty() => {
@@ -453,10 +511,16 @@ fn step(kind: usize, rng: &mut Rng, t: &mut Table) -> Option<String> {
                 1 => vec!["P".into(), "P".into()],
                 2 => vec!["p".into(), "k".into()],
                 3 => vec!["H".into()],
-                _ => ["R", "S", "P", "Q", "C", "K", "G", "B"].iter().map(|d| Value::String((*d).into())).collect(),
+                _ => ["R", "S", "P", "Q", "C", "K", "G", "B"]
+                    .iter()
+                    .map(|d| Value::String((*d).into()))
+                    .collect(),
             };
             let shown = show_value(&Value::Array(v.clone()));
-            t.get_mut("spatial")?.get_mut(axis)?.as_table_mut()?.insert("dims".into(), Value::Array(v));
+            t.get_mut("spatial")?
+                .get_mut(axis)?
+                .as_table_mut()?
+                .insert("dims".into(), Value::Array(v));
             Some(format!("spatial.{axis}.dims = {shown}"))
         }
         "capacity" => {
@@ -493,7 +557,9 @@ fn extreme(rng: &mut Rng, t: &mut Table) -> Option<String> {
             1 => {
                 let k = *rng.pick(&["rows", "cols"]);
                 let c = *rng.pick(&[1i64, 65_536]);
-                t.get_mut("macro")?.as_table_mut()?.insert(k.into(), Value::Integer(c));
+                t.get_mut("macro")?
+                    .as_table_mut()?
+                    .insert(k.into(), Value::Integer(c));
                 notes.push(format!("macro.{k} = {c}"));
             }
             2 => {
@@ -501,21 +567,31 @@ fn extreme(rng: &mut Rng, t: &mut Table) -> Option<String> {
                 let depth = *rng.pick(&[1i64, 65_536]);
                 let m = t.get_mut("macro")?.as_table_mut()?;
                 m.insert("compartment_depth".into(), Value::Integer(depth));
-                m.get_mut("precision")?.as_table_mut()?.insert("weight_bits".into(), Value::Integer(bits));
+                m.get_mut("precision")?
+                    .as_table_mut()?
+                    .insert("weight_bits".into(), Value::Integer(bits));
                 let levels = t.get_mut("levels")?.as_array_mut()?;
                 if let Some(l) = levels.iter_mut().rev().find(|l| {
-                    l.get("holds").and_then(|h| h.as_array()).is_some_and(|h| h.iter().any(|o| o.as_str() == Some("W")))
+                    l.get("holds")
+                        .and_then(|h| h.as_array())
+                        .is_some_and(|h| h.iter().any(|o| o.as_str() == Some("W")))
                 }) {
-                    l.as_table_mut()?.insert("capacity".into(), Value::Integer(bits * depth));
+                    l.as_table_mut()?
+                        .insert("capacity".into(), Value::Integer(bits * depth));
                 }
                 notes.push(format!("weight_bits = {bits}, compartment_depth = {depth}"));
             }
             3 => {
                 let k = *rng.pick(&["input_bits", "psum_bits", "output_bits"]);
                 let b = *rng.pick(&[1i64, 64]);
-                t.get_mut("macro")?.get_mut("precision")?.as_table_mut()?.insert(k.into(), Value::Integer(b));
+                t.get_mut("macro")?
+                    .get_mut("precision")?
+                    .as_table_mut()?
+                    .insert(k.into(), Value::Integer(b));
                 if k == "input_bits" && rng.chance(1, 2) {
-                    t.get_mut("macro")?.as_table_mut()?.insert("input_bits_per_cycle".into(), Value::Integer(b));
+                    t.get_mut("macro")?
+                        .as_table_mut()?
+                        .insert("input_bits_per_cycle".into(), Value::Integer(b));
                 }
                 notes.push(format!("precision.{k} = {b}"));
             }
@@ -526,7 +602,9 @@ fn extreme(rng: &mut Rng, t: &mut Table) -> Option<String> {
                 }
                 let i = rng.below(levels.len());
                 let c = *rng.pick(&["4611686018427387904", "1bit", "64"]);
-                levels[i].as_table_mut()?.insert("capacity".into(), Value::String(c.into()));
+                levels[i]
+                    .as_table_mut()?
+                    .insert("capacity".into(), Value::String(c.into()));
                 notes.push(format!("levels[{i}].capacity = {c}"));
             }
             5 => {
@@ -551,7 +629,10 @@ fn extreme(rng: &mut Rng, t: &mut Table) -> Option<String> {
                 let e = *rng.pick(&[0.0f64, 1e300, 1.7976931348623157e308, 5e-324]);
                 t.insert("leakage_nj_per_cycle".into(), Value::Float(e));
                 if rng.chance(1, 2) {
-                    let a = t.get_mut("macro")?.get_mut("activation_energy")?.as_table_mut()?;
+                    let a = t
+                        .get_mut("macro")?
+                        .get_mut("activation_energy")?
+                        .as_table_mut()?;
                     a.clear();
                     a.insert("nj".into(), Value::Float(e));
                 }
@@ -564,7 +645,9 @@ fn extreme(rng: &mut Rng, t: &mut Table) -> Option<String> {
 
 fn show_value(v: &Value) -> String {
     let s = v.to_string();
-    short(&serde_json::Value::String(s)).trim_matches('"').to_string()
+    short(&serde_json::Value::String(s))
+        .trim_matches('"')
+        .to_string()
 }
 
 /// A `KEY=VALUE` override: a real key (by level name or index) or an odd one, with a value
@@ -672,9 +755,17 @@ fn mutate_text(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
         }
         2 => {
             let depth = *rng.pick(&[128usize, 1000, 50_000]);
-            let mut s = format!("\nfuzz_nested = {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+            let mut s = format!(
+                "\nfuzz_nested = {}1{}\n",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
             if rng.chance(1, 2) {
-                s = format!("\nfuzz_inline = {}1{}\n", "{a = ".repeat(depth), "}".repeat(depth));
+                s = format!(
+                    "\nfuzz_inline = {}1{}\n",
+                    "{a = ".repeat(depth),
+                    "}".repeat(depth)
+                );
             }
             bytes.extend_from_slice(s.as_bytes());
             format!("a value nested {depth} deep appended")
@@ -695,7 +786,15 @@ fn mutate_text(rng: &mut Rng, bytes: &mut Vec<u8>) -> String {
             format!("byte {b:#04x} inserted at {i}")
         }
         _ => {
-            let lit = *rng.pick(&["99999999999999999999", "1e400", "nan", "-0", "0x7fffffffffffffff", "1979-05-27T07:32:00Z", "'''"]);
+            let lit = *rng.pick(&[
+                "99999999999999999999",
+                "1e400",
+                "nan",
+                "-0",
+                "0x7fffffffffffffff",
+                "1979-05-27T07:32:00Z",
+                "'''",
+            ]);
             bytes.extend_from_slice(format!("\nfuzz_lit = {lit}\n").as_bytes());
             format!("`fuzz_lit = {lit}` appended")
         }
@@ -772,9 +871,11 @@ fn parse_input(text: &str) -> Result<cimopt_target::Target, String> {
     }
     match preset {
         // Only presets: `load` would read any file a path names.
-        Some(p) if cimopt_target::PRESETS.iter().any(|x| x.0 == p) => cimopt_target::load(&p, &overrides)
-            .map(|l| l.target)
-            .map_err(|e| e.to_string()),
+        Some(p) if cimopt_target::PRESETS.iter().any(|x| x.0 == p) => {
+            cimopt_target::load(&p, &overrides)
+                .map(|l| l.target)
+                .map_err(|e| e.to_string())
+        }
         Some(p) => Err(format!("not a preset: {p}")),
         None => cimopt_target::parse("fuzz input", text, &overrides).map_err(|e| e.to_string()),
     }
@@ -799,12 +900,27 @@ pub fn exercise(bytes: &[u8]) -> Outcome {
                 format!("printed {t:?}\nread back {back:?}"),
             );
         }
-        Err(e) => return violated("to_commented_toml prints a target that does not parse", e.to_string()),
+        Err(e) => {
+            return violated(
+                "to_commented_toml prints a target that does not parse",
+                e.to_string(),
+            );
+        }
     }
     match cimopt_target::with_overrides(&t, &[]) {
         Ok(back) if back == t => {}
-        Ok(_) => return violated("with_overrides(t, []) is not t", "another target".to_string()),
-        Err(e) => return violated("with_overrides(t, []) refuses a valid target", e.to_string()),
+        Ok(_) => {
+            return violated(
+                "with_overrides(t, []) is not t",
+                "another target".to_string(),
+            );
+        }
+        Err(e) => {
+            return violated(
+                "with_overrides(t, []) refuses a valid target",
+                e.to_string(),
+            );
+        }
     }
     let _ = cimopt_schedule::target_sha256(&t);
     let mut layers = Vec::new();
@@ -840,9 +956,15 @@ pub fn exercise(bytes: &[u8]) -> Outcome {
     Outcome::Accepted
 }
 
-fn schedule_of(t: &cimopt_target::Target, layers: Vec<(Layer, cimopt_mappers::Mapped)>) -> cimopt_schedule::Schedule {
+fn schedule_of(
+    t: &cimopt_target::Target,
+    layers: Vec<(Layer, cimopt_mappers::Mapped)>,
+) -> cimopt_schedule::Schedule {
     use cimopt_schedule::*;
-    let metrics: Vec<Metrics> = layers.iter().map(|(_, m)| cimopt_pipeline::compile::metrics_of(&m.cost)).collect();
+    let metrics: Vec<Metrics> = layers
+        .iter()
+        .map(|(_, m)| cimopt_pipeline::compile::metrics_of(&m.cost))
+        .collect();
     let latency: f64 = metrics.iter().map(|m| m.latency_cycles).sum();
     let energy: f64 = metrics.iter().map(|m| m.energy_nj).sum();
     Schedule {
