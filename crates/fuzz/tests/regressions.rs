@@ -41,7 +41,13 @@ macro_rules! regression {
     };
 }
 
-regression! {}
+regression! {
+    cache_candidates_one => "cache-candidates-one.json",
+    cache_candidates_two => "cache-candidates-two.json",
+    cache_temporal_levels_empty => "cache-temporal-levels-empty.json",
+    cache_temporal_levels_one => "cache-temporal-levels-one.json",
+    cache_temporal_levels_two => "cache-temporal-levels-two.json",
+}
 
 #[test]
 fn every_file_has_a_test() {
