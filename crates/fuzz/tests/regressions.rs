@@ -47,6 +47,7 @@ regression! {
     cache_temporal_levels_empty => "cache-temporal-levels-empty.json",
     cache_temporal_levels_one => "cache-temporal-levels-one.json",
     cache_temporal_levels_two => "cache-temporal-levels-two.json",
+    schedule_dilated_input_overflow => "schedule-dilated-input-overflow.json",
 }
 
 #[test]
