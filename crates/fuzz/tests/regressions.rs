@@ -48,6 +48,7 @@ regression! {
     cache_temporal_levels_one => "cache-temporal-levels-one.json",
     cache_temporal_levels_two => "cache-temporal-levels-two.json",
     schedule_dilated_input_overflow => "schedule-dilated-input-overflow.json",
+    target_shared_capacity_overflow => "target-shared-capacity-overflow.toml",
 }
 
 #[test]
