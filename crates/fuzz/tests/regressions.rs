@@ -48,6 +48,8 @@ regression! {
     cache_temporal_levels_one => "cache-temporal-levels-one.json",
     cache_temporal_levels_two => "cache-temporal-levels-two.json",
     schedule_dilated_input_overflow => "schedule-dilated-input-overflow.json",
+    schedule_energy_max_f64 => "schedule-energy-max-f64.json",
+    target_energy_max_f64 => "target-energy-max-f64.toml",
     target_shared_capacity_overflow => "target-shared-capacity-overflow.toml",
 }
 
