@@ -49,7 +49,9 @@ regression! {
     cache_temporal_levels_two => "cache-temporal-levels-two.json",
     schedule_dilated_input_overflow => "schedule-dilated-input-overflow.json",
     schedule_energy_max_f64 => "schedule-energy-max-f64.json",
+    schedule_float_read_back => "schedule-float-read-back.json",
     target_energy_max_f64 => "target-energy-max-f64.toml",
+    target_float_read_back => "target-float-read-back.toml",
     target_shared_capacity_overflow => "target-shared-capacity-overflow.toml",
 }
 
