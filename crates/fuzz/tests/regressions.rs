@@ -52,6 +52,7 @@ regression! {
     schedule_float_read_back => "schedule-float-read-back.json",
     target_energy_max_f64 => "target-energy-max-f64.toml",
     target_float_read_back => "target-float-read-back.toml",
+    target_level_name_quote => "target-level-name-quote.toml",
     target_shared_capacity_overflow => "target-shared-capacity-overflow.toml",
 }
 
