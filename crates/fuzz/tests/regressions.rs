@@ -47,6 +47,7 @@ regression! {
     cache_temporal_levels_empty => "cache-temporal-levels-empty.json",
     cache_temporal_levels_one => "cache-temporal-levels-one.json",
     cache_temporal_levels_two => "cache-temporal-levels-two.json",
+    onnx_huge_pads_other_op_totals => "onnx-huge-pads-other-op-totals.onnx",
     schedule_dilated_input_overflow => "schedule-dilated-input-overflow.json",
     schedule_energy_max_f64 => "schedule-energy-max-f64.json",
     schedule_float_read_back => "schedule-float-read-back.json",
