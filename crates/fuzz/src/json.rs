@@ -494,3 +494,20 @@ mod tests {
         assert_eq!(r, json!({"keep": {"x": 1}}));
     }
 }
+
+/// Runs a mutation step on `doc`. A step that trips over what an earlier step left (indexing
+/// into a value that is no longer an object or an array panics in `serde_json`) is undone and
+/// counts as not applied, so every plan still gives an input.
+pub fn guarded_step(
+    doc: &mut Value,
+    step: impl FnOnce(&mut Value) -> Option<String>,
+) -> Option<String> {
+    let before = doc.clone();
+    match crate::panics::catch(|| step(doc)) {
+        Ok(m) => m,
+        Err(_) => {
+            *doc = before;
+            None
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! cimopt-fuzz [--target onnx|target|schedule|cache|all] [--seconds N | --iterations N] [--seed S]
 //!             [--findings DIR] [--timeout S] [--memory-mb MB] [--in-process]
 //! cimopt-fuzz --replay TARGET FILE
+//! cimopt-fuzz --target TARGET --seed S --input ITERATION > FILE
 //! ```
 //!
 //! Each target runs in a child process (this binary with `--worker`) under a memory limit
@@ -60,6 +61,10 @@ struct Args {
     /// Run one input file through a target and print what happened: TARGET FILE.
     #[arg(long, num_args = 2, value_names = ["TARGET", "FILE"])]
     replay: Option<Vec<String>>,
+    /// Write input ITERATION of --target and --seed to stdout (its base and mutations to
+    /// stderr), e.g. to replay a slow or failing iteration.
+    #[arg(long, value_name = "ITERATION")]
+    input: Option<u64>,
     /// Internal: be the fuzzing child.
     #[arg(long, hide = true)]
     worker: bool,
@@ -72,6 +77,8 @@ fn main() {
     let args = Args::parse();
     let result = if let Some(r) = &args.replay {
         replay(&r[0], Path::new(&r[1]))
+    } else if let Some(i) = args.input {
+        write_input(&args, i)
     } else if args.worker {
         worker(&args)
     } else {
@@ -118,6 +125,18 @@ fn replay(target: &str, file: &Path) -> Result<()> {
             std::process::exit(1);
         }
     }
+    Ok(())
+}
+
+fn write_input(args: &Args, iteration: u64) -> Result<()> {
+    let target: FuzzTarget = args.target.parse().map_err(anyhow::Error::msg)?;
+    let input = cimopt_fuzz::input(target, args.seed, iteration, &root(args))
+        .map_err(anyhow::Error::msg)?;
+    eprintln!("base: {}", input.base);
+    for m in &input.mutations {
+        eprintln!("  - {m}");
+    }
+    std::io::stdout().write_all(&input.bytes)?;
     Ok(())
 }
 
@@ -193,6 +212,8 @@ struct Totals {
     crashes: u64,
     hangs: u64,
     seconds: f64,
+    /// The slowest input: (iteration, seconds), minimisation excluded (watched runs only).
+    slowest: Option<(u64, f64)>,
     /// (kind, site, folder, first line of the message)
     findings: Vec<(String, String, String, String)>,
 }
@@ -346,6 +367,8 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
         });
         let child_started = Instant::now();
         let mut inflight: Option<u64> = None;
+        let mut input_started = Instant::now();
+        let mut minimising = false;
         let mut seen_inputs = 0u64;
         let mut activity = Instant::now();
         let mut finished = false;
@@ -356,9 +379,18 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
                 Ok(Event::Line(l)) => {
                     activity = Instant::now();
                     if let Some(n) = l.strip_prefix("I ") {
+                        if let Some(prev) = inflight.filter(|_| !minimising) {
+                            let took = input_started.elapsed().as_secs_f64();
+                            if totals.slowest.is_none_or(|(_, s)| took > s) {
+                                totals.slowest = Some((prev, took));
+                            }
+                        }
+                        minimising = false;
+                        input_started = Instant::now();
                         inflight = n.trim().parse().ok();
                         seen_inputs += 1;
                     } else if l == "H" {
+                        minimising = true;
                     } else if let Some(rest) = l.strip_prefix("F ") {
                         let mut parts = rest.splitn(4, '\t');
                         let head = parts.next().unwrap_or("");
@@ -403,6 +435,13 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
         }
         let status = child.wait().context("waiting for the fuzzing child")?;
         let stderr_tail = tail.join().unwrap_or_default();
+        // The child's own notes (the harness failing to build an input) are passed on.
+        for line in stderr_tail
+            .lines()
+            .filter(|l| l.starts_with("cimopt-fuzz:"))
+        {
+            eprintln!("{line}");
+        }
         match child_stats {
             Some(s) if finished => {
                 totals.tried += s[0];
@@ -511,6 +550,11 @@ fn summary(all: &[(FuzzTarget, Totals)]) -> String {
             x.hangs,
             x.seconds
         ));
+        if let Some((i, secs)) = x.slowest {
+            s.push_str(&format!(
+                "          (slowest input: iteration {i}, {secs:.1} s)\n"
+            ));
+        }
         if x.harness_errors > 0 {
             s.push_str(&format!(
                 "          ({} inputs the harness itself failed to build)\n",

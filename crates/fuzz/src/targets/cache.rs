@@ -144,7 +144,7 @@ impl Fuzzer for CacheFuzzer {
         let mut mutations = Vec::new();
         for &(kind, seed) in plan.steps.iter().filter(|s| s.0 != TEXT) {
             let mut rng = Rng::new(seed);
-            if let Some(m) = step(kind, &mut rng, &mut doc) {
+            if let Some(m) = json::guarded_step(&mut doc, |doc| step(kind, &mut rng, doc)) {
                 mutations.push(format!("{}: {m}", STEPS[kind].0));
             }
         }
