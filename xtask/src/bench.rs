@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: times the command on every bundled model and both presets and writes
-//! `docs/benchmarks.md`. Speed targets live here, never in unit tests.
+//! `docs/benchmarks.md` (keeping its `## Fuzzing` section). Speed targets live here, never in
+//! unit tests.
 
 use anyhow::{Context, Result, bail};
 use std::fmt::Write;
@@ -240,7 +241,14 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
             v[0].2
         )?;
     }
-    std::fs::write(root.join("docs/benchmarks.md"), md)?;
+    // Sections this task does not measure (`## Fuzzing`, from `cargo xtask fuzz`) are kept.
+    let path = root.join("docs/benchmarks.md");
+    if let Ok(old) = std::fs::read_to_string(&path)
+        && let Some(at) = old.find("\n## Fuzzing")
+    {
+        md.push_str(&old[at..]);
+    }
+    std::fs::write(&path, md)?;
     eprintln!("bench: wrote docs/benchmarks.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
