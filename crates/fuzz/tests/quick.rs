@@ -54,7 +54,7 @@ fn quick(target: FuzzTarget, inputs: u64) -> Report {
 
 #[test]
 fn onnx_inputs_do_not_panic() {
-    let r = quick(FuzzTarget::Onnx, 60);
+    let r = quick(FuzzTarget::Onnx, 100);
     assert!(
         r.rejected > 0 && r.accepted > 0,
         "the mutations should both keep and break models"
@@ -63,19 +63,19 @@ fn onnx_inputs_do_not_panic() {
 
 #[test]
 fn target_files_do_not_panic() {
-    let r = quick(FuzzTarget::Target, 400);
+    let r = quick(FuzzTarget::Target, 600);
     assert!(r.rejected > 0 && r.accepted > 0);
 }
 
 #[test]
 fn schedules_do_not_panic() {
-    let r = quick(FuzzTarget::Schedule, 300);
+    let r = quick(FuzzTarget::Schedule, 500);
     assert!(r.rejected > 0 && r.accepted > 0);
 }
 
 #[test]
 fn cache_entries_do_not_panic() {
-    let r = quick(FuzzTarget::Cache, 400);
+    let r = quick(FuzzTarget::Cache, 800);
     assert!(r.rejected > 0 && r.accepted > 0);
 }
 
