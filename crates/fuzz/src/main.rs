@@ -482,7 +482,7 @@ fn watched(args: &Args, target: FuzzTarget, seconds: Option<f64>, dir: &Path) ->
             )
         };
         let site = if hung {
-            format!("hang at iteration {bad}")
+            format!("iteration {bad}")
         } else {
             let first = stderr_tail
                 .lines()
