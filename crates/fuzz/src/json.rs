@@ -468,6 +468,23 @@ pub fn object(pairs: Vec<(&str, Value)>) -> Value {
     Value::Object(m)
 }
 
+/// Runs a mutation step on `doc`. A step that trips over what an earlier step left (indexing
+/// into a value that is no longer an object or an array panics in `serde_json`) is undone and
+/// counts as not applied, so every plan still gives an input.
+pub fn guarded_step(
+    doc: &mut Value,
+    step: impl FnOnce(&mut Value) -> Option<String>,
+) -> Option<String> {
+    let before = doc.clone();
+    match crate::panics::catch(|| step(doc)) {
+        Ok(m) => m,
+        Err(_) => {
+            *doc = before;
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,22 +509,5 @@ mod tests {
             get(d, &[Step::Key("keep".into()), Step::Key("x".into())]).is_some()
         });
         assert_eq!(r, json!({"keep": {"x": 1}}));
-    }
-}
-
-/// Runs a mutation step on `doc`. A step that trips over what an earlier step left (indexing
-/// into a value that is no longer an object or an array panics in `serde_json`) is undone and
-/// counts as not applied, so every plan still gives an input.
-pub fn guarded_step(
-    doc: &mut Value,
-    step: impl FnOnce(&mut Value) -> Option<String>,
-) -> Option<String> {
-    let before = doc.clone();
-    match crate::panics::catch(|| step(doc)) {
-        Ok(m) => m,
-        Err(_) => {
-            *doc = before;
-            None
-        }
     }
 }

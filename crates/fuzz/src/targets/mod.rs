@@ -55,14 +55,11 @@ pub(crate) fn map_ws(t: &Target, w: &Workload) -> Result<(), Outcome> {
             if !violations.is_empty() {
                 return Err(violated(
                     "the ws mapper returned a mapping cimopt_ir::check rejects",
-                    format!(
-                        "{}",
-                        violations
-                            .iter()
-                            .map(|v| v.message.clone())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
+                    violations
+                        .iter()
+                        .map(|v| v.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
                 ));
             }
             price_and_simulate(t, w, &mapped.mapping).map(|_| ())
