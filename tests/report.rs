@@ -81,7 +81,19 @@ fn report_in_every_format() {
     ok(d, &["report", "s.json", "--format", "html", "-o", "r.html"]);
     let html = std::fs::read_to_string(d.join("r.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-    assert_eq!(html.matches("<svg ").count(), 3);
+    // Three charts, and the plan's layout of every level that holds tensors.
+    let sched: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    let mut homes: Vec<&str> = sched["memory_plan"]["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["home"].as_str().unwrap())
+        .collect();
+    homes.sort();
+    homes.dedup();
+    assert!(homes.len() >= 2, "{homes:?}");
+    assert_eq!(html.matches("<svg ").count(), 3 + homes.len());
     assert_eq!(
         html.matches("class=\"bar\"").count(),
         5 * layers,
@@ -145,8 +157,17 @@ fn html_report_renders_in_chromium() {
         String::from_utf8_lossy(&dom.stderr)
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
-    // The browser's DOM: three charts, five stacked bars per layer, one utilisation bar each.
-    assert_eq!(dom.matches("<svg").count(), 3, "{dom}");
+    // The browser's DOM: three charts, five stacked bars per layer, one utilisation bar each,
+    // and the memory plan's layout of each level that holds tensors (DRAM and the global
+    // buffer here), one rectangle per tensor.
+    assert_eq!(dom.matches("<svg").count(), 3 + 2, "{dom}");
+    assert_eq!(dom.matches("class=\"plan-level\"").count(), 2, "{dom}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    assert_eq!(
+        dom.matches("class=\"plan-tensor\"").count(),
+        plan["memory_plan"]["tensors"].as_array().unwrap().len()
+    );
     assert_eq!(dom.matches("class=\"bar\"").count(), 5 * 5);
     assert_eq!(dom.matches("class=\"util-bar\"").count(), 5);
     let shot = d.join("r.png");

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: times the command on every bundled model and both presets and writes
-//! `docs/benchmarks.md`. Speed targets live here, never in unit tests.
+//! `docs/benchmarks.md` (keeping its `## Fuzzing` section). Speed targets live here, never in
+//! unit tests.
 
 use anyhow::{Context, Result, bail};
 use std::fmt::Write;

@@ -5,6 +5,7 @@
 //! main command and the tests share one build of HiGHS and tract.
 
 mod bench;
+mod fuzz;
 mod golden;
 mod models;
 mod tools;
@@ -25,6 +26,9 @@ tasks:
   models                   regenerate models/*.onnx from the project's network definitions
   bench                    time compile and simulate on every bundled model, write docs/benchmarks.md
   golden                   regenerate schedules/ (every bundled model on both presets)
+  fuzz [--seconds N] [cimopt-fuzz args]
+                           fuzz every input reader for N seconds (default 600); findings go to
+                           target/fuzz-findings/
 ";
 
 fn main() {
@@ -89,6 +93,10 @@ fn run() -> Result<()> {
         "bench" => {
             let env = tools::ensure(&root)?;
             bench::bench(&root, &env)
+        }
+        "fuzz" => {
+            let env = tools::ensure(&root)?;
+            fuzz::fuzz(&root, &env, &rest)
         }
         "" | "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -166,7 +166,7 @@ pub const MAX_MACS: u64 = 1 << 48;
 
 impl Workload {
     /// Why this workload cannot be a layer, if it cannot: dims and strides outside
-    /// `1..=MAX_EXTENT`, more than [`MAX_MACS`] MACs, or dims that contradict each other (a
+    /// `1..=MAX_EXTENT`, more than [`MAX_MACS`] MACs or input elements, or dims that contradict each other (a
     /// convolution's output extent must follow from its input extent, kernel, stride, padding
     /// and dilation; a matrix product has `R = S = Q = 1`, `H = P`, `W = 1`, unit strides and
     /// no padding). Each message names the field.
@@ -214,6 +214,17 @@ impl Workload {
             _ => out.push(format!(
                 "R·S·P·Q·C·K·G·B = {} MACs is more than the limit of {MAX_MACS} per layer",
                 self.extents().iter().map(|&d| d as u128).product::<u128>()
+            )),
+        }
+        // The weights and outputs are at most the MACs; the input can be larger (a dilated
+        // kernel spans rows it does not multiply), so it has the same limit of its own.
+        let rows = input_extent(self.p, self.r, self.stride[0], self.dilation[0], self.h);
+        let cols = input_extent(self.q, self.s, self.stride[1], self.dilation[1], self.w);
+        match checked_product(&[rows, cols, self.c, self.g, self.b]) {
+            Some(n) if n <= MAX_MACS => {}
+            _ => out.push(format!(
+                "the input the kernel windows read, {rows}×{cols} × C·G·B = {} elements, is more than the limit of {MAX_MACS} per layer",
+                [rows, cols, self.c, self.g, self.b].iter().map(|&d| d as u128).product::<u128>()
             )),
         }
         match self.op {

@@ -78,7 +78,10 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
             };
             let free = level.capacity_bits.saturating_sub(home_bits(lv));
             let budget = match level.replication {
-                Replication::Shared if level.holds.len() > 1 => free * p.shares[o.index()] / 12,
+                Replication::Shared if level.holds.len() > 1 => {
+                    // In 128 bits: a capacity near the limit times a share does not fit in 64.
+                    (u128::from(free) * u128::from(p.shares[o.index()]) / 12) as u64
+                }
                 _ => free,
             };
             let prec = t.precision(o, true).max(t.precision(o, false));

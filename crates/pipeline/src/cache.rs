@@ -67,10 +67,13 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         .as_array()?
         .iter()
         .map(|f| {
+            let [axis, d, factor] = f.as_array()?.as_slice() else {
+                return None;
+            };
             Some(SpatialFactor {
-                axis: *Axis::ALL.get(u(&f[0])? as usize)?,
-                dim: dim(&f[1])?,
-                factor: u(&f[2])?,
+                axis: *Axis::ALL.get(u(axis)? as usize)?,
+                dim: dim(d)?,
+                factor: u(factor)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;
@@ -78,22 +81,26 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         .as_array()?
         .iter()
         .map(|l| {
-            let lv = l[2].as_array()?;
+            let [d, factor, lv] = l.as_array()?.as_slice() else {
+                return None;
+            };
+            let [li, lw, lo] = lv.as_array()?.as_slice() else {
+                return None;
+            };
             Some(TemporalLoop {
-                dim: dim(&l[0])?,
-                factor: u(&l[1])?,
-                level: [
-                    u(&lv[0])? as usize,
-                    u(&lv[1])? as usize,
-                    u(&lv[2])? as usize,
-                ],
+                dim: dim(d)?,
+                factor: u(factor)?,
+                level: [u(li)? as usize, u(lw)? as usize, u(lo)? as usize],
             })
         })
         .collect::<Option<Vec<_>>>()?;
     let double_buffer = v["double_buffer"]
         .as_array()?
         .iter()
-        .map(|d| Some((u(&d[0])? as usize, *Operand::ALL.get(u(&d[1])? as usize)?)))
+        .map(|d| match d.as_array()?.as_slice() {
+            [lv, o] => Some((u(lv)? as usize, *Operand::ALL.get(u(o)? as usize)?)),
+            _ => None,
+        })
         .collect::<Option<Vec<_>>>()?;
     let padded: Vec<u64> = v["padded"]
         .as_array()?
@@ -112,11 +119,15 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         padded_dims: padded.try_into().ok()?,
         home: home.try_into().ok()?,
     };
-    let cands = v["candidates"].as_array().map(|c| Candidates {
-        enumerated: c[0].as_u64().unwrap_or(0),
-        pruned_by_bound: c[1].as_u64().unwrap_or(0),
-        solved: c[2].as_u64().unwrap_or(0),
-    });
+    let cands = match v["candidates"].as_array().map(Vec::as_slice) {
+        Some([enumerated, pruned_by_bound, solved]) => Some(Candidates {
+            enumerated: u(enumerated)?,
+            pruned_by_bound: u(pruned_by_bound)?,
+            solved: u(solved)?,
+        }),
+        Some(_) => return None,
+        None => None,
+    };
     let info = SolveInfo {
         status: v["status"].as_str()?.to_string(),
         best_bound: v["best_bound"].as_f64(),
@@ -150,7 +161,9 @@ pub fn entry(
     ))
 }
 
-/// The mapping and evidence stored at `path`, if it holds a readable entry.
+/// The mapping and evidence stored at `path`, if it holds a readable entry. A malformed entry
+/// (a missing key, a wrong type, an array of the wrong length) is no entry: the layer is solved
+/// again and the entry rewritten.
 pub fn read(path: &Path) -> Option<(Mapping, SolveInfo)> {
     std::fs::read(path)
         .ok()

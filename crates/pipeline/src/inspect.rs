@@ -201,7 +201,8 @@ fn other_summary(m: &Model) -> Vec<OtherSummary> {
             out.len() - 1
         });
         out[i].count += 1;
-        out[i].output_elements += o.output_elements;
+        // Each tensor is at most 2^63 − 1 elements; their sum saturates instead of overflowing.
+        out[i].output_elements = out[i].output_elements.saturating_add(o.output_elements);
     }
     out
 }

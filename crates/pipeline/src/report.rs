@@ -217,7 +217,8 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     for o in &s.model.non_cim_ops {
         let e = non_cim.entry(o.op.clone()).or_default();
         e.0 += 1;
-        e.1 += o.output_elements;
+        // A schedule may give any u64 per node: the sum saturates instead of overflowing.
+        e.1 = e.1.saturating_add(o.output_elements);
         e.2 = per_cycle.map(|p| e.2.unwrap_or(0.0) + (o.output_elements as f64 / p).ceil());
     }
     let vector_cycles = per_cycle.map(|_| non_cim.values().filter_map(|v| v.2).sum::<f64>());
@@ -289,11 +290,20 @@ fn possible_homes(
         }));
         at
     });
+    // The tensors a level is home to during the layer are all in it at once.
+    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(t.precision(o, false)));
     let mut homes = Vec::new();
     for &i in &options[0] {
         for &wt in &options[1] {
             for &o in &options[2] {
-                homes.push([i, wt, o]);
+                let home = [i, wt, o];
+                let fits = (1..t.num_levels()).all(|l| {
+                    let used: u64 = (0..3).filter(|&k| home[k] == l).map(|k| bits[k]).sum();
+                    used <= t.levels[l].capacity_bits
+                });
+                if fits {
+                    homes.push(home);
+                }
             }
         }
     }

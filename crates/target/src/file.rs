@@ -139,10 +139,15 @@ fn within(key: &str, v: u64, max: u64) -> Result<u64, TargetError> {
 }
 
 fn energy(key: &str, v: f64) -> Result<f64, TargetError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
+    if !(v.is_finite() && v >= 0.0) {
         Err(err(key, format!("must be a finite energy >= 0, got {v}")))
+    } else if v > limits::MAX_ENERGY {
+        Err(err(
+            key,
+            format!("{v:e} is more than the limit {:e}", limits::MAX_ENERGY),
+        ))
+    } else {
+        Ok(v)
     }
 }
 

@@ -15,5 +15,8 @@ pub const MAX_CAPACITY_BITS: u64 = 1 << 62;
 pub const MAX_BANDWIDTH: u64 = 1 << 32;
 /// Memory levels: at most 32.
 pub const MAX_LEVELS: usize = 32;
+/// An energy, in its key's unit (pJ per bit, nJ per cycle or per activation): at most 10^9, so
+/// that energies summed over every bit and cycle of a layer stay finite.
+pub const MAX_ENERGY: f64 = 1e9;
 /// Vector-unit lanes per core: at most 2^16.
 pub const MAX_VECTOR_LANES: u64 = 1 << 16;

@@ -6,8 +6,13 @@ use crate::vocab::Operand;
 use std::fmt::Write;
 
 fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
-    let v: Vec<String> = items.into_iter().map(|i| format!("\"{i}\"")).collect();
+    let v: Vec<String> = items.into_iter().map(|i| string(&i.to_string())).collect();
     format!("[{}]", v.join(", "))
+}
+
+/// A TOML string: quoted, with quotes, backslashes and control characters escaped.
+fn string(v: &str) -> String {
+    toml::Value::String(v.to_string()).to_string()
 }
 
 fn float(v: f64) -> String {
@@ -23,7 +28,7 @@ pub fn to_commented_toml(t: &Target) -> String {
     let _ = writeln!(
         s,
         "# cimopt target `{}`. Save, edit, and pass with --target FILE.",
-        t.name
+        t.name.escape_debug()
     );
     let _ = writeln!(
         s,
@@ -37,9 +42,9 @@ pub fn to_commented_toml(t: &Target) -> String {
         s,
         "# --set levels.global_buffer.capacity=512KiB, --set macro.ping_pong=true.\n"
     );
-    let _ = writeln!(s, "name = \"{}\"", t.name);
+    let _ = writeln!(s, "name = {}", string(&t.name));
     if let Some(d) = &t.description {
-        let _ = writeln!(s, "description = {}", toml::Value::String(d.clone()));
+        let _ = writeln!(s, "description = {}", string(d));
     }
     let _ = writeln!(s, "# Cores; also the size of the `cores` spatial axis.");
     let _ = writeln!(s, "cores = {}", t.cores);
@@ -137,7 +142,7 @@ pub fn to_commented_toml(t: &Target) -> String {
     );
     for l in &t.levels {
         let _ = writeln!(s, "\n[[levels]]");
-        let _ = writeln!(s, "name = \"{}\"", l.name);
+        let _ = writeln!(s, "name = {}", string(&l.name));
         let _ = writeln!(
             s,
             "holds = {}            # operands it may store",
@@ -197,7 +202,7 @@ pub fn to_commented_toml(t: &Target) -> String {
         let _ = writeln!(s, "dims = {}", list(a.dims.iter()));
         let src: Vec<String> = Operand::ALL
             .iter()
-            .map(|o| format!("{o} = \"{}\"", t.levels[a.source[o.index()]].name))
+            .map(|o| format!("{o} = {}", string(&t.levels[a.source[o.index()]].name)))
             .collect();
         let _ = writeln!(s, "source = {{ {} }}", src.join(", "));
     }
