@@ -968,6 +968,8 @@ fn schedule_of(
     let latency: f64 = metrics.iter().map(|m| m.latency_cycles).sum();
     let energy: f64 = metrics.iter().map(|m| m.energy_nj).sum();
     Schedule {
+        // Probe layers are not a model: they have no execution order to plan.
+        plan: None,
         producer: Producer {
             tool: "cimopt-fuzz".into(),
             version: "0".into(),
