@@ -195,3 +195,113 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn outputs_follow_the_rules_of_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(schedule(), d.join("s.json")).unwrap();
+    // Never over the schedule being exported.
+    let e = fails(
+        d,
+        &["export", "s.json", "--format", "miredo", "-o", "s.json"],
+        1,
+    );
+    assert!(
+        e.contains("refusing to write") && e.contains("the schedule being exported"),
+        "{e}"
+    );
+    cimopt_schedule::from_json(&std::fs::read_to_string(d.join("s.json")).unwrap(), None).unwrap();
+    // A read-only file is kept unless --force.
+    let ro = d.join("ro.json");
+    std::fs::write(&ro, "keep").unwrap();
+    let mut p = std::fs::metadata(&ro).unwrap().permissions();
+    p.set_readonly(true);
+    std::fs::set_permissions(&ro, p).unwrap();
+    let e = fails(
+        d,
+        &["export", "s.json", "--format", "miredo", "-o", "ro.json"],
+        1,
+    );
+    assert!(e.contains("read-only") && e.contains("--force"), "{e}");
+    assert_eq!(std::fs::read_to_string(&ro).unwrap(), "keep");
+    ok(
+        d,
+        &[
+            "export", "s.json", "--format", "miredo", "-o", "ro.json", "--force",
+        ],
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&ro).unwrap()).unwrap();
+    assert_eq!(v["format"], "cimopt-miredo-1");
+    // The committed schedules keep tensors on chip: MIREDO says so once, naming the layers.
+    let o = cimopt(d, &["export", "s.json", "--format", "miredo"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("keep operands on chip") && err.matches("no residency").count() == 1,
+        "{err}"
+    );
+    // The Gantt chart of one layer, to a file or into a folder under its own name.
+    ok(
+        d,
+        &[
+            "export", "s.json", "--format", "gantt", "--layer", "1", "-o", "g.svg",
+        ],
+    );
+    let svg = std::fs::read_to_string(d.join("g.svg")).unwrap();
+    assert!(svg.starts_with("<svg xmlns=") && svg.contains(">MAC array<"));
+    std::fs::create_dir(d.join("out")).unwrap();
+    ok(
+        d,
+        &[
+            "export", "s.json", "--format", "gantt", "--layer", "1", "-o", "out",
+        ],
+    );
+    let names: Vec<String> = std::fs::read_dir(d.join("out"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names.len(), 1);
+    assert!(
+        names[0].starts_with("layer001_") && names[0].ends_with(".gantt.svg"),
+        "{names:?}"
+    );
+    // One file per layer needs a folder whose parent exists.
+    let e = fails(
+        d,
+        &[
+            "export",
+            "s.json",
+            "--format",
+            "timeloop",
+            "-o",
+            "missing/tl",
+        ],
+        1,
+    );
+    assert!(e.contains("missing") && e.contains("does not exist"), "{e}");
+    let e = fails(
+        d,
+        &["export", "s.json", "--format", "timeloop", "-o", "g.svg"],
+        1,
+    );
+    assert!(e.contains("not a folder"), "{e}");
+    // Never over a document being imported.
+    ok(d, &["export", "s.json", "--format", "timeloop", "-o", "tl"]);
+    let exact = std::fs::read_dir(d.join("tl"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("  exact: true")
+        })
+        .expect("an exact layer");
+    let before = std::fs::read_to_string(&exact).unwrap();
+    let x = exact.to_str().unwrap();
+    let e = fails(d, &["import", "--format", "timeloop", x, "-o", x], 1);
+    assert!(e.contains("a document being imported"), "{e}");
+    assert_eq!(std::fs::read_to_string(&exact).unwrap(), before);
+}
