@@ -153,9 +153,7 @@ pub fn miredo_layer(s: &Schedule, i: usize) -> Value {
         .temporal
         .iter()
         .filter_map(|l| {
-            let Some(dim) = dim_number(l.dim) else {
-                return None;
-            };
+            let dim = dim_number(l.dim)?;
             Some(json!({
                 "dim": dim,
                 "dim_name": l.dim.name(),

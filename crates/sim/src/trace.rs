@@ -323,8 +323,7 @@ fn port_totals(prog: &Program) -> Vec<[(u64, u64); 3]> {
             t.1 = t.1.saturating_add(runs.saturating_mul(out.ticks));
         }
     }
-    for o in 0..3 {
-        let b = prog.bootstrap_ticks[o];
+    for (o, &b) in prog.bootstrap_ticks.iter().enumerate() {
         if b > 0 {
             let n = if o == 2 { 2 } else { 1 };
             let home = prog.home[o];
@@ -524,7 +523,11 @@ mod tests {
     #[test]
     fn resident_operands_bootstrap_from_their_home() {
         let t = target();
-        let gb = t.levels.iter().position(|l| l.name == "global_buffer").unwrap();
+        let gb = t
+            .levels
+            .iter()
+            .position(|l| l.name == "global_buffer")
+            .unwrap();
         let (w, mut m) = layer();
         // Nothing above the home: K's loop moves to the global buffer for I and O.
         m.temporal[0].level = [gb, 0, gb];
@@ -552,7 +555,11 @@ mod tests {
             "{boot:?}"
         );
         // A resident input whose outermost loop sits below its home is copied from the home.
-        let ib = t.levels.iter().position(|l| l.name == "input_buffer").unwrap();
+        let ib = t
+            .levels
+            .iter()
+            .position(|l| l.name == "input_buffer")
+            .unwrap();
         let (w, mut m) = layer();
         m.temporal[0].level = [ib, 0, 0];
         m.temporal[1].level[0] = ib;
@@ -566,7 +573,11 @@ mod tests {
         )));
         assert!(!tr.events.iter().any(|e| matches!(
             e.kind,
-            Kind::Transfer { operand: Operand::I, from: 0, .. }
+            Kind::Transfer {
+                operand: Operand::I,
+                from: 0,
+                ..
+            }
         )));
     }
 
