@@ -6,6 +6,7 @@
 mod check;
 mod compare;
 mod compile;
+mod export;
 mod inspect;
 mod progress;
 mod report;
@@ -43,6 +44,10 @@ enum Command {
     Report(report::ReportArgs),
     /// Compile the cartesian product of target variants and tabulate latency, energy and EDP.
     Sweep(sweep::SweepArgs),
+    /// Write a schedule in another tool's terms: Timeloop v4, MIREDO's loop nest, a Perfetto trace.
+    Export(export::ExportArgs),
+    /// Read Timeloop documents written by `export` back into a schedule.
+    Import(export::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +92,8 @@ fn main() -> ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
         Command::Sweep(a) => sweep::run(a),
+        Command::Export(a) => export::run_export(a),
+        Command::Import(a) => export::run_import(a),
     };
     match result {
         Ok(code) => code.into(),

@@ -3,7 +3,7 @@
 
 use crate::Outcome;
 use cimopt_pipeline::output::{OutputPolicy, write_output};
-use cimopt_pipeline::report::{Format, render};
+use cimopt_pipeline::report::{Format, RenderOptions, render_with};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -17,6 +17,10 @@ pub struct ReportArgs {
     /// (needs `vector_lanes` in the target).
     #[arg(long)]
     pub include_vector: bool,
+    /// HTML: draw the simulated timeline (Gantt chart) of this layer (its id) instead of the
+    /// slowest layer's.
+    #[arg(long, value_name = "N")]
+    pub timeline_layer: Option<usize>,
     /// Write to this file (atomically) instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -27,7 +31,11 @@ pub struct ReportArgs {
 
 pub fn run(args: &ReportArgs) -> Outcome {
     let s = crate::read_schedule(&args.schedule)?;
-    let out = render(&s, args.format, args.include_vector)?;
+    let options = RenderOptions {
+        include_vector: args.include_vector,
+        timeline_layer: args.timeline_layer,
+    };
+    let out = render_with(&s, args.format, &options)?;
     match &args.output {
         Some(p) => {
             let policy = OutputPolicy::protecting(

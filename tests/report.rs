@@ -81,7 +81,8 @@ fn report_in_every_format() {
     ok(d, &["report", "s.json", "--format", "html", "-o", "r.html"]);
     let html = std::fs::read_to_string(d.join("r.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
-    // Three charts, and the plan's layout of every level that holds tensors.
+    // Three charts, the plan's layout of every level that holds tensors, and the slowest
+    // layer's timeline.
     let sched: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
     let mut homes: Vec<&str> = sched["memory_plan"]["tensors"]
@@ -93,7 +94,38 @@ fn report_in_every_format() {
     homes.sort();
     homes.dedup();
     assert!(homes.len() >= 2, "{homes:?}");
-    assert_eq!(html.matches("<svg ").count(), 3 + homes.len());
+    assert_eq!(html.matches("<svg ").count(), 3 + homes.len() + 1);
+    assert_eq!(html.matches("<div id=\"timeline\">").count(), 1);
+    assert!(html.contains(", the slowest layer (simulator)</h2>"));
+    // Another layer's timeline on request; a layer the schedule lacks is an error.
+    ok(
+        d,
+        &[
+            "report",
+            "s.json",
+            "--format",
+            "html",
+            "--timeline-layer",
+            "0",
+            "-o",
+            "r0.html",
+        ],
+    );
+    let r0 = std::fs::read_to_string(d.join("r0.html")).unwrap();
+    assert!(r0.contains("<h2>Timeline of layer 0 "), "{r0}");
+    let e = fails(
+        d,
+        &[
+            "report",
+            "s.json",
+            "--format",
+            "html",
+            "--timeline-layer",
+            "99",
+        ],
+        1,
+    );
+    assert!(e.contains("--timeline-layer 99: the schedule has"), "{e}");
     assert_eq!(
         html.matches("class=\"bar\"").count(),
         5 * layers,
@@ -133,6 +165,17 @@ fn html_report_renders_in_chromium() {
         ],
     );
     ok(d, &["report", "s.json", "--format", "html", "-o", "r.html"]);
+    // A copy that measures the timeline's chart once laid out (the report has no script; this
+    // one runs at the end of the body, where the chart is parsed, and forces the layout).
+    let html = std::fs::read_to_string(d.join("r.html")).unwrap();
+    let probe = r#"<script>
+const g = document.querySelector('#timeline svg');
+const r = g.getBoundingClientRect();
+let bars = 0;
+for (const b of g.querySelectorAll('rect')) { const x = b.getBoundingClientRect(); if (x.width > 0 && x.height > 0) bars++; }
+document.body.setAttribute('data-gantt', `${Math.round(r.width)}x${Math.round(r.height)} ${bars}`);
+</script></body>"#;
+    std::fs::write(d.join("probe.html"), html.replace("</body>", probe)).unwrap();
     let url = format!("file://{}", d.join("r.html").display());
     let flags = [
         "--headless",
@@ -158,9 +201,9 @@ fn html_report_renders_in_chromium() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
     // The browser's DOM: three charts, five stacked bars per layer, one utilisation bar each,
-    // and the memory plan's layout of each level that holds tensors (DRAM and the global
-    // buffer here), one rectangle per tensor.
-    assert_eq!(dom.matches("<svg").count(), 3 + 2, "{dom}");
+    // the memory plan's layout of each level that holds tensors (DRAM and the global buffer
+    // here), one rectangle per tensor, and the slowest layer's timeline.
+    assert_eq!(dom.matches("<svg").count(), 3 + 2 + 1, "{dom}");
     assert_eq!(dom.matches("class=\"plan-level\"").count(), 2, "{dom}");
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
@@ -170,6 +213,36 @@ fn html_report_renders_in_chromium() {
     );
     assert_eq!(dom.matches("class=\"bar\"").count(), 5 * 5);
     assert_eq!(dom.matches("class=\"util-bar\"").count(), 5);
+    // The timeline's Gantt chart: rows for the MAC array and the ports, activations.
+    let gantt = &dom[dom.find("id=\"timeline\"").expect("the timeline chart")..];
+    assert!(gantt.contains(">MAC array<"), "{gantt}");
+    assert!(gantt.matches("class=\"row\"").count() >= 3);
+    assert!(gantt.contains("<title>activation "));
+    // Laid out, it has a size, and its bars too.
+    let probed = std::process::Command::new(chromium)
+        .args(flags)
+        .arg(&profile)
+        .args([
+            "--dump-dom",
+            &format!("file://{}", d.join("probe.html").display()),
+        ])
+        .output()
+        .unwrap();
+    let probed = String::from_utf8_lossy(&probed.stdout);
+    let at = probed.find("data-gantt=\"").expect("the probe ran") + 12;
+    let size: Vec<&str> = probed[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .split([' ', 'x'])
+        .collect();
+    let (w, h, bars): (u64, u64, u64) = (
+        size[0].parse().unwrap(),
+        size[1].parse().unwrap(),
+        size[2].parse().unwrap(),
+    );
+    assert!(w >= 900 && h >= 100, "the timeline is {w}×{h}");
+    assert!(bars > 24, "{bars} bars drawn with a size");
     let shot = d.join("r.png");
     let out = std::process::Command::new(chromium)
         .args(flags)

@@ -12,7 +12,9 @@
 //!   layer and may interrupt.
 //! - [`simulate`] executes a schedule's layers with the simulator; [`check`] lists what is
 //!   wrong with one; [`report`] renders one as a table, JSON, CSV or HTML; [`compare`] sets two
-//!   side by side; [`sweep`] compiles target variants; [`inspect`] describes a lowered model.
+//!   side by side; [`sweep`] compiles target variants; [`inspect`] describes a lowered model;
+//!   [`export`] writes a schedule in other tools' terms (Timeloop, MIREDO, Perfetto, a Gantt
+//!   chart) and imports Timeloop documents back.
 //! - [`output::write_atomic`] is how every output file is written.
 //!
 //! The command-line crate maps flags onto these types and decides where output goes; the
@@ -24,6 +26,7 @@ pub mod cache;
 pub mod check;
 pub mod compare;
 pub mod compile;
+pub mod export;
 pub mod inspect;
 pub mod options;
 pub mod output;
@@ -99,6 +102,9 @@ pub enum Error {
     /// Writing an output file failed.
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    /// A schedule did not export, or documents did not import (`export`).
+    #[error(transparent)]
+    Export(#[from] cimopt_export::ExportError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

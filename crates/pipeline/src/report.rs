@@ -525,7 +525,60 @@ pub fn esc(s: &str) -> String {
 
 const COLOURS: [&str; 5] = ["#4878d0", "#ee854a", "#6acc64", "#d65f5f", "#956cb4"];
 
-fn html(r: &Report, s: &Schedule) -> String {
+/// Activations the HTML report's timeline traces: enough to show the steady state after the
+/// first fetches, few enough to read every bar.
+pub const TIMELINE_ACTIVATIONS: usize = 24;
+
+/// The layer the HTML report draws the timeline of: the one asked for, else the slowest (the
+/// first of equals).
+fn timeline_layer(r: &Report, asked: Option<usize>) -> Option<usize> {
+    asked.or_else(|| {
+        r.rows
+            .iter()
+            .enumerate()
+            .fold(None, |best: Option<(usize, f64)>, (i, x)| match best {
+                Some((_, l)) if l >= x.metrics.latency_cycles => best,
+                _ => Some((i, x.metrics.latency_cycles)),
+            })
+            .map(|b| b.0)
+    })
+}
+
+/// The timeline section: the simulator's Gantt chart of one layer's first activations.
+fn timeline_html(r: &Report, s: &Schedule, layer: usize, asked: bool) -> String {
+    let mut o = String::new();
+    let x = &r.rows[layer];
+    let why = if asked { "" } else { ", the slowest layer" };
+    let _ = write!(
+        o,
+        "<h2>Timeline of layer {} `{}`{why} (simulator)</h2>",
+        x.id,
+        esc(&crate::output::printable(&x.name))
+    );
+    match cimopt_export::trace_layer(s, layer, TIMELINE_ACTIVATIONS) {
+        Ok(tr) => {
+            let _ = write!(
+                o,
+                "<p>Its first {} of {} activations as the simulator executes them: one row for the MAC array and one per level and operand (the transfers leaving that level), stalls coloured by cause. {} cycles in all; hover a bar for its span. <code>cimopt export --format perfetto --layer {layer}</code> gives the whole layer to a trace viewer.</p><div id=\"timeline\">",
+                tr.recorded_activations,
+                tr.report.activations,
+                tr.report.latency_cycles.round(),
+            );
+            o.push_str(&cimopt_export::gantt_svg(&tr, u64::MAX));
+            o.push_str("</div>");
+        }
+        Err(e) => {
+            let _ = write!(
+                o,
+                "<p>The simulator cannot trace it: {}</p>",
+                esc(&e.to_string())
+            );
+        }
+    }
+    o
+}
+
+fn html(r: &Report, s: &Schedule, timeline: Option<usize>) -> String {
     let mut o = String::new();
     let title = format!("{} on {}", s.inputs.model_file, s.inputs.target.name);
     let _ = write!(
@@ -657,6 +710,10 @@ fn html(r: &Report, s: &Schedule) -> String {
         "<line x1=\"{left}\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" stroke=\"#333\"/><text x=\"0\" y=\"12\" font-size=\"11\">100%</text></svg><p>Bars: MAC utilisation. Dots: lower bound / latency (1 at the top = at the bound).</p>"
     );
 
+    if let Some(l) = timeline_layer(r, timeline) {
+        o.push_str(&timeline_html(r, s, l, timeline.is_some()));
+    }
+
     // The table.
     o.push_str("<h2>Layers</h2><table><tr><th>id</th><th class=\"l\">layer</th><th class=\"l\">op</th><th class=\"l\">dims</th><th>latency (cycles)</th><th>energy (nJ)</th><th>EDP</th><th>utilisation</th><th>× bound</th><th>prediction error</th></tr>");
     for x in &r.rows {
@@ -689,14 +746,46 @@ pub fn json_of(s: &Schedule) -> Result<String> {
     Ok(to_json(&build(s, false)?, s))
 }
 
+/// How a report is rendered besides its format.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Add the vector unit's estimate for the non-CIM operators to the latency totals (the
+    /// target must set `vector_lanes`).
+    pub include_vector: bool,
+    /// HTML: the layer (its position in the schedule) whose simulated timeline is drawn; the
+    /// slowest layer when `None`.
+    pub timeline_layer: Option<usize>,
+}
+
 /// A schedule's report in one format; `include_vector` adds the vector unit's estimate for the
 /// non-CIM operators to the latency totals (the target must set `vector_lanes`).
 pub fn render(s: &Schedule, format: Format, include_vector: bool) -> Result<String> {
-    let r = build(s, include_vector)?;
+    render_with(
+        s,
+        format,
+        &RenderOptions {
+            include_vector,
+            ..RenderOptions::default()
+        },
+    )
+}
+
+/// A schedule's report in one format, as `options` say.
+pub fn render_with(s: &Schedule, format: Format, options: &RenderOptions) -> Result<String> {
+    if let Some(l) = options.timeline_layer
+        && l >= s.layers.len()
+    {
+        return Err(Error::Options(format!(
+            "--timeline-layer {l}: the schedule has {} layers (0..{})",
+            s.layers.len(),
+            s.layers.len().saturating_sub(1)
+        )));
+    }
+    let r = build(s, options.include_vector)?;
     Ok(match format {
         Format::Json => to_json(&r, s),
         Format::Csv => csv(&r),
-        Format::Html => html(&r, s),
+        Format::Html => html(&r, s, options.timeline_layer),
         Format::Table => table(&r, s),
     })
 }

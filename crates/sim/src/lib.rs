@@ -133,6 +133,7 @@ mod fast;
 mod prepare;
 #[cfg(test)]
 mod tests;
+pub mod trace;
 mod walk;
 
 use cimopt_ir::{Mapping, Violation, Workload};

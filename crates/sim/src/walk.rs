@@ -19,6 +19,8 @@ pub(crate) struct Walker<'a> {
     prog: &'a Program,
     pub timer: Vec<u64>,
     pub c: Counters,
+    /// The timeline recorder when tracing ([`crate::trace`]); `None` for a plain walk.
+    pub rec: Option<crate::trace::Recorder>,
 }
 
 impl<'a> Walker<'a> {
@@ -27,7 +29,17 @@ impl<'a> Walker<'a> {
             bits: vec![0; prog.counters()],
             ..Counters::default()
         };
-        Walker { prog, timer, c }
+        Walker {
+            prog,
+            timer,
+            c,
+            rec: None,
+        }
+    }
+
+    /// Whether the recorder has seen all the activations it records (never for a plain walk).
+    fn halted(&self) -> bool {
+        self.rec.as_ref().is_some_and(|r| r.halted())
     }
 
     fn add_bits(&mut self, bits: &[(usize, u64)]) {
@@ -37,6 +49,7 @@ impl<'a> Walker<'a> {
     }
 
     fn pre_read(&mut self, o: usize, s: &Move) {
+        let before = (self.timer[s.cur], self.timer[s.nxt]);
         let t = &mut self.timer;
         if s.double {
             // The child has a free buffer: the transfer starts at once.
@@ -52,12 +65,19 @@ impl<'a> Walker<'a> {
             self.c.mode_switch += s.cons;
         }
         self.c.transfer[o] += s.cons;
+        if let Some(r) = &mut self.rec {
+            r.pre_read(o, s, before, (self.timer[s.cur], self.timer[s.nxt]));
+        }
     }
 
     /// Double-buffered output write-back (delayed by one iteration, and the final flush).
     fn write_back_double(&mut self, s: &Move, bits: &[(usize, u64)]) {
         let t = &mut self.timer;
-        t[s.cur] = t[s.cur].max(t[s.nxt]) + s.ticks;
+        let start = t[s.cur].max(t[s.nxt]);
+        t[s.cur] = start + s.ticks;
+        if let Some(r) = &mut self.rec {
+            r.write_back(s, start, start + s.ticks);
+        }
         self.c.transfer[2] += s.cons;
         self.c.writeback += s.cons;
         self.add_bits(bits);
@@ -66,7 +86,11 @@ impl<'a> Walker<'a> {
     /// Single-buffered output write-back, right after the child.
     fn write_back_single(&mut self, s: &Move, bits: &[(usize, u64)]) {
         let t = &mut self.timer;
-        t[s.nxt] = t[s.cur].max(t[s.nxt]) + s.ticks;
+        let start = t[s.cur].max(t[s.nxt]);
+        t[s.nxt] = start + s.ticks;
+        if let Some(r) = &mut self.rec {
+            r.write_back(s, start, start + s.ticks);
+        }
         t[s.cur] = t[s.nxt];
         self.c.transfer[2] += s.cons;
         self.c.writeback += s.cons;
@@ -87,6 +111,9 @@ impl<'a> Walker<'a> {
             }
         }
         self.c.activations += 1;
+        if let Some(r) = &mut self.rec {
+            r.activation(ready, ready + prog.t_mac * prog.den);
+        }
     }
 
     pub fn run(&mut self, i: usize) {
@@ -98,6 +125,9 @@ impl<'a> Walker<'a> {
         let lp = &prog.loops[i];
         let out = lp.step[2];
         for it in 0..lp.factor {
+            if self.halted() {
+                return;
+            }
             for o in 0..3 {
                 self.pre_read(o, &lp.step[o]);
             }
@@ -106,6 +136,9 @@ impl<'a> Walker<'a> {
                 self.write_back_double(&out, &lp.wb_bits);
             }
             self.run(i + 1);
+            if self.halted() {
+                return;
+            }
             if !out.double {
                 self.write_back_single(&out, &lp.wb_bits);
             }
