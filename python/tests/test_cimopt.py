@@ -259,8 +259,9 @@ def test_compile_releases_the_interpreter(cache):
         done.set()
         counter.join()
     during = [t for t in ticks if start < t < end]
-    # The other thread ran all along (with the interpreter held it could not tick at all).
-    assert len(during) > 0.3 * (end - start) / 0.005, (len(during), end - start)
+    # The other thread ran along (with the interpreter held it could not tick at all; the
+    # margin is for a loaded machine).
+    assert len(during) >= max(10, 0.1 * (end - start) / 0.005), (len(during), end - start)
 
 
 def test_ctrl_c_interrupts_a_compile_cleanly(tmp_path):
@@ -278,11 +279,11 @@ def test_ctrl_c_interrupts_a_compile_cleanly(tmp_path):
     time.sleep(3)
     start = time.monotonic()
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    out, err = p.communicate(timeout=300)
     assert p.returncode == 3, (p.returncode, out, err)
     assert out.strip() == "interrupted"
-    # Stopped between layers, not after the whole model (tens of seconds).
-    assert time.monotonic() - start < 30
+    # Stopped between layers (after the solves under way), not after the whole model.
+    assert time.monotonic() - start < 60
 
 
 ERRORS = [
@@ -417,6 +418,11 @@ def test_bad_arguments_raise_never_panic(tmp_path):
         cimopt.target("default", set={"cores": object()})
     with pytest.raises(TypeError, match="set"):
         cimopt.target("default", set=42)
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(TypeError, match="nested"):
+        cimopt.target("default", set={"spatial.cores.dims": deep})
     with pytest.raises(TypeError, match="cache"):
         cimopt.compile(TINY, "default", cache=3)
     with pytest.raises(cimopt.OptionsError, match="unknown mapper `fast`"):

@@ -167,6 +167,13 @@ impl Target {
 /// strings as given (so `"512KiB"` is a capacity, as on the command line), lists as TOML
 /// arrays.
 fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
+    value_text_at(v, 0)
+}
+
+/// Deeper than any target field's value (lists of dims or operands are one level).
+const MAX_NESTING: usize = 8;
+
+fn value_text_at(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<String> {
     if v.is_instance_of::<PyBool>() {
         return Ok(if v.extract::<bool>()? {
             "true"
@@ -193,6 +200,11 @@ fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
         return Ok(v.extract::<String>()?);
     }
     if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        if depth >= MAX_NESTING {
+            return Err(PyTypeError::new_err(format!(
+                "set: lists nested more than {MAX_NESTING} deep"
+            )));
+        }
         let items: Vec<String> = v
             .try_iter()?
             .map(|item| {
@@ -201,7 +213,7 @@ fn value_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
                     // A JSON string is a valid TOML basic string.
                     Ok(serde_json::Value::String(item.extract()?).to_string())
                 } else {
-                    value_text(&item)
+                    value_text_at(&item, depth + 1)
                 }
             })
             .collect::<PyResult<_>>()?;
