@@ -31,3 +31,9 @@ class ScheduleError(Error):
 
 class OptionsError(Error, ValueError):
     """An option value out of range or unknown (``gap=2``, ``mapper="fast"``)."""
+
+
+# Shown as `cimopt.ModelError` (the names `cimopt` exports), not as this module's.
+for _class in (Error, ModelError, TargetError, UnmappableError, ScheduleError, OptionsError):
+    _class.__module__ = "cimopt"
+del _class
