@@ -67,15 +67,9 @@ impl SolverArgs {
 }
 
 /// Where cached solves live: `$CIMOPT_CACHE_DIR`, else `$XDG_CACHE_HOME/cimopt`, else
-/// `~/.cache/cimopt`.
+/// `~/.cache/cimopt` (`cimopt_pipeline::cache::default_dir`, which the Python package uses too).
 pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("CIMOPT_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("cimopt"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cimopt"))
+    cimopt_pipeline::cache::default_dir(|name| std::env::var_os(name))
 }
 
 #[derive(clap::Args, Debug)]

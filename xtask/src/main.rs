@@ -8,6 +8,7 @@ mod bench;
 mod fuzz;
 mod golden;
 mod models;
+mod python;
 mod tools;
 
 use anyhow::{Context, Result, bail};
@@ -18,9 +19,11 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
-  test [--fast] [cargo test args]
-                           install missing build tools, then run every test (--fast skips the
-                           heavy ones: every model with the MILP, cold golden solves)
+  test [--fast] [--no-python|--python-only] [cargo test args]
+                           install missing build tools, then run every test: cargo's, then the
+                           Python package's (pytest in a venv under target/; --no-python skips
+                           them, --python-only runs only them); --fast skips the heavy ones
+                           (every model with the MILP, cold golden solves)
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
@@ -60,7 +63,17 @@ fn run() -> Result<()> {
             let env = tools::ensure(&root)?;
             tools::ensure_chromium();
             let fast = rest.iter().any(|a| a == "--fast");
-            let rest: Vec<String> = rest.into_iter().filter(|a| a != "--fast").collect();
+            let no_python = rest.iter().any(|a| a == "--no-python");
+            let python_only = rest.iter().any(|a| a == "--python-only");
+            let rest: Vec<String> = rest
+                .into_iter()
+                .filter(|a| a != "--fast" && a != "--no-python" && a != "--python-only")
+                .collect();
+            if python_only {
+                // The same build as cargo's tests, without running them.
+                build_cimopt(&root, &env)?;
+                return python::test(&root, &env, fast);
+            }
             let mut args: Vec<String> = ["test", "--workspace"].map(String::from).to_vec();
             args.extend(rest);
             if fast {
@@ -70,7 +83,18 @@ fn run() -> Result<()> {
                 }
                 args.extend(["--skip".into(), "heavy_".into()]);
             }
-            cargo(&root, &env, args)
+            let started = std::time::Instant::now();
+            cargo(&root, &env, args)?;
+            eprintln!(
+                "xtask: cargo test took {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            if no_python {
+                return Ok(());
+            }
+            // After cargo's tests, which built the `cimopt` binary the Python tests compare
+            // against and every dependency the extension links.
+            python::test(&root, &env, fast)
         }
         "run" => {
             let env = tools::ensure(&root)?;

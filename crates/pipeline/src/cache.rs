@@ -9,11 +9,28 @@ use cimopt_ir::{Layer, Mapping, SpatialFactor, TemporalLoop};
 use cimopt_schedule::{Candidates, SolveInfo};
 use cimopt_target::{Axis, Dim, Operand, Target};
 use serde_json::{Value, json};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// A hash of the sources of every crate whose code decides a mapping (see `build.rs`): a
 /// rebuilt library that solves differently never reads an older one's results.
 pub const SOURCE_ID: &str = env!("CIMOPT_SOURCE_ID");
+
+/// The folder the solve cache lives in unless the caller names one, from the environment that
+/// `var` reads (the library reads none itself; callers pass `std::env::var_os`):
+/// `$CIMOPT_CACHE_DIR`, else `$XDG_CACHE_HOME/cimopt`, else `~/.cache/cimopt`; empty values
+/// count as unset. `None` without any of them. The command and the Python package both use it,
+/// so that they share one cache.
+pub fn default_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    if let Some(d) = set("CIMOPT_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = set("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("cimopt"));
+    }
+    set("HOME").map(|h| PathBuf::from(h).join(".cache").join("cimopt"))
+}
 
 /// The content address of a solve: everything its result depends on.
 fn cache_key(
@@ -177,5 +194,43 @@ pub fn write(path: &Path, m: &Mapping, info: &SolveInfo) {
         && std::fs::create_dir_all(dir).is_ok()
     {
         let _ = write_atomic(path, encode(m, info).to_string().as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_dir;
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn the_cache_folder_follows_the_environment_in_order() {
+        let all = [
+            ("CIMOPT_CACHE_DIR", "/c"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
+        assert_eq!(default_dir(env(&all)), Some(PathBuf::from("/c")));
+        assert_eq!(
+            default_dir(env(&all[1..])),
+            Some(PathBuf::from("/x/cimopt"))
+        );
+        assert_eq!(
+            default_dir(env(&[("CIMOPT_CACHE_DIR", ""), ("HOME", "/h")])),
+            Some(PathBuf::from("/h/.cache/cimopt"))
+        );
+        assert_eq!(default_dir(env(&[])), None);
     }
 }

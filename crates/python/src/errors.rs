@@ -1,0 +1,142 @@
+//! The library's errors as the Python exceptions of `cimopt._errors`, with the command's
+//! messages.
+//!
+//! Work that runs detached from the interpreter returns a [`Failure`] (plain Rust data); it
+//! becomes a Python exception once the thread is attached again.
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// Which exception class a failure raises (`cimopt.<Kind>Error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `cimopt.Error`: anything without a kind of its own (writing a file, reading one).
+    Base,
+    /// `cimopt.ModelError`: the ONNX model cannot be read or lowered.
+    Model,
+    /// `cimopt.TargetError`: the target (preset, file or override) is not valid.
+    Target,
+    /// `cimopt.UnmappableError`: no mapping of a layer fits the target.
+    Unmappable,
+    /// `cimopt.ScheduleError`: a schedule cannot be read, or is not valid on its target.
+    Schedule,
+    /// `cimopt.OptionsError` (also a `ValueError`): an option value out of range.
+    Options,
+    /// `KeyboardInterrupt`: the compile was stopped (Ctrl-C) and returned nothing.
+    Interrupted,
+}
+
+impl Kind {
+    fn class_name(self) -> &'static str {
+        match self {
+            Kind::Base => "Error",
+            Kind::Model => "ModelError",
+            Kind::Target => "TargetError",
+            Kind::Unmappable => "UnmappableError",
+            Kind::Schedule => "ScheduleError",
+            Kind::Options => "OptionsError",
+            Kind::Interrupted => "KeyboardInterrupt",
+        }
+    }
+}
+
+/// An error on its way to Python.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: Kind,
+    pub message: String,
+    /// Every violation of an invalid schedule, one line each (`ScheduleError.violations`).
+    pub violations: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    pub fn into_py(self, py: Python<'_>) -> PyErr {
+        if self.kind == Kind::Interrupted {
+            return PyKeyboardInterrupt::new_err(self.message);
+        }
+        let class = py
+            .import("cimopt._errors")
+            .and_then(|m| m.getattr(self.kind.class_name()))
+            .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
+        let class = match class {
+            Ok(c) => c,
+            Err(e) => {
+                return PyRuntimeError::new_err(format!(
+                    "{} (and the cimopt exception classes cannot be loaded: {e})",
+                    self.message
+                ));
+            }
+        };
+        let err = PyErr::from_type(class, self.message);
+        if self.kind == Kind::Schedule
+            && let Err(e) = err.value(py).setattr("violations", self.violations)
+        {
+            return e;
+        }
+        err
+    }
+}
+
+impl From<Failure> for PyErr {
+    fn from(f: Failure) -> PyErr {
+        Python::attach(|py| f.into_py(py))
+    }
+}
+
+pub type Outcome<T> = Result<T, Failure>;
+
+/// The kind of a pipeline error (its message is the error's own).
+pub fn pipeline_kind(e: &cimopt_pipeline::Error) -> Kind {
+    use cimopt_pipeline::Error as E;
+    match e {
+        E::Options(_) => Kind::Options,
+        E::Unmappable { .. } | E::NothingMapped { .. } => Kind::Unmappable,
+        E::Interrupted | E::SweepInterrupted { .. } => Kind::Interrupted,
+        E::Simulation { .. } | E::Mismatch(_) => Kind::Schedule,
+        E::Target { .. } => Kind::Target,
+        E::Variant { error, .. } => pipeline_kind(error),
+        E::Output(_) => Kind::Base,
+    }
+}
+
+pub fn pipeline(e: cimopt_pipeline::Error) -> Failure {
+    let kind = pipeline_kind(&e);
+    let message = match &e {
+        // The command adds the same hint, naming its flag.
+        cimopt_pipeline::Error::Unmappable { .. } => format!(
+            "{e}\n(use keep_going=True to map the other layers and list this one as skipped)"
+        ),
+        _ => e.to_string(),
+    };
+    Failure::new(kind, message)
+}
+
+/// A schedule that does not read or check, as the command says it: `{what} is not a valid
+/// schedule: {reason}`, with every violation listed.
+pub fn schedule(what: &str, e: cimopt_schedule::ScheduleError) -> Failure {
+    let violations = match &e {
+        cimopt_schedule::ScheduleError::InvalidMappings(v) => {
+            v.iter().map(|x| x.to_string()).collect()
+        }
+        _ => Vec::new(),
+    };
+    Failure {
+        kind: Kind::Schedule,
+        message: format!("{what} is not a valid schedule: {e}"),
+        violations,
+    }
+}
+
+/// A target that does not load: `target `{spec}`: {reason}`.
+pub fn target(spec: &str, e: cimopt_target::TargetError) -> Failure {
+    Failure::new(Kind::Target, format!("target `{spec}`: {e}"))
+}
