@@ -104,6 +104,20 @@ def test_compile_gives_the_commands_schedule_and_totals(cli, tmp_path, cache):
         ]
 
 
+def test_residency_off_is_the_commands_residency_off(cli, tmp_path, cache):
+    off = cimopt.compile(TINY, "default", mapper="greedy", simulate=False, cache=False, residency=False)
+    out = tmp_path / "off.json"
+    cli.run(
+        "compile", TINY, "--target", "default", "--mapper", "greedy", "--residency", "off",
+        "--no-simulate", "--no-cache", "-q", "-o", out,
+    )
+    assert off.to_json() == out.read_text()
+    on = cimopt.compile(TINY, "default", mapper="greedy", simulate=False, cache=False)
+    # Activations kept on chip cost less than every tensor through DRAM.
+    assert on.total.energy_nj < off.total.energy_nj
+    assert on.total.edp < off.total.edp
+
+
 def test_compile_options_reach_the_library(cli, tmp_path, cache):
     t = cimopt.target("default", set={"cores": 16})
     s = cimopt.compile(TINY, t, mapper="greedy", objective="latency", simulate=False, cache=False)

@@ -104,7 +104,9 @@ pub fn pipeline_kind(e: &cimopt_pipeline::Error) -> Kind {
         E::Simulation { .. } | E::Mismatch(_) => Kind::Schedule,
         E::Target { .. } => Kind::Target,
         E::Variant { error, .. } => pipeline_kind(error),
-        E::Output(_) => Kind::Base,
+        E::Output(_) | E::Export(_) => Kind::Base,
+        // The model's tensors do not fit the target: the layers cannot run as planned.
+        E::NoRoom { .. } => Kind::Unmappable,
     }
 }
 

@@ -133,15 +133,16 @@ fn max_threads() -> usize {
 /// (`{"cores": 16}`). `mapper` is `mip`, `greedy`, `ws` or `exhaustive`; `objective`
 /// `latency`, `energy` or `edp`. `cache`: see the README. `progress` is called with a
 /// `LayerMapped` as each distinct layer is mapped. Ctrl-C stops the compile between layers
-/// and raises `KeyboardInterrupt`.
+/// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
+/// (`--residency off`).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
-    input_shapes = None, threads = None, progress = None
+    input_shapes = None, threads = None, progress = None, residency = true
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
-    input_shapes=None, threads=None, progress=None)")]
+    input_shapes=None, threads=None, progress=None, residency=True)")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
@@ -159,6 +160,7 @@ fn compile(
     input_shapes: Option<&Bound<'_, PyAny>>,
     threads: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
+    residency: bool,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
     let mapper: cimopt_pipeline::Mapper = mapper.parse().map_err(options)?;
@@ -196,6 +198,8 @@ fn compile(
         timings,
         keep_going,
         simulate,
+        residency,
+        optimiser_budget: None,
     };
     opts.validate().map_err(errors::pipeline)?;
     // The command's order: the target first, then the model.
