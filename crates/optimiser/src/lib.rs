@@ -18,7 +18,7 @@ pub mod profile;
 use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{LowerBound, physical_bound_at};
+use cimopt_space::bounds::{LowerBound, physical_bound_over};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -502,8 +502,9 @@ pub fn optimise_from(
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     let warm_objective = inc.objective;
-    let bounds = physical_bound_at(t, w, opts.home);
-    let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
+    let unrollings = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &unrollings);
+    let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = unrollings
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
         .collect();
@@ -658,8 +659,8 @@ pub fn optimise_around(
             searched.push(sk.spatial.clone());
         }
     }
-    let bounds = physical_bound_at(t, w, opts.home);
-    let candidates = spatial::enumerate(t, w);
+    let candidates = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &candidates);
     stats.candidates_enumerated = candidates.len() as u64;
     stats.candidates_solved = searched.len() as u64;
     stats.bound = candidates
@@ -703,7 +704,7 @@ pub fn exhaustive(
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
-    for s in spatial::enumerate(t, w) {
+    for s in spatial::enumerate(t, w)? {
         for sk in skeletons_at(w, &s, &warm_skeletons, opts.home) {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;

@@ -28,12 +28,12 @@ fn check_layer(
     every: usize,
     triples: usize,
 ) -> (usize, f64, f64, f64) {
-    let lb = physical_bound(t, w);
+    let lb = physical_bound(t, w).unwrap();
     let mut checked = 0;
     let mut tightest: f64 = 0.0;
     let mut tightest_all: f64 = 0.0;
     let mut tightest_energy: f64 = 0.0;
-    for s in spatial::enumerate(t, w).iter().step_by(every) {
+    for s in spatial::enumerate(t, w).unwrap().iter().step_by(every) {
         let bounds = candidate_bounds(t, w, s, &lb);
         let templates = skeletons(w, s, &[]);
         // The templates and every loop move of each (splits, merges, swaps).

@@ -142,19 +142,38 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     for l in &s.layers {
         let first = l.same_as.unwrap_or(l.layer.index);
         let w = &l.layer.workload;
-        row_bounds
-            .entry((first, l.mapping.home))
-            .or_insert_with(|| cimopt_space::bounds::lower_bound_at(t, w, l.mapping.home).cycles);
+        // A layer too large to bound (a schedule written for a target whose spatial space the
+        // tool cannot enumerate) is an error naming it, like an unmappable layer.
+        let unbounded = |e: cimopt_space::spatial::TooManyUnrollings| Error::Unmappable {
+            index: l.layer.index,
+            name: l.layer.name.clone(),
+            op: w.op.name().to_string(),
+            reason: e.to_string(),
+        };
+        if let std::collections::btree_map::Entry::Vacant(v) =
+            row_bounds.entry((first, l.mapping.home))
+        {
+            v.insert(
+                cimopt_space::bounds::lower_bound_at(t, w, l.mapping.home)
+                    .map_err(unbounded)?
+                    .cycles,
+            );
+        }
         let fixed = in_dram(s, l);
+        if let std::collections::btree_map::Entry::Vacant(v) = layer_cases.entry((first, fixed)) {
+            let mut cases = Vec::new();
+            for home in possible_homes(t, w, fixed) {
+                cases.extend(
+                    cimopt_space::bounds::layer_bounds_at(t, w, home)
+                        .map_err(unbounded)?
+                        .1,
+                );
+            }
+            v.insert((0, cases));
+        }
         layer_cases
-            .entry((first, fixed))
-            .or_insert_with(|| {
-                let cases = possible_homes(t, w, fixed)
-                    .into_iter()
-                    .flat_map(|home| cimopt_space::bounds::layer_bounds_at(t, w, home).1)
-                    .collect();
-                (0, cases)
-            })
+            .get_mut(&(first, fixed))
+            .expect("inserted above")
             .0 += 1;
     }
     let mut rows = Vec::new();

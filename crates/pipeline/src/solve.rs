@@ -147,6 +147,9 @@ fn solve(
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
+    // Every mapper, and the bounds every schedule records, enumerate the spatial unrollings:
+    // a layer with too many is refused before any search starts.
+    cimopt_space::spatial::check_enumerable(t, w).map_err(|e| unmappable(layer, e))?;
     let started = std::time::Instant::now();
     let cache = opts
         .cache_dir

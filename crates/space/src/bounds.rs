@@ -5,7 +5,7 @@
 //! DRAM unless the memory plan keeps one on chip): each operand is read from (outputs written
 //! to) its home at least once, and never fed from a level above it.
 
-use crate::spatial;
+use crate::spatial::{self, TooManyUnrollings};
 use cimopt_ir::{SpatialFactor, Workload};
 use cimopt_target::{Axis, Dim, Operand, Target};
 
@@ -29,19 +29,27 @@ pub struct LowerBound {
 }
 
 /// A layer's lower bound ([`LowerBound::cycles`]: the tightest over its spatial candidates),
-/// every tensor in DRAM.
-pub fn lower_bound(t: &Target, w: &Workload) -> LowerBound {
+/// every tensor in DRAM. Every bound enumerates the layer's spatial unrollings, so each fails
+/// for a layer that has too many ([`spatial::MAX_UNROLLINGS`]).
+pub fn lower_bound(t: &Target, w: &Workload) -> Result<LowerBound, TooManyUnrollings> {
     lower_bound_at(t, w, [0; 3])
 }
 
 /// [`lower_bound`] for tensors at `home`.
-pub fn lower_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBound {
-    layer_bounds_at(t, w, home).0
+pub fn lower_bound_at(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<LowerBound, TooManyUnrollings> {
+    Ok(layer_bounds_at(t, w, home)?.0)
 }
 
 /// A layer's lower bound and every [`candidate_bounds`] it was taken from: one per spatial
 /// candidate and weight source, every tensor in DRAM.
-pub fn layer_bounds(t: &Target, w: &Workload) -> (LowerBound, Vec<CandidateBound>) {
+pub fn layer_bounds(
+    t: &Target,
+    w: &Workload,
+) -> Result<(LowerBound, Vec<CandidateBound>), TooManyUnrollings> {
     layer_bounds_at(t, w, [0; 3])
 }
 
@@ -50,9 +58,10 @@ pub fn layer_bounds_at(
     t: &Target,
     w: &Workload,
     home: [usize; 3],
-) -> (LowerBound, Vec<CandidateBound>) {
-    let mut lb = physical_bound_at(t, w, home);
-    let cases: Vec<CandidateBound> = spatial::enumerate(t, w)
+) -> Result<(LowerBound, Vec<CandidateBound>), TooManyUnrollings> {
+    let unrollings = spatial::enumerate(t, w)?;
+    let mut lb = physical_bound_over(t, w, home, &unrollings);
+    let cases: Vec<CandidateBound> = unrollings
         .iter()
         .flat_map(|s| candidate_bounds(t, w, s, &lb))
         .collect();
@@ -60,18 +69,32 @@ pub fn layer_bounds_at(
     if best.is_finite() {
         lb.cycles = best.max(lb.physical_cycles);
     }
-    (lb, cases)
+    Ok((lb, cases))
 }
 
 /// The physical bound of domain §6 alone ([`LowerBound::cycles`] = `physical_cycles`): all a
 /// [`candidate_bounds`] call needs, without bounding every candidate; every tensor in DRAM.
-pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
+pub fn physical_bound(t: &Target, w: &Workload) -> Result<LowerBound, TooManyUnrollings> {
     physical_bound_at(t, w, [0; 3])
 }
 
 /// [`physical_bound`] for tensors at `home`.
-pub fn physical_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBound {
-    let min_activations = spatial::enumerate(t, w)
+pub fn physical_bound_at(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<LowerBound, TooManyUnrollings> {
+    Ok(physical_bound_over(t, w, home, &spatial::enumerate(t, w)?))
+}
+
+/// [`physical_bound_at`] over the layer's spatial unrollings, already enumerated.
+pub fn physical_bound_over(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+    unrollings: &[Vec<SpatialFactor>],
+) -> LowerBound {
+    let min_activations = unrollings
         .iter()
         .map(|s| spatial::trips(w, s).0.iter().product::<u64>())
         .min()
