@@ -616,7 +616,16 @@ pub fn optimise_around(
 ) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let (mut inc, mut skeletons) = warm_start(t, w, opts.objective, opts.home, None)?;
+    // A seed moved to this variant's homes, where valid, is a warm start too: the search never
+    // returns worse than the seed's own nest with the tensors where they now live.
+    let rehomed = seeds
+        .iter()
+        .map(|s| s.rehomed(opts.home))
+        .filter(|m| check(t, w, m).is_empty())
+        .map(|m| (opts.objective.of(&evaluate(t, w, &m)), m))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, m)| m);
+    let (mut inc, mut skeletons) = warm_start(t, w, opts.objective, opts.home, rehomed.as_ref())?;
     let warm_objective = inc.objective;
     for seed in seeds {
         let sk = Skeleton {
