@@ -121,7 +121,51 @@ pub fn solve_layer_variant(
     layer_objective: &LayerObjective,
     seed: &Mapping,
 ) -> crate::Result<Solved> {
-    solve(t, layer, home, opts, layer_objective, Some(seed))
+    let cached = opts.mapper.is_optimiser();
+    solve(t, layer, home, opts, layer_objective, Some(seed), cached)
+}
+
+/// A quick price of a residency variant: the better of the greedy mapper's mapping of the layer
+/// with its tensors at `home` (cached like the optimisers' solves, so that a warm recompile does
+/// not map every variant again) and `seed` (its mapping with every tensor in DRAM) moved to
+/// those homes, when valid. The residency MILP chooses among such prices, and only the variants
+/// it picks are then solved with the compile's mapper ([`solve_layer_variant`]), which starts
+/// from both and can only improve on them.
+pub fn screen_layer_variant(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    seed: &Mapping,
+) -> crate::Result<Solved> {
+    let greedy = CompileOptions {
+        mapper: Mapper::Greedy,
+        ..opts.clone()
+    };
+    let screened = solve(t, layer, home, &greedy, layer_objective, None, true);
+    let w = &layer.workload;
+    let moved = seed.rehomed(home);
+    if !check(t, w, &moved).is_empty() {
+        return screened;
+    }
+    let cost = evaluate(t, w, &moved);
+    let of = |c: &cimopt_cost::Cost| layer_objective.objective.of(c);
+    match screened {
+        Ok(s) if of(&s.mapped.cost) <= of(&cost) => Ok(s),
+        _ => Ok(Solved {
+            info: SolveInfo {
+                objective: Some(of(&cost)),
+                ..heuristic_info("seed")
+            },
+            mapped: Mapped {
+                mapping: moved,
+                cost,
+                evaluated: 1,
+            },
+            cache_hit: false,
+        }),
+    }
 }
 
 /// [`solve_layer`] for a layer whose operands' tensors live at `home` (a variant of the memory
@@ -133,9 +177,11 @@ pub fn solve_layer_at(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
 ) -> crate::Result<Solved> {
-    solve(t, layer, home, opts, layer_objective, None)
+    let cached = opts.mapper.is_optimiser();
+    solve(t, layer, home, opts, layer_objective, None, cached)
 }
 
+/// Maps one layer; `cached`: through the solve cache (when the options name its folder).
 fn solve(
     t: &Target,
     layer: &Layer,
@@ -143,6 +189,7 @@ fn solve(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
     seed: Option<&Mapping>,
+    cached: bool,
 ) -> crate::Result<Solved> {
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
@@ -154,7 +201,7 @@ fn solve(
     let cache = opts
         .cache_dir
         .as_deref()
-        .filter(|_| opts.mapper.is_optimiser())
+        .filter(|_| cached)
         .map(|d| cache::entry(d, t, layer, home, seed, opts, layer_objective));
     if let Some(path) = &cache {
         // A cached mapping is trusted only if it is still valid for this target and context.
