@@ -241,9 +241,14 @@ def test_import_errors_are_the_commands(cli, tmp_path):
         cimopt.import_schedule([junk, 42], "timeloop")
     with pytest.raises(TypeError, match="documents: a dict"):
         cimopt.import_schedule({"a.yaml": b"bytes"}, "timeloop")
+    # A document's text where a path belongs is said, not looked for as a file.
+    text = cimopt.export(GOLDEN, "timeloop", layer=0).text
+    for wrong in (text, [text]):
+        with pytest.raises(TypeError, match=r"documents: a str names a file .*\{name: text\}"):
+            cimopt.import_schedule(wrong, "timeloop")
 
 
-def test_writes_follow_the_commands_output_rules(cli, tmp_path):
+def test_writes_follow_the_commands_output_rules(cli, tmp_path, monkeypatch):
     s_json = tmp_path / "s.json"
     shutil.copy(GOLDEN, s_json)
     before = s_json.read_bytes()
@@ -260,6 +265,12 @@ def test_writes_follow_the_commands_output_rules(cli, tmp_path):
     link.symlink_to(s_json)
     with pytest.raises(cimopt.Error, match="the schedule being exported"):
         e.write(link, force=True)
+    # Also from another working folder than the one the schedule was loaded from.
+    monkeypatch.chdir(tmp_path)
+    relative = cimopt.export(cimopt.Schedule.load("s.json"), "miredo")
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(cimopt.Error, match="the schedule being exported"):
+        relative.write(s_json)
     assert s_json.read_bytes() == before
     # A schedule made in memory has no file to protect; saving it back is the user's call.
     cimopt.export(cimopt.Schedule.from_json(before.decode()), "miredo").write(tmp_path / "m.json")

@@ -7,7 +7,7 @@ use crate::schedule::{Schedule, ScheduleArg};
 use cimopt_pipeline::export::{self as lib, Documents, ExportFormat, ExportOptions, ImportFormat};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use std::path::PathBuf;
 
 /// A schedule in another tool's terms: the files `cimopt export` writes, with what it would
@@ -149,6 +149,20 @@ pub fn export(
 // the number.
 const _: () = assert!(lib::DEFAULT_MAX_ACTIVATIONS == 2000);
 
+/// A file or folder argument, if `obj` is one. A str that holds a line break is a document's
+/// text given where a path belongs (`import_schedule(export.text, ...)`), which is said rather
+/// than looked for as a file.
+fn path(obj: &Bound<'_, PyAny>) -> PyResult<Option<PathBuf>> {
+    if let Ok(text) = obj.cast::<PyString>()
+        && text.to_cow()?.contains('\n')
+    {
+        return Err(PyTypeError::new_err(
+            "documents: a str names a file or folder; give documents' texts as {name: text}",
+        ));
+    }
+    Ok(obj.extract::<PathBuf>().ok())
+}
+
 /// The `documents=` argument of `import_schedule`: texts given, or files to read.
 enum DocumentsArg {
     Texts(Vec<(String, String)>),
@@ -186,12 +200,12 @@ impl DocumentsArg {
                 .collect::<PyResult<_>>()
                 .map(DocumentsArg::Texts);
         }
-        if let Ok(p) = obj.extract::<PathBuf>() {
+        if let Some(p) = path(obj)? {
             return Ok(DocumentsArg::Files(vec![p]));
         }
         obj.try_iter()
             .map_err(|_| expected())?
-            .map(|item| item?.extract::<PathBuf>().map_err(|_| expected()))
+            .map(|item| path(&item?)?.ok_or_else(expected))
             .collect::<PyResult<_>>()
             .map(DocumentsArg::Files)
     }

@@ -257,9 +257,11 @@ impl Schedule {
         let target = on_target(py, &path, target, set)?;
         let (schedule, unknown) = py.detach(|| read_file(&path, target.as_ref()))?;
         warn(py, &unknown)?;
+        // Absolute, so that the file is still recognised after the working folder changes.
+        let source = std::fs::canonicalize(&path).unwrap_or(path);
         Ok(Schedule {
             schedule,
-            source: Some(path),
+            source: Some(source),
         })
     }
 
