@@ -117,6 +117,12 @@ impl From<Failure> for PyErr {
 
 pub type Outcome<T> = Result<T, Failure>;
 
+/// An option given by name (`mapper="mip"`, `format="timeloop"`), parsed as the library
+/// parses it; an unknown name is an `OptionsError` with the library's message.
+pub fn option<T: std::str::FromStr<Err = String>>(name: &str) -> Outcome<T> {
+    name.parse().map_err(|m| Failure::new(Kind::Options, m))
+}
+
 /// The kind of a pipeline error (its message is the error's own).
 pub fn pipeline_kind(e: &cimopt_pipeline::Error) -> Kind {
     use cimopt_pipeline::Error as E;

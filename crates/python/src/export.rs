@@ -127,9 +127,7 @@ pub fn export(
     output: Option<PathBuf>,
     force: bool,
 ) -> PyResult<Export> {
-    let format: ExportFormat = format
-        .parse()
-        .map_err(|m: String| Failure::new(Kind::Options, m))?;
+    let format: ExportFormat = errors::option(format)?;
     let (s, source) = ScheduleArg::read(py, schedule)?;
     let options = ExportOptions {
         format,
@@ -236,9 +234,7 @@ pub fn import_schedule(
     output: Option<PathBuf>,
     force: bool,
 ) -> PyResult<Schedule> {
-    let format: ImportFormat = format
-        .parse()
-        .map_err(|m: String| Failure::new(Kind::Options, m))?;
+    let format: ImportFormat = errors::option(format)?;
     let documents = DocumentsArg::extract(documents)?;
     let schedule = py.detach(|| -> Result<_, Failure> {
         let docs = documents.read().map_err(errors::pipeline)?;

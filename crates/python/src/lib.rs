@@ -164,8 +164,8 @@ fn compile(
     residency: bool,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
-    let mapper: cimopt_pipeline::Mapper = mapper.parse().map_err(options)?;
-    let objective: cimopt_pipeline::ModelObjective = objective.parse().map_err(options)?;
+    let mapper: cimopt_pipeline::Mapper = errors::option(mapper)?;
+    let objective: cimopt_pipeline::ModelObjective = errors::option(objective)?;
     if let Some(n) = threads {
         if n == 0 {
             return Err(options("--threads 0: give at least one thread".into()).into());
@@ -334,9 +334,7 @@ fn report(
     format: &str,
     include_vector: bool,
 ) -> PyResult<String> {
-    let format: cimopt_pipeline::report::Format = format
-        .parse()
-        .map_err(|m: String| Failure::new(Kind::Options, m))?;
+    let format: cimopt_pipeline::report::Format = errors::option(format)?;
     let (s, _) = ScheduleArg::read(py, schedule)?;
     let out = py.detach(|| {
         cimopt_pipeline::report::render(&s, format, include_vector).map_err(errors::pipeline)
