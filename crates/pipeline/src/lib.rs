@@ -105,6 +105,12 @@ pub enum Error {
     /// A schedule did not export, or documents did not import (`export`).
     #[error(transparent)]
     Export(#[from] cimopt_export::ExportError),
+    /// A file or folder to read (documents to import) could not be read.
+    #[error("cannot read {what}: {error}")]
+    Read { what: String, error: std::io::Error },
+    /// A folder of documents to import holds none.
+    #[error("the folder {} has no .yaml file", dir.display())]
+    NoDocuments { dir: std::path::PathBuf },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -6,6 +6,7 @@
 //! Nothing here computes a number: every one comes from the library, as for the command.
 
 mod errors;
+mod export;
 mod objects;
 mod run;
 mod schedule;
@@ -163,8 +164,8 @@ fn compile(
     residency: bool,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
-    let mapper: cimopt_pipeline::Mapper = mapper.parse().map_err(options)?;
-    let objective: cimopt_pipeline::ModelObjective = objective.parse().map_err(options)?;
+    let mapper: cimopt_pipeline::Mapper = errors::option(mapper)?;
+    let objective: cimopt_pipeline::ModelObjective = errors::option(objective)?;
     if let Some(n) = threads {
         if n == 0 {
             return Err(options("--threads 0: give at least one thread".into()).into());
@@ -230,7 +231,10 @@ fn compile(
         };
         result.map_err(errors::pipeline)
     })?;
-    Ok(Schedule { schedule })
+    Ok(Schedule {
+        schedule,
+        source: None,
+    })
 }
 
 /// A schedule argument read (and checked) on the target that `target` and `set` name, as the
@@ -288,7 +292,10 @@ fn simulate(
 ) -> PyResult<Schedule> {
     let mut s = read_on(py, schedule, target, set)?;
     py.detach(|| cimopt_pipeline::simulate::record_simulation(&mut s).map_err(errors::pipeline))?;
-    Ok(Schedule { schedule: s })
+    Ok(Schedule {
+        schedule: s,
+        source: None,
+    })
 }
 
 /// Verifies a schedule (a `Schedule` or a schedule file), on its own target or on `target`
@@ -327,17 +334,8 @@ fn report(
     format: &str,
     include_vector: bool,
 ) -> PyResult<String> {
-    let format: cimopt_pipeline::report::Format = format
-        .parse()
-        .map_err(|m: String| Failure::new(Kind::Options, m))?;
-    let s = match ScheduleArg::extract(schedule)? {
-        ScheduleArg::Object(s) => s,
-        ScheduleArg::File(path) => {
-            let (s, unknown) = py.detach(|| schedule::read_file(&path, None))?;
-            schedule::warn(py, &unknown)?;
-            s
-        }
-    };
+    let format: cimopt_pipeline::report::Format = errors::option(format)?;
+    let (s, _) = ScheduleArg::read(py, schedule)?;
     let out = py.detach(|| {
         cimopt_pipeline::report::render(&s, format, include_vector).map_err(errors::pipeline)
     })?;
@@ -354,8 +352,11 @@ fn _cimopt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export, m)?)?;
+    m.add_function(wrap_pyfunction!(export::import_schedule, m)?)?;
     m.add_class::<target::Target>()?;
     m.add_class::<Schedule>()?;
+    m.add_class::<export::Export>()?;
     m.add_class::<Layer>()?;
     m.add_class::<objects::ScheduledLayer>()?;
     m.add_class::<objects::Mapping>()?;
