@@ -53,19 +53,25 @@ pub fn layer_objective(
         return out;
     }
     use rayon::prelude::*;
+    // Through the solve cache, like the solves it weights: a warm recompile would otherwise
+    // spend most of its time here.
+    let greedy_opts = CompileOptions {
+        mapper: Mapper::Greedy,
+        ..opts.clone()
+    };
+    let own_edp = LayerObjective {
+        objective,
+        hints: Default::default(),
+    };
     let mapped: Vec<(usize, usize, Mapped)> = layers
         .par_iter()
         .filter_map(|&(layer, copies)| {
             if interrupted() {
                 return None;
             }
-            let opts = GreedyOptions {
-                objective,
-                ..GreedyOptions::default()
-            };
-            greedy(t, &layer.workload, &opts)
+            solve(t, layer, [0; 3], &greedy_opts, &own_edp, None, true)
                 .ok()
-                .map(|m| (layer.index, copies, m))
+                .map(|s| (layer.index, copies, s.mapped))
         })
         .collect();
     let (mut latency, mut energy) = (0.0, 0.0);
