@@ -36,6 +36,7 @@ fn layer(p: u64, c: u64) -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 

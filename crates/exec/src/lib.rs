@@ -26,11 +26,13 @@
 //! levels the high ones, a spatial factor just above the loops at or below the level it fans
 //! out from: every level's input tile is then one contiguous window, as `cimopt_ir` sizes it.
 
-use cimopt_ir::analysis::{executed_workload, precision_at, psum_levels, used_levels};
+use cimopt_ir::analysis::{
+    executed_workload, layer_precision, precision_at, psum_levels, used_levels,
+};
 use cimopt_ir::{Layer, Mapping, OpKind, Workload};
 use cimopt_onnx::flow::{Flow, FlowNodeKind};
 use cimopt_schedule::plan::{MemoryPlan, PlanStep, TensorKind};
-use cimopt_target::{Dim, Operand, Replication, Target};
+use cimopt_target::{Dim, Operand, Precision, Replication, Target};
 use std::collections::{BTreeMap, HashMap};
 
 /// Why a plan is not proven.
@@ -271,6 +273,8 @@ struct Run<'a> {
     w: Workload,
     exec: Layout,
     real: Layout,
+    /// The precisions the layer runs at.
+    precision: Precision,
     psum: Vec<bool>,
     /// Weight of one step of each temporal loop and spatial factor in its dim's index.
     t_weight: Vec<u64>,
@@ -295,7 +299,7 @@ impl Run<'_> {
     }
 
     fn prec(&self, lv: usize, o: Operand) -> u64 {
-        precision_at(self.t, &self.psum, lv, o)
+        precision_at(self.t, &self.precision, &self.psum, lv, o)
     }
 
     fn home(&self, o: Operand) -> usize {
@@ -700,6 +704,7 @@ fn execute_layer(
         m,
         exec: Layout::new(&w),
         real: Layout::new(&layer.workload),
+        precision: layer_precision(t, &w),
         w,
         psum: psum_levels(t, m),
         t_weight,
@@ -887,7 +892,7 @@ pub fn prove(
     let mut mem = Memory::default();
     // Reference values of the plan tensors that hold known data, in their layout.
     let mut known: HashMap<usize, Vec<i64>> = HashMap::new();
-    let act_bits = t.precision(Operand::I, false);
+    let act_bits = t.macro_.precision.input;
     let mut proof = Proof::default();
     for (step, node) in flow.nodes.iter().enumerate() {
         match (plan.steps[step].clone(), node.kind) {
@@ -913,13 +918,14 @@ pub fn prove(
                         ExecError::Plan(format!("the plan lists no tensors for layer {id}"))
                     })?;
                 let lay = Layout::new(&layer.workload);
+                let precision = layer_precision(t, &layer.workload);
                 let tensor_of = [io.input, io.weight, io.output];
                 let mut chained = true;
                 let mut vals: [Vec<i64>; 2] = Default::default();
                 for o in [Operand::I, Operand::W] {
                     let x = &plan.tensors[tensor_of[o.index()]];
                     let n = lay.size(o);
-                    let bits = t.precision(o, false);
+                    let bits = precision.bits(o, false);
                     let v = match known.get(&x.id) {
                         Some(v) if v.len() as u64 >= n => v[..n as usize].to_vec(),
                         _ => {
@@ -944,16 +950,10 @@ pub fn prove(
                 // tensor whose life has ended).
                 let out = &plan.tensors[io.output];
                 let zeros = vec![0i64; lay.size(Operand::O) as usize];
-                write_tensor(
-                    &mut mem,
-                    out.home,
-                    out.offset,
-                    t.precision(Operand::O, false),
-                    &zeros,
-                );
+                write_tensor(&mut mem, out.home, out.offset, precision.output, &zeros);
                 proof.macs += execute_layer(t, layer, m, plan, tensor_of, &mut mem)?;
                 let out = &plan.tensors[io.output];
-                let bits = t.precision(Operand::O, false);
+                let bits = precision.output;
                 let expected = direct(&layer.workload, &vals[0], &vals[1], bits);
                 let got = read_tensor(&mem, out.home, out.offset, expected.len() as u64, bits);
                 let wrong: Vec<usize> = (0..expected.len())

@@ -3,7 +3,7 @@
 
 use crate::mapping::Mapping;
 use crate::workload::Workload;
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Dim, Operand, Precision, Target};
 
 /// The workload as the mapping executes it: dims replaced by the padded extents.
 pub fn executed_workload(w: &Workload, m: &Mapping) -> Workload {
@@ -48,9 +48,22 @@ pub fn psum_levels(t: &Target, m: &Mapping) -> Vec<bool> {
         .collect()
 }
 
-/// Bits per element of `o` stored at `level`.
-pub fn precision_at(t: &Target, psum: &[bool], level: usize, o: Operand) -> u64 {
-    t.precision(
+/// The precisions layer `w` runs at on `t`: the model's bits where it gives them, the
+/// target's (`macro.precision`) for float tensors; partial sums at the target's.
+pub fn layer_precision(t: &Target, w: &Workload) -> Precision {
+    let own = &t.macro_.precision;
+    Precision {
+        input: w.bits.input.unwrap_or(own.input),
+        weight: w.bits.weight.unwrap_or(own.weight),
+        psum: own.psum,
+        output: w.bits.output.unwrap_or(own.output),
+    }
+}
+
+/// Bits per element of `o` stored at `level` for a layer at precisions `p`
+/// ([`layer_precision`]).
+pub fn precision_at(_t: &Target, p: &Precision, psum: &[bool], level: usize, o: Operand) -> u64 {
+    p.bits(
         o,
         o == Operand::O && psum.get(level).copied().unwrap_or(false),
     )
@@ -91,6 +104,7 @@ pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
     let w = executed_workload(w, m);
     let used = used_levels(t, m);
     let psum = psum_levels(t, m);
+    let p = layer_precision(t, &w);
     (0..t.num_levels())
         .map(|lv| {
             Operand::ALL.map(|o| {
@@ -101,10 +115,12 @@ pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
                 // The home is where the tensor lives: it holds it whole, whether or not a loop
                 // of the operand sits there.
                 if lv == home {
-                    return w.operand_size(o) * precision_at(t, &psum, lv, o);
+                    return w.operand_size(o) * precision_at(t, &p, &psum, lv, o);
                 }
                 let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };
-                copies * resident_elements(t, &w, m, &used, lv, o) * precision_at(t, &psum, lv, o)
+                copies
+                    * resident_elements(t, &w, m, &used, lv, o)
+                    * precision_at(t, &p, &psum, lv, o)
             })
         })
         .collect()

@@ -29,6 +29,7 @@ fn conv() -> Workload {
         stride: [1, 1],
         pad: [1; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 

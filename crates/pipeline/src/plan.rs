@@ -169,8 +169,8 @@ pub struct Groups {
 /// Bits per element of run-time activations on `t` (the wider of the input and output
 /// precisions: a tensor one layer writes is what the next reads).
 pub fn activation_bits(t: &Target) -> u64 {
-    t.precision(Operand::I, false)
-        .max(t.precision(Operand::O, false))
+    let p = &t.macro_.precision;
+    p.input.max(p.output)
 }
 
 /// Groups the flow's tensors into buffers, with live ranges and sizes. `padded[l]` is layer
@@ -434,7 +434,8 @@ pub fn lay_out(
                 name: format!("{}.W", layer.name),
                 aliases: Vec::new(),
                 kind: TensorKind::Weight,
-                bits: w.operand_size(Operand::W) * t.precision(Operand::W, false),
+                bits: w.operand_size(Operand::W)
+                    * cimopt_ir::analysis::layer_precision(t, &w).weight,
                 home: m.home_of(Operand::W),
                 live: [0, last_step],
             });

@@ -276,8 +276,9 @@ fn possible_homes(
     in_dram: [bool; 3],
 ) -> Vec<[usize; 3]> {
     use cimopt_target::{Operand, Replication};
+    let p = cimopt_ir::analysis::layer_precision(t, w);
     let options = Operand::ALL.map(|o| {
-        let bits = w.operand_size(o).saturating_mul(t.precision(o, false));
+        let bits = w.operand_size(o).saturating_mul(p.bits(o, false));
         let mut at = vec![0];
         if in_dram[o.index()] {
             return at;
@@ -291,7 +292,7 @@ fn possible_homes(
         at
     });
     // The tensors a level is home to during the layer are all in it at once.
-    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(t.precision(o, false)));
+    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(p.bits(o, false)));
     let mut homes = Vec::new();
     for &i in &options[0] {
         for &wt in &options[1] {

@@ -532,6 +532,7 @@ fn layer(
         stride: d.stride,
         pad: d.pad,
         dilation: d.dilation,
+        bits: cimopt_ir::Bits::FLOAT,
     };
 
     let mut padded_dims = workload.extents();

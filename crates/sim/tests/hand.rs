@@ -130,6 +130,7 @@ fn layer(p: u64, c: u64, k: u64) -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
@@ -496,6 +497,7 @@ fn large_layer_fast_path_equals_walk() {
         stride: [1, 1],
         pad: [1, 1, 1, 1],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let spatial = vec![
         SpatialFactor {

@@ -28,12 +28,26 @@ pub struct Level {
     pub double_buffer: OperandSet,
 }
 
+/// Bits per element of each operand: the target's own (`macro.precision`), or the ones one
+/// layer runs at (`cimopt_ir::analysis::layer_precision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Precision {
     pub input: u64,
     pub weight: u64,
     pub psum: u64,
     pub output: u64,
+}
+
+impl Precision {
+    /// Bits per element of `o`; `psum` selects partial-sum precision for O.
+    pub fn bits(&self, o: Operand, psum: bool) -> u64 {
+        match o {
+            Operand::I => self.input,
+            Operand::W => self.weight,
+            Operand::O if psum => self.psum,
+            Operand::O => self.output,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -128,27 +142,41 @@ impl Target {
         self.levels.iter().position(|l| l.name == name)
     }
 
-    /// Cycles of one macro activation: inputs are bit-serial.
+    /// Cycles of one macro activation at the target's own precisions (what the presets'
+    /// reference numbers are for); a layer's is [`Target::t_mac_at`] its precision.
     pub fn t_mac(&self) -> u64 {
-        self.macro_
-            .precision
-            .input
-            .div_ceil(self.macro_.input_bits_per_cycle)
+        self.t_mac_at(&self.macro_.precision)
     }
 
-    /// Energy of one macro activation of one core, nJ (domain §1).
+    /// Cycles of one macro activation of a layer at precisions `p`: inputs are bit-serial,
+    /// `input_bits_per_cycle` at a time.
+    pub fn t_mac_at(&self, p: &Precision) -> u64 {
+        p.input.div_ceil(self.macro_.input_bits_per_cycle)
+    }
+
+    /// Energy of one macro activation of one core at the target's own precisions, nJ; a
+    /// layer's is [`Target::activation_energy_nj_at`] its precision.
     pub fn activation_energy_nj(&self) -> f64 {
+        self.activation_energy_nj_at(&self.macro_.precision)
+    }
+
+    /// Energy of one macro activation of one core of a layer at precisions `p`, nJ (domain
+    /// §1): the reference's formula at the layer's input and weight bits. An explicit `nj`
+    /// is for the target's own precisions; bit-serial, it scales with the activation's cycles.
+    pub fn activation_energy_nj_at(&self, p: &Precision) -> f64 {
         match self.macro_.activation {
-            ActivationEnergy::Explicit { nj } => nj,
+            ActivationEnergy::Explicit { nj } => match self.t_mac_at(p) {
+                t if t == self.t_mac() => nj,
+                t => nj * t as f64 / self.t_mac() as f64,
+            },
             ActivationEnergy::FromLogic {
                 mult_1b_pj,
                 adder_1b_pj,
                 reg_1b_pj,
             } => {
-                let p = &self.macro_.precision;
                 let (i, w) = (p.input as f64, p.weight as f64);
                 let (x, y) = (self.macro_.rows as f64, self.macro_.cols as f64);
-                let t = self.t_mac() as f64;
+                let t = self.t_mac_at(p) as f64;
                 let ib = self.macro_.input_bits_per_cycle as f64;
                 let log2_ceil = |v: f64| v.log2().ceil();
                 let array = mult_1b_pj * w * ib * x * y * t;
@@ -156,17 +184,6 @@ impl Target {
                 let merge = (adder_1b_pj + reg_1b_pj) * (i + w + log2_ceil(x)) * t * y;
                 (array + adder_tree + merge) * 1e-3
             }
-        }
-    }
-
-    /// Precision in bits of `o` stored at a level; `psum` selects partial-sum precision for O.
-    pub fn precision(&self, o: Operand, psum: bool) -> u64 {
-        let p = &self.macro_.precision;
-        match o {
-            Operand::I => p.input,
-            Operand::W => p.weight,
-            Operand::O if psum => p.psum,
-            Operand::O => p.output,
         }
     }
 

@@ -820,6 +820,7 @@ pub fn probe_layers() -> Vec<Layer> {
         stride: [stride, stride],
         pad: [r / 2; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let matmul = |p: u64, c: u64, k: u64, g: u64, kind: WeightKind| Workload {
         op: OpKind::MatMul,
@@ -837,6 +838,7 @@ pub fn probe_layers() -> Vec<Layer> {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let workloads = [
         conv(3, 56, 64, 64, 1, 1),

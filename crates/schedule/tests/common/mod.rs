@@ -57,6 +57,7 @@ pub fn conv1x1() -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
@@ -78,6 +79,7 @@ pub fn gemm() -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
