@@ -2,7 +2,7 @@
 //! place each operand's loops on its memory levels, innermost level first, as deep as
 //! capacity allows.
 
-use cimopt_ir::analysis::{executed_workload, layer_precision};
+use cimopt_ir::analysis::{executed_workload, layer_precision, precision_at};
 use cimopt_ir::{Mapping, TemporalLoop, Workload};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Replication, Target};
@@ -85,7 +85,10 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
                 }
                 _ => free,
             };
-            let prec = precision.bits(o, true).max(precision.bits(o, false));
+            let prec = match o {
+                Operand::O => precision.psum.max(precision.output),
+                _ => precision_at(t, &precision, &[], lv, o),
+            };
             let fits = |from: usize| copies * resident(t, &pw, p, o, lv, from) * prec <= budget;
             let mut start = bound;
             while start > 0 && fits(start - 1) {

@@ -272,7 +272,9 @@ pub fn candidate_energy_nj_at(
             + bits(Operand::W) * at(Operand::W).read_pj_per_bit
             + bits(Operand::O) * at(Operand::O).write_pj_per_bit
     };
-    let macro_write = bits(Operand::W) * t.levels[t.macro_level()].write_pj_per_bit;
+    // Written into the macro's cells at their width there (padded or packed).
+    let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
+        * t.levels[t.macro_level()].write_pj_per_bit;
     let mac = t.activation_energy_nj_at(&p) * activations as f64 * fill as f64;
     let switch = if activations > 1 {
         let e_i = cheapest_change_pj(t, w, &p, s, Operand::I, &trips, home);

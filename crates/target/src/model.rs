@@ -63,6 +63,25 @@ pub enum ActivationEnergy {
     },
 }
 
+/// How the macro's cells store a weight narrower than the native width
+/// (`macro.precision.weight_bits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightStorage {
+    /// `⌊native / bits⌋` weights share one native-width slot of a cell.
+    Packed,
+    /// One weight per native-width slot, the unused bits left empty.
+    Padded,
+}
+
+impl WeightStorage {
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightStorage::Packed => "packed",
+            WeightStorage::Padded => "padded",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Macro {
     /// Reduction axis (word lines), the reference's `dimX`.
@@ -74,7 +93,17 @@ pub struct Macro {
     /// Whether weights can be loaded while the macro computes.
     pub ping_pong: bool,
     pub input_bits_per_cycle: u64,
+    /// The target's precisions: what float layers run at; `weight` is the native width of a
+    /// cell's weight slot, `input` the widest input the registers take, `psum` the
+    /// accumulators'.
     pub precision: Precision,
+    /// Weight widths the array computes at, ascending; the native width is one of them.
+    pub weight_bits_supported: Vec<u64>,
+    /// How a supported width below the native one is stored.
+    pub weight_storage: WeightStorage,
+    /// Whether a layer whose weight width the array does not compute at runs at the next
+    /// wider supported width (its weights padded up) instead of being refused.
+    pub pad_unsupported_weights: bool,
     pub activation: ActivationEnergy,
 }
 
@@ -184,6 +213,34 @@ impl Target {
                 let merge = (adder_1b_pj + reg_1b_pj) * (i + w + log2_ceil(x)) * t * y;
                 (array + adder_tree + merge) * 1e-3
             }
+        }
+    }
+
+    /// The width `bits`-bit weights run at on this macro: `bits` when the array computes at
+    /// it, else (when `macro.pad_unsupported_weights`) the narrowest wider supported width;
+    /// `None` when the macro cannot run them.
+    pub fn weight_bits_run(&self, bits: u64) -> Option<u64> {
+        let m = &self.macro_;
+        if m.weight_bits_supported.contains(&bits) {
+            return Some(bits);
+        }
+        if !m.pad_unsupported_weights {
+            return None;
+        }
+        m.weight_bits_supported.iter().copied().find(|&s| s > bits)
+    }
+
+    /// Bits one `bits`-bit weight occupies in the macro's cells (domain §1): the native width
+    /// when padded; packed, the share of a native slot it gets (`native / ⌊native / bits⌋`:
+    /// 4 bits of an 8-bit slot, but 8 for a 5-bit weight, which has a slot to itself).
+    pub fn weight_cell_bits(&self, bits: u64) -> u64 {
+        let native = self.macro_.precision.weight;
+        if bits >= native {
+            return bits;
+        }
+        match self.macro_.weight_storage {
+            WeightStorage::Padded => native,
+            WeightStorage::Packed => native / (native / bits),
         }
     }
 
