@@ -142,11 +142,18 @@ impl Lcg {
 
     /// A value in `[-128, 127]`.
     pub fn int8(&mut self) -> i64 {
+        self.int(8)
+    }
+
+    /// A value of `bits`-bit two's complement, `[-2^(bits−1), 2^(bits−1) − 1]` (at most the
+    /// int8 range: wider operands get int8 values, which they hold exactly).
+    pub fn int(&mut self, bits: u64) -> i64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % 256) as i64 - 128
+        let span = 1u64 << bits.clamp(1, 8);
+        ((self.0 >> 33) % span) as i64 - (span / 2) as i64
     }
 }
 
@@ -892,7 +899,9 @@ pub fn prove(
     let mut mem = Memory::default();
     // Reference values of the plan tensors that hold known data, in their layout.
     let mut known: HashMap<usize, Vec<i64>> = HashMap::new();
-    let act_bits = t.macro_.precision.input;
+    // The element width each known tensor was written at: a layer reads its input at its own
+    // input width, so data chain only where the widths agree.
+    let mut width: HashMap<usize, u64> = HashMap::new();
     let mut proof = Proof::default();
     for (step, node) in flow.nodes.iter().enumerate() {
         match (plan.steps[step].clone(), node.kind) {
@@ -927,15 +936,18 @@ pub fn prove(
                     let n = lay.size(o);
                     let bits = precision.bits(o, false);
                     let v = match known.get(&x.id) {
-                        Some(v) if v.len() as u64 >= n => v[..n as usize].to_vec(),
+                        Some(v) if v.len() as u64 >= n && width.get(&x.id) == Some(&bits) => {
+                            v[..n as usize].to_vec()
+                        }
                         _ => {
                             if o == Operand::I || x.kind != TensorKind::Weight {
                                 chained &= x.kind == TensorKind::Weight;
                             }
-                            let v: Vec<i64> = (0..n).map(|_| rng.int8()).collect();
+                            let v: Vec<i64> = (0..n).map(|_| rng.int(bits)).collect();
                             write_tensor(&mut mem, x.home, x.offset, bits, &v);
                             if x.kind == TensorKind::Weight {
                                 known.insert(x.id, v.clone());
+                                width.insert(x.id, bits);
                             }
                             v
                         }
@@ -976,6 +988,7 @@ pub fn prove(
                     proof.chained += 1;
                 }
                 known.insert(out.id, expected);
+                width.insert(out.id, bits);
             }
             (PlanStep::Op { op, .. }, _) => {
                 let op = &op;
@@ -986,6 +999,17 @@ pub fn prove(
                     .iter()
                     .map(|i| i.and_then(|i| known.get(&i).cloned()))
                     .collect();
+                // The operands' common width, which the result is written at.
+                let widths: Vec<Option<u64>> = ins
+                    .iter()
+                    .map(|i| i.and_then(|i| width.get(&i).copied()))
+                    .collect();
+                let act_bits = match widths.as_slice() {
+                    [Some(first), rest @ ..] if rest.iter().all(|w| *w == Some(*first)) => {
+                        Some(*first)
+                    }
+                    _ => None,
+                };
                 let f: Option<fn(&[i64]) -> i64> = match op.as_str() {
                     "Relu" => Some(|a| a[0].max(0)),
                     "Add" => Some(|a| a[0] + a[1]),
@@ -994,7 +1018,9 @@ pub fn prove(
                     }
                     _ => None,
                 };
-                let (Some(f), Some(args), [Some(out)]) = (f, args, outs.as_slice()) else {
+                let (Some(f), Some(args), Some(act_bits), [Some(out)]) =
+                    (f, args, act_bits, outs.as_slice())
+                else {
                     *proof.not_executed.entry(op.clone()).or_default() += 1;
                     for o in outs.into_iter().flatten() {
                         known.remove(&o);
@@ -1025,6 +1051,7 @@ pub fn prove(
                     .map(|e| wrap(f(&args.iter().map(|a| a[e]).collect::<Vec<_>>()), act_bits))
                     .collect();
                 known.insert(*out, reference);
+                width.insert(*out, act_bits);
                 proof.ops += 1;
             }
             (PlanStep::Layer(id), _) => {

@@ -59,6 +59,9 @@ pub fn layer_objective(
             if interrupted() {
                 return None;
             }
+            if refuse_precision(t, layer).is_err() {
+                return None;
+            }
             let opts = GreedyOptions {
                 objective,
                 ..GreedyOptions::default()
@@ -89,6 +92,32 @@ pub struct Solved {
     pub info: SolveInfo,
     /// Whether the mapping came from the solve cache.
     pub cache_hit: bool,
+}
+
+/// A layer at widths the macro cannot run is unmappable, with what would run it.
+fn refuse_precision(t: &Target, layer: &Layer) -> crate::Result<()> {
+    let errors = cimopt_ir::analysis::precision_errors(t, &layer.workload);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let mut help = Vec::new();
+    let w = layer.workload.bits.weight;
+    if let Some(b) = w.filter(|&b| !t.macro_.weight_bits_supported.contains(&b))
+        && let Some(up) = t.macro_.weight_bits_supported.iter().find(|&&s| s > b)
+    {
+        help.push(format!(
+            "macro.pad_unsupported_weights = true runs its weights at {up} bits"
+        ));
+    }
+    help.push("--precision target runs every layer at the target's precisions".into());
+    Err(unmappable(
+        layer,
+        format!(
+            "the macro cannot run its precisions: {}; {}",
+            errors.join("; "),
+            help.join(", ")
+        ),
+    ))
 }
 
 fn unmappable(layer: &Layer, reason: impl std::fmt::Display) -> crate::Error {
@@ -147,6 +176,7 @@ fn solve(
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
+    refuse_precision(t, layer)?;
     let started = std::time::Instant::now();
     let cache = opts
         .cache_dir

@@ -100,10 +100,7 @@ fn inspect(
         keep_going,
     };
     let m = py.detach(|| load_model(&model, &opts, "inspect"))?;
-    m.layers
-        .iter()
-        .map(|l| Layer::new(py, l, m.precisions.get(l.index)))
-        .collect()
+    m.layers.iter().map(|l| Layer::new(py, l)).collect()
 }
 
 /// `cache=`: `True` the command's solve cache (`$CIMOPT_CACHE_DIR`, else
