@@ -820,6 +820,7 @@ fn render(s: &Schedule, i: usize, doc: &Value, plan: &Plan) -> String {
         "has_bias": pick("has_bias"),
         "dims": pick("dims"),
         "padded_dims": pick("padded_dims"),
+        "precision": pick("precision"),
     });
     out.push_str("ignore_cimopt:\n");
     let _ = writeln!(out, "  format: {FORMAT}");
