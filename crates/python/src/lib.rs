@@ -131,15 +131,16 @@ fn max_threads() -> usize {
 /// `latency`, `energy` or `edp`. `cache`: see the README. `progress` is called with a
 /// `LayerMapped` as each distinct layer is mapped. Ctrl-C stops the compile between layers
 /// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
-/// (`--residency off`).
+/// (`--residency off`); `precision="target"` runs every layer at the target's precision
+/// (`--precision target`).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
-    input_shapes = None, threads = None, progress = None, residency = true
+    input_shapes = None, threads = None, progress = None, residency = true, precision = "model"
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
-    input_shapes=None, threads=None, progress=None, residency=True)")]
+    input_shapes=None, threads=None, progress=None, residency=True, precision='model')")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
@@ -158,9 +159,11 @@ fn compile(
     threads: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
     residency: bool,
+    precision: &str,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
     let mapper: cimopt_pipeline::Mapper = mapper.parse().map_err(options)?;
+    let precision: cimopt_pipeline::PrecisionSource = precision.parse().map_err(options)?;
     let objective: cimopt_pipeline::ModelObjective = objective.parse().map_err(options)?;
     if let Some(n) = threads {
         if n == 0 {
@@ -197,6 +200,7 @@ fn compile(
         simulate,
         residency,
         optimiser_budget: None,
+        precision,
     };
     opts.validate().map_err(errors::pipeline)?;
     // The command's order: the target first, then the model.

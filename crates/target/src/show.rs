@@ -106,15 +106,12 @@ pub fn to_commented_toml(t: &Target) -> String {
     );
     let _ = writeln!(
         s,
-        "weight_bits_supported = {}",
-        format!(
-            "[{}]",
-            m.weight_bits_supported
-                .iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        "weight_bits_supported = [{}]",
+        m.weight_bits_supported
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(
         s,
