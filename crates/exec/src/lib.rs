@@ -3,7 +3,7 @@
 //! data (docs/memory-plan.md, "Proving a plan").
 //!
 //! ```text
-//! random int8 inputs and weights ─▶ their homes, at the plan's offsets
+//! random inputs and weights of each layer's widths ─▶ their homes, at the plan's offsets
 //! each step of the plan, in order:
 //!   a layer ─▶ its loop nest, tile by tile: a tile's elements copied from the level above
 //!              into this level's buffer at the plan's offset (the other half on the next load
@@ -863,7 +863,8 @@ fn write_tensor(mem: &mut Memory, lv: usize, offset: u64, bits: u64, values: &[i
     }
 }
 
-/// Executes a schedule's plan step by step with random int8 data (from `seed`) and checks
+/// Executes a schedule's plan step by step with random data of each layer's widths (from
+/// `seed`) and checks
 /// every layer's output. `layers` are the schedule's layers with their mappings, in order;
 /// `flow` the model's dataflow (its nodes are the plan's steps); `only` restricts execution to
 /// some layers (each on fresh data), for models too large to execute whole.
