@@ -342,6 +342,12 @@ fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
             &t.macro_.precision,
             cimopt_ir::analysis::layer_precision(t, w),
         );
+        if [l.input, l.weight, l.output]
+            .iter()
+            .any(|&b| b == 0 || b > cimopt_target::limits::MAX_PRECISION_BITS)
+        {
+            return None;
+        }
         let widest = [
             p.input, p.weight, p.psum, p.output, l.input, l.weight, l.output,
         ]

@@ -235,7 +235,8 @@ impl Target {
     /// 4 bits of an 8-bit slot, but 8 for a 5-bit weight, which has a slot to itself).
     pub fn weight_cell_bits(&self, bits: u64) -> u64 {
         let native = self.macro_.precision.weight;
-        if bits >= native {
+        // A width of 0 is no width (cimopt_ir::check refuses it); it must not divide by zero.
+        if bits == 0 || bits >= native {
             return bits;
         }
         match self.macro_.weight_storage {
