@@ -74,6 +74,7 @@ def compile(
     threads: Union[int, None] = None,
     progress: Union[Callable[[LayerMapped], object], None] = None,
     residency: bool = True,
+    precision: str = "model",
 ) -> Schedule:
     """Maps every layer of a model onto a target (`cimopt compile`, the same bytes)."""
 
@@ -232,7 +233,7 @@ class Layer:
     @property
     def onnx_nodes(self) -> list[str]: ...
     @property
-    def bits(self) -> Union[dict[str, Union[int, None]], None]: ...
+    def bits(self) -> dict[str, Union[int, None]]: ...
 
 @final
 class ScheduledLayer:

@@ -283,6 +283,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     for r in &residency {
         writeln!(md, "{r}")?;
     }
+    md.push_str(&precision_section(root, &bin, &work)?);
     // Sections other tasks write (e.g. `cargo xtask fuzz`'s record) are kept as they were.
     let previous = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap_or_default();
     for section in foreign_sections(&previous, &md) {
@@ -292,6 +293,141 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     eprintln!("bench: wrote docs/benchmarks.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+const PRECISION_TITLE: &str = "## Precision: W8A8 against W4A8";
+
+/// `cargo xtask bench --section precision`: only the precision section of
+/// `docs/benchmarks.md` measured again, the rest of the file kept as it is.
+pub fn precision_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    let bin = crate::build_cimopt(root, env)?;
+    let work = tempfile_dir()?;
+    let section = precision_section(root, &bin, &work)?;
+    let path = root.join("docs/benchmarks.md");
+    let previous = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, splice_section(&previous, &section))?;
+    eprintln!("bench: wrote the precision section of docs/benchmarks.md");
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// `document` with its `## ` section titled as `section`'s first line replaced by `section`,
+/// or `section` put before the first section the bench does not write (`## Fuzzing`), or at
+/// the end.
+fn splice_section(document: &str, section: &str) -> String {
+    let title = section.trim_start().lines().next().unwrap_or_default();
+    let mut out = String::new();
+    let mut skipping = false;
+    let mut placed = false;
+    for line in document.lines() {
+        if line.starts_with("## ") {
+            skipping = false;
+            if line == title {
+                skipping = true;
+                if !placed {
+                    out.push_str(section.trim_start());
+                    out.push('\n');
+                    placed = true;
+                }
+                continue;
+            }
+            if !placed && line.starts_with("## Fuzzing") {
+                out.push_str(section.trim_start());
+                out.push('\n');
+                placed = true;
+            }
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !placed {
+        out.push('\n');
+        out.push_str(section.trim_start());
+    }
+    out
+}
+
+/// The precision section: ResNet-18 and the Llama-style block at 8-bit and at 4-bit weights
+/// (8-bit inputs), `mip` on both presets, cold, simulated.
+fn precision_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
+    let mut md = String::new();
+    let date = Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    // What else the machine was doing: the compile times depend on it, the numbers do not.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    writeln!(md, "\n{PRECISION_TITLE}\n")?;
+    writeln!(
+        md,
+        "Measured on {date}, {}, load average {load} when the section started (compile times are wall times on a machine others may share; every other number is deterministic). `mip` on both presets, cold caches,",
+        machine()
+    )?;
+    writeln!(
+        md,
+        "residency on; simulated model totals. W8A8 is the int8 model (ResNet-18: `models/quantized/resnet18_qdq.onnx`; the Llama-style block: the float `models/quantized/llama_tiny.onnx`, whose layers run at the presets' 8-bit `macro.precision`); W4A8 its twin with 4-bit weights (`resnet18_qdq_int4.onnx`, INT4 weights through DequantizeLinear; `llama_tiny_q4.onnx`, `MatMulNBits` with bits = 4; its attention products stay 8-bit), run at 4-bit weights packed two to an 8-bit cell slot (the presets' `macro.weight_storage`). DRAM bits are what the layers read from and write to DRAM, macro bits what they write into the macros' cells (simulator). Ratios are W4A8 / W8A8.\n"
+    )?;
+    writeln!(
+        md,
+        "| model | target | precision | layers | compile (s) | latency (cycles) | energy (nJ) | EDP (cycle·nJ) | DRAM bits | macro bits written | latency | energy | EDP | DRAM bits | macro bits |"
+    )?;
+    writeln!(
+        md,
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for (name, w8, w4) in [
+        ("ResNet-18", "resnet18_qdq", "resnet18_qdq_int4"),
+        ("Llama-style block", "llama_tiny", "llama_tiny_q4"),
+    ] {
+        for target in ["default", "transformer"] {
+            let mut base: Option<[f64; 5]> = None;
+            for (label, stem) in [("W8A8", w8), ("W4A8", w4)] {
+                let model = root.join(format!("models/quantized/{stem}.onnx"));
+                let model = model.to_string_lossy().to_string();
+                let out = work.join(format!("{stem}.{target}.precision.json"));
+                let o = out.to_string_lossy().to_string();
+                let _ = std::fs::remove_dir_all(work.join("cache"));
+                let args = ["compile", &model, "--target", target, "-q", "-o", &o];
+                let secs = run(bin, work, &args)?;
+                let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+                let layers = doc["layers"].as_array().map_or(0, |a| a.len());
+                let [mut l, mut e, mut dram, mut cells] = [0.0f64; 4];
+                for layer in doc["layers"].as_array().into_iter().flatten() {
+                    let s = &layer["simulated"];
+                    l += s["latency_cycles"].as_f64().unwrap_or(f64::NAN);
+                    e += s["energy_nj"].as_f64().unwrap_or(f64::NAN);
+                    let b = &s["breakdown"];
+                    dram += b["bits.level.dram_read"].as_f64().unwrap_or(0.0)
+                        + b["bits.level.dram_written"].as_f64().unwrap_or(0.0);
+                    cells += b["bits.level.macro_written"].as_f64().unwrap_or(0.0);
+                }
+                let now = [l, e, l * e, dram, cells];
+                let ratios = match base {
+                    None => "– | – | – | – | –".to_string(),
+                    Some(b) => now
+                        .iter()
+                        .zip(b)
+                        .map(|(n, b)| format!("{:.3}×", n / b))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                };
+                writeln!(
+                    md,
+                    "| {name} | {target} | {label} | {layers} | {secs:.2} | {l:.0} | {e:.0} | {:.4e} | {dram:.4e} | {cells:.4e} | {ratios} |",
+                    l * e
+                )?;
+                eprintln!("bench: precision {stem} {target}: compile {secs:.2}s");
+                base.get_or_insert(now);
+            }
+        }
+    }
+    Ok(md)
 }
 
 /// Compiles `model` with `--residency off` and with the default (`on`) cold, alternately, twice

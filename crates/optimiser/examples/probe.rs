@@ -32,6 +32,7 @@ fn main() {
         stride: [st, st],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let t = cimopt_target::load("default", &[]).unwrap().target;
     let s = &spatial::enumerate(&t, &w).unwrap()[0];

@@ -16,6 +16,7 @@ pub mod placement;
 pub mod profile;
 
 use cimopt_cost::{Cost, Objective, evaluate};
+use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
 use cimopt_space::bounds::{LowerBound, physical_bound_over};
@@ -266,14 +267,14 @@ pub fn skeleton_space(
     })
 }
 
-fn mac_energy(t: &Target, sk: &Skeleton) -> f64 {
+fn mac_energy(t: &Target, w: &Workload, sk: &Skeleton) -> f64 {
     let fill: u64 = sk
         .spatial
         .iter()
         .filter(|f| f.axis == Axis::Cores)
         .map(|f| f.factor)
         .product();
-    t.activation_energy_nj() * sk.activations() as f64 * fill as f64
+    t.activation_energy_nj_at(&layer_precision(t, w)) * sk.activations() as f64 * fill as f64
 }
 
 /// The best mapping found so far.
@@ -323,7 +324,8 @@ fn solve_skeleton(
             skeleton: &space.skeleton,
             profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
             objective: opts.objective,
-            mac_energy_nj: mac_energy(t, &space.skeleton),
+            t_mac_cycles: t.t_mac_at(&layer_precision(t, w)),
+            mac_energy_nj: mac_energy(t, w, &space.skeleton),
             latency_ref: inc.cost.latency_cycles,
             energy_ref: inc.cost.energy_nj,
             cutoff: inc.objective,

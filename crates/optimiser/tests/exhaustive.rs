@@ -5,6 +5,7 @@ mod common;
 use common::{conv, matmul, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
+use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{
@@ -155,6 +156,8 @@ fn milp_latency(
         skeleton: sk,
         profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
         objective: Objective::Latency,
+        // The test layers are float: they run at the target's own precisions.
+        t_mac_cycles: t.t_mac(),
         mac_energy_nj: t.activation_energy_nj()
             * sk.activations() as f64
             * sk.spatial
@@ -268,7 +271,8 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
                             skeleton: &sk,
                             profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
                             objective,
-                            mac_energy_nj: t.activation_energy_nj()
+                            t_mac_cycles: t.t_mac_at(&layer_precision(&t, &w)),
+                            mac_energy_nj: t.activation_energy_nj_at(&layer_precision(&t, &w))
                                 * sk.activations() as f64
                                 * m.unrolling_on(Axis::Cores) as f64,
                             latency_ref: c.latency_cycles,

@@ -152,7 +152,12 @@ pub fn compile(
     observer: &dyn Observer,
 ) -> Result<Schedule> {
     opts.validate()?;
-    let model = source.model;
+    // Every layer at the widths it runs at; identical layers are identical at those widths.
+    let resolved = crate::precision::resolve(source.model, t, opts.precision);
+    for note in crate::precision::notes(source.model, &resolved) {
+        observer.warning(&note);
+    }
+    let model = &resolved;
     let distinct: Vec<&Layer> = model
         .layers
         .iter()

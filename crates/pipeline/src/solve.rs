@@ -69,6 +69,7 @@ pub fn layer_objective(
             if interrupted() {
                 return None;
             }
+            // The layer's precision is checked first, as for every solve.
             solve(t, layer, [0; 3], &greedy_opts, &own_edp, None, true)
                 .ok()
                 .map(|s| (layer.index, copies, s.mapped))
@@ -95,6 +96,32 @@ pub struct Solved {
     pub info: SolveInfo,
     /// Whether the mapping came from the solve cache.
     pub cache_hit: bool,
+}
+
+/// A layer at widths the macro cannot run is unmappable, with what would run it.
+fn refuse_precision(t: &Target, layer: &Layer) -> crate::Result<()> {
+    let errors = cimopt_ir::analysis::precision_errors(t, &layer.workload);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let mut help = Vec::new();
+    let w = layer.workload.bits.weight;
+    if let Some(b) = w.filter(|&b| !t.macro_.weight_bits_supported.contains(&b))
+        && let Some(up) = t.macro_.weight_bits_supported.iter().find(|&&s| s > b)
+    {
+        help.push(format!(
+            "macro.pad_unsupported_weights = true runs its weights at {up} bits"
+        ));
+    }
+    help.push("--precision target runs every layer at the target's precisions".into());
+    Err(unmappable(
+        layer,
+        format!(
+            "the macro cannot run its precisions: {}; {}",
+            errors.join("; "),
+            help.join(", ")
+        ),
+    ))
 }
 
 fn unmappable(layer: &Layer, reason: impl std::fmt::Display) -> crate::Error {
@@ -200,6 +227,7 @@ fn solve(
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
+    refuse_precision(t, layer)?;
     // Every mapper, and the bounds every schedule records, enumerate the spatial unrollings:
     // a layer with too many is refused before any search starts.
     cimopt_space::spatial::check_enumerable(t, w).map_err(|e| unmappable(layer, e))?;

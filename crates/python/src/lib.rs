@@ -101,10 +101,7 @@ fn inspect(
         keep_going,
     };
     let m = py.detach(|| load_model(&model, &opts, "inspect"))?;
-    m.layers
-        .iter()
-        .map(|l| Layer::new(py, l, m.precisions.get(l.index)))
-        .collect()
+    m.layers.iter().map(|l| Layer::new(py, l)).collect()
 }
 
 /// `cache=`: `True` the command's solve cache (`$CIMOPT_CACHE_DIR`, else
@@ -135,15 +132,16 @@ fn max_threads() -> usize {
 /// `latency`, `energy` or `edp`. `cache`: see the README. `progress` is called with a
 /// `LayerMapped` as each distinct layer is mapped. Ctrl-C stops the compile between layers
 /// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
-/// (`--residency off`).
+/// (`--residency off`); `precision="target"` runs every layer at the target's precision
+/// (`--precision target`).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
-    input_shapes = None, threads = None, progress = None, residency = true
+    input_shapes = None, threads = None, progress = None, residency = true, precision = "model"
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
-    input_shapes=None, threads=None, progress=None, residency=True)")]
+    input_shapes=None, threads=None, progress=None, residency=True, precision='model')")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
@@ -162,9 +160,11 @@ fn compile(
     threads: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
     residency: bool,
+    precision: &str,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
     let mapper: cimopt_pipeline::Mapper = errors::option(mapper)?;
+    let precision: cimopt_pipeline::PrecisionSource = errors::option(precision)?;
     let objective: cimopt_pipeline::ModelObjective = errors::option(objective)?;
     if let Some(n) = threads {
         if n == 0 {
@@ -201,6 +201,7 @@ fn compile(
         simulate,
         residency,
         optimiser_budget: None,
+        precision,
     };
     opts.validate().map_err(errors::pipeline)?;
     // The command's order: the target first, then the model.

@@ -188,6 +188,7 @@ mod tests {
             stride: [1, 1],
             pad: [0; 4],
             dilation: [1, 1],
+            bits: cimopt_ir::Bits::FLOAT,
         }
     }
 

@@ -59,6 +59,7 @@ fn workload_of(v: &Value) -> Option<Workload> {
         stride: stride.try_into().ok()?,
         pad: pad.try_into().ok()?,
         dilation: dilation.try_into().ok()?,
+        bits: cimopt_ir::Bits::FLOAT,
     })
 }
 
