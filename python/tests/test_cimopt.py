@@ -77,6 +77,11 @@ def test_layers_carry_their_bit_widths(cli, tmp_path):
         assert l.layer.bits == {
             "input": p["input_bits"], "weight": p["weight_bits"], "output": p["output_bits"]}
     assert sum(l.layer.bits["weight"] == 4 for l in s.layers) == 15
+    # to_records() (and to_pandas()) carry the same widths, one column per operand.
+    for r, j in zip(s.to_records(), doc["layers"]):
+        p = j["precision"]
+        assert (r["input_bits"], r["weight_bits"], r["output_bits"]) == (
+            p["input_bits"], p["weight_bits"], p["output_bits"])
     # precision="target" is --precision target: every layer at the target's 8 bits.
     t = cimopt.compile(q4, "default", mapper="greedy", cache=False, precision="target")
     assert all(l.layer.bits == {"input": 8, "weight": 8, "output": 8} for l in t.layers)

@@ -102,6 +102,10 @@ impl Schedule {
                 r.set_item(d.name(), w.extents()[d.index()])?;
             }
             r.set_item("macs", w.macs())?;
+            let bits = cimopt_ir::analysis::layer_precision(t, w);
+            r.set_item("input_bits", bits.input)?;
+            r.set_item("weight_bits", bits.weight)?;
+            r.set_item("output_bits", bits.output)?;
             r.set_item("same_as", l.same_as)?;
             r.set_item("mapper", &l.solve.mapper)?;
             r.set_item("status", &l.solve.status)?;
