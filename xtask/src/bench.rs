@@ -110,12 +110,8 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     // Prediction errors of the cost model against the simulator, per mapper: (latency, energy).
     let mut errors: std::collections::BTreeMap<&str, Vec<(f64, f64, String)>> = Default::default();
     let mut residency: Vec<String> = Vec::new();
-    let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
-        .collect();
-    models.sort();
+    let models = bundled_models(root)?;
+    let residency_load = load_average();
     for model in &models {
         let stem = model.file_stem().unwrap().to_string_lossy().to_string();
         for target in ["default", "transformer"] {
@@ -267,7 +263,31 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
             v[0].2
         )?;
     }
-    writeln!(md, "\n## Memory plan: residency on against off\n")?;
+    md.push_str(&residency_section(&residency, &residency_load)?);
+    md.push_str(&precision_section(root, &bin, &work)?);
+    // Sections other tasks write (e.g. `cargo xtask fuzz`'s record) are kept as they were.
+    let previous = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap_or_default();
+    for section in foreign_sections(&previous, &md) {
+        writeln!(md, "\n{}", section.trim_end())?;
+    }
+    std::fs::write(root.join("docs/benchmarks.md"), md)?;
+    eprintln!("bench: wrote docs/benchmarks.md");
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+const RESIDENCY_TITLE: &str = "## Memory plan: residency on against off";
+
+/// The residency section around its rows (one per model and preset, [`residency_row`]).
+fn residency_section(rows: &[String], load: &str) -> Result<String> {
+    let mut md = String::new();
+    writeln!(md, "\n{RESIDENCY_TITLE}\n")?;
+    writeln!(
+        md,
+        "Measured on {}, {}, load average {load} when the section started.",
+        today(),
+        machine()
+    )?;
     writeln!(
         md,
         "`mip` on both presets, cold caches. `off` is `--residency off` (every tensor in DRAM, the per-layer schedules of the reference's setting); `on` the default, which keeps activations in the global buffer where the model-level MILP finds it pays (docs/memory-plan.md). Ratios are on / off of the simulated model totals; the DRAM share is DRAM's part of the simulated model energy; DRAM traffic is the bits the layers read from and write to DRAM (simulator). Compile times are cold (empty solve cache, not simulated), off and on run alternately twice each; `compile` is the faster wall time of the two, `CPU on / off` the ratio of the smaller CPU times (user + system), which the machine's other load moves less than wall time. Goals (issue 14): no model worse on latency, energy or EDP; `default` MobileNetV2 energy ≤ 0.85× and EDP ≤ 0.80×, ResNet-18 energy ≤ 0.95×; `transformer` BERT-base energy ≤ 0.95×; cold compile ≤ 1.5× the residency-off compile.\n"
@@ -280,19 +300,67 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
         md,
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )?;
-    for r in &residency {
+    for r in rows {
         writeln!(md, "{r}")?;
     }
-    md.push_str(&precision_section(root, &bin, &work)?);
-    // Sections other tasks write (e.g. `cargo xtask fuzz`'s record) are kept as they were.
-    let previous = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap_or_default();
-    for section in foreign_sections(&previous, &md) {
-        writeln!(md, "\n{}", section.trim_end())?;
+    Ok(md)
+}
+
+/// `cargo xtask bench --section residency`: only the residency section of
+/// `docs/benchmarks.md` measured again (a `mip` compile with residency on, then off and on
+/// timed cold twice each, per bundled model and preset), the rest of the file kept as it is.
+pub fn residency_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    let bin = crate::build_cimopt(root, env)?;
+    let work = tempfile_dir()?;
+    let load = load_average();
+    let mut rows = Vec::new();
+    for model in bundled_models(root)? {
+        let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+        let m = model.to_string_lossy().to_string();
+        for target in ["default", "transformer"] {
+            let on = work.join(format!("{stem}.{target}.mip.json"));
+            let o = on.to_string_lossy().to_string();
+            let _ = std::fs::remove_dir_all(work.join("cache"));
+            run(&bin, &work, &["compile", &m, "--target", target, "-q", "-o", &o])?;
+            rows.push(residency_row(&bin, &work, &m, &stem, target, &o)?);
+            eprintln!("bench: residency {stem} {target}");
+        }
     }
-    std::fs::write(root.join("docs/benchmarks.md"), md)?;
-    eprintln!("bench: wrote docs/benchmarks.md");
+    let section = residency_section(&rows, &load)?;
+    let path = root.join("docs/benchmarks.md");
+    let previous = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, splice_section(&previous, &section))?;
+    eprintln!("bench: wrote the residency section of docs/benchmarks.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// The bundled models (`models/*.onnx`), sorted.
+fn bundled_models(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    models.sort();
+    Ok(models)
+}
+
+/// The one-minute load average: what else the machine was doing, which moves compile times
+/// (every other number the bench records is deterministic).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn today() -> String {
+    Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 const PRECISION_TITLE: &str = "## Precision: W8A8 against W4A8";

@@ -27,9 +27,10 @@ tasks:
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
-  bench [--section precision]
+  bench [--section precision|residency]
                            time compile and simulate on every bundled model, write docs/benchmarks.md;
-                           --section precision regenerates only the W8A8 / W4A8 section
+                           --section precision regenerates only the W8A8 / W4A8 section,
+                           --section residency only the residency on/off section
   golden                   regenerate schedules/ (every bundled model on both presets)
   fuzz [--seconds N] [cimopt-fuzz args]
                            fuzz every input reader for N seconds (default 600); findings go to
@@ -123,8 +124,11 @@ fn run() -> Result<()> {
                 [flag, section] if flag == "--section" && section == "precision" => {
                     bench::precision_only(&root, &env)
                 }
+                [flag, section] if flag == "--section" && section == "residency" => {
+                    bench::residency_only(&root, &env)
+                }
                 _ => anyhow::bail!(
-                    "bench takes no arguments but `--section precision`, got {rest:?}\n{USAGE}"
+                    "bench takes no arguments but `--section precision|residency`, got {rest:?}\n{USAGE}"
                 ),
             }
         }
