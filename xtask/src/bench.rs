@@ -284,7 +284,7 @@ fn residency_section(rows: &[String], load: &str) -> Result<String> {
     writeln!(md, "\n{RESIDENCY_TITLE}\n")?;
     writeln!(
         md,
-        "Measured on {}, {}, load average {load} when the section started.",
+        "Measured on {}, {}, load average {load} when the section started.\n",
         today(),
         machine()
     )?;
