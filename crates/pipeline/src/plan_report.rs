@@ -4,6 +4,7 @@
 //! comparison is like for like whatever the report's source.
 
 use crate::report::esc;
+use cimopt_ir::Mapping;
 use cimopt_schedule::Schedule;
 use cimopt_schedule::plan::{MemoryPlan, PlanBaseline, PlanStep};
 use serde_json::{Value, json};
@@ -35,12 +36,31 @@ impl<'a> PlanSummary<'a> {
         let plan = s.plan.as_ref()?;
         let t = &s.inputs.target;
         let (mut dram_bits, mut latency_cycles, mut energy_nj) = (0.0, 0.0, 0.0);
+        // Identical layers (`same_as`) are priced once; a file may pair a `same_as` with a
+        // mapping of its own, which is then priced as it is.
+        let mut priced: std::collections::BTreeMap<usize, (&Mapping, (f64, f64, f64))> =
+            Default::default();
         for l in &s.layers {
-            let c = cimopt_cost::evaluate(t, &l.layer.workload, &l.mapping);
-            dram_bits += c.energy.bits_read[0].iter().sum::<f64>()
-                + c.energy.bits_written[0].iter().sum::<f64>();
-            latency_cycles += c.latency_cycles;
-            energy_nj += c.energy_nj;
+            let price = || {
+                let c = cimopt_cost::evaluate(t, &l.layer.workload, &l.mapping);
+                (
+                    c.energy.bits_read[0].iter().sum::<f64>()
+                        + c.energy.bits_written[0].iter().sum::<f64>(),
+                    c.latency_cycles,
+                    c.energy_nj,
+                )
+            };
+            let (bits, latency, energy) = match priced.get(&l.same_as.unwrap_or(l.layer.index)) {
+                Some(&(m, p)) if l.same_as.is_some() && *m == l.mapping => p,
+                _ => {
+                    let p = price();
+                    priced.insert(l.layer.index, (&l.mapping, p));
+                    p
+                }
+            };
+            dram_bits += bits;
+            latency_cycles += latency;
+            energy_nj += energy;
         }
         let mut levels = Vec::new();
         for (lv, level) in t.levels.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! `cimopt import` over the same library functions (`cimopt_pipeline::export`), so that the
 //! documents, the warnings and notes, the output rules and the messages are the command's.
 
-use crate::errors::{self, Failure, Kind};
+use crate::errors::{self, Failure};
 use crate::schedule::{Schedule, ScheduleArg};
 use cimopt_pipeline::export::{self as lib, Documents, ExportFormat, ExportOptions, ImportFormat};
 use pyo3::exceptions::PyTypeError;
