@@ -301,6 +301,7 @@ fn solve_skeleton(
     opts: &Options,
     inc: &mut Incumbent,
     deadline: Instant,
+    observe: &mut dyn FnMut(&Mapping),
 ) -> SkeletonOutcome {
     let mut excluded: Vec<[usize; 3]> = Vec::new();
     let mut out = SkeletonOutcome {
@@ -372,6 +373,7 @@ fn solve_skeleton(
             Operand::ALL.map(|o| &space.placements[o.index()][choice[o.index()]]),
         );
         if check(t, w, &m).is_empty() {
+            observe(&m);
             let c = evaluate(t, w, &m);
             let v = opts.objective.of(&c);
             log::debug!(
@@ -437,7 +439,7 @@ pub fn optimise_skeleton(
         milp_objective: None,
     };
     let deadline = Instant::now() + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let o = solve_skeleton(t, w, space, opts, &mut inc, deadline);
+    let o = solve_skeleton(t, w, space, opts, &mut inc, deadline, &mut |_| {});
     (inc.mapping, inc.cost, o.bound, o.complete)
 }
 
@@ -497,6 +499,19 @@ pub fn optimise_from(
     w: &Workload,
     opts: &Options,
     hint: Option<&Mapping>,
+) -> Result<Optimised, MapError> {
+    optimise_observed(t, w, opts, hint, &mut |_| {})
+}
+
+/// [`optimise_from`], showing `observe` every valid mapping the MILP proposes before it is
+/// priced, accepted or rejected: what the search looks at, for tests that hold the cost model
+/// to the simulator there.
+pub fn optimise_observed(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    hint: Option<&Mapping>,
+    observe: &mut dyn FnMut(&Mapping),
 ) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
@@ -564,7 +579,7 @@ pub fn optimise_from(
                 stats.stop_reasons.push(StopReason::PlacementLimit);
                 continue;
             };
-            let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+            let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline, observe);
             stats.skeletons_solved += 1;
             stats.milp_solves += o.solves;
             stats.rejected_by_simulator += o.rejected;
@@ -649,7 +664,7 @@ pub fn optimise_around(
             stats.stop_reasons.push(StopReason::PlacementLimit);
             continue;
         };
-        let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+        let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline, &mut |_| {});
         stats.skeletons_solved += 1;
         stats.milp_solves += o.solves;
         stats.rejected_by_simulator += o.rejected;
