@@ -208,6 +208,10 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                             body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
                         }
                         Slack::Body(j) => body_of[loop_step[j]],
+                        Slack::SyncWait(j) => {
+                            let next = loop_step[j];
+                            body_of[next + 1] + wait_of[next]
+                        }
                     };
                     term.after - slack
                 })

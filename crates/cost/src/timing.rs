@@ -33,10 +33,16 @@ pub struct StepTiming {
     pub factor: u64,
     /// Transfer cycles of one firing (0 when the step does not move this operand).
     pub cycles: f64,
-    /// Whether the step's child level double-buffers the operand.
+    /// Whether the step's transfer overlaps the child's work on its previous tile (the child
+    /// double-buffers the operand; into the array, the sending level too).
     pub double: bool,
     /// Whether the step feeds the MAC array directly.
     pub to_compute: bool,
+    /// The level the step sits at for the operand.
+    pub level: usize,
+    /// Outputs: the cycles of this step's own transfers that each boundary of its loop waits
+    /// for ([`output_chain`]); 0 for inputs and weights.
+    pub own_chain: f64,
 }
 
 impl StepTiming {
@@ -95,12 +101,33 @@ impl OperandTiming {
                 2 * loops_before - 1
             };
             let tr = &n.transfers[i][o.index()];
+            let c = tr.cycles as f64;
+            let own_chain = if o != Operand::O {
+                0.0
+            } else if !tr.delayed_writeback {
+                // Written back right after the child, then the next tile read.
+                2.0 * c
+            } else {
+                // The previous tile is written back after the next one is read. A step of the
+                // operand at the same level inside this loop (a loop the tile does not depend
+                // on, or an anchor) makes the child wait for that level, so for the write-back;
+                // without one, the write-back overlaps the next tile's work.
+                let level = s.level[o.index()];
+                let synced = n.steps[i + 1..]
+                    .iter()
+                    .any(|inner| inner.level[o.index()] == level);
+                let writeback = if synced { c } else { 0.0 };
+                // A level the array releases only when an activation ends cannot read ahead.
+                writeback + if tr.double { 0.0 } else { c }
+            };
             steps.push(StepTiming {
                 position,
                 factor: s.factor,
-                cycles: tr.cycles as f64,
+                cycles: c,
                 double: tr.double,
                 to_compute: tr.to == t.compute_level(),
+                level: s.level[o.index()],
+                own_chain,
             });
         }
         let boot = bootstrap_cycles(t, n, o);
@@ -155,6 +182,11 @@ pub enum Slack {
     /// A level streaming into a double-buffered child, sending from position `k` to position
     /// `next`: `max(body after next, body after k − sends·c)` ([`RefillTerm::sends_cycles`]).
     Stream { k: usize, next: usize },
+    /// The body inside loop `j` plus loop `j`'s whole boundary wait: the level is last released
+    /// at loop `j`'s last boundary, as that boundary starts (a loop of the operand at the
+    /// level inside its send waits there for the child, which the last activation released):
+    /// `body(j + 1) + wait(j)`.
+    SyncWait(usize),
 }
 
 /// One refill term of an input or weight chain: `after − slack`.
@@ -198,6 +230,14 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
                     next: next.position,
                 }
             }
+            // Every loop of the operand at the level waits, at each of its iterations, for the
+            // child to be free, and the level is busy until then: with such a loop inside the
+            // send, the level is released at that loop's last boundary (the innermost one
+            // repeating), as the activation before it ends.
+            Some((jn, _)) if synced_inside(steps, jn).is_some() => {
+                let m = synced_inside(steps, jn).expect("just checked");
+                Slack::SyncWait((steps[m].position - 1) / 2)
+            }
             // Its last send opens the last iteration of `next`; when another operand decides
             // that boundary, the send happens early in it.
             Some((_, next)) if next.factor > 1 => Slack::BodyWait((next.position - 1) / 2),
@@ -212,9 +252,20 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
     out
 }
 
+/// The innermost loop with more than one iteration among the steps of the operand at the level
+/// of step `send` that lie inside it, when that level sends single-buffered (into a level, not
+/// the array); `None` when there is none.
+fn synced_inside(steps: &[StepTiming], send: usize) -> Option<usize> {
+    let level = steps[send].level;
+    (send + 1..steps.len())
+        .take_while(|&j| steps[j].level == level)
+        .filter(|&j| steps[j].factor > 1)
+        .last()
+}
+
 /// The output chain at a boundary of the loop at `position` (a loop's, `2i + 1`): the partial
-/// sum is written back and the next read at every loop inside, and at this loop unless it is
-/// double-buffered.
+/// sum is written back and the next read at every loop inside, and at this loop what its own
+/// transfers expose ([`StepTiming::own_chain`]: both unless the child double-buffers).
 pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
     let inner: f64 = steps
         .iter()
@@ -223,8 +274,8 @@ pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
         .sum();
     let own: f64 = steps
         .iter()
-        .filter(|s| s.position == position && !s.double)
-        .map(|s| 2.0 * s.cycles)
+        .filter(|s| s.position == position)
+        .map(|s| s.own_chain)
         .sum();
     inner + own
 }

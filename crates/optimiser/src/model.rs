@@ -237,6 +237,10 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     e -= wait[j];
                     e += chain[o.index()][j];
                 }
+                Slack::SyncWait(j) => {
+                    e -= body_at(j + 1);
+                    e -= wait[j];
+                }
                 Slack::Stream { k, next } => {
                     // chain ≥ min(after − body after next, after + sends·c − body after k).
                     let big = coefs.values().map(|v| v.1).fold(0.0, f64::max);
