@@ -772,3 +772,98 @@ pub fn exhaustive_skeleton(
     }
     best
 }
+
+/// The best mapping of the layer's **whole** space by brute force, for each objective: every
+/// spatial candidate, every split of every trip count into loops, every loop order
+/// ([`cimopt_space::whole::skeletons`]), every placement of every operand with every
+/// double-buffer subset of the levels it uses ([`placements`]), priced by the cost model; ties
+/// go to the first in that order. `None` when the space holds more than `max_triples`
+/// placement triples, counted before anything is priced (or when no mapping fits). Judges by
+/// the cost model alone, like [`exhaustive`]: what it certifies is the cost model's optimum.
+pub fn exhaustive_whole(
+    t: &Target,
+    w: &Workload,
+    objectives: &[Objective],
+    home: [usize; 3],
+    max_triples: u64,
+) -> Option<Vec<WholeSpace>> {
+    let mut spaces = Vec::new();
+    let mut triples: u64 = 0;
+    for sk in cimopt_space::whole::skeletons(t, w, home) {
+        let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
+            continue;
+        };
+        triples += space
+            .placements
+            .iter()
+            .map(|p| p.len() as u64)
+            .product::<u64>();
+        if triples > max_triples {
+            return None;
+        }
+        spaces.push(space);
+    }
+    let mut best: Vec<Option<(Mapping, Cost, f64)>> = vec![None; objectives.len()];
+    let mut valid: u64 = 0;
+    // Levels several operands share are checked jointly, as `check` does: each placement's
+    // bits were computed on its own (they depend on that operand's levels alone).
+    let shared: Vec<usize> = (1..t.num_levels())
+        .filter(|&l| t.levels[l].holds.len() > 1)
+        .collect();
+    for space in &spaces {
+        let [pi, pw, po] = &space.profiles;
+        for (a, ia) in pi.iter().enumerate() {
+            for (b, ib) in pw.iter().enumerate() {
+                for (c, ic) in po.iter().enumerate() {
+                    let fits = shared.iter().all(|&l| {
+                        ia.bits[l] + ib.bits[l] + ic.bits[l] <= t.levels[l].capacity_bits
+                    });
+                    if !fits {
+                        continue;
+                    }
+                    valid += 1;
+                    let m = mapping_of(
+                        &space.skeleton,
+                        [
+                            &space.placements[0][a],
+                            &space.placements[1][b],
+                            &space.placements[2][c],
+                        ],
+                    );
+                    let cost = evaluate(t, w, &m);
+                    for (slot, objective) in best.iter_mut().zip(objectives) {
+                        let v = objective.of(&cost);
+                        if slot.as_ref().is_none_or(|b| v < b.2) {
+                            debug_assert!(check(t, w, &m).is_empty(), "{m:?}");
+                            *slot = Some((m.clone(), cost.clone(), v));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best.into_iter()
+        .map(|b| {
+            b.map(|(mapping, cost, objective)| WholeSpace {
+                mapping,
+                cost,
+                objective,
+                skeletons: spaces.len() as u64,
+                mappings: valid,
+            })
+        })
+        .collect()
+}
+
+/// The optimum of a layer's whole space for one objective ([`exhaustive_whole`]).
+#[derive(Clone, Debug)]
+pub struct WholeSpace {
+    pub mapping: Mapping,
+    pub cost: Cost,
+    /// The objective of `mapping` (cost model, true units).
+    pub objective: f64,
+    /// Skeletons with at least one placement of each operand.
+    pub skeletons: u64,
+    /// Valid mappings priced.
+    pub mappings: u64,
+}

@@ -10,6 +10,8 @@
 //! - [`Skeleton`]: a mapping without its per-operand levels and double buffers;
 //! - [`random`]: valid mappings drawn from the whole space, seeded, to test what the searches
 //!   rely on (the cost model, the bounds) where no search looks;
+//! - [`whole`]: every skeleton of the whole space (every split and order of every spatial
+//!   candidate), for brute force on small layers;
 //! - [`bounds`]: lower bounds on latency and energy per spatial candidate, per layer and per
 //!   model, valid for every loop order, split, level and double-buffer choice.
 
@@ -19,6 +21,7 @@ pub mod random;
 pub mod skeleton;
 pub mod spatial;
 pub mod templates;
+pub mod whole;
 
 pub use moves::loop_moves;
 pub use skeleton::Skeleton;
