@@ -28,7 +28,7 @@ pub mod timing;
 
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
-use timing::{Slack, output_chain, refill_terms, ways};
+use timing::{Slack, loops_outside, output_chain, refill_terms, stream_lag, ways};
 
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{Mapping, Workload};
@@ -182,27 +182,25 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut wait_of = vec![0.0f64; steps];
     let mut chain_of = vec![[0.0f64; 3]; steps];
     body_of[steps] = body;
-    // Exposed cycles of one execution: mode switch, mismatch, write-back, then the part of the
-    // mismatch due to each operand's stream.
-    let mut exposed = [0.0f64; 6];
-    // The largest stream deficit at this loop or inside it, and whose stream it is.
-    let mut deficit = (0.0f64, Operand::I);
+    // Exposed cycles of one execution: mode switch, mismatch, write-back.
+    let mut exposed = [0.0f64; 3];
+    // The largest output stream deficit at this loop or inside it.
+    let mut deficit = 0.0f64;
+    let body_after = |body_of: &[f64], position: usize| body_of[loop_step[position.div_ceil(2)]];
     for i in (0..steps).rev() {
         let f = n.steps[i].factor as f64;
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
         // An input or weight chain is its largest refill term (`timing::refill_terms`), its
         // slack valued with the bodies and waits of the loops inside.
-        let body_after = |position: usize| body_of[loop_step[position.div_ceil(2)]];
         let refill = |o: Operand| -> f64 {
             refill_terms(&timing[o.index()].steps, i)
                 .iter()
                 .map(|term| {
                     let slack = match term.slack {
                         Slack::None => 0.0,
-                        Slack::Stream { k, next } => {
-                            body_after(next).max(body_after(k) - term.sends_cycles)
-                        }
+                        Slack::Stream { k, next } => body_after(&body_of, next)
+                            .max(body_after(&body_of, k) - term.sends_cycles),
                         Slack::BodyWait(j) => {
                             let next = loop_step[j];
                             body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
@@ -219,34 +217,23 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         };
         let outputs = &timing[oo.index()].steps;
         let chains = [refill(oi), refill(ow), output_chain(outputs, positions[i])];
-        // A double-buffered transfer of loop i streams ahead; it stalls the next activation
-        // only when it takes longer than the child it overlaps.
-        let stream = Operand::ALL.map(|o| {
-            let st = &timing[o.index()].steps[i];
-            if st.double {
-                st.stream_cycles(o) - child
-            } else {
-                0.0
-            }
-        });
+        // A double-buffered output transfer of loop i streams ahead by one tile at most (it
+        // cannot read the next tile before writing the previous one back): slower than the
+        // child it overlaps, it stalls every boundary at or outside its loop. Input and weight
+        // streams run ahead without bound; they are valued after the recursion.
+        let out_stream = if double(i, oo) {
+            timing[oo.index()].steps[i].stream_cycles(oo) - child
+        } else {
+            0.0
+        };
         let serial_wait = chains.iter().cloned().fold(0.0, f64::max);
-        // A stream delivers once per iteration of its own loop, also across the boundaries of
-        // loops outside it: its deficit applies at every boundary at or outside its loop.
         let inner_deficit = deficit;
-        for o in Operand::ALL {
-            if stream[o.index()] > deficit.0 {
-                deficit = (stream[o.index()], o);
-            }
-        }
-        let wait = serial_wait.max(deficit.0);
+        deficit = deficit.max(out_stream);
+        let wait = serial_wait.max(deficit);
         // A double-buffered output reads its second tile right after the first, before any
         // write-back: the first boundary of each execution only needs one transfer.
         let first_wait = if double(i, oo) && f > 1.0 {
-            let own_in = stream[oi.index()].max(stream[ow.index()]);
-            serial_wait
-                .max(inner_deficit.0)
-                .max(own_in)
-                .max(c(i, oo) - child)
+            serial_wait.max(inner_deficit).max(c(i, oo) - child)
         } else {
             wait
         };
@@ -258,21 +245,17 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         let mut e = exposed.map(|x| x * f);
         if f > 1.0 {
             let stalls = (f - 2.0) * wait + first_wait;
-            if deficit.0 > serial_wait {
-                let excess = (f - 2.0) * (wait - serial_wait) + (first_wait - serial_wait).max(0.0);
-                e[1] += excess;
-                e[3 + deficit.1.index()] += excess;
-                let rest = stalls - excess;
-                e[if chains[2] >= chains[0].max(chains[1]) {
-                    2
-                } else {
-                    0
-                }] += rest;
-            } else if chains[2] >= chains[0].max(chains[1]) {
-                e[2] += stalls;
+            let excess = if deficit > serial_wait {
+                (f - 2.0) * (wait - serial_wait) + (first_wait - serial_wait).max(0.0)
             } else {
-                e[0] += stalls;
-            }
+                0.0
+            };
+            e[1] += excess;
+            e[if chains[2] >= chains[0].max(chains[1]) {
+                2
+            } else {
+                0
+            }] += stalls - excess;
         }
         exposed = e;
         body_of[i] = body;
@@ -294,19 +277,32 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let boot_in = Operand::ALL.iter().map(|&o| boot(o)).fold(0.0, f64::max);
     let drain = fill(oo);
     let boot_out = boot(oo);
-    // An input or weight stream that limits the pace starts as soon as its operand is in
-    // place, not when the slowest operand is, and runs ahead without bound: the head start
-    // absorbs part of its stalls. An output stream cannot run ahead of the write-backs.
-    let head_start: f64 = [oi, ow]
+    // An input or weight stream runs ahead of the activations without bound, from the moment
+    // its operand is in place: it delays the nest by the most it ever falls behind, less its
+    // head start (`timing::stream_lag`).
+    let lag = [oi, ow]
         .iter()
-        .map(|&o| {
-            (start - boot(o) - fill(o))
-                .min(exposed[3 + o.index()])
-                .max(0.0)
+        .flat_map(|&o| {
+            let steps = &timing[o.index()].steps;
+            steps
+                .iter()
+                .filter(|s| s.double && s.cycles > 0.0)
+                .map(move |s| (o, s))
+                .collect::<Vec<_>>()
         })
-        .sum();
-    exposed[1] -= head_start;
-    let mut total = start + body - head_start + drain + boot_out;
+        .map(|(o, s)| {
+            let gaps: Vec<(f64, f64)> = loops_outside(s.position)
+                .map(|k| {
+                    let i = loop_step[k];
+                    (n.steps[i].factor as f64, wait_of[i])
+                })
+                .collect();
+            let behind = stream_lag(s.stream_cycles(o), body_after(&body_of, s.position), &gaps);
+            boot(o) + fill(o) + behind - start
+        })
+        .fold(0.0f64, f64::max);
+    exposed[1] += lag;
+    let mut total = start + body + lag + drain + boot_out;
     // A double-buffered stream also bounds the latency by its port time (`timing::Port`); the
     // body inside an input or weight stream's loop and the output drain follow it.
     for j in 0..steps {

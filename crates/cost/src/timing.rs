@@ -280,6 +280,35 @@ pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
     inner + own
 }
 
+/// The loops (by index, outer to inner) whose boundaries an input or weight stream sending at
+/// `position` delivers across: its own when it sits at a loop, and every loop outside it.
+pub fn loops_outside(position: usize) -> std::ops::Range<usize> {
+    0..position.div_ceil(2)
+}
+
+/// How far an input or weight stream falls behind the activations at most, cycles: the
+/// largest, over its tiles, of the time it needs to deliver them minus the time the nest
+/// takes to consume them without it. A stream sends one tile per iteration of its loop, each
+/// in `cycles`, back to back from its start; the nest consumes one in `inner` (the body inside
+/// the stream's loop) plus, between two tiles, the wait of the boundary crossed (`gaps`: per
+/// loop outer to inner, at and outside the stream's, its trip count and boundary wait). Outer
+/// boundaries give a stream time to get ahead, which it keeps (it runs ahead without bound),
+/// so what counts is the largest running sum: over one execution of loop `k`,
+/// `S_k = F_k·S_{k+1} + (F_k − 1)·d_k` and `P_k = P_{k+1} + max(0, (F_k − 1)·(S_{k+1} + d_k))`,
+/// with `d_k = cycles − inner − wait_k`; the answer is `P_0`. The MILP states the same
+/// recursion with one pair of variables per loop.
+pub fn stream_lag(cycles: f64, inner: f64, gaps: &[(f64, f64)]) -> f64 {
+    let (mut sum, mut prefix) = (0.0f64, 0.0f64);
+    for &(f, wait) in gaps.iter().rev() {
+        if f > 1.0 {
+            let d = cycles - inner - wait;
+            prefix += ((f - 1.0) * (sum + d)).max(0.0);
+            sum = f * sum + (f - 1.0) * d;
+        }
+    }
+    prefix
+}
+
 /// The cycles a double-buffered stream of `o` at `position` spends on its port per iteration
 /// (the largest when several steps share the position; 0 when none streams there).
 pub fn stream_cycles(steps: &[StepTiming], o: Operand, position: usize) -> f64 {

@@ -143,7 +143,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         }
     };
     let start = b.add(variable().min(0.0)).0;
-    let head: Vec<Variable> = (0..2).map(|_| b.add(variable().min(0.0)).0).collect();
     let (latency, latency_col) = b.add(variable().min(0.0));
 
     let sum_over = |o: Operand, f: &dyn Fn(&Profile) -> f64| -> Expression {
@@ -266,7 +265,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         let e = sum_over(oo, &|p| output_chain(&p.timing.steps, 2 * i + 1) / tau);
         b.rows.push(Expression::from(chain[oo.index()][i]).geq(e));
     }
-    // Stream deficits: a double-buffered transfer slower than the body it overlaps.
+    // Output stream deficits: a double-buffered output transfer slower than the body it
+    // overlaps stalls every boundary at or outside it (input and weight streams run ahead:
+    // their lag is stated below).
     let stream = |o: Operand, position: usize, p: &Profile| {
         stream_cycles(&p.timing.steps, o, position) / tau
     };
@@ -275,7 +276,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             b.rows
                 .push(Expression::from(deficit[s]).geq(Expression::from(deficit[s + 1])));
         }
-        for o in Operand::ALL {
+        for o in [oo] {
             let e = sum_over(o, &|p| stream(o, s, p));
             if (&e).linear_coefficients().next().is_none() {
                 continue;
@@ -295,21 +296,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         })
         .sum::<f64>()
         / tau;
-    // excess[i]: stall cycles in one execution of loop i beyond the serial chains (what a
-    // stream's head start can absorb), by the same recursion as the body.
-    let excess: Vec<Variable> = (0..n).map(|_| b.add(variable().min(0.0)).0).collect();
-    let excess_at = |j: usize| -> Expression {
-        if j == n {
-            Expression::from(0.0)
-        } else {
-            Expression::from(excess[j])
-        }
-    };
     for i in 0..n {
         if !multi[i] {
             b.rows.push(Expression::from(body[i]).eq(body_at(i + 1)));
-            b.rows
-                .push(Expression::from(excess[i]).eq(excess_at(i + 1)));
             continue;
         }
         for o in Operand::ALL {
@@ -323,13 +312,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             .push(Expression::from(first_wait[i]).geq(serial_wait[i]));
         b.rows
             .push(Expression::from(first_wait[i]).geq(deficit_at(2 * i + 2)));
-        for o in [oi, ow] {
-            let e = sum_over(o, &|p| stream(o, 2 * i + 1, p));
-            if (&e).linear_coefficients().next().is_some() {
-                b.rows
-                    .push(Expression::from(first_wait[i]).geq(e - body_at(i + 1)));
-            }
-        }
         // A double-buffered output loop: its first boundary needs one output transfer;
         // otherwise the first wait is the wait.
         let o_double = |p: &Profile| {
@@ -362,28 +344,59 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         b.rows.push(
             Expression::from(body[i]).eq(f * body_at(i + 1) + (f - 2.0) * wait[i] + first_wait[i]),
         );
-        b.rows.push(
-            Expression::from(excess[i]).eq(f * excess_at(i + 1) + (f - 2.0) * wait[i]
-                - (f - 1.0) * serial_wait[i]
-                + first_wait[i]),
-        );
     }
-    // Start, head start, drain and the total.
+    // Start, drain and the total.
     let ready = |o: Operand| sum_over(o, &|p| (p.timing.boot + p.timing.fill) / tau);
     for o in Operand::ALL {
         b.rows.push(Expression::from(start).geq(ready(o)));
     }
-    for (h, o) in head.iter().zip([oi, ow]) {
-        b.rows
-            .push((Expression::from(*h) + ready(o)).leq(Expression::from(start)));
-    }
-    b.rows
-        .push((Expression::from(head[0]) + head[1]).leq(excess_at(0)));
     let drain = ready(oo);
-    b.rows.push(
-        Expression::from(latency)
-            .geq(Expression::from(start) + body_at(0) - head[0] - head[1] + drain.clone()),
-    );
+    b.rows
+        .push(Expression::from(latency).geq(Expression::from(start) + body_at(0) + drain.clone()));
+    // Input and weight streams: the most a stream falls behind the activations
+    // (`cimopt_cost::timing::stream_lag`), after its operand's start, delays the nest. Per
+    // operand and position a stream may send from: its per-iteration cycles (0 for placements
+    // without a stream there), and over each loop at or outside it, outer to inner, the sum
+    // `S` and largest prefix `P` of what it falls behind, stated as the recursion.
+    for o in [oi, ow] {
+        let positions: std::collections::BTreeSet<usize> = inp.profiles[o.index()]
+            .iter()
+            .flat_map(|p| {
+                p.timing
+                    .steps
+                    .iter()
+                    .filter(|s| s.double && s.cycles > 0.0)
+                    .map(|s| s.position)
+            })
+            .collect();
+        for position in positions {
+            let cycles = sum_over(o, &|p| stream(o, position, p));
+            let inner = body_after(position);
+            let mut sum = Expression::from(0.0);
+            let mut prefix = Expression::from(0.0);
+            for k in cimopt_cost::timing::loops_outside(position).rev() {
+                if !multi[k] {
+                    continue;
+                }
+                let f = factor[k];
+                let d = cycles.clone() - inner.clone() - wait[k];
+                let p_k = b.add(variable().min(0.0)).0;
+                let s_k = b.add(variable()).0;
+                b.rows.push(Expression::from(p_k).geq(prefix.clone()));
+                b.rows.push(
+                    Expression::from(p_k)
+                        .geq(prefix.clone() + (f - 1.0) * (sum.clone() + d.clone())),
+                );
+                b.rows
+                    .push(Expression::from(s_k).eq(f * sum.clone() + (f - 1.0) * d));
+                sum = Expression::from(s_k);
+                prefix = Expression::from(p_k);
+            }
+            b.rows.push(
+                Expression::from(latency).geq(ready(o) + prefix + body_at(0) + drain.clone()),
+            );
+        }
+    }
     // Stream port bounds. For inputs and weights the body inside the stream's loop follows
     // its last transfer: a placement without a stream at that position gets −M, M bounding
     // body + drain − latency (the body never exceeds latency + 2·start).
