@@ -28,7 +28,7 @@ pub mod timing;
 
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
-use timing::{Slack, loops_outside, output_chain, refill_terms, stream_lag, ways};
+use timing::{Slack, loops_outside, output_chain, refill_terms, stream_extra, stream_lag, ways};
 
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{Mapping, Workload};
@@ -199,8 +199,6 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 .map(|term| {
                     let slack = match term.slack {
                         Slack::None => 0.0,
-                        Slack::Stream { k, next } => body_after(&body_of, next)
-                            .max(body_after(&body_of, k) - term.sends_cycles),
                         Slack::BodyWait(j) => {
                             let next = loop_step[j];
                             body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
@@ -291,10 +289,12 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 .collect::<Vec<_>>()
         })
         .map(|(o, s)| {
-            let gaps: Vec<(f64, f64)> = loops_outside(s.position)
+            let steps = &timing[o.index()].steps;
+            let gaps: Vec<(f64, f64, f64)> = loops_outside(s.position)
                 .map(|k| {
                     let i = loop_step[k];
-                    (n.steps[i].factor as f64, wait_of[i])
+                    let extra = stream_extra(steps, s.position, k);
+                    (n.steps[i].factor as f64, wait_of[i], extra)
                 })
                 .collect();
             let behind = stream_lag(s.stream_cycles(o), body_after(&body_of, s.position), &gaps);
@@ -309,7 +309,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         for o in Operand::ALL {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
-                    port.cycles
+                    port.cycles.max(start + port.after_start)
                 } else {
                     port.cycles + body_of[j + 1] + drain + boot_out
                 };

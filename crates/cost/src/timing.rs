@@ -62,6 +62,11 @@ pub struct Port {
     pub step: usize,
     pub position: usize,
     pub cycles: f64,
+    /// Outputs: the port time that must follow the first activation, then the final copy back.
+    /// An output stream reads at most two tiles ahead (the second right after the first); it
+    /// writes each back only once the activations that produced it ended, and reads the next
+    /// only after that. 0 for inputs and weights, which run ahead without bound.
+    pub after_start: f64,
 }
 
 /// An operand's transfers along an executed nest.
@@ -139,12 +144,16 @@ impl OperandTiming {
         for (i, s) in steps.iter().enumerate() {
             if s.double && s.cycles > 0.0 {
                 let port = k * s.cycles * entries * s.factor as f64;
-                let cycles = if o == Operand::O {
-                    boot + 2.0 * above + port + boot
+                let (cycles, after_start) = if o == Operand::O {
+                    (
+                        boot + 2.0 * above + port + boot,
+                        (port - 2.0 * s.cycles).max(0.0) + boot,
+                    )
                 } else {
-                    boot + above + port
+                    (boot + above + port, 0.0)
                 };
                 ports.push(Port {
+                    after_start,
                     step: i,
                     position: s.position,
                     cycles,
@@ -179,9 +188,6 @@ pub enum Slack {
     /// decides:
     /// `body(j + 1) + max(0, wait(j) − chain(j, o))`.
     BodyWait(usize),
-    /// A level streaming into a double-buffered child, sending from position `k` to position
-    /// `next`: `max(body after next, body after k − sends·c)` ([`RefillTerm::sends_cycles`]).
-    Stream { k: usize, next: usize },
     /// The body inside loop `j` plus loop `j`'s whole boundary wait: the level is last released
     /// at loop `j`'s last boundary, as that boundary starts (a loop of the operand at the
     /// level inside its send waits there for the child, which the last activation released):
@@ -195,9 +201,6 @@ pub struct RefillTerm {
     /// The transfers from the refilled level down to the array, cycles.
     pub after: f64,
     pub slack: Slack,
-    /// For [`Slack::Stream`]: the sends into the double-buffered child over one execution of
-    /// the refilled level's loop, cycles.
-    pub sends_cycles: f64,
 }
 
 /// The refill terms of an input or weight chain at a boundary of the loop at step `from` (the
@@ -212,24 +215,16 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
         .collect();
     let mut out = Vec::new();
     for (pos, &k) in fired.iter().enumerate() {
-        if steps[k].double {
+        // A level sending into a double-buffered child never waits for it: the refills above
+        // it wait only for its sends, not for the activations. They belong to that stream
+        // (`stream_extra`), not to any boundary's chain.
+        if steps[k].double || fired[pos + 1..].iter().any(|&j| steps[j].double) {
             continue;
         }
         let after: f64 = fired[pos..].iter().map(|&l| steps[l].cycles).sum();
-        let mut sends_cycles = 0.0;
         let slack = match fired.get(pos + 1).map(|&j| (j, &steps[j])) {
             None => Slack::None,
             Some((_, next)) if next.to_compute => Slack::None,
-            // Sending into a double-buffered child the level streams its tile out ahead of the
-            // work that consumes it, and idles for the rest of that work.
-            Some((jn, next)) if next.double => {
-                let sends: u64 = steps[k + 1..=jn].iter().map(|s| s.factor).product();
-                sends_cycles = sends as f64 * next.cycles;
-                Slack::Stream {
-                    k: steps[k].position,
-                    next: next.position,
-                }
-            }
             // Every loop of the operand at the level waits, at each of its iterations, for the
             // child to be free, and the level is busy until then: with such a loop inside the
             // send, the level is released at that loop's last boundary (the innermost one
@@ -243,11 +238,7 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
             Some((_, next)) if next.factor > 1 => Slack::BodyWait((next.position - 1) / 2),
             Some((_, next)) => Slack::Body(next.position.div_ceil(2)),
         };
-        out.push(RefillTerm {
-            after,
-            slack,
-            sends_cycles,
-        });
+        out.push(RefillTerm { after, slack });
     }
     out
 }
@@ -289,24 +280,48 @@ pub fn loops_outside(position: usize) -> std::ops::Range<usize> {
 /// How far an input or weight stream falls behind the activations at most, cycles: the
 /// largest, over its tiles, of the time it needs to deliver them minus the time the nest
 /// takes to consume them without it. A stream sends one tile per iteration of its loop, each
-/// in `cycles`, back to back from its start; the nest consumes one in `inner` (the body inside
-/// the stream's loop) plus, between two tiles, the wait of the boundary crossed (`gaps`: per
-/// loop outer to inner, at and outside the stream's, its trip count and boundary wait). Outer
+/// in `cycles`, back to back from its start, and refills the level it sends from in between
+/// (`extra` at a boundary, [`stream_extra`]); the nest consumes one in `inner` (the body
+/// inside the stream's loop) plus, between two tiles, the wait of the boundary crossed
+/// (`gaps`: per loop outer to inner, at and outside the stream's, its trip count, boundary
+/// wait and the stream's extra cycles there). Outer
 /// boundaries give a stream time to get ahead, which it keeps (it runs ahead without bound),
 /// so what counts is the largest running sum: over one execution of loop `k`,
 /// `S_k = F_k·S_{k+1} + (F_k − 1)·d_k` and `P_k = P_{k+1} + max(0, (F_k − 1)·(S_{k+1} + d_k))`,
-/// with `d_k = cycles − inner − wait_k`; the answer is `P_0`. The MILP states the same
+/// with `d_k = cycles + extra_k − inner − wait_k`; the answer is `P_0`. The MILP states the same
 /// recursion with one pair of variables per loop.
-pub fn stream_lag(cycles: f64, inner: f64, gaps: &[(f64, f64)]) -> f64 {
+pub fn stream_lag(cycles: f64, inner: f64, gaps: &[(f64, f64, f64)]) -> f64 {
     let (mut sum, mut prefix) = (0.0f64, 0.0f64);
-    for &(f, wait) in gaps.iter().rev() {
+    for &(f, wait, extra) in gaps.iter().rev() {
         if f > 1.0 {
-            let d = cycles - inner - wait;
+            let d = cycles + extra - inner - wait;
             prefix += ((f - 1.0) * (sum + d)).max(0.0);
             sum = f * sum + (f - 1.0) * d;
         }
     }
     prefix
+}
+
+/// The cycles the input or weight stream at `position` spends refilling the level it sends
+/// from when the nest crosses a boundary of loop `k`: the single-buffered transfers directly
+/// above it (up to a double-buffered one, a stream of its own) that sit at loop `k` or inside
+/// it. They wait only for the stream's sends, so they add to its time, not to any boundary's
+/// chain ([`refill_terms`]).
+pub fn stream_extra(steps: &[StepTiming], position: usize, k: usize) -> f64 {
+    let Some(stream) = steps
+        .iter()
+        .position(|s| s.position == position && s.double && s.cycles > 0.0)
+    else {
+        return 0.0;
+    };
+    steps[..stream]
+        .iter()
+        .rev()
+        .filter(|s| s.cycles > 0.0)
+        .take_while(|s| !s.double)
+        .filter(|s| s.position > 2 * k)
+        .map(|s| s.cycles)
+        .sum()
 }
 
 /// The cycles a double-buffered stream of `o` at `position` spends on its port per iteration

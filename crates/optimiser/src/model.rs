@@ -16,7 +16,7 @@
 
 use crate::profile::Profile;
 use cimopt_cost::Objective;
-use cimopt_cost::timing::{Slack, output_chain, refill_terms, stream_cycles};
+use cimopt_cost::timing::{Slack, output_chain, refill_terms, stream_cycles, stream_extra};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 use good_lp::{
@@ -195,8 +195,8 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     // Refill chains of inputs and weights at each loop boundary, grouped by what they wait
     // for: chain[i][o] ≥ Σ_p after_p·x_p − slack.
     for o in [oi, ow] {
-        // Per group and placement: (after, after + sends·c), both scaled.
-        let mut groups: BTreeMap<(usize, Slack), BTreeMap<usize, (f64, f64)>> = BTreeMap::new();
+        // Per group and placement: the largest `after`, scaled.
+        let mut groups: BTreeMap<(usize, Slack), BTreeMap<usize, f64>> = BTreeMap::new();
         for (p, prof) in inp.profiles[o.index()].iter().enumerate() {
             let steps = &prof.timing.steps;
             for i in (0..n).filter(|&i| multi[i]) {
@@ -206,26 +206,18 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     .position(|s| s.position > 2 * i)
                     .unwrap_or(steps.len());
                 for term in refill_terms(steps, from) {
-                    let (after, slack) = (term.after, term.slack);
-                    let g = groups.entry((i, slack)).or_default();
-                    match slack {
-                        // Two sends of one placement in one stream group (anchors sharing a
-                        // position): keep the first; any one true term is a valid lower bound.
-                        Slack::Stream { .. } => {
-                            g.entry(p)
-                                .or_insert((after / tau, (after + term.sends_cycles) / tau));
-                        }
-                        _ => {
-                            let a = g.entry(p).or_insert((0.0, 0.0));
-                            a.0 = a.0.max(after / tau);
-                        }
-                    }
+                    let a = groups
+                        .entry((i, term.slack))
+                        .or_default()
+                        .entry(p)
+                        .or_insert(0.0);
+                    *a = a.max(term.after / tau);
                 }
             }
         }
         for ((i, slack), coefs) in groups {
             let mut e = Expression::default();
-            for (&p, &(a, _)) in &coefs {
+            for (&p, &a) in &coefs {
                 e.add_mul(a, x[o.index()][p].0);
             }
             match slack {
@@ -239,21 +231,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 Slack::SyncWait(j) => {
                     e -= body_at(j + 1);
                     e -= wait[j];
-                }
-                Slack::Stream { k, next } => {
-                    // chain ≥ min(after − body after next, after + sends·c − body after k).
-                    let big = coefs.values().map(|v| v.1).fold(0.0, f64::max);
-                    let u = b.add(variable().binary()).0;
-                    let mut e2 = Expression::default();
-                    for (&p, &(_, bb)) in &coefs {
-                        e2.add_mul(bb, x[o.index()][p].0);
-                    }
-                    e -= body_after(next);
-                    e.add_mul(-big, u);
-                    e2 -= body_after(k);
-                    e2 -= big;
-                    e2.add_mul(big, u);
-                    b.rows.push(Expression::from(chain[o.index()][i]).geq(e2));
                 }
             }
             b.rows.push(Expression::from(chain[o.index()][i]).geq(e));
@@ -379,7 +356,8 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     continue;
                 }
                 let f = factor[k];
-                let d = cycles.clone() - inner.clone() - wait[k];
+                let extra = sum_over(o, &|p| stream_extra(&p.timing.steps, position, k) / tau);
+                let d = cycles.clone() + extra - inner.clone() - wait[k];
                 let p_k = b.add(variable().min(0.0)).0;
                 let s_k = b.add(variable()).0;
                 b.rows.push(Expression::from(p_k).geq(prefix.clone()));
@@ -431,6 +409,18 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         .push(Expression::from(latency).geq(sum_over(oo, &|p| {
             p.timing.ports.iter().map(|q| q.cycles).fold(0.0, f64::max) / tau
         })));
+    // An output stream's port after the first activation (`cimopt_cost::timing::Port`).
+    b.rows.push(Expression::from(latency).geq(
+        Expression::from(start)
+            + sum_over(oo, &|p| {
+                p.timing
+                    .ports
+                    .iter()
+                    .map(|q| q.after_start)
+                    .fold(0.0, f64::max)
+                    / tau
+            }),
+    ));
 
     // Energy, in units of the reference: memory (exact per placement) + MAC + leakage.
     let mut mem = Expression::default();
