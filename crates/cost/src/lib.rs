@@ -9,26 +9,40 @@
 //! ```text
 //! body(MAC) = t_MAC
 //! body(i)   = F_i · body(i+1) + (F_i − 1) · wait(i)
-//! wait(i)   = max( max_o serial_o(i),                        operands' chains run in parallel
-//!                 max_{j ≥ i, o double at j} k_o·c_o(j) − body(j+1) )  a stream slower than
-//!                                                                 what it feeds
-//! serial_o(i) = Σ_{j ≥ i, single} c_o(j)      (I, W: double-buffered transfers are prefetched)
-//! serial_O(i) = Σ_{j > i} 2·c_O(j) + [single at i] 2·c_O(i)     (write back, then re-read)
-//! latency   = max_o (bootstrap_o + Σ_j c_o(j)) + body(0) + Σ_j c_O(j) + bootstrap_out
+//!             (a double-buffered output loop: the larger of that, with its first boundary
+//!              waiting for one output read, and its output port's path
+//!              2·body(i+1) + (F_i − 2)·2·c_O(i) + the output transfers inside)
+//! wait(i)   = max( max_o chain_o(i),                          operands' chains run in parallel
+//!                 max_{j ≥ i, O double at j} 2·c_O(j) − body(j+1) )  an output stream slower
+//!                                                                  than what it feeds
+//! chain_I,W(i) = max over single-buffered refills inside i of (transfers down − what the
+//!                refilled level overlapped since it was last released)
+//! chain_O(i)   = Σ_{j > i} 2·c_O(j) + what loop i's own output transfer exposes
+//! lag       = max over input/weight streams s of
+//!             (bootstrap_o + fill_o + most s ever falls behind the activations) − start
+//! latency   = max( start + body(0) + max(0, lag) + Σ_j c_O(j) + bootstrap_out,
+//!                  the streams' port times )
+//! start     = max_o (bootstrap_o + Σ_j c_o(j))
 //! ```
 //! where `c_o(j)` is the cycles of the tile transfer loop `j` fires for operand `o` (0 when it
-//! fires none), "double" is the child level's double-buffer flag, `k_O = 2` (an output tile is
-//! read down and written back on the same port) and `k_I = k_W = 1`. Every term is a max of
-//! sums of per-loop constants, which is what lets the optimiser state it linearly. The terms
-//! (refill chains and what they overlap, output chains, streams, port times) are stated once, in
-//! [`timing`]; this crate folds them into numbers and the optimiser's MILP into rows.
+//! fires none) and "double" means the transfer overlaps the child's work on its previous tile.
+//! An input or weight stream runs ahead of the activations without bound (the single-buffered
+//! refills above it wait for its sends only and add to it), so what it costs is the largest
+//! running sum of its shortfall over its tiles (`timing::stream_lag`); an output stream reads
+//! at most two tiles ahead of its write-backs. Every term is a max of sums of per-loop
+//! constants and of such running sums, which is what lets the optimiser state it linearly. The
+//! terms are stated once, in [`timing`]; this crate folds them into numbers and the
+//! optimiser's MILP into rows. `docs/optimiser.md` ("What the cost model models") says which
+//! of the simulator's rules each term follows and how well it predicts the simulator.
 
 pub mod nest;
 pub mod timing;
 
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
-use timing::{Slack, loops_outside, output_chain, refill_terms, stream_extra, stream_lag, ways};
+use timing::{
+    Slack, loops_outside, output_chain, output_inner, refill_terms, stream_extra, stream_lag, ways,
+};
 
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{Mapping, Workload};
@@ -235,19 +249,27 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         } else {
             wait
         };
-        body = if f > 1.0 {
+        body = if f > 1.0 && double(i, oo) {
+            // A double-buffered output loop: either every boundary waits for the chains and
+            // the streams inside (the first only for one output read), or the output stream's
+            // port decides, from the end of the first tile's work and its write-back below
+            // (`timing::output_inner`): two transfers per tile after it, and the last tile's
+            // read below, never the chains' wait on top.
+            let inner_wait = serial_wait.max(inner_deficit);
+            let chains_path = f * child + (f - 2.0) * inner_wait + first_wait;
+            let port_path = 2.0 * child
+                + (f - 2.0) * (out_stream + child)
+                + output_inner(outputs, positions[i]);
+            chains_path.max(port_path)
+        } else if f > 1.0 {
             f * child + (f - 2.0) * wait + first_wait
         } else {
             child
         };
         let mut e = exposed.map(|x| x * f);
         if f > 1.0 {
-            let stalls = (f - 2.0) * wait + first_wait;
-            let excess = if deficit > serial_wait {
-                (f - 2.0) * (wait - serial_wait) + (first_wait - serial_wait).max(0.0)
-            } else {
-                0.0
-            };
+            let stalls = body - f * child;
+            let excess = (stalls - (f - 1.0) * serial_wait).max(0.0);
             e[1] += excess;
             e[if chains[2] >= chains[0].max(chains[1]) {
                 2

@@ -243,6 +243,16 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
     out
 }
 
+/// The part of the output chain at `position` inside it: every output transfer below is
+/// written back and read again.
+pub fn output_inner(steps: &[StepTiming], position: usize) -> f64 {
+    steps
+        .iter()
+        .filter(|s| s.position > position)
+        .map(|s| 2.0 * s.cycles)
+        .sum()
+}
+
 /// The innermost loop with more than one iteration among the steps of the operand at the level
 /// of step `send` that lie inside it, when that level sends single-buffered (into a level, not
 /// the array); `None` when there is none.
@@ -258,11 +268,7 @@ fn synced_inside(steps: &[StepTiming], send: usize) -> Option<usize> {
 /// sum is written back and the next read at every loop inside, and at this loop what its own
 /// transfers expose ([`StepTiming::own_chain`]: both unless the child double-buffers).
 pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
-    let inner: f64 = steps
-        .iter()
-        .filter(|s| s.position > position)
-        .map(|s| 2.0 * s.cycles)
-        .sum();
+    let inner = output_inner(steps, position);
     let own: f64 = steps
         .iter()
         .filter(|s| s.position == position)

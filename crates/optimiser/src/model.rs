@@ -16,7 +16,9 @@
 
 use crate::profile::Profile;
 use cimopt_cost::Objective;
-use cimopt_cost::timing::{Slack, output_chain, refill_terms, stream_cycles, stream_extra};
+use cimopt_cost::timing::{
+    Slack, output_chain, output_inner, refill_terms, stream_cycles, stream_extra,
+};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 use good_lp::{
@@ -132,6 +134,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     };
     let wait = per_loop(&mut b);
     let first_wait = per_loop(&mut b);
+    let wait_in = per_loop(&mut b);
     let serial_wait = per_loop(&mut b);
     let chain: Vec<Vec<Variable>> = (0..3).map(|_| per_loop(&mut b)).collect();
     let deficit: Vec<Variable> = (0..2 * n).map(|_| b.add(variable().min(0.0)).0).collect();
@@ -282,7 +285,12 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             b.rows
                 .push(Expression::from(serial_wait[i]).geq(chain[o.index()][i]));
         }
-        b.rows.push(Expression::from(wait[i]).geq(serial_wait[i]));
+        // wait_in: the boundary wait without loop i's own output stream; wait: with it.
+        b.rows
+            .push(Expression::from(wait_in[i]).geq(serial_wait[i]));
+        b.rows
+            .push(Expression::from(wait_in[i]).geq(deficit_at(2 * i + 2)));
+        b.rows.push(Expression::from(wait[i]).geq(wait_in[i]));
         b.rows
             .push(Expression::from(wait[i]).geq(deficit_at(2 * i + 1)));
         b.rows
@@ -317,10 +325,24 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
         b.rows
             .push(Expression::from(first_wait[i]).geq(Expression::from(wait[i]) - max_wait * y));
+        // The body: every boundary waits for the chains and inner streams (the first as
+        // above), or a double-buffered output stream's port decides from the end of the
+        // first tile's work (`cimopt_cost`'s latency): the larger.
         let f = factor[i];
         b.rows.push(
-            Expression::from(body[i]).eq(f * body_at(i + 1) + (f - 2.0) * wait[i] + first_wait[i]),
+            Expression::from(body[i])
+                .geq(f * body_at(i + 1) + (f - 2.0) * wait_in[i] + first_wait[i]),
         );
+        let port = sum_over(oo, &|p| {
+            let own = stream(oo, 2 * i + 1, p);
+            if own > 0.0 {
+                (f - 2.0) * own + output_inner(&p.timing.steps, 2 * i + 1) / tau
+            } else {
+                0.0
+            }
+        });
+        b.rows
+            .push(Expression::from(body[i]).geq(2.0 * body_at(i + 1) + port));
     }
     // Start, drain and the total.
     let ready = |o: Operand| sum_over(o, &|p| (p.timing.boot + p.timing.fill) / tau);
