@@ -253,13 +253,15 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             // A double-buffered output loop: either every boundary waits for the chains and
             // the streams inside (the first only for one output read), or the output stream's
             // port decides, from the end of the first tile's work and its write-back below
-            // (`timing::output_inner`): two transfers per tile after it, and the last tile's
-            // read below, never the chains' wait on top.
+            // (`timing::output_inner`): two transfers per tile after it, never the chains'
+            // wait on top. The port then ends the loop behind the last activation: its last
+            // write-back and the flush follow the last read, not the last activation, so the
+            // flush the next boundary counts from the end starts that much later.
             let inner_wait = serial_wait.max(inner_deficit);
             let chains_path = f * child + (f - 2.0) * inner_wait + first_wait;
             let port_path = 2.0 * child
                 + (f - 2.0) * (out_stream + child)
-                + output_inner(outputs, positions[i]);
+                + output_inner(outputs, positions[i]).max(c(i, oo) - child);
             chains_path.max(port_path)
         } else if f > 1.0 {
             f * child + (f - 2.0) * wait + first_wait

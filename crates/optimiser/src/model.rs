@@ -333,16 +333,21 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             Expression::from(body[i])
                 .geq(f * body_at(i + 1) + (f - 2.0) * wait_in[i] + first_wait[i]),
         );
-        let port = sum_over(oo, &|p| {
-            let own = stream(oo, 2 * i + 1, p);
-            if own > 0.0 {
-                (f - 2.0) * own + output_inner(&p.timing.steps, 2 * i + 1) / tau
+        let port = sum_over(oo, &|p| (f - 2.0) * stream(oo, 2 * i + 1, p));
+        let inner = sum_over(oo, &|p| {
+            if stream(oo, 2 * i + 1, p) > 0.0 {
+                output_inner(&p.timing.steps, 2 * i + 1) / tau
             } else {
                 0.0
             }
         });
+        // The port's end behind the last activation: the larger of the transfers below and
+        // one transfer less the last tile's work.
+        let own = sum_over(oo, &|p| stream(oo, 2 * i + 1, p) / 2.0);
         b.rows
-            .push(Expression::from(body[i]).geq(2.0 * body_at(i + 1) + port));
+            .push(Expression::from(body[i]).geq(2.0 * body_at(i + 1) + port.clone() + inner));
+        b.rows
+            .push(Expression::from(body[i]).geq(body_at(i + 1) + port + own));
     }
     // Start, drain and the total.
     let ready = |o: Operand| sum_over(o, &|p| (p.timing.boot + p.timing.fill) / tau);
