@@ -46,6 +46,7 @@ fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
         stride: [stride, stride],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
@@ -124,7 +125,7 @@ fn main() {
     for (tname, t) in &targets {
         for (lname, w) in &layers {
             let mut maps: Vec<(&str, Mapping)> = Vec::new();
-            for m in Sampler::new(t, w).many(1, draws) {
+            for m in Sampler::new(t, w).expect("enumerable").many(1, draws) {
                 maps.push(("random", m));
             }
             if let Ok(m) = weight_stationary(t, w) {

@@ -5,7 +5,7 @@ use crate::Outcome;
 use anyhow::{Context, Result, bail};
 use cimopt_pipeline::compile::{ModelSource, compile};
 use cimopt_pipeline::output::{OutputPolicy, write_output};
-use cimopt_pipeline::{CompileOptions, Mapper, ModelObjective};
+use cimopt_pipeline::{CompileOptions, Mapper, ModelObjective, PrecisionSource};
 use cimopt_schedule::Schedule;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,10 @@ pub struct SolverArgs {
     /// What the mapper minimises.
     #[arg(long, value_enum, default_value_t = ModelObjective::Edp)]
     pub objective: ModelObjective,
+    /// Each layer's bit widths: the model's (its quantized tensors; float ones at the target's
+    /// macro.precision), or the target's macro.precision for every layer.
+    #[arg(long, value_enum, default_value_t = PrecisionSource::Model)]
+    pub precision: PrecisionSource,
     /// Relative optimality gap at which the optimiser stops (mip).
     #[arg(long, default_value_t = 1e-3)]
     pub gap: f64,
@@ -59,6 +63,7 @@ impl SolverArgs {
             time_limit_s: self.time_limit,
             cache_dir: if self.no_cache { None } else { cache_dir() },
             timings: self.timings,
+            precision: self.precision,
             ..CompileOptions::default()
         };
         opts.validate()?;

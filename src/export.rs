@@ -3,10 +3,11 @@
 //! and back (`docs/exports.md`), over `cimopt_pipeline::export`.
 
 use crate::Outcome;
-use anyhow::{Context, bail};
-use cimopt_pipeline::export::{ExportFormat, ExportOptions, ImportFormat, Written, export, import};
-use cimopt_pipeline::output::{OutputPolicy, write_output};
-use std::path::{Path, PathBuf};
+use cimopt_pipeline::export::{
+    Documents, ExportFormat, ExportOptions, ImportFormat, Written, export, export_policy, import,
+};
+use cimopt_pipeline::output::write_output;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -60,10 +61,7 @@ pub fn run_export(args: &ExportArgs) -> Outcome {
     }
     match &args.output {
         Some(p) => {
-            let policy = OutputPolicy::protecting(
-                &[("the schedule being exported", &args.schedule)],
-                args.force,
-            );
+            let policy = export_policy(Some(&args.schedule), args.force);
             if let Written::Folder { dir, files } = e.write(p, &policy)? {
                 eprintln!(
                     "wrote {files} {} files to {}",
@@ -80,51 +78,13 @@ pub fn run_export(args: &ExportArgs) -> Outcome {
     Ok(0)
 }
 
-/// The files to read: each given file, and the `*.yaml` / `*.yml` files of each given folder
-/// in name order.
-fn inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("cannot read the folder {}", p.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                bail!("the folder {} has no .yaml file", p.display());
-            }
-            out.extend(found);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
 pub fn run_import(args: &ImportArgs) -> Outcome {
-    let paths = inputs(&args.files)?;
-    let mut files = Vec::new();
-    for p in &paths {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        files.push((p.display().to_string(), text));
-    }
-    let s = import(args.format, &files)?;
+    let docs = Documents::read(&args.files)?;
+    let s = import(args.format, &docs.files)?;
     let json = cimopt_schedule::to_json(&s);
     match &args.output {
         Some(out) => {
-            let roles: Vec<(&str, &Path)> = paths
-                .iter()
-                .map(|p| ("a document being imported", p.as_path()))
-                .collect();
-            write_output(
-                out,
-                json.as_bytes(),
-                &OutputPolicy::protecting(&roles, args.force),
-            )?;
+            write_output(out, json.as_bytes(), &docs.output_policy(args.force))?;
             eprintln!("wrote {} ({} layers)", out.display(), s.layers.len());
         }
         None => print!("{json}"),

@@ -67,13 +67,25 @@ fn describe(old: &Value, new: &Value) -> String {
     out.join("\n")
 }
 
+/// The quantized models with golden schedules (`cargo xtask golden` lists the same).
+const QUANTIZED: [&str; 2] = ["resnet18_qdq_int4", "llama_tiny_q4"];
+
 #[test]
 fn heavy_compile_output_matches_the_committed_schedules() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
-    for model in bundled_models() {
-        let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+    let models: Vec<String> = bundled_models()
+        .iter()
+        .map(|m| format!("models/{}", m.file_name().unwrap().to_string_lossy()))
+        .chain(QUANTIZED.map(|q| format!("models/quantized/{q}.onnx")))
+        .collect();
+    for model in &models {
+        let stem = std::path::Path::new(model)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         for target in ["default", "transformer"] {
             let golden = root().join(format!("schedules/{stem}.{target}.schedule.json"));
             let out = dir.path().join(format!("{stem}.{target}.json"));
@@ -82,7 +94,7 @@ fn heavy_compile_output_matches_the_committed_schedules() {
                 &root(),
                 &[
                     "compile",
-                    &format!("models/{stem}.onnx"),
+                    model,
                     "--target",
                     target,
                     "--no-cache",
@@ -117,5 +129,5 @@ fn heavy_compile_output_matches_the_committed_schedules() {
         "compile output changed; run `cargo xtask golden` if intended:\n\n{}",
         failures.join("\n\n")
     );
-    assert!(checked >= 12);
+    assert!(checked >= 16);
 }

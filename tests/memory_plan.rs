@@ -91,6 +91,11 @@ fn residency_keeps_activations_on_chip_and_never_costs_more_than_dram() {
         })
         .count();
     assert!(on_chip_homes >= 3, "{on_chip_homes}");
+    // Residency prices its variants with the greedy screen first; every variant it keeps is
+    // then the compile's mapper's own solve.
+    for l in on["layers"].as_array().unwrap() {
+        assert_eq!(l["solve"]["mapper"], "mip", "{}", l["name"]);
+    }
 
     // Off: every tensor and every operand in DRAM, and no baseline to compare with.
     assert_eq!(off["memory_plan"]["residency"], "off");

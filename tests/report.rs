@@ -396,6 +396,50 @@ fn a_level_named_mac_is_not_the_mac() {
     assert!(part(&renamed, "mac") > 0.0, "{renamed:?}");
 }
 
+/// A schedule written in format 1.1.0, before layers recorded their precisions, still reads,
+/// checks, simulates and reports, every layer at the target's 8 bits, with the numbers it was
+/// written with.
+#[test]
+fn a_version_1_1_0_schedule_still_reads_at_the_targets_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = root().join("tests/fixtures/tiny_cnn.default.1.1.0.schedule.json");
+    let o = old.to_str().unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&old).unwrap()).unwrap();
+    assert_eq!(doc["schema"]["version"], "1.1.0");
+    assert!(doc["layers"][0].get("precision").is_none());
+    let out = ok(dir.path(), &["check", o]);
+    assert!(out.contains("5 layers valid"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["report", o, "--format", "json"])).unwrap();
+    for (row, layer) in report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(doc["layers"].as_array().unwrap())
+    {
+        assert_eq!(
+            row["precision"],
+            serde_json::json!({"input_bits": 8, "weight_bits": 8, "output_bits": 8})
+        );
+        assert_eq!(row["latency_cycles"], layer["simulated"]["latency_cycles"]);
+        assert_eq!(row["energy_nj"], layer["simulated"]["energy_nj"]);
+    }
+    // Simulated again, the same numbers; the table has no width column (all at the target's).
+    let sim: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["simulate", o, "--json"])).unwrap();
+    for (a, b) in sim["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(doc["layers"].as_array().unwrap())
+    {
+        assert_eq!(a["latency_cycles"], b["simulated"]["latency_cycles"]);
+        assert_eq!(a["energy_nj"], b["simulated"]["energy_nj"]);
+    }
+    assert!(!ok(dir.path(), &["report", o]).contains("I/W/O bit"));
+}
+
 /// A schedule written in format 1.0.0 still reads, checks and reports, its level energies taken
 /// from the 1.0 keys.
 #[test]

@@ -196,6 +196,86 @@ fn input_that_used_to_panic_is_a_clear_error() {
     }
 }
 
+/// A target whose spatial space no search can enumerate (every dim unrolled on 65536 cores
+/// and 65536 macro columns: the fuzzer's one hang, minutes per layer) is refused at once by
+/// every mapper, naming the layer and the limit; `--keep-going` lists every layer as skipped,
+/// and `report` refuses a schedule written for such a target the same way.
+#[test]
+fn a_spatial_space_too_large_to_search_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let every = r#"["R","S","P","Q","C","K","G","B"]"#;
+    let axes = [
+        "cores=65536".to_string(),
+        "macro.cols=65536".to_string(),
+        format!("spatial.cores.dims={every}"),
+        format!("spatial.rows.dims={every}"),
+        format!("spatial.cols.dims={every}"),
+    ];
+    let mut set: Vec<&str> = Vec::new();
+    for a in &axes {
+        set.extend(["--set", a]);
+    }
+    let model = tiny();
+    for mapper in ["ws", "greedy", "mip"] {
+        let mut args = vec![
+            "compile", &model, "--target", "default", "--mapper", mapper, "-q", "-o", "s.json",
+        ];
+        args.extend(&set);
+        let o = cimopt(d, &args);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{mapper}: {}", text(&o));
+        let t = text(&o);
+        assert!(
+            t.contains("layer 0 `/conv1/Conv`")
+                && t.contains("spatial unrollings")
+                && t.contains("MAX_UNROLLINGS")
+                && t.contains("spatial.cores.dims"),
+            "{mapper}: {t}"
+        );
+        assert!(!d.join("s.json").exists());
+    }
+    let mut args = vec!["--keep-going"];
+    args.extend(&set);
+    let o = compile(d, "kept.json", &args[..]);
+    no_panic(&o);
+    // The four convolutions are skipped; the small Gemm's space is enumerable and it is mapped.
+    assert!(o.status.success(), "{}", text(&o));
+    let kept: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("kept.json")).unwrap()).unwrap();
+    assert_eq!(kept["layers"].as_array().unwrap().len(), 1);
+    let skipped = kept["model"]["skipped_nodes"].as_array().unwrap();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|n| n.to_string().contains("MAX_UNROLLINGS"))
+    );
+    // A schedule of the tiny CNN whose embedded target was made that large.
+    assert!(compile(d, "s.json", &[]).status.success());
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    let spec = &mut v["inputs"]["target"]["spec"];
+    spec["cores"] = Value::from(65536);
+    spec["macro"]["cols"] = Value::from(65536);
+    for axis in ["cores", "rows", "cols"] {
+        spec["spatial"][axis]["dims"] = serde_json::from_str(every).unwrap();
+    }
+    v["inputs"]["target"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sha256");
+    std::fs::write(d.join("huge.json"), v.to_string()).unwrap();
+    let o = cimopt(d, &["report", "huge.json"]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("`/conv1/Conv`") && text(&o).contains("MAX_UNROLLINGS"),
+        "{}",
+        text(&o)
+    );
+}
+
 #[cfg(unix)]
 fn libc_sigpipe() -> i32 {
     13

@@ -12,6 +12,7 @@ messages.
 
 from ._errors import (
     Error,
+    ExportWarning,
     ModelError,
     OptionsError,
     ScheduleError,
@@ -19,6 +20,7 @@ from ._errors import (
     UnmappableError,
 )
 from ._cimopt import (
+    Export,
     Layer,
     LayerMapped,
     Mapping,
@@ -33,6 +35,8 @@ from ._cimopt import (
     __version__,
     check,
     compile,
+    export,
+    import_schedule,
     inspect,
     report,
     simulate,
@@ -42,11 +46,13 @@ from ._cimopt import (
 
 __all__ = [
     "Error",
+    "ExportWarning",
     "ModelError",
     "OptionsError",
     "ScheduleError",
     "TargetError",
     "UnmappableError",
+    "Export",
     "Layer",
     "LayerMapped",
     "Mapping",
@@ -61,6 +67,8 @@ __all__ = [
     "__version__",
     "check",
     "compile",
+    "export",
+    "import_schedule",
     "inspect",
     "report",
     "simulate",

@@ -1,5 +1,5 @@
-"""The exceptions cimopt raises. ``str(e)`` is the message the ``cimopt`` command prints
-after ``error:`` for the same input."""
+"""The exceptions cimopt raises and the warnings it issues. ``str(e)`` is the message the
+``cimopt`` command prints after ``error:`` (or ``warning:``) for the same input."""
 
 
 class Error(Exception):
@@ -30,10 +30,19 @@ class ScheduleError(Error):
 
 
 class OptionsError(Error, ValueError):
-    """An option value out of range or unknown (``gap=2``, ``mapper="fast"``)."""
+    """An option value out of range or unknown (``gap=2``, ``mapper="fast"``, an export's
+    ``layer`` that the schedule does not have)."""
+
+
+class ExportWarning(UserWarning):
+    """Something an export cannot say exactly in the other tool's terms (a warning of
+    ``cimopt export``; also in ``Export.warnings``). Silence them with
+    ``warnings.simplefilter("ignore", cimopt.ExportWarning)``."""
 
 
 # Shown as `cimopt.ModelError` (the names `cimopt` exports), not as this module's.
-for _class in (Error, ModelError, TargetError, UnmappableError, ScheduleError, OptionsError):
+for _class in (
+    Error, ModelError, TargetError, UnmappableError, ScheduleError, OptionsError, ExportWarning
+):
     _class.__module__ = "cimopt"
 del _class

@@ -60,6 +60,30 @@ def test_inspect_lists_the_commands_layers(cli):
     assert "Layer(0" in repr(layers[0])
 
 
+def test_layers_carry_their_bit_widths(cli, tmp_path):
+    """A model's layers carry the widths it gives (None: float, the target's applies); a
+    schedule's layers the widths they run at, as the command's schedule records them."""
+    q4 = "models/quantized/llama_tiny_q4.onnx"
+    given = {l.name: l.bits for l in cimopt.inspect(q4)}
+    assert given["/model/layers.0/self_attn/q_proj/MatMul_Q4"] == {
+        "input": None, "weight": 4, "output": None}
+    s = cimopt.compile(q4, "default", mapper="greedy", cache=False)
+    out = tmp_path / "q4.json"
+    cli.run("compile", q4, "--target", "default", "--mapper", "greedy", "--no-cache", "-q", "-o", out)
+    doc = json.loads(out.read_text())
+    assert s.to_json() == out.read_text()
+    for l, j in zip(s.layers, doc["layers"]):
+        p = j["precision"]
+        assert l.layer.bits == {
+            "input": p["input_bits"], "weight": p["weight_bits"], "output": p["output_bits"]}
+    assert sum(l.layer.bits["weight"] == 4 for l in s.layers) == 15
+    # precision="target" is --precision target: every layer at the target's 8 bits.
+    t = cimopt.compile(q4, "default", mapper="greedy", cache=False, precision="target")
+    assert all(l.layer.bits == {"input": 8, "weight": 8, "output": 8} for l in t.layers)
+    with pytest.raises(cimopt.OptionsError, match="unknown precision source `fp8`"):
+        cimopt.compile(q4, "default", precision="fp8")
+
+
 def compile_both(cli, tmp_path, cache, *flags, **kwargs):
     """The same compile by the package and by the command (which then reads the package's
     cached solves, as a second compile with the same cache would)."""

@@ -1,6 +1,7 @@
 //! `cargo xtask golden`: regenerates `schedules/`, the committed schedules of every bundled
-//! model on both presets with the default mapper, solved afresh (`--no-cache`).
-//! `tests/golden.rs` fails when compile output changes without this.
+//! model and of the 4-bit-weight quantized ones ([`QUANTIZED`]) on both presets with the
+//! default mapper, solved afresh (`--no-cache`). `tests/golden.rs` fails when compile output
+//! changes without this.
 
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -8,24 +9,33 @@ use std::process::Command;
 
 pub const TARGETS: [&str; 2] = ["default", "transformer"];
 
+/// The quantized models of `models/quantized/` with golden schedules: layers at their own
+/// precisions (4-bit weights). `tests/golden.rs` lists the same.
+pub const QUANTIZED: [&str; 2] = ["resnet18_qdq_int4", "llama_tiny_q4"];
+
 pub fn golden(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     let bin = crate::build_cimopt(root, env)?;
     std::fs::create_dir_all(root.join("schedules"))?;
-    let mut models: Vec<_> = std::fs::read_dir(root.join("models"))?
+    let mut models: Vec<String> = std::fs::read_dir(root.join("models"))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
-        .collect();
+        .map(|p| {
+            p.file_stem()
+                .context("model name")
+                .map(|s| format!("models/{}.onnx", s.to_string_lossy()))
+        })
+        .collect::<Result<_>>()?;
     models.sort();
-    for model in models {
-        let stem = model
+    models.extend(QUANTIZED.map(|q| format!("models/quantized/{q}.onnx")));
+    for rel_model in models {
+        let stem = Path::new(&rel_model)
             .file_stem()
             .context("model name")?
             .to_string_lossy()
             .to_string();
         for target in TARGETS {
             // Paths relative to the repository root, as the README's commands use them.
-            let rel_model = format!("models/{stem}.onnx");
             let out = format!("schedules/{stem}.{target}.schedule.json");
             let status = Command::new(&bin)
                 .current_dir(root)

@@ -27,7 +27,9 @@ tasks:
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
-  bench                    time compile and simulate on every bundled model, write docs/benchmarks.md
+  bench [--section precision]
+                           time compile and simulate on every bundled model, write docs/benchmarks.md;
+                           --section precision regenerates only the W8A8 / W4A8 section
   golden                   regenerate schedules/ (every bundled model on both presets)
   fuzz [--seconds N] [cimopt-fuzz args]
                            fuzz every input reader for N seconds (default 600); findings go to
@@ -116,7 +118,15 @@ fn run() -> Result<()> {
         }
         "bench" => {
             let env = tools::ensure(&root)?;
-            bench::bench(&root, &env)
+            match rest.as_slice() {
+                [] => bench::bench(&root, &env),
+                [flag, section] if flag == "--section" && section == "precision" => {
+                    bench::precision_only(&root, &env)
+                }
+                _ => anyhow::bail!(
+                    "bench takes no arguments but `--section precision`, got {rest:?}\n{USAGE}"
+                ),
+            }
         }
         "fuzz" => {
             let env = tools::ensure(&root)?;

@@ -37,8 +37,9 @@ fn has_modules(python: &Path, modules: &[&str]) -> bool {
 }
 
 /// Makes the venv and installs the test tools when missing: maturin (the build backend,
-/// used without build isolation so nothing is downloaded per build), pytest, and pandas (so
-/// that `Schedule.to_pandas` is tested; the package itself does not need it).
+/// used without build isolation so nothing is downloaded per build), pytest, pandas (so
+/// that `Schedule.to_pandas` is tested; the package itself does not need it) and mypy (whose
+/// stubtest holds the package's type stubs to the built module).
 fn ensure_venv(root: &Path) -> Result<PathBuf> {
     let venv = venv(root);
     let python = venv.join("bin/python");
@@ -53,6 +54,7 @@ fn ensure_venv(root: &Path) -> Result<PathBuf> {
         ("maturin", "maturin>=1.9.4,<2"),
         ("pytest", "pytest"),
         ("pandas", "pandas"),
+        ("mypy", "mypy>=2.4,<3"),
     ];
     let missing: Vec<&str> = wanted
         .iter()

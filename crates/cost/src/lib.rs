@@ -163,7 +163,9 @@ pub fn evaluate(t: &Target, w: &Workload, m: &Mapping) -> Cost {
     let mut energy = energy(t, &nest);
     energy.leakage = latency_cycles * t.leakage_nj_per_cycle;
     let activations = m.activations();
-    energy.mac = t.activation_energy_nj() * activations as f64 * m.unrolling_on(Axis::Cores) as f64;
+    energy.mac = t.activation_energy_nj_at(&nest.precision)
+        * activations as f64
+        * m.unrolling_on(Axis::Cores) as f64;
     let energy_nj = energy.memory_total() + energy.mac + energy.leakage;
     Cost {
         latency_cycles,
@@ -189,7 +191,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
 
     // body[i]: one execution of loop i from its first activation's start to its last
     // activation's end: F_i children separated by F_i − 1 boundaries.
-    let mut body = t.t_mac() as f64;
+    let mut body = t.t_mac_at(&n.precision) as f64;
     // body_of[i]: one execution of loop i; body_of[steps] is one activation.
     let mut body_of = vec![0.0f64; steps + 1];
     // wait_of[i], chain_of[i]: the boundary wait of loop i and each operand's chain in it.
@@ -346,7 +348,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     }
 
     let activations: u64 = n.steps.iter().map(|s| s.factor).product();
-    b.compute = activations as f64 * t.t_mac() as f64;
+    b.compute = activations as f64 * t.t_mac_at(&n.precision) as f64;
     b.mode_switch = exposed[0] + (start - boot_in);
     b.mismatch = exposed[1];
     b.writeback = exposed[2] + drain;
@@ -362,7 +364,7 @@ pub fn energy(t: &Target, n: &Nest) -> EnergyBreakdown {
     let nl = t.num_levels();
     let mut bits_r = vec![[0.0f64; 3]; nl + 1];
     let mut bits_w = vec![[0.0f64; 3]; nl + 1];
-    let prec = |lv: usize, o: Operand| if lv >= nl { t.precision(o, false) } else { precision_at(t, &n.psum, lv, o) } as f64;
+    let prec = |lv: usize, o: Operand| if lv >= nl { n.precision.bits(o, false) } else { precision_at(t, &n.precision, &n.psum, lv, o) } as f64;
     for (i, transfers) in n.transfers.iter().enumerate() {
         let times = (n.entries(i) * n.steps[i].factor) as f64;
         for o in Operand::ALL {

@@ -1,9 +1,11 @@
 //! The loop nest as data moves through it: which loop moves which operand's tile, from where
 //! to where, how big, and how often (domain §4, the reference's loop-nest preprocessing).
 
-use cimopt_ir::analysis::{double_buffered, executed_workload, precision_at, psum_levels};
+use cimopt_ir::analysis::{
+    double_buffered, executed_workload, layer_precision, precision_at, psum_levels,
+};
 use cimopt_ir::{Mapping, Workload};
-use cimopt_target::{Axis, Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Precision, Target};
 
 /// A loop of the executed nest: a mapping loop, or a factor-1 "anchor" inserted so that a
 /// storage level whose block has no tile-changing loop sends its tile once per change rather
@@ -65,6 +67,8 @@ pub struct Nest {
     /// `transfers[step][op]`.
     pub transfers: Vec<[Transfer; 3]>,
     pub workload: Workload,
+    /// The precisions the layer runs at.
+    pub precision: Precision,
     pub psum: Vec<bool>,
     /// Resident elements per instance, `[level][op]` (0 when bypassed); index
     /// `compute_level()` holds 1.
@@ -148,6 +152,7 @@ impl Nest {
     /// Builds the executed nest of a mapping that `cimopt_ir::check` accepts.
     pub fn new(t: &Target, w: &Workload, m: &Mapping) -> Nest {
         let workload = executed_workload(w, m);
+        let precision = layer_precision(t, &workload);
         let psum = psum_levels(t, m);
         let mut steps: Vec<Step> = m
             .temporal
@@ -243,7 +248,7 @@ impl Nest {
                     let tile_elems = if fire { extent_at(o, from, true) } else { 0 };
                     let child_elems = if fire { resident[to][o.index()] } else { 0 };
                     let mut cycles = if fire {
-                        (tile_elems * precision_at(t, &psum, from, o))
+                        (tile_elems * precision_at(t, &precision, &psum, from, o))
                             .div_ceil(t.levels[from].read_bw)
                             + u64::from(via_register)
                     } else {
@@ -270,6 +275,7 @@ impl Nest {
             steps,
             transfers,
             workload,
+            precision,
             psum,
             resident,
             instances,

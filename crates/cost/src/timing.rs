@@ -89,7 +89,7 @@ pub fn bootstrap_cycles(t: &Target, n: &Nest, o: Operand) -> f64 {
     if n.first_level[o.index()] == home {
         return 0.0;
     }
-    let bits = n.workload.operand_size(o) * precision_at(t, &n.psum, home, o);
+    let bits = n.workload.operand_size(o) * precision_at(t, &n.precision, &n.psum, home, o);
     bits as f64 / t.levels[home].read_bw as f64
 }
 

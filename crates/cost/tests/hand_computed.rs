@@ -36,6 +36,7 @@ fn layer(p: u64, c: u64) -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
@@ -206,4 +207,41 @@ fn bootstrap_copies_whole_operands_from_dram() {
         c.energy.bits_written[GLB].iter().sum::<f64>() - c.energy.bits_written[GLB][2],
         40.0
     ));
+}
+
+/// `one_loop_layer` at 4-bit inputs and weights: bit-serial, an activation takes 4 cycles;
+/// inputs and weights move 4 bits, the weights take 4 bits of a cell (packed), outputs stay 8.
+#[test]
+fn one_loop_layer_at_four_bits() {
+    let t = target();
+    let w = Workload {
+        bits: cimopt_ir::Bits {
+            input: Some(4),
+            weight: Some(4),
+            output: None,
+        },
+        ..layer(4, 1)
+    };
+    let m = mapping(&w, vec![lp(Dim::P, 4, DRAM, DRAM, DRAM)], vec![]);
+    assert!(check(&t, &w, &m).is_empty());
+    let c = evaluate(&t, &w, &m);
+    // Per iteration: O read (2) + MAC (4) + O write-back (2) = 8; I and W take ⌈4/64⌉ + 1 = 2
+    // cycles in parallel with O's read; 4 iterations = 32.
+    assert!(close(c.latency_cycles, 32.0), "{}", c.latency_cycles);
+    assert!(close(c.latency.compute, 16.0));
+    // DRAM: reads 4·4 bits of I and of W and 4·8 of O = 64 bits, writes 32 bits of O.
+    assert!(close(c.energy.bits_read[DRAM][0], 16.0));
+    assert!(close(c.energy.bits_read[DRAM][1], 16.0));
+    assert!(close(c.energy.bits_read[DRAM][2], 32.0));
+    assert!(close(c.energy.bits_written[DRAM].iter().sum(), 32.0));
+    assert!(close(c.energy.bits_written[IREG][0], 16.0));
+    assert!(close(c.energy.bits_written[OREG][2], 64.0));
+    assert!(close(c.energy.bits_written[MACRO][1], 16.0));
+    let memory = (96.0 * 7.91 + 80.0 * 0.0017009999999999996 + 16.0 * 0.02575) * 1e-3;
+    assert!(close(c.energy.memory_total(), memory));
+    // The reference's formula at I = W = 4, t_MAC = 4: mult 0.0002835·4·32·16·4 = 2.322432 pJ,
+    // adder tree 0.003402·(32·5 − 7·16)·4 = 0.653184, merge 0.005103·(4+4+5)·4·16 = 4.245696.
+    let act = 0.007221312;
+    assert!(close(c.energy.mac, 4.0 * act), "{}", c.energy.mac);
+    assert!(close(c.energy_nj, memory + 4.0 * act + 32.0 * LEAK));
 }

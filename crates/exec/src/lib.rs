@@ -3,7 +3,7 @@
 //! data (docs/memory-plan.md, "Proving a plan").
 //!
 //! ```text
-//! random int8 inputs and weights ─▶ their homes, at the plan's offsets
+//! random inputs and weights of each layer's widths ─▶ their homes, at the plan's offsets
 //! each step of the plan, in order:
 //!   a layer ─▶ its loop nest, tile by tile: a tile's elements copied from the level above
 //!              into this level's buffer at the plan's offset (the other half on the next load
@@ -26,11 +26,13 @@
 //! levels the high ones, a spatial factor just above the loops at or below the level it fans
 //! out from: every level's input tile is then one contiguous window, as `cimopt_ir` sizes it.
 
-use cimopt_ir::analysis::{executed_workload, precision_at, psum_levels, used_levels};
+use cimopt_ir::analysis::{
+    executed_workload, layer_precision, precision_at, psum_levels, used_levels,
+};
 use cimopt_ir::{Layer, Mapping, OpKind, Workload};
 use cimopt_onnx::flow::{Flow, FlowNodeKind};
 use cimopt_schedule::plan::{MemoryPlan, PlanStep, TensorKind};
-use cimopt_target::{Dim, Operand, Replication, Target};
+use cimopt_target::{Dim, Operand, Precision, Replication, Target};
 use std::collections::{BTreeMap, HashMap};
 
 /// Why a plan is not proven.
@@ -140,11 +142,18 @@ impl Lcg {
 
     /// A value in `[-128, 127]`.
     pub fn int8(&mut self) -> i64 {
+        self.int(8)
+    }
+
+    /// A value of `bits`-bit two's complement, `[-2^(bits−1), 2^(bits−1) − 1]` (at most the
+    /// int8 range: wider operands get int8 values, which they hold exactly).
+    pub fn int(&mut self, bits: u64) -> i64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % 256) as i64 - 128
+        let span = 1u64 << bits.clamp(1, 8);
+        ((self.0 >> 33) % span) as i64 - (span / 2) as i64
     }
 }
 
@@ -271,6 +280,8 @@ struct Run<'a> {
     w: Workload,
     exec: Layout,
     real: Layout,
+    /// The precisions the layer runs at.
+    precision: Precision,
     psum: Vec<bool>,
     /// Weight of one step of each temporal loop and spatial factor in its dim's index.
     t_weight: Vec<u64>,
@@ -295,7 +306,7 @@ impl Run<'_> {
     }
 
     fn prec(&self, lv: usize, o: Operand) -> u64 {
-        precision_at(self.t, &self.psum, lv, o)
+        precision_at(self.t, &self.precision, &self.psum, lv, o)
     }
 
     fn home(&self, o: Operand) -> usize {
@@ -700,6 +711,7 @@ fn execute_layer(
         m,
         exec: Layout::new(&w),
         real: Layout::new(&layer.workload),
+        precision: layer_precision(t, &w),
         w,
         psum: psum_levels(t, m),
         t_weight,
@@ -851,7 +863,8 @@ fn write_tensor(mem: &mut Memory, lv: usize, offset: u64, bits: u64, values: &[i
     }
 }
 
-/// Executes a schedule's plan step by step with random int8 data (from `seed`) and checks
+/// Executes a schedule's plan step by step with random data of each layer's widths (from
+/// `seed`) and checks
 /// every layer's output. `layers` are the schedule's layers with their mappings, in order;
 /// `flow` the model's dataflow (its nodes are the plan's steps); `only` restricts execution to
 /// some layers (each on fresh data), for models too large to execute whole.
@@ -887,7 +900,9 @@ pub fn prove(
     let mut mem = Memory::default();
     // Reference values of the plan tensors that hold known data, in their layout.
     let mut known: HashMap<usize, Vec<i64>> = HashMap::new();
-    let act_bits = t.precision(Operand::I, false);
+    // The element width each known tensor was written at: a layer reads its input at its own
+    // input width, so data chain only where the widths agree.
+    let mut width: HashMap<usize, u64> = HashMap::new();
     let mut proof = Proof::default();
     for (step, node) in flow.nodes.iter().enumerate() {
         match (plan.steps[step].clone(), node.kind) {
@@ -913,23 +928,27 @@ pub fn prove(
                         ExecError::Plan(format!("the plan lists no tensors for layer {id}"))
                     })?;
                 let lay = Layout::new(&layer.workload);
+                let precision = layer_precision(t, &layer.workload);
                 let tensor_of = [io.input, io.weight, io.output];
                 let mut chained = true;
                 let mut vals: [Vec<i64>; 2] = Default::default();
                 for o in [Operand::I, Operand::W] {
                     let x = &plan.tensors[tensor_of[o.index()]];
                     let n = lay.size(o);
-                    let bits = t.precision(o, false);
+                    let bits = precision.bits(o, false);
                     let v = match known.get(&x.id) {
-                        Some(v) if v.len() as u64 >= n => v[..n as usize].to_vec(),
+                        Some(v) if v.len() as u64 >= n && width.get(&x.id) == Some(&bits) => {
+                            v[..n as usize].to_vec()
+                        }
                         _ => {
                             if o == Operand::I || x.kind != TensorKind::Weight {
                                 chained &= x.kind == TensorKind::Weight;
                             }
-                            let v: Vec<i64> = (0..n).map(|_| rng.int8()).collect();
+                            let v: Vec<i64> = (0..n).map(|_| rng.int(bits)).collect();
                             write_tensor(&mut mem, x.home, x.offset, bits, &v);
                             if x.kind == TensorKind::Weight {
                                 known.insert(x.id, v.clone());
+                                width.insert(x.id, bits);
                             }
                             v
                         }
@@ -944,16 +963,10 @@ pub fn prove(
                 // tensor whose life has ended).
                 let out = &plan.tensors[io.output];
                 let zeros = vec![0i64; lay.size(Operand::O) as usize];
-                write_tensor(
-                    &mut mem,
-                    out.home,
-                    out.offset,
-                    t.precision(Operand::O, false),
-                    &zeros,
-                );
+                write_tensor(&mut mem, out.home, out.offset, precision.output, &zeros);
                 proof.macs += execute_layer(t, layer, m, plan, tensor_of, &mut mem)?;
                 let out = &plan.tensors[io.output];
-                let bits = t.precision(Operand::O, false);
+                let bits = precision.output;
                 let expected = direct(&layer.workload, &vals[0], &vals[1], bits);
                 let got = read_tensor(&mem, out.home, out.offset, expected.len() as u64, bits);
                 let wrong: Vec<usize> = (0..expected.len())
@@ -976,6 +989,7 @@ pub fn prove(
                     proof.chained += 1;
                 }
                 known.insert(out.id, expected);
+                width.insert(out.id, bits);
             }
             (PlanStep::Op { op, .. }, _) => {
                 let op = &op;
@@ -986,6 +1000,17 @@ pub fn prove(
                     .iter()
                     .map(|i| i.and_then(|i| known.get(&i).cloned()))
                     .collect();
+                // The operands' common width, which the result is written at.
+                let widths: Vec<Option<u64>> = ins
+                    .iter()
+                    .map(|i| i.and_then(|i| width.get(&i).copied()))
+                    .collect();
+                let act_bits = match widths.as_slice() {
+                    [Some(first), rest @ ..] if rest.iter().all(|w| *w == Some(*first)) => {
+                        Some(*first)
+                    }
+                    _ => None,
+                };
                 let f: Option<fn(&[i64]) -> i64> = match op.as_str() {
                     "Relu" => Some(|a| a[0].max(0)),
                     "Add" => Some(|a| a[0] + a[1]),
@@ -994,7 +1019,9 @@ pub fn prove(
                     }
                     _ => None,
                 };
-                let (Some(f), Some(args), [Some(out)]) = (f, args, outs.as_slice()) else {
+                let (Some(f), Some(args), Some(act_bits), [Some(out)]) =
+                    (f, args, act_bits, outs.as_slice())
+                else {
                     *proof.not_executed.entry(op.clone()).or_default() += 1;
                     for o in outs.into_iter().flatten() {
                         known.remove(&o);
@@ -1025,6 +1052,7 @@ pub fn prove(
                     .map(|e| wrap(f(&args.iter().map(|a| a[e]).collect::<Vec<_>>()), act_bits))
                     .collect();
                 known.insert(*out, reference);
+                width.insert(*out, act_bits);
                 proof.ops += 1;
             }
             (PlanStep::Layer(id), _) => {

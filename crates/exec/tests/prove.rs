@@ -155,6 +155,66 @@ fn a_chain_of_layers_with_tensors_on_chip_is_proven() {
     }
 }
 
+/// `model` with every layer at these widths, as a quantized model gives them.
+fn at_bits(model: &cimopt_onnx::Model, bits: cimopt_ir::Bits) -> cimopt_onnx::Model {
+    let mut m = model.clone();
+    for l in &mut m.layers {
+        l.workload.bits = bits;
+    }
+    m
+}
+
+/// Layers at 4-bit weights (packed two to a cell slot, or padded) and at 4-bit inputs move
+/// values of those widths through the plan and compute the direct result; a chain at 4-bit
+/// weights passes its 8-bit activations on as at 8 bits, one at 4-bit inputs cannot (each
+/// layer writes 8-bit outputs its successor does not read).
+#[test]
+fn layers_at_four_bits_are_proven() {
+    let w4 = cimopt_ir::Bits {
+        weight: Some(4),
+        ..cimopt_ir::Bits::FLOAT
+    };
+    let a4w4 = cimopt_ir::Bits {
+        input: Some(4),
+        weight: Some(4),
+        output: None,
+    };
+    for b in [conv("conv3x3", 8, 16, 1, 8, 3, 1, 1, 1), {
+        let mut b = Builder::new("gemm");
+        let x = b.input("x", &[3, 40]);
+        let w = b.weight("w", &[40, 24]);
+        let y = b.node("MatMul", "gemm", &[&x, &w], vec![]);
+        b.output(&y, &[3, 24]);
+        b
+    }] {
+        let (model, bytes) = load(b);
+        for bits in [w4, a4w4] {
+            let model = at_bits(&model, bits);
+            for target in ["default", "transformer"] {
+                for mapper in [Mapper::Ws, Mapper::Greedy] {
+                    let s = compile(&model, &bytes, target, mapper);
+                    assert_eq!(s.layers[0].layer.workload.bits.weight, Some(4));
+                    let p = run(&s, s.plan.as_ref().unwrap(), &model, None).unwrap_or_else(|e| {
+                        panic!(
+                            "{} {bits:?} on {target} with {mapper:?}: {e}",
+                            s.layers[0].layer.name
+                        )
+                    });
+                    assert_eq!(p.layers, 1);
+                }
+            }
+        }
+    }
+    let (model, bytes) = tiny();
+    for (bits, chained) in [(w4, true), (a4w4, false)] {
+        let model = at_bits(&model, bits);
+        let s = compile(&model, &bytes, "default", Mapper::Greedy);
+        let p = run(&s, s.plan.as_ref().unwrap(), &model, None).unwrap();
+        assert_eq!(p.layers, s.layers.len(), "{p:?}");
+        assert_eq!(p.chained >= 3, chained, "{bits:?}: {p:?}");
+    }
+}
+
 #[test]
 fn broken_plans_fail_the_proof() {
     let (model, bytes) = tiny();

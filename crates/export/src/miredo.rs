@@ -125,6 +125,17 @@ pub fn miredo_layer(s: &Schedule, i: usize) -> Value {
             t.macro_.input_bits_per_cycle
         ));
     }
+    let (own, run) = (
+        t.macro_.precision,
+        cimopt_ir::analysis::layer_precision(t, w),
+    );
+    if (run.input, run.weight, run.output) != (own.input, own.weight, own.output) {
+        warnings.push(format!(
+            "the layer runs at {}-bit inputs, {}-bit weights and {}-bit outputs: the reference has one \
+             precision per architecture (the target's {}/{}/{}), so its numbers for this nest are at those",
+            run.input, run.weight, run.output, own.input, own.weight, own.output
+        ));
+    }
     let mut residency = serde_json::Map::new();
     for o in Operand::ALL {
         let home = m.home_of(o);

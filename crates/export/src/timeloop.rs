@@ -573,6 +573,7 @@ fn render(s: &Schedule, i: usize, doc: &Value, plan: &Plan) -> String {
     let w = &sl.layer.workload;
     let m = &sl.mapping;
     let psum = cimopt_ir::analysis::psum_levels(t, m);
+    let precision = cimopt_ir::analysis::layer_precision(t, w);
     let mut out = String::new();
     let head = vec![
         format!(
@@ -655,17 +656,17 @@ fn render(s: &Schedule, i: usize, doc: &Value, plan: &Plan) -> String {
         "    attributes: {{cores: {}, leakage_nj_per_cycle: {}, t_mac_cycles: {}}}",
         t.cores,
         yaml::number(t.leakage_nj_per_cycle),
-        t.t_mac()
+        t.t_mac_at(&precision)
     );
     for node in &plan.nodes {
         match node.role {
             Role::Storage { level, operand } => {
                 let lv = &t.levels[level];
                 let bits = match operand {
-                    Some(o) => cimopt_ir::analysis::precision_at(t, &psum, level, o),
+                    Some(o) => cimopt_ir::analysis::precision_at(t, &precision, &psum, level, o),
                     None => Operand::ALL
                         .iter()
-                        .map(|&o| cimopt_ir::analysis::precision_at(t, &psum, level, o))
+                        .map(|&o| cimopt_ir::analysis::precision_at(t, &precision, &psum, level, o))
                         .max()
                         .unwrap_or(8),
                 };
@@ -748,7 +749,7 @@ fn render(s: &Schedule, i: usize, doc: &Value, plan: &Plan) -> String {
             }
         }
     }
-    let p = &t.macro_.precision;
+    let p = &precision;
     let _ = writeln!(
         out,
         "  - !Component\n    name: {}\n    class: cim_mac\n    attributes: {{rows: {}, cols: {}, input_bits: {}, weight_bits: {}, psum_bits: {}, output_bits: {}, input_bits_per_cycle: {}, t_mac_cycles: {}, activation_energy_nj: {}}}",
@@ -760,8 +761,8 @@ fn render(s: &Schedule, i: usize, doc: &Value, plan: &Plan) -> String {
         p.psum,
         p.output,
         t.macro_.input_bits_per_cycle,
-        t.t_mac(),
-        yaml::number(t.activation_energy_nj())
+        t.t_mac_at(p),
+        yaml::number(t.activation_energy_nj_at(p))
     );
 
     // Mapping.
@@ -819,6 +820,7 @@ fn render(s: &Schedule, i: usize, doc: &Value, plan: &Plan) -> String {
         "has_bias": pick("has_bias"),
         "dims": pick("dims"),
         "padded_dims": pick("padded_dims"),
+        "precision": pick("precision"),
     });
     out.push_str("ignore_cimopt:\n");
     let _ = writeln!(out, "  format: {FORMAT}");

@@ -3,7 +3,7 @@
 
 use crate::mapping::Mapping;
 use crate::workload::Workload;
-use cimopt_target::{Dim, Operand, Target};
+use cimopt_target::{Dim, Operand, Precision, Target};
 
 /// The workload as the mapping executes it: dims replaced by the padded extents.
 pub fn executed_workload(w: &Workload, m: &Mapping) -> Workload {
@@ -48,9 +48,86 @@ pub fn psum_levels(t: &Target, m: &Mapping) -> Vec<bool> {
         .collect()
 }
 
-/// Bits per element of `o` stored at `level`.
-pub fn precision_at(t: &Target, psum: &[bool], level: usize, o: Operand) -> u64 {
-    t.precision(
+/// The precisions layer `w` runs at on `t`: the model's bits where it gives them, the
+/// target's (`macro.precision`) for float tensors; partial sums at the target's.
+pub fn layer_precision(t: &Target, w: &Workload) -> Precision {
+    let own = &t.macro_.precision;
+    Precision {
+        input: w.bits.input.unwrap_or(own.input),
+        weight: w.bits.weight.unwrap_or(own.weight),
+        psum: own.psum,
+        output: w.bits.output.unwrap_or(own.output),
+    }
+}
+
+/// Why the macro cannot run layer `w` at the precisions it carries, if it cannot: inputs
+/// wider than the target's (the registers hold `macro.precision.input_bits`), a weight width
+/// the array does not compute at (`macro.weight_bits_supported`), outputs wider than the
+/// accumulators (`macro.precision.psum_bits`). Each message names the width and the key.
+pub fn precision_errors(t: &Target, w: &Workload) -> Vec<String> {
+    let own = &t.macro_.precision;
+    let mut out = Vec::new();
+    for (what, bits) in [
+        ("inputs", w.bits.input),
+        ("weights", w.bits.weight),
+        ("outputs", w.bits.output),
+    ] {
+        if let Some(b) = bits.filter(|&b| b == 0 || b > cimopt_target::limits::MAX_PRECISION_BITS) {
+            out.push(format!(
+                "{what} of {b} bits: a width is 1 to {} bits",
+                cimopt_target::limits::MAX_PRECISION_BITS
+            ));
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    let p = layer_precision(t, w);
+    if p.input > own.input {
+        out.push(format!(
+            "{}-bit inputs are wider than the macro's {}-bit inputs (macro.precision.input_bits)",
+            p.input, own.input
+        ));
+    }
+    if !t.macro_.weight_bits_supported.contains(&p.weight) {
+        out.push(format!(
+            "the array computes weights of {} bits (macro.weight_bits_supported), not {}",
+            widths(&t.macro_.weight_bits_supported),
+            p.weight
+        ));
+    }
+    if p.output > own.psum {
+        out.push(format!(
+            "{}-bit outputs are wider than the macro's {}-bit accumulators (macro.precision.psum_bits)",
+            p.output, own.psum
+        ));
+    }
+    out
+}
+
+/// `4 or 8`, `2, 4 or 8`.
+fn widths(bits: &[u64]) -> String {
+    match bits {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!(
+            "{} or {last}",
+            rest.iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Bits per element of `o` stored at `level` for a layer at precisions `p`
+/// ([`layer_precision`]). Weights in the macro's cells take [`Target::weight_cell_bits`]
+/// (padded to the native width, or packed).
+pub fn precision_at(t: &Target, p: &Precision, psum: &[bool], level: usize, o: Operand) -> u64 {
+    if o == Operand::W && level == t.macro_level() {
+        return t.weight_cell_bits(p.weight);
+    }
+    p.bits(
         o,
         o == Operand::O && psum.get(level).copied().unwrap_or(false),
     )
@@ -91,6 +168,7 @@ pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
     let w = executed_workload(w, m);
     let used = used_levels(t, m);
     let psum = psum_levels(t, m);
+    let p = layer_precision(t, &w);
     (0..t.num_levels())
         .map(|lv| {
             Operand::ALL.map(|o| {
@@ -101,10 +179,12 @@ pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
                 // The home is where the tensor lives: it holds it whole, whether or not a loop
                 // of the operand sits there.
                 if lv == home {
-                    return w.operand_size(o) * precision_at(t, &psum, lv, o);
+                    return w.operand_size(o) * precision_at(t, &p, &psum, lv, o);
                 }
                 let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };
-                copies * resident_elements(t, &w, m, &used, lv, o) * precision_at(t, &psum, lv, o)
+                copies
+                    * resident_elements(t, &w, m, &used, lv, o)
+                    * precision_at(t, &p, &psum, lv, o)
             })
         })
         .collect()

@@ -18,6 +18,9 @@ pub struct Violation {
 pub enum ViolationKind {
     /// The workload itself is not a layer (see [`Workload::shape_errors`]).
     Workload,
+    /// The macro cannot run the layer's precisions (see
+    /// [`precision_errors`](crate::analysis::precision_errors)).
+    Precision,
     /// An operand's home level cannot hold its tensor, or a loop sits above it.
     Home,
     Coverage,
@@ -45,8 +48,16 @@ pub fn check(t: &Target, w: &Workload, m: &Mapping) -> Vec<Violation> {
     for e in w.shape_errors() {
         push(&mut out, ViolationKind::Workload, format!("workload: {e}"));
     }
+    for e in crate::analysis::precision_errors(t, w) {
+        push(
+            &mut out,
+            ViolationKind::Precision,
+            format!("precision: {e}"),
+        );
+    }
     if !out.is_empty() {
-        // Nothing about a mapping means anything for a workload that is not one.
+        // Nothing about a mapping means anything for a workload that is not one, or that the
+        // macro cannot run.
         return out;
     }
     let name = |lv: usize| {

@@ -16,4 +16,4 @@ pub use check::{Violation, ViolationKind, check};
 pub use layer::Layer;
 pub use mapping::{Mapping, SpatialFactor, TemporalLoop};
 pub use names::display_name;
-pub use workload::{OpKind, WeightKind, Workload};
+pub use workload::{Bits, OpKind, WeightKind, Workload};

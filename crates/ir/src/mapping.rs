@@ -84,6 +84,23 @@ impl Mapping {
         self.temporal.iter().map(|l| l.factor).product()
     }
 
+    /// The same loop nest with the operands' tensors at `home`: every loop that kept an operand
+    /// above its new home keeps it at the home instead, and double buffers above a home go.
+    /// What a mapping of a layer with its tensors in DRAM becomes when the memory plan keeps
+    /// some on chip; it may not be valid (`crate::check`), e.g. when the home cannot also hold
+    /// the tiles the loops kept above it.
+    pub fn rehomed(&self, home: [usize; 3]) -> Mapping {
+        let mut m = self.clone();
+        m.home = home;
+        for l in &mut m.temporal {
+            for (level, h) in l.level.iter_mut().zip(home) {
+                *level = (*level).max(h);
+            }
+        }
+        m.double_buffer.retain(|&(lv, o)| lv >= home[o.index()]);
+        m
+    }
+
     /// Sorts the double-buffer list so equal mappings compare equal.
     pub fn normalise(&mut self) {
         self.double_buffer.sort();

@@ -61,6 +61,26 @@ impl WeightKind {
     }
 }
 
+/// Bits per element the model gives a layer's input, weights and output (an int8 or int4
+/// tensor, `MatMulNBits`' `bits`); `None` for a float tensor, which runs at the target's
+/// precision (`macro.precision`). What a layer runs at is
+/// [`layer_precision`](crate::analysis::layer_precision).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Bits {
+    pub input: Option<u64>,
+    pub weight: Option<u64>,
+    pub output: Option<u64>,
+}
+
+impl Bits {
+    /// A float layer: every operand at the target's precision.
+    pub const FLOAT: Bits = Bits {
+        input: None,
+        weight: None,
+        output: None,
+    };
+}
+
 /// One compute layer as a loop nest.
 ///
 /// Conv: output `[B, G·K, P, Q]` from input `[B, G·C, H, W]` and kernel `[G·K, C, R, S]`.
@@ -89,6 +109,8 @@ pub struct Workload {
     pub pad: [u64; 4],
     /// (height, width).
     pub dilation: [u64; 2],
+    /// The operands' bit widths as the model gives them.
+    pub bits: Bits,
 }
 
 impl Workload {
@@ -314,6 +336,7 @@ mod tests {
             stride: [1, 1],
             pad: [1, 1, 1, 1],
             dilation: [1, 1],
+            bits: Bits::FLOAT,
         }
     }
 

@@ -29,6 +29,7 @@ fn conv() -> Workload {
         stride: [1, 1],
         pad: [1; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
@@ -216,4 +217,109 @@ fn capacity_counts_double_buffers_and_names_the_level() {
             .any(|s| s.contains("needs 144 bit (W 144 bit (double-buffered))")),
         "{msgs:?}"
     );
+}
+
+/// A layer's own widths decide its capacities: packed two to an 8-bit slot, the 9 weights of
+/// an R × S tile fit a 64-bit cell at 4 bits (36 bit) but not at 8 (72 bit), nor at 4 bits
+/// padded to the native width; 4-bit inputs take half the bits in every input level.
+#[test]
+fn capacity_follows_the_layers_own_widths() {
+    let t = target();
+    let mut m = valid();
+    m.temporal[3].level[Operand::W.index()] = 6;
+    let four = Workload {
+        bits: cimopt_ir::Bits {
+            weight: Some(4),
+            ..cimopt_ir::Bits::FLOAT
+        },
+        ..conv()
+    };
+    assert!(
+        check(&t, &four, &m).is_empty(),
+        "{:?}",
+        check(&t, &four, &m)
+    );
+    assert_eq!(analysis::resident_bits(&t, &four, &m)[6][1], 36);
+    let padded = load("default", &["macro.weight_storage=\"padded\"".into()])
+        .unwrap()
+        .target;
+    assert!(
+        check(&padded, &four, &m)
+            .iter()
+            .any(|v| v.message.contains("needs 72 bit (W 72 bit)")),
+        "{:?}",
+        check(&padded, &four, &m)
+    );
+    // DRAM holds the 4-bit weights packed whatever the cells do.
+    assert_eq!(analysis::resident_bits(&padded, &four, &m)[0][1], 4608 * 4);
+    let a4 = Workload {
+        bits: cimopt_ir::Bits {
+            input: Some(4),
+            ..cimopt_ir::Bits::FLOAT
+        },
+        ..conv()
+    };
+    let (b8, b4) = (
+        analysis::resident_bits(&t, &conv(), &valid()),
+        analysis::resident_bits(&t, &a4, &valid()),
+    );
+    for lv in 0..t.num_levels() {
+        assert_eq!(b4[lv][0] * 2, b8[lv][0], "level {lv}");
+        assert_eq!(b4[lv][1..], b8[lv][1..], "level {lv}");
+    }
+    let p = analysis::layer_precision(&t, &a4);
+    assert_eq!((p.input, p.weight, p.psum, p.output), (4, 8, 16, 8));
+}
+
+/// Widths the macro cannot run are violations naming the width and the key, and nothing
+/// else is reported for such a layer.
+#[test]
+fn widths_the_macro_cannot_run_are_violations() {
+    let t = target();
+    let with = |input: Option<u64>, weight: Option<u64>, output: Option<u64>| {
+        let w = Workload {
+            bits: cimopt_ir::Bits {
+                input,
+                weight,
+                output,
+            },
+            ..conv()
+        };
+        check(&t, &w, &valid())
+            .into_iter()
+            .map(|v| (v.kind, v.message))
+            .collect::<Vec<_>>()
+    };
+    assert!(with(Some(8), Some(4), Some(8)).is_empty());
+    assert!(
+        with(Some(2), Some(8), Some(16)).is_empty(),
+        "narrower inputs run bit-serially"
+    );
+    let cases = [
+        (
+            with(Some(16), None, None),
+            "precision: 16-bit inputs are wider than the macro's 8-bit inputs (macro.precision.input_bits)",
+        ),
+        (
+            with(None, Some(3), None),
+            "precision: the array computes weights of 4 or 8 bits (macro.weight_bits_supported), not 3",
+        ),
+        (
+            with(None, None, Some(32)),
+            "precision: 32-bit outputs are wider than the macro's 16-bit accumulators (macro.precision.psum_bits)",
+        ),
+        (
+            with(Some(0), None, None),
+            "precision: inputs of 0 bits: a width is 1 to 64 bits",
+        ),
+        (
+            with(None, Some(u64::MAX), None),
+            "precision: weights of 18446744073709551615 bits: a width is 1 to 64 bits",
+        ),
+    ];
+    for (v, text) in cases {
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].0, ViolationKind::Precision);
+        assert_eq!(v[0].1, text);
+    }
 }

@@ -2,7 +2,7 @@
 //! place each operand's loops on its memory levels, innermost level first, as deep as
 //! capacity allows.
 
-use cimopt_ir::analysis::executed_workload;
+use cimopt_ir::analysis::{executed_workload, layer_precision, precision_at};
 use cimopt_ir::{Mapping, TemporalLoop, Workload};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Replication, Target};
@@ -50,13 +50,14 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
             home: sk.home,
         },
     );
+    let precision = layer_precision(t, &pw);
     // A shared level that is an operand's home holds that tensor whole: the others share what
     // is left.
     let home_bits = |lv: usize| -> u64 {
         Operand::ALL
             .iter()
             .filter(|&&o| sk.home[o.index()] == lv && lv > 0)
-            .map(|&o| pw.operand_size(o) * t.precision(o, false))
+            .map(|&o| pw.operand_size(o) * precision.bits(o, false))
             .sum()
     };
     let mut level_of = vec![sk.home; n];
@@ -84,7 +85,10 @@ pub fn assign(t: &Target, w: &Workload, p: &Draft) -> Mapping {
                 }
                 _ => free,
             };
-            let prec = t.precision(o, true).max(t.precision(o, false));
+            let prec = match o {
+                Operand::O => precision.psum.max(precision.output),
+                _ => precision_at(t, &precision, &[], lv, o),
+            };
             let fits = |from: usize| copies * resident(t, &pw, p, o, lv, from) * prec <= budget;
             let mut start = bound;
             while start > 0 && fits(start - 1) {

@@ -18,6 +18,9 @@ pub enum MapError {
     /// Even the mapping that keeps everything in the outermost level does not fit.
     #[error("no mapping fits: {}", .0.iter().map(|v| v.message.clone()).collect::<Vec<_>>().join("; "))]
     Infeasible(Vec<Violation>),
+    /// The layer's spatial space is too large to search on this target.
+    #[error("{0}")]
+    TooManyUnrollings(#[from] spatial::TooManyUnrollings),
 }
 
 /// A mapping and its predicted cost.
@@ -216,7 +219,7 @@ fn neighbours(p: &Draft, allowed_db: &[(usize, Operand)]) -> Vec<Draft> {
 /// flags and shared-capacity splits. Deterministic.
 pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, MapError> {
     // Rank by utilisation, best first; the stable sort keeps enumeration order among ties.
-    let mut ranked: Vec<(f64, Vec<SpatialFactor>)> = spatial::enumerate(t, w)
+    let mut ranked: Vec<(f64, Vec<SpatialFactor>)> = spatial::enumerate(t, w)?
         .into_iter()
         .map(|s| (spatial::utilisation(t, w, &s), s))
         .collect();

@@ -15,8 +15,10 @@
 //! export: QLinearConv / ConvInteger / FusedConv are Convs, QGemm / FusedGemm Gemms, the
 //! others MatMuls; `MatMulNBits(A[.., K], B)` is a MatMul by a constant `K × N` weight, every
 //! batch dim of A folded into `P`. Quantize / dequantize nodes and ONNX Runtime's `QLinearAdd`,
-//! `QLinearMul`, `QLinearGlobalAveragePool`, ... are other ops. [`Model::precisions`] records
-//! the bit widths the model gives each layer ([`LayerPrecision`] says how).
+//! `QLinearMul`, `QLinearGlobalAveragePool`, ... are other ops. Each layer's workload carries
+//! the bit widths the model gives its operands ([`Workload::bits`](cimopt_ir::Workload::bits),
+//! see "Precisions" below); identical workloads at different widths are different dedup
+//! groups.
 //!
 //! No node that computes a convolution or a matrix product becomes a non-CIM op: a compute
 //! operator the front end does not lower (ConvTranspose, DeformConv, RNN / GRU / LSTM, fused
@@ -34,6 +36,36 @@
 //! ([`MAX_TENSOR_ELEMENTS`], convolution and pooling attributes) and every workload against
 //! the IR's limits ([`Workload::shape_errors`](cimopt_ir::Workload::shape_errors)), so no
 //! arithmetic on a hostile model overflows.
+//!
+//! # Precisions
+//!
+//! The bit widths a model gives one layer's operands (`None`: not given, a float operand,
+//! which runs at the target's precision).
+//!
+//! Derivation, by operator:
+//!
+//! - `QLinearConv`, `QLinearMatMul`, `com.microsoft` `QGemm`: input from `x_zero_point`'s
+//!   type (`x`'s if absent), weight from `w`'s type (`w_zero_point`'s when `w`'s is not
+//!   known), output from `y_zero_point`'s type (uint8, 8 bits, when only `y_scale` is given;
+//!   QGemm without `y_scale` has a float output: `None`).
+//! - `ConvInteger`, `MatMulInteger`: input from the zero point's type (the tensor's if
+//!   absent), weight likewise, output 32 (the int32 accumulator they return).
+//! - `com.microsoft` `MatMulIntegerToFloat`: input and weight as for MatMulInteger, float
+//!   output; `DynamicQuantizeMatMul`: input 8 (quantized to uint8 at run time inside the
+//!   operator), weight from B's zero point (B's type if absent), float output.
+//! - `com.microsoft` `MatMulNBits`: weight from attribute `bits` (default 4), `MatMulBnb4`: 4.
+//! - Every float operator (Conv, Gemm, MatMul, FusedConv, FusedGemm, FusedMatMul, Einsum),
+//!   and the float operands of the ones above (QDQ): an operand produced by a
+//!   `DequantizeLinear` — directly or through Identity, Reshape, Flatten, Squeeze, Unsqueeze
+//!   or Transpose — takes that node's zero point's type (its input's type without one); the
+//!   output takes the type of the zero point of a `QuantizeLinear` reading it — directly or
+//!   through Relu, Clip or the same layout nodes — (its `output_dtype`, else uint8, without
+//!   one).
+//!
+//! Types map to bits as int8/uint8 → 8, int4/uint4 → 4, int16/uint16 → 16, int32/uint32 →
+//! 32, int64/uint64 → 64, the float8 types → 8, float4e2m1 → 4; float, float16, bfloat16 and
+//! double → `None`. Types come from the model's declarations (initializers, graph inputs and
+//! outputs, `value_info`, Constant nodes) and otherwise from tract's type inference.
 //!
 //! # Weights that are graph inputs
 //!
@@ -136,40 +168,6 @@ pub struct SkippedCompute {
     pub reason: String,
 }
 
-/// The bit widths a model gives one layer's operands (`None`: not given, a float operand;
-/// such a layer takes the target's precision).
-///
-/// Derivation, by operator:
-///
-/// - `QLinearConv`, `QLinearMatMul`, `com.microsoft` `QGemm`: input from `x_zero_point`'s
-///   type (`x`'s if absent), weight from `w`'s type (`w_zero_point`'s when `w`'s is not
-///   known), output from `y_zero_point`'s type (uint8, 8 bits, when only `y_scale` is given;
-///   QGemm without `y_scale` has a float output: `None`).
-/// - `ConvInteger`, `MatMulInteger`: input from the zero point's type (the tensor's if
-///   absent), weight likewise, output 32 (the int32 accumulator they return).
-/// - `com.microsoft` `MatMulIntegerToFloat`: input and weight as for MatMulInteger, float
-///   output; `DynamicQuantizeMatMul`: input 8 (quantized to uint8 at run time inside the
-///   operator), weight from B's zero point (B's type if absent), float output.
-/// - `com.microsoft` `MatMulNBits`: weight from attribute `bits` (default 4), `MatMulBnb4`: 4.
-/// - Every float operator (Conv, Gemm, MatMul, FusedConv, FusedGemm, FusedMatMul, Einsum),
-///   and the float operands of the ones above (QDQ): an operand produced by a
-///   `DequantizeLinear` — directly or through Identity, Reshape, Flatten, Squeeze, Unsqueeze
-///   or Transpose — takes that node's zero point's type (its input's type without one); the
-///   output takes the type of the zero point of a `QuantizeLinear` reading it — directly or
-///   through Relu, Clip or the same layout nodes — (its `output_dtype`, else uint8, without
-///   one).
-///
-/// Types map to bits as int8/uint8 → 8, int4/uint4 → 4, int16/uint16 → 16, int32/uint32 →
-/// 32, int64/uint64 → 64, the float8 types → 8, float4e2m1 → 4; float, float16, bfloat16 and
-/// double → `None`. Types come from the model's declarations (initializers, graph inputs and
-/// outputs, `value_info`, Constant nodes) and otherwise from tract's type inference.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LayerPrecision {
-    pub input_bits: Option<u32>,
-    pub weight_bits: Option<u32>,
-    pub output_bits: Option<u32>,
-}
-
 /// A node that does not run on the CIM macros (pooling, element-wise, normalisation, ...).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtherOp {
@@ -200,9 +198,6 @@ pub struct Model {
     /// Compute nodes not lowered, in topological order (only with
     /// [`LoadOptions::keep_going`]; empty otherwise).
     pub skipped: Vec<SkippedCompute>,
-    /// The bit widths of each layer's operands as the model gives them: `precisions[i]` is
-    /// layer `i`'s. Dedup groups do not depend on them (see [`Layer::dedup_group`]).
-    pub precisions: Vec<LayerPrecision>,
     /// The run-time tensors and the nodes that read and write them, in execution order: what
     /// a memory plan places.
     pub flow: flow::Flow,
@@ -321,7 +316,6 @@ pub fn load_proto(
         weight_problems: &weight_problems,
     };
     let mut layers: Vec<Layer> = Vec::new();
-    let mut precisions: Vec<LayerPrecision> = Vec::new();
     let mut other_ops = Vec::new();
     let mut skipped = Vec::new();
     // For each tensor name: the layers whose output reaches it through non-CIM nodes.
@@ -453,16 +447,19 @@ pub fn load_proto(
                 for out in node.output.iter().filter(|o| !o.is_empty()) {
                     upstream.insert(out, BTreeSet::from([index]));
                 }
+                let workload = cimopt_ir::Workload {
+                    bits: precision::of(node, kind, &types, &dataflow),
+                    ..lowered.workload
+                };
                 let dedup_group = layers
                     .iter()
-                    .position(|l| l.workload == lowered.workload)
+                    .position(|l| l.workload == workload)
                     .unwrap_or(index);
-                precisions.push(precision::of(node, kind, &types, &dataflow));
                 layers.push(Layer {
                     index,
                     name: name.clone(),
                     onnx_nodes: vec![name],
-                    workload: lowered.workload,
+                    workload,
                     dedup_group,
                     has_bias: lowered.has_bias,
                 });
@@ -552,7 +549,6 @@ pub fn load_proto(
         graph: g,
         inputs,
         skipped,
-        precisions,
         flow,
     })
 }

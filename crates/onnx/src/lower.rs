@@ -419,6 +419,7 @@ fn conv(
             stride,
             pad,
             dilation,
+            bits: cimopt_ir::Bits::FLOAT,
         },
         has_bias: bias_slot.and_then(|b| n.input(b)).is_some(),
         data_slots: n.data_slots(x_slot, w_slot, weight_kind),
@@ -450,6 +451,7 @@ fn matrix_workload(
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 

@@ -1,8 +1,8 @@
-//! The bit widths a model gives each layer's operands (see [`LayerPrecision`]).
+//! The bit widths a model gives each layer's operands (the crate docs, "Precisions").
 
-use crate::LayerPrecision;
 use crate::Shapes;
 use crate::ops::{self, Domain, Kind};
+use cimopt_ir::Bits;
 use std::collections::HashMap;
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::DataType;
@@ -192,13 +192,8 @@ fn quantized(types: &Types, flow: &Dataflow, tensor: &str) -> Option<u32> {
     None
 }
 
-/// The precision of the layer lowered from `node` (see [`LayerPrecision`]).
-pub(crate) fn of(
-    node: &pb::NodeProto,
-    kind: Kind,
-    types: &Types,
-    flow: &Dataflow,
-) -> LayerPrecision {
+/// The bit widths of the layer lowered from `node` (the crate docs, "Precisions").
+pub(crate) fn of(node: &pb::NodeProto, kind: Kind, types: &Types, flow: &Dataflow) -> Bits {
     let op = node.op_type.as_str();
     let (data, weight) = match kind {
         Kind::Conv { x, w, .. } => (x, w),
@@ -256,9 +251,9 @@ pub(crate) fn of(
             (qdq_in(data), weight_bits, qdq_out())
         }
     };
-    LayerPrecision {
-        input_bits,
-        weight_bits,
-        output_bits,
+    Bits {
+        input: input_bits.map(u64::from),
+        weight: weight_bits.map(u64::from),
+        output: output_bits.map(u64::from),
     }
 }

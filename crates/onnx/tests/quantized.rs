@@ -5,7 +5,8 @@ mod common;
 
 use cimopt_ir::OpKind::{Conv, Gemm, MatMul};
 use cimopt_ir::WeightKind::{Activation, Constant};
-use cimopt_onnx::{FrontendError, LayerPrecision, LoadOptions, Model};
+use cimopt_ir::{Bits, Workload};
+use cimopt_onnx::{FrontendError, LoadOptions, Model};
 use cimopt_zoo::{Builder, attr_int, attr_ints, attr_str, encode};
 use common::*;
 use tract_onnx::pb::tensor_proto::DataType;
@@ -13,11 +14,6 @@ use tract_onnx::pb::tensor_proto::DataType;
 fn quantized(stem: &str) -> Model {
     let m = load(&models_dir().join(format!("quantized/{stem}.onnx")));
     check_invariants(&m);
-    assert_eq!(
-        m.precisions.len(),
-        m.layers.len(),
-        "{stem}: one precision per layer"
-    );
     assert!(m.skipped.is_empty(), "{stem}: {:?}", m.skipped);
     m
 }
@@ -46,28 +42,40 @@ fn keep_going() -> LoadOptions {
     }
 }
 
-const NONE: LayerPrecision = LayerPrecision {
-    input_bits: None,
-    weight_bits: None,
-    output_bits: None,
-};
+const NONE: Bits = Bits::FLOAT;
 
-fn bits(i: Option<u32>, w: Option<u32>, o: Option<u32>) -> LayerPrecision {
-    LayerPrecision {
-        input_bits: i,
-        weight_bits: w,
-        output_bits: o,
+fn bits(i: Option<u64>, w: Option<u64>, o: Option<u64>) -> Bits {
+    Bits {
+        input: i,
+        weight: w,
+        output: o,
     }
 }
 
-/// Same workloads, dedup groups, layer graph and data inputs as the float model; same MACs.
+/// The bit widths each layer's workload carries.
+fn precisions(m: &Model) -> Vec<Bits> {
+    m.layers.iter().map(|l| l.workload.bits).collect()
+}
+
+/// A workload's loop nest and geometry, without its bit widths.
+fn shape(w: &Workload) -> Workload {
+    Workload {
+        bits: Bits::FLOAT,
+        ..w.clone()
+    }
+}
+
+/// Same workloads (but for their bit widths), dedup groups, layer graph and data inputs as the
+/// float model; same MACs.
 fn assert_same_layers(stem: &str, q: &Model, f: &Model) {
     assert_eq!(q.layers.len(), f.layers.len(), "{stem}: layer count");
     for (a, b) in q.layers.iter().zip(&f.layers) {
         assert_eq!(
-            a.workload, b.workload,
+            shape(&a.workload),
+            shape(&b.workload),
             "{stem}: layer {} `{}`",
-            a.index, a.name
+            a.index,
+            a.name
         );
         assert_eq!(
             a.dedup_group, b.dedup_group,
@@ -128,7 +136,7 @@ fn every_quantized_cnn_lowers_to_the_float_layers() {
 
 #[test]
 fn precisions_follow_the_quantized_types() {
-    let all = |m: &Model, p: LayerPrecision| vec![p; m.layers.len()];
+    let all = |m: &Model, p: Bits| vec![p; m.layers.len()];
     for stem in [
         "tiny_cnn_qdq",
         "tiny_cnn_qop",
@@ -137,17 +145,17 @@ fn precisions_follow_the_quantized_types() {
     ] {
         let m = quantized(stem);
         assert_eq!(
-            m.precisions,
+            precisions(&m),
             all(&m, bits(Some(8), Some(8), Some(8))),
             "{stem}"
         );
     }
     let m = quantized("resnet18_qdq_int4");
-    assert_eq!(m.precisions, all(&m, bits(Some(8), Some(4), Some(8))));
+    assert_eq!(precisions(&m), all(&m, bits(Some(8), Some(4), Some(8))));
     // ConvInteger: uint8 input (DynamicQuantizeLinear), int8 weight, int32 result; the
     // Gemm is float.
     let m = quantized("tiny_cnn_dynamic");
-    let want: Vec<LayerPrecision> = m
+    let want: Vec<Bits> = m
         .layers
         .iter()
         .map(|l| match l.workload.op {
@@ -155,14 +163,14 @@ fn precisions_follow_the_quantized_types() {
             _ => NONE,
         })
         .collect();
-    assert_eq!(m.precisions, want);
+    assert_eq!(precisions(&m), want);
     for f in [
         float(cimopt_zoo::tiny_cnn()),
         float(cimopt_zoo::resnet18()),
         quantized("llama_tiny"),
     ] {
         assert_eq!(
-            f.precisions,
+            precisions(&f),
             all(&f, NONE),
             "float layers take the target's precision"
         );
@@ -176,7 +184,7 @@ fn matmul_nbits_is_a_constant_k_by_n_weight() {
     assert_same_layers("llama_tiny_q4", &q, &f);
     // 2 blocks × (Q, K, V, Q·Kᵀ, scores·V, O, gate, up, down) + the LM head.
     assert_eq!(q.layers.len(), 19);
-    for (l, p) in q.layers.iter().zip(&q.precisions) {
+    for (l, p) in q.layers.iter().zip(&precisions(&q)) {
         let w = &l.workload;
         if l.name.ends_with("MatMul_Q4") {
             assert_eq!(w.weight_kind, Constant, "{}", l.name);
@@ -275,7 +283,7 @@ fn qdq_matmul_of_two_runtime_tensors_stays_activation_times_activation() {
     assert_eq!(edges(&m), vec![(0, 1)]);
     // proj: uint8 input, int8 weight, uint8 output; scores: both operands uint8.
     assert_eq!(
-        m.precisions,
+        precisions(&m),
         vec![
             bits(Some(8), Some(8), Some(8)),
             bits(Some(8), Some(8), Some(8))
@@ -319,7 +327,7 @@ fn qoperator_dynamic_and_contrib_matrix_products_lower_like_matmul() {
             b.zeros("zi", &[], DataType::Int8),
         )
     };
-    let cases: Vec<(&str, Model, LayerPrecision)> = vec![
+    let cases: Vec<(&str, Model, Bits)> = vec![
         (
             "QLinearMatMul",
             one_matrix_product("", "QLinearMatMul", vec![], |b, x| {
@@ -416,7 +424,7 @@ fn qoperator_dynamic_and_contrib_matrix_products_lower_like_matmul() {
     for (what, m, precision) in cases {
         assert_eq!(m.layers.len(), 1, "{what}: {:?}", m.other_ops);
         assert_eq!(dims(&m.layers[0]), want, "{what}");
-        assert_eq!(m.precisions, vec![precision], "{what}");
+        assert_eq!(precisions(&m), vec![precision], "{what}");
         assert_eq!(m.inputs, vec![("x".to_string(), vec![4, 16])], "{what}");
         let after = m.other_ops.iter().find(|o| o.name == "after").unwrap();
         assert_eq!(after.output_elements, 32, "{what}: shape after the layer");
@@ -540,7 +548,7 @@ fn int4_and_uint4_initializers_load() {
         assert_eq!(m.layers.len(), 1, "{ty:?}");
         let w = &m.layers[0].workload;
         assert_eq!((w.c, w.k, w.r, w.p, w.weight_kind), (8, 5, 3, 4, Constant));
-        assert_eq!(m.precisions, vec![bits(None, Some(4), Some(4))], "{ty:?}");
+        assert_eq!(precisions(&m), vec![bits(None, Some(4), Some(4))], "{ty:?}");
         let q = m.other_ops.iter().find(|o| o.name == "y_q").unwrap();
         assert_eq!(q.output_elements, 5 * 4 * 4);
     }
@@ -837,7 +845,7 @@ fn bfloat16_and_float8_tensors_load() {
         .map(|l| (l.name.as_str(), l.workload.p, l.workload.c, l.workload.k))
         .collect();
     assert_eq!(got, vec![("mm", 4, 16, 8), ("mm8", 4, 8, 8)]);
-    assert_eq!(m.precisions, vec![NONE, bits(None, Some(8), None)]);
+    assert_eq!(precisions(&m), vec![NONE, bits(None, Some(8), None)]);
 }
 
 #[test]

@@ -61,9 +61,10 @@ fn main() {
         let g = cimopt_mappers::greedy(&t, w, &cimopt_mappers::GreedyOptions::default()).unwrap();
         lg += c * g.cost.latency_cycles;
         eg += c * g.cost.energy_nj;
-        let lb = physical_bound(&t, w);
+        let lb = physical_bound(&t, w).unwrap();
         let min_over = |o: Objective| {
             spatial::enumerate(&t, w)
+                .unwrap()
                 .iter()
                 .map(|s| spatial_bound(&t, w, s, &lb, o))
                 .fold(f64::INFINITY, f64::min)

@@ -32,9 +32,10 @@ fn main() {
         stride: [st, st],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let t = cimopt_target::load("default", &[]).unwrap().target;
-    let s = &spatial::enumerate(&t, &w)[0];
+    let s = &spatial::enumerate(&t, &w).unwrap()[0];
     for sk in skeletons(&w, s, &[]) {
         let t0 = Instant::now();
         let sp = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();

@@ -23,7 +23,14 @@ use cimopt_target::Target;
 /// above what is left of a dim only under-fills more and moves larger tiles for the same trips,
 /// which no bound rewards, so factors stop there.
 fn every_unrolling(t: &Target, w: &Workload) -> Vec<Vec<SpatialFactor>> {
-    spatial::enumerate_with(t, w, &|bound, room| (1..=room.min(bound)).collect())
+    // Far more than the mappers' divisors, but still enumerable on the default target.
+    spatial::enumerate_with(
+        t,
+        w,
+        &|bound, room| (1..=room.min(bound)).collect(),
+        usize::MAX,
+    )
+    .unwrap()
 }
 
 fn main() {
@@ -32,9 +39,9 @@ fn main() {
     let mut cases = Vec::new();
     let (mut lg, mut eg) = (0.0, 0.0);
     for (copies, w) in &layers {
-        let lb = physical_bound(&t, w);
+        let lb = physical_bound(&t, w).unwrap();
         let unrollings = every_unrolling(&t, w);
-        assert!(unrollings.len() >= spatial::enumerate(&t, w).len());
+        assert!(unrollings.len() >= spatial::enumerate(&t, w).unwrap().len());
         let bounds: Vec<_> = unrollings
             .iter()
             .flat_map(|s| candidate_bounds(&t, w, s, &lb))

@@ -16,9 +16,10 @@ pub mod placement;
 pub mod profile;
 
 use cimopt_cost::{Cost, Objective, evaluate};
+use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{LowerBound, physical_bound_at};
+use cimopt_space::bounds::{LowerBound, physical_bound_over};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -266,14 +267,14 @@ pub fn skeleton_space(
     })
 }
 
-fn mac_energy(t: &Target, sk: &Skeleton) -> f64 {
+fn mac_energy(t: &Target, w: &Workload, sk: &Skeleton) -> f64 {
     let fill: u64 = sk
         .spatial
         .iter()
         .filter(|f| f.axis == Axis::Cores)
         .map(|f| f.factor)
         .product();
-    t.activation_energy_nj() * sk.activations() as f64 * fill as f64
+    t.activation_energy_nj_at(&layer_precision(t, w)) * sk.activations() as f64 * fill as f64
 }
 
 /// The best mapping found so far.
@@ -324,7 +325,8 @@ fn solve_skeleton(
             skeleton: &space.skeleton,
             profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
             objective: opts.objective,
-            mac_energy_nj: mac_energy(t, &space.skeleton),
+            t_mac_cycles: t.t_mac_at(&layer_precision(t, w)),
+            mac_energy_nj: mac_energy(t, w, &space.skeleton),
             latency_ref: inc.cost.latency_cycles,
             energy_ref: inc.cost.energy_nj,
             cutoff: inc.objective,
@@ -517,8 +519,9 @@ pub fn optimise_observed(
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     let warm_objective = inc.objective;
-    let bounds = physical_bound_at(t, w, opts.home);
-    let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = spatial::enumerate(t, w)
+    let unrollings = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &unrollings);
+    let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = unrollings
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
         .collect();
@@ -630,7 +633,16 @@ pub fn optimise_around(
 ) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let (mut inc, mut skeletons) = warm_start(t, w, opts.objective, opts.home, None)?;
+    // A seed moved to this variant's homes, where valid, is a warm start too: the search never
+    // returns worse than the seed's own nest with the tensors where they now live.
+    let rehomed = seeds
+        .iter()
+        .map(|s| s.rehomed(opts.home))
+        .filter(|m| check(t, w, m).is_empty())
+        .map(|m| (opts.objective.of(&evaluate(t, w, &m)), m))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, m)| m);
+    let (mut inc, mut skeletons) = warm_start(t, w, opts.objective, opts.home, rehomed.as_ref())?;
     let warm_objective = inc.objective;
     for seed in seeds {
         let sk = Skeleton {
@@ -673,8 +685,8 @@ pub fn optimise_around(
             searched.push(sk.spatial.clone());
         }
     }
-    let bounds = physical_bound_at(t, w, opts.home);
-    let candidates = spatial::enumerate(t, w);
+    let candidates = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &candidates);
     stats.candidates_enumerated = candidates.len() as u64;
     stats.candidates_solved = searched.len() as u64;
     stats.bound = candidates
@@ -718,7 +730,7 @@ pub fn exhaustive(
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
-    for s in spatial::enumerate(t, w) {
+    for s in spatial::enumerate(t, w)? {
         for sk in skeletons_at(w, &s, &warm_skeletons, opts.home) {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;
@@ -778,7 +790,8 @@ pub fn exhaustive_skeleton(
 /// ([`cimopt_space::whole::skeletons`]), every placement of every operand with every
 /// double-buffer subset of the levels it uses ([`placements`]), priced by the cost model; ties
 /// go to the first in that order. `None` when the space holds more than `max_triples`
-/// placement triples, counted before anything is priced (or when no mapping fits). Judges by
+/// placement triples, counted before anything is priced, or more spatial unrollings than
+/// [`cimopt_space::spatial::MAX_UNROLLINGS`] (or when no mapping fits). Judges by
 /// the cost model alone, like [`exhaustive`]: what it certifies is the cost model's optimum.
 pub fn exhaustive_whole(
     t: &Target,
@@ -789,7 +802,7 @@ pub fn exhaustive_whole(
 ) -> Option<Vec<WholeSpace>> {
     let mut spaces = Vec::new();
     let mut triples: u64 = 0;
-    for sk in cimopt_space::whole::skeletons(t, w, home) {
+    for sk in cimopt_space::whole::skeletons(t, w, home).ok()? {
         let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
             continue;
         };

@@ -33,6 +33,8 @@ pub struct ModelInput<'a> {
     /// Profiles of each operand's placements, `profiles[o.index()][p]`.
     pub profiles: [&'a [Profile]; 3],
     pub objective: Objective,
+    /// Cycles of one activation at the layer's input precision.
+    pub t_mac_cycles: u64,
     /// MAC energy of the skeleton, nJ (fixed by its activations and core fill).
     pub mac_energy_nj: f64,
     /// Latency and energy the model's units are scaled by (the incumbent's), so that values
@@ -95,7 +97,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     let n = sk.loops.len();
     let tau = inp.latency_ref.max(1.0);
     let eref = inp.energy_ref.max(1e-12);
-    let t_mac = t.t_mac() as f64;
+    let t_mac = inp.t_mac_cycles as f64;
     let factor: Vec<f64> = sk.loops.iter().map(|l| l.1 as f64).collect();
     // compute_after[j]: activations inside and including loop j × t_MAC.
     let mut compute_after = vec![t_mac; n + 1];

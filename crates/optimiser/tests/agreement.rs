@@ -150,7 +150,7 @@ fn real_layers() -> Vec<(&'static str, Workload)> {
 fn random_errors(t: &Target, layers: &[(&str, Workload)], draws: usize) -> Errors {
     let mut e = Errors::default();
     for (name, w) in layers {
-        for m in Sampler::new(t, w).many(1, draws) {
+        for m in Sampler::new(t, w).expect("enumerable").many(1, draws) {
             e.add(t, w, &m, name);
         }
     }

@@ -28,12 +28,12 @@ fn check_layer(
     every: usize,
     triples: usize,
 ) -> (usize, f64, f64, f64) {
-    let lb = physical_bound(t, w);
+    let lb = physical_bound(t, w).unwrap();
     let mut checked = 0;
     let mut tightest: f64 = 0.0;
     let mut tightest_all: f64 = 0.0;
     let mut tightest_energy: f64 = 0.0;
-    for s in spatial::enumerate(t, w).iter().step_by(every) {
+    for s in spatial::enumerate(t, w).unwrap().iter().step_by(every) {
         let bounds = candidate_bounds(t, w, s, &lb);
         let templates = skeletons(w, s, &[]);
         // The templates and every loop move of each (splits, merges, swaps).
@@ -115,8 +115,14 @@ fn layers() -> Vec<(&'static str, Workload, usize)> {
 /// activation boundaries decide it, so an inflated bound (a chain counted that need not wait, a
 /// boundary counted twice) fails. A ping-pong macro has no boundary term.
 fn check_target(t: &Target) {
+    check_target_at(t, cimopt_ir::Bits::FLOAT);
+}
+
+/// [`check_target`] with every layer at the widths `bits`.
+fn check_target_at(t: &Target, bits: cimopt_ir::Bits) {
     let (mut total, mut tightest, mut tightest_all, mut energy) = (0, 0.0f64, 0.0f64, 0.0f64);
     for (name, w, every) in layers() {
+        let w = Workload { bits, ..w };
         let (n, all, r, e) = check_layer(t, name, &w, every, 3);
         total += n;
         energy = energy.max(e);
@@ -124,7 +130,7 @@ fn check_target(t: &Target) {
         tightest_all = tightest_all.max(all);
     }
     eprintln!(
-        "{}: {total} mappings, tightest bound / latency {tightest_all:.3}, \
+        "{} {bits:?}: {total} mappings, tightest bound / latency {tightest_all:.3}, \
          {tightest:.3} where the boundaries decide; energy {energy:.3}",
         t.name
     );
@@ -160,4 +166,26 @@ fn heavy_the_candidate_bound_holds_with_wide_registers() {
 #[test]
 fn heavy_the_candidate_bound_holds_with_a_ping_pong_macro() {
     check_target(&target("default", &["macro.ping_pong=true"]));
+}
+
+/// Layers at their own widths: 4-bit weights (packed two to a cell slot, and padded to it),
+/// and 4-bit inputs, which take half the activation cycles and let the 8-bit input register
+/// hold two elements.
+#[test]
+fn heavy_the_candidate_bound_holds_at_other_widths() {
+    let w4 = cimopt_ir::Bits {
+        weight: Some(4),
+        ..cimopt_ir::Bits::FLOAT
+    };
+    let a4w4 = cimopt_ir::Bits {
+        input: Some(4),
+        weight: Some(4),
+        output: None,
+    };
+    check_target_at(&target("default", &[]), w4);
+    check_target_at(&target("default", &[]), a4w4);
+    check_target_at(
+        &target("transformer", &["macro.weight_storage=\"padded\""]),
+        w4,
+    );
 }

@@ -5,6 +5,7 @@ mod common;
 use common::{conv, matmul, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
+use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{
@@ -66,7 +67,7 @@ fn heavy_the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
     let t = target("default", &[]);
     let mut checked = 0;
     for (name, w) in layers() {
-        let mut cands = spatial::enumerate(&t, &w);
+        let mut cands = spatial::enumerate(&t, &w).unwrap();
         cands.sort_by(|a, b| {
             spatial::utilisation(&t, &w, b).total_cmp(&spatial::utilisation(&t, &w, a))
         });
@@ -155,6 +156,8 @@ fn milp_latency(
         skeleton: sk,
         profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
         objective: Objective::Latency,
+        // The test layers are float: they run at the target's own precisions.
+        t_mac_cycles: t.t_mac(),
         mac_energy_nj: t.activation_energy_nj()
             * sk.activations() as f64
             * sk.spatial
@@ -179,7 +182,7 @@ fn milp_latency(
 fn the_milp_is_exact_on_the_fastest_triples(t: &cimopt_target::Target) {
     let (mut exact, mut total) = (0, 0);
     for (name, w) in tiny_layers() {
-        for s in spatial::enumerate(t, &w).iter().step_by(3) {
+        for s in spatial::enumerate(t, &w).unwrap().iter().step_by(3) {
             for sk in skeletons(&w, s, &[]) {
                 let space = skeleton_space(t, &w, &sk, usize::MAX).unwrap();
                 let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
@@ -245,7 +248,7 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
     let mut exact = 0;
     let mut total = 0;
     for (name, w) in layers() {
-        let cands = spatial::enumerate(&t, &w);
+        let cands = spatial::enumerate(&t, &w).unwrap();
         for s in cands.iter().take(3) {
             for sk in skeletons(&w, s, &[]) {
                 let space = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();
@@ -268,7 +271,8 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
                             skeleton: &sk,
                             profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
                             objective,
-                            mac_energy_nj: t.activation_energy_nj()
+                            t_mac_cycles: t.t_mac_at(&layer_precision(&t, &w)),
+                            mac_energy_nj: t.activation_energy_nj_at(&layer_precision(&t, &w))
                                 * sk.activations() as f64
                                 * m.unrolling_on(Axis::Cores) as f64,
                             latency_ref: c.latency_cycles,
@@ -353,7 +357,7 @@ fn the_spatial_bound_is_below_real_mappings() {
     ];
     let mut tightest: f64 = 0.0;
     for (name, w) in layers {
-        let bounds = cimopt_space::bounds::lower_bound(&t, &w);
+        let bounds = cimopt_space::bounds::lower_bound(&t, &w).unwrap();
         for objective in OBJECTIVES {
             let g = cimopt_mappers::greedy(
                 &t,

@@ -70,8 +70,8 @@ fn rel(a: f64, b: f64) -> f64 {
 fn check_layer(t: &Target, name: &str, w: &Workload) -> u64 {
     let best = exhaustive_whole(t, w, &OBJECTIVES, [0; 3], 50_000_000)
         .unwrap_or_else(|| panic!("{} {name}: space too large or empty", t.name));
-    let physical = physical_bound(t, w);
-    let candidates = spatial::enumerate(t, w);
+    let physical = physical_bound(t, w).unwrap();
+    let candidates = spatial::enumerate(t, w).unwrap();
     for (objective, truth) in OBJECTIVES.iter().zip(&best) {
         let v = truth.objective;
         let what = format!("{} {name} {}", t.name, objective.name());
@@ -79,7 +79,7 @@ fn check_layer(t: &Target, name: &str, w: &Workload) -> u64 {
         // The layer's latency bound (compile, report, `lower_bound_cycles`) and the smallest
         // candidate bound (what the optimiser prunes with and reports for unsolved candidates).
         if *objective == Objective::Latency {
-            let lb = lower_bound(t, w).cycles;
+            let lb = lower_bound(t, w).unwrap().cycles;
             assert!(
                 lb <= v * (1.0 + 1e-9),
                 "{what}: latency bound {lb} > optimum {v}"
@@ -170,7 +170,7 @@ fn the_enumerator_covers_every_valid_mapping() {
         .filter(|&(l, o)| t.may_double_buffer(l, o))
         .collect();
     let mut count = 0u64;
-    for s in spatial::enumerate(&t, &w) {
+    for s in spatial::enumerate(&t, &w).unwrap() {
         for sk in cimopt_space::whole::skeletons_of(&w, &s, [0; 3]) {
             let n = sk.loops.len();
             let per_operand: Vec<usize> = levels.iter().map(|l| l.len().pow(n as u32)).collect();

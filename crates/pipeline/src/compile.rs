@@ -14,6 +14,7 @@ use cimopt_space::bounds::lower_bound_at;
 use cimopt_target::Target;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a compile tells its caller as it goes, and how the caller stops it. Every method has a
@@ -151,7 +152,12 @@ pub fn compile(
     observer: &dyn Observer,
 ) -> Result<Schedule> {
     opts.validate()?;
-    let model = source.model;
+    // Every layer at the widths it runs at; identical layers are identical at those widths.
+    let resolved = crate::precision::resolve(source.model, t, opts.precision);
+    for note in crate::precision::notes(source.model, &resolved) {
+        observer.warning(&note);
+    }
+    let model = &resolved;
     let distinct: Vec<&Layer> = model
         .layers
         .iter()
@@ -253,9 +259,21 @@ pub fn compile(
         latency += metrics.latency_cycles;
         energy += metrics.energy_nj;
         // The bound enumerates spatial candidates: once per distinct workload and homes.
-        bound += *bounds
-            .entry((layer.dedup_group, mapped.mapping.home))
-            .or_insert_with(|| lower_bound_at(t, &layer.workload, mapped.mapping.home).cycles);
+        bound += match bounds.entry((layer.dedup_group, mapped.mapping.home)) {
+            Entry::Occupied(e) => *e.get(),
+            // Cannot fail: the layer's unrollings were enumerable when it was solved.
+            Entry::Vacant(v) => {
+                let lb = lower_bound_at(t, &layer.workload, mapped.mapping.home).map_err(|e| {
+                    Error::Unmappable {
+                        index: layer.index,
+                        name: layer.name.clone(),
+                        op: layer.workload.op.name().to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                *v.insert(lb.cycles)
+            }
+        };
         // The same solution as an earlier identical layer (the same mapping: residency may map
         // identical layers differently).
         let same_as = layers

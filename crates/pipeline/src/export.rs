@@ -4,11 +4,14 @@
 //!
 //! ```text
 //! Schedule ─export(options)─▶ Export { files, warnings, notes } ─write(path, policy)─▶ files
-//! Timeloop texts ─import(format, files)─▶ Schedule
+//! paths ─Documents::read─▶ Timeloop texts ─import(format, files)─▶ Schedule
 //! ```
+//!
+//! The command and the Python package both go through here, so that they read the same
+//! documents, protect the same inputs and say the same things.
 
-use crate::Result;
 use crate::output::{OutputError, OutputPolicy, write_output};
+use crate::{Error, Result};
 use cimopt_schedule::Schedule;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -85,6 +88,9 @@ impl ExportOptions {
 pub struct ExportFile {
     pub name: String,
     pub text: String,
+    /// Whether the file says the schedule exactly in the other tool's terms (`warnings` say
+    /// what is not). A Timeloop document that is not exact does not import.
+    pub exact: bool,
 }
 
 /// An export: its files, and what a caller should tell the user.
@@ -219,13 +225,16 @@ pub fn export(s: &Schedule, options: &ExportOptions) -> Result<Export> {
                 .map(|d| ExportFile {
                     name: d.file_name,
                     text: d.text,
+                    exact: d.exact,
                 })
                 .collect()
         }
         ExportFormat::Miredo => {
             let v = cimopt_export::miredo(s, options.layer)?;
             let mut resident = Vec::new();
+            let mut exact = true;
             for l in v["layers"].as_array().into_iter().flatten() {
+                exact &= l["exact"] != false;
                 let id = &l["layer"]["id"];
                 if !l["residency"].is_null() {
                     resident.push(id.to_string());
@@ -256,6 +265,7 @@ pub fn export(s: &Schedule, options: &ExportOptions) -> Result<Export> {
             vec![ExportFile {
                 name,
                 text: json_text(&v, true),
+                exact,
             }]
         }
         ExportFormat::Perfetto | ExportFormat::Gantt => {
@@ -273,9 +283,11 @@ pub fn export(s: &Schedule, options: &ExportOptions) -> Result<Export> {
             } else {
                 (cimopt_export::gantt_svg(&tr, u64::MAX), "gantt.svg")
             };
+            // A summarised trace is still the simulator's, as far as it goes (a note says so).
             vec![ExportFile {
                 name: format!("{}.{ext}", stem(s, layer)),
                 text,
+                exact: true,
             }]
         }
     };
@@ -312,6 +324,83 @@ pub fn import(format: ImportFormat, files: &[(String, String)]) -> Result<Schedu
     Ok(match format {
         ImportFormat::Timeloop => cimopt_export::import_timeloop(files)?,
     })
+}
+
+impl std::str::FromStr for ImportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "timeloop" => Ok(ImportFormat::Timeloop),
+            _ => Err(format!("unknown import format `{s}` (expected timeloop)")),
+        }
+    }
+}
+
+/// Documents read from files for [`import`], with the files they came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Documents {
+    /// Every file read, in the order read.
+    pub paths: Vec<PathBuf>,
+    /// `(source name, text)` per file: what [`import`] takes.
+    pub files: Vec<(String, String)>,
+}
+
+impl Documents {
+    /// Reads each file named, and the `*.yaml` / `*.yml` files of each folder named in name
+    /// order (so that `export --format timeloop -o DIR` and `import DIR` round-trip).
+    pub fn read(paths: &[PathBuf]) -> Result<Documents> {
+        let mut out = Documents::default();
+        for p in paths {
+            if p.is_dir() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                    .map_err(|error| Error::Read {
+                        what: format!("the folder {}", p.display()),
+                        error,
+                    })?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|f| f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                    .collect();
+                found.sort();
+                if found.is_empty() {
+                    return Err(Error::NoDocuments { dir: p.clone() });
+                }
+                out.paths.extend(found);
+            } else {
+                out.paths.push(p.clone());
+            }
+        }
+        for p in &out.paths {
+            let text = std::fs::read_to_string(p).map_err(|error| Error::Read {
+                what: p.display().to_string(),
+                error,
+            })?;
+            out.files.push((p.display().to_string(), text));
+        }
+        Ok(out)
+    }
+
+    /// How an import writes its schedule: never over a document being imported.
+    pub fn output_policy(&self, force: bool) -> OutputPolicy {
+        let roles: Vec<(&str, &Path)> = self
+            .paths
+            .iter()
+            .map(|p| ("a document being imported", p.as_path()))
+            .collect();
+        OutputPolicy::protecting(&roles, force)
+    }
+}
+
+/// How an export is written: never over the schedule file being exported (when it came
+/// from one).
+pub fn export_policy(schedule_file: Option<&Path>, force: bool) -> OutputPolicy {
+    match schedule_file {
+        Some(f) => OutputPolicy::protecting(&[("the schedule being exported", f)], force),
+        None => OutputPolicy {
+            force,
+            inputs: Vec::new(),
+        },
+    }
 }
 
 pub use cimopt_export::DEFAULT_MAX_ACTIVATIONS;

@@ -35,9 +35,9 @@ struct SkippedJson {
 /// precision applies).
 #[derive(Serialize)]
 struct BitsJson {
-    input: Option<u32>,
-    weight: Option<u32>,
-    output: Option<u32>,
+    input: Option<u64>,
+    weight: Option<u64>,
+    output: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -109,7 +109,7 @@ impl InspectReport {
                 })
                 .collect(),
             summary: summary(m),
-            layers: m.layers.iter().map(|l| layer_json(m, l)).collect(),
+            layers: m.layers.iter().map(layer_json).collect(),
             other_ops: m
                 .other_ops
                 .iter()
@@ -147,14 +147,13 @@ fn summary(m: &Model) -> Summary {
 }
 
 /// The bits the model gives a layer's input, weights and output, as `8/4/8` (`-` for float).
-fn bits_of(m: &Model, index: usize) -> (Option<u32>, Option<u32>, Option<u32>) {
-    m.precisions.get(index).map_or((None, None, None), |p| {
-        (p.input_bits, p.weight_bits, p.output_bits)
-    })
+fn bits_of(l: &Layer) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let b = &l.workload.bits;
+    (b.input, b.weight, b.output)
 }
 
-fn layer_json(m: &Model, l: &Layer) -> LayerJson {
-    let (input, weight, output) = bits_of(m, l.index);
+fn layer_json(l: &Layer) -> LayerJson {
+    let (input, weight, output) = bits_of(l);
     let w = &l.workload;
     LayerJson {
         index: l.index,
@@ -328,8 +327,8 @@ pub fn table(m: &Model) -> String {
                 w.macs().to_string(),
                 w.weight_count().to_string(),
                 {
-                    let (i, w, o) = bits_of(m, l.index);
-                    let b = |x: Option<u32>| x.map_or("-".to_string(), |x| x.to_string());
+                    let (i, w, o) = bits_of(l);
+                    let b = |x: Option<u64>| x.map_or("-".to_string(), |x| x.to_string());
                     format!("{}/{}/{}", b(i), b(w), b(o))
                 },
                 if l.dedup_group == l.index {

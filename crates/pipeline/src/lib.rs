@@ -32,6 +32,7 @@ pub mod options;
 pub mod output;
 pub mod plan;
 mod plan_report;
+pub mod precision;
 pub mod report;
 pub mod residency;
 pub mod simulate;
@@ -40,6 +41,7 @@ pub mod sweep;
 
 pub use compile::{LayerNote, Observer, compile};
 pub use options::{CompileOptions, Mapper, ModelObjective};
+pub use precision::PrecisionSource;
 
 /// Why a pipeline step failed. The messages are the command's; each names the layer, file or
 /// option concerned, and holds the whole story (no error here has a `source()` to print
@@ -105,6 +107,12 @@ pub enum Error {
     /// A schedule did not export, or documents did not import (`export`).
     #[error(transparent)]
     Export(#[from] cimopt_export::ExportError),
+    /// A file or folder to read (documents to import) could not be read.
+    #[error("cannot read {what}: {error}")]
+    Read { what: String, error: std::io::Error },
+    /// A folder of documents to import holds none.
+    #[error("the folder {} has no .yaml file", dir.display())]
+    NoDocuments { dir: std::path::PathBuf },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -135,6 +135,8 @@ pub struct CompileOptions {
     /// Spatial candidates and rounds per skeleton for the optimiser, instead of its defaults
     /// (what residency variants are solved with).
     pub optimiser_budget: Option<(usize, usize)>,
+    /// Where each layer's bit widths come from (`--precision`).
+    pub precision: crate::PrecisionSource,
 }
 
 impl Default for CompileOptions {
@@ -150,6 +152,7 @@ impl Default for CompileOptions {
             simulate: true,
             residency: true,
             optimiser_budget: None,
+            precision: crate::PrecisionSource::Model,
         }
     }
 }

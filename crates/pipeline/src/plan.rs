@@ -145,8 +145,8 @@ pub struct Group {
     /// The flow tensors it holds, in the order they are written.
     pub tensors: Vec<usize>,
     pub kind: TensorKind,
-    /// Bits: the largest of its tensors at the activations' precision, padded extents of the
-    /// layers that touch it included.
+    /// Bits: the largest of its tensors at its width ([`tensor_widths`]), padded extents of
+    /// the layers that touch it included.
     pub bits: u64,
     /// The first step that writes it and the last that reads it (inclusive).
     pub live: [usize; 2],
@@ -166,11 +166,30 @@ pub struct Groups {
     pub steps: usize,
 }
 
-/// Bits per element of run-time activations on `t` (the wider of the input and output
-/// precisions: a tensor one layer writes is what the next reads).
-pub fn activation_bits(t: &Target) -> u64 {
-    t.precision(Operand::I, false)
-        .max(t.precision(Operand::O, false))
+/// Bits per element of each flow tensor: the widest at which a layer reads or writes it (a
+/// layer's input, run-time weight and output precisions, `cimopt_ir::analysis::
+/// layer_precision`); a tensor no layer touches (between non-CIM operators only) at the
+/// target's activation width, the wider of its input and output precisions.
+pub fn tensor_widths(model: &Model, t: &Target) -> Vec<u64> {
+    let own = &t.macro_.precision;
+    let mut width: Vec<Option<u64>> = vec![None; model.flow.tensors.len()];
+    let mut widen = |i: usize, bits: u64| {
+        if let Some(w) = width.get_mut(i) {
+            *w = Some(w.map_or(bits, |w| w.max(bits)));
+        }
+    };
+    for (layer, io) in model.layers.iter().zip(&model.flow.layer_io) {
+        let p = cimopt_ir::analysis::layer_precision(t, &layer.workload);
+        widen(io.input, p.input);
+        if let Some(w) = io.weight {
+            widen(w, p.weight);
+        }
+        widen(io.output, p.output);
+    }
+    width
+        .into_iter()
+        .map(|w| w.unwrap_or(own.input.max(own.output)))
+        .collect()
 }
 
 /// Groups the flow's tensors into buffers, with live ranges and sizes. `padded[l]` is layer
@@ -221,7 +240,7 @@ pub fn groups(model: &Model, t: &Target, padded: &[[u64; 3]]) -> Groups {
     }
     let roots: Vec<usize> = (0..n).map(|i| find(&mut of_tensor, i)).collect();
     let mut root_group: std::collections::BTreeMap<usize, usize> = Default::default();
-    let bits_per = activation_bits(t);
+    let bits_per = tensor_widths(model, t);
     let steps = flow.nodes.len();
     let mut groups: Vec<Group> = Vec::new();
     let mut group_of = vec![0usize; n];
@@ -240,7 +259,7 @@ pub fn groups(model: &Model, t: &Target, padded: &[[u64; 3]]) -> Groups {
         let tensor = &flow.tensors[i];
         let grp = &mut groups[g];
         grp.tensors.push(i);
-        grp.bits = grp.bits.max(tensor.elements.saturating_mul(bits_per));
+        grp.bits = grp.bits.max(tensor.elements.saturating_mul(bits_per[i]));
         if tensor.model_input {
             grp.kind = TensorKind::Input;
             grp.live[0] = 0;
@@ -281,14 +300,18 @@ pub fn groups(model: &Model, t: &Target, padded: &[[u64; 3]]) -> Groups {
             )
         })
         .collect();
-    // A layer that pads reads and writes its padded extents.
+    // A layer that pads reads and writes its padded extents, at its own widths.
     for (l, &(i, w, o)) in layer_io.iter().enumerate() {
         let p = padded.get(l).copied().unwrap_or([0; 3]);
-        groups[i].bits = groups[i].bits.max(p[0].saturating_mul(bits_per));
+        let Some(layer) = model.layers.get(l) else {
+            continue;
+        };
+        let lp = cimopt_ir::analysis::layer_precision(t, &layer.workload);
+        groups[i].bits = groups[i].bits.max(p[0].saturating_mul(lp.input));
         if let Some(w) = w {
-            groups[w].bits = groups[w].bits.max(p[1].saturating_mul(bits_per));
+            groups[w].bits = groups[w].bits.max(p[1].saturating_mul(lp.weight));
         }
-        groups[o].bits = groups[o].bits.max(p[2].saturating_mul(bits_per));
+        groups[o].bits = groups[o].bits.max(p[2].saturating_mul(lp.output));
     }
     for g in &mut groups {
         if g.live[0] == usize::MAX {
@@ -434,7 +457,8 @@ pub fn lay_out(
                 name: format!("{}.W", layer.name),
                 aliases: Vec::new(),
                 kind: TensorKind::Weight,
-                bits: w.operand_size(Operand::W) * t.precision(Operand::W, false),
+                bits: w.operand_size(Operand::W)
+                    * cimopt_ir::analysis::layer_precision(t, &w).weight,
                 home: m.home_of(Operand::W),
                 live: [0, last_step],
             });

@@ -101,6 +101,8 @@ struct Row {
     name: String,
     op: String,
     dims: String,
+    /// The input, weight and output bits the layer runs at.
+    bits: [u64; 3],
     mapper: String,
     metrics: Metrics,
     utilisation: f64,
@@ -142,19 +144,38 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     for l in &s.layers {
         let first = l.same_as.unwrap_or(l.layer.index);
         let w = &l.layer.workload;
-        row_bounds
-            .entry((first, l.mapping.home))
-            .or_insert_with(|| cimopt_space::bounds::lower_bound_at(t, w, l.mapping.home).cycles);
+        // A layer too large to bound (a schedule written for a target whose spatial space the
+        // tool cannot enumerate) is an error naming it, like an unmappable layer.
+        let unbounded = |e: cimopt_space::spatial::TooManyUnrollings| Error::Unmappable {
+            index: l.layer.index,
+            name: l.layer.name.clone(),
+            op: w.op.name().to_string(),
+            reason: e.to_string(),
+        };
+        if let std::collections::btree_map::Entry::Vacant(v) =
+            row_bounds.entry((first, l.mapping.home))
+        {
+            v.insert(
+                cimopt_space::bounds::lower_bound_at(t, w, l.mapping.home)
+                    .map_err(unbounded)?
+                    .cycles,
+            );
+        }
         let fixed = in_dram(s, l);
+        if let std::collections::btree_map::Entry::Vacant(v) = layer_cases.entry((first, fixed)) {
+            let mut cases = Vec::new();
+            for home in possible_homes(t, w, fixed) {
+                cases.extend(
+                    cimopt_space::bounds::layer_bounds_at(t, w, home)
+                        .map_err(unbounded)?
+                        .1,
+                );
+            }
+            v.insert((0, cases));
+        }
         layer_cases
-            .entry((first, fixed))
-            .or_insert_with(|| {
-                let cases = possible_homes(t, w, fixed)
-                    .into_iter()
-                    .flat_map(|home| cimopt_space::bounds::layer_bounds_at(t, w, home).1)
-                    .collect();
-                (0, cases)
-            })
+            .get_mut(&(first, fixed))
+            .expect("inserted above")
             .0 += 1;
     }
     let mut rows = Vec::new();
@@ -177,6 +198,10 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
                 "{}x{} {}x{} {}->{} G{} B{}",
                 w.r, w.s, w.p, w.q, w.c, w.k, w.g, w.b
             ),
+            bits: {
+                let p = cimopt_ir::analysis::layer_precision(t, w);
+                [p.input, p.weight, p.output]
+            },
             mapper: l.solve.mapper.clone(),
             utilisation: util,
             bound,
@@ -276,8 +301,9 @@ fn possible_homes(
     in_dram: [bool; 3],
 ) -> Vec<[usize; 3]> {
     use cimopt_target::{Operand, Replication};
+    let p = cimopt_ir::analysis::layer_precision(t, w);
     let options = Operand::ALL.map(|o| {
-        let bits = w.operand_size(o).saturating_mul(t.precision(o, false));
+        let bits = w.operand_size(o).saturating_mul(p.bits(o, false));
         let mut at = vec![0];
         if in_dram[o.index()] {
             return at;
@@ -291,7 +317,7 @@ fn possible_homes(
         at
     });
     // The tensors a level is home to during the layer are all in it at once.
-    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(t.precision(o, false)));
+    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(p.bits(o, false)));
     let mut homes = Vec::new();
     for &i in &options[0] {
         for &wt in &options[1] {
@@ -317,13 +343,29 @@ fn table(r: &Report, s: &Schedule) -> String {
         "{} on target `{}` ({} numbers)",
         s.inputs.model_file, s.inputs.target.name, r.source
     );
+    // A column of bit widths where some layer does not run at the target's precision.
+    let own = &s.inputs.target.macro_.precision;
+    let own = [own.input, own.weight, own.output];
+    let widths = r.rows.iter().any(|x| x.bits != own);
+    let bits = |b: [u64; 3]| {
+        if widths {
+            format!(" {:<8}", format!("{}/{}/{}", b[0], b[1], b[2]))
+        } else {
+            String::new()
+        }
+    };
     let _ = writeln!(
         o,
-        "{:>3}  {:<30} {:<6} {:<24} {:>12} {:>11} {:>10} {:>6} {:>6} {:>6} {:>7}",
+        "{:>3}  {:<30} {:<6} {:<24}{} {:>12} {:>11} {:>10} {:>6} {:>6} {:>6} {:>7}",
         "id",
         "layer",
         "op",
         "R×S P×Q C→K G B",
+        if widths {
+            format!(" {:<8}", "I/W/O bit")
+        } else {
+            String::new()
+        },
         "latency",
         "energy nJ",
         "EDP",
@@ -336,11 +378,12 @@ fn table(r: &Report, s: &Schedule) -> String {
         let name = crate::output::tail(&x.name, 30);
         let _ = writeln!(
             o,
-            "{:>3}  {:<30} {:<6} {:<24} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6} {:>6} {:>7}",
+            "{:>3}  {:<30} {:<6} {:<24}{} {:>12.0} {:>11.1} {:>10.3e} {:>5.1}% {:>6} {:>6} {:>7}",
             x.id,
             name,
             x.op,
             x.dims,
+            bits(x.bits),
             x.metrics.latency_cycles,
             x.metrics.energy_nj,
             x.metrics.edp,
@@ -451,7 +494,9 @@ fn to_json(r: &Report, s: &Schedule) -> String {
         .rows
         .iter()
         .map(|x| {
-            json!({"id": x.id, "name": x.name, "op": x.op, "dims": x.dims, "mapper": x.mapper,
+            json!({"id": x.id, "name": x.name, "op": x.op, "dims": x.dims,
+                   "precision": {"input_bits": x.bits[0], "weight_bits": x.bits[1], "output_bits": x.bits[2]},
+                   "mapper": x.mapper,
                    "latency_cycles": x.metrics.latency_cycles, "energy_nj": x.metrics.energy_nj, "edp": x.metrics.edp,
                    "utilisation": x.utilisation, "lower_bound_cycles": x.bound, "latency_over_bound": x.metrics.latency_cycles / x.bound,
                    "solver_gap": x.gap, "prediction_error_latency": x.error, "breakdown": x.metrics.breakdown.to_keys(&s.inputs.target)})

@@ -2,9 +2,13 @@
 //! global buffer instead of DRAM, decided for the whole model at once (docs/memory-plan.md).
 //!
 //! Every layer is first mapped as if it ran alone, its tensors in DRAM (the *baseline*). Then,
-//! for each layer, the optimiser maps *variants*: its input, run-time weights and output each
-//! in DRAM or in the on-chip level when their tensors may live there, with the whole level for
-//! its own tiles or only what the other tensors that may be live at its step leave. A MILP on
+//! for each layer, *variants* are priced: its input, run-time weights and output each in DRAM
+//! or in the on-chip level when their tensors may live there, with the whole level for its own
+//! tiles or only what the other tensors that may be live at its step leave. With an optimiser
+//! as the mapper, variants are first priced by the greedy mapper (*screened*), and only those
+//! the MILP below picks are solved by the optimiser, then the MILP picks again, until every
+//! chosen variant is the optimiser's: most variants are never chosen, and the optimiser's time
+//! goes to those the plan uses. A MILP on
 //! HiGHS picks one variant per layer and a home per tensor: a binary per tensor and per
 //! (layer, variant), the variants' homes tied to their tensors', the level's capacity at every
 //! step (the live tensors plus the running layer's own buffers), and the model's objective
@@ -14,7 +18,7 @@
 
 use crate::options::CompileOptions;
 use crate::plan::{Groups, groups, lay_out, padded_sizes, resident_level};
-use crate::solve::{LayerObjective, Solved, solve_layer_variant};
+use crate::solve::{LayerObjective, Solved, screen_layer_variant, solve_layer_variant};
 use crate::{Error, Result};
 use cimopt_cost::Cost;
 use cimopt_ir::analysis::resident_bits;
@@ -30,10 +34,14 @@ use rayon::prelude::*;
 #[derive(Clone, Debug)]
 pub struct Variant {
     pub home: [usize; 3],
+    /// The capacity of the on-chip level the layer's mapping was given (bits).
+    pub budget: u64,
     pub solved: Solved,
     /// Bits the layer keeps in the on-chip level during its step (its resident tensors and its
     /// tiles).
     pub on_chip_bits: u64,
+    /// Priced by the greedy screen, not yet solved with the compile's mapper.
+    pub screened: bool,
 }
 
 impl Variant {
@@ -52,6 +60,12 @@ pub struct Decision {
     pub resident_tensors: usize,
 }
 
+/// Picks laid out before residency gives up (each failure lowers the capacity where the layout
+/// found the level too fragmented).
+const LAYOUT_ATTEMPTS: usize = 8;
+/// Rounds of solving the screened variants a pick chose before the rest are dropped.
+const REFINE_ROUNDS: usize = 6;
+
 /// Bits of the tensors a layer keeps whole in level `lv` with these homes.
 fn own_bits(g: &Groups, i: usize, home: [usize; 3], lv: usize) -> u64 {
     let (a, b, c) = g.layer_io[i];
@@ -63,19 +77,43 @@ fn own_bits(g: &Groups, i: usize, home: [usize; 3], lv: usize) -> u64 {
         .sum()
 }
 
+/// How a batch of variants is priced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pricing {
+    /// By the greedy mapper when the compile's mapper is an optimiser (`screen_layer_variant`).
+    Screen,
+    /// By the compile's mapper, around the layer's baseline mapping.
+    Solve,
+}
+
+/// The context every batch of variants shares.
+struct Jobs<'a> {
+    model: &'a Model,
+    t: &'a Target,
+    off: &'a [Option<Variant>],
+    lv: usize,
+    opts: &'a CompileOptions,
+    objective: &'a LayerObjective,
+    interrupted: &'a (dyn Fn() -> bool + Sync),
+}
+
 /// Solves the variants `jobs` (layer, homes, room in the level), identical layers once, in
 /// parallel; a variant no mapping fits is left out.
-#[allow(clippy::too_many_arguments)]
 fn solve_jobs(
-    model: &Model,
-    t: &Target,
-    off: &[Option<Variant>],
+    ctx: &Jobs,
     jobs: &[(usize, [usize; 3], u64)],
-    lv: usize,
-    opts: &CompileOptions,
-    objective: &LayerObjective,
-    interrupted: &(dyn Fn() -> bool + Sync),
+    pricing: Pricing,
 ) -> Vec<Option<(usize, Variant)>> {
+    let Jobs {
+        model,
+        t,
+        off,
+        lv,
+        opts,
+        objective,
+        interrupted,
+    } = *ctx;
+    let screen = pricing == Pricing::Screen && opts.mapper.is_optimiser();
     let mut unique: Vec<(usize, [usize; 3], u64)> = Vec::new();
     for &(i, home, budget) in jobs {
         let key = (model.layers[i].dedup_group, home, budget);
@@ -93,7 +131,12 @@ fn solve_jobs(
             let mut tv = t.clone();
             tv.levels[lv].capacity_bits = budget;
             let seed = &off[i].as_ref()?.solved.mapped.mapping;
-            let s = solve_layer_variant(&tv, layer, home, opts, objective, seed).ok()?;
+            let s = if screen {
+                screen_layer_variant(&tv, layer, home, opts, objective, seed)
+            } else {
+                solve_layer_variant(&tv, layer, home, opts, objective, seed)
+            }
+            .ok()?;
             // Valid on the real target too (more room), and what it keeps on chip.
             if !check(t, &layer.workload, &s.mapped.mapping).is_empty() {
                 return None;
@@ -101,8 +144,10 @@ fn solve_jobs(
             let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
             Some(Variant {
                 home,
+                budget,
                 solved: s,
                 on_chip_bits: bits,
+                screened: screen,
             })
         })
         .collect();
@@ -141,6 +186,8 @@ pub fn improve(
         .map(|(i, s)| {
             s.map(|solved| Variant {
                 home: [0; 3],
+                budget: t.levels[resident_level(t).unwrap_or(0)].capacity_bits,
+                screened: false,
                 on_chip_bits: resident_level(t).map_or(0, |lv| {
                     on_chip_bits(t, &model.layers[i], &solved.mapped.mapping, lv)
                 }),
@@ -254,7 +301,16 @@ pub fn improve(
         }
     }
     let started = std::time::Instant::now();
-    let mut solved = solve_jobs(model, t, &off, &jobs, lv, opts, objective, interrupted);
+    let ctx = Jobs {
+        model,
+        t,
+        off: &off,
+        lv,
+        opts,
+        objective,
+        interrupted,
+    };
+    let mut solved = solve_jobs(&ctx, &jobs, Pricing::Screen);
     let mut tight: Vec<(usize, [usize; 3], u64)> = Vec::new();
     let full: Vec<(usize, &Variant)> = off
         .iter()
@@ -272,19 +328,10 @@ pub fn improve(
             tight.push((i, v.home, capacity - r));
         }
     }
-    solved.extend(solve_jobs(
-        model,
-        t,
-        &off,
-        &tight,
-        lv,
-        opts,
-        objective,
-        interrupted,
-    ));
+    solved.extend(solve_jobs(&ctx, &tight, Pricing::Screen));
     log::debug!(
         target: "cimopt::residency",
-        "{} + {} variants solved in {:.1} s, {} candidate tensors",
+        "{} + {} variants priced in {:.1} s, {} candidate tensors",
         jobs.len(),
         tight.len(),
         started.elapsed().as_secs_f64(),
@@ -297,14 +344,56 @@ pub fn improve(
     for (i, v) in solved.into_iter().flatten() {
         variants[i].push(v);
     }
-    // Sizes of the groups as the variants' padded extents make them.
+    // Pick, solve what was picked on the screen's price alone, pick again; then lay the pick
+    // out. Each refinement solves at least one more variant, so the rounds are bounded; past
+    // them every variant still only screened is dropped, and the pick is among solved ones.
     let mut cut: Vec<(usize, u64)> = Vec::new();
-    for _attempt in 0..8 {
+    let (mut refinements, mut layouts, mut refined) = (0, 0, 0);
+    while layouts < LAYOUT_ATTEMPTS {
         let Some(pick) = choose(
             model, &g, &candidate, &variants, lv, capacity, &cut, l_off, e_off, opts,
         ) else {
             break;
         };
+        let screened: Vec<(usize, [usize; 3], u64)> = pick
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let v = &variants[i][(*p)?];
+                v.screened.then_some((i, v.home, v.budget))
+            })
+            .collect();
+        if !screened.is_empty() {
+            if refinements == REFINE_ROUNDS {
+                for vs in &mut variants {
+                    vs.retain(|v| !v.screened);
+                }
+                continue;
+            }
+            refinements += 1;
+            refined += screened.len();
+            let better = solve_jobs(&ctx, &screened, Pricing::Solve);
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            // The solved variant takes its screened one's place (or, if it failed, the screened
+            // one goes): the same layer, homes and budget.
+            for (&(i, home, budget), b) in screened.iter().zip(better) {
+                let at = variants[i]
+                    .iter()
+                    .position(|v| v.screened && v.home == home && v.budget == budget);
+                if let Some(at) = at {
+                    match b {
+                        Some((_, v)) => variants[i][at] = v,
+                        None => {
+                            variants[i].remove(at);
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        layouts += 1;
         let chosen: Vec<Option<Variant>> = pick
             .iter()
             .enumerate()
@@ -332,6 +421,11 @@ pub fn improve(
         let resident_tensors = home.iter().filter(|&&h| h == lv).count();
         match lay_out(model, t, &gp, &home, &pairs, true) {
             Ok(_) => {
+                log::debug!(
+                    target: "cimopt::residency",
+                    "{refined} variants solved in {refinements} refinements, {layouts} layouts, {:.1} s in all",
+                    started.elapsed().as_secs_f64()
+                );
                 return Ok(Decision {
                     chosen,
                     baseline: base,

@@ -53,19 +53,26 @@ pub fn layer_objective(
         return out;
     }
     use rayon::prelude::*;
+    // Through the solve cache, like the solves it weights: a warm recompile would otherwise
+    // spend most of its time here.
+    let greedy_opts = CompileOptions {
+        mapper: Mapper::Greedy,
+        ..opts.clone()
+    };
+    let own_edp = LayerObjective {
+        objective,
+        hints: Default::default(),
+    };
     let mapped: Vec<(usize, usize, Mapped)> = layers
         .par_iter()
         .filter_map(|&(layer, copies)| {
             if interrupted() {
                 return None;
             }
-            let opts = GreedyOptions {
-                objective,
-                ..GreedyOptions::default()
-            };
-            greedy(t, &layer.workload, &opts)
+            // The layer's precision is checked first, as for every solve.
+            solve(t, layer, [0; 3], &greedy_opts, &own_edp, None, true)
                 .ok()
-                .map(|m| (layer.index, copies, m))
+                .map(|s| (layer.index, copies, s.mapped))
         })
         .collect();
     let (mut latency, mut energy) = (0.0, 0.0);
@@ -89,6 +96,32 @@ pub struct Solved {
     pub info: SolveInfo,
     /// Whether the mapping came from the solve cache.
     pub cache_hit: bool,
+}
+
+/// A layer at widths the macro cannot run is unmappable, with what would run it.
+fn refuse_precision(t: &Target, layer: &Layer) -> crate::Result<()> {
+    let errors = cimopt_ir::analysis::precision_errors(t, &layer.workload);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let mut help = Vec::new();
+    let w = layer.workload.bits.weight;
+    if let Some(b) = w.filter(|&b| !t.macro_.weight_bits_supported.contains(&b))
+        && let Some(up) = t.macro_.weight_bits_supported.iter().find(|&&s| s > b)
+    {
+        help.push(format!(
+            "macro.pad_unsupported_weights = true runs its weights at {up} bits"
+        ));
+    }
+    help.push("--precision target runs every layer at the target's precisions".into());
+    Err(unmappable(
+        layer,
+        format!(
+            "the macro cannot run its precisions: {}; {}",
+            errors.join("; "),
+            help.join(", ")
+        ),
+    ))
 }
 
 fn unmappable(layer: &Layer, reason: impl std::fmt::Display) -> crate::Error {
@@ -121,7 +154,51 @@ pub fn solve_layer_variant(
     layer_objective: &LayerObjective,
     seed: &Mapping,
 ) -> crate::Result<Solved> {
-    solve(t, layer, home, opts, layer_objective, Some(seed))
+    let cached = opts.mapper.is_optimiser();
+    solve(t, layer, home, opts, layer_objective, Some(seed), cached)
+}
+
+/// A quick price of a residency variant: the better of the greedy mapper's mapping of the layer
+/// with its tensors at `home` (cached like the optimisers' solves, so that a warm recompile does
+/// not map every variant again) and `seed` (its mapping with every tensor in DRAM) moved to
+/// those homes, when valid. The residency MILP chooses among such prices, and only the variants
+/// it picks are then solved with the compile's mapper ([`solve_layer_variant`]), which starts
+/// from both and can only improve on them.
+pub fn screen_layer_variant(
+    t: &Target,
+    layer: &Layer,
+    home: [usize; 3],
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    seed: &Mapping,
+) -> crate::Result<Solved> {
+    let greedy = CompileOptions {
+        mapper: Mapper::Greedy,
+        ..opts.clone()
+    };
+    let screened = solve(t, layer, home, &greedy, layer_objective, None, true);
+    let w = &layer.workload;
+    let moved = seed.rehomed(home);
+    if !check(t, w, &moved).is_empty() {
+        return screened;
+    }
+    let cost = evaluate(t, w, &moved);
+    let of = |c: &cimopt_cost::Cost| layer_objective.objective.of(c);
+    match screened {
+        Ok(s) if of(&s.mapped.cost) <= of(&cost) => Ok(s),
+        _ => Ok(Solved {
+            info: SolveInfo {
+                objective: Some(of(&cost)),
+                ..heuristic_info("seed")
+            },
+            mapped: Mapped {
+                mapping: moved,
+                cost,
+                evaluated: 1,
+            },
+            cache_hit: false,
+        }),
+    }
 }
 
 /// [`solve_layer`] for a layer whose operands' tensors live at `home` (a variant of the memory
@@ -133,9 +210,11 @@ pub fn solve_layer_at(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
 ) -> crate::Result<Solved> {
-    solve(t, layer, home, opts, layer_objective, None)
+    let cached = opts.mapper.is_optimiser();
+    solve(t, layer, home, opts, layer_objective, None, cached)
 }
 
+/// Maps one layer; `cached`: through the solve cache (when the options name its folder).
 fn solve(
     t: &Target,
     layer: &Layer,
@@ -143,15 +222,20 @@ fn solve(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
     seed: Option<&Mapping>,
+    cached: bool,
 ) -> crate::Result<Solved> {
     let objective = layer_objective.objective;
     let hint = layer_objective.hints.get(&layer.index);
     let w = &layer.workload;
+    refuse_precision(t, layer)?;
+    // Every mapper, and the bounds every schedule records, enumerate the spatial unrollings:
+    // a layer with too many is refused before any search starts.
+    cimopt_space::spatial::check_enumerable(t, w).map_err(|e| unmappable(layer, e))?;
     let started = std::time::Instant::now();
     let cache = opts
         .cache_dir
         .as_deref()
-        .filter(|_| opts.mapper.is_optimiser())
+        .filter(|_| cached)
         .map(|d| cache::entry(d, t, layer, home, seed, opts, layer_objective));
     if let Some(path) = &cache {
         // A cached mapping is trusted only if it is still valid for this target and context.

@@ -6,6 +6,7 @@
 //! Nothing here computes a number: every one comes from the library, as for the command.
 
 mod errors;
+mod export;
 mod objects;
 mod run;
 mod schedule;
@@ -100,10 +101,7 @@ fn inspect(
         keep_going,
     };
     let m = py.detach(|| load_model(&model, &opts, "inspect"))?;
-    m.layers
-        .iter()
-        .map(|l| Layer::new(py, l, m.precisions.get(l.index)))
-        .collect()
+    m.layers.iter().map(|l| Layer::new(py, l)).collect()
 }
 
 /// `cache=`: `True` the command's solve cache (`$CIMOPT_CACHE_DIR`, else
@@ -134,15 +132,16 @@ fn max_threads() -> usize {
 /// `latency`, `energy` or `edp`. `cache`: see the README. `progress` is called with a
 /// `LayerMapped` as each distinct layer is mapped. Ctrl-C stops the compile between layers
 /// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
-/// (`--residency off`).
+/// (`--residency off`); `precision="target"` runs every layer at the target's precision
+/// (`--precision target`).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
-    input_shapes = None, threads = None, progress = None, residency = true
+    input_shapes = None, threads = None, progress = None, residency = true, precision = "model"
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
-    input_shapes=None, threads=None, progress=None, residency=True)")]
+    input_shapes=None, threads=None, progress=None, residency=True, precision='model')")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
@@ -161,10 +160,12 @@ fn compile(
     threads: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
     residency: bool,
+    precision: &str,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
-    let mapper: cimopt_pipeline::Mapper = mapper.parse().map_err(options)?;
-    let objective: cimopt_pipeline::ModelObjective = objective.parse().map_err(options)?;
+    let mapper: cimopt_pipeline::Mapper = errors::option(mapper)?;
+    let precision: cimopt_pipeline::PrecisionSource = errors::option(precision)?;
+    let objective: cimopt_pipeline::ModelObjective = errors::option(objective)?;
     if let Some(n) = threads {
         if n == 0 {
             return Err(options("--threads 0: give at least one thread".into()).into());
@@ -200,6 +201,7 @@ fn compile(
         simulate,
         residency,
         optimiser_budget: None,
+        precision,
     };
     opts.validate().map_err(errors::pipeline)?;
     // The command's order: the target first, then the model.
@@ -230,7 +232,10 @@ fn compile(
         };
         result.map_err(errors::pipeline)
     })?;
-    Ok(Schedule { schedule })
+    Ok(Schedule {
+        schedule,
+        source: None,
+    })
 }
 
 /// A schedule argument read (and checked) on the target that `target` and `set` name, as the
@@ -288,7 +293,10 @@ fn simulate(
 ) -> PyResult<Schedule> {
     let mut s = read_on(py, schedule, target, set)?;
     py.detach(|| cimopt_pipeline::simulate::record_simulation(&mut s).map_err(errors::pipeline))?;
-    Ok(Schedule { schedule: s })
+    Ok(Schedule {
+        schedule: s,
+        source: None,
+    })
 }
 
 /// Verifies a schedule (a `Schedule` or a schedule file), on its own target or on `target`
@@ -327,17 +335,8 @@ fn report(
     format: &str,
     include_vector: bool,
 ) -> PyResult<String> {
-    let format: cimopt_pipeline::report::Format = format
-        .parse()
-        .map_err(|m: String| Failure::new(Kind::Options, m))?;
-    let s = match ScheduleArg::extract(schedule)? {
-        ScheduleArg::Object(s) => s,
-        ScheduleArg::File(path) => {
-            let (s, unknown) = py.detach(|| schedule::read_file(&path, None))?;
-            schedule::warn(py, &unknown)?;
-            s
-        }
-    };
+    let format: cimopt_pipeline::report::Format = errors::option(format)?;
+    let (s, _) = ScheduleArg::read(py, schedule)?;
     let out = py.detach(|| {
         cimopt_pipeline::report::render(&s, format, include_vector).map_err(errors::pipeline)
     })?;
@@ -354,8 +353,11 @@ fn _cimopt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export, m)?)?;
+    m.add_function(wrap_pyfunction!(export::import_schedule, m)?)?;
     m.add_class::<target::Target>()?;
     m.add_class::<Schedule>()?;
+    m.add_class::<export::Export>()?;
     m.add_class::<Layer>()?;
     m.add_class::<objects::ScheduledLayer>()?;
     m.add_class::<objects::Mapping>()?;

@@ -62,18 +62,14 @@ pub struct Layer {
     pub has_bias: bool,
     /// The ONNX nodes folded into the layer, the compute node first.
     pub onnx_nodes: Vec<String>,
-    /// Bits per element the model gives the layer's input, weights and output
-    /// (`{"input": 8, ...}`; `None` for a float tensor, where the target's precision applies).
-    /// `None` altogether for a layer read from a schedule.
-    pub bits: Option<BTreeMap<String, Option<u32>>>,
+    /// Bits per element of the layer's input, weights and output (`{"input": 8, ...}`): as
+    /// the model gives them (`None` for a float tensor, where the target's precision
+    /// applies), or in a schedule, what the layer runs at.
+    pub bits: BTreeMap<String, Option<u64>>,
 }
 
 impl Layer {
-    pub fn new(
-        py: Python<'_>,
-        l: &IrLayer,
-        precision: Option<&cimopt_onnx::LayerPrecision>,
-    ) -> PyResult<Layer> {
+    pub fn new(py: Python<'_>, l: &IrLayer) -> PyResult<Layer> {
         let w = &l.workload;
         Ok(Layer {
             index: l.index,
@@ -91,13 +87,11 @@ impl Layer {
             dedup_group: l.dedup_group,
             has_bias: l.has_bias,
             onnx_nodes: l.onnx_nodes.clone(),
-            bits: precision.map(|p| {
-                BTreeMap::from([
-                    ("input".to_string(), p.input_bits),
-                    ("weight".to_string(), p.weight_bits),
-                    ("output".to_string(), p.output_bits),
-                ])
-            }),
+            bits: BTreeMap::from([
+                ("input".to_string(), w.bits.input),
+                ("weight".to_string(), w.bits.weight),
+                ("output".to_string(), w.bits.output),
+            ]),
         })
     }
 }
@@ -325,7 +319,7 @@ pub struct ScheduledLayer {
 
 impl ScheduledLayer {
     pub fn new(py: Python<'_>, t: &IrTarget, l: &IrScheduledLayer) -> PyResult<ScheduledLayer> {
-        let layer = Layer::new(py, &l.layer, None)?;
+        let layer = Layer::new(py, &l.layer)?;
         Ok(ScheduledLayer {
             index: l.layer.index,
             name: l.layer.name.clone(),

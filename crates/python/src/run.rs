@@ -118,7 +118,7 @@ where
                     cache_hit,
                 }) => {
                     if let (Some(callback), None) = (progress, &raised) {
-                        let event = Layer::new(py, &layer, None)
+                        let event = Layer::new(py, &layer)
                             .and_then(|l| Py::new(py, l))
                             .and_then(|layer| {
                                 Py::new(

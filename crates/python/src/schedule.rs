@@ -9,7 +9,6 @@ use cimopt_target::Target as IrTarget;
 use pyo3::exceptions::{PyImportError, PyTypeError, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 /// A schedule: one mapping per CIM layer of a model on one target, with the predicted (and
@@ -17,6 +16,9 @@ use std::path::{Path, PathBuf};
 #[pyclass(frozen, module = "cimopt")]
 pub struct Schedule {
     pub schedule: IrSchedule,
+    /// The file it was loaded from, which an export of it never replaces (as the command
+    /// never writes over the schedule it exports).
+    pub source: Option<PathBuf>,
 }
 
 /// Reads a schedule file as the command does (`cannot read F: ...`, `F is not a valid
@@ -35,12 +37,7 @@ pub fn read_file(path: &Path, target: Option<&IrTarget>) -> Outcome<(IrSchedule,
 
 /// Says each unknown field as a `UserWarning`, as the command prints `warning: ...`.
 pub fn warn(py: Python<'_>, warnings: &[String]) -> PyResult<()> {
-    let category = py.get_type::<PyUserWarning>();
-    for w in warnings {
-        let text = CString::new(w.replace('\0', "\\0")).unwrap_or_default();
-        PyErr::warn(py, category.as_any(), &text, 1)?;
-    }
-    Ok(())
+    errors::warn(py, &py.get_type::<PyUserWarning>(), warnings)
 }
 
 /// A `schedule=` argument: a `Schedule`, or a schedule file read as the command reads one.
@@ -61,6 +58,22 @@ impl ScheduleArg {
             "schedule: expected a cimopt.Schedule or a schedule file, not {}",
             obj.get_type().name()?
         )))
+    }
+
+    /// The schedule a `schedule=` argument gives on its own target (a file read as the
+    /// command reads one, unknown fields warned about), and the file it came from.
+    pub fn read(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<(IrSchedule, Option<PathBuf>)> {
+        Ok(match ScheduleArg::extract(obj)? {
+            ScheduleArg::Object(s) => {
+                let source = obj.cast::<Schedule>()?.get().source.clone();
+                (s, source)
+            }
+            ScheduleArg::File(path) => {
+                let (s, unknown) = py.detach(|| read_file(&path, None))?;
+                warn(py, &unknown)?;
+                (s, Some(path))
+            }
+        })
     }
 }
 
@@ -222,17 +235,8 @@ impl Schedule {
             inputs: Vec::new(),
         };
         py.detach(|| {
-            cimopt_pipeline::output::write_output(&path, text.as_bytes(), &policy).map_err(|e| {
-                use cimopt_pipeline::output::OutputError;
-                let message = match e {
-                    OutputError::ReadOnly { path } => format!(
-                        "refusing to replace {}: it is read-only (pass force=True to replace it anyway)",
-                        path.display()
-                    ),
-                    e => e.to_string(),
-                };
-                Failure::new(Kind::Base, message)
-            })
+            cimopt_pipeline::output::write_output(&path, text.as_bytes(), &policy)
+                .map_err(errors::output)
         })?;
         Ok(())
     }
@@ -253,7 +257,12 @@ impl Schedule {
         let target = on_target(py, &path, target, set)?;
         let (schedule, unknown) = py.detach(|| read_file(&path, target.as_ref()))?;
         warn(py, &unknown)?;
-        Ok(Schedule { schedule })
+        // Absolute, so that the file is still recognised after the working folder changes.
+        let source = std::fs::canonicalize(&path).unwrap_or(path);
+        Ok(Schedule {
+            schedule,
+            source: Some(source),
+        })
     }
 
     /// Reads a schedule document from text, checked on its embedded target.
@@ -267,7 +276,10 @@ impl Schedule {
             .map(|f| format!("ignoring unknown field `{f}`"))
             .collect();
         warn(py, &unknown)?;
-        Ok(Schedule { schedule })
+        Ok(Schedule {
+            schedule,
+            source: None,
+        })
     }
 
     /// One dict per layer: id, name, op, the dims, MACs, mapper, status, activations,

@@ -165,6 +165,10 @@ pub struct LayerDto {
     pub dims: DimsDto,
     #[serde(default)]
     pub padded_dims: Option<OrderedMap<u64>>,
+    /// 1.2.0: the widths the layer runs at. Absent (1.0.0, 1.1.0): the target's
+    /// `macro.precision`.
+    #[serde(default)]
+    pub precision: Option<PrecisionDto>,
     pub mapping: MappingDto,
     #[serde(default)]
     pub psum_levels: WriteOnly<Vec<String>>,
@@ -176,6 +180,13 @@ pub struct LayerDto {
     pub simulated: Option<MetricsDto>,
     #[serde(default)]
     pub solve: Option<SolveDto>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PrecisionDto {
+    pub input_bits: u64,
+    pub weight_bits: u64,
+    pub output_bits: u64,
 }
 
 #[derive(Serialize, Deserialize)]

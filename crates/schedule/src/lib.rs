@@ -1,4 +1,4 @@
-//! The published schedule format, `cimopt-schedule` version 1.1.0: what `cimopt compile`
+//! The published schedule format, `cimopt-schedule` version 1.2.0: what `cimopt compile`
 //! writes and what code generators and simulators read.
 //!
 //! This crate is the one place where the internal representation meets JSON. The IR types
@@ -47,9 +47,9 @@ use std::collections::BTreeMap;
 /// `schema.name` of every document.
 pub const FORMAT_NAME: &str = "cimopt-schedule";
 /// The version this crate writes. It reads every 1.x version (unknown fields are ignored).
-pub const FORMAT_VERSION: &str = "1.1.0";
+pub const FORMAT_VERSION: &str = "1.2.0";
 /// The JSON Schema (draft 2020-12) of version [`FORMAT_VERSION`].
-pub const SCHEMA: &str = include_str!("../../../schemas/cimopt-schedule-1.1.0.schema.json");
+pub const SCHEMA: &str = include_str!("../../../schemas/cimopt-schedule-1.2.0.schema.json");
 
 /// A whole schedule: one mapping per CIM layer of a model on one target.
 #[derive(Clone, Debug, PartialEq)]

@@ -208,7 +208,7 @@ fn convert(doc: Document, target_override: Option<&Target>) -> Result<Schedule, 
             return Err(ScheduleError::invalid(
                 path,
                 format!(
-                    "layer {id} says it is the same as layer {target_id}, but their op, weight_kind or dims differ"
+                    "layer {id} says it is the same as layer {target_id}, but their op, weight_kind, dims or precision differ"
                 ),
             ));
         }
@@ -532,6 +532,21 @@ fn layer(
         stride: d.stride,
         pad: d.pad,
         dilation: d.dilation,
+        // Documents before 1.2.0 ran every layer at the target's precisions.
+        bits: {
+            let own = &t.macro_.precision;
+            let (input, weight, output) = l
+                .precision
+                .as_ref()
+                .map_or((own.input, own.weight, own.output), |p| {
+                    (p.input_bits, p.weight_bits, p.output_bits)
+                });
+            cimopt_ir::Bits {
+                input: Some(input),
+                weight: Some(weight),
+                output: Some(output),
+            }
+        },
     };
 
     let mut padded_dims = workload.extents();

@@ -186,6 +186,14 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
             dilation: w.dilation,
         },
         padded_dims: (!padded.is_empty()).then_some(OrderedMap(padded)),
+        precision: Some({
+            let p = cimopt_ir::analysis::layer_precision(t, w);
+            PrecisionDto {
+                input_bits: p.input,
+                weight_bits: p.weight,
+                output_bits: p.output,
+            }
+        }),
         mapping: MappingDto {
             spatial: m
                 .spatial
@@ -287,7 +295,8 @@ fn derived(t: &Target, w: &Workload, m: &Mapping) -> (Vec<String>, OrderedMap<Pe
 
 /// Whether [`resident_bits`] can run without indexing out of range or overflowing: every
 /// index is valid and the largest tile it can compute (all factors of each dim together, or
-/// the padded extent when larger) fits in 64 bits, double-buffered, at the widest precision.
+/// the padded extent when larger) fits in 64 bits, double-buffered, at the widest precision
+/// (the target's or the layer's).
 fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
     let n = t.num_levels();
     if m.temporal.iter().any(|l| l.level.iter().any(|&lv| lv >= n))
@@ -329,8 +338,22 @@ fn analysable(t: &Target, w: &Workload, m: &Mapping) -> bool {
         let i = product(&[h, wd, e(Dim::C), e(Dim::G), e(Dim::B)])?;
         let wt = product(&[e(Dim::R), e(Dim::S), e(Dim::C), e(Dim::K), e(Dim::G)])?;
         let o = product(&[e(Dim::P), e(Dim::Q), e(Dim::K), e(Dim::G), e(Dim::B)])?;
-        let p = &t.macro_.precision;
-        let widest = p.input.max(p.weight).max(p.psum).max(p.output);
+        let (p, l) = (
+            &t.macro_.precision,
+            cimopt_ir::analysis::layer_precision(t, w),
+        );
+        if [l.input, l.weight, l.output]
+            .iter()
+            .any(|&b| b == 0 || b > cimopt_target::limits::MAX_PRECISION_BITS)
+        {
+            return None;
+        }
+        let widest = [
+            p.input, p.weight, p.psum, p.output, l.input, l.weight, l.output,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         i.max(wt).max(o).checked_mul(widest)?.checked_mul(2)
     })();
     bits.is_some()

@@ -48,7 +48,7 @@ fn round_trip_is_byte_identical_and_lossless() {
 #[test]
 fn output_is_pretty_with_two_spaces_and_ordered_keys() {
     let text = write(&schedule());
-    assert!(text.starts_with("{\n  \"schema\": {\n    \"name\": \"cimopt-schedule\",\n    \"version\": \"1.1.0\"\n  },\n  \"producer\": {"));
+    assert!(text.starts_with("{\n  \"schema\": {\n    \"name\": \"cimopt-schedule\",\n    \"version\": \"1.2.0\"\n  },\n  \"producer\": {"));
     let v = parse(&text);
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(
@@ -79,6 +79,7 @@ fn output_is_pretty_with_two_spaces_and_ordered_keys() {
             "has_bias",
             "dims",
             "padded_dims",
+            "precision",
             "mapping",
             "psum_levels",
             "resident_bits",
@@ -86,6 +87,10 @@ fn output_is_pretty_with_two_spaces_and_ordered_keys() {
             "simulated",
             "solve"
         ]
+    );
+    assert_eq!(
+        keys(&v["layers"][0]["precision"]),
+        ["input_bits", "weight_bits", "output_bits"]
     );
     assert_eq!(
         keys(&v["layers"][0]["dims"]),
@@ -515,7 +520,7 @@ fn errors_name_the_json_path() {
     );
     assert_eq!(
         with(&|v| v["layers"][2]["same_as"] = json!(1)),
-        "layers[2].same_as: layer 2 says it is the same as layer 1, but their op, weight_kind or dims differ"
+        "layers[2].same_as: layer 2 says it is the same as layer 1, but their op, weight_kind, dims or precision differ"
     );
     assert_eq!(
         with(&|v| v["units"]["energy"] = json!("pJ")),
@@ -732,4 +737,82 @@ fn reads_padding_from_the_declared_overrides() {
         let want = if d == Dim::K { 112 } else { gemm().extent(d) };
         assert_eq!(p[d.index()], want, "{d}");
     }
+}
+
+/// Each layer records the widths it runs at (1.2.0); a document without them (1.0.0, 1.1.0)
+/// ran every layer at the target's, and one the macro cannot run is refused naming the layer.
+#[test]
+fn layers_record_their_precisions() {
+    let mut s = schedule();
+    s.layers[1].layer.workload.bits.weight = Some(4);
+    let text = write(&s);
+    let v = parse(&text);
+    assert_eq!(
+        v["layers"][1]["precision"],
+        json!({"input_bits": 8, "weight_bits": 4, "output_bits": 8})
+    );
+    assert_eq!(
+        v["layers"][0]["precision"],
+        json!({"input_bits": 8, "weight_bits": 8, "output_bits": 8})
+    );
+    let back = read(&v).unwrap();
+    assert_eq!(back, s);
+    assert_eq!(write(&back), text);
+
+    // Older documents: the target's precisions.
+    let mut old = v.clone();
+    old["schema"]["version"] = json!("1.1.0");
+    for l in old["layers"].as_array_mut().unwrap() {
+        l.as_object_mut().unwrap().remove("precision");
+    }
+    let read_old = read(&old).unwrap();
+    for l in &read_old.layers {
+        let b = l.layer.workload.bits;
+        assert_eq!(
+            (b.input, b.weight, b.output),
+            (Some(8), Some(8), Some(8)),
+            "{}",
+            l.layer.name
+        );
+    }
+
+    // What the macro cannot run.
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut x = v.clone();
+        f(&mut x);
+        err(&x)
+    };
+    let e = with(&|x| x["layers"][1]["precision"]["weight_bits"] = json!(3));
+    assert!(
+        e.contains("layer 1 `fc`")
+            && e.contains("precision: the array computes weights of 4 or 8 bits (macro.weight_bits_supported), not 3"),
+        "{e}"
+    );
+    let e = with(&|x| x["layers"][1]["precision"]["input_bits"] = json!(16));
+    assert!(
+        e.contains(
+            "16-bit inputs are wider than the macro's 8-bit inputs (macro.precision.input_bits)"
+        ),
+        "{e}"
+    );
+    let e = with(&|x| x["layers"][1]["precision"]["output_bits"] = json!(32));
+    assert!(
+        e.contains("32-bit outputs are wider than the macro's 16-bit accumulators"),
+        "{e}"
+    );
+    for bad in [json!(0), json!(1000), json!(u64::MAX)] {
+        let e = with(&|x| x["layers"][1]["precision"]["weight_bits"] = bad.clone());
+        assert!(
+            e.contains("layer 1 `fc`") && e.contains("weights of"),
+            "{e}"
+        );
+    }
+    // An identical layer runs at the same widths.
+    let e = with(&|x| x["layers"][2]["precision"]["weight_bits"] = json!(4));
+    assert!(e.contains("dims or precision differ"), "{e}");
+    let e = with(&|x| x["layers"][1]["precision"] = json!({"input_bits": 8}));
+    assert!(
+        e.contains("layers[2].precision") || e.contains("weight_bits"),
+        "{e}"
+    );
 }

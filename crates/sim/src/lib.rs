@@ -311,7 +311,8 @@ fn report(
         .iter()
         .map(|l| l.read_energy_nj + l.write_energy_nj)
         .sum();
-    let mac_energy = t.activation_energy_nj() * c.activations as f64 * prog.cores_used as f64;
+    let mac_energy =
+        t.activation_energy_nj_at(&prog.precision) * c.activations as f64 * prog.cores_used as f64;
     let leakage = latency * t.leakage_nj_per_cycle;
     let energy = memory + mac_energy + leakage;
 

@@ -210,6 +210,8 @@ pub(crate) struct Program {
     /// bootstrap copies stay integers.
     pub den: u64,
     pub t_mac: u64,
+    /// The precisions the layer runs at.
+    pub precision: cimopt_target::Precision,
     /// Per operand, the coordinate of its innermost used level when that level is
     /// single-buffered: it waits for every activation.
     pub leaf_sync: [Option<usize>; 3],
@@ -263,9 +265,10 @@ fn lcm(a: u64, b: u64) -> u64 {
 pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
     let ew = analysis::executed_workload(w, m);
     let psum = analysis::psum_levels(t, m); // on the nest as given, before the rewrite
+    let precision = analysis::layer_precision(t, &ew);
     let levels = t.num_levels();
     let mac = t.compute_level();
-    let prec = |lv: usize, o: Operand| analysis::precision_at(t, &psum, lv, o);
+    let prec = |lv: usize, o: Operand| analysis::precision_at(t, &precision, &psum, lv, o);
 
     let mut nest: Vec<NestLoop> = m
         .temporal
@@ -436,7 +439,8 @@ pub(crate) fn program(t: &Target, w: &Workload, m: &Mapping) -> Program {
         levels,
         coords: (levels + 1) * 3,
         den,
-        t_mac: t.t_mac(),
+        t_mac: t.t_mac_at(&precision),
+        precision,
         leaf_sync,
         bootstrap_ticks,
         first_level,

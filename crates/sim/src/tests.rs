@@ -87,6 +87,7 @@ fn workload(rng: &mut Rng) -> Workload {
         stride,
         pad: [0; 4],
         dilation,
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 

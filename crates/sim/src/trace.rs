@@ -454,6 +454,7 @@ mod tests {
             stride: [1, 1],
             pad: [0; 4],
             dilation: [1, 1],
+            bits: cimopt_ir::Bits::FLOAT,
         };
         let lp = |dim, factor, level| TemporalLoop { dim, factor, level };
         let mut padded = w.extents();

@@ -5,9 +5,10 @@
 //! DRAM unless the memory plan keeps one on chip): each operand is read from (outputs written
 //! to) its home at least once, and never fed from a level above it.
 
-use crate::spatial;
+use crate::spatial::{self, TooManyUnrollings};
+use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{SpatialFactor, Workload};
-use cimopt_target::{Axis, Dim, Operand, Target};
+use cimopt_target::{Axis, Dim, Operand, Precision, Target};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LowerBound {
@@ -29,19 +30,27 @@ pub struct LowerBound {
 }
 
 /// A layer's lower bound ([`LowerBound::cycles`]: the tightest over its spatial candidates),
-/// every tensor in DRAM.
-pub fn lower_bound(t: &Target, w: &Workload) -> LowerBound {
+/// every tensor in DRAM. Every bound enumerates the layer's spatial unrollings, so each fails
+/// for a layer that has too many ([`spatial::MAX_UNROLLINGS`]).
+pub fn lower_bound(t: &Target, w: &Workload) -> Result<LowerBound, TooManyUnrollings> {
     lower_bound_at(t, w, [0; 3])
 }
 
 /// [`lower_bound`] for tensors at `home`.
-pub fn lower_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBound {
-    layer_bounds_at(t, w, home).0
+pub fn lower_bound_at(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<LowerBound, TooManyUnrollings> {
+    Ok(layer_bounds_at(t, w, home)?.0)
 }
 
 /// A layer's lower bound and every [`candidate_bounds`] it was taken from: one per spatial
 /// candidate and weight source, every tensor in DRAM.
-pub fn layer_bounds(t: &Target, w: &Workload) -> (LowerBound, Vec<CandidateBound>) {
+pub fn layer_bounds(
+    t: &Target,
+    w: &Workload,
+) -> Result<(LowerBound, Vec<CandidateBound>), TooManyUnrollings> {
     layer_bounds_at(t, w, [0; 3])
 }
 
@@ -50,9 +59,10 @@ pub fn layer_bounds_at(
     t: &Target,
     w: &Workload,
     home: [usize; 3],
-) -> (LowerBound, Vec<CandidateBound>) {
-    let mut lb = physical_bound_at(t, w, home);
-    let cases: Vec<CandidateBound> = spatial::enumerate(t, w)
+) -> Result<(LowerBound, Vec<CandidateBound>), TooManyUnrollings> {
+    let unrollings = spatial::enumerate(t, w)?;
+    let mut lb = physical_bound_over(t, w, home, &unrollings);
+    let cases: Vec<CandidateBound> = unrollings
         .iter()
         .flat_map(|s| candidate_bounds(t, w, s, &lb))
         .collect();
@@ -60,24 +70,39 @@ pub fn layer_bounds_at(
     if best.is_finite() {
         lb.cycles = best.max(lb.physical_cycles);
     }
-    (lb, cases)
+    Ok((lb, cases))
 }
 
 /// The physical bound of domain §6 alone ([`LowerBound::cycles`] = `physical_cycles`): all a
 /// [`candidate_bounds`] call needs, without bounding every candidate; every tensor in DRAM.
-pub fn physical_bound(t: &Target, w: &Workload) -> LowerBound {
+pub fn physical_bound(t: &Target, w: &Workload) -> Result<LowerBound, TooManyUnrollings> {
     physical_bound_at(t, w, [0; 3])
 }
 
 /// [`physical_bound`] for tensors at `home`.
-pub fn physical_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBound {
-    let min_activations = spatial::enumerate(t, w)
+pub fn physical_bound_at(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<LowerBound, TooManyUnrollings> {
+    Ok(physical_bound_over(t, w, home, &spatial::enumerate(t, w)?))
+}
+
+/// [`physical_bound_at`] over the layer's spatial unrollings, already enumerated.
+pub fn physical_bound_over(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+    unrollings: &[Vec<SpatialFactor>],
+) -> LowerBound {
+    let min_activations = unrollings
         .iter()
         .map(|s| spatial::trips(w, s).0.iter().product::<u64>())
         .min()
         .unwrap_or_else(|| w.macs());
-    let compute_cycles = (min_activations * t.t_mac()) as f64;
-    let weight_bits = (w.weight_count() * t.precision(Operand::W, false)) as f64;
+    let p = layer_precision(t, w);
+    let compute_cycles = (min_activations * t.t_mac_at(&p)) as f64;
+    let weight_bits = (w.weight_count() * p.weight) as f64;
     let fastest_w = t
         .levels_of(Operand::W)
         .into_iter()
@@ -91,8 +116,7 @@ pub fn physical_bound_at(t: &Target, w: &Workload, home: [usize; 3]) -> LowerBou
         weight_bits / fastest_w as f64
     };
     let home_cycles = Operand::ALL.map(|o| {
-        (w.operand_size(o) * t.precision(o, false)) as f64
-            / t.levels[home[o.index()]].read_bw as f64
+        (w.operand_size(o) * p.bits(o, false)) as f64 / t.levels[home[o.index()]].read_bw as f64
     });
     let physical_cycles =
         (compute_cycles + weight_load_cycles).max(home_cycles.iter().cloned().fold(0.0, f64::max));
@@ -138,7 +162,7 @@ pub fn candidate_bounds(
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
     let energy = candidate_energy_nj_at(t, w, s, lb.home);
-    let weight_bits = (w.weight_count() * t.precision(Operand::W, false)) as f64;
+    let weight_bits = (w.weight_count() * layer_precision(t, w).weight) as f64;
     let w_home = lb.home[Operand::W.index()];
     t.levels_of(Operand::W)
         .into_iter()
@@ -179,7 +203,8 @@ pub fn candidate_bound(
 ) -> CandidateBound {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
-    let compute_cycles = (activations * t.t_mac()) as f64;
+    let p = layer_precision(t, w);
+    let compute_cycles = (activations * t.t_mac_at(&p)) as f64;
     let dram = lb.home_cycles.iter().cloned().fold(0.0, f64::max);
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
@@ -192,8 +217,8 @@ pub fn candidate_bound(
             energy_nj: 0.0,
         };
     }
-    let m_i = cheapest_feed(t, w, s, Operand::I, &trips, lb.home) as f64;
-    let m_o = 2.0 * cheapest_feed(t, w, s, Operand::O, &trips, lb.home) as f64;
+    let m_i = cheapest_feed(t, w, &p, s, Operand::I, &trips, lb.home) as f64;
+    let m_o = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home) as f64;
     let product = |only: Operand| own_trips(&trips, only);
     let (cheap, dear, cheap_trips) = if m_i <= m_o {
         (m_i, m_o, product(Operand::I))
@@ -205,12 +230,12 @@ pub fn candidate_bound(
     let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
     // Every weight is written into a macro at the source's bandwidth while it does not compute;
     // one load moves at least one weight per used cell of every array it fills.
-    let weight_bits = (w.weight_count() * t.precision(Operand::W, false)) as f64;
+    let weight_bits = (w.weight_count() * p.weight) as f64;
     let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
     let one_load = transfer_cycles(
         t,
         fanout_elems(t, w, s, Operand::W, weight_source),
-        t.precision(Operand::W, false),
+        p.weight,
         weight_source,
     ) as f64;
     let weight_cycles = if dear < one_load {
@@ -259,7 +284,8 @@ pub fn candidate_energy_nj_at(
         .filter(|f| f.axis == Axis::Cores)
         .map(|f| f.factor)
         .product();
-    let bits = |o: Operand| (w.operand_size(o) * t.precision(o, false)) as f64;
+    let p = layer_precision(t, w);
+    let bits = |o: Operand| (w.operand_size(o) * p.bits(o, false)) as f64;
     let at = |o: Operand| &t.levels[home[o.index()]];
     let dram = if home == [0; 3] {
         (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit
@@ -269,11 +295,13 @@ pub fn candidate_energy_nj_at(
             + bits(Operand::W) * at(Operand::W).read_pj_per_bit
             + bits(Operand::O) * at(Operand::O).write_pj_per_bit
     };
-    let macro_write = bits(Operand::W) * t.levels[t.macro_level()].write_pj_per_bit;
-    let mac = t.activation_energy_nj() * activations as f64 * fill as f64;
+    // Written into the macro's cells at their width there (padded or packed).
+    let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
+        * t.levels[t.macro_level()].write_pj_per_bit;
+    let mac = t.activation_energy_nj_at(&p) * activations as f64 * fill as f64;
     let switch = if activations > 1 {
-        let e_i = cheapest_change_pj(t, w, s, Operand::I, &trips, home);
-        let e_o = cheapest_change_pj(t, w, s, Operand::O, &trips, home);
+        let e_i = cheapest_change_pj(t, w, &p, s, Operand::I, &trips, home);
+        let e_o = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home);
         let product = |only: Operand| own_trips(&trips, only);
         let a = activations as f64;
         // Fewest changes of each operand: every boundary outside the loops over dims only the
@@ -307,12 +335,13 @@ fn instances(t: &Target, s: &[SpatialFactor], o: Operand, level: usize) -> f64 {
 fn cheapest_change_pj(
     t: &Target,
     w: &Workload,
+    p: &Precision,
     s: &[SpatialFactor],
     o: Operand,
     trips: &[u64; 8],
     home: [usize; 3],
 ) -> f64 {
-    let (feed_p, low_p) = feed_precisions(t, o, trips);
+    let (feed_p, low_p) = feed_precisions(p, o, trips);
     let ways = if o == Operand::O { 2.0 } else { 1.0 };
     let lv = |l: usize| &t.levels[l];
     let both = |l: usize| {
@@ -380,16 +409,13 @@ fn own_trips(trips: &[u64; 8], o: Operand) -> u64 {
 /// The precision of `o` at the level feeding the array and the lowest it can have at a level
 /// above. With a temporal reduction the feeding level holds partial sums (it is at or below the
 /// reduction's loop); a level above may hold final outputs.
-fn feed_precisions(t: &Target, o: Operand, trips: &[u64; 8]) -> (u64, u64) {
+fn feed_precisions(p: &Precision, o: Operand, trips: &[u64; 8]) -> (u64, u64) {
     let reduces = Dim::ALL
         .iter()
         .any(|d| d.is_reduction() && trips[d.index()] > 1);
     match o {
-        Operand::O => (
-            t.precision(o, reduces),
-            t.precision(o, true).min(t.precision(o, false)),
-        ),
-        _ => (t.precision(o, false), t.precision(o, false)),
+        Operand::O => (p.bits(o, reduces), p.bits(o, true).min(p.bits(o, false))),
+        _ => (p.bits(o, false), p.bits(o, false)),
     }
 }
 
@@ -425,12 +451,13 @@ fn transfer_cycles(t: &Target, elems: u64, precision: u64, from: usize) -> u64 {
 fn cheapest_feed(
     t: &Target,
     w: &Workload,
+    p: &Precision,
     s: &[SpatialFactor],
     o: Operand,
     trips: &[u64; 8],
     home: [usize; 3],
 ) -> u64 {
-    let (feed_p, low_p) = feed_precisions(t, o, trips);
+    let (feed_p, low_p) = feed_precisions(p, o, trips);
     let levels: Vec<usize> = t
         .levels_of(o)
         .into_iter()

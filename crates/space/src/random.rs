@@ -106,20 +106,25 @@ pub struct Sampler<'a> {
 }
 
 impl<'a> Sampler<'a> {
-    /// A sampler of `w` on `t` with every tensor in DRAM.
-    pub fn new(t: &'a Target, w: &'a Workload) -> Self {
+    /// A sampler of `w` on `t` with every tensor in DRAM; an error when the layer has more
+    /// spatial unrollings than [`spatial::MAX_UNROLLINGS`] (it is unmappable).
+    pub fn new(t: &'a Target, w: &'a Workload) -> Result<Self, spatial::TooManyUnrollings> {
         Self::at(t, w, [0; 3])
     }
 
     /// A sampler of `w` on `t` with each operand's tensor at `home` (`Mapping::home`).
-    pub fn at(t: &'a Target, w: &'a Workload, home: [usize; 3]) -> Self {
-        Sampler {
+    pub fn at(
+        t: &'a Target,
+        w: &'a Workload,
+        home: [usize; 3],
+    ) -> Result<Self, spatial::TooManyUnrollings> {
+        Ok(Sampler {
             t,
             w,
             home,
-            candidates: spatial::enumerate(t, w),
+            candidates: spatial::enumerate(t, w)?,
             attempts: 200,
-        }
+        })
     }
 
     /// The spatial candidates drawn from.
@@ -255,6 +260,7 @@ mod tests {
             stride: [stride, stride],
             pad: [0; 4],
             dilation: [1, 1],
+            bits: cimopt_ir::Bits::FLOAT,
         }
     }
 
@@ -286,7 +292,7 @@ mod tests {
     fn draws_are_valid_deterministic_and_cover_the_space() {
         let t = target(&[]);
         let w = conv(3, 4, 4, 8, 1, 1);
-        let s = Sampler::new(&t, &w);
+        let s = Sampler::new(&t, &w).unwrap();
         let a = s.many(42, 3000);
         assert_eq!(a.len(), 3000, "every draw found a valid mapping");
         assert_eq!(a, s.many(42, 3000), "same seed, same mappings");
@@ -338,13 +344,13 @@ mod tests {
     fn draws_follow_the_target_and_the_homes() {
         let t = target(&["macro.ping_pong=true"]);
         let w = conv(1, 4, 8, 8, 1, 1);
-        let a = Sampler::new(&t, &w).many(1, 300);
+        let a = Sampler::new(&t, &w).unwrap().many(1, 300);
         assert!(
             a.iter()
                 .any(|m| m.is_double_buffered(t.macro_level(), Operand::W))
         );
         let t = target(&[]);
-        let s = Sampler::at(&t, &w, [1, 0, 0]);
+        let s = Sampler::at(&t, &w, [1, 0, 0]).unwrap();
         let a = s.many(2, 300);
         assert_eq!(a.len(), 300);
         assert!(

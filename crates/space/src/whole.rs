@@ -106,20 +106,26 @@ pub fn skeletons_of(w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> Vec<
         .collect()
 }
 
-/// How many skeletons [`skeletons`] gives (to refuse a space too large before pricing it).
-pub fn count(t: &Target, w: &Workload) -> u64 {
-    spatial::enumerate(t, w)
+/// How many skeletons [`skeletons`] gives (to refuse a space too large before pricing it);
+/// an error when the layer has more spatial unrollings than [`spatial::MAX_UNROLLINGS`].
+pub fn count(t: &Target, w: &Workload) -> Result<u64, spatial::TooManyUnrollings> {
+    Ok(spatial::enumerate(t, w)?
         .iter()
         .map(|s| loop_lists(&spatial::trips(w, s).0).len() as u64)
-        .sum()
+        .sum())
 }
 
-/// Every skeleton of the layer's whole space, spatial candidates in enumeration order.
-pub fn skeletons(t: &Target, w: &Workload, home: [usize; 3]) -> Vec<Skeleton> {
-    spatial::enumerate(t, w)
+/// Every skeleton of the layer's whole space, spatial candidates in enumeration order; an
+/// error when the layer has more spatial unrollings than [`spatial::MAX_UNROLLINGS`].
+pub fn skeletons(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<Vec<Skeleton>, spatial::TooManyUnrollings> {
+    Ok(spatial::enumerate(t, w)?
         .iter()
         .flat_map(|s| skeletons_of(w, s, home))
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 
 use crate::TargetError;
 use crate::limits;
-use crate::model::{ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target};
+use crate::model::{
+    ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target, WeightStorage,
+};
 use crate::units::Capacity;
 use crate::vocab::{Dim, Operand, OperandSet};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,14 @@ pub struct MacroFile {
     pub ping_pong: bool,
     #[serde(default = "one")]
     pub input_bits_per_cycle: u64,
+    /// Absent: only `precision.weight_bits`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_bits_supported: Option<Vec<u64>>,
+    /// `"packed"` or `"padded"`; absent: packed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_storage: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pad_unsupported_weights: bool,
     pub precision: PrecisionFile,
     pub activation_energy: ActivationFile,
 }
@@ -199,6 +209,42 @@ impl TargetFile {
                 ));
             }
         };
+        let native = precision.weight;
+        let mut weight_bits_supported = m.weight_bits_supported.clone().unwrap_or(vec![native]);
+        weight_bits_supported.sort_unstable();
+        let key = "macro.weight_bits_supported";
+        if let Some(w) = weight_bits_supported.windows(2).find(|w| w[0] == w[1]) {
+            return Err(err(key, format!("{} listed twice", w[0])));
+        }
+        if let Some(&b) = weight_bits_supported
+            .iter()
+            .find(|&&b| b == 0 || b > native)
+        {
+            return Err(err(
+                key,
+                format!(
+                    "{b} is not a width in 1..={native}: the cells hold at most macro.precision.weight_bits = {native} bits per weight"
+                ),
+            ));
+        }
+        if !weight_bits_supported.contains(&native) {
+            return Err(err(
+                key,
+                format!(
+                    "must include the native width macro.precision.weight_bits = {native} (got {weight_bits_supported:?})"
+                ),
+            ));
+        }
+        let weight_storage = match m.weight_storage.as_deref() {
+            None | Some("packed") => WeightStorage::Packed,
+            Some("padded") => WeightStorage::Padded,
+            Some(other) => {
+                return Err(err(
+                    "macro.weight_storage",
+                    format!("`{other}`: expected \"packed\" or \"padded\""),
+                ));
+            }
+        };
         let macro_ = Macro {
             rows: within("macro.rows", m.rows, limits::MAX_AXIS_SIZE)?,
             cols: within("macro.cols", m.cols, limits::MAX_AXIS_SIZE)?,
@@ -210,6 +256,9 @@ impl TargetFile {
             ping_pong: m.ping_pong,
             input_bits_per_cycle: positive("macro.input_bits_per_cycle", m.input_bits_per_cycle)?,
             precision,
+            weight_bits_supported,
+            weight_storage,
+            pad_unsupported_weights: m.pad_unsupported_weights,
             activation,
         };
         if macro_.input_bits_per_cycle > precision.input {
@@ -408,6 +457,13 @@ impl Target {
                 compartment_depth: m.compartment_depth,
                 ping_pong: m.ping_pong,
                 input_bits_per_cycle: m.input_bits_per_cycle,
+                // Written only where they say more than a target without them: older target
+                // files and the schedules that embed them stay as they were.
+                weight_bits_supported: (m.weight_bits_supported != [m.precision.weight])
+                    .then(|| m.weight_bits_supported.clone()),
+                weight_storage: (m.weight_storage != WeightStorage::Packed)
+                    .then(|| m.weight_storage.name().to_string()),
+                pad_unsupported_weights: m.pad_unsupported_weights,
                 precision: PrecisionFile {
                     input_bits: m.precision.input,
                     weight_bits: m.precision.weight,

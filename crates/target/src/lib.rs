@@ -13,7 +13,9 @@ pub mod units;
 pub mod vocab;
 
 pub use file::TargetFile;
-pub use model::{ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target};
+pub use model::{
+    ActivationEnergy, Level, Macro, Precision, Replication, SpatialAxis, Target, WeightStorage,
+};
 pub use vocab::{Axis, Dim, Operand, OperandSet};
 
 use std::path::Path;
@@ -243,5 +245,8 @@ fn is_optional_key(key: &str) -> bool {
             | "double_buffer"
             | "ping_pong"
             | "input_bits_per_cycle"
+            | "weight_bits_supported"
+            | "weight_storage"
+            | "pad_unsupported_weights"
     )
 }

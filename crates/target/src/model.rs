@@ -28,12 +28,26 @@ pub struct Level {
     pub double_buffer: OperandSet,
 }
 
+/// Bits per element of each operand: the target's own (`macro.precision`), or the ones one
+/// layer runs at (`cimopt_ir::analysis::layer_precision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Precision {
     pub input: u64,
     pub weight: u64,
     pub psum: u64,
     pub output: u64,
+}
+
+impl Precision {
+    /// Bits per element of `o`; `psum` selects partial-sum precision for O.
+    pub fn bits(&self, o: Operand, psum: bool) -> u64 {
+        match o {
+            Operand::I => self.input,
+            Operand::W => self.weight,
+            Operand::O if psum => self.psum,
+            Operand::O => self.output,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,6 +63,25 @@ pub enum ActivationEnergy {
     },
 }
 
+/// How the macro's cells store a weight narrower than the native width
+/// (`macro.precision.weight_bits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightStorage {
+    /// `⌊native / bits⌋` weights share one native-width slot of a cell.
+    Packed,
+    /// One weight per native-width slot, the unused bits left empty.
+    Padded,
+}
+
+impl WeightStorage {
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightStorage::Packed => "packed",
+            WeightStorage::Padded => "padded",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Macro {
     /// Reduction axis (word lines), the reference's `dimX`.
@@ -60,7 +93,17 @@ pub struct Macro {
     /// Whether weights can be loaded while the macro computes.
     pub ping_pong: bool,
     pub input_bits_per_cycle: u64,
+    /// The target's precisions: what float layers run at; `weight` is the native width of a
+    /// cell's weight slot, `input` the widest input the registers take, `psum` the
+    /// accumulators'.
     pub precision: Precision,
+    /// Weight widths the array computes at, ascending; the native width is one of them.
+    pub weight_bits_supported: Vec<u64>,
+    /// How a supported width below the native one is stored.
+    pub weight_storage: WeightStorage,
+    /// Whether a layer whose weight width the array does not compute at runs at the next
+    /// wider supported width (its weights padded up) instead of being refused.
+    pub pad_unsupported_weights: bool,
     pub activation: ActivationEnergy,
 }
 
@@ -128,27 +171,41 @@ impl Target {
         self.levels.iter().position(|l| l.name == name)
     }
 
-    /// Cycles of one macro activation: inputs are bit-serial.
+    /// Cycles of one macro activation at the target's own precisions (what the presets'
+    /// reference numbers are for); a layer's is [`Target::t_mac_at`] its precision.
     pub fn t_mac(&self) -> u64 {
-        self.macro_
-            .precision
-            .input
-            .div_ceil(self.macro_.input_bits_per_cycle)
+        self.t_mac_at(&self.macro_.precision)
     }
 
-    /// Energy of one macro activation of one core, nJ (domain §1).
+    /// Cycles of one macro activation of a layer at precisions `p`: inputs are bit-serial,
+    /// `input_bits_per_cycle` at a time.
+    pub fn t_mac_at(&self, p: &Precision) -> u64 {
+        p.input.div_ceil(self.macro_.input_bits_per_cycle)
+    }
+
+    /// Energy of one macro activation of one core at the target's own precisions, nJ; a
+    /// layer's is [`Target::activation_energy_nj_at`] its precision.
     pub fn activation_energy_nj(&self) -> f64 {
+        self.activation_energy_nj_at(&self.macro_.precision)
+    }
+
+    /// Energy of one macro activation of one core of a layer at precisions `p`, nJ (domain
+    /// §1): the reference's formula at the layer's input and weight bits. An explicit `nj`
+    /// is for the target's own precisions; bit-serial, it scales with the activation's cycles.
+    pub fn activation_energy_nj_at(&self, p: &Precision) -> f64 {
         match self.macro_.activation {
-            ActivationEnergy::Explicit { nj } => nj,
+            ActivationEnergy::Explicit { nj } => match self.t_mac_at(p) {
+                t if t == self.t_mac() => nj,
+                t => nj * t as f64 / self.t_mac() as f64,
+            },
             ActivationEnergy::FromLogic {
                 mult_1b_pj,
                 adder_1b_pj,
                 reg_1b_pj,
             } => {
-                let p = &self.macro_.precision;
                 let (i, w) = (p.input as f64, p.weight as f64);
                 let (x, y) = (self.macro_.rows as f64, self.macro_.cols as f64);
-                let t = self.t_mac() as f64;
+                let t = self.t_mac_at(p) as f64;
                 let ib = self.macro_.input_bits_per_cycle as f64;
                 let log2_ceil = |v: f64| v.log2().ceil();
                 let array = mult_1b_pj * w * ib * x * y * t;
@@ -159,14 +216,32 @@ impl Target {
         }
     }
 
-    /// Precision in bits of `o` stored at a level; `psum` selects partial-sum precision for O.
-    pub fn precision(&self, o: Operand, psum: bool) -> u64 {
-        let p = &self.macro_.precision;
-        match o {
-            Operand::I => p.input,
-            Operand::W => p.weight,
-            Operand::O if psum => p.psum,
-            Operand::O => p.output,
+    /// The width `bits`-bit weights run at on this macro: `bits` when the array computes at
+    /// it, else (when `macro.pad_unsupported_weights`) the narrowest wider supported width;
+    /// `None` when the macro cannot run them.
+    pub fn weight_bits_run(&self, bits: u64) -> Option<u64> {
+        let m = &self.macro_;
+        if m.weight_bits_supported.contains(&bits) {
+            return Some(bits);
+        }
+        if !m.pad_unsupported_weights {
+            return None;
+        }
+        m.weight_bits_supported.iter().copied().find(|&s| s > bits)
+    }
+
+    /// Bits one `bits`-bit weight occupies in the macro's cells (domain §1): the native width
+    /// when padded; packed, the share of a native slot it gets (`native / ⌊native / bits⌋`:
+    /// 4 bits of an 8-bit slot, but 8 for a 5-bit weight, which has a slot to itself).
+    pub fn weight_cell_bits(&self, bits: u64) -> u64 {
+        let native = self.macro_.precision.weight;
+        // A width of 0 is no width (cimopt_ir::check refuses it); it must not divide by zero.
+        if bits == 0 || bits >= native {
+            return bits;
+        }
+        match self.macro_.weight_storage {
+            WeightStorage::Padded => native,
+            WeightStorage::Packed => native / (native / bits),
         }
     }
 

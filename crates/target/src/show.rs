@@ -100,6 +100,29 @@ pub fn to_commented_toml(t: &Target) -> String {
         "input_bits_per_cycle = {} # bit-serial inputs: one activation takes input_bits / this cycles",
         m.input_bits_per_cycle
     );
+    let _ = writeln!(
+        s,
+        "# Layers run at the model's bit widths (float layers at [macro.precision]). Inputs up to\n# input_bits run bit-serially; weights at the widths the array computes at:"
+    );
+    let _ = writeln!(
+        s,
+        "weight_bits_supported = [{}]",
+        m.weight_bits_supported
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "weight_storage = {}  # a narrower weight: \"packed\" (weight_bits / w share a slot) or \"padded\"",
+        string(m.weight_storage.name())
+    );
+    let _ = writeln!(
+        s,
+        "pad_unsupported_weights = {}  # true: another width runs at the next wider supported one",
+        m.pad_unsupported_weights
+    );
     let _ = writeln!(s, "\n[macro.precision]");
     let _ = writeln!(
         s,

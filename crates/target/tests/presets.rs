@@ -148,6 +148,30 @@ fn validation_names_the_key() {
             "macro.activation_energy.nj=0.5",
             "macro.activation_energy: give either `nj` alone",
         ),
+        (
+            "macro.weight_bits_supported=[4, 16]",
+            "macro.weight_bits_supported: 16 is not a width in 1..=8",
+        ),
+        (
+            "macro.weight_bits_supported=[0, 8]",
+            "macro.weight_bits_supported: 0 is not a width in 1..=8",
+        ),
+        (
+            "macro.weight_bits_supported=[4]",
+            "macro.weight_bits_supported: must include the native width macro.precision.weight_bits = 8",
+        ),
+        (
+            "macro.weight_bits_supported=[8, 4, 8]",
+            "macro.weight_bits_supported: 8 listed twice",
+        ),
+        (
+            "macro.weight_storage=\"sliced\"",
+            "macro.weight_storage: `sliced`: expected \"packed\" or \"padded\"",
+        ),
+        (
+            "macro.pad_unsupported_weights=2",
+            "macro.pad_unsupported_weights",
+        ),
     ];
     for (set, expected) in cases {
         let sets: Vec<String> = set.split(';').map(String::from).collect();
@@ -157,6 +181,87 @@ fn validation_names_the_key() {
             "--set {set}: got `{e}`, expected `{expected}`"
         );
     }
+}
+
+/// Both presets keep the reference's 8-bit precisions and also compute 4-bit weights, packed
+/// two to a slot; a target file that does not say so supports its native width alone.
+#[test]
+fn weight_widths_the_macro_runs_and_how_it_stores_them() {
+    use cimopt_target::{Precision, WeightStorage};
+    for (name, _) in PRESETS {
+        let t = load(name, &[]).unwrap().target;
+        let p = &t.macro_.precision;
+        assert_eq!(
+            (p.input, p.weight, p.psum, p.output),
+            (8, 8, 16, 8),
+            "{name}"
+        );
+        assert_eq!(t.macro_.weight_bits_supported, [4, 8], "{name}");
+        assert_eq!(t.macro_.weight_storage, WeightStorage::Packed, "{name}");
+        assert!(!t.macro_.pad_unsupported_weights, "{name}");
+        assert_eq!(t.weight_bits_run(4), Some(4));
+        assert_eq!(t.weight_bits_run(3), None, "{name}: 3 bits without padding");
+        // Packed: two 4-bit weights share an 8-bit slot; a 5-bit weight has a slot alone.
+        assert_eq!(t.weight_cell_bits(8), 8);
+        assert_eq!(t.weight_cell_bits(4), 4);
+        assert_eq!(t.weight_cell_bits(5), 8);
+        assert_eq!(t.weight_cell_bits(3), 4);
+    }
+    let t = load(
+        "default",
+        &[
+            "macro.weight_storage=\"padded\"".into(),
+            "macro.pad_unsupported_weights=true".into(),
+            "macro.weight_bits_supported=[2, 4, 8]".into(),
+        ],
+    )
+    .unwrap()
+    .target;
+    assert_eq!(t.weight_cell_bits(4), 8, "padded to the native width");
+    assert_eq!(t.weight_bits_run(3), Some(4), "padded up to the next width");
+    assert_eq!(t.weight_bits_run(1), Some(2));
+    assert_eq!(t.weight_bits_run(2), Some(2));
+    // The keys are written only when they say more than their defaults, and read back.
+    let text = toml::to_string(&t.to_file()).unwrap();
+    assert!(text.contains("weight_storage = \"padded\""), "{text}");
+    assert_eq!(parse("file", &text, &[]).unwrap(), t);
+    let text = PRESETS[0]
+        .1
+        .replace("weight_bits_supported = [4, 8]\n", "")
+        .replace("weight_storage = \"packed\"\n", "");
+    let plain = parse("plain.toml", &text, &[]).unwrap();
+    assert_eq!(plain.macro_.weight_bits_supported, [8]);
+    assert_eq!(plain.weight_bits_run(4), None);
+    let file = toml::to_string(&plain.to_file()).unwrap();
+    assert!(
+        !file.contains("weight_bits_supported") && !file.contains("weight_storage"),
+        "{file}"
+    );
+    // Bit-serial inputs: a 4-bit input takes half the cycles of an 8-bit one, and the
+    // activation energy follows the reference's formula at the layer's bits.
+    let t = load("default", &[]).unwrap().target;
+    let w4a8 = Precision {
+        weight: 4,
+        ..t.macro_.precision
+    };
+    let a4 = Precision {
+        input: 4,
+        ..t.macro_.precision
+    };
+    assert_eq!(t.t_mac_at(&t.macro_.precision), 8);
+    assert_eq!(t.t_mac_at(&a4), 4);
+    // mult: 0.0002835·4·32·16·8 = 4.644864 pJ; the rest as at 8 bits but for W in the merge
+    // term: (0.003402 + 0.001701)·(8+4+5)·8·16 = 11.104128; adder tree 2.612736.
+    let e = t.activation_energy_nj_at(&w4a8);
+    assert!((e - 0.018361728).abs() < 1e-12, "{e}");
+    assert!(t.activation_energy_nj_at(&a4) < t.activation_energy_nj() / 1.9);
+    // An explicit activation energy is at the target's precisions; bit-serial, it scales
+    // with the cycles.
+    let t = load("default", &["macro.activation_energy={nj=0.02}".into()])
+        .unwrap()
+        .target;
+    assert_eq!(t.activation_energy_nj_at(&t.macro_.precision), 0.02);
+    assert_eq!(t.activation_energy_nj_at(&a4), 0.01);
 }
 
 #[test]

@@ -59,11 +59,24 @@ fn workload_of(v: &Value) -> Option<Workload> {
         stride: stride.try_into().ok()?,
         pad: pad.try_into().ok()?,
         dilation: dilation.try_into().ok()?,
+        bits: cimopt_ir::Bits::FLOAT,
     })
 }
 
+/// The current thread's id as a file name.
+fn thread_tag() -> String {
+    format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_alphanumeric(), "")
+}
+
+/// The calling thread's scratch folder. Not shared between threads: tests load corpora and
+/// exercise inputs in parallel in one process, and each thread removes its own folder when done
+/// (a shared parent could be removed by one thread while another creates its folder in it).
 fn scratch() -> PathBuf {
-    std::env::temp_dir().join(format!("cimopt-fuzz-{}", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "cimopt-fuzz-{}-{}",
+        std::process::id(),
+        thread_tag()
+    ))
 }
 
 impl CacheFuzzer {
@@ -109,8 +122,7 @@ impl CacheFuzzer {
                 ));
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_dir(scratch());
+        let _ = std::fs::remove_dir_all(scratch());
         Ok(CacheFuzzer { bases })
     }
 }
@@ -272,9 +284,7 @@ fn step(kind: usize, rng: &mut Rng, doc: &mut Value) -> Option<String> {
 /// The thread's scratch folder, removed again after each input (nothing is left in the
 /// temporary folder).
 fn scratch_files() -> (PathBuf, PathBuf, PathBuf) {
-    let thread = format!("{:?}", std::thread::current().id())
-        .replace(|c: char| !c.is_ascii_alphanumeric(), "");
-    let dir = scratch().join(thread);
+    let dir = scratch();
     (dir.join("entry.json"), dir.join("again.json"), dir)
 }
 
@@ -283,8 +293,6 @@ struct Cleanup(PathBuf);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-        // The process's folder goes with its last thread's.
-        let _ = std::fs::remove_dir(scratch());
     }
 }
 

@@ -47,8 +47,11 @@ pub(crate) fn map_ws(t: &Target, w: &Workload) -> Result<(), Outcome> {
     if !w.shape_errors().is_empty() {
         return Ok(());
     }
-    // What `compile` records for every layer.
-    let _ = cimopt_space::bounds::lower_bound(t, w);
+    // What `compile` records for every layer; a layer whose spatial space is too large to
+    // enumerate is refused by compile before any mapper runs.
+    if cimopt_space::bounds::lower_bound(t, w).is_err() {
+        return Ok(());
+    }
     match cimopt_mappers::weight_stationary(t, w) {
         Ok(mapped) => {
             let violations = cimopt_ir::check(t, w, &mapped.mapping);

@@ -567,6 +567,14 @@ fn extreme(rng: &mut Rng, t: &mut Table) -> Option<String> {
                 let depth = *rng.pick(&[1i64, 65_536]);
                 let m = t.get_mut("macro")?.as_table_mut()?;
                 m.insert("compartment_depth".into(), Value::Integer(depth));
+                // The extreme widths the array may also compute at: 1 bit, packed or padded.
+                let widths: Vec<Value> = if bits == 1 { vec![1] } else { vec![1, bits] }
+                    .into_iter()
+                    .map(Value::Integer)
+                    .collect();
+                m.insert("weight_bits_supported".into(), Value::Array(widths));
+                let storage = *rng.pick(&["packed", "padded"]);
+                m.insert("weight_storage".into(), Value::String(storage.into()));
                 m.get_mut("precision")?
                     .as_table_mut()?
                     .insert("weight_bits".into(), Value::Integer(bits));
@@ -664,6 +672,9 @@ fn override_line(rng: &mut Rng) -> String {
         "macro.compartment_depth",
         "macro.ping_pong",
         "macro.input_bits_per_cycle",
+        "macro.weight_bits_supported",
+        "macro.weight_storage",
+        "macro.pad_unsupported_weights",
         "macro.precision.input_bits",
         "macro.precision.weight_bits",
         "macro.activation_energy.nj",
@@ -820,6 +831,7 @@ pub fn probe_layers() -> Vec<Layer> {
         stride: [stride, stride],
         pad: [r / 2; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let matmul = |p: u64, c: u64, k: u64, g: u64, kind: WeightKind| Workload {
         op: OpKind::MatMul,
@@ -837,6 +849,7 @@ pub fn probe_layers() -> Vec<Layer> {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     };
     let workloads = [
         conv(3, 56, 64, 64, 1, 1),

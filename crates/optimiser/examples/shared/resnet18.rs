@@ -22,6 +22,7 @@ pub fn conv(r: u64, p: u64, c: u64, k: u64, stride: u64) -> Workload {
         stride: [stride, stride],
         pad: [pad; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 

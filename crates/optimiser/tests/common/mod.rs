@@ -43,6 +43,7 @@ pub fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
         stride: [stride, stride],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }
 
@@ -64,5 +65,6 @@ pub fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        bits: cimopt_ir::Bits::FLOAT,
     }
 }

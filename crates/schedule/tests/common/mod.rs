@@ -57,6 +57,12 @@ pub fn conv1x1() -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        // As compile writes them: the widths each layer runs at.
+        bits: cimopt_ir::Bits {
+            input: Some(8),
+            weight: Some(8),
+            output: Some(8),
+        },
     }
 }
 
@@ -78,6 +84,12 @@ pub fn gemm() -> Workload {
         stride: [1, 1],
         pad: [0; 4],
         dilation: [1, 1],
+        // As compile writes them: the widths each layer runs at.
+        bits: cimopt_ir::Bits {
+            input: Some(8),
+            weight: Some(8),
+            output: Some(8),
+        },
     }
 }
 
