@@ -330,12 +330,14 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     exposed[1] += lag;
     let mut total = start + body + lag + drain + boot_out;
     // A double-buffered stream also bounds the latency by its port time (`timing::Port`); the
-    // body inside an input or weight stream's loop and the output drain follow it.
+    // body inside an input or weight stream's loop and the output drain follow it, and an
+    // output stream's port after its first two reads follows the first tile's work.
     for j in 0..steps {
         for o in Operand::ALL {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
-                    port.cycles.max(start + port.after_start)
+                    port.cycles
+                        .max(start + body_of[j + 1] + port.after_start)
                 } else {
                     port.cycles + body_of[j + 1] + drain + boot_out
                 };

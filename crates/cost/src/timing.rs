@@ -62,10 +62,13 @@ pub struct Port {
     pub step: usize,
     pub position: usize,
     pub cycles: f64,
-    /// Outputs: the port time that must follow the first activation, then the final copy back.
+    /// Outputs: the port time that must follow the first tile's work (one execution of the
+    /// body inside the stream's loop, from the first activation), then the final copy back.
     /// An output stream reads at most two tiles ahead (the second right after the first); it
-    /// writes each back only once the activations that produced it ended, and reads the next
-    /// only after that. 0 for inputs and weights, which run ahead without bound.
+    /// writes the first back only once the activations that produced it ended and the output
+    /// transfers below wrote it back up to the stream's level, and reads the next only after
+    /// that: those write-backs below, then every port transfer but the first two reads. 0 for
+    /// inputs and weights, which run ahead without bound.
     pub after_start: f64,
 }
 
@@ -145,9 +148,10 @@ impl OperandTiming {
             if s.double && s.cycles > 0.0 {
                 let port = k * s.cycles * entries * s.factor as f64;
                 let (cycles, after_start) = if o == Operand::O {
+                    let below: f64 = steps[i + 1..].iter().map(|s| s.cycles).sum();
                     (
                         boot + 2.0 * above + port + boot,
-                        (port - 2.0 * s.cycles).max(0.0) + boot,
+                        below + (port - 2.0 * s.cycles).max(0.0) + boot,
                     )
                 } else {
                     (boot + above + port, 0.0)

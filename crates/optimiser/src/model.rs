@@ -438,18 +438,24 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         .push(Expression::from(latency).geq(sum_over(oo, &|p| {
             p.timing.ports.iter().map(|q| q.cycles).fold(0.0, f64::max) / tau
         })));
-    // An output stream's port after the first activation (`cimopt_cost::timing::Port`).
-    b.rows.push(Expression::from(latency).geq(
-        Expression::from(start)
-            + sum_over(oo, &|p| {
-                p.timing
-                    .ports
-                    .iter()
-                    .map(|q| q.after_start)
-                    .fold(0.0, f64::max)
-                    / tau
-            }),
-    ));
+    // An output stream's port after the first tile's work (`cimopt_cost::timing::Port`): one
+    // row per position, a placement without an output stream there getting −M (as above).
+    let positions: std::collections::BTreeSet<usize> = inp.profiles[oo.index()]
+        .iter()
+        .flat_map(|p| p.timing.ports.iter().map(|q| q.position))
+        .collect();
+    for position in positions {
+        let e = sum_over(oo, &|p| {
+            p.timing
+                .ports
+                .iter()
+                .filter(|q| q.position == position)
+                .map(|q| q.after_start / tau)
+                .fold(-big_m, f64::max)
+        });
+        b.rows
+            .push(Expression::from(latency).geq(Expression::from(start) + body_after(position) + e));
+    }
 
     // Energy, in units of the reference: memory (exact per placement) + MAC + leakage.
     let mut mem = Expression::default();
