@@ -21,7 +21,9 @@
 //! lag       = max over input/weight streams s of
 //!             (bootstrap_o + fill_o + most s ever falls behind the activations) − start
 //! latency   = max( start + body(0) + max(0, lag) + Σ_j c_O(j) + bootstrap_out,
-//!                  the streams' port times )
+//!                  the streams' port times,
+//!                  start + body(j+1) + Σ_{k > j} c_O(k) + an output stream's port time
+//!                    after its first two reads, for each output stream at loop j )
 //! start     = max_o (bootstrap_o + Σ_j c_o(j))
 //! ```
 //! where `c_o(j)` is the cycles of the tile transfer loop `j` fires for operand `o` (0 when it

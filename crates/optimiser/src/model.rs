@@ -5,13 +5,13 @@
 //! fixed by the skeleton, leakage is linear in latency. Latency is the cost model's recursion
 //! (`crates/cost/src/lib.rs`) stated over continuous variables — one body time per loop, one
 //! boundary wait, first wait and serial wait per loop, one refill chain per (loop, operand), one
-//! stream deficit per nest position — with every term the cost model takes a maximum of as an
-//! epigraph row. Where the cost model subtracts a maximum (a refill that waits for a
-//! double-buffered child, the head start of a stream) the row uses a term that is never larger
-//! than the true one. So for every placement triple the cost model's own values satisfy every
-//! row: the MILP's optimum is a lower bound on the true optimum of the skeleton, and it equals
-//! the cost model wherever those relaxed terms are not the ones that decide (measured in
-//! `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
+//! stream deficit per nest position, two running sums per loop and input or weight stream
+//! position (an input or weight stream's lag, `cimopt_cost::timing::stream_lag`), one row per
+//! output stream position for its port after the first tile's work — with every term the cost
+//! model takes a maximum of as an epigraph row. So for every placement triple the cost model's
+//! own values satisfy every row: the MILP's optimum is a lower bound on the true optimum of the
+//! skeleton, and the two are equal on each skeleton's fastest triple (tested in
+//! `tests/exhaustive.rs`; `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
 //! cuts it off until the bound meets the best true value (see `crate::solve_skeleton`).
 
 use crate::profile::Profile;
