@@ -48,7 +48,7 @@ pub struct Transfer {
     pub child_elems: u64,
     /// Cycles per transfer: ⌈tile·precision / bandwidth⌉, +1 register rule; 0 when not firing.
     pub cycles: u64,
-    /// Whether the transfer overlaps the child's work on its previous tile (see [`overlaps`]).
+    /// Whether the transfer overlaps the child's work on its previous tile (see `overlaps`).
     pub double: bool,
     /// Whether the child double-buffers the operand in the simulator's sense: an output's
     /// previous tile is written back after the next one is read, not before. Differs from

@@ -55,7 +55,7 @@ impl StepTiming {
 /// A double-buffered stream's port time: every transfer it makes back to back, plus what must
 /// precede its first (inputs, weights: the bootstrap and the transfers above; outputs also the
 /// final copy back). The body inside the stream's loop and the output drain follow an input or
-/// weight stream; [`crate::latency`] and the MILP add them.
+/// weight stream; the latency recursion ([`crate::evaluate`]) and the MILP add them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Port {
     /// Index of the step in [`OperandTiming::steps`].
