@@ -338,8 +338,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         for o in Operand::ALL {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
-                    port.cycles
-                        .max(start + body_of[j + 1] + port.after_start)
+                    port.cycles.max(start + body_of[j + 1] + port.after_start)
                 } else {
                     port.cycles + body_of[j + 1] + drain + boot_out
                 };

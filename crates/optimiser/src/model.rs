@@ -453,8 +453,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .map(|q| q.after_start / tau)
                 .fold(-big_m, f64::max)
         });
-        b.rows
-            .push(Expression::from(latency).geq(Expression::from(start) + body_after(position) + e));
+        b.rows.push(
+            Expression::from(latency).geq(Expression::from(start) + body_after(position) + e),
+        );
     }
 
     // Energy, in units of the reference: memory (exact per placement) + MAC + leakage.
