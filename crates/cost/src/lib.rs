@@ -9,26 +9,42 @@
 //! ```text
 //! body(MAC) = t_MAC
 //! body(i)   = F_i · body(i+1) + (F_i − 1) · wait(i)
-//! wait(i)   = max( max_o serial_o(i),                        operands' chains run in parallel
-//!                 max_{j ≥ i, o double at j} k_o·c_o(j) − body(j+1) )  a stream slower than
-//!                                                                 what it feeds
-//! serial_o(i) = Σ_{j ≥ i, single} c_o(j)      (I, W: double-buffered transfers are prefetched)
-//! serial_O(i) = Σ_{j > i} 2·c_O(j) + [single at i] 2·c_O(i)     (write back, then re-read)
-//! latency   = max_o (bootstrap_o + Σ_j c_o(j)) + body(0) + Σ_j c_O(j) + bootstrap_out
+//!             (a double-buffered output loop: the larger of that, with its first boundary
+//!              waiting for one output read, and its output port's path
+//!              2·body(i+1) + (F_i − 2)·2·c_O(i) + the output transfers inside)
+//! wait(i)   = max( max_o chain_o(i),                          operands' chains run in parallel
+//!                 max_{j ≥ i, O double at j} 2·c_O(j) − body(j+1) )  an output stream slower
+//!                                                                  than what it feeds
+//! chain_I,W(i) = max over single-buffered refills inside i of (transfers down − what the
+//!                refilled level overlapped since it was last released)
+//! chain_O(i)   = Σ_{j > i} 2·c_O(j) + what loop i's own output transfer exposes
+//! lag       = max over input/weight streams s of
+//!             (bootstrap_o + fill_o + most s ever falls behind the activations) − start
+//! latency   = max( start + body(0) + max(0, lag) + Σ_j c_O(j) + bootstrap_out,
+//!                  the streams' port times,
+//!                  start + body(j+1) + Σ_{k > j} c_O(k) + an output stream's port time
+//!                    after its first two reads, for each output stream at loop j )
+//! start     = max_o (bootstrap_o + Σ_j c_o(j))
 //! ```
 //! where `c_o(j)` is the cycles of the tile transfer loop `j` fires for operand `o` (0 when it
-//! fires none), "double" is the child level's double-buffer flag, `k_O = 2` (an output tile is
-//! read down and written back on the same port) and `k_I = k_W = 1`. Every term is a max of
-//! sums of per-loop constants, which is what lets the optimiser state it linearly. The terms
-//! (refill chains and what they overlap, output chains, streams, port times) are stated once, in
-//! [`timing`]; this crate folds them into numbers and the optimiser's MILP into rows.
+//! fires none) and "double" means the transfer overlaps the child's work on its previous tile.
+//! An input or weight stream runs ahead of the activations without bound (the single-buffered
+//! refills above it wait for its sends only and add to it), so what it costs is the largest
+//! running sum of its shortfall over its tiles (`timing::stream_lag`); an output stream reads
+//! at most two tiles ahead of its write-backs. Every term is a max of sums of per-loop
+//! constants and of such running sums, which is what lets the optimiser state it linearly. The
+//! terms are stated once, in [`timing`]; this crate folds them into numbers and the
+//! optimiser's MILP into rows. `docs/optimiser.md` ("What the cost model models") says which
+//! of the simulator's rules each term follows and how well it predicts the simulator.
 
 pub mod nest;
 pub mod timing;
 
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
-use timing::{Slack, output_chain, refill_terms, ways};
+use timing::{
+    Slack, loops_outside, output_chain, output_inner, refill_terms, stream_extra, stream_lag, ways,
+};
 
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{Mapping, Workload};
@@ -184,32 +200,32 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut wait_of = vec![0.0f64; steps];
     let mut chain_of = vec![[0.0f64; 3]; steps];
     body_of[steps] = body;
-    // Exposed cycles of one execution: mode switch, mismatch, write-back, then the part of the
-    // mismatch due to each operand's stream.
-    let mut exposed = [0.0f64; 6];
-    // The largest stream deficit at this loop or inside it, and whose stream it is.
-    let mut deficit = (0.0f64, Operand::I);
+    // Exposed cycles of one execution: mode switch, mismatch, write-back.
+    let mut exposed = [0.0f64; 3];
+    // The largest output stream deficit at this loop or inside it.
+    let mut deficit = 0.0f64;
+    let body_after = |body_of: &[f64], position: usize| body_of[loop_step[position.div_ceil(2)]];
     for i in (0..steps).rev() {
         let f = n.steps[i].factor as f64;
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
         // An input or weight chain is its largest refill term (`timing::refill_terms`), its
         // slack valued with the bodies and waits of the loops inside.
-        let body_after = |position: usize| body_of[loop_step[position.div_ceil(2)]];
         let refill = |o: Operand| -> f64 {
             refill_terms(&timing[o.index()].steps, i)
                 .iter()
                 .map(|term| {
                     let slack = match term.slack {
                         Slack::None => 0.0,
-                        Slack::Stream { k, next } => {
-                            body_after(next).max(body_after(k) - term.sends_cycles)
-                        }
                         Slack::BodyWait(j) => {
                             let next = loop_step[j];
                             body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
                         }
                         Slack::Body(j) => body_of[loop_step[j]],
+                        Slack::SyncWait(j) => {
+                            let next = loop_step[j];
+                            body_of[next + 1] + wait_of[next]
+                        }
                     };
                     term.after - slack
                 })
@@ -217,60 +233,55 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         };
         let outputs = &timing[oo.index()].steps;
         let chains = [refill(oi), refill(ow), output_chain(outputs, positions[i])];
-        // A double-buffered transfer of loop i streams ahead; it stalls the next activation
-        // only when it takes longer than the child it overlaps.
-        let stream = Operand::ALL.map(|o| {
-            let st = &timing[o.index()].steps[i];
-            if st.double {
-                st.stream_cycles(o) - child
-            } else {
-                0.0
-            }
-        });
+        // A double-buffered output transfer of loop i streams ahead by one tile at most (it
+        // cannot read the next tile before writing the previous one back): slower than the
+        // child it overlaps, it stalls every boundary at or outside its loop. Input and weight
+        // streams run ahead without bound; they are valued after the recursion.
+        let out_stream = if double(i, oo) {
+            timing[oo.index()].steps[i].stream_cycles(oo) - child
+        } else {
+            0.0
+        };
         let serial_wait = chains.iter().cloned().fold(0.0, f64::max);
-        // A stream delivers once per iteration of its own loop, also across the boundaries of
-        // loops outside it: its deficit applies at every boundary at or outside its loop.
         let inner_deficit = deficit;
-        for o in Operand::ALL {
-            if stream[o.index()] > deficit.0 {
-                deficit = (stream[o.index()], o);
-            }
-        }
-        let wait = serial_wait.max(deficit.0);
+        deficit = deficit.max(out_stream);
+        let wait = serial_wait.max(deficit);
         // A double-buffered output reads its second tile right after the first, before any
         // write-back: the first boundary of each execution only needs one transfer.
         let first_wait = if double(i, oo) && f > 1.0 {
-            let own_in = stream[oi.index()].max(stream[ow.index()]);
-            serial_wait
-                .max(inner_deficit.0)
-                .max(own_in)
-                .max(c(i, oo) - child)
+            serial_wait.max(inner_deficit).max(c(i, oo) - child)
         } else {
             wait
         };
-        body = if f > 1.0 {
+        body = if f > 1.0 && double(i, oo) {
+            // A double-buffered output loop: either every boundary waits for the chains and
+            // the streams inside (the first only for one output read), or the output stream's
+            // port decides, from the end of the first tile's work and its write-back below
+            // (`timing::output_inner`): two transfers per tile after it, never the chains'
+            // wait on top. The port then ends the loop behind the last activation: its last
+            // write-back and the flush follow the last read, not the last activation, so the
+            // flush the next boundary counts from the end starts that much later.
+            let inner_wait = serial_wait.max(inner_deficit);
+            let chains_path = f * child + (f - 2.0) * inner_wait + first_wait;
+            let port_path = 2.0 * child
+                + (f - 2.0) * (out_stream + child)
+                + output_inner(outputs, positions[i]).max(c(i, oo) - child);
+            chains_path.max(port_path)
+        } else if f > 1.0 {
             f * child + (f - 2.0) * wait + first_wait
         } else {
             child
         };
         let mut e = exposed.map(|x| x * f);
         if f > 1.0 {
-            let stalls = (f - 2.0) * wait + first_wait;
-            if deficit.0 > serial_wait {
-                let excess = (f - 2.0) * (wait - serial_wait) + (first_wait - serial_wait).max(0.0);
-                e[1] += excess;
-                e[3 + deficit.1.index()] += excess;
-                let rest = stalls - excess;
-                e[if chains[2] >= chains[0].max(chains[1]) {
-                    2
-                } else {
-                    0
-                }] += rest;
-            } else if chains[2] >= chains[0].max(chains[1]) {
-                e[2] += stalls;
+            let stalls = body - f * child;
+            let excess = (stalls - (f - 1.0) * serial_wait).max(0.0);
+            e[1] += excess;
+            e[if chains[2] >= chains[0].max(chains[1]) {
+                2
             } else {
-                e[0] += stalls;
-            }
+                0
+            }] += stalls - excess;
         }
         exposed = e;
         body_of[i] = body;
@@ -292,26 +303,42 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let boot_in = Operand::ALL.iter().map(|&o| boot(o)).fold(0.0, f64::max);
     let drain = fill(oo);
     let boot_out = boot(oo);
-    // An input or weight stream that limits the pace starts as soon as its operand is in
-    // place, not when the slowest operand is, and runs ahead without bound: the head start
-    // absorbs part of its stalls. An output stream cannot run ahead of the write-backs.
-    let head_start: f64 = [oi, ow]
+    // An input or weight stream runs ahead of the activations without bound, from the moment
+    // its operand is in place: it delays the nest by the most it ever falls behind, less its
+    // head start (`timing::stream_lag`).
+    let lag = [oi, ow]
         .iter()
-        .map(|&o| {
-            (start - boot(o) - fill(o))
-                .min(exposed[3 + o.index()])
-                .max(0.0)
+        .flat_map(|&o| {
+            let steps = &timing[o.index()].steps;
+            steps
+                .iter()
+                .filter(|s| s.double && s.cycles > 0.0)
+                .map(move |s| (o, s))
+                .collect::<Vec<_>>()
         })
-        .sum();
-    exposed[1] -= head_start;
-    let mut total = start + body - head_start + drain + boot_out;
+        .map(|(o, s)| {
+            let steps = &timing[o.index()].steps;
+            let gaps: Vec<(f64, f64, f64)> = loops_outside(s.position)
+                .map(|k| {
+                    let i = loop_step[k];
+                    let extra = stream_extra(steps, s.position, k);
+                    (n.steps[i].factor as f64, wait_of[i], extra)
+                })
+                .collect();
+            let behind = stream_lag(s.stream_cycles(o), body_after(&body_of, s.position), &gaps);
+            boot(o) + fill(o) + behind - start
+        })
+        .fold(0.0f64, f64::max);
+    exposed[1] += lag;
+    let mut total = start + body + lag + drain + boot_out;
     // A double-buffered stream also bounds the latency by its port time (`timing::Port`); the
-    // body inside an input or weight stream's loop and the output drain follow it.
+    // body inside an input or weight stream's loop and the output drain follow it, and an
+    // output stream's port after its first two reads follows the first tile's work.
     for j in 0..steps {
         for o in Operand::ALL {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
-                    port.cycles
+                    port.cycles.max(start + body_of[j + 1] + port.after_start)
                 } else {
                     port.cycles + body_of[j + 1] + drain + boot_out
                 };

@@ -48,8 +48,13 @@ pub struct Transfer {
     pub child_elems: u64,
     /// Cycles per transfer: ⌈tile·precision / bandwidth⌉, +1 register rule; 0 when not firing.
     pub cycles: u64,
-    /// Whether the child level double-buffers this operand.
+    /// Whether the transfer overlaps the child's work on its previous tile (see `overlaps`).
     pub double: bool,
+    /// Whether the child double-buffers the operand in the simulator's sense: an output's
+    /// previous tile is written back after the next one is read, not before. Differs from
+    /// [`Transfer::double`] only into the array of a ping-pong macro from a level that holds
+    /// one copy.
+    pub delayed_writeback: bool,
     /// Whether the tile passes through the operand's register on its way to the MAC array
     /// (the innermost used level is not the register).
     pub via_register: bool,
@@ -132,6 +137,15 @@ fn anchor_once(steps: &mut Vec<Step>, t: &Target) -> bool {
         }
     }
     false
+}
+
+/// Whether a transfer of `o` from `from` into `to` overlaps the work on the child's previous
+/// tile: the child double-buffers `o`. Into the MAC array (double-buffered exactly when the
+/// macro is ping-pong) the sending level must also double-buffer `o`: a level that holds one
+/// copy is released only when the activation that reads it ends (the simulator's leaf sync),
+/// so its next send waits for that activation as a single-buffered one does.
+fn overlaps(t: &Target, m: &Mapping, from: usize, to: usize, o: Operand) -> bool {
+    double_buffered(t, m, to, o) && (to < t.compute_level() || double_buffered(t, m, from, o))
 }
 
 impl Nest {
@@ -250,7 +264,8 @@ impl Nest {
                         tile_elems,
                         child_elems,
                         cycles,
-                        double: double_buffered(t, m, to, o),
+                        double: overlaps(t, m, from, to, o),
+                        delayed_writeback: double_buffered(t, m, to, o),
                         via_register,
                     }
                 })

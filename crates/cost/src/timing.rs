@@ -33,10 +33,16 @@ pub struct StepTiming {
     pub factor: u64,
     /// Transfer cycles of one firing (0 when the step does not move this operand).
     pub cycles: f64,
-    /// Whether the step's child level double-buffers the operand.
+    /// Whether the step's transfer overlaps the child's work on its previous tile (the child
+    /// double-buffers the operand; into the array, the sending level too).
     pub double: bool,
     /// Whether the step feeds the MAC array directly.
     pub to_compute: bool,
+    /// The level the step sits at for the operand.
+    pub level: usize,
+    /// Outputs: the cycles of this step's own transfers that each boundary of its loop waits
+    /// for ([`output_chain`]); 0 for inputs and weights.
+    pub own_chain: f64,
 }
 
 impl StepTiming {
@@ -49,13 +55,21 @@ impl StepTiming {
 /// A double-buffered stream's port time: every transfer it makes back to back, plus what must
 /// precede its first (inputs, weights: the bootstrap and the transfers above; outputs also the
 /// final copy back). The body inside the stream's loop and the output drain follow an input or
-/// weight stream; [`crate::latency`] and the MILP add them.
+/// weight stream; the latency recursion ([`crate::evaluate`]) and the MILP add them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Port {
     /// Index of the step in [`OperandTiming::steps`].
     pub step: usize,
     pub position: usize,
     pub cycles: f64,
+    /// Outputs: the port time that must follow the first tile's work (one execution of the
+    /// body inside the stream's loop, from the first activation), then the final copy back.
+    /// An output stream reads at most two tiles ahead (the second right after the first); it
+    /// writes the first back only once the activations that produced it ended and the output
+    /// transfers below wrote it back up to the stream's level, and reads the next only after
+    /// that: those write-backs below, then every port transfer but the first two reads. 0 for
+    /// inputs and weights, which run ahead without bound.
+    pub after_start: f64,
 }
 
 /// An operand's transfers along an executed nest.
@@ -95,12 +109,33 @@ impl OperandTiming {
                 2 * loops_before - 1
             };
             let tr = &n.transfers[i][o.index()];
+            let c = tr.cycles as f64;
+            let own_chain = if o != Operand::O {
+                0.0
+            } else if !tr.delayed_writeback {
+                // Written back right after the child, then the next tile read.
+                2.0 * c
+            } else {
+                // The previous tile is written back after the next one is read. A step of the
+                // operand at the same level inside this loop (a loop the tile does not depend
+                // on, or an anchor) makes the child wait for that level, so for the write-back;
+                // without one, the write-back overlaps the next tile's work.
+                let level = s.level[o.index()];
+                let synced = n.steps[i + 1..]
+                    .iter()
+                    .any(|inner| inner.level[o.index()] == level);
+                let writeback = if synced { c } else { 0.0 };
+                // A level the array releases only when an activation ends cannot read ahead.
+                writeback + if tr.double { 0.0 } else { c }
+            };
             steps.push(StepTiming {
                 position,
                 factor: s.factor,
-                cycles: tr.cycles as f64,
+                cycles: c,
                 double: tr.double,
                 to_compute: tr.to == t.compute_level(),
+                level: s.level[o.index()],
+                own_chain,
             });
         }
         let boot = bootstrap_cycles(t, n, o);
@@ -112,12 +147,17 @@ impl OperandTiming {
         for (i, s) in steps.iter().enumerate() {
             if s.double && s.cycles > 0.0 {
                 let port = k * s.cycles * entries * s.factor as f64;
-                let cycles = if o == Operand::O {
-                    boot + 2.0 * above + port + boot
+                let (cycles, after_start) = if o == Operand::O {
+                    let below: f64 = steps[i + 1..].iter().map(|s| s.cycles).sum();
+                    (
+                        boot + 2.0 * above + port + boot,
+                        below + (port - 2.0 * s.cycles).max(0.0) + boot,
+                    )
                 } else {
-                    boot + above + port
+                    (boot + above + port, 0.0)
                 };
                 ports.push(Port {
+                    after_start,
                     step: i,
                     position: s.position,
                     cycles,
@@ -152,9 +192,11 @@ pub enum Slack {
     /// decides:
     /// `body(j + 1) + max(0, wait(j) − chain(j, o))`.
     BodyWait(usize),
-    /// A level streaming into a double-buffered child, sending from position `k` to position
-    /// `next`: `max(body after next, body after k − sends·c)` ([`RefillTerm::sends_cycles`]).
-    Stream { k: usize, next: usize },
+    /// The body inside loop `j` plus loop `j`'s whole boundary wait: the level is last released
+    /// at loop `j`'s last boundary, as that boundary starts (a loop of the operand at the
+    /// level inside its send waits there for the child, which the last activation released):
+    /// `body(j + 1) + wait(j)`.
+    SyncWait(usize),
 }
 
 /// One refill term of an input or weight chain: `after − slack`.
@@ -163,9 +205,6 @@ pub struct RefillTerm {
     /// The transfers from the refilled level down to the array, cycles.
     pub after: f64,
     pub slack: Slack,
-    /// For [`Slack::Stream`]: the sends into the double-buffered child over one execution of
-    /// the refilled level's loop, cycles.
-    pub sends_cycles: f64,
 }
 
 /// The refill terms of an input or weight chain at a boundary of the loop at step `from` (the
@@ -180,53 +219,119 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
         .collect();
     let mut out = Vec::new();
     for (pos, &k) in fired.iter().enumerate() {
-        if steps[k].double {
+        // A level sending into a double-buffered child never waits for it: the refills above
+        // it wait only for its sends, not for the activations. They belong to that stream
+        // (`stream_extra`), not to any boundary's chain.
+        if steps[k].double || fired[pos + 1..].iter().any(|&j| steps[j].double) {
             continue;
         }
         let after: f64 = fired[pos..].iter().map(|&l| steps[l].cycles).sum();
-        let mut sends_cycles = 0.0;
         let slack = match fired.get(pos + 1).map(|&j| (j, &steps[j])) {
             None => Slack::None,
             Some((_, next)) if next.to_compute => Slack::None,
-            // Sending into a double-buffered child the level streams its tile out ahead of the
-            // work that consumes it, and idles for the rest of that work.
-            Some((jn, next)) if next.double => {
-                let sends: u64 = steps[k + 1..=jn].iter().map(|s| s.factor).product();
-                sends_cycles = sends as f64 * next.cycles;
-                Slack::Stream {
-                    k: steps[k].position,
-                    next: next.position,
-                }
+            // Every loop of the operand at the level waits, at each of its iterations, for the
+            // child to be free, and the level is busy until then: with such a loop inside the
+            // send, the level is released at that loop's last boundary (the innermost one
+            // repeating), as the activation before it ends.
+            Some((jn, _)) if synced_inside(steps, jn).is_some() => {
+                let m = synced_inside(steps, jn).expect("just checked");
+                Slack::SyncWait((steps[m].position - 1) / 2)
             }
             // Its last send opens the last iteration of `next`; when another operand decides
             // that boundary, the send happens early in it.
             Some((_, next)) if next.factor > 1 => Slack::BodyWait((next.position - 1) / 2),
             Some((_, next)) => Slack::Body(next.position.div_ceil(2)),
         };
-        out.push(RefillTerm {
-            after,
-            slack,
-            sends_cycles,
-        });
+        out.push(RefillTerm { after, slack });
     }
     out
 }
 
-/// The output chain at a boundary of the loop at `position` (a loop's, `2i + 1`): the partial
-/// sum is written back and the next read at every loop inside, and at this loop unless it is
-/// double-buffered.
-pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
-    let inner: f64 = steps
+/// The part of the output chain at `position` inside it: every output transfer below is
+/// written back and read again.
+pub fn output_inner(steps: &[StepTiming], position: usize) -> f64 {
+    steps
         .iter()
         .filter(|s| s.position > position)
         .map(|s| 2.0 * s.cycles)
-        .sum();
+        .sum()
+}
+
+/// The innermost loop with more than one iteration among the steps of the operand at the level
+/// of step `send` that lie inside it, when that level sends single-buffered (into a level, not
+/// the array); `None` when there is none.
+fn synced_inside(steps: &[StepTiming], send: usize) -> Option<usize> {
+    let level = steps[send].level;
+    (send + 1..steps.len())
+        .take_while(|&j| steps[j].level == level)
+        .filter(|&j| steps[j].factor > 1)
+        .last()
+}
+
+/// The output chain at a boundary of the loop at `position` (a loop's, `2i + 1`): the partial
+/// sum is written back and the next read at every loop inside, and at this loop what its own
+/// transfers expose ([`StepTiming::own_chain`]: both unless the child double-buffers).
+pub fn output_chain(steps: &[StepTiming], position: usize) -> f64 {
+    let inner = output_inner(steps, position);
     let own: f64 = steps
         .iter()
-        .filter(|s| s.position == position && !s.double)
-        .map(|s| 2.0 * s.cycles)
+        .filter(|s| s.position == position)
+        .map(|s| s.own_chain)
         .sum();
     inner + own
+}
+
+/// The loops (by index, outer to inner) whose boundaries an input or weight stream sending at
+/// `position` delivers across: its own when it sits at a loop, and every loop outside it.
+pub fn loops_outside(position: usize) -> std::ops::Range<usize> {
+    0..position.div_ceil(2)
+}
+
+/// How far an input or weight stream falls behind the activations at most, cycles: the
+/// largest, over its tiles, of the time it needs to deliver them minus the time the nest
+/// takes to consume them without it. A stream sends one tile per iteration of its loop, each
+/// in `cycles`, back to back from its start, and refills the level it sends from in between
+/// (`extra` at a boundary, [`stream_extra`]); the nest consumes one in `inner` (the body
+/// inside the stream's loop) plus, between two tiles, the wait of the boundary crossed
+/// (`gaps`: per loop outer to inner, at and outside the stream's, its trip count, boundary
+/// wait and the stream's extra cycles there). Outer
+/// boundaries give a stream time to get ahead, which it keeps (it runs ahead without bound),
+/// so what counts is the largest running sum: over one execution of loop `k`,
+/// `S_k = F_k·S_{k+1} + (F_k − 1)·d_k` and `P_k = P_{k+1} + max(0, (F_k − 1)·(S_{k+1} + d_k))`,
+/// with `d_k = cycles + extra_k − inner − wait_k`; the answer is `P_0`. The MILP states the same
+/// recursion with one pair of variables per loop.
+pub fn stream_lag(cycles: f64, inner: f64, gaps: &[(f64, f64, f64)]) -> f64 {
+    let (mut sum, mut prefix) = (0.0f64, 0.0f64);
+    for &(f, wait, extra) in gaps.iter().rev() {
+        if f > 1.0 {
+            let d = cycles + extra - inner - wait;
+            prefix += ((f - 1.0) * (sum + d)).max(0.0);
+            sum = f * sum + (f - 1.0) * d;
+        }
+    }
+    prefix
+}
+
+/// The cycles the input or weight stream at `position` spends refilling the level it sends
+/// from when the nest crosses a boundary of loop `k`: the single-buffered transfers directly
+/// above it (up to a double-buffered one, a stream of its own) that sit at loop `k` or inside
+/// it. They wait only for the stream's sends, so they add to its time, not to any boundary's
+/// chain ([`refill_terms`]).
+pub fn stream_extra(steps: &[StepTiming], position: usize, k: usize) -> f64 {
+    let Some(stream) = steps
+        .iter()
+        .position(|s| s.position == position && s.double && s.cycles > 0.0)
+    else {
+        return 0.0;
+    };
+    steps[..stream]
+        .iter()
+        .rev()
+        .filter(|s| s.cycles > 0.0)
+        .take_while(|s| !s.double)
+        .filter(|s| s.position > 2 * k)
+        .map(|s| s.cycles)
+        .sum()
 }
 
 /// The cycles a double-buffered stream of `o` at `position` spends on its port per iteration

@@ -302,6 +302,7 @@ fn solve_skeleton(
     opts: &Options,
     inc: &mut Incumbent,
     deadline: Instant,
+    observe: &mut dyn FnMut(&Mapping),
 ) -> SkeletonOutcome {
     let mut excluded: Vec<[usize; 3]> = Vec::new();
     let mut out = SkeletonOutcome {
@@ -374,6 +375,7 @@ fn solve_skeleton(
             Operand::ALL.map(|o| &space.placements[o.index()][choice[o.index()]]),
         );
         if check(t, w, &m).is_empty() {
+            observe(&m);
             let c = evaluate(t, w, &m);
             let v = opts.objective.of(&c);
             log::debug!(
@@ -439,7 +441,7 @@ pub fn optimise_skeleton(
         milp_objective: None,
     };
     let deadline = Instant::now() + std::time::Duration::from_secs_f64(opts.time_limit_s);
-    let o = solve_skeleton(t, w, space, opts, &mut inc, deadline);
+    let o = solve_skeleton(t, w, space, opts, &mut inc, deadline, &mut |_| {});
     (inc.mapping, inc.cost, o.bound, o.complete)
 }
 
@@ -499,6 +501,19 @@ pub fn optimise_from(
     w: &Workload,
     opts: &Options,
     hint: Option<&Mapping>,
+) -> Result<Optimised, MapError> {
+    optimise_observed(t, w, opts, hint, &mut |_| {})
+}
+
+/// [`optimise_from`], showing `observe` every valid mapping the MILP proposes before it is
+/// priced, accepted or rejected: what the search looks at, for tests that hold the cost model
+/// to the simulator there.
+pub fn optimise_observed(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    hint: Option<&Mapping>,
+    observe: &mut dyn FnMut(&Mapping),
 ) -> Result<Optimised, MapError> {
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
@@ -567,7 +582,7 @@ pub fn optimise_from(
                 stats.stop_reasons.push(StopReason::PlacementLimit);
                 continue;
             };
-            let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+            let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline, observe);
             stats.skeletons_solved += 1;
             stats.milp_solves += o.solves;
             stats.rejected_by_simulator += o.rejected;
@@ -661,7 +676,7 @@ pub fn optimise_around(
             stats.stop_reasons.push(StopReason::PlacementLimit);
             continue;
         };
-        let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline);
+        let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline, &mut |_| {});
         stats.skeletons_solved += 1;
         stats.milp_solves += o.solves;
         stats.rejected_by_simulator += o.rejected;
@@ -768,4 +783,100 @@ pub fn exhaustive_skeleton(
         }
     }
     best
+}
+
+/// The best mapping of the layer's **whole** space by brute force, for each objective: every
+/// spatial candidate, every split of every trip count into loops, every loop order
+/// ([`cimopt_space::whole::skeletons`]), every placement of every operand with every
+/// double-buffer subset of the levels it uses ([`placements`]), priced by the cost model; ties
+/// go to the first in that order. `None` when the space holds more than `max_triples`
+/// placement triples, counted before anything is priced, or more spatial unrollings than
+/// [`cimopt_space::spatial::MAX_UNROLLINGS`] (or when no mapping fits). Judges by
+/// the cost model alone, like [`exhaustive`]: what it certifies is the cost model's optimum.
+pub fn exhaustive_whole(
+    t: &Target,
+    w: &Workload,
+    objectives: &[Objective],
+    home: [usize; 3],
+    max_triples: u64,
+) -> Option<Vec<WholeSpace>> {
+    let mut spaces = Vec::new();
+    let mut triples: u64 = 0;
+    for sk in cimopt_space::whole::skeletons(t, w, home).ok()? {
+        let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
+            continue;
+        };
+        triples += space
+            .placements
+            .iter()
+            .map(|p| p.len() as u64)
+            .product::<u64>();
+        if triples > max_triples {
+            return None;
+        }
+        spaces.push(space);
+    }
+    let mut best: Vec<Option<(Mapping, Cost, f64)>> = vec![None; objectives.len()];
+    let mut valid: u64 = 0;
+    // Levels several operands share are checked jointly, as `check` does: each placement's
+    // bits were computed on its own (they depend on that operand's levels alone).
+    let shared: Vec<usize> = (1..t.num_levels())
+        .filter(|&l| t.levels[l].holds.len() > 1)
+        .collect();
+    for space in &spaces {
+        let [pi, pw, po] = &space.profiles;
+        for (a, ia) in pi.iter().enumerate() {
+            for (b, ib) in pw.iter().enumerate() {
+                for (c, ic) in po.iter().enumerate() {
+                    let fits = shared.iter().all(|&l| {
+                        ia.bits[l] + ib.bits[l] + ic.bits[l] <= t.levels[l].capacity_bits
+                    });
+                    if !fits {
+                        continue;
+                    }
+                    valid += 1;
+                    let m = mapping_of(
+                        &space.skeleton,
+                        [
+                            &space.placements[0][a],
+                            &space.placements[1][b],
+                            &space.placements[2][c],
+                        ],
+                    );
+                    let cost = evaluate(t, w, &m);
+                    for (slot, objective) in best.iter_mut().zip(objectives) {
+                        let v = objective.of(&cost);
+                        if slot.as_ref().is_none_or(|b| v < b.2) {
+                            debug_assert!(check(t, w, &m).is_empty(), "{m:?}");
+                            *slot = Some((m.clone(), cost.clone(), v));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best.into_iter()
+        .map(|b| {
+            b.map(|(mapping, cost, objective)| WholeSpace {
+                mapping,
+                cost,
+                objective,
+                skeletons: spaces.len() as u64,
+                mappings: valid,
+            })
+        })
+        .collect()
+}
+
+/// The optimum of a layer's whole space for one objective ([`exhaustive_whole`]).
+#[derive(Clone, Debug)]
+pub struct WholeSpace {
+    pub mapping: Mapping,
+    pub cost: Cost,
+    /// The objective of `mapping` (cost model, true units).
+    pub objective: f64,
+    /// Skeletons with at least one placement of each operand.
+    pub skeletons: u64,
+    /// Valid mappings priced.
+    pub mappings: u64,
 }

@@ -5,18 +5,20 @@
 //! fixed by the skeleton, leakage is linear in latency. Latency is the cost model's recursion
 //! (`crates/cost/src/lib.rs`) stated over continuous variables — one body time per loop, one
 //! boundary wait, first wait and serial wait per loop, one refill chain per (loop, operand), one
-//! stream deficit per nest position — with every term the cost model takes a maximum of as an
-//! epigraph row. Where the cost model subtracts a maximum (a refill that waits for a
-//! double-buffered child, the head start of a stream) the row uses a term that is never larger
-//! than the true one. So for every placement triple the cost model's own values satisfy every
-//! row: the MILP's optimum is a lower bound on the true optimum of the skeleton, and it equals
-//! the cost model wherever those relaxed terms are not the ones that decide (measured in
-//! `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
+//! stream deficit per nest position, two running sums per loop and input or weight stream
+//! position (an input or weight stream's lag, `cimopt_cost::timing::stream_lag`), one row per
+//! output stream position for its port after the first tile's work — with every term the cost
+//! model takes a maximum of as an epigraph row. So for every placement triple the cost model's
+//! own values satisfy every row: the MILP's optimum is a lower bound on the true optimum of the
+//! skeleton, and the two are equal on each skeleton's fastest triple (tested in
+//! `tests/exhaustive.rs`; `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
 //! cuts it off until the bound meets the best true value (see `crate::solve_skeleton`).
 
 use crate::profile::Profile;
 use cimopt_cost::Objective;
-use cimopt_cost::timing::{Slack, output_chain, refill_terms, stream_cycles};
+use cimopt_cost::timing::{
+    Slack, output_chain, output_inner, refill_terms, stream_cycles, stream_extra,
+};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 use good_lp::{
@@ -134,6 +136,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     };
     let wait = per_loop(&mut b);
     let first_wait = per_loop(&mut b);
+    let wait_in = per_loop(&mut b);
     let serial_wait = per_loop(&mut b);
     let chain: Vec<Vec<Variable>> = (0..3).map(|_| per_loop(&mut b)).collect();
     let deficit: Vec<Variable> = (0..2 * n).map(|_| b.add(variable().min(0.0)).0).collect();
@@ -145,7 +148,6 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         }
     };
     let start = b.add(variable().min(0.0)).0;
-    let head: Vec<Variable> = (0..2).map(|_| b.add(variable().min(0.0)).0).collect();
     let (latency, latency_col) = b.add(variable().min(0.0));
 
     let sum_over = |o: Operand, f: &dyn Fn(&Profile) -> f64| -> Expression {
@@ -198,8 +200,8 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     // Refill chains of inputs and weights at each loop boundary, grouped by what they wait
     // for: chain[i][o] ≥ Σ_p after_p·x_p − slack.
     for o in [oi, ow] {
-        // Per group and placement: (after, after + sends·c), both scaled.
-        let mut groups: BTreeMap<(usize, Slack), BTreeMap<usize, (f64, f64)>> = BTreeMap::new();
+        // Per group and placement: the largest `after`, scaled.
+        let mut groups: BTreeMap<(usize, Slack), BTreeMap<usize, f64>> = BTreeMap::new();
         for (p, prof) in inp.profiles[o.index()].iter().enumerate() {
             let steps = &prof.timing.steps;
             for i in (0..n).filter(|&i| multi[i]) {
@@ -209,26 +211,18 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     .position(|s| s.position > 2 * i)
                     .unwrap_or(steps.len());
                 for term in refill_terms(steps, from) {
-                    let (after, slack) = (term.after, term.slack);
-                    let g = groups.entry((i, slack)).or_default();
-                    match slack {
-                        // Two sends of one placement in one stream group (anchors sharing a
-                        // position): keep the first; any one true term is a valid lower bound.
-                        Slack::Stream { .. } => {
-                            g.entry(p)
-                                .or_insert((after / tau, (after + term.sends_cycles) / tau));
-                        }
-                        _ => {
-                            let a = g.entry(p).or_insert((0.0, 0.0));
-                            a.0 = a.0.max(after / tau);
-                        }
-                    }
+                    let a = groups
+                        .entry((i, term.slack))
+                        .or_default()
+                        .entry(p)
+                        .or_insert(0.0);
+                    *a = a.max(term.after / tau);
                 }
             }
         }
         for ((i, slack), coefs) in groups {
             let mut e = Expression::default();
-            for (&p, &(a, _)) in &coefs {
+            for (&p, &a) in &coefs {
                 e.add_mul(a, x[o.index()][p].0);
             }
             match slack {
@@ -239,20 +233,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                     e -= wait[j];
                     e += chain[o.index()][j];
                 }
-                Slack::Stream { k, next } => {
-                    // chain ≥ min(after − body after next, after + sends·c − body after k).
-                    let big = coefs.values().map(|v| v.1).fold(0.0, f64::max);
-                    let u = b.add(variable().binary()).0;
-                    let mut e2 = Expression::default();
-                    for (&p, &(_, bb)) in &coefs {
-                        e2.add_mul(bb, x[o.index()][p].0);
-                    }
-                    e -= body_after(next);
-                    e.add_mul(-big, u);
-                    e2 -= body_after(k);
-                    e2 -= big;
-                    e2.add_mul(big, u);
-                    b.rows.push(Expression::from(chain[o.index()][i]).geq(e2));
+                Slack::SyncWait(j) => {
+                    e -= body_at(j + 1);
+                    e -= wait[j];
                 }
             }
             b.rows.push(Expression::from(chain[o.index()][i]).geq(e));
@@ -264,7 +247,9 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         let e = sum_over(oo, &|p| output_chain(&p.timing.steps, 2 * i + 1) / tau);
         b.rows.push(Expression::from(chain[oo.index()][i]).geq(e));
     }
-    // Stream deficits: a double-buffered transfer slower than the body it overlaps.
+    // Output stream deficits: a double-buffered output transfer slower than the body it
+    // overlaps stalls every boundary at or outside it (input and weight streams run ahead:
+    // their lag is stated below).
     let stream = |o: Operand, position: usize, p: &Profile| {
         stream_cycles(&p.timing.steps, o, position) / tau
     };
@@ -273,7 +258,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             b.rows
                 .push(Expression::from(deficit[s]).geq(Expression::from(deficit[s + 1])));
         }
-        for o in Operand::ALL {
+        for o in [oo] {
             let e = sum_over(o, &|p| stream(o, s, p));
             if (&e).linear_coefficients().next().is_none() {
                 continue;
@@ -293,41 +278,27 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         })
         .sum::<f64>()
         / tau;
-    // excess[i]: stall cycles in one execution of loop i beyond the serial chains (what a
-    // stream's head start can absorb), by the same recursion as the body.
-    let excess: Vec<Variable> = (0..n).map(|_| b.add(variable().min(0.0)).0).collect();
-    let excess_at = |j: usize| -> Expression {
-        if j == n {
-            Expression::from(0.0)
-        } else {
-            Expression::from(excess[j])
-        }
-    };
     for i in 0..n {
         if !multi[i] {
             b.rows.push(Expression::from(body[i]).eq(body_at(i + 1)));
-            b.rows
-                .push(Expression::from(excess[i]).eq(excess_at(i + 1)));
             continue;
         }
         for o in Operand::ALL {
             b.rows
                 .push(Expression::from(serial_wait[i]).geq(chain[o.index()][i]));
         }
-        b.rows.push(Expression::from(wait[i]).geq(serial_wait[i]));
+        // wait_in: the boundary wait without loop i's own output stream; wait: with it.
+        b.rows
+            .push(Expression::from(wait_in[i]).geq(serial_wait[i]));
+        b.rows
+            .push(Expression::from(wait_in[i]).geq(deficit_at(2 * i + 2)));
+        b.rows.push(Expression::from(wait[i]).geq(wait_in[i]));
         b.rows
             .push(Expression::from(wait[i]).geq(deficit_at(2 * i + 1)));
         b.rows
             .push(Expression::from(first_wait[i]).geq(serial_wait[i]));
         b.rows
             .push(Expression::from(first_wait[i]).geq(deficit_at(2 * i + 2)));
-        for o in [oi, ow] {
-            let e = sum_over(o, &|p| stream(o, 2 * i + 1, p));
-            if (&e).linear_coefficients().next().is_some() {
-                b.rows
-                    .push(Expression::from(first_wait[i]).geq(e - body_at(i + 1)));
-            }
-        }
         // A double-buffered output loop: its first boundary needs one output transfer;
         // otherwise the first wait is the wait.
         let o_double = |p: &Profile| {
@@ -356,32 +327,83 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
         b.rows
             .push(Expression::from(first_wait[i]).geq(Expression::from(wait[i]) - max_wait * y));
+        // The body: every boundary waits for the chains and inner streams (the first as
+        // above), or a double-buffered output stream's port decides from the end of the
+        // first tile's work (`cimopt_cost`'s latency): the larger.
         let f = factor[i];
         b.rows.push(
-            Expression::from(body[i]).eq(f * body_at(i + 1) + (f - 2.0) * wait[i] + first_wait[i]),
+            Expression::from(body[i])
+                .geq(f * body_at(i + 1) + (f - 2.0) * wait_in[i] + first_wait[i]),
         );
-        b.rows.push(
-            Expression::from(excess[i]).eq(f * excess_at(i + 1) + (f - 2.0) * wait[i]
-                - (f - 1.0) * serial_wait[i]
-                + first_wait[i]),
-        );
+        let port = sum_over(oo, &|p| (f - 2.0) * stream(oo, 2 * i + 1, p));
+        let inner = sum_over(oo, &|p| {
+            if stream(oo, 2 * i + 1, p) > 0.0 {
+                output_inner(&p.timing.steps, 2 * i + 1) / tau
+            } else {
+                0.0
+            }
+        });
+        // The port's end behind the last activation: the larger of the transfers below and
+        // one transfer less the last tile's work.
+        let own = sum_over(oo, &|p| stream(oo, 2 * i + 1, p) / 2.0);
+        b.rows
+            .push(Expression::from(body[i]).geq(2.0 * body_at(i + 1) + port.clone() + inner));
+        b.rows
+            .push(Expression::from(body[i]).geq(body_at(i + 1) + port + own));
     }
-    // Start, head start, drain and the total.
+    // Start, drain and the total.
     let ready = |o: Operand| sum_over(o, &|p| (p.timing.boot + p.timing.fill) / tau);
     for o in Operand::ALL {
         b.rows.push(Expression::from(start).geq(ready(o)));
     }
-    for (h, o) in head.iter().zip([oi, ow]) {
-        b.rows
-            .push((Expression::from(*h) + ready(o)).leq(Expression::from(start)));
-    }
-    b.rows
-        .push((Expression::from(head[0]) + head[1]).leq(excess_at(0)));
     let drain = ready(oo);
-    b.rows.push(
-        Expression::from(latency)
-            .geq(Expression::from(start) + body_at(0) - head[0] - head[1] + drain.clone()),
-    );
+    b.rows
+        .push(Expression::from(latency).geq(Expression::from(start) + body_at(0) + drain.clone()));
+    // Input and weight streams: the most a stream falls behind the activations
+    // (`cimopt_cost::timing::stream_lag`), after its operand's start, delays the nest. Per
+    // operand and position a stream may send from: its per-iteration cycles (0 for placements
+    // without a stream there), and over each loop at or outside it, outer to inner, the sum
+    // `S` and largest prefix `P` of what it falls behind, stated as the recursion.
+    for o in [oi, ow] {
+        let positions: std::collections::BTreeSet<usize> = inp.profiles[o.index()]
+            .iter()
+            .flat_map(|p| {
+                p.timing
+                    .steps
+                    .iter()
+                    .filter(|s| s.double && s.cycles > 0.0)
+                    .map(|s| s.position)
+            })
+            .collect();
+        for position in positions {
+            let cycles = sum_over(o, &|p| stream(o, position, p));
+            let inner = body_after(position);
+            let mut sum = Expression::from(0.0);
+            let mut prefix = Expression::from(0.0);
+            for k in cimopt_cost::timing::loops_outside(position).rev() {
+                if !multi[k] {
+                    continue;
+                }
+                let f = factor[k];
+                let extra = sum_over(o, &|p| stream_extra(&p.timing.steps, position, k) / tau);
+                let d = cycles.clone() + extra - inner.clone() - wait[k];
+                let p_k = b.add(variable().min(0.0)).0;
+                let s_k = b.add(variable()).0;
+                b.rows.push(Expression::from(p_k).geq(prefix.clone()));
+                b.rows.push(
+                    Expression::from(p_k)
+                        .geq(prefix.clone() + (f - 1.0) * (sum.clone() + d.clone())),
+                );
+                b.rows
+                    .push(Expression::from(s_k).eq(f * sum.clone() + (f - 1.0) * d));
+                sum = Expression::from(s_k);
+                prefix = Expression::from(p_k);
+            }
+            b.rows.push(
+                Expression::from(latency).geq(ready(o) + prefix + body_at(0) + drain.clone()),
+            );
+        }
+    }
     // Stream port bounds. For inputs and weights the body inside the stream's loop follows
     // its last transfer: a placement without a stream at that position gets −M, M bounding
     // body + drain − latency (the body never exceeds latency + 2·start).
@@ -416,6 +438,25 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         .push(Expression::from(latency).geq(sum_over(oo, &|p| {
             p.timing.ports.iter().map(|q| q.cycles).fold(0.0, f64::max) / tau
         })));
+    // An output stream's port after the first tile's work (`cimopt_cost::timing::Port`): one
+    // row per position, a placement without an output stream there getting −M (as above).
+    let positions: std::collections::BTreeSet<usize> = inp.profiles[oo.index()]
+        .iter()
+        .flat_map(|p| p.timing.ports.iter().map(|q| q.position))
+        .collect();
+    for position in positions {
+        let e = sum_over(oo, &|p| {
+            p.timing
+                .ports
+                .iter()
+                .filter(|q| q.position == position)
+                .map(|q| q.after_start / tau)
+                .fold(-big_m, f64::max)
+        });
+        b.rows.push(
+            Expression::from(latency).geq(Expression::from(start) + body_after(position) + e),
+        );
+    }
 
     // Energy, in units of the reference: memory (exact per placement) + MAC + leakage.
     let mut mem = Expression::default();

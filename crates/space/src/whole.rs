@@ -1,0 +1,168 @@
+//! Every skeleton of a layer's whole space, for brute force on small layers.
+//!
+//! The searches look at part of the space (templates, greedy's skeleton and its loop moves);
+//! what they prove or bound is only checked if something looks at all of it. A skeleton here
+//! is any spatial candidate of [`crate::spatial::enumerate`] with any split of each dim's
+//! temporal trip count into loops (every multiset of factors above 1 whose product is the trip
+//! count) in any order (every distinct permutation of those loops). Loops of trip count 1 are
+//! left out (one such loop stands in when every trip count is 1), as everywhere in the space:
+//! adding one never changes what is computed or moved, only where a level may wait.
+//! With each operand's placements (every level per loop, every double-buffer subset of the
+//! levels used, `cimopt_optimiser::placement`), that is every mapping of the layer.
+
+use crate::skeleton::Skeleton;
+use crate::spatial;
+use cimopt_ir::{SpatialFactor, Workload};
+use cimopt_target::{Dim, Target};
+
+/// Every multiset of factors above 1 whose product is `n`, each in non-increasing order
+/// (`[[]]` for 1).
+pub fn factorisations(n: u64) -> Vec<Vec<u64>> {
+    fn walk(n: u64, max: u64, current: &mut Vec<u64>, out: &mut Vec<Vec<u64>>) {
+        if n == 1 {
+            out.push(current.clone());
+            return;
+        }
+        for f in (2..=n.min(max)).rev() {
+            if n.is_multiple_of(f) {
+                current.push(f);
+                walk(n / f, f, current, out);
+                current.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(n, n, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The next distinct permutation in lexicographic order; false after the last.
+fn next_permutation<T: Ord>(v: &mut [T]) -> bool {
+    let Some(i) = (1..v.len()).rev().find(|&i| v[i - 1] < v[i]) else {
+        return false;
+    };
+    let j = (i..v.len())
+        .rev()
+        .find(|&j| v[j] > v[i - 1])
+        .expect("v[i] qualifies");
+    v.swap(i - 1, j);
+    v[i..].reverse();
+    true
+}
+
+/// Every distinct order of a multiset of loops.
+pub fn orders(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
+    let mut v: Vec<(usize, u64)> = loops.iter().map(|&(d, f)| (d.index(), f)).collect();
+    v.sort();
+    let mut out = Vec::new();
+    loop {
+        out.push(v.iter().map(|&(d, f)| (Dim::ALL[d], f)).collect());
+        if !next_permutation(&mut v) {
+            return out;
+        }
+    }
+}
+
+/// Every loop list (split and order) over the temporal trip counts `trips`.
+pub fn loop_lists(trips: &[u64; 8]) -> Vec<Vec<(Dim, u64)>> {
+    let mut multisets: Vec<Vec<(Dim, u64)>> = vec![Vec::new()];
+    for d in Dim::ALL {
+        let splits = factorisations(trips[d.index()]);
+        multisets = multisets
+            .iter()
+            .flat_map(|m| {
+                splits.iter().map(move |s| {
+                    let mut m = m.clone();
+                    m.extend(s.iter().map(|&f| (d, f)));
+                    m
+                })
+            })
+            .collect();
+    }
+    multisets
+        .iter()
+        .flat_map(|m| {
+            if m.is_empty() {
+                // The nest needs a loop: one of trip count 1, as the templates give.
+                vec![vec![(Dim::B, 1)]]
+            } else {
+                orders(m)
+            }
+        })
+        .collect()
+}
+
+/// Every skeleton of one spatial candidate.
+pub fn skeletons_of(w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> Vec<Skeleton> {
+    let (trips, padded) = spatial::trips(w, s);
+    loop_lists(&trips)
+        .into_iter()
+        .map(|loops| Skeleton {
+            spatial: s.to_vec(),
+            loops,
+            padded,
+            home,
+        })
+        .collect()
+}
+
+/// How many skeletons [`skeletons`] gives (to refuse a space too large before pricing it);
+/// an error when the layer has more spatial unrollings than [`spatial::MAX_UNROLLINGS`].
+pub fn count(t: &Target, w: &Workload) -> Result<u64, spatial::TooManyUnrollings> {
+    Ok(spatial::enumerate(t, w)?
+        .iter()
+        .map(|s| loop_lists(&spatial::trips(w, s).0).len() as u64)
+        .sum())
+}
+
+/// Every skeleton of the layer's whole space, spatial candidates in enumeration order; an
+/// error when the layer has more spatial unrollings than [`spatial::MAX_UNROLLINGS`].
+pub fn skeletons(
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+) -> Result<Vec<Skeleton>, spatial::TooManyUnrollings> {
+    Ok(spatial::enumerate(t, w)?
+        .iter()
+        .flat_map(|s| skeletons_of(w, s, home))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factorisations_are_every_multiset() {
+        assert_eq!(factorisations(1), vec![Vec::<u64>::new()]);
+        assert_eq!(factorisations(13), vec![vec![13]]);
+        assert_eq!(
+            factorisations(12),
+            vec![vec![12], vec![6, 2], vec![4, 3], vec![3, 2, 2]]
+        );
+        // 2⁴ has as many factorisations as 4 has partitions.
+        assert_eq!(factorisations(16).len(), 5);
+    }
+
+    #[test]
+    fn orders_are_distinct_and_complete() {
+        let l = [(Dim::K, 2), (Dim::K, 2), (Dim::C, 3)];
+        let o = orders(&l);
+        // 3! / 2! distinct orders.
+        assert_eq!(o.len(), 3);
+        let set: std::collections::BTreeSet<Vec<(usize, u64)>> = o
+            .iter()
+            .map(|v| v.iter().map(|&(d, f)| (d.index(), f)).collect())
+            .collect();
+        assert_eq!(set.len(), 3);
+        // Splits of 12 (12; 6·2; 4·3; 3·2·2) in every order: 1 + 2 + 2 + 3.
+        let mut trips = [1u64; 8];
+        trips[Dim::K.index()] = 12;
+        assert_eq!(loop_lists(&trips).len(), 8);
+        // Two dims: splits of 4 (4; 2·2) and 3, ordered: (4,3): 2, (2,2,3): 3.
+        trips[Dim::K.index()] = 4;
+        trips[Dim::C.index()] = 3;
+        assert_eq!(loop_lists(&trips).len(), 5);
+        assert_eq!(loop_lists(&[1; 8]), vec![vec![(Dim::B, 1)]]);
+    }
+}
