@@ -321,7 +321,11 @@ pub fn residency_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
             let on = work.join(format!("{stem}.{target}.mip.json"));
             let o = on.to_string_lossy().to_string();
             let _ = std::fs::remove_dir_all(work.join("cache"));
-            run(&bin, &work, &["compile", &m, "--target", target, "-q", "-o", &o])?;
+            run(
+                &bin,
+                &work,
+                &["compile", &m, "--target", target, "-q", "-o", &o],
+            )?;
             rows.push(residency_row(&bin, &work, &m, &stem, target, &o)?);
             eprintln!("bench: residency {stem} {target}");
         }
