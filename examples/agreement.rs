@@ -10,7 +10,7 @@
 //! optimiser, seconds without.
 
 use cimopt_cost::{Objective, evaluate};
-use cimopt_ir::{Mapping, OpKind, WeightKind, Workload};
+use cimopt_ir::{Mapping, Workload};
 use cimopt_mappers::{GreedyOptions, greedy, weight_stationary};
 use cimopt_optimiser::{Options, optimise_observed};
 use cimopt_space::random::Sampler;
@@ -29,51 +29,35 @@ fn target(name: &str, set: &[&str]) -> (String, Target) {
     (label, cimopt_target::load(name, &set_s).unwrap().target)
 }
 
-fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
-    Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g,
-        b: 1,
-        h: (p - 1) * stride + r,
-        w: (p - 1) * stride + r,
-        stride: [stride, stride],
-        pad: [0; 4],
-        dilation: [1, 1],
-        bits: cimopt_ir::Bits::FLOAT,
-    }
-}
-
-fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
-    Workload {
-        op: OpKind::MatMul,
-        r: 1,
-        s: 1,
-        p: m,
-        q: 1,
-        h: m,
-        w: 1,
-        ..conv(1, 1, kdim, n, 1, 1)
-    }
-}
-
 /// Hand-written shapes, then the distinct layers of some bundled models (every `every`-th).
 fn layers() -> Vec<(String, Workload)> {
     let mut v: Vec<(String, Workload)> = vec![
-        ("1x1 c16 k32 7x7".into(), conv(1, 7, 16, 32, 1, 1)),
-        ("3x3 c8 k16 5x5".into(), conv(3, 5, 8, 16, 1, 1)),
-        ("depthwise 3x3 g16 7x7".into(), conv(3, 7, 1, 1, 16, 1)),
-        ("3x3 stride 2 c4 k13 3x3".into(), conv(3, 3, 4, 13, 1, 2)),
-        ("matmul 13x64x32".into(), matmul(13, 64, 32)),
-        ("matmul 24x32x256".into(), matmul(24, 32, 256)),
-        ("3x3 c64 k64 14x14".into(), conv(3, 14, 64, 64, 1, 1)),
-        ("1x1 c256 k64 7x7".into(), conv(1, 7, 256, 64, 1, 1)),
+        (
+            "1x1 c16 k32 7x7".into(),
+            Workload::square_conv(1, 7, 16, 32, 1, 1),
+        ),
+        (
+            "3x3 c8 k16 5x5".into(),
+            Workload::square_conv(3, 5, 8, 16, 1, 1),
+        ),
+        (
+            "depthwise 3x3 g16 7x7".into(),
+            Workload::square_conv(3, 7, 1, 1, 16, 1),
+        ),
+        (
+            "3x3 stride 2 c4 k13 3x3".into(),
+            Workload::square_conv(3, 3, 4, 13, 1, 2),
+        ),
+        ("matmul 13x64x32".into(), Workload::matmul(13, 64, 32)),
+        ("matmul 24x32x256".into(), Workload::matmul(24, 32, 256)),
+        (
+            "3x3 c64 k64 14x14".into(),
+            Workload::square_conv(3, 14, 64, 64, 1, 1),
+        ),
+        (
+            "1x1 c256 k64 7x7".into(),
+            Workload::square_conv(1, 7, 256, 64, 1, 1),
+        ),
     ];
     for (model, every) in [("resnet18", 1), ("mobilenet_v2", 4), ("bert_base", 1)] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))

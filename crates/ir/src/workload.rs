@@ -114,6 +114,42 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// A float convolution of batch 1 with a square `r × r` kernel and a square `p × p`
+    /// output, `c` input and `k` output channels per group, `g` groups, no padding or dilation;
+    /// the input is as large as that needs. The shape tests, examples and probes build.
+    pub fn square_conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Self {
+        Workload {
+            op: OpKind::Conv,
+            weight_kind: WeightKind::Constant,
+            r,
+            s: r,
+            p,
+            q: p,
+            c,
+            k,
+            g,
+            b: 1,
+            h: (p - 1) * stride + r,
+            w: (p - 1) * stride + r,
+            stride: [stride, stride],
+            pad: [0; 4],
+            dilation: [1, 1],
+            bits: Bits::FLOAT,
+        }
+    }
+
+    /// A float `m × kdim` times `kdim × n` product with constant weights.
+    pub fn matmul(m: u64, kdim: u64, n: u64) -> Self {
+        Workload {
+            op: OpKind::MatMul,
+            p: m,
+            q: 1,
+            h: m,
+            w: 1,
+            ..Workload::square_conv(1, 1, kdim, n, 1, 1)
+        }
+    }
+
     /// The trip count of one dimension.
     pub fn extent(&self, d: Dim) -> u64 {
         match d {

@@ -1,7 +1,7 @@
 //! Times the optimiser's phases on one conv layer:
 //! `cargo run --example probe -- R P C K stride [latency weight, nJ/cycle]` (EDP without a weight).
 use cimopt_cost::Objective;
-use cimopt_ir::{OpKind, WeightKind, Workload};
+use cimopt_ir::Workload;
 use cimopt_optimiser::{Options, optimise, skeleton_space, skeletons};
 use cimopt_space::spatial;
 use std::time::Instant;
@@ -16,24 +16,7 @@ fn main() {
         None => Objective::Edp,
     };
     let (r, p, c, k, st) = (a[0], a[1], a[2], a[3], a[4]);
-    let w = Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g: 1,
-        b: 1,
-        h: (p - 1) * st + r,
-        w: (p - 1) * st + r,
-        stride: [st, st],
-        pad: [0; 4],
-        dilation: [1, 1],
-        bits: cimopt_ir::Bits::FLOAT,
-    };
+    let w = Workload::square_conv(r, p, c, k, 1, st);
     let t = cimopt_target::load("default", &[]).unwrap().target;
     let s = &spatial::enumerate(&t, &w).unwrap()[0];
     for sk in skeletons(&w, s, &[]) {

@@ -11,7 +11,7 @@
 //! back fails by name. Heavier sweeps: the `heavy_` tests and `examples/agreement.rs`.
 
 mod common;
-use common::{conv, matmul, target, test_targets};
+use common::{conv, matmul, small_layers, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Mapping, OpKind, SpatialFactor, TemporalLoop, Workload, check};
@@ -126,17 +126,6 @@ fn label(t: &Target) -> String {
     } else {
         t.name.clone()
     }
-}
-
-/// Small layers of varied shapes: 1×1, 3×3, depthwise, strided, MatMul, dims 7 and 13.
-fn small_layers() -> Vec<(&'static str, Workload)> {
-    vec![
-        ("1x1 c16 k32 7x7", conv(1, 7, 16, 32, 1, 1)),
-        ("3x3 c8 k16 5x5", conv(3, 5, 8, 16, 1, 1)),
-        ("depthwise 3x3 g16 7x7", conv(3, 7, 1, 1, 16, 1)),
-        ("3x3 stride 2 c4 k13 3x3", conv(3, 3, 4, 13, 1, 2)),
-        ("matmul 13x64x32", matmul(13, 64, 32)),
-    ]
 }
 
 /// Shapes of real layers: ResNet-18's, MobileNetV2's depthwise and pointwise, BERT's MatMuls.

@@ -2,7 +2,7 @@
 //! and its MILP against the cost model triple by triple.
 
 mod common;
-use common::{conv, matmul, target, test_targets};
+use common::{conv, matmul, small_layers, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::analysis::layer_precision;
@@ -13,17 +13,6 @@ use cimopt_optimiser::{
 };
 use cimopt_space::spatial;
 use cimopt_target::{Axis, Operand};
-
-/// Small layers: 1×1, 3×3, depthwise, strided, MatMul, and primes 7 and 13 in the dims.
-fn layers() -> Vec<(&'static str, Workload)> {
-    vec![
-        ("1x1 c16 k32 7x7", conv(1, 7, 16, 32, 1, 1)),
-        ("3x3 c8 k16 5x5", conv(3, 5, 8, 16, 1, 1)),
-        ("depthwise 3x3 g16 7x7", conv(3, 7, 1, 1, 16, 1)),
-        ("3x3 stride 2 c4 k13 3x3", conv(3, 3, 4, 13, 1, 2)),
-        ("matmul 13x64x32", matmul(13, 64, 32)),
-    ]
-}
 
 /// Layers whose whole space (every spatial candidate) brute force covers in seconds.
 fn tiny_layers() -> Vec<(&'static str, Workload)> {
@@ -66,7 +55,7 @@ fn opts(objective: Objective) -> Options {
 fn heavy_the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
     let t = target("default", &[]);
     let mut checked = 0;
-    for (name, w) in layers() {
+    for (name, w) in small_layers() {
         let mut cands = spatial::enumerate(&t, &w).unwrap();
         cands.sort_by(|a, b| {
             spatial::utilisation(&t, &w, b).total_cmp(&spatial::utilisation(&t, &w, a))
@@ -110,7 +99,7 @@ fn heavy_the_milp_reaches_the_brute_force_optimum_of_each_skeleton() {
 #[test]
 fn the_layer_search_is_never_worse_than_greedy() {
     let t = target("default", &[]);
-    for (name, w) in layers() {
+    for (name, w) in small_layers() {
         let o = Options::default();
         let r = optimise(&t, &w, &o).unwrap();
         assert!(
@@ -247,7 +236,7 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
     let t = t.clone();
     let mut exact = 0;
     let mut total = 0;
-    for (name, w) in layers() {
+    for (name, w) in small_layers() {
         let cands = spatial::enumerate(&t, &w).unwrap();
         for s in cands.iter().take(3) {
             for sk in skeletons(&w, s, &[]) {

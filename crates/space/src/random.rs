@@ -241,28 +241,6 @@ impl<'a> Sampler<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cimopt_ir::{OpKind, WeightKind};
-
-    fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
-        Workload {
-            op: OpKind::Conv,
-            weight_kind: WeightKind::Constant,
-            r,
-            s: r,
-            p,
-            q: p,
-            c,
-            k,
-            g,
-            b: 1,
-            h: (p - 1) * stride + r,
-            w: (p - 1) * stride + r,
-            stride: [stride, stride],
-            pad: [0; 4],
-            dilation: [1, 1],
-            bits: cimopt_ir::Bits::FLOAT,
-        }
-    }
 
     fn target(set: &[&str]) -> Target {
         let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
@@ -291,7 +269,7 @@ mod tests {
     #[test]
     fn draws_are_valid_deterministic_and_cover_the_space() {
         let t = target(&[]);
-        let w = conv(3, 4, 4, 8, 1, 1);
+        let w = Workload::square_conv(3, 4, 4, 8, 1, 1);
         let s = Sampler::new(&t, &w).unwrap();
         let a = s.many(42, 3000);
         assert_eq!(a.len(), 3000, "every draw found a valid mapping");
@@ -343,7 +321,7 @@ mod tests {
     #[test]
     fn draws_follow_the_target_and_the_homes() {
         let t = target(&["macro.ping_pong=true"]);
-        let w = conv(1, 4, 8, 8, 1, 1);
+        let w = Workload::square_conv(1, 4, 8, 8, 1, 1);
         let a = Sampler::new(&t, &w).unwrap().many(1, 300);
         assert!(
             a.iter()

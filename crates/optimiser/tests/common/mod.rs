@@ -1,7 +1,7 @@
 //! Workloads and targets the optimiser's test files share.
 #![allow(dead_code)]
 
-use cimopt_ir::{OpKind, WeightKind, Workload};
+use cimopt_ir::Workload;
 use cimopt_target::{Target, load};
 
 /// A built-in target with `--set KEY=VALUE` overrides.
@@ -25,46 +25,24 @@ pub fn test_targets() -> Vec<Target> {
     ]
 }
 
-/// A square convolution without padding.
+/// A square convolution without padding ([`Workload::square_conv`]).
 pub fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
-    Workload {
-        op: OpKind::Conv,
-        weight_kind: WeightKind::Constant,
-        r,
-        s: r,
-        p,
-        q: p,
-        c,
-        k,
-        g,
-        b: 1,
-        h: (p - 1) * stride + r,
-        w: (p - 1) * stride + r,
-        stride: [stride, stride],
-        pad: [0; 4],
-        dilation: [1, 1],
-        bits: cimopt_ir::Bits::FLOAT,
-    }
+    Workload::square_conv(r, p, c, k, g, stride)
 }
 
 /// `m × kdim` times `kdim × n` with constant weights.
 pub fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
-    Workload {
-        op: OpKind::MatMul,
-        weight_kind: WeightKind::Constant,
-        r: 1,
-        s: 1,
-        p: m,
-        q: 1,
-        c: kdim,
-        k: n,
-        g: 1,
-        b: 1,
-        h: m,
-        w: 1,
-        stride: [1, 1],
-        pad: [0; 4],
-        dilation: [1, 1],
-        bits: cimopt_ir::Bits::FLOAT,
-    }
+    Workload::matmul(m, kdim, n)
+}
+
+/// Small layers of varied shapes: 1×1, 3×3, depthwise, strided, MatMul, and primes 7 and 13
+/// in the dims.
+pub fn small_layers() -> Vec<(&'static str, Workload)> {
+    vec![
+        ("1x1 c16 k32 7x7", conv(1, 7, 16, 32, 1, 1)),
+        ("3x3 c8 k16 5x5", conv(3, 5, 8, 16, 1, 1)),
+        ("depthwise 3x3 g16 7x7", conv(3, 7, 1, 1, 16, 1)),
+        ("3x3 stride 2 c4 k13 3x3", conv(3, 3, 4, 13, 1, 2)),
+        ("matmul 13x64x32", matmul(13, 64, 32)),
+    ]
 }
