@@ -86,11 +86,7 @@ fn machine() -> String {
 pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     let bin = crate::build_cimopt(root, env)?;
     let work = tempfile_dir()?;
-    let date = Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let date = today();
     let mut md = String::new();
     writeln!(md, "# Benchmarks\n")?;
     writeln!(
@@ -425,16 +421,8 @@ fn splice_section(document: &str, section: &str) -> String {
 /// (8-bit inputs), `mip` on both presets, cold, simulated.
 fn precision_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
     let mut md = String::new();
-    let date = Command::new("date")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    // What else the machine was doing: the compile times depend on it, the numbers do not.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into());
+    let date = today();
+    let load = load_average();
     writeln!(md, "\n{PRECISION_TITLE}\n")?;
     writeln!(
         md,
