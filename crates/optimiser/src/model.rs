@@ -542,6 +542,10 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         Objective::Edp => tau * eref,
     };
 
+    // good_lp hands HiGHS the objective's coefficients only (its offset is 0): the constant
+    // (the MAC energy of an energy or weighted objective) is added back to every objective
+    // value and bound HiGHS reports, and taken off the cut-off it is given.
+    let offset = objective.constant();
     let rows = b.rows.len();
     let columns = b.vars.len();
     let mut problem = b
@@ -568,7 +572,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     // The cut-off as HiGHS's upper limit too (a hair looser than the cut-off row): nodes are
     // pruned against it from the root, and the root feasibility pump, which only runs without
     // an upper limit, is skipped.
-    model.set_option("objective_bound", inp.cutoff / unit * (1.0 + 1e-6));
+    model.set_option("objective_bound", inp.cutoff / unit * (1.0 + 1e-6) - offset);
     model.set_option("time_limit", inp.time_limit_s.max(0.01));
     model.set_option("mip_max_nodes", inp.max_nodes.min(i32::MAX as u64) as i32);
     // HiGHS writes its own log to the console, at trace level of `cimopt::highs`.
@@ -612,7 +616,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         .double_info_value(c"mip_dual_bound")
         .ok()
         .filter(|b| b.is_finite())
-        .map_or(0.0, |b| b.max(0.0) * unit);
+        .map_or(0.0, |b| (b + offset).max(0.0) * unit);
     if !has_solution {
         return ModelSolution {
             status: if status == ModelStatus::Optimal {
@@ -645,7 +649,7 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     ModelSolution {
         status,
         choice: Some(choice),
-        objective: Some(solved.objective_value() * unit),
+        objective: Some((solved.objective_value() + offset) * unit),
         bound,
         latency: Some(cols[latency_col] * tau),
         rows,
