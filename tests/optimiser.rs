@@ -44,7 +44,9 @@ fn mip_schedules_carry_their_evidence_and_beat_or_match_greedy() {
     let producer = &mip["producer"];
     assert_eq!(producer["mapper"], "mip");
     assert!(producer["solver"].as_str().unwrap().contains("HiGHS"));
-    assert_eq!(producer["solver_options"]["mip_rel_gap"], "0.001");
+    assert_eq!(producer["solver_options"]["gap"], "0.001");
+    // Each skeleton is searched to a tenth of the layer's gap.
+    assert_eq!(producer["solver_options"]["mip_rel_gap"], "0.0001");
     let (ml, gl) = (
         mip["layers"].as_array().unwrap(),
         greedy["layers"].as_array().unwrap(),
@@ -67,6 +69,12 @@ fn mip_schedules_carry_their_evidence_and_beat_or_match_greedy() {
         );
         assert!(
             bound <= obj * (1.0 + 1e-9) && (0.0..=1.0).contains(&gap),
+            "{s}"
+        );
+        // The bound over the space searched sits between the whole space's and the result.
+        let space = s["space_bound"].as_f64().unwrap();
+        assert!(
+            bound <= space * (1.0 + 1e-12) && space <= obj * (1.0 + 1e-9),
             "{s}"
         );
         assert!(s["candidates"]["enumerated"].as_u64().unwrap() > 0);
@@ -92,7 +100,8 @@ fn mip_schedules_carry_their_evidence_and_beat_or_match_greedy() {
                         "round_budget",
                         "candidate_budget",
                         "placement_limit",
-                        "time_limit"
+                        "time_limit",
+                        "unsearched_skeletons"
                     ]
                     .contains(r),
                     "{s}"
@@ -271,6 +280,17 @@ fn exhaustive_maps_small_layers_no_worse_than_mip_and_refuses_large_ones() {
             "{}: exhaustive {e} > mip {m}",
             l["name"],
         );
-        assert_eq!(l["solve"]["status"], "optimal");
+        // Exact over the space it searched; proven over every mapping only as far as the
+        // bound of the candidates whose skeletons it did not all search allows.
+        let s = &l["solve"];
+        assert_eq!(s["space_gap"], 0.0, "{s}");
+        assert_eq!(s["space_bound"], s["objective"], "{s}");
+        let (value, bound, gap) = (
+            s["objective"].as_f64().unwrap(),
+            s["best_bound"].as_f64().unwrap(),
+            s["gap"].as_f64().unwrap(),
+        );
+        assert!(bound <= value && (gap - (value - bound) / value).abs() < 1e-12, "{s}");
+        assert_eq!(s["status"] == "optimal", gap <= 1e-3, "{s}");
     }
 }

@@ -57,6 +57,17 @@ pub struct Options {
     pub home: [usize; 3],
 }
 
+impl Options {
+    /// The gap each skeleton is searched to (HiGHS's `mip_rel_gap` and the bound–price–cut
+    /// loop's stop), a tenth of [`Options::gap`]: a skeleton proven only within `gap` may hold a
+    /// triple a little better than the result, which a layer then gives away for nothing (the
+    /// tighter gap costs no measurable time on the bundled models). The layer's status still
+    /// compares its bound with `gap`.
+    pub fn skeleton_gap(&self) -> f64 {
+        self.gap / 10.0
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -108,16 +119,21 @@ pub enum StopReason {
     PlacementLimit,
     /// The wall-clock limit ([`Options::time_limit_s`]) ended the search.
     TimeLimit,
+    /// Skeletons (loop splits and orders) of a solved candidate outside the ones searched are
+    /// bounded only analytically, below the result: the space searched may be proven, the
+    /// whole space is not.
+    UnsearchedSkeletons,
 }
 
 impl StopReason {
-    pub const ALL: [StopReason; 6] = [
+    pub const ALL: [StopReason; 7] = [
         StopReason::GapReached,
         StopReason::NodeBudget,
         StopReason::RoundBudget,
         StopReason::CandidateBudget,
         StopReason::PlacementLimit,
         StopReason::TimeLimit,
+        StopReason::UnsearchedSkeletons,
     ];
 
     /// The name schedules record.
@@ -129,6 +145,7 @@ impl StopReason {
             StopReason::CandidateBudget => "candidate_budget",
             StopReason::PlacementLimit => "placement_limit",
             StopReason::TimeLimit => "time_limit",
+            StopReason::UnsearchedSkeletons => "unsearched_skeletons",
         }
     }
 }
@@ -141,10 +158,17 @@ pub struct Stats {
     pub stop_reasons: Vec<StopReason>,
     /// The result's objective (cost model, true units).
     pub objective: f64,
-    /// A proven lower bound on the objective over the space.
+    /// A proven lower bound on the objective of every mapping of the layer: every spatial
+    /// candidate, loop split and order, placement and double buffer.
     pub bound: f64,
     /// `(objective − bound) / objective`.
     pub gap: f64,
+    /// A proven lower bound over the space searched: the skeletons enumerated for the solved
+    /// candidates (every placement of each), the other candidates analytically. At least
+    /// `bound`; the result is optimal in that space when within the gap of it.
+    pub space_bound: f64,
+    /// `(objective − space_bound) / objective`.
+    pub space_gap: f64,
     pub candidates_enumerated: u64,
     pub candidates_pruned: u64,
     pub candidates_solved: u64,
@@ -331,7 +355,7 @@ fn solve_skeleton(
             energy_ref: inc.cost.energy_nj,
             cutoff: inc.objective,
             excluded: &excluded,
-            gap: opts.gap,
+            gap: opts.skeleton_gap(),
             time_limit_s: left,
             max_nodes: opts.max_nodes,
             fixed: None,
@@ -406,7 +430,7 @@ fn solve_skeleton(
         }
         excluded.push(choice);
         let proven = sol.status == model::ModelStatus::Optimal
-            && sol.bound * (1.0 + opts.gap) >= inc.objective;
+            && sol.bound * (1.0 + opts.skeleton_gap()) >= inc.objective;
         if proven {
             out.complete = true;
             return out;
@@ -543,6 +567,8 @@ pub fn optimise_observed(
         objective: 0.0,
         bound: f64::INFINITY,
         gap: 0.0,
+        space_bound: f64::INFINITY,
+        space_gap: 0.0,
         candidates_enumerated: ranked.len() as u64,
         candidates_pruned: 0,
         candidates_solved: 0,
@@ -555,13 +581,19 @@ pub fn optimise_observed(
         wall_s: 0.0,
     };
     let mut solved = 0usize;
+    // Two bounds: over the space searched (solved candidates' enumerated skeletons, the rest
+    // of the candidates analytically), and over every mapping of the layer, where a solved
+    // candidate's skeletons outside the searched ones count with its analytical bound.
+    let mut space_bound = f64::INFINITY;
     for (lb, s) in &ranked {
         if lb * (1.0 + opts.gap) >= inc.objective {
             stats.candidates_pruned += 1;
-            stats.bound = stats.bound.min(inc.objective);
+            space_bound = space_bound.min(*lb);
+            stats.bound = stats.bound.min(*lb);
             continue;
         }
         if solved >= opts.spatial_candidates || Instant::now() >= deadline {
+            space_bound = space_bound.min(*lb);
             stats.bound = stats.bound.min(*lb);
             stats.status = Status::Incomplete;
             stats
@@ -575,9 +607,11 @@ pub fn optimise_observed(
         }
         solved += 1;
         stats.candidates_solved += 1;
-        for sk in skeletons_at(w, s, &warm_skeletons, opts.home) {
-            let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
-                stats.bound = stats.bound.min(*lb);
+        let searched = skeletons_at(w, s, &warm_skeletons, opts.home);
+        let mut candidate = f64::INFINITY;
+        for sk in &searched {
+            let Some(space) = skeleton_space(t, w, sk, opts.placement_limit) else {
+                candidate = candidate.min(*lb);
                 stats.status = Status::Incomplete;
                 stats.stop_reasons.push(StopReason::PlacementLimit);
                 continue;
@@ -586,29 +620,26 @@ pub fn optimise_observed(
             stats.skeletons_solved += 1;
             stats.milp_solves += o.solves;
             stats.rejected_by_simulator += o.rejected;
-            stats.bound = stats.bound.min(o.bound);
+            candidate = candidate.min(o.bound);
             if !o.complete {
                 stats.status = Status::Incomplete;
                 stats.stop_reasons.extend(o.stopped_by);
             }
         }
+        // The analytical bound holds for every mapping of the candidate, searched or not.
+        let candidate = candidate.max(*lb);
+        space_bound = space_bound.min(candidate);
+        if covers_every_skeleton(w, s, opts.home, &searched) {
+            stats.bound = stats.bound.min(candidate);
+        } else {
+            stats.bound = stats.bound.min(*lb);
+            if *lb < inc.objective / (1.0 + opts.gap) {
+                stats.stop_reasons.push(StopReason::UnsearchedSkeletons);
+            }
+        }
     }
-    stats.bound = stats.bound.min(inc.objective);
     stats.objective = inc.objective;
-    stats.gap = if inc.objective > 0.0 {
-        ((inc.objective - stats.bound) / inc.objective).max(0.0)
-    } else {
-        0.0
-    };
-    if stats.gap > opts.gap {
-        stats.status = Status::Incomplete;
-    }
-    if stats.status == Status::Optimal {
-        stats.stop_reasons = vec![StopReason::GapReached];
-    } else {
-        stats.stop_reasons.sort();
-        stats.stop_reasons.dedup();
-    }
+    finish_bounds(&mut stats, space_bound, opts.gap);
     stats.warm_start_kept = inc.milp_objective.is_none();
     stats.milp_objective = inc.milp_objective;
     stats.wall_s = started.elapsed().as_secs_f64();
@@ -617,6 +648,55 @@ pub fn optimise_observed(
         cost: inc.cost,
         stats,
     })
+}
+
+/// Whether `searched` holds every skeleton of candidate `s` (split and order of every loop), so
+/// that the bounds of its searched skeletons bound every mapping of the candidate. Only small
+/// candidates can: most have thousands to millions of skeletons.
+fn covers_every_skeleton(
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    home: [usize; 3],
+    searched: &[Skeleton],
+) -> bool {
+    let (trips, _) = spatial::trips(w, s);
+    cimopt_space::whole::loop_list_count(&trips) <= searched.len() as u64
+        && cimopt_space::whole::skeletons_of(w, s, home)
+            .iter()
+            .all(|k| searched.contains(k))
+}
+
+/// Sets the gaps and the status from the bounds: `stats.bound` over every mapping of the layer,
+/// `space` over the part searched (never below the first), both capped by the result. Optimal
+/// only when the whole space's gap is within `gap`.
+fn finish_bounds(stats: &mut Stats, space: f64, gap: f64) {
+    let objective = stats.objective;
+    let relative = |b: f64| {
+        if objective > 0.0 {
+            ((objective - b) / objective).max(0.0)
+        } else {
+            0.0
+        }
+    };
+    stats.bound = stats.bound.min(objective);
+    stats.space_bound = space.max(stats.bound).min(objective);
+    stats.gap = relative(stats.bound);
+    stats.space_gap = relative(stats.space_bound);
+    if stats.gap > gap {
+        stats.status = Status::Incomplete;
+        stats.stop_reasons.retain(|r| *r != StopReason::GapReached);
+        if stats.stop_reasons.is_empty() {
+            // Every solved candidate was searched to the end: the analytical bounds of the
+            // others, or of skeletons outside the searched ones, leave the gap.
+            stats.stop_reasons.push(StopReason::UnsearchedSkeletons);
+        }
+    }
+    if stats.status == Status::Optimal {
+        stats.stop_reasons = vec![StopReason::GapReached];
+    } else {
+        stats.stop_reasons.sort();
+        stats.stop_reasons.dedup();
+    }
 }
 
 /// A search around `seeds` (mappings of the same layer with other homes, e.g. the layer's
@@ -659,6 +739,8 @@ pub fn optimise_around(
         objective: 0.0,
         bound: f64::INFINITY,
         gap: 0.0,
+        space_bound: f64::INFINITY,
+        space_gap: 0.0,
         candidates_enumerated: 0,
         candidates_pruned: 0,
         candidates_solved: 0,
@@ -689,23 +771,16 @@ pub fn optimise_around(
     let bounds = physical_bound_over(t, w, opts.home, &candidates);
     stats.candidates_enumerated = candidates.len() as u64;
     stats.candidates_solved = searched.len() as u64;
+    // Every candidate's analytical bound: valid for the whole space, hence for the part
+    // searched too.
     stats.bound = candidates
         .iter()
         .map(|s| spatial_bound(t, w, s, &bounds, opts.objective))
-        .fold(inc.objective, f64::min);
+        .fold(f64::INFINITY, f64::min);
     stats.objective = inc.objective;
-    stats.gap = if inc.objective > 0.0 {
-        ((inc.objective - stats.bound) / inc.objective).max(0.0)
-    } else {
-        0.0
-    };
-    if stats.gap <= opts.gap {
-        stats.status = Status::Optimal;
-        stats.stop_reasons = vec![StopReason::GapReached];
-    } else {
-        stats.stop_reasons.sort();
-        stats.stop_reasons.dedup();
-    }
+    stats.status = Status::Optimal;
+    let space_bound = stats.bound;
+    finish_bounds(&mut stats, space_bound, opts.gap);
     stats.warm_start_kept = inc.milp_objective.is_none();
     stats.milp_objective = inc.milp_objective;
     stats.wall_s = started.elapsed().as_secs_f64();
@@ -717,21 +792,30 @@ pub fn optimise_around(
 }
 
 /// Every placement triple of every skeleton of every spatial candidate the optimiser would
-/// solve, priced by the cost model: the optimum of the same space by brute force. Refuses
-/// (returns `None`) when the space holds more than `max_triples` placement triples in all.
+/// solve, priced by the cost model: the optimum of the same space by brute force, and a lower
+/// bound over every mapping of the layer (the analytical bound of each candidate whose
+/// skeletons are not all in that space). Refuses (returns `None`) when the space holds more
+/// than `max_triples` placement triples in all.
 pub fn exhaustive(
     t: &Target,
     w: &Workload,
     opts: &Options,
     hint: Option<&Mapping>,
     max_triples: u64,
-) -> Result<Option<(Mapping, Cost)>, MapError> {
+) -> Result<Option<(Mapping, Cost, f64)>, MapError> {
     let (warm, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
+    let candidates = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &candidates);
+    let mut whole = f64::INFINITY;
     // Size the whole space first, so that a layer too large is refused at once.
     let mut spaces = Vec::new();
     let mut total: u64 = 0;
-    for s in spatial::enumerate(t, w)? {
-        for sk in skeletons_at(w, &s, &warm_skeletons, opts.home) {
+    for s in candidates {
+        let searched = skeletons_at(w, &s, &warm_skeletons, opts.home);
+        if !covers_every_skeleton(w, &s, opts.home, &searched) {
+            whole = whole.min(spatial_bound(t, w, &s, &bounds, opts.objective));
+        }
+        for sk in searched {
             let Some(space) = skeleton_space(t, w, &sk, usize::MAX) else {
                 continue;
             };
@@ -754,7 +838,8 @@ pub fn exhaustive(
             }
         }
     }
-    Ok(Some(best))
+    let bound = whole.min(opts.objective.of(&best.1));
+    Ok(Some((best.0, best.1, bound)))
 }
 
 /// The best placement triple of one skeleton by brute force.

@@ -71,6 +71,8 @@ fn encode(m: &Mapping, info: &SolveInfo) -> Value {
         "status": info.status,
         "best_bound": info.best_bound,
         "gap": info.gap,
+        "space_bound": info.space_bound,
+        "space_gap": info.space_gap,
         "candidates": info.candidates.map(|c| json!([c.enumerated, c.pruned_by_bound, c.solved])),
         "warm_start": info.warm_start,
         "stop_reasons": info.stop_reasons,
@@ -149,6 +151,8 @@ fn decode(v: &Value) -> Option<(Mapping, SolveInfo)> {
         status: v["status"].as_str()?.to_string(),
         best_bound: v["best_bound"].as_f64(),
         gap: v["gap"].as_f64(),
+        space_bound: v["space_bound"].as_f64(),
+        space_gap: v["space_gap"].as_f64(),
         candidates: cands,
         warm_start: v["warm_start"].as_bool(),
         stop_reasons: v["stop_reasons"]

@@ -196,7 +196,8 @@ impl CompileOptions {
         let mut m = BTreeMap::new();
         if self.mapper.is_optimiser() {
             let o = self.optimiser_options();
-            m.insert("mip_rel_gap".into(), o.gap.to_string());
+            m.insert("gap".into(), o.gap.to_string());
+            m.insert("mip_rel_gap".into(), o.skeleton_gap().to_string());
             m.insert("time_limit_s_per_layer".into(), o.time_limit_s.to_string());
             m.insert(
                 "spatial_candidates".into(),

@@ -297,6 +297,8 @@ fn solve(
                 objective: Some(s.objective),
                 best_bound: Some(s.bound),
                 gap: Some(s.gap),
+                space_bound: Some(s.space_bound),
+                space_gap: Some(s.space_gap),
                 wall_s: None,
                 candidates: Some(Candidates {
                     enumerated: s.candidates_enumerated,
@@ -329,7 +331,7 @@ fn solve(
             };
             let r = cimopt_optimiser::exhaustive(t, w, &o, hint, limit)
                 .map_err(|e| unmappable(layer, e))?;
-            let Some((mapping, cost)) = r else {
+            let Some((mapping, cost, bound)) = r else {
                 return Err(unmappable(
                     layer,
                     format!(
@@ -337,13 +339,32 @@ fn solve(
                     ),
                 ));
             };
+            // Exact over the space it searched; over the whole space only where that space holds
+            // every skeleton of the candidates.
+            let value = objective.of(&cost);
+            let gap = if value > 0.0 {
+                ((value - bound) / value).max(0.0)
+            } else {
+                0.0
+            };
+            let proven = gap <= opts.gap;
             let info = SolveInfo {
                 mapper: "exhaustive".into(),
-                status: "optimal".into(),
-                objective: Some(objective.of(&cost)),
-                best_bound: Some(objective.of(&cost)),
-                gap: Some(0.0),
-                stop_reasons: vec![StopReason::GapReached.name().to_string()],
+                status: if proven { "optimal" } else { "incomplete" }.into(),
+                objective: Some(value),
+                best_bound: Some(bound),
+                gap: Some(gap),
+                space_bound: Some(value),
+                space_gap: Some(0.0),
+                stop_reasons: vec![
+                    if proven {
+                        StopReason::GapReached
+                    } else {
+                        StopReason::UnsearchedSkeletons
+                    }
+                    .name()
+                    .to_string(),
+                ],
                 ..SolveInfo::default()
             };
             (

@@ -254,8 +254,12 @@ pub struct Solve {
     /// `optimal`, `feasible`, `time_limit`, `heuristic`, `reused`, ...
     pub status: String,
     pub objective: Option<f64>,
+    /// A proven lower bound over every mapping of the layer.
     pub best_bound: Option<f64>,
     pub gap: Option<f64>,
+    /// A proven lower bound over the space the mapper searched (at least `best_bound`).
+    pub space_bound: Option<f64>,
+    pub space_gap: Option<f64>,
     /// Wall-clock seconds (only with `timings=True`).
     pub wall_s: Option<f64>,
     /// `{"enumerated": .., "pruned_by_bound": .., "solved": ..}` spatial candidates.
@@ -274,6 +278,8 @@ impl Solve {
             objective: s.objective,
             best_bound: s.best_bound,
             gap: s.gap,
+            space_bound: s.space_bound,
+            space_gap: s.space_gap,
             wall_s: s.wall_s,
             candidates: s.candidates.map(|c| {
                 BTreeMap::from([

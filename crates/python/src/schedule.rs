@@ -133,6 +133,8 @@ impl Schedule {
             r.set_item("objective", l.solve.objective)?;
             r.set_item("best_bound", l.solve.best_bound)?;
             r.set_item("gap", l.solve.gap)?;
+            r.set_item("space_bound", l.solve.space_bound)?;
+            r.set_item("space_gap", l.solve.space_gap)?;
             rows.append(r)?;
         }
         Ok(rows)

@@ -282,6 +282,9 @@ pub struct SolveDto {
     pub objective: Option<f64>,
     pub best_bound: Option<f64>,
     pub gap: Option<f64>,
+    /// 1.3.0; absent before.
+    pub space_bound: Option<f64>,
+    pub space_gap: Option<f64>,
     pub wall_s: Option<f64>,
     pub candidates: Option<CandidatesDto>,
     pub warm_start: Option<bool>,

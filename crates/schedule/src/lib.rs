@@ -1,4 +1,4 @@
-//! The published schedule format, `cimopt-schedule` version 1.2.0: what `cimopt compile`
+//! The published schedule format, `cimopt-schedule` version 1.3.0: what `cimopt compile`
 //! writes and what code generators and simulators read.
 //!
 //! This crate is the one place where the internal representation meets JSON. The IR types
@@ -47,9 +47,9 @@ use std::collections::BTreeMap;
 /// `schema.name` of every document.
 pub const FORMAT_NAME: &str = "cimopt-schedule";
 /// The version this crate writes. It reads every 1.x version (unknown fields are ignored).
-pub const FORMAT_VERSION: &str = "1.2.0";
+pub const FORMAT_VERSION: &str = "1.3.0";
 /// The JSON Schema (draft 2020-12) of version [`FORMAT_VERSION`].
-pub const SCHEMA: &str = include_str!("../../../schemas/cimopt-schedule-1.2.0.schema.json");
+pub const SCHEMA: &str = include_str!("../../../schemas/cimopt-schedule-1.3.0.schema.json");
 
 /// A whole schedule: one mapping per CIM layer of a model on one target.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,15 +126,20 @@ pub struct SolveInfo {
     /// e.g. `optimal`, `feasible`, `time_limit`, `heuristic`, `reused`, `given`.
     pub status: String,
     pub objective: Option<f64>,
+    /// A proven lower bound on the objective of every mapping of the layer.
     pub best_bound: Option<f64>,
     /// Relative gap between objective and bound.
     pub gap: Option<f64>,
+    /// A proven lower bound over the space the mapper searched (1.3.0); at least `best_bound`.
+    pub space_bound: Option<f64>,
+    /// Relative gap between objective and `space_bound`.
+    pub space_gap: Option<f64>,
     pub wall_s: Option<f64>,
     pub candidates: Option<Candidates>,
     pub warm_start: Option<bool>,
     pub cache_hit: Option<bool>,
     /// Why the search stopped (`gap_reached`, `node_budget`, `round_budget`,
-    /// `candidate_budget`, `placement_limit`, `time_limit`); empty for heuristics and reused
+    /// `candidate_budget`, `placement_limit`, `time_limit`, `unsearched_skeletons`); empty for heuristics and reused
     /// layers.
     pub stop_reasons: Vec<String>,
 }

@@ -601,6 +601,8 @@ fn layer(
             objective: solve.and_then(|s| s.objective),
             best_bound: solve.and_then(|s| s.best_bound),
             gap: solve.and_then(|s| s.gap),
+            space_bound: solve.and_then(|s| s.space_bound),
+            space_gap: solve.and_then(|s| s.space_gap),
             wall_s: solve.and_then(|s| s.wall_s),
             candidates: solve
                 .and_then(|s| s.candidates.as_ref())

@@ -241,6 +241,8 @@ fn layer(t: &Target, sl: &ScheduledLayer) -> LayerDto {
             objective: sl.solve.objective,
             best_bound: sl.solve.best_bound,
             gap: sl.solve.gap,
+            space_bound: sl.solve.space_bound,
+            space_gap: sl.solve.space_gap,
             wall_s: sl.solve.wall_s,
             candidates: sl.solve.candidates.map(|c| CandidatesDto {
                 enumerated: c.enumerated,

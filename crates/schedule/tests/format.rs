@@ -48,7 +48,7 @@ fn round_trip_is_byte_identical_and_lossless() {
 #[test]
 fn output_is_pretty_with_two_spaces_and_ordered_keys() {
     let text = write(&schedule());
-    assert!(text.starts_with("{\n  \"schema\": {\n    \"name\": \"cimopt-schedule\",\n    \"version\": \"1.2.0\"\n  },\n  \"producer\": {"));
+    assert!(text.starts_with("{\n  \"schema\": {\n    \"name\": \"cimopt-schedule\",\n    \"version\": \"1.3.0\"\n  },\n  \"producer\": {"));
     let v = parse(&text);
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(
@@ -106,6 +106,8 @@ fn output_is_pretty_with_two_spaces_and_ordered_keys() {
             "objective",
             "best_bound",
             "gap",
+            "space_bound",
+            "space_gap",
             "wall_s",
             "candidates",
             "warm_start",

@@ -92,6 +92,43 @@ pub fn loop_lists(trips: &[u64; 8]) -> Vec<Vec<(Dim, u64)>> {
         .collect()
 }
 
+/// How many loop lists [`loop_lists`] gives for `trips`, without listing them (saturating):
+/// for each choice of splits, the distinct orders of that multiset of loops.
+pub fn loop_list_count(trips: &[u64; 8]) -> u64 {
+    // Each dim's splits, as the multiplicities of its equal loops and its number of loops.
+    let mut lists: Vec<(u32, f64)> = vec![(0, 1.0)];
+    for d in Dim::ALL {
+        let splits = factorisations(trips[d.index()]);
+        lists = lists
+            .iter()
+            .flat_map(|&(n, denominator)| {
+                splits.iter().map(move |s| {
+                    let mut den = denominator;
+                    let mut i = 0;
+                    while i < s.len() {
+                        let run = s[i..].iter().take_while(|&&f| f == s[i]).count();
+                        den *= (1..=run).map(|x| x as f64).product::<f64>();
+                        i += run;
+                    }
+                    (n + s.len() as u32, den)
+                })
+            })
+            .collect();
+    }
+    let total: f64 = lists
+        .iter()
+        .map(|&(n, den)| (1..=n).map(|x| x as f64).product::<f64>() / den)
+        .sum();
+    // Every trip count 1: the one list with a single loop of trip count 1.
+    if total <= 1.0 {
+        1
+    } else if total >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        total.round() as u64
+    }
+}
+
 /// Every skeleton of one spatial candidate.
 pub fn skeletons_of(w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> Vec<Skeleton> {
     let (trips, padded) = spatial::trips(w, s);
@@ -164,5 +201,21 @@ mod tests {
         trips[Dim::C.index()] = 3;
         assert_eq!(loop_lists(&trips).len(), 5);
         assert_eq!(loop_lists(&[1; 8]), vec![vec![(Dim::B, 1)]]);
+    }
+
+    #[test]
+    fn loop_list_count_counts_without_listing() {
+        let mut trips = [1u64; 8];
+        assert_eq!(loop_list_count(&trips), 1);
+        for (k, c, p) in [(12, 1, 1), (4, 3, 1), (8, 6, 7), (16, 9, 14), (2, 2, 2)] {
+            trips[Dim::K.index()] = k;
+            trips[Dim::C.index()] = c;
+            trips[Dim::P.index()] = p;
+            assert_eq!(
+                loop_list_count(&trips),
+                loop_lists(&trips).len() as u64,
+                "{trips:?}"
+            );
+        }
     }
 }

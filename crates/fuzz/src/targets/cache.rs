@@ -93,6 +93,8 @@ impl CacheFuzzer {
                         status: "optimal".into(),
                         best_bound: Some(1234.5),
                         gap: Some(0.001),
+                        space_bound: Some(1235.0),
+                        space_gap: Some(0.0006),
                         candidates: Some(Candidates {
                             enumerated: 12,
                             pruned_by_bound: 3,

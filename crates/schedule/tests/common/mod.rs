@@ -173,6 +173,8 @@ pub fn schedule() -> Schedule {
         objective: Some(123456.789),
         best_bound: Some(120000.0),
         gap: Some(0.027_7),
+        space_bound: Some(123000.0),
+        space_gap: Some(0.003_696),
         wall_s: Some(1.25),
         candidates: Some(Candidates {
             enumerated: 180,
@@ -226,6 +228,8 @@ pub fn schedule() -> Schedule {
                     objective: None,
                     best_bound: None,
                     gap: None,
+                    space_bound: None,
+                    space_gap: None,
                     wall_s: Some(0.001),
                     candidates: None,
                     warm_start: None,
