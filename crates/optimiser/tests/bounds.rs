@@ -162,6 +162,17 @@ fn heavy_the_candidate_bound_holds_with_wide_registers() {
     ));
 }
 
+/// Buffers too small for most layers' outputs (a 2 KiB global buffer, a 64 B output buffer):
+/// those layers cannot copy their outputs below DRAM once, so every output is read from DRAM
+/// and written back, which the energy bound counts; the others may copy them.
+#[test]
+fn heavy_the_candidate_bound_holds_when_outputs_fit_in_no_buffer() {
+    check_target(&target(
+        "default",
+        &["levels.1.capacity=\"2KiB\"", "levels.2.capacity=\"64B\""],
+    ));
+}
+
 /// A ping-pong macro: no boundary has to wait, weights load while the macro computes.
 #[test]
 fn heavy_the_candidate_bound_holds_with_a_ping_pong_macro() {

@@ -287,14 +287,9 @@ pub fn candidate_energy_nj_at(
     let p = layer_precision(t, w);
     let bits = |o: Operand| (w.operand_size(o) * p.bits(o, false)) as f64;
     let at = |o: Operand| &t.levels[home[o.index()]];
-    let dram = if home == [0; 3] {
-        (bits(Operand::I) + bits(Operand::W)) * t.levels[0].read_pj_per_bit
-            + bits(Operand::O) * t.levels[0].write_pj_per_bit
-    } else {
-        bits(Operand::I) * at(Operand::I).read_pj_per_bit
-            + bits(Operand::W) * at(Operand::W).read_pj_per_bit
-            + bits(Operand::O) * at(Operand::O).write_pj_per_bit
-    };
+    let dram = bits(Operand::I) * at(Operand::I).read_pj_per_bit
+        + bits(Operand::W) * at(Operand::W).read_pj_per_bit
+        + output_home_pj(t, w, &p, s, home[Operand::O.index()]);
     // Written into the macro's cells at their width there (padded or packed).
     let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
         * t.levels[t.macro_level()].write_pj_per_bit;
@@ -317,6 +312,33 @@ pub fn candidate_energy_nj_at(
         0.0
     };
     mac + (dram + macro_write + switch) * 1e-3
+}
+
+/// The least energy (pJ) the outputs cost at their home, plus the copy that keeps them below
+/// it. The cost model either streams them through transfers from their home (the outermost
+/// loop's level is the home: every output is read from it and written back at least once), or
+/// reads them from the home once and copies them into the outermost level it uses, which then
+/// holds every output of its instance: possible only at a level with the room for that. Layers
+/// whose outputs fit in no level below their home pay both the read and the write back.
+fn output_home_pj(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    home: usize,
+) -> f64 {
+    let o = Operand::O;
+    let elems = w.operand_size(o) as f64;
+    // Partial sums or final outputs, whichever is narrower.
+    let bits = p.bits(o, false).min(p.bits(o, true)) as f64;
+    let h = &t.levels[home];
+    let streamed = elems * bits * (h.read_pj_per_bit + h.write_pj_per_bit);
+    t.levels_of(o)
+        .into_iter()
+        .filter(|&l| l > home)
+        .filter(|&l| elems / instances(t, s, o, l) * bits <= t.levels[l].capacity_bits as f64)
+        .map(|l| elems * bits * (h.read_pj_per_bit + t.levels[l].write_pj_per_bit))
+        .fold(streamed, f64::min)
 }
 
 /// Instances of `level` that operand `o` uses: the spatial fan-out above it.
