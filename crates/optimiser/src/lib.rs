@@ -255,8 +255,19 @@ pub fn skeletons_at(
             });
         }
     }
+    // A candidate with few loop nests gets all of them: its skeletons' bounds then hold for
+    // every mapping of it, and no split or order of it is left unsearched.
+    if cimopt_space::whole::loop_list_count(&trips) <= WHOLE_CANDIDATE_SKELETONS {
+        for sk in cimopt_space::whole::skeletons_of(w, s, home) {
+            add(sk);
+        }
+    }
     out
 }
+
+/// Candidates with at most this many skeletons (every split and order of their loops) are
+/// searched whole ([`skeletons_at`]).
+pub const WHOLE_CANDIDATE_SKELETONS: u64 = 32;
 
 /// A skeleton's placements and their profiles, or `None` when a space is over the limit.
 pub struct SkeletonSpace {

@@ -113,6 +113,20 @@ fn check_layer(t: &Target, name: &str, w: &Workload) -> u64 {
             "{what}: mip {} below the whole space's optimum {v}: brute force missed a mapping",
             r.stats.objective
         );
+        // Where every candidate has few enough loop nests to be searched whole, mip proves its
+        // result optimal over every mapping of the layer.
+        let whole = candidates.iter().all(|s| {
+            cimopt_space::whole::loop_list_count(&spatial::trips(w, s).0)
+                <= cimopt_optimiser::WHOLE_CANDIDATE_SKELETONS
+        });
+        if whole {
+            assert_eq!(
+                r.stats.status,
+                cimopt_optimiser::Status::Optimal,
+                "{what}: not proven over the whole space: {:?}",
+                r.stats
+            );
+        }
         // How far each side is from the truth (shown with `--nocapture`): which of bound and
         // search leaves a layer's gap open.
         eprintln!(
