@@ -430,6 +430,14 @@ fn solve_skeleton(
             let better = v < inc.objective * (1.0 - 1e-12);
             if better && opts.agreement.is_finite() && !agrees() {
                 out.rejected += 1;
+                // The cost model is wrong on this mapping: worth a line for whoever tracks that.
+                log::info!(
+                    target: "cimopt::agreement",
+                    "rejected: predicted {:.1} cycles {:.1} nJ, the simulator disagrees by more than {} %: {m:?}",
+                    c.latency_cycles,
+                    c.energy_nj,
+                    100.0 * opts.agreement
+                );
             } else if better {
                 *inc = Incumbent {
                     mapping: m,
