@@ -267,7 +267,7 @@ pub fn skeletons_at(
 
 /// Candidates with at most this many skeletons (every split and order of their loops) are
 /// searched whole ([`skeletons_at`]).
-pub const WHOLE_CANDIDATE_SKELETONS: u64 = 32;
+pub const WHOLE_CANDIDATE_SKELETONS: u64 = 16;
 
 /// A skeleton's placements and their profiles, or `None` when a space is over the limit.
 pub struct SkeletonSpace {

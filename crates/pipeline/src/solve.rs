@@ -323,7 +323,7 @@ fn solve(
             )
         }
         Mapper::Exhaustive => {
-            let limit = 5_000_000;
+            let limit = 6_000_000;
             let o = Options {
                 objective,
                 home,
