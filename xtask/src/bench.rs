@@ -9,25 +9,46 @@ use std::process::Command;
 use std::time::Instant;
 
 fn run(bin: &Path, dir: &Path, args: &[&str]) -> Result<f64> {
-    Ok(run_timed(bin, dir, args)?.0)
+    Ok(run_with(bin, dir, args, None)?.secs)
 }
 
-/// Runs the command with `CIMOPT_LOG=log`: (wall seconds, its standard error).
-fn run_logged(bin: &Path, dir: &Path, args: &[&str], log: &str) -> Result<(f64, String)> {
+/// Runs the command: (wall seconds, CPU seconds of the command, when the platform says).
+fn run_timed(bin: &Path, dir: &Path, args: &[&str]) -> Result<(f64, Option<f64>)> {
+    let r = run_with(bin, dir, args, None)?;
+    Ok((r.secs, r.cpu))
+}
+
+/// One run of the command.
+struct Ran {
+    secs: f64,
+    /// CPU seconds of the command, when the platform says.
+    cpu: Option<f64>,
+    stderr: String,
+}
+
+/// Runs the command, with `CIMOPT_LOG=log` when given; fails when it does.
+fn run_with(bin: &Path, dir: &Path, args: &[&str], log: Option<&str>) -> Result<Ran> {
+    let cpu_before = children_cpu_secs();
     let start = Instant::now();
-    let out = Command::new(bin)
+    let mut command = Command::new(bin);
+    // Solves are cached under the bench's own folder, never in the user's cache.
+    command
         .current_dir(dir)
         .env("CIMOPT_CACHE_DIR", dir.join("cache"))
-        .env("CIMOPT_LOG", log)
-        .args(args)
-        .output()
-        .context("running cimopt")?;
+        .args(args);
+    if let Some(log) = log {
+        command.env("CIMOPT_LOG", log);
+    }
+    let out = command.output().context("running cimopt")?;
     let secs = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     if !out.status.success() {
         bail!("cimopt {} failed:\n{stderr}", args.join(" "));
     }
-    Ok((secs, stderr))
+    let cpu = cpu_before
+        .zip(children_cpu_secs())
+        .map(|(before, after)| after - before);
+    Ok(Ran { secs, cpu, stderr })
 }
 
 /// CPU seconds (user + system) of this process's waited-for children, from `/proc/self/stat`
@@ -40,31 +61,6 @@ fn children_cpu_secs() -> Option<f64> {
     // cutime and cstime are fields 16 and 17 of the line, 14 and 15 after the name.
     let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
-}
-
-/// Runs the command: (wall seconds, CPU seconds of the command, when the platform says).
-fn run_timed(bin: &Path, dir: &Path, args: &[&str]) -> Result<(f64, Option<f64>)> {
-    let cpu_before = children_cpu_secs();
-    let start = Instant::now();
-    // Solves are cached under the bench's own folder, never in the user's cache.
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .env("CIMOPT_CACHE_DIR", dir.join("cache"))
-        .args(args)
-        .output()
-        .context("running cimopt")?;
-    let secs = start.elapsed().as_secs_f64();
-    if !out.status.success() {
-        bail!(
-            "cimopt {} failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let cpu = cpu_before
-        .zip(children_cpu_secs())
-        .map(|(before, after)| after - before);
-    Ok((secs, cpu))
 }
 
 fn number(json: &str, path: &[&str]) -> f64 {
@@ -153,8 +149,9 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
                 ];
                 // The agreement rule's rejections (the simulator overruling the cost model on a
                 // MILP solution) are logged; a cold compile shows every one.
-                let (compile, log) = run_logged(&bin, &work, &args, "cimopt::agreement=info")?;
-                rejected += log.matches("cimopt::agreement").count();
+                let cold = run_with(&bin, &work, &args, Some("cimopt::agreement=info"))?;
+                let compile = cold.secs;
+                rejected += cold.stderr.matches("cimopt::agreement").count();
                 let warm = if mapper == "mip" {
                     format!("{:.2}", run(&bin, &work, &args)?)
                 } else {
@@ -208,44 +205,54 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
                 if mapper == "greedy" {
                     greedy_edp = edp;
                 }
-                let (vs_greedy, optimal, gap_median, gap_worst, space_optimal, space_median) = if mapper == "mip" {
-                    let solved: Vec<&serde_json::Value> = doc["layers"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|l| &l["solve"])
-                        .filter(|s| s["status"] != "reused")
-                        .collect();
-                    let mut gaps: Vec<f64> =
-                        solved.iter().filter_map(|s| s["gap"].as_f64()).collect();
-                    gaps.sort_by(f64::total_cmp);
-                    let optimal = solved.iter().filter(|s| s["status"] == "optimal").count();
-                    // The default --gap: proven optimal within the space mip searched.
-                    let mut space_gaps: Vec<f64> =
-                        solved.iter().filter_map(|s| s["space_gap"].as_f64()).collect();
-                    space_gaps.sort_by(f64::total_cmp);
-                    let space_optimal = space_gaps.iter().filter(|&&g| g <= 1e-3).count();
-                    (
-                        format!("{:.3}×", greedy_edp / edp),
-                        format!("{optimal} / {}", solved.len()),
-                        format!(
-                            "{:.1} %",
-                            100.0 * gaps.get(gaps.len() / 2).copied().unwrap_or(f64::NAN)
-                        ),
-                        format!("{:.1} %", 100.0 * gaps.last().copied().unwrap_or(f64::NAN)),
-                        format!("{space_optimal} / {}", solved.len()),
-                        format!(
-                            "{:.1} %",
-                            100.0
-                                * space_gaps
-                                    .get(space_gaps.len() / 2)
-                                    .copied()
-                                    .unwrap_or(f64::NAN)
-                        ),
-                    )
-                } else {
-                    ("–".into(), "–".into(), "–".into(), "–".into(), "–".into(), "–".into())
-                };
+                let (vs_greedy, optimal, gap_median, gap_worst, space_optimal, space_median) =
+                    if mapper == "mip" {
+                        let solved: Vec<&serde_json::Value> = doc["layers"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|l| &l["solve"])
+                            .filter(|s| s["status"] != "reused")
+                            .collect();
+                        let mut gaps: Vec<f64> =
+                            solved.iter().filter_map(|s| s["gap"].as_f64()).collect();
+                        gaps.sort_by(f64::total_cmp);
+                        let optimal = solved.iter().filter(|s| s["status"] == "optimal").count();
+                        // The default --gap: proven optimal within the space mip searched.
+                        let mut space_gaps: Vec<f64> = solved
+                            .iter()
+                            .filter_map(|s| s["space_gap"].as_f64())
+                            .collect();
+                        space_gaps.sort_by(f64::total_cmp);
+                        let space_optimal = space_gaps.iter().filter(|&&g| g <= 1e-3).count();
+                        (
+                            format!("{:.3}×", greedy_edp / edp),
+                            format!("{optimal} / {}", solved.len()),
+                            format!(
+                                "{:.1} %",
+                                100.0 * gaps.get(gaps.len() / 2).copied().unwrap_or(f64::NAN)
+                            ),
+                            format!("{:.1} %", 100.0 * gaps.last().copied().unwrap_or(f64::NAN)),
+                            format!("{space_optimal} / {}", solved.len()),
+                            format!(
+                                "{:.1} %",
+                                100.0
+                                    * space_gaps
+                                        .get(space_gaps.len() / 2)
+                                        .copied()
+                                        .unwrap_or(f64::NAN)
+                            ),
+                        )
+                    } else {
+                        (
+                            "–".into(),
+                            "–".into(),
+                            "–".into(),
+                            "–".into(),
+                            "–".into(),
+                            "–".into(),
+                        )
+                    };
                 writeln!(
                     md,
                     "| {stem} | {target} | {mapper} | {layers} | {compile:.2} | {warm} | {simulate:.2} | {lat:.0} | {energy:.0} | {edp:.4e} | {bound:.0} | {:.2} | {sim:.0} | {:.2}× | {vs_greedy} | {optimal} | {gap_median} | {gap_worst} | {space_optimal} | {space_median} |",

@@ -657,16 +657,7 @@ pub fn optimise_observed(
             }
         }
     }
-    stats.objective = inc.objective;
-    finish_bounds(&mut stats, space_bound, opts.gap);
-    stats.warm_start_kept = inc.milp_objective.is_none();
-    stats.milp_objective = inc.milp_objective;
-    stats.wall_s = started.elapsed().as_secs_f64();
-    Ok(Optimised {
-        mapping: inc.mapping,
-        cost: inc.cost,
-        stats,
-    })
+    Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
 
 /// Whether `searched` holds every skeleton of candidate `s` (split and order of every loop), so
@@ -685,22 +676,26 @@ fn covers_every_skeleton(
             .all(|k| searched.contains(k))
 }
 
-/// Sets the gaps and the status from the bounds: `stats.bound` over every mapping of the layer,
-/// `space` over the part searched (never below the first), both capped by the result. Optimal
-/// only when the whole space's gap is within `gap`.
-fn finish_bounds(stats: &mut Stats, space: f64, gap: f64) {
-    let objective = stats.objective;
-    let relative = |b: f64| {
-        if objective > 0.0 {
-            ((objective - b) / objective).max(0.0)
-        } else {
-            0.0
-        }
-    };
+/// `(objective − bound) / objective`, never negative; 0 for a zero objective.
+pub fn relative_gap(objective: f64, bound: f64) -> f64 {
+    if objective > 0.0 {
+        ((objective - bound) / objective).max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// A search's result from its incumbent: the objective, the gaps and the status from the
+/// bounds (`stats.bound` over every mapping of the layer, `space` over the part searched, never
+/// below the first, both capped by the result; optimal only when the whole space's gap is
+/// within `gap`), and the timing.
+fn conclude(mut stats: Stats, inc: Incumbent, space: f64, gap: f64, started: Instant) -> Optimised {
+    let objective = inc.objective;
+    stats.objective = objective;
     stats.bound = stats.bound.min(objective);
     stats.space_bound = space.max(stats.bound).min(objective);
-    stats.gap = relative(stats.bound);
-    stats.space_gap = relative(stats.space_bound);
+    stats.gap = relative_gap(objective, stats.bound);
+    stats.space_gap = relative_gap(objective, stats.space_bound);
     if stats.gap > gap {
         stats.status = Status::Incomplete;
         stats.stop_reasons.retain(|r| *r != StopReason::GapReached);
@@ -715,6 +710,14 @@ fn finish_bounds(stats: &mut Stats, space: f64, gap: f64) {
     } else {
         stats.stop_reasons.sort();
         stats.stop_reasons.dedup();
+    }
+    stats.warm_start_kept = inc.milp_objective.is_none();
+    stats.milp_objective = inc.milp_objective;
+    stats.wall_s = started.elapsed().as_secs_f64();
+    Optimised {
+        mapping: inc.mapping,
+        cost: inc.cost,
+        stats,
     }
 }
 
@@ -796,18 +799,9 @@ pub fn optimise_around(
         .iter()
         .map(|s| spatial_bound(t, w, s, &bounds, opts.objective))
         .fold(f64::INFINITY, f64::min);
-    stats.objective = inc.objective;
     stats.status = Status::Optimal;
     let space_bound = stats.bound;
-    finish_bounds(&mut stats, space_bound, opts.gap);
-    stats.warm_start_kept = inc.milp_objective.is_none();
-    stats.milp_objective = inc.milp_objective;
-    stats.wall_s = started.elapsed().as_secs_f64();
-    Ok(Optimised {
-        mapping: inc.mapping,
-        cost: inc.cost,
-        stats,
-    })
+    Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
 
 /// Every placement triple of every skeleton of every spatial candidate the optimiser would

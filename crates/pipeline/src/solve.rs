@@ -342,11 +342,7 @@ fn solve(
             // Exact over the space it searched; over the whole space only where that space holds
             // every skeleton of the candidates.
             let value = objective.of(&cost);
-            let gap = if value > 0.0 {
-                ((value - bound) / value).max(0.0)
-            } else {
-                0.0
-            };
+            let gap = cimopt_optimiser::relative_gap(value, bound);
             let proven = gap <= opts.gap;
             let info = SolveInfo {
                 mapper: "exhaustive".into(),
