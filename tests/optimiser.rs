@@ -290,7 +290,10 @@ fn exhaustive_maps_small_layers_no_worse_than_mip_and_refuses_large_ones() {
             s["best_bound"].as_f64().unwrap(),
             s["gap"].as_f64().unwrap(),
         );
-        assert!(bound <= value && (gap - (value - bound) / value).abs() < 1e-12, "{s}");
+        assert!(
+            bound <= value && (gap - (value - bound) / value).abs() < 1e-12,
+            "{s}"
+        );
         assert_eq!(s["status"] == "optimal", gap <= 1e-3, "{s}");
     }
 }

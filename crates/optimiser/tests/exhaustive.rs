@@ -303,7 +303,8 @@ fn the_reported_bound_is_below_the_brute_force_optimum() {
     for (name, w) in tiny_layers() {
         for objective in OBJECTIVES {
             let o = opts(objective);
-            let Some((_, best, _)) = cimopt_optimiser::exhaustive(&t, &w, &o, None, 700_000).unwrap()
+            let Some((_, best, _)) =
+                cimopt_optimiser::exhaustive(&t, &w, &o, None, 700_000).unwrap()
             else {
                 continue;
             };
