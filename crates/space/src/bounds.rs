@@ -220,24 +220,38 @@ pub fn candidate_bound(
     let m_i = cheapest_feed(t, w, &p, s, Operand::I, &trips, lb.home) as f64;
     let m_o = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home) as f64;
     let product = |only: Operand| own_trips(&trips, only);
-    let (cheap, dear, cheap_trips) = if m_i <= m_o {
-        (m_i, m_o, product(Operand::I))
-    } else {
-        (m_o, m_i, product(Operand::O))
-    };
-    let a = activations as f64;
-    let cheap_boundaries = (activations - activations / cheap_trips) as f64;
-    let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
-    // Every weight is written into a macro at the source's bandwidth while it does not compute;
-    // one load moves at least one weight per used cell of every array it fills.
-    let weight_bits = (w.weight_count() * p.weight) as f64;
-    let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
     let one_load = transfer_cycles(
         t,
         fanout_elems(t, w, s, Operand::W, weight_source),
         p.weight,
         weight_source,
     ) as f64;
+    let (cheap, dear, cheap_trips) = if m_i <= m_o {
+        (m_i, m_o, product(Operand::I))
+    } else {
+        (m_o, m_i, product(Operand::O))
+    };
+    let a = activations as f64;
+    // The cheap dims (R, S, C for inputs, K for outputs) are all dims the weights depend on. A
+    // boundary of a weight-dependent loop reloads the macros unless the loop sits at the macro
+    // for the weights, and the loops there form the innermost run of the nest whose
+    // weight-dependent factors multiply to at most the weights one cell holds. So the cheap
+    // boundaries that reload nothing lie in loops of at most that many trips in all; the
+    // others cost at least a weight load, which is dearer than the dear chain (else the run
+    // limit is not used).
+    let per_cell = (t.levels[t.macro_level()].capacity_bits / t.weight_cell_bits(p.weight)).max(1);
+    // Not a divisor of the trips: a mapping that pads a dim further only adds activations.
+    let cheap_run = cheap_trips.min(per_cell);
+    let cheap_boundaries = if one_load >= dear {
+        a * (1.0 - 1.0 / cheap_run as f64)
+    } else {
+        (activations - activations / cheap_trips) as f64
+    };
+    let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
+    // Every weight is written into a macro at the source's bandwidth while it does not compute;
+    // one load moves at least one weight per used cell of every array it fills.
+    let weight_bits = (w.weight_count() * p.weight) as f64;
+    let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
     let weight_cycles = if dear < one_load {
         weight_load * (1.0 - dear / one_load)
     } else {
@@ -287,31 +301,52 @@ pub fn candidate_energy_nj_at(
     let p = layer_precision(t, w);
     let bits = |o: Operand| (w.operand_size(o) * p.bits(o, false)) as f64;
     let at = |o: Operand| &t.levels[home[o.index()]];
-    let dram = bits(Operand::I) * at(Operand::I).read_pj_per_bit
-        + bits(Operand::W) * at(Operand::W).read_pj_per_bit
-        + output_home_pj(t, w, &p, s, home[Operand::O.index()]);
+    let input_home = bits(Operand::I) * at(Operand::I).read_pj_per_bit;
+    let output_home = output_home_pj(t, w, &p, s, home);
+    let weights = bits(Operand::W) * at(Operand::W).read_pj_per_bit;
     // Written into the macro's cells at their width there (padded or packed).
     let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
         * t.levels[t.macro_level()].write_pj_per_bit;
     let mac = t.activation_energy_nj_at(&p) * activations as f64 * fill as f64;
-    let switch = if activations > 1 {
-        let e_i = cheapest_change_pj(t, w, &p, s, Operand::I, &trips, home);
-        let e_o = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home);
-        let product = |only: Operand| own_trips(&trips, only);
-        let a = activations as f64;
-        // Fewest changes of each operand: every boundary outside the loops over dims only the
-        // other operand depends on changes it.
-        let min_i = (activations / product(Operand::O)) as f64;
-        let min_o = (activations / product(Operand::I)) as f64;
+    let e_i = cheapest_change_pj(t, w, &p, s, Operand::I, &trips, home);
+    let e_o = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home);
+    let product = |only: Operand| own_trips(&trips, only);
+    let a = activations as f64;
+    // Fewest changes of each operand: every boundary outside the loops over dims only the
+    // other operand depends on changes it.
+    let min_i = (activations / product(Operand::O)) as f64;
+    let min_o = (activations / product(Operand::I)) as f64;
+    let changes = |e_i: f64, e_o: f64| {
         if e_i <= e_o {
             e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
         } else {
             e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
         }
-    } else {
-        0.0
     };
-    mac + (dram + macro_write + switch) * 1e-3
+    // Changes fed or refilled from the operand's home read it there, which is the home read
+    // the home term counts: those cases count their changes instead of that term (every
+    // element is fed at least once), including the first activation's.
+    let mut best = f64::INFINITY;
+    for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
+        for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
+            let switch = if i_home || o_home || activations > 1 {
+                changes(ei, eo)
+            } else {
+                0.0
+            };
+            best = best.min(hi + ho + switch);
+        }
+    }
+    mac + (best + weights + macro_write) * 1e-3
+}
+
+/// The cheapest energy (pJ) of one change of an operand at the array: over the feeds that
+/// read nothing at the operand's home, and over those that do (fed from it, or refilling a
+/// single-element level from it).
+#[derive(Clone, Copy, Debug)]
+struct Change {
+    away: f64,
+    home: f64,
 }
 
 /// The least energy (pJ) the outputs cost at their home, plus the copy that keeps them below
@@ -325,8 +360,9 @@ fn output_home_pj(
     w: &Workload,
     p: &Precision,
     s: &[SpatialFactor],
-    home: usize,
+    homes: [usize; 3],
 ) -> f64 {
+    let home = homes[Operand::O.index()];
     let o = Operand::O;
     let elems = w.operand_size(o) as f64;
     // Partial sums or final outputs, whichever is narrower.
@@ -336,9 +372,53 @@ fn output_home_pj(
     t.levels_of(o)
         .into_iter()
         .filter(|&l| l > home)
-        .filter(|&l| elems / instances(t, s, o, l) * bits <= t.levels[l].capacity_bits as f64)
+        .filter(|&l| {
+            elems / instances(t, s, o, l) * bits + pinned_bits(t, w, p, s, homes, l)
+                <= t.levels[l].capacity_bits as f64
+        })
         .map(|l| elems * bits * (h.read_pj_per_bit + t.levels[l].write_pj_per_bit))
         .fold(streamed, f64::min)
+}
+
+/// Bits that inputs and weights living at on-chip `level` (their home) must keep there in every
+/// mapping: an operand's outermost used level holds all of it (its instance's share), and it is
+/// never above its home, so an operand whose share fits in no level below its home holds all of
+/// it at the home. Each share is counted at the original extents split over the instances, which
+/// is never more than a mapping's (padded) share, so this never over-states what is pinned.
+fn pinned_bits(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    homes: [usize; 3],
+    level: usize,
+) -> f64 {
+    [Operand::I, Operand::W]
+        .into_iter()
+        .filter(|&x| level > 0 && homes[x.index()] == level)
+        .map(|x| {
+            let share = |l: usize| {
+                let mut e = w.extents();
+                for f in s {
+                    if t.axis(f.axis).source[x.index()] < l {
+                        e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
+                    }
+                }
+                let bits = if x == Operand::W && l == t.macro_level() {
+                    t.weight_cell_bits(p.weight)
+                } else {
+                    p.bits(x, false)
+                };
+                (w.operand_elements(&e, x) * bits) as f64
+            };
+            let fits_below = t
+                .levels_of(x)
+                .into_iter()
+                .filter(|&l| l > level)
+                .any(|l| share(l) <= t.levels[l].capacity_bits as f64);
+            if fits_below { 0.0 } else { share(level) }
+        })
+        .sum()
 }
 
 /// Instances of `level` that operand `o` uses: the spatial fan-out above it.
@@ -362,7 +442,7 @@ fn cheapest_change_pj(
     o: Operand,
     trips: &[u64; 8],
     home: [usize; 3],
-) -> f64 {
+) -> Change {
     let (feed_p, low_p) = feed_precisions(p, o, trips);
     let ways = if o == Operand::O { 2.0 } else { 1.0 };
     let lv = |l: usize| &t.levels[l];
@@ -379,44 +459,50 @@ fn cheapest_change_pj(
         .into_iter()
         .filter(|&l| l >= home[o.index()])
         .collect();
-    levels
-        .iter()
-        .enumerate()
-        .map(|(pos, &l)| {
-            let elems = fanout_elems(t, w, s, o, l) as f64;
-            let mut pj = elems * (feed_p as f64) * both(l) * instances(t, s, o, l);
-            if l != reg {
-                pj += ways
-                    * (feed_p as f64)
-                    * (lv(reg).read_pj_per_bit + lv(reg).write_pj_per_bit)
-                    * instances(t, s, o, reg);
-            }
-            if lv(l).capacity_bits < 2 * feed_p {
-                // Written into `l` (and, for outputs, read back out of it) at each change.
-                let child = elems
-                    * (feed_p as f64)
-                    * if o == Operand::O {
-                        lv(l).read_pj_per_bit + lv(l).write_pj_per_bit
-                    } else {
-                        lv(l).write_pj_per_bit
-                    }
-                    * instances(t, s, o, l);
-                let parent = levels[..pos]
-                    .iter()
-                    .map(|&up| {
-                        fanout_elems(t, w, s, o, up) as f64
-                            * low_p as f64
-                            * both(up)
-                            * instances(t, s, o, up)
-                    })
-                    .fold(f64::INFINITY, f64::min);
-                if parent.is_finite() {
-                    pj += child + parent;
+    let h = home[o.index()];
+    let mut best = Change {
+        away: f64::INFINITY,
+        home: f64::INFINITY,
+    };
+    let mut keep = |touches_home: bool, pj: f64| {
+        if touches_home {
+            best.home = best.home.min(pj);
+        } else {
+            best.away = best.away.min(pj);
+        }
+    };
+    for (pos, &l) in levels.iter().enumerate() {
+        let elems = fanout_elems(t, w, s, o, l) as f64;
+        let mut pj = elems * (feed_p as f64) * both(l) * instances(t, s, o, l);
+        if l != reg {
+            pj += ways
+                * (feed_p as f64)
+                * (lv(reg).read_pj_per_bit + lv(reg).write_pj_per_bit)
+                * instances(t, s, o, reg);
+        }
+        if lv(l).capacity_bits < 2 * feed_p && pos > 0 {
+            // Written into `l` (and, for outputs, read back out of it) at each change, after
+            // a read (and write-back) at a level above.
+            let child = elems
+                * (feed_p as f64)
+                * if o == Operand::O {
+                    lv(l).read_pj_per_bit + lv(l).write_pj_per_bit
+                } else {
+                    lv(l).write_pj_per_bit
                 }
+                * instances(t, s, o, l);
+            for &up in &levels[..pos] {
+                let parent = fanout_elems(t, w, s, o, up) as f64
+                    * low_p as f64
+                    * both(up)
+                    * instances(t, s, o, up);
+                keep(l == h || up == h, pj + child + parent);
             }
-            pj
-        })
-        .fold(f64::INFINITY, f64::min)
+        } else {
+            keep(l == h, pj);
+        }
+    }
+    best
 }
 
 /// Temporal trips of the dims only `o` (inputs or outputs) depends on, not the other one.
@@ -594,6 +680,51 @@ mod tests {
             cycles,
             energy_nj,
         }
+    }
+
+    /// An input the memory plan keeps whole in the global buffer leaves no room there for a
+    /// copy of the outputs: with output buffers too small for them, they are read from DRAM and
+    /// written back; with the input in DRAM, they may be copied into the global buffer.
+    #[test]
+    fn an_input_kept_in_the_global_buffer_leaves_the_outputs_in_dram() {
+        let t = cimopt_target::load(
+            "default",
+            &[
+                "levels.1.capacity=\"16KiB\"".to_string(),
+                "levels.2.capacity=\"2KiB\"".to_string(),
+            ],
+        )
+        .unwrap()
+        .target;
+        let w = Workload::square_conv(3, 28, 16, 16, 1, 1);
+        // K on the cores: every core needs the whole input, more than its input buffer holds.
+        let s = [
+            SpatialFactor {
+                axis: Axis::Cores,
+                dim: Dim::K,
+                factor: 4,
+            },
+            SpatialFactor {
+                axis: Axis::Rows,
+                dim: Dim::C,
+                factor: 16,
+            },
+            SpatialFactor {
+                axis: Axis::Cols,
+                dim: Dim::K,
+                factor: 4,
+            },
+        ];
+        let p = layer_precision(&t, &w);
+        let dram = &t.levels[0];
+        let streamed = (w.operand_size(Operand::O) * 8) as f64
+            * (dram.read_pj_per_bit + dram.write_pj_per_bit);
+        let pinned = output_home_pj(&t, &w, &p, &s, [1, 0, 0]);
+        assert!(
+            (pinned - streamed).abs() < 1e-9 * streamed,
+            "{pinned} vs {streamed}"
+        );
+        assert!(output_home_pj(&t, &w, &p, &s, [0, 0, 0]) < 0.6 * streamed);
     }
 
     #[test]
