@@ -1,0 +1,68 @@
+//! Where a schedule's layer gaps come from: per distinct layer, the objective and its bound,
+//! and the latency and energy (leakage excluded) of the mapping against the analytical bound of
+//! its own spatial candidate and of the candidate that sets the layer's bound.
+//! `cargo run --example gaps -p cimopt-pipeline -- schedule.json`
+use cimopt_cost::evaluate;
+use cimopt_space::bounds::{candidate_bounds, physical_bound_at};
+use cimopt_space::spatial;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: gaps <schedule.json>")?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let t = cimopt_schedule::embedded_target(&text).map_err(|e| format!("{path}: {e}"))?;
+    let s = cimopt_schedule::from_json(&text, Some(&t)).map_err(|e| format!("{path}: {e}"))?;
+    let leak = t.leakage_nj_per_cycle;
+    println!(
+        "{:>3} {:<36} {:>7} | {:>9} {:>9} {:>5} | {:>9} {:>9} {:>5} | {:>9} {:>9}",
+        "id", "layer", "gap", "L", "L own", "L/b", "E0", "E0 own", "E/b", "L best", "E0 best"
+    );
+    for l in &s.layers {
+        if l.same_as.is_some() {
+            continue;
+        }
+        let w = &l.layer.workload;
+        let m = &l.mapping;
+        let cost = evaluate(&t, w, m);
+        let lat = cost.latency_cycles;
+        let e0 = cost.energy_nj - leak * lat;
+        // The layer objective: E + λ·L, λ recovered from the recorded objective.
+        let obj = l.solve.objective.unwrap_or(f64::NAN);
+        let lambda = (obj - cost.energy_nj) / lat;
+        let lb = physical_bound_at(&t, w, m.home)?;
+        let value =
+            |b: &cimopt_space::bounds::CandidateBound| b.energy_nj + (leak + lambda) * b.cycles;
+        let own = candidate_bounds(&t, w, &m.spatial, &lb)
+            .into_iter()
+            .min_by(|a, b| value(a).total_cmp(&value(b)))
+            .ok_or("a candidate with no weight source")?;
+        let best = spatial::enumerate(&t, w)?
+            .iter()
+            .flat_map(|s| candidate_bounds(&t, w, s, &lb))
+            .min_by(|a, b| value(a).total_cmp(&value(b)))
+            .ok_or("a layer with no candidate")?;
+        println!(
+            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {}",
+            l.layer.index,
+            &l.layer.name[..l.layer.name.len().min(36)],
+            100.0 * l.solve.gap.unwrap_or(f64::NAN),
+            lat,
+            own.cycles,
+            lat / own.cycles,
+            e0,
+            own.energy_nj,
+            e0 / own.energy_nj,
+            best.cycles,
+            best.energy_nj,
+            value(&own),
+            value(&best),
+            obj,
+            own.compute_cycles,
+            own.switch_cycles,
+            own.weight_cycles,
+            own.weight_source
+        );
+    }
+    Ok(())
+}
