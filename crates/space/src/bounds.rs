@@ -205,7 +205,7 @@ pub fn candidate_bound(
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
     let compute_cycles = (activations * t.t_mac_at(&p)) as f64;
-    let dram = lb.home_cycles.iter().cloned().fold(0.0, f64::max);
+    let dram = home_port_cycles(lb);
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
         return CandidateBound {
@@ -213,7 +213,7 @@ pub fn candidate_bound(
             compute_cycles,
             switch_cycles: 0.0,
             weight_cycles: 0.0,
-            cycles: compute_cycles.max(dram),
+            cycles: with_output_copies(lb, compute_cycles, compute_cycles, dram),
             energy_nj: 0.0,
         };
     }
@@ -257,7 +257,12 @@ pub fn candidate_bound(
     } else {
         0.0
     };
-    let cycles = (compute_cycles + weight_load.max(switch_cycles + weight_cycles)).max(dram);
+    let cycles = with_output_copies(
+        lb,
+        compute_cycles + weight_load.max(switch_cycles + weight_cycles),
+        compute_cycles + switch_cycles,
+        dram,
+    );
     CandidateBound {
         weight_source,
         compute_cycles,
@@ -266,6 +271,30 @@ pub fn candidate_bound(
         cycles,
         energy_nj: 0.0,
     }
+}
+
+/// The cycles the largest operand keeps its home's port busy in every mapping: inputs and
+/// weights are read there at least once; outputs are read there and written back (streamed
+/// through transfers from their home, or copied whole below it before the nest and back after
+/// it), so their home moves them twice.
+fn home_port_cycles(lb: &LowerBound) -> f64 {
+    let [i, w, o] = lb.home_cycles;
+    i.max(w).max(2.0 * o)
+}
+
+/// A candidate's latency bound given the bound on its work (`loaded`: compute, boundary waits
+/// and weight loads; `body`: compute and boundary waits alone) and on its home ports (`port`).
+/// Every mapping either streams its outputs from their home (its outermost loop sits there),
+/// or copies them whole from their home into a level below before the first activation and
+/// back after the last, each copy at the home's bandwidth. The copies add to the nest's work:
+/// the one back follows everything, the one in precedes the first activation (the first weight
+/// load may overlap it, so it adds to the work without weight loads). Streaming adds nothing
+/// beyond the port bound, so the bound is the smaller of the two cases.
+fn with_output_copies(lb: &LowerBound, loaded: f64, body: f64, port: f64) -> f64 {
+    let copy = lb.home_cycles[Operand::O.index()];
+    let streamed = loaded.max(port);
+    let copied = (loaded + copy).max(body + 2.0 * copy).max(port);
+    streamed.min(copied)
 }
 
 /// A lower bound (nJ) on the energy, leakage excluded, of every mapping with the spatial
