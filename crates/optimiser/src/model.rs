@@ -17,7 +17,8 @@
 use crate::profile::Profile;
 use cimopt_cost::Objective;
 use cimopt_cost::timing::{
-    Slack, output_chain, output_inner, refill_terms, stream_cycles, stream_extra,
+    Slack, output_chain, output_inner, output_port_lead_bound, refill_terms, stream_cycles,
+    stream_extra,
 };
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
@@ -453,8 +454,39 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .map(|q| q.after_start / tau)
                 .fold(-big_m, f64::max)
         });
+        // The port sits idle at each boundary outside the stream's loop whose wait exceeds its
+        // lead (`cimopt_cost::timing::output_port_lead`): per loop, the first boundary of an
+        // execution and the others. The lead is stated at its largest over the body inside
+        // (`output_port_lead_bound`), so the MILP may fall short of the cost model here, never
+        // exceed it; a placement without the stream gets `max_wait`, above every wait.
+        let mut idle = Expression::from(0.0);
+        if position % 2 == 1 {
+            let lead = sum_over(oo, &|p| {
+                output_port_lead_bound(&p.timing.steps, position).map_or(max_wait, |l| l / tau)
+            });
+            let mut entries = 1.0;
+            for k in 0..(position - 1) / 2 {
+                let f = factor[k];
+                if multi[k] {
+                    let first = b.add(variable().min(0.0)).0;
+                    b.rows.push(
+                        Expression::from(first).geq(Expression::from(first_wait[k]) - lead.clone()),
+                    );
+                    idle.add_mul(entries, first);
+                    if f > 2.0 {
+                        let rest = b.add(variable().min(0.0)).0;
+                        b.rows.push(
+                            Expression::from(rest).geq(Expression::from(wait[k]) - lead.clone()),
+                        );
+                        idle.add_mul(entries * (f - 2.0), rest);
+                    }
+                }
+                entries *= f;
+            }
+        }
         b.rows.push(
-            Expression::from(latency).geq(Expression::from(start) + body_after(position) + e),
+            Expression::from(latency)
+                .geq(Expression::from(start) + body_after(position) + e + idle),
         );
     }
 
