@@ -253,9 +253,25 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         deficit = deficit.max(out_stream);
         let wait = serial_wait.max(deficit);
         // A double-buffered output reads its second tile right after the first, before any
-        // write-back: the first boundary of each execution only needs one transfer.
+        // write-back: the first boundary of each execution only needs one transfer. When the
+        // child waits for the write-back (a loop of outputs at the same level inside,
+        // `StepTiming::own_chain`), each boundary, the first too, waits for the read under way
+        // since the child started, then for the previous tile's write-back: the child cannot
+        // overlap the write-back, and the next read only follows it.
+        let synced = if double(i, oo) {
+            timing[oo.index()].steps[i].own_chain
+        } else {
+            0.0
+        };
+        let synced_wait = if synced > 0.0 {
+            c(i, oo) + synced - child
+        } else {
+            0.0
+        };
         let first_wait = if double(i, oo) && f > 1.0 {
-            serial_wait.max(inner_deficit).max(c(i, oo) - child)
+            serial_wait
+                .max(inner_deficit)
+                .max(c(i, oo) + synced - child)
         } else {
             wait
         };
@@ -267,7 +283,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             // wait on top. The port then ends the loop behind the last activation: its last
             // write-back and the flush follow the last read, not the last activation, so the
             // flush the next boundary counts from the end starts that much later.
-            let inner_wait = serial_wait.max(inner_deficit);
+            let inner_wait = serial_wait.max(inner_deficit).max(synced_wait);
             let chains_path = f * child + (f - 2.0) * inner_wait + first_wait;
             let port_path = 2.0 * child
                 + (f - 2.0) * (out_stream + child)

@@ -308,13 +308,16 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .iter()
                 .any(|s| s.position == 2 * i + 1 && s.double)
         };
+        // Its read, and the write-back the child waits for when a loop of outputs at the same
+        // level lies inside (`own_chain`, 0 otherwise): at the first boundary, and when the
+        // child waits for the write-back, at every boundary.
         let own_o = sum_over(oo, &|p| {
             if o_double(p) {
                 p.timing
                     .steps
                     .iter()
                     .filter(|s| s.position == 2 * i + 1)
-                    .map(|s| s.cycles)
+                    .map(|s| s.cycles + s.own_chain)
                     .sum::<f64>()
                     / tau
             } else {
@@ -324,6 +327,23 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         if (&own_o).linear_coefficients().next().is_some() {
             b.rows
                 .push(Expression::from(first_wait[i]).geq(own_o - body_at(i + 1)));
+        }
+        let synced_o = sum_over(oo, &|p| {
+            if o_double(p) {
+                p.timing
+                    .steps
+                    .iter()
+                    .filter(|s| s.position == 2 * i + 1 && s.own_chain > 0.0)
+                    .map(|s| s.cycles + s.own_chain)
+                    .sum::<f64>()
+                    / tau
+            } else {
+                0.0
+            }
+        });
+        if (&synced_o).linear_coefficients().next().is_some() {
+            b.rows
+                .push(Expression::from(wait_in[i]).geq(synced_o - body_at(i + 1)));
         }
         let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
         b.rows
