@@ -23,7 +23,8 @@
 //! latency   = max( start + body(0) + max(0, lag) + Σ_j c_O(j) + bootstrap_out,
 //!                  the streams' port times,
 //!                  start + body(j+1) + Σ_{k > j} c_O(k) + an output stream's port time
-//!                    after its first two reads, for each output stream at loop j )
+//!                    after its first two reads + Σ_{k < j} boundaries(k) ·
+//!                    max(0, wait(k) − lead_j), for each output stream at loop j )
 //! start     = max_o (bootstrap_o + Σ_j c_o(j))
 //! ```
 //! where `c_o(j)` is the cycles of the tile transfer loop `j` fires for operand `o` (0 when it
@@ -31,8 +32,11 @@
 //! An input or weight stream runs ahead of the activations without bound (the single-buffered
 //! refills above it wait for its sends only and add to it), so what it costs is the largest
 //! running sum of its shortfall over its tiles (`timing::stream_lag`); an output stream reads
-//! at most two tiles ahead of its write-backs. Every term is a max of sums of per-loop
-//! constants and of such running sums, which is what lets the optimiser state it linearly. The
+//! at most two tiles ahead of its write-backs, so a boundary outside its loop that stalls the
+//! activations longer than its lead (`timing::output_port_lead`) leaves its port idle. Every
+//! term is a max of sums of per-loop constants and of such running sums, which is what lets
+//! the optimiser state it linearly; the one exception, the lead, falls with the body inside
+//! the stream's loop at two rates, and the MILP states it at its largest (a lower bound). The
 //! terms are stated once, in [`timing`]; this crate folds them into numbers and the
 //! optimiser's MILP into rows. `docs/optimiser.md` ("What the cost model models") says which
 //! of the simulator's rules each term follows and how well it predicts the simulator.
@@ -43,7 +47,8 @@ pub mod timing;
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
 use timing::{
-    Slack, loops_outside, output_chain, output_inner, refill_terms, stream_extra, stream_lag, ways,
+    Slack, loops_outside, output_chain, output_inner, output_port_lead, refill_terms, stream_extra,
+    stream_lag, ways,
 };
 
 use cimopt_ir::analysis::precision_at;
@@ -198,6 +203,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut body_of = vec![0.0f64; steps + 1];
     // wait_of[i], chain_of[i]: the boundary wait of loop i and each operand's chain in it.
     let mut wait_of = vec![0.0f64; steps];
+    let mut first_wait_of = vec![0.0f64; steps];
     let mut chain_of = vec![[0.0f64; 3]; steps];
     body_of[steps] = body;
     // Exposed cycles of one execution: mode switch, mismatch, write-back.
@@ -247,9 +253,25 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         deficit = deficit.max(out_stream);
         let wait = serial_wait.max(deficit);
         // A double-buffered output reads its second tile right after the first, before any
-        // write-back: the first boundary of each execution only needs one transfer.
+        // write-back: the first boundary of each execution only needs one transfer. When the
+        // child waits for the write-back (a loop of outputs at the same level inside,
+        // `StepTiming::own_chain`), each boundary, the first too, waits for the read under way
+        // since the child started, then for the previous tile's write-back: the child cannot
+        // overlap the write-back, and the next read only follows it.
+        let synced = if double(i, oo) {
+            timing[oo.index()].steps[i].own_chain
+        } else {
+            0.0
+        };
+        let synced_wait = if synced > 0.0 {
+            c(i, oo) + synced - child
+        } else {
+            0.0
+        };
         let first_wait = if double(i, oo) && f > 1.0 {
-            serial_wait.max(inner_deficit).max(c(i, oo) - child)
+            serial_wait
+                .max(inner_deficit)
+                .max(c(i, oo) + synced - child)
         } else {
             wait
         };
@@ -261,7 +283,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             // wait on top. The port then ends the loop behind the last activation: its last
             // write-back and the flush follow the last read, not the last activation, so the
             // flush the next boundary counts from the end starts that much later.
-            let inner_wait = serial_wait.max(inner_deficit);
+            let inner_wait = serial_wait.max(inner_deficit).max(synced_wait);
             let chains_path = f * child + (f - 2.0) * inner_wait + first_wait;
             let port_path = 2.0 * child
                 + (f - 2.0) * (out_stream + child)
@@ -286,6 +308,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         exposed = e;
         body_of[i] = body;
         wait_of[i] = wait;
+        first_wait_of[i] = first_wait;
         chain_of[i] = chains;
         for o in Operand::ALL {
             b.transfer_cycles[o.index()] += n.entries(i) as f64 * f * c(i, o) * ways(o);
@@ -338,7 +361,16 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         for o in Operand::ALL {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
-                    port.cycles.max(start + body_of[j + 1] + port.after_start)
+                    let idle = port_idle(
+                        &timing[oo.index()].steps,
+                        j,
+                        body_of[j + 1],
+                        &wait_of,
+                        &first_wait_of,
+                        &n.steps.iter().map(|s| s.factor).collect::<Vec<_>>(),
+                    );
+                    port.cycles
+                        .max(start + body_of[j + 1] + port.after_start + idle)
                 } else {
                     port.cycles + body_of[j + 1] + drain + boot_out
                 };
@@ -358,6 +390,33 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     b.bootstrap = boot_in + boot_out;
     // The causes add up to the total (checked by the prediction tests on every bundled layer).
     (total, b)
+}
+
+/// The cycles the port of the double-buffered output stream at step `j` sits idle at the
+/// boundaries of the loops outside it (`timing::output_port_lead`): at each boundary whose wait
+/// exceeds the port's lead, the port waits for the first tile's work after it.
+fn port_idle(
+    steps: &[timing::StepTiming],
+    j: usize,
+    inner: f64,
+    wait_of: &[f64],
+    first_wait_of: &[f64],
+    factors: &[u64],
+) -> f64 {
+    let Some(lead) = output_port_lead(steps, j, inner) else {
+        return 0.0;
+    };
+    let mut entries = 1.0;
+    let mut idle = 0.0;
+    for i in 0..j {
+        let f = factors[i] as f64;
+        if f > 1.0 {
+            idle += entries
+                * ((first_wait_of[i] - lead).max(0.0) + (f - 2.0) * (wait_of[i] - lead).max(0.0));
+        }
+        entries *= f;
+    }
+    idle
 }
 
 /// Memory energy of a nest by level and operand (MAC and leakage left at 0). Each operand's

@@ -257,6 +257,45 @@ pub fn output_inner(steps: &[StepTiming], position: usize) -> f64 {
         .sum()
 }
 
+/// How long the activations may stall at a boundary of a loop outside the double-buffered
+/// output stream at step `j` before the stream's port sits idle; `None` when the stream's loop
+/// has a single iteration or step `j` streams no output. `inner` is the body inside the
+/// stream's loop (first to last activation of one tile), so one tile's work, with the output
+/// transfers below the stream (`below`: [`output_inner`]) read before it and written back
+/// after it, takes `b = inner + below`.
+///
+/// Between two executions of the stream's loop its port writes the last tile back once that
+/// tile's work ends, reads the next execution's first two tiles, and then waits for the first
+/// of them to be worked on before it writes it back. With the port busy until the last tile's
+/// work (the port decides), that write-back starts at most `max(0, c − b)` after the work ends,
+/// so the port is done with both reads `max(c, b) − b + 3·c` after it. The first tile's work
+/// ends `wait − below + b` after it (a boundary's wait counts from the last activation to the
+/// next, and the operand that stalls it overlaps the output transfers below). The port sits
+/// idle for what the wait exceeds the lead returned, `3·c + max(c, b) − 2·b + below`, by.
+pub fn output_port_lead(steps: &[StepTiming], j: usize, inner: f64) -> Option<f64> {
+    let s = &steps[j];
+    if !(s.double && s.cycles > 0.0 && s.factor > 1) {
+        return None;
+    }
+    let c = s.cycles;
+    let below = output_inner(steps, s.position);
+    let b = inner + below;
+    Some(3.0 * c + c.max(b) - 2.0 * b + below)
+}
+
+/// The largest [`output_port_lead`] of the output stream at `position` over every body inside
+/// its loop, `3·c + max(c, below) − below` (the lead falls as the body grows): what the MILP
+/// states, the body being a variable there; `None` when no step streams outputs there with
+/// more than one iteration.
+pub fn output_port_lead_bound(steps: &[StepTiming], position: usize) -> Option<f64> {
+    steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.position == position)
+        .filter_map(|(j, _)| output_port_lead(steps, j, 0.0))
+        .reduce(f64::max)
+}
+
 /// The innermost loop with more than one iteration among the steps of the operand at the level
 /// of step `send` that lie inside it, when that level sends single-buffered (into a level, not
 /// the array); `None` when there is none.

@@ -17,7 +17,8 @@
 use crate::profile::Profile;
 use cimopt_cost::Objective;
 use cimopt_cost::timing::{
-    Slack, output_chain, output_inner, refill_terms, stream_cycles, stream_extra,
+    Slack, output_chain, output_inner, output_port_lead_bound, refill_terms, stream_cycles,
+    stream_extra,
 };
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
@@ -307,13 +308,16 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .iter()
                 .any(|s| s.position == 2 * i + 1 && s.double)
         };
+        // Its read, and the write-back the child waits for when a loop of outputs at the same
+        // level lies inside (`own_chain`, 0 otherwise): at the first boundary, and when the
+        // child waits for the write-back, at every boundary.
         let own_o = sum_over(oo, &|p| {
             if o_double(p) {
                 p.timing
                     .steps
                     .iter()
                     .filter(|s| s.position == 2 * i + 1)
-                    .map(|s| s.cycles)
+                    .map(|s| s.cycles + s.own_chain)
                     .sum::<f64>()
                     / tau
             } else {
@@ -323,6 +327,23 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         if (&own_o).linear_coefficients().next().is_some() {
             b.rows
                 .push(Expression::from(first_wait[i]).geq(own_o - body_at(i + 1)));
+        }
+        let synced_o = sum_over(oo, &|p| {
+            if o_double(p) {
+                p.timing
+                    .steps
+                    .iter()
+                    .filter(|s| s.position == 2 * i + 1 && s.own_chain > 0.0)
+                    .map(|s| s.cycles + s.own_chain)
+                    .sum::<f64>()
+                    / tau
+            } else {
+                0.0
+            }
+        });
+        if (&synced_o).linear_coefficients().next().is_some() {
+            b.rows
+                .push(Expression::from(wait_in[i]).geq(synced_o - body_at(i + 1)));
         }
         let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
         b.rows
@@ -453,8 +474,39 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .map(|q| q.after_start / tau)
                 .fold(-big_m, f64::max)
         });
+        // The port sits idle at each boundary outside the stream's loop whose wait exceeds its
+        // lead (`cimopt_cost::timing::output_port_lead`): per loop, the first boundary of an
+        // execution and the others. The lead is stated at its largest over the body inside
+        // (`output_port_lead_bound`), so the MILP may fall short of the cost model here, never
+        // exceed it; a placement without the stream gets `max_wait`, above every wait.
+        let mut idle = Expression::from(0.0);
+        if position % 2 == 1 {
+            let lead = sum_over(oo, &|p| {
+                output_port_lead_bound(&p.timing.steps, position).map_or(max_wait, |l| l / tau)
+            });
+            let mut entries = 1.0;
+            for k in 0..(position - 1) / 2 {
+                let f = factor[k];
+                if multi[k] {
+                    let first = b.add(variable().min(0.0)).0;
+                    b.rows.push(
+                        Expression::from(first).geq(Expression::from(first_wait[k]) - lead.clone()),
+                    );
+                    idle.add_mul(entries, first);
+                    if f > 2.0 {
+                        let rest = b.add(variable().min(0.0)).0;
+                        b.rows.push(
+                            Expression::from(rest).geq(Expression::from(wait[k]) - lead.clone()),
+                        );
+                        idle.add_mul(entries * (f - 2.0), rest);
+                    }
+                }
+                entries *= f;
+            }
+        }
         b.rows.push(
-            Expression::from(latency).geq(Expression::from(start) + body_after(position) + e),
+            Expression::from(latency)
+                .geq(Expression::from(start) + body_after(position) + e + idle),
         );
     }
 
