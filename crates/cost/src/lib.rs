@@ -362,12 +362,12 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
                     let idle = port_idle(
+                        n,
                         &timing[oo.index()].steps,
                         j,
                         body_of[j + 1],
                         &wait_of,
                         &first_wait_of,
-                        &n.steps.iter().map(|s| s.factor).collect::<Vec<_>>(),
                     );
                     port.cycles
                         .max(start + body_of[j + 1] + port.after_start + idle)
@@ -396,27 +396,24 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
 /// boundaries of the loops outside it (`timing::output_port_lead`): at each boundary whose wait
 /// exceeds the port's lead, the port waits for the first tile's work after it.
 fn port_idle(
+    n: &Nest,
     steps: &[timing::StepTiming],
     j: usize,
     inner: f64,
     wait_of: &[f64],
     first_wait_of: &[f64],
-    factors: &[u64],
 ) -> f64 {
     let Some(lead) = output_port_lead(steps, j, inner) else {
         return 0.0;
     };
-    let mut entries = 1.0;
-    let mut idle = 0.0;
-    for i in 0..j {
-        let f = factors[i] as f64;
-        if f > 1.0 {
-            idle += entries
-                * ((first_wait_of[i] - lead).max(0.0) + (f - 2.0) * (wait_of[i] - lead).max(0.0));
-        }
-        entries *= f;
-    }
-    idle
+    (0..j)
+        .filter(|&i| n.steps[i].factor > 1)
+        .map(|i| {
+            let f = n.steps[i].factor as f64;
+            n.entries(i) as f64
+                * ((first_wait_of[i] - lead).max(0.0) + (f - 2.0) * (wait_of[i] - lead).max(0.0))
+        })
+        .sum()
 }
 
 /// Memory energy of a nest by level and operand (MAC and leakage left at 0). Each operand's

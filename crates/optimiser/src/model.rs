@@ -311,36 +311,27 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         // Its read, and the write-back the child waits for when a loop of outputs at the same
         // level lies inside (`own_chain`, 0 otherwise): at the first boundary, and when the
         // child waits for the write-back, at every boundary.
-        let own_o = sum_over(oo, &|p| {
-            if o_double(p) {
-                p.timing
-                    .steps
-                    .iter()
-                    .filter(|s| s.position == 2 * i + 1)
-                    .map(|s| s.cycles + s.own_chain)
-                    .sum::<f64>()
-                    / tau
-            } else {
-                0.0
-            }
-        });
+        let read_and_wait = |synced_only: bool| {
+            sum_over(oo, &|p| {
+                if o_double(p) {
+                    p.timing
+                        .steps
+                        .iter()
+                        .filter(|s| s.position == 2 * i + 1 && (!synced_only || s.own_chain > 0.0))
+                        .map(|s| s.cycles + s.own_chain)
+                        .sum::<f64>()
+                        / tau
+                } else {
+                    0.0
+                }
+            })
+        };
+        let own_o = read_and_wait(false);
         if (&own_o).linear_coefficients().next().is_some() {
             b.rows
                 .push(Expression::from(first_wait[i]).geq(own_o - body_at(i + 1)));
         }
-        let synced_o = sum_over(oo, &|p| {
-            if o_double(p) {
-                p.timing
-                    .steps
-                    .iter()
-                    .filter(|s| s.position == 2 * i + 1 && s.own_chain > 0.0)
-                    .map(|s| s.cycles + s.own_chain)
-                    .sum::<f64>()
-                    / tau
-            } else {
-                0.0
-            }
-        });
+        let synced_o = read_and_wait(true);
         if (&synced_o).linear_coefficients().next().is_some() {
             b.rows
                 .push(Expression::from(wait_in[i]).geq(synced_o - body_at(i + 1)));

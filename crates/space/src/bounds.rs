@@ -6,7 +6,7 @@
 //! to) its home at least once, and never fed from a level above it.
 
 use crate::spatial::{self, TooManyUnrollings};
-use cimopt_ir::analysis::layer_precision;
+use cimopt_ir::analysis::{layer_precision, precision_at};
 use cimopt_ir::{SpatialFactor, Workload};
 use cimopt_target::{Axis, Dim, Operand, Precision, Target};
 
@@ -433,12 +433,8 @@ fn pinned_bits(
                         e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
                     }
                 }
-                let bits = if x == Operand::W && l == t.macro_level() {
-                    t.weight_cell_bits(p.weight)
-                } else {
-                    p.bits(x, false)
-                };
-                (w.operand_elements(&e, x) * bits) as f64
+                // Inputs and weights hold no partial sums.
+                (w.operand_elements(&e, x) * precision_at(t, p, &[], l, x)) as f64
             };
             let fits_below = t
                 .levels_of(x)
