@@ -46,6 +46,7 @@ fn opts(objective: Objective) -> Options {
         max_nodes: 1_000_000,
         // Brute force judges by the cost model alone; so does the search it is checked against.
         agreement: f64::INFINITY,
+        around_rounds: 0,
     }
 }
 

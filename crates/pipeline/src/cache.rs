@@ -37,7 +37,7 @@ fn cache_key(
     t: &Target,
     layer: &Layer,
     home: [usize; 3],
-    seed: Option<&Mapping>,
+    seed: Option<(&Mapping, usize)>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> String {
@@ -55,8 +55,10 @@ fn cache_key(
         "target": cimopt_schedule::target_sha256(t),
         "workload": format!("{w:?}"),
         "home": home,
-        // A variant searched around another mapping depends on it.
-        "seed": seed.map(|m| format!("{m:?}")),
+        // A variant searched around another mapping depends on it, and on how far the search
+        // climbs from it.
+        "seed": seed.map(|(m, _)| format!("{m:?}")),
+        "climb_rounds": seed.map(|(_, r)| r),
     });
     cimopt_schedule::sha256_hex(key.to_string().as_bytes())
 }
@@ -172,7 +174,7 @@ pub fn entry(
     t: &Target,
     layer: &Layer,
     home: [usize; 3],
-    seed: Option<&Mapping>,
+    seed: Option<(&Mapping, usize)>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> PathBuf {

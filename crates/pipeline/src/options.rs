@@ -205,6 +205,10 @@ impl CompileOptions {
             );
             m.insert("max_rounds_per_skeleton".into(), o.max_rounds.to_string());
             m.insert("placement_limit".into(), o.placement_limit.to_string());
+            m.insert(
+                "memory_plan_polish_rounds".into(),
+                crate::solve::POLISH_ROUNDS.to_string(),
+            );
             m.insert("mip_max_nodes".into(), o.max_nodes.to_string());
             m.insert("simulator_agreement".into(), o.agreement.to_string());
             m.insert("highs_threads".into(), "1".into());

@@ -53,3 +53,60 @@ pub fn loop_moves(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
     }
     out
 }
+
+/// The reorderings of a loop list (outer to inner) one step away: every loop moved to every
+/// other position, the others kept in order, and every two loops swapped. Unlike
+/// [`loop_moves`], which swaps only neighbours, these reach an order several neighbour swaps
+/// away at once, without passing through the orders in between.
+pub fn loop_reorders(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
+    let n = loops.len();
+    let mut out: Vec<Vec<(Dim, u64)>> = Vec::new();
+    let mut add = |nl: Vec<(Dim, u64)>| {
+        if nl.as_slice() != loops && !out.contains(&nl) {
+            out.push(nl);
+        }
+    };
+    for i in 0..n {
+        for j in 0..n {
+            if j != i {
+                let mut nl = loops.to_vec();
+                let l = nl.remove(i);
+                nl.insert(j, l);
+                add(nl);
+            }
+        }
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            let mut nl = loops.to_vec();
+            nl.swap(i, j);
+            add(nl);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reorders_are_the_moves_and_swaps_of_single_loops() {
+        let loops = [(Dim::Q, 7), (Dim::C, 2), (Dim::K, 4), (Dim::R, 3)];
+        let r = loop_reorders(&loops);
+        // Moves of one loop: 4 loops × 3 places, less the 3 neighbour swaps reached twice (9);
+        // swaps of two loops not already a move: (Q, K), (Q, R), (C, R) (3).
+        assert_eq!(r.len(), 12);
+        // A loop moved outermost; the outermost and innermost swapped.
+        assert!(r.contains(&vec![(Dim::R, 3), (Dim::Q, 7), (Dim::C, 2), (Dim::K, 4)]));
+        assert!(r.contains(&vec![(Dim::R, 3), (Dim::C, 2), (Dim::K, 4), (Dim::Q, 7)]));
+        for l in &r {
+            assert_ne!(l.as_slice(), loops.as_slice());
+            let mut a = l.clone();
+            let mut b = loops.to_vec();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "a reorder keeps every loop");
+        }
+    }
+}
