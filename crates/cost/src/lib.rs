@@ -40,8 +40,9 @@
 //! at most two tiles ahead of its write-backs, so a boundary outside its loop that stalls the
 //! activations longer than its lead (`timing::output_port_lead`) leaves its port idle. Every
 //! term is a max of sums of per-loop constants and of such running sums, which is what lets
-//! the optimiser state it linearly; the one exception, the lead, falls with the body inside
-//! the stream's loop at two rates, and the MILP states it at its largest (a lower bound). The
+//! the optimiser state it linearly; two exceptions, the lead, which falls with the body inside
+//! the stream's loop at two rates, and an output stream's read-ahead, a gain (a minimum) the
+//! recursion subtracts, the MILP states at their largest (lower bounds). The
 //! terms are stated once, in [`timing`]; this crate folds them into numbers and the
 //! optimiser's MILP into rows. `docs/optimiser.md` ("What the cost model models") says which
 //! of the simulator's rules each term follows and how well it predicts the simulator.

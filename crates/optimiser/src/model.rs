@@ -7,8 +7,10 @@
 //! boundary wait, first wait and serial wait per loop, one refill chain per (loop, operand), one
 //! stream deficit per nest position, two running sums per loop and input or weight stream
 //! position (an input or weight stream's lag, `cimopt_cost::timing::stream_lag`), one row per
-//! output stream position for its port after the first tile's work — with every term the cost
-//! model takes a maximum of as an epigraph row. So for every placement triple the cost model's
+//! output stream position for its port after the first tile's work, one tail and two
+//! read-ahead gains per loop (`cimopt_cost::timing::output_tail`, `output_read_ahead`) — with
+//! every term the cost model takes a maximum of as an epigraph row, and the read-ahead gains it
+//! subtracts bounded from above. So for every placement triple the cost model's
 //! own values satisfy every row: the MILP's optimum is a lower bound on the true optimum of the
 //! skeleton, and the two are equal on each skeleton's fastest triple (tested in
 //! `tests/exhaustive.rs`; `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
