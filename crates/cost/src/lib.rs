@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! body(MAC) = t_MAC
-//! body(i)   = F_i · body(i+1) + (F_i − 1) · wait(i)
+//! body(i)   = F_i · body(i+1) + (F_i − 1) · (wait(i) − ahead(i))
 //!             (a double-buffered output loop: the larger of that, with its first boundary
 //!              waiting for one output read, and its output port's path
 //!              2·body(i+1) + (F_i − 2)·2·c_O(i) + the output transfers inside)
@@ -17,10 +17,15 @@
 //!                                                                  than what it feeds
 //! chain_I,W(i) = max over single-buffered refills inside i of (transfers down − what the
 //!                refilled level overlapped since it was last released)
-//! chain_O(i)   = Σ_{j > i} 2·c_O(j) + what loop i's own output transfer exposes
+//! chain_O(i)   = Σ_{j > i} (2·c_O(j) + tail(j)) + what loop i's own output transfer exposes
+//! tail(j)   = max(0, c_O(j) − one tile's work − the part of j's last wait its read does not
+//!             decide): the write-back before the flush of a double-buffered output stream
+//! ahead(i)  = min(gain of the outermost output stream inside i by reading its second tile
+//!                 ahead, how far the input and weight chains exceed the output terms at i)
 //! lag       = max over input/weight streams s of
 //!             (bootstrap_o + fill_o + most s ever falls behind the activations) − start
-//! latency   = max( start + body(0) + max(0, lag) + Σ_j c_O(j) + bootstrap_out,
+//! latency   = max( start + body(0) + max(−ahead(start), lag) + Σ_j (c_O(j) + tail(j))
+//!                    + bootstrap_out,
 //!                  the streams' port times,
 //!                  start + body(j+1) + Σ_{k > j} c_O(k) + an output stream's port time
 //!                    after its first two reads + Σ_{k < j} boundaries(k) ·
@@ -35,8 +40,9 @@
 //! at most two tiles ahead of its write-backs, so a boundary outside its loop that stalls the
 //! activations longer than its lead (`timing::output_port_lead`) leaves its port idle. Every
 //! term is a max of sums of per-loop constants and of such running sums, which is what lets
-//! the optimiser state it linearly; the one exception, the lead, falls with the body inside
-//! the stream's loop at two rates, and the MILP states it at its largest (a lower bound). The
+//! the optimiser state it linearly; two exceptions, the lead, which falls with the body inside
+//! the stream's loop at two rates, and an output stream's read-ahead, a gain (a minimum) the
+//! recursion subtracts, the MILP states at their largest (lower bounds). The
 //! terms are stated once, in [`timing`]; this crate folds them into numbers and the
 //! optimiser's MILP into rows. `docs/optimiser.md` ("What the cost model models") says which
 //! of the simulator's rules each term follows and how well it predicts the simulator.
@@ -47,8 +53,8 @@ pub mod timing;
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
 use timing::{
-    Slack, loops_outside, output_chain, output_inner, output_port_lead, refill_terms, stream_extra,
-    stream_lag, ways,
+    Slack, loops_outside, output_chain, output_inner, output_port_lead, output_read_ahead,
+    output_tail, refill_terms, stream_extra, stream_lag, ways,
 };
 
 use cimopt_ir::analysis::precision_at;
@@ -210,6 +216,12 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut exposed = [0.0f64; 3];
     // The largest output stream deficit at this loop or inside it.
     let mut deficit = 0.0f64;
+    // The tails of the double-buffered output streams inside: cycles their port stays busy
+    // after the last activation of an execution before the flush can start.
+    let mut tails = 0.0f64;
+    // What the outermost output stream inside gains by reading ahead across a boundary
+    // outside its loop that an input or a weight decides (`timing::output_read_ahead`).
+    let mut read_ahead = 0.0f64;
     let body_after = |body_of: &[f64], position: usize| body_of[loop_step[position.div_ceil(2)]];
     for i in (0..steps).rev() {
         let f = n.steps[i].factor as f64;
@@ -238,7 +250,11 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 .fold(0.0f64, f64::max)
         };
         let outputs = &timing[oo.index()].steps;
-        let chains = [refill(oi), refill(ow), output_chain(outputs, positions[i])];
+        let chains = [
+            refill(oi),
+            refill(ow),
+            output_chain(outputs, positions[i]) + tails,
+        ];
         // A double-buffered output transfer of loop i streams ahead by one tile at most (it
         // cannot read the next tile before writing the previous one back): slower than the
         // child it overlaps, it stalls every boundary at or outside its loop. Input and weight
@@ -275,6 +291,19 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         } else {
             wait
         };
+        // At a boundary of loop i that an input or weight chain decides, beyond what the
+        // outputs wait for there, the output stream inside reads its second tile ahead: the
+        // execution after the boundary is shorter by up to `read_ahead`.
+        let in_or_w = chains[0].max(chains[1]);
+        let (o_rest, o_first) = if double(i, oo) && f > 1.0 {
+            let o = chains[2].max(inner_deficit);
+            (o.max(synced_wait), o.max(c(i, oo) + synced - child))
+        } else {
+            let o = chains[2].max(deficit);
+            (o, o)
+        };
+        let ahead_rest = read_ahead.min((in_or_w - o_rest).max(0.0));
+        let ahead_first = read_ahead.min((in_or_w - o_first).max(0.0));
         body = if f > 1.0 && double(i, oo) {
             // A double-buffered output loop: either every boundary waits for the chains and
             // the streams inside (the first only for one output read), or the output stream's
@@ -284,13 +313,14 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             // write-back and the flush follow the last read, not the last activation, so the
             // flush the next boundary counts from the end starts that much later.
             let inner_wait = serial_wait.max(inner_deficit).max(synced_wait);
-            let chains_path = f * child + (f - 2.0) * inner_wait + first_wait;
+            let chains_path =
+                f * child + (f - 2.0) * (inner_wait - ahead_rest) + first_wait - ahead_first;
             let port_path = 2.0 * child
                 + (f - 2.0) * (out_stream + child)
                 + output_inner(outputs, positions[i]).max(c(i, oo) - child);
             chains_path.max(port_path)
         } else if f > 1.0 {
-            f * child + (f - 2.0) * wait + first_wait
+            f * child + (f - 2.0) * (wait - ahead_rest) + first_wait - ahead_first
         } else {
             child
         };
@@ -306,6 +336,13 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             }] += stalls - excess;
         }
         exposed = e;
+        let last_wait = if f > 2.0 { wait } else { first_wait };
+        tails += output_tail(outputs, positions[i], child, last_wait);
+        if let Some(a) =
+            output_read_ahead(outputs, positions[i], child, serial_wait.max(inner_deficit))
+        {
+            read_ahead = a;
+        }
         body_of[i] = body;
         wait_of[i] = wait;
         first_wait_of[i] = first_wait;
@@ -324,7 +361,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         .map(|&o| boot(o) + fill(o))
         .fold(0.0, f64::max);
     let boot_in = Operand::ALL.iter().map(|&o| boot(o)).fold(0.0, f64::max);
-    let drain = fill(oo);
+    let drain = fill(oo) + tails;
     let boot_out = boot(oo);
     // An input or weight stream runs ahead of the activations without bound, from the moment
     // its operand is in place: it delays the nest by the most it ever falls behind, less its
@@ -351,7 +388,13 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             let behind = stream_lag(s.stream_cycles(o), body_after(&body_of, s.position), &gaps);
             boot(o) + fill(o) + behind - start
         })
-        .fold(0.0f64, f64::max);
+        // The outermost output stream reads its second tile ahead while another operand's
+        // bootstrap or fill decides the start, as at a boundary outside its loop: the first
+        // execution is up to `read_ahead` shorter, unless a stream falls behind it.
+        .fold(
+            -read_ahead.min((start - boot(oo) - fill(oo)).max(0.0)),
+            f64::max,
+        );
     exposed[1] += lag;
     let mut total = start + body + lag + drain + boot_out;
     // A double-buffered stream also bounds the latency by its port time (`timing::Port`); the

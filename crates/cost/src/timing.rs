@@ -257,6 +257,60 @@ pub fn output_inner(steps: &[StepTiming], position: usize) -> f64 {
         .sum()
 }
 
+/// The output stream's tail: how long the port of the double-buffered output stream at
+/// `position` stays busy after the last activation of an execution of its loop, beyond the
+/// output transfers below it, so that its flush, and what the next boundary outside waits for
+/// after it, starts that much later. `inner` is the body inside the stream's loop and
+/// `last_wait` the wait of the loop's last boundary (its first wait when the loop has two
+/// iterations). 0 when no step streams outputs there, the loop has one iteration, or the
+/// child waits for each write-back ([`StepTiming::own_chain`]: then the last tile's work
+/// follows it).
+///
+/// The previous tile's write-back starts when the last tile's read has ended and the child is
+/// done with the previous tile, and the flush follows it; a write-back longer than the last
+/// tile's work, `inner + below` (`below`: the output transfers below the stream,
+/// [`output_inner`]), delays the flush. At the last boundary the stream's own read ends
+/// `own = r·c − inner` after the previous tile's last activation, `r = 1` when it is the
+/// loop's second read (read right after the first), `r = 2` otherwise (the port decides: a
+/// write-back and a read per tile); what the boundary waits beyond that, another operand or an
+/// inner stream decides, and the last tile's work starts that much after the write-back. So
+/// the tail is `max(0, c − inner − below − (last_wait − own))`, and the recursion's waits never
+/// fall below `own` (a double-buffered output's first wait is at least `c − inner`, its wait at
+/// least its deficit `2·c − inner`): `max(0, k − 2·inner − last_wait)` with the constant
+/// [`output_tail_constant`] `k = (1 + r)·c − below`, which is how the MILP states it.
+pub fn output_tail(steps: &[StepTiming], position: usize, inner: f64, last_wait: f64) -> f64 {
+    output_tail_constant(steps, position).map_or(0.0, |k| (k - 2.0 * inner - last_wait).max(0.0))
+}
+
+/// The constant `k = (1 + r)·c − below` of the tail of the output stream at `position`
+/// ([`output_tail`]); `None` when it has none.
+pub fn output_tail_constant(steps: &[StepTiming], position: usize) -> Option<f64> {
+    let s = steps.iter().find(|s| {
+        s.position == position && s.double && s.cycles > 0.0 && s.factor > 1 && s.own_chain == 0.0
+    })?;
+    let reads = if s.factor > 2 { 2.0 } else { 1.0 };
+    Some((1.0 + reads) * s.cycles - output_inner(steps, position))
+}
+
+/// What the output stream at `position` gains by reading ahead: the first boundary of an
+/// execution of its loop waits for the stream's second read (it is read right after the
+/// first, `c − inner` after the first tile's work), unless the port read it while a boundary
+/// outside stalled the activations for an input or a weight. Then that boundary waits only
+/// for `rest` (the chains and the inner streams; [`output_tail`] for `inner`), and the
+/// execution is up to `max(0, c − inner − rest)` shorter, at most by how long the boundary
+/// outside stalled beyond what the outputs wait for there. `None` when the stream has no
+/// such first boundary (one iteration, or the child waits for each write-back).
+pub fn output_read_ahead(
+    steps: &[StepTiming],
+    position: usize,
+    inner: f64,
+    rest: f64,
+) -> Option<f64> {
+    output_tail_constant(steps, position)?;
+    let s = steps.iter().find(|s| s.position == position && s.double)?;
+    Some((s.cycles - inner - rest).max(0.0))
+}
+
 /// How long the activations may stall at a boundary of a loop outside the double-buffered
 /// output stream at step `j` before the stream's port sits idle; `None` when the stream's loop
 /// has a single iteration or step `j` streams no output. `inner` is the body inside the

@@ -7,8 +7,10 @@
 //! boundary wait, first wait and serial wait per loop, one refill chain per (loop, operand), one
 //! stream deficit per nest position, two running sums per loop and input or weight stream
 //! position (an input or weight stream's lag, `cimopt_cost::timing::stream_lag`), one row per
-//! output stream position for its port after the first tile's work — with every term the cost
-//! model takes a maximum of as an epigraph row. So for every placement triple the cost model's
+//! output stream position for its port after the first tile's work, one tail and two
+//! read-ahead gains per loop (`cimopt_cost::timing::output_tail`, `output_read_ahead`) — with
+//! every term the cost model takes a maximum of as an epigraph row, and the read-ahead gains it
+//! subtracts bounded from above. So for every placement triple the cost model's
 //! own values satisfy every row: the MILP's optimum is a lower bound on the true optimum of the
 //! skeleton, and the two are equal on each skeleton's fastest triple (tested in
 //! `tests/exhaustive.rs`; `docs/optimiser.md`). The caller evaluates each MILP solution with the cost model and
@@ -17,8 +19,8 @@
 use crate::profile::Profile;
 use cimopt_cost::Objective;
 use cimopt_cost::timing::{
-    Slack, output_chain, output_inner, output_port_lead_bound, refill_terms, stream_cycles,
-    stream_extra,
+    Slack, output_chain, output_inner, output_port_lead_bound, output_tail_constant, refill_terms,
+    stream_cycles, stream_extra,
 };
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
@@ -140,6 +142,33 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     let wait_in = per_loop(&mut b);
     let serial_wait = per_loop(&mut b);
     let chain: Vec<Vec<Variable>> = (0..3).map(|_| per_loop(&mut b)).collect();
+    // tail[j]: an output stream's tail at loop j (`cimopt_cost::timing::output_tail`).
+    let tail = per_loop(&mut b);
+    // rest[j]: what loop j's first boundary waits for besides its output stream's read (the
+    // chains and the streams inside), so that `first_wait[j] − rest[j]` is at least what the
+    // stream gains by reading ahead (`cimopt_cost::timing::output_read_ahead`); ahead_rest[i],
+    // ahead_first[i]: what the output stream inside loop i gains at a boundary of loop i after
+    // the first and at the first.
+    let rest = per_loop(&mut b);
+    let ahead_rest = per_loop(&mut b);
+    let ahead_first = per_loop(&mut b);
+    // At most the sum of what the loops from `i` inward may gain.
+    let ahead_from = |i: usize| -> Expression {
+        let mut e = Expression::default();
+        for j in (i..n).filter(|&j| multi[j]) {
+            e += first_wait[j];
+            e -= rest[j];
+        }
+        e
+    };
+    // The tails of the loops from `i` inward.
+    let tails_from = |i: usize| -> Expression {
+        let mut e = Expression::default();
+        for j in (i..n).filter(|&j| multi[j]) {
+            e += tail[j];
+        }
+        e
+    };
     let deficit: Vec<Variable> = (0..2 * n).map(|_| b.add(variable().min(0.0)).0).collect();
     let deficit_at = |s: usize| -> Expression {
         if s >= 2 * n {
@@ -243,10 +272,11 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
         }
     }
     // The output chain: write back and re-read at every loop inside, and at this loop unless
-    // it is double-buffered.
+    // it is double-buffered, after the tails of the output streams inside.
     for i in (0..n).filter(|&i| multi[i]) {
         let e = sum_over(oo, &|p| output_chain(&p.timing.steps, 2 * i + 1) / tau);
-        b.rows.push(Expression::from(chain[oo.index()][i]).geq(e));
+        b.rows
+            .push(Expression::from(chain[oo.index()][i]).geq(e + tails_from(i + 1)));
     }
     // Output stream deficits: a double-buffered output transfer slower than the body it
     // overlaps stalls every boundary at or outside it (input and weight streams run ahead:
@@ -268,13 +298,14 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
                 .push(Expression::from(deficit[s]).geq(e - body_after(s)));
         }
     }
-    // Gaps and bodies.
+    // Gaps and bodies. `max_wait` is above every wait: a chain is at most the operand's
+    // transfers there and back plus the output streams' tails (each below one transfer).
     let max_wait: f64 = Operand::ALL
         .iter()
         .map(|&o| {
             inp.profiles[o.index()]
                 .iter()
-                .map(|p| 2.0 * p.timing.fill)
+                .map(|p| 3.0 * p.timing.fill)
                 .fold(0.0, f64::max)
         })
         .sum::<f64>()
@@ -336,17 +367,44 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
             b.rows
                 .push(Expression::from(wait_in[i]).geq(synced_o - body_at(i + 1)));
         }
+        // The output stream's tail: `max(0, k − 2·body(i + 1) − last wait)`, the last wait
+        // being the first with two iterations.
+        let k = sum_over(oo, &|p| {
+            output_tail_constant(&p.timing.steps, 2 * i + 1).map_or(0.0, |k| k / tau)
+        });
+        if (&k).linear_coefficients().next().is_some() {
+            let last = if factor[i] > 2.0 {
+                wait[i]
+            } else {
+                first_wait[i]
+            };
+            b.rows
+                .push(Expression::from(tail[i]).geq(k - 2.0 * body_at(i + 1) - last));
+        }
         let y = sum_over(oo, &|p| if o_double(p) { 1.0 } else { 0.0 });
         b.rows
             .push(Expression::from(first_wait[i]).geq(Expression::from(wait[i]) - max_wait * y));
+        b.rows.push(Expression::from(rest[i]).geq(serial_wait[i]));
+        b.rows
+            .push(Expression::from(rest[i]).geq(deficit_at(2 * i + 2)));
+        // An output stream inside reads ahead across a boundary an input or weight decides:
+        // the gain is at most what the streams inside may gain and what the boundary waits
+        // beyond the output chain (the cost model takes the outermost stream's gain and the
+        // excess of the input and weight chains over every output term, no more).
+        for (a, w) in [(ahead_rest[i], wait_in[i]), (ahead_first[i], first_wait[i])] {
+            b.rows.push(Expression::from(a).leq(ahead_from(i + 1)));
+            b.rows
+                .push(Expression::from(a).leq(Expression::from(w) - chain[oo.index()][i]));
+        }
         // The body: every boundary waits for the chains and inner streams (the first as
-        // above), or a double-buffered output stream's port decides from the end of the
-        // first tile's work (`cimopt_cost`'s latency): the larger.
+        // above) less what an output stream inside gains by reading ahead, or a
+        // double-buffered output stream's port decides from the end of the first tile's work
+        // (`cimopt_cost`'s latency): the larger.
         let f = factor[i];
-        b.rows.push(
-            Expression::from(body[i])
-                .geq(f * body_at(i + 1) + (f - 2.0) * wait_in[i] + first_wait[i]),
-        );
+        b.rows.push(Expression::from(body[i]).geq(
+            f * body_at(i + 1) + (f - 2.0) * (wait_in[i] - ahead_rest[i]) + first_wait[i]
+                - ahead_first[i],
+        ));
         let port = sum_over(oo, &|p| (f - 2.0) * stream(oo, 2 * i + 1, p));
         let inner = sum_over(oo, &|p| {
             if stream(oo, 2 * i + 1, p) > 0.0 {
@@ -368,9 +426,19 @@ pub fn solve(inp: &ModelInput) -> ModelSolution {
     for o in Operand::ALL {
         b.rows.push(Expression::from(start).geq(ready(o)));
     }
-    let drain = ready(oo);
+    // The output drain: every output transfer once and the streams' tails.
+    let drain = ready(oo) + tails_from(0);
+    // The outermost output stream reads ahead while another operand decides the start (the
+    // cost model: unless an input or weight stream falls behind; those rows below).
+    let ahead_start = b.add(variable().min(0.0)).0;
     b.rows
-        .push(Expression::from(latency).geq(Expression::from(start) + body_at(0) + drain.clone()));
+        .push(Expression::from(ahead_start).leq(ahead_from(0)));
+    b.rows
+        .push(Expression::from(ahead_start).leq(Expression::from(start) - ready(oo)));
+    b.rows.push(
+        Expression::from(latency)
+            .geq(Expression::from(start) + body_at(0) + drain.clone() - ahead_start),
+    );
     // Input and weight streams: the most a stream falls behind the activations
     // (`cimopt_cost::timing::stream_lag`), after its operand's start, delays the nest. Per
     // operand and position a stream may send from: its per-iteration cycles (0 for placements
