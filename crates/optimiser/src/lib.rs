@@ -801,10 +801,10 @@ pub fn optimise_around(
     };
     let mut searched: Vec<Vec<cimopt_ir::SpatialFactor>> = Vec::new();
     let mut done: Vec<Skeleton> = Vec::new();
-    // The seeds' skeletons, then a hill climb over loop orders and splits from the incumbent's:
-    // moving a tensor on chip changes which order is best (measured on ResNet-18 / `default`,
-    // whose plan keeps a tensor of nearly every layer on chip: re-placing the seed's nest alone
-    // left 1.0 % of the layers' objective that another order of the same loops had).
+    // The seeds' skeletons, then a hill climb over reorderings of the incumbent's loops: moving
+    // a tensor on chip changes which order is best (measured on ResNet-18 / `default`, whose
+    // plan keeps a tensor of nearly every layer on chip: re-placing the seed's nest alone left
+    // 1.0 % of the layers' objective that another order of the same loops had).
     let mut batch = skeletons;
     for round in 0..=opts.around_rounds {
         let before = inc.objective;
@@ -834,13 +834,7 @@ pub fn optimise_around(
             home: opts.home,
             ..Skeleton::of(&inc.mapping)
         };
-        batch = cimopt_space::loop_reorders(&best.loops)
-            .into_iter()
-            .map(|loops| Skeleton {
-                loops,
-                ..best.clone()
-            })
-            .collect();
+        batch = promising_reorders(t, w, opts.objective, &best, &inc.mapping.double_buffer);
     }
     let candidates = spatial::enumerate(t, w)?;
     let bounds = physical_bound_over(t, w, opts.home, &candidates);
@@ -856,6 +850,52 @@ pub fn optimise_around(
     let space_bound = stats.bound;
     Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
+
+/// The reorderings of `best`'s loops one step away (`cimopt_space::loop_reorders`) most worth a
+/// MILP: each priced with the greedy mapper's level assignment (loops as deep as capacity
+/// allows, the incumbent's double buffers), the [`AROUND_REORDERS`] cheapest on `objective`
+/// kept, cheapest first. A MILP solve costs milliseconds and the assignment microseconds, and
+/// on ResNet-18 / `default` the MILP over the 8 the assignment ranks first found 86 % of what
+/// it found over all of them (model EDP −1.10 % against −1.28 %) in a third of the time.
+fn promising_reorders(
+    t: &Target,
+    w: &Workload,
+    objective: Objective,
+    best: &Skeleton,
+    double_buffer: &[(usize, Operand)],
+) -> Vec<Skeleton> {
+    let mut priced: Vec<(f64, Skeleton)> = cimopt_space::loop_reorders(&best.loops)
+        .into_iter()
+        .map(|loops| {
+            let skeleton = Skeleton {
+                loops,
+                ..best.clone()
+            };
+            let draft = cimopt_mappers::levels::Draft {
+                skeleton: skeleton.clone(),
+                double_buffer: double_buffer.to_vec(),
+                shares: [4, 4, 4],
+            };
+            let m = cimopt_mappers::levels::assign(t, w, &draft);
+            let price = if check(t, w, &m).is_empty() {
+                objective.of(&evaluate(t, w, &m))
+            } else {
+                f64::INFINITY
+            };
+            (price, skeleton)
+        })
+        .collect();
+    // Stable: equal prices keep the reorderings' order.
+    priced.sort_by(|a, b| a.0.total_cmp(&b.0));
+    priced
+        .into_iter()
+        .take(AROUND_REORDERS)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// Reorderings per round of [`optimise_around`]'s climb given a MILP.
+pub const AROUND_REORDERS: usize = 8;
 
 /// Every placement triple of every skeleton of every spatial candidate the optimiser would
 /// solve, priced by the cost model: the optimum of the same space by brute force, and a lower

@@ -351,58 +351,20 @@ pub fn improve(
     // them every variant still only screened is dropped, and the pick is among solved ones.
     let mut cut: Vec<(usize, u64)> = Vec::new();
     let (mut refinements, mut layouts, mut refined) = (0, 0, 0);
-    // The most the compile's mapper has improved on a screened price so far, as the ratio of
-    // the solved latency and energy to the screened ones.
-    let mut gain = Gain::NONE;
     while layouts < LAYOUT_ATTEMPTS {
-        let Some(mut pick) = choose(
-            model,
-            &g,
-            &candidate,
-            &variants,
-            lv,
-            capacity,
-            &cut,
-            (l_off, e_off),
-            Gain::NONE,
-            opts,
+        let Some(pick) = choose(
+            model, &g, &candidate, &variants, lv, capacity, &cut, l_off, e_off, opts,
         ) else {
             break;
         };
-        let screened_in = |pick: &[Option<usize>]| -> Vec<(usize, [usize; 3], u64)> {
-            pick.iter()
-                .enumerate()
-                .filter_map(|(i, p)| {
-                    let v = &variants[i][(*p)?];
-                    v.screened.then_some((i, v.home, v.budget))
-                })
-                .collect()
-        };
-        let mut screened = screened_in(&pick);
-        // A pick of solved variants alone still compares them with screened prices, which the
-        // mapper would lower: pick again with every screened variant improved as much as the
-        // mapper has improved any, and solve what that pick takes (the plan of ResNet-50 on
-        // `default` kept a tensor on chip because the variant that keeps it in DRAM under the
-        // others' reserve was only screened: +0.04 % model EDP).
-        if screened.is_empty() && refinements < REFINE_ROUNDS && gain != Gain::NONE {
-            if let Some(hopeful) = choose(
-                model,
-                &g,
-                &candidate,
-                &variants,
-                lv,
-                capacity,
-                &cut,
-                (l_off, e_off),
-                gain,
-                opts,
-            ) {
-                screened = screened_in(&hopeful);
-                if !screened.is_empty() {
-                    pick = hopeful;
-                }
-            }
-        }
+        let screened: Vec<(usize, [usize; 3], u64)> = pick
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let v = &variants[i][(*p)?];
+                v.screened.then_some((i, v.home, v.budget))
+            })
+            .collect();
         if !screened.is_empty() {
             if refinements == REFINE_ROUNDS {
                 for vs in &mut variants {
@@ -424,10 +386,7 @@ pub fn improve(
                     .position(|v| v.screened && v.home == home && v.budget == budget);
                 if let Some(at) = at {
                     match b {
-                        Some((_, v)) => {
-                            gain = gain.with(variants[i][at].cost(), v.cost());
-                            variants[i][at] = v;
-                        }
+                        Some((_, v)) => variants[i][at] = v,
                         None => {
                             variants[i].remove(at);
                         }
@@ -449,7 +408,19 @@ pub fn improve(
                     "{refined} variants solved in {refinements} refinements, {layouts} layouts, {:.1} s in all",
                     started.elapsed().as_secs_f64()
                 );
+                let polishing = std::time::Instant::now();
                 let polished = polish(&ctx, &chosen);
+                log::debug!(
+                    target: "cimopt::residency",
+                    "{} variants polished in {:.1} s",
+                    polished
+                        .iter()
+                        .zip(&chosen)
+                        .filter(|(p, c)| p.as_ref().map(|v| &v.solved.mapped.mapping)
+                            != c.as_ref().map(|v| &v.solved.mapped.mapping))
+                        .count(),
+                    polishing.elapsed().as_secs_f64()
+                );
                 if interrupted() {
                     return Err(Error::Interrupted);
                 }
@@ -617,34 +588,8 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
         .collect()
 }
 
-/// How much lower the compile's mapper priced a variant than the screen did: the smallest ratio
-/// of solved to screened latency and energy seen (1 when it never improved on one).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Gain {
-    latency: f64,
-    energy: f64,
-}
-
-impl Gain {
-    const NONE: Gain = Gain {
-        latency: 1.0,
-        energy: 1.0,
-    };
-
-    fn with(self, screened: &Cost, solved: &Cost) -> Gain {
-        let ratio = |s: f64, v: f64| if s > 0.0 { (v / s).min(1.0) } else { 1.0 };
-        Gain {
-            latency: self
-                .latency
-                .min(ratio(screened.latency_cycles, solved.latency_cycles)),
-            energy: self.energy.min(ratio(screened.energy_nj, solved.energy_nj)),
-        }
-    }
-}
-
 /// The MILP: one variant per layer, a home per tensor, capacity at every step; `cut` lowers
-/// the capacity at steps a layout found too fragmented; screened variants count at their
-/// prices times `gain`. Returns per layer the chosen variant's
+/// the capacity at steps a layout found too fragmented. Returns per layer the chosen variant's
 /// index into `variants[i]`.
 #[allow(clippy::too_many_arguments)]
 fn choose(
@@ -655,8 +600,8 @@ fn choose(
     lv: usize,
     capacity: u64,
     cut: &[(usize, u64)],
-    (l_off, e_off): (f64, f64),
-    gain: Gain,
+    l_off: f64,
+    e_off: f64,
     opts: &CompileOptions,
 ) -> Option<Vec<Option<usize>>> {
     let mut vars = ProblemVariables::new();
@@ -682,18 +627,15 @@ fn choose(
         let mut one = Expression::default();
         for (k, v) in vs.iter().enumerate() {
             let c = v.cost();
-            let (l, e) = if v.screened {
-                (c.latency_cycles * gain.latency, c.energy_nj * gain.energy)
-            } else {
-                (c.latency_cycles, c.energy_nj)
-            };
             one += y[i][k];
-            total_l.add_mul(l / scale_l, y[i][k]);
-            total_e.add_mul(e / scale_e, y[i][k]);
+            total_l.add_mul(c.latency_cycles / scale_l, y[i][k]);
+            total_e.add_mul(c.energy_nj / scale_e, y[i][k]);
             let value = match opts.objective {
-                crate::ModelObjective::Latency => l / scale_l,
-                crate::ModelObjective::Energy => e / scale_e,
-                crate::ModelObjective::Edp => (e + lambda * l) / (scale_e + lambda * scale_l),
+                crate::ModelObjective::Latency => c.latency_cycles / scale_l,
+                crate::ModelObjective::Energy => c.energy_nj / scale_e,
+                crate::ModelObjective::Edp => {
+                    (c.energy_nj + lambda * c.latency_cycles) / (scale_e + lambda * scale_l)
+                }
             };
             objective.add_mul(value, y[i][k]);
         }
