@@ -55,8 +55,9 @@ pub struct Options {
     /// Where each operand's tensor lives (`cimopt_ir::Mapping::home`; DRAM by default): the
     /// layer's context in the model's memory plan.
     pub home: [usize; 3],
-    /// Rounds of loop moves and reorderings [`optimise_around`] climbs from its seeds, while
-    /// they improve the incumbent (the first always runs); 0: the seeds' nests only.
+    /// Rounds of reorderings [`optimise_around`] climbs from its seeds while they improve the
+    /// incumbent (the first always runs; each reordering gets one MILP proposal); 0: the seeds'
+    /// nests only.
     pub around_rounds: usize,
 }
 
@@ -817,7 +818,15 @@ pub fn optimise_around(
                 stats.stop_reasons.push(StopReason::PlacementLimit);
                 continue;
             };
-            let o = solve_skeleton(t, w, &space, opts, &mut inc, deadline, &mut |_| {});
+            // A reordering met on the climb gets one MILP proposal, priced; the seeds their
+            // full search. Measured on MobileNetV2 / `default`: the same schedule as with the
+            // full search of every reordering, its residency 1.29× the residency-off compile
+            // instead of 1.7×.
+            let climb = Options {
+                max_rounds: if round > 0 { 1 } else { opts.max_rounds },
+                ..opts.clone()
+            };
+            let o = solve_skeleton(t, w, &space, &climb, &mut inc, deadline, &mut |_| {});
             stats.skeletons_solved += 1;
             stats.milp_solves += o.solves;
             stats.rejected_by_simulator += o.rejected;
