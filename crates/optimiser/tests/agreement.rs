@@ -11,7 +11,7 @@
 //! back fails by name. Heavier sweeps: the `heavy_` tests and `examples/agreement.rs`.
 
 mod common;
-use common::{conv, matmul, small_layers, target, test_targets};
+use common::{conv, lp, matmul, sf, small_layers, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Mapping, OpKind, SpatialFactor, TemporalLoop, Workload, check};
@@ -311,14 +311,6 @@ fn the_cost_model_predicts_the_simulator_on_many_random_mappings() {
         let (mean, worst) = random_bound(t, true);
         e.hold(&format!("{} random (many)", label(t)), mean, worst);
     }
-}
-
-fn lp(dim: Dim, factor: u64, level: [usize; 3]) -> TemporalLoop {
-    TemporalLoop { dim, factor, level }
-}
-
-fn sf(axis: Axis, dim: Dim, factor: u64) -> SpatialFactor {
-    SpatialFactor { axis, dim, factor }
 }
 
 /// Asserts that the cost model predicts `m` within 0.5 % of the simulator; returns the

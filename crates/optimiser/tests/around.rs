@@ -2,10 +2,10 @@
 //! at the variant's homes, then a hill climb over reorderings of the incumbent's loops.
 
 mod common;
-use common::{conv, target};
+use common::{conv, lp, sf, target};
 
 use cimopt_cost::Objective;
-use cimopt_ir::{Mapping, SpatialFactor, TemporalLoop, Workload, check};
+use cimopt_ir::{Mapping, Workload, check};
 use cimopt_optimiser::{Options, optimise_around};
 use cimopt_target::{Axis, Dim, Operand};
 
@@ -26,17 +26,13 @@ fn the_climb_finds_a_better_order_than_the_seeds_nest() {
     };
     let lv = |name: &str| t.level_by_name(name).expect("a level of default");
     let (dram, gb, ob, mac) = (0, lv("global_buffer"), lv("output_buffer"), lv("macro"));
-    let l = |dim: Dim, factor: u64, w: usize| TemporalLoop {
-        dim,
-        factor,
-        level: [gb, w, ob],
-    };
-    let f = |axis: Axis, dim: Dim, factor: u64| SpatialFactor { axis, dim, factor };
+    // Inputs in the global buffer and outputs in the output buffer at every loop.
+    let l = |dim: Dim, factor: u64, w: usize| lp(dim, factor, [gb, w, ob]);
     let seed = Mapping {
         spatial: vec![
-            f(Axis::Cores, Dim::K, 8),
-            f(Axis::Rows, Dim::C, 32),
-            f(Axis::Cols, Dim::K, 16),
+            sf(Axis::Cores, Dim::K, 8),
+            sf(Axis::Rows, Dim::C, 32),
+            sf(Axis::Cols, Dim::K, 16),
         ],
         temporal: vec![
             l(Dim::C, 2, dram),

@@ -222,14 +222,7 @@ pub fn improve(
         return Ok(unchanged(off));
     };
     let capacity = t.levels[lv].capacity_bits;
-    let pairs: Vec<(&Layer, &Mapping)> = off
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| {
-            v.as_ref()
-                .map(|v| (&model.layers[i], &v.solved.mapped.mapping))
-        })
-        .collect();
+    let pairs = layer_mappings(model, &off);
     let g = groups(model, t, &padded_sizes(model, &pairs));
     // The flow step of each layer.
     let mut step_of = vec![0usize; model.layers.len()];
@@ -480,6 +473,21 @@ pub fn improve(
     Ok(unchanged(off))
 }
 
+/// Each scheduled layer with its variant's mapping.
+fn layer_mappings<'a>(
+    model: &'a Model,
+    variants: &'a [Option<Variant>],
+) -> Vec<(&'a Layer, &'a Mapping)> {
+    variants
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.as_ref()
+                .map(|v| (&model.layers[i], &v.solved.mapped.mapping))
+        })
+        .collect()
+}
+
 /// Lays the chosen variants out: the number of tensors kept in level `lv`, or where
 /// fragmentation left no room at a step the capacity rows allowed.
 fn fits(
@@ -488,14 +496,7 @@ fn fits(
     lv: usize,
     chosen: &[Option<Variant>],
 ) -> std::result::Result<usize, crate::plan::NoRoom> {
-    let pairs: Vec<(&Layer, &Mapping)> = chosen
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| {
-            v.as_ref()
-                .map(|v| (&model.layers[i], &v.solved.mapped.mapping))
-        })
-        .collect();
+    let pairs = layer_mappings(model, chosen);
     let gp = groups(model, t, &padded_sizes(model, &pairs));
     let mut home = vec![0usize; gp.groups.len()];
     for (layer, m) in &pairs {
@@ -511,7 +512,7 @@ fn fits(
 }
 
 /// The chosen variants that keep a tensor on chip, searched further by `mip`
-/// ([`polish_layer_variant`]: a hill climb over loop orders and splits from each, in the room
+/// ([`polish_layer_variant`]: a hill climb over reorderings of each one's loops, in the room
 /// the variant was given). Variants are priced around the layer's mapping in DRAM, whose loop
 /// order a tensor moved on chip often no longer suits; the climb is given only to the variants
 /// the plan keeps. A polished mapping replaces its variant only if it is better on the layer
@@ -529,9 +530,14 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
     if opts.mapper != crate::Mapper::Mip {
         return chosen.to_vec();
     }
+    // Identical layers with the same variant are polished once: `of[i]` is the index into
+    // `unique` of layer i's polish, for the layers with a tensor on chip.
     let mut unique: Vec<usize> = Vec::new();
+    let mut of: Vec<Option<usize>> = vec![None; chosen.len()];
     for (i, v) in chosen.iter().enumerate() {
-        let Some(v) = v else { continue };
+        let Some(v) = v.as_ref().filter(|v| v.home != [0; 3]) else {
+            continue;
+        };
         let same = |&j: &usize| {
             let u = chosen[j].as_ref().expect("a chosen variant");
             model.layers[j].dedup_group == model.layers[i].dedup_group
@@ -539,9 +545,10 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
                 && u.on_chip_bits == v.on_chip_bits
                 && u.solved.mapped.mapping == v.solved.mapped.mapping
         };
-        if v.home != [0; 3] && !unique.iter().any(same) {
+        of[i] = Some(unique.iter().position(same).unwrap_or_else(|| {
             unique.push(i);
-        }
+            unique.len() - 1
+        }));
     }
     let better: Vec<Option<Variant>> = unique
         .par_iter()
@@ -568,22 +575,10 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
         .collect();
     chosen
         .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let v = v.as_ref()?;
-            let polished = unique.iter().zip(&better).find(|&(&j, b)| {
-                b.is_some()
-                    && model.layers[j].dedup_group == model.layers[i].dedup_group
-                    && chosen[j].as_ref().is_some_and(|u| {
-                        u.home == v.home
-                            && u.on_chip_bits == v.on_chip_bits
-                            && u.solved.mapped.mapping == v.solved.mapped.mapping
-                    })
-            });
-            Some(match polished {
-                Some((_, b)) => b.clone().expect("a polished variant"),
-                None => v.clone(),
-            })
+        .zip(&of)
+        .map(|(v, k)| match k.and_then(|k| better[k].as_ref()) {
+            Some(b) => Some(b.clone()),
+            None => v.clone(),
         })
         .collect()
 }

@@ -1,8 +1,18 @@
 //! Workloads and targets the optimiser's test files share.
 #![allow(dead_code)]
 
-use cimopt_ir::Workload;
-use cimopt_target::{Target, load};
+use cimopt_ir::{SpatialFactor, TemporalLoop, Workload};
+use cimopt_target::{Axis, Dim, Target, load};
+
+/// A temporal loop of a hand-written mapping: its levels for inputs, weights and outputs.
+pub fn lp(dim: Dim, factor: u64, level: [usize; 3]) -> TemporalLoop {
+    TemporalLoop { dim, factor, level }
+}
+
+/// A spatial factor of a hand-written mapping.
+pub fn sf(axis: Axis, dim: Dim, factor: u64) -> SpatialFactor {
+    SpatialFactor { axis, dim, factor }
+}
 
 /// A built-in target with `--set KEY=VALUE` overrides.
 pub fn target(name: &str, set: &[&str]) -> Target {
