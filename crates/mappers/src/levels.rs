@@ -19,6 +19,9 @@ pub struct Draft {
     pub shares: [u64; 3],
 }
 
+/// The shares the greedy mapper starts from ([`Draft::shares`]): a third each.
+pub const EVEN_SHARES: [u64; 3] = [4, 4, 4];
+
 /// Resident elements of `o` if loops `from..` sit at `level` or deeper.
 fn resident(t: &Target, w: &Workload, p: &Draft, o: Operand, level: usize, from: usize) -> u64 {
     let mut e = [1u64; 8];

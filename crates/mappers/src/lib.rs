@@ -144,7 +144,7 @@ pub fn weight_stationary_at(
             home,
         },
         double_buffer: vec![],
-        shares: [4, 4, 4],
+        shares: levels::EVEN_SHARES,
     };
     let (mapping, cost) = finish(t, w, &plan).ok_or_else(|| infeasible(t, w, &plan))?;
     Ok(Mapped {
@@ -244,7 +244,7 @@ pub fn greedy(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, 
                         home: opts.home,
                     },
                     double_buffer: db,
-                    shares: [4, 4, 4],
+                    shares: levels::EVEN_SHARES,
                 };
                 first_plan.get_or_insert_with(|| plan.clone());
                 let Some((mut m, mut c)) = finish(t, w, &plan) else {

@@ -14,7 +14,7 @@ mod common;
 use common::{conv, lp, matmul, sf, small_layers, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
-use cimopt_ir::{Mapping, OpKind, SpatialFactor, TemporalLoop, Workload, check};
+use cimopt_ir::{Mapping, OpKind, Workload, check};
 use cimopt_mappers::{GreedyOptions, greedy, weight_stationary};
 use cimopt_optimiser::{Options, optimise_observed};
 use cimopt_space::random::Sampler;
