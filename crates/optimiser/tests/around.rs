@@ -6,7 +6,7 @@ use common::{conv, lp, sf, target};
 
 use cimopt_cost::Objective;
 use cimopt_ir::{Mapping, Workload, check};
-use cimopt_optimiser::{Options, optimise_around};
+use cimopt_optimiser::{Options, climb_from, optimise_around};
 use cimopt_target::{Axis, Dim, Operand};
 
 /// ResNet-18 `layer3.0.conv1` (3×3, stride 2, 128 → 256 channels, 14×14 outputs) on `default`
@@ -80,5 +80,75 @@ fn the_climb_finds_a_better_order_than_the_seeds_nest() {
             .map(|t| t.dim)
             .collect::<Vec<_>>(),
         seed.temporal.iter().map(|t| t.dim).collect::<Vec<_>>()
+    );
+}
+
+/// ResNet-18 `layer1.0.conv1` (3×3, 64 → 64 channels, 56×56) on `default` with its outputs kept
+/// in the global buffer, from the mapping the one-step climb ended at:
+/// Q7 · C2 · K4 · R3 · P56 · S3. No reordering one step away is better on `E + λ·L`, but
+/// Q7 · C2 · S3 · K4 · P56 · R3, two steps away (R and S swapped, S moved outward), is by
+/// 2.4 %: the climb must look there once it stalls.
+#[test]
+fn a_stalled_climb_looks_two_reorderings_away() {
+    let t = target("default", &[]);
+    let w = Workload {
+        h: 56,
+        w: 56,
+        pad: [1; 4],
+        ..conv(3, 56, 64, 64, 1, 1)
+    };
+    let lv = |name: &str| t.level_by_name(name).expect("a level of default");
+    let (dram, gb, ib, ob, mac) = (
+        0,
+        lv("global_buffer"),
+        lv("input_buffer"),
+        lv("output_buffer"),
+        lv("macro"),
+    );
+    let start = Mapping {
+        spatial: vec![
+            sf(Axis::Cores, Dim::Q, 8),
+            sf(Axis::Rows, Dim::C, 32),
+            sf(Axis::Cols, Dim::K, 16),
+        ],
+        temporal: vec![
+            lp(Dim::Q, 7, [dram, dram, gb]),
+            lp(Dim::C, 2, [dram, gb, ob]),
+            lp(Dim::K, 4, [gb, gb, ob]),
+            lp(Dim::R, 3, [ib, gb, ob]),
+            lp(Dim::P, 56, [ib, gb, ob]),
+            lp(Dim::S, 3, [ib, mac, ob]),
+        ],
+        double_buffer: vec![(ob, Operand::O)],
+        padded_dims: [3, 3, 56, 56, 64, 64, 1, 1],
+        home: [dram, dram, gb],
+    };
+    assert!(check(&t, &w, &start).is_empty(), "the start is valid");
+    let objective = Objective::Weighted {
+        nj_per_cycle: 0.2529,
+    };
+    let opts = Options {
+        objective,
+        home: start.home,
+        around_rounds: 3,
+        ..Options::default()
+    };
+    let from = objective.of(&cimopt_cost::evaluate(&t, &w, &start));
+    let climbed = climb_from(&t, &w, &opts, &start).unwrap();
+    let to = climbed.stats.objective;
+    assert!(
+        to < from * 0.98,
+        "climbed to {to:.1} nJ from {from:.1} nJ: {:?}",
+        climbed.mapping
+    );
+    // Reached in one jump of two reorderings, not in one.
+    let order = |m: &Mapping| -> Vec<(Dim, u64)> {
+        m.temporal.iter().map(|l| (l.dim, l.factor)).collect()
+    };
+    assert_eq!(climbed.mapping.spatial, start.spatial);
+    assert!(
+        !cimopt_space::loop_reorders(&order(&start)).contains(&order(&climbed.mapping)),
+        "{:?} is one reordering away",
+        order(&climbed.mapping)
     );
 }

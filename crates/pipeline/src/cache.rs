@@ -4,7 +4,7 @@
 
 use crate::options::CompileOptions;
 use crate::output::write_atomic;
-use crate::solve::LayerObjective;
+use crate::solve::{Around, LayerObjective};
 use cimopt_ir::{Layer, Mapping, SpatialFactor, TemporalLoop};
 use cimopt_schedule::{Candidates, SolveInfo};
 use cimopt_target::{Axis, Dim, Operand, Target};
@@ -37,7 +37,7 @@ fn cache_key(
     t: &Target,
     layer: &Layer,
     home: [usize; 3],
-    seed: Option<(&Mapping, usize)>,
+    around: Option<Around>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> String {
@@ -57,8 +57,13 @@ fn cache_key(
         "home": home,
         // A variant searched around another mapping depends on it, and on how far the search
         // climbs from it.
-        "seed": seed.map(|(m, _)| format!("{m:?}")),
-        "climb_rounds": seed.map(|(_, r)| r),
+        "seed": around.map(|a| match a {
+            Around::Seed(m) | Around::Climb(m, _) => format!("{m:?}"),
+        }),
+        "climb_rounds": around.map(|a| match a {
+            Around::Seed(_) => 0,
+            Around::Climb(_, r) => r,
+        }),
     });
     cimopt_schedule::sha256_hex(key.to_string().as_bytes())
 }
@@ -174,13 +179,13 @@ pub fn entry(
     t: &Target,
     layer: &Layer,
     home: [usize; 3],
-    seed: Option<(&Mapping, usize)>,
+    around: Option<Around>,
     opts: &CompileOptions,
     objective: &LayerObjective,
 ) -> PathBuf {
     dir.join(format!(
         "{}.json",
-        cache_key(t, layer, home, seed, opts, objective)
+        cache_key(t, layer, home, around, opts, objective)
     ))
 }
 

@@ -161,7 +161,7 @@ pub fn solve_layer_variant(
         home,
         opts,
         layer_objective,
-        Some((seed, 0)),
+        Some(Around::Seed(seed)),
         cached,
     )
 }
@@ -187,7 +187,7 @@ pub fn polish_layer_variant(
         chosen.home,
         opts,
         layer_objective,
-        Some((chosen, POLISH_ROUNDS)),
+        Some(Around::Climb(chosen, POLISH_ROUNDS)),
         true,
     )
 }
@@ -248,6 +248,15 @@ pub fn solve_layer_at(
     solve(t, layer, home, opts, layer_objective, None, cached)
 }
 
+/// Where a residency variant's search starts (`mip`; the other mappers map the layer afresh).
+#[derive(Clone, Copy)]
+pub enum Around<'a> {
+    /// The layer's mapping with every tensor in DRAM: its nest re-placed at the variant's homes.
+    Seed(&'a Mapping),
+    /// A variant's own result, climbed from for this many rounds of reorderings.
+    Climb(&'a Mapping, usize),
+}
+
 /// Maps one layer; `cached`: through the solve cache (when the options name its folder).
 fn solve(
     t: &Target,
@@ -255,7 +264,7 @@ fn solve(
     home: [usize; 3],
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
-    seed: Option<(&Mapping, usize)>,
+    around: Option<Around>,
     cached: bool,
 ) -> crate::Result<Solved> {
     let objective = layer_objective.objective;
@@ -270,7 +279,7 @@ fn solve(
         .cache_dir
         .as_deref()
         .filter(|_| cached)
-        .map(|d| cache::entry(d, t, layer, home, seed, opts, layer_objective));
+        .map(|d| cache::entry(d, t, layer, home, around, opts, layer_objective));
     if let Some(path) = &cache {
         // A cached mapping is trusted only if it is still valid for this target and context.
         let hit = cache::read(path).filter(|(m, _)| m.home == home && check(t, w, m).is_empty());
@@ -317,12 +326,15 @@ fn solve(
                 home,
                 ..opts.optimiser_options()
             };
-            let r = match seed {
-                Some((seed, around_rounds)) => cimopt_optimiser::optimise_around(
+            let r = match around {
+                Some(Around::Seed(seed)) => {
+                    cimopt_optimiser::optimise_around(t, w, &o, std::slice::from_ref(seed))
+                }
+                Some(Around::Climb(start, around_rounds)) => cimopt_optimiser::climb_from(
                     t,
                     w,
                     &Options { around_rounds, ..o },
-                    std::slice::from_ref(seed),
+                    start,
                 ),
                 None => cimopt_optimiser::optimise_from(t, w, &o, hint),
             }
