@@ -916,11 +916,10 @@ fn around(
 /// applied once or twice) most worth a MILP: each not yet in `done` priced with the greedy
 /// mapper's level assignment (loops as deep as capacity allows, the incumbent's double
 /// buffers), the [`AROUND_REORDERS`] (two steps: [`AROUND_FAR_REORDERS`]) cheapest on
-/// `objective` kept, cheapest first. A MILP
-/// solve costs milliseconds and the assignment microseconds (ResNet-50 / `default`'s polish
-/// prices about 8 800 reorderings in 0.12 s), and on ResNet-18 / `default` the MILP over the 8
-/// the assignment ranks first found 86 % of what it found over all of them (model EDP −1.10 %
-/// against −1.28 %) in a third of the time.
+/// `objective` kept, cheapest first. A MILP solve costs milliseconds and the assignment
+/// microseconds (ResNet-50 / `default`'s polish prices about 8 800 reorderings in 0.12 s), and
+/// on ResNet-18 / `default` the MILP over the 8 the assignment ranks first found 86 % of what
+/// it found over all of them (model EDP −1.10 % against −1.28 %) in a third of the time.
 fn promising_reorders(
     t: &Target,
     w: &Workload,
@@ -980,9 +979,9 @@ fn promising_reorders(
 /// Reorderings per round of [`optimise_around`]'s climb given a MILP.
 pub const AROUND_REORDERS: usize = 8;
 
-/// Reorderings two steps away given a MILP when the climb stalls: fewer than one step away,
-/// since there are some hundred times more of them and the stall means the cheap neighbours
-/// were tried. On the bundled models every improvement the two-step round found was the one
+/// Reorderings two steps away given a MILP when the climb stalls: fewer than one step away
+/// (on ResNet-50 / `default`'s polish a stall has about 320 of them, against 30 one step away),
+/// since the stall means the neighbours greedy prices cheapest were tried. On the bundled models every improvement the two-step round found was the one
 /// greedy's assignment ranked first (ResNet-18, ResNet-50 and VGG-16 on `default`, VGG-16 on
 /// `transformer`), while eight proposals cost ResNet-50 / `default`'s polish a second.
 pub const AROUND_FAR_REORDERS: usize = 2;

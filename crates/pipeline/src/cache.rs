@@ -64,6 +64,9 @@ fn cache_key(
             Around::Seed(_) => 0,
             Around::Climb(_, r) => r,
         }),
+        // A climb from a variant's result does not solve its nest again; a search around a
+        // seed does.
+        "climb_from_result": matches!(around, Some(Around::Climb(..))),
     });
     cimopt_schedule::sha256_hex(key.to_string().as_bytes())
 }
