@@ -330,12 +330,9 @@ fn solve(
                 Some(Around::Seed(seed)) => {
                     cimopt_optimiser::optimise_around(t, w, &o, std::slice::from_ref(seed))
                 }
-                Some(Around::Climb(start, around_rounds)) => cimopt_optimiser::climb_from(
-                    t,
-                    w,
-                    &Options { around_rounds, ..o },
-                    start,
-                ),
+                Some(Around::Climb(start, around_rounds)) => {
+                    cimopt_optimiser::climb_from(t, w, &Options { around_rounds, ..o }, start)
+                }
                 None => cimopt_optimiser::optimise_from(t, w, &o, hint),
             }
             .map_err(|e| unmappable(layer, e))?;
