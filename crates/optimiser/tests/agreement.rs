@@ -11,7 +11,7 @@
 //! back fails by name. Heavier sweeps: the `heavy_` tests and `examples/agreement.rs`.
 
 mod common;
-use common::{conv, lp, matmul, sf, small_layers, target, test_targets};
+use common::{conv, lp, matmul, padded_conv3, sf, small_layers, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Mapping, OpKind, Workload, check};
@@ -339,12 +339,7 @@ fn predicts(t: &Target, w: &Workload, m: &Mapping, what: &str) -> (f64, f64) {
 #[test]
 fn a_weight_refill_waits_for_the_last_row_of_the_loop_inside_its_send() {
     let t = target("default", &[]);
-    let w = Workload {
-        h: 7,
-        w: 7,
-        pad: [1; 4],
-        ..conv(3, 7, 512, 512, 1, 1)
-    };
+    let w = padded_conv3(7, 512, 512, 1);
     let m = Mapping {
         spatial: vec![
             sf(Axis::Cores, Dim::K, 8),

@@ -2,10 +2,10 @@
 //! at the variant's homes, then a hill climb over reorderings of the incumbent's loops.
 
 mod common;
-use common::{conv, lp, sf, target};
+use common::{level, lp, padded_conv3, sf, target};
 
 use cimopt_cost::Objective;
-use cimopt_ir::{Mapping, Workload, check};
+use cimopt_ir::{Mapping, check};
 use cimopt_optimiser::{Options, climb_from, optimise_around};
 use cimopt_target::{Axis, Dim, Operand};
 
@@ -17,14 +17,8 @@ use cimopt_target::{Axis, Dim, Operand};
 #[test]
 fn the_climb_finds_a_better_order_than_the_seeds_nest() {
     let t = target("default", &[]);
-    // Padded by one on every side, as in the model.
-    let w = Workload {
-        h: 28,
-        w: 28,
-        pad: [1; 4],
-        ..conv(3, 14, 128, 256, 1, 2)
-    };
-    let lv = |name: &str| t.level_by_name(name).expect("a level of default");
+    let w = padded_conv3(14, 128, 256, 2);
+    let lv = |name| level(&t, name);
     let (dram, gb, ob, mac) = (0, lv("global_buffer"), lv("output_buffer"), lv("macro"));
     // Inputs in the global buffer and outputs in the output buffer at every loop.
     let l = |dim: Dim, factor: u64, w: usize| lp(dim, factor, [gb, w, ob]);
@@ -91,13 +85,8 @@ fn the_climb_finds_a_better_order_than_the_seeds_nest() {
 #[test]
 fn a_stalled_climb_looks_two_reorderings_away() {
     let t = target("default", &[]);
-    let w = Workload {
-        h: 56,
-        w: 56,
-        pad: [1; 4],
-        ..conv(3, 56, 64, 64, 1, 1)
-    };
-    let lv = |name: &str| t.level_by_name(name).expect("a level of default");
+    let w = padded_conv3(56, 64, 64, 1);
+    let lv = |name| level(&t, name);
     let (dram, gb, ib, ob, mac) = (
         0,
         lv("global_buffer"),
@@ -142,9 +131,8 @@ fn a_stalled_climb_looks_two_reorderings_away() {
         climbed.mapping
     );
     // Reached in one jump of two reorderings, not in one.
-    let order = |m: &Mapping| -> Vec<(Dim, u64)> {
-        m.temporal.iter().map(|l| (l.dim, l.factor)).collect()
-    };
+    let order =
+        |m: &Mapping| -> Vec<(Dim, u64)> { m.temporal.iter().map(|l| (l.dim, l.factor)).collect() };
     assert_eq!(climbed.mapping.spatial, start.spatial);
     assert!(
         !cimopt_space::loop_reorders(&order(&start)).contains(&order(&climbed.mapping)),

@@ -55,18 +55,16 @@ fn cache_key(
         "target": cimopt_schedule::target_sha256(t),
         "workload": format!("{w:?}"),
         "home": home,
-        // A variant searched around another mapping depends on it, and on how far the search
-        // climbs from it.
+        // A variant searched around another mapping depends on it, and on how it searches.
         "seed": around.map(|a| match a {
             Around::Seed(m) | Around::Climb(m, _) => format!("{m:?}"),
         }),
-        "climb_rounds": around.map(|a| match a {
-            Around::Seed(_) => 0,
-            Around::Climb(_, r) => r,
+        // A search around a seed solves its nest; a climb from a variant's result does not,
+        // and goes as far as its rounds.
+        "search": around.map(|a| match a {
+            Around::Seed(_) => "around the seed".to_string(),
+            Around::Climb(_, rounds) => format!("{rounds} rounds of climb from the result"),
         }),
-        // A climb from a variant's result does not solve its nest again; a search around a
-        // seed does.
-        "climb_from_result": matches!(around, Some(Around::Climb(..))),
     });
     cimopt_schedule::sha256_hex(key.to_string().as_bytes())
 }

@@ -40,6 +40,23 @@ pub fn conv(r: u64, p: u64, c: u64, k: u64, g: u64, stride: u64) -> Workload {
     Workload::square_conv(r, p, c, k, g, stride)
 }
 
+/// A 3×3 convolution padded by one on every side, as ResNet's are: `p × p` outputs from
+/// `(p·stride)²` inputs.
+pub fn padded_conv3(p: u64, c: u64, k: u64, stride: u64) -> Workload {
+    Workload {
+        h: p * stride,
+        w: p * stride,
+        pad: [1; 4],
+        ..conv(3, p, c, k, 1, stride)
+    }
+}
+
+/// A level of `t` by name (the test's target must have it).
+pub fn level(t: &Target, name: &str) -> usize {
+    t.level_by_name(name)
+        .unwrap_or_else(|| panic!("{} has no level {name}", t.name))
+}
+
 /// `m × kdim` times `kdim × n` with constant weights.
 pub fn matmul(m: u64, kdim: u64, n: u64) -> Workload {
     Workload::matmul(m, kdim, n)
