@@ -346,6 +346,7 @@ fn solve_skeleton(
     observe: &mut dyn FnMut(&Mapping),
 ) -> SkeletonOutcome {
     let mut excluded: Vec<[usize; 3]> = Vec::new();
+    let mut separable = None;
     let mut out = SkeletonOutcome {
         bound: 0.0,
         solves: 0,
@@ -377,6 +378,20 @@ fn solve_skeleton(
             max_nodes: opts.max_nodes,
             fixed: None,
         };
+        // Nothing in the skeleton beats the incumbent when even the profiles' cheapest terms
+        // do not: the solve would only prove that.
+        let floor = *separable.get_or_insert_with(|| model::separable_bound(&input));
+        if floor >= inc.objective {
+            log::debug!(
+                target: "cimopt::milp",
+                "milp {:?}: skipped, the profiles' bound {floor:.4e} ≥ incumbent {:.4e}",
+                space.skeleton.loops,
+                inc.objective
+            );
+            out.bound = inc.objective;
+            out.complete = true;
+            return out;
+        }
         let t0 = Instant::now();
         let sol = model::solve(&input);
         log::debug!(

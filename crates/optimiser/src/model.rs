@@ -93,6 +93,126 @@ impl Builder {
     }
 }
 
+/// What an input or weight placement charges in [`separable_bound`]: per loop, its refill
+/// terms that nothing overlaps (the largest), its start (`boot + fill`), its energy, nJ.
+struct Charge {
+    bare_chains: Vec<f64>,
+    start: f64,
+    energy_nj: f64,
+}
+
+impl Charge {
+    fn of(p: &Profile, loops: usize) -> Charge {
+        let steps = &p.timing.steps;
+        let bare_chains = (0..loops)
+            .map(|i| {
+                // The transfers inside loop `i`: from its own step on, past its anchors.
+                let from = steps
+                    .iter()
+                    .position(|s| s.position > 2 * i)
+                    .unwrap_or(steps.len());
+                refill_terms(steps, from)
+                    .iter()
+                    .filter(|t| t.slack == Slack::None)
+                    .map(|t| t.after)
+                    .fold(0.0, f64::max)
+            })
+            .collect();
+        Charge {
+            bare_chains,
+            start: p.timing.boot + p.timing.fill,
+            energy_nj: p.energy_nj,
+        }
+    }
+
+    /// The smallest of every charge, term by term (a charge no placement need make).
+    fn least(charges: &[Charge], loops: usize) -> Charge {
+        let min = |f: &dyn Fn(&Charge) -> f64| charges.iter().map(f).fold(f64::INFINITY, f64::min);
+        Charge {
+            bare_chains: (0..loops).map(|i| min(&|c| c.bare_chains[i])).collect(),
+            start: min(&|c| c.start),
+            energy_nj: min(&|c| c.energy_nj),
+        }
+    }
+}
+
+/// A lower bound on the cost model's objective over every placement triple of the skeleton,
+/// read off the placements' profiles without a solve. When it is at least the incumbent, a
+/// solve could only prove that nothing in the skeleton beats it, so the search skips the
+/// solve. Measured on the bundled models, it settles 20–45 % of the skeletons that reach the
+/// MILP (ResNet-18 / `default`: 223 of 698), and ResNet-18 / `default` compiles 9 % faster.
+///
+/// Each output placement is taken exactly, with every input placement exactly and the
+/// weights' terms at their smallest over the weight placements, and the other way round;
+/// every triple with that output placement costs at least the larger of the two, and the
+/// bound is the smallest over the output placements. For one triple (the cost model's crate
+/// docs):
+/// - energy: the memory energy is `Σ_o e_o(p_o)` (each operand's depends on its own
+///   placement alone), the MAC energy is fixed, the leakage is linear in the latency;
+/// - a loop's body with `F > 1` is `F·body(inner) + (F − 2)·(wait − gain) + first wait −
+///   gain`, where the first wait is at least the serial wait (the chains' largest) and each
+///   gain, what an output stream inside reads ahead, at most the wait less the output chain.
+///   So the body is at least `F·body(inner) + (F − 1)·chain_O`. An output placement that
+///   cannot read ahead (no double-buffered output stream with a tail,
+///   `timing::output_tail_constant`) gains nothing, and then the body is at least `F·body(inner)
+///   + (F − 1)·max_o chain_o`, an input or weight chain being at least its refill terms that
+///   nothing overlaps (`timing::Slack::None`);
+/// - around the outermost body come the start and the outputs' drain and copy back, each at
+///   least the outputs' `boot + fill`; without read-ahead the start is also at least the
+///   inputs' and the weights'.
+///
+/// Checked against the cost model triple by triple on small layers in `tests/exhaustive.rs`.
+pub fn separable_bound(inp: &ModelInput) -> f64 {
+    let loops = inp.skeleton.loops.len();
+    let charges = |o: Operand| -> Vec<Charge> {
+        inp.profiles[o.index()]
+            .iter()
+            .map(|p| Charge::of(p, loops))
+            .collect()
+    };
+    let (inputs, weights) = (charges(Operand::I), charges(Operand::W));
+    let (least_i, least_w) = (
+        Charge::least(&inputs, loops),
+        Charge::least(&weights, loops),
+    );
+    let value = |p: &Profile, i: &Charge, w: &Charge| -> f64 {
+        let steps = &p.timing.steps;
+        let ahead = steps
+            .iter()
+            .any(|s| output_tail_constant(steps, s.position).is_some());
+        let mut body = inp.t_mac_cycles as f64;
+        for (l, &(_, factor)) in inp.skeleton.loops.iter().enumerate().rev() {
+            if factor > 1 {
+                let f = factor as f64;
+                let mut wait = output_chain(steps, 2 * l + 1);
+                if !ahead {
+                    wait = wait.max(i.bare_chains[l]).max(w.bare_chains[l]);
+                }
+                body = f * body + (f - 1.0) * wait;
+            }
+        }
+        let own = p.timing.boot + p.timing.fill;
+        let start = if ahead {
+            own
+        } else {
+            own.max(i.start).max(w.start)
+        };
+        let latency = start + body + own;
+        let energy = i.energy_nj
+            + w.energy_nj
+            + p.energy_nj
+            + inp.mac_energy_nj
+            + inp.target.leakage_nj_per_cycle * latency;
+        inp.objective.of_parts(latency, energy)
+    };
+    let min = |it: &mut dyn Iterator<Item = f64>| it.fold(f64::INFINITY, f64::min);
+    min(&mut inp.profiles[Operand::O.index()].iter().map(|p| {
+        let by_inputs = min(&mut inputs.iter().map(|i| value(p, i, &least_w)));
+        let by_weights = min(&mut weights.iter().map(|w| value(p, &least_i, w)));
+        by_inputs.max(by_weights)
+    }))
+}
+
 /// Builds and solves the model.
 pub fn solve(inp: &ModelInput) -> ModelSolution {
     let t = inp.target;

@@ -9,7 +9,8 @@ use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{
-    Options, exhaustive_skeleton, model, optimise, optimise_skeleton, skeleton_space, skeletons,
+    Options, SkeletonSpace, exhaustive_skeleton, model, optimise, optimise_skeleton,
+    skeleton_space, skeletons, skeletons_at,
 };
 use cimopt_space::spatial;
 use cimopt_target::{Axis, Operand};
@@ -293,6 +294,120 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
     }
     eprintln!("{}: MILP exact on {exact} of {total} triples", t.name);
     assert!(total > 100);
+}
+
+/// What the MILP of a skeleton is given, with no incumbent to speak of.
+fn model_input<'a>(
+    t: &'a cimopt_target::Target,
+    w: &Workload,
+    space: &'a SkeletonSpace,
+    objective: Objective,
+) -> model::ModelInput<'a> {
+    let sk = &space.skeleton;
+    model::ModelInput {
+        target: t,
+        skeleton: sk,
+        profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
+        objective,
+        t_mac_cycles: t.t_mac_at(&layer_precision(t, w)),
+        mac_energy_nj: t.activation_energy_nj_at(&layer_precision(t, w))
+            * sk.activations() as f64
+            * sk.spatial
+                .iter()
+                .filter(|f| f.axis == Axis::Cores)
+                .map(|f| f.factor)
+                .product::<u64>() as f64,
+        latency_ref: 1.0,
+        energy_ref: 1.0,
+        cutoff: f64::INFINITY,
+        excluded: &[],
+        gap: 1e-9,
+        time_limit_s: 60.0,
+        max_nodes: 1_000_000,
+        fixed: None,
+    }
+}
+
+/// The bound the search reads off the profiles before it solves a skeleton
+/// (`model::separable_bound`; a skeleton it puts at or above the incumbent is never solved) is
+/// below the cost model's objective of every valid triple of the skeleton: on every test
+/// target, every objective, tensors at DRAM and kept on chip, by brute force. It is also
+/// close to the skeleton's optimum on a good share of them, so a bound weakened to something
+/// vacuous fails here as well as one that overshoots.
+#[test]
+fn the_profiles_bound_is_below_every_triple_of_a_skeleton() {
+    for t in test_targets() {
+        let (mut checked, mut close) = (0, 0);
+        let mut worst: f64 = 0.0;
+        for (name, w) in tiny_layers().into_iter().chain(small_layers()) {
+            for home in [[0, 0, 0], [1, 0, 1]] {
+                for s in spatial::enumerate(&t, &w).unwrap().iter().step_by(3) {
+                    for sk in skeletons_at(&w, s, &[], home).iter().step_by(2) {
+                        let Some(space) = skeleton_space(&t, &w, sk, usize::MAX) else {
+                            continue;
+                        };
+                        let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+                        if n.iter().product::<usize>() > 5_000 {
+                            continue;
+                        }
+                        let mut best = [f64::INFINITY; OBJECTIVES.len()];
+                        for a in 0..n[0] {
+                            for b in 0..n[1] {
+                                for c in 0..n[2] {
+                                    let m = mapping_of(
+                                        sk,
+                                        [
+                                            &space.placements[0][a],
+                                            &space.placements[1][b],
+                                            &space.placements[2][c],
+                                        ],
+                                    );
+                                    if !check(&t, &w, &m).is_empty() {
+                                        continue;
+                                    }
+                                    let cost = evaluate(&t, &w, &m);
+                                    for (k, o) in OBJECTIVES.iter().enumerate() {
+                                        best[k] = best[k].min(o.of(&cost));
+                                    }
+                                }
+                            }
+                        }
+                        for (k, &objective) in OBJECTIVES.iter().enumerate() {
+                            if !best[k].is_finite() {
+                                continue;
+                            }
+                            let floor =
+                                model::separable_bound(&model_input(&t, &w, &space, objective));
+                            assert!(
+                                floor <= best[k] * (1.0 + 1e-9),
+                                "{} {name} at {home:?} {:?} {}: the profiles' bound {floor} is \
+                                 above the skeleton's optimum {}",
+                                t.name,
+                                sk.loops,
+                                objective.name(),
+                                best[k]
+                            );
+                            checked += 1;
+                            worst = worst.max(floor / best[k]);
+                            if floor >= 0.9 * best[k] {
+                                close += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "{}: the profiles' bound within 10 % of the skeleton's optimum on {close} of {checked} (skeleton, objective) pairs; closest {worst:.4}",
+            t.name
+        );
+        assert!(checked >= 200, "{}: {checked} checked", t.name);
+        assert!(
+            close * 5 >= checked,
+            "{}: close on {close} of {checked}",
+            t.name
+        );
+    }
 }
 
 /// The bound a layer search reports holds over the whole space: it is never above the optimum
