@@ -99,6 +99,8 @@ struct Charge {
     bare_chains: Vec<f64>,
     start: f64,
     energy_nj: f64,
+    /// Its double-buffered streams' port times, by position.
+    ports: Vec<(usize, f64)>,
 }
 
 impl Charge {
@@ -122,6 +124,12 @@ impl Charge {
             bare_chains,
             start: p.timing.boot + p.timing.fill,
             energy_nj: p.energy_nj,
+            ports: p
+                .timing
+                .ports
+                .iter()
+                .map(|q| (q.position, q.cycles))
+                .collect(),
         }
     }
 
@@ -132,6 +140,8 @@ impl Charge {
             bare_chains: (0..loops).map(|i| min(&|c| c.bare_chains[i])).collect(),
             start: min(&|c| c.start),
             energy_nj: min(&|c| c.energy_nj),
+            // Most placements stream nothing.
+            ports: Vec::new(),
         }
     }
 }
@@ -175,42 +185,77 @@ pub fn separable_bound(inp: &ModelInput) -> f64 {
         Charge::least(&inputs, loops),
         Charge::least(&weights, loops),
     );
-    let value = |p: &Profile, i: &Charge, w: &Charge| -> f64 {
+    let loops = &inp.skeleton.loops;
+    let leakage = inp.target.leakage_nj_per_cycle;
+    // One output placement's terms, each computed once.
+    struct Outputs<'p> {
+        chains: Vec<f64>,
+        ahead: bool,
+        own: f64,
+        profile: &'p Profile,
+    }
+    let outputs = inp.profiles[Operand::O.index()].iter().map(|p| {
         let steps = &p.timing.steps;
-        let ahead = steps
-            .iter()
-            .any(|s| output_tail_constant(steps, s.position).is_some());
-        let mut body = inp.t_mac_cycles as f64;
-        for (l, &(_, factor)) in inp.skeleton.loops.iter().enumerate().rev() {
+        Outputs {
+            chains: (0..loops.len())
+                .map(|l| output_chain(steps, 2 * l + 1))
+                .collect(),
+            ahead: steps
+                .iter()
+                .any(|s| output_tail_constant(steps, s.position).is_some()),
+            own: p.timing.boot + p.timing.fill,
+            profile: p,
+        }
+    });
+    // body[l]: one execution of loop l; body[n]: one activation.
+    let mut body = vec![0.0; loops.len() + 1];
+    let mut value = |o: &Outputs, i: &Charge, w: &Charge| -> f64 {
+        body[loops.len()] = inp.t_mac_cycles as f64;
+        for (l, &(_, factor)) in loops.iter().enumerate().rev() {
+            body[l] = body[l + 1];
             if factor > 1 {
                 let f = factor as f64;
-                let mut wait = output_chain(steps, 2 * l + 1);
-                if !ahead {
+                let mut wait = o.chains[l];
+                if !o.ahead {
                     wait = wait.max(i.bare_chains[l]).max(w.bare_chains[l]);
                 }
-                body = f * body + (f - 1.0) * wait;
+                body[l] = f * body[l + 1] + (f - 1.0) * wait;
             }
         }
-        let own = p.timing.boot + p.timing.fill;
-        let start = if ahead {
-            own
+        let after = |position: usize| body[position.div_ceil(2)];
+        let start = if o.ahead {
+            o.own
         } else {
-            own.max(i.start).max(w.start)
+            o.own.max(i.start).max(w.start)
         };
-        let latency = start + body + own;
-        let energy = i.energy_nj
-            + w.energy_nj
-            + p.energy_nj
-            + inp.mac_energy_nj
-            + inp.target.leakage_nj_per_cycle * latency;
+        let mut latency = start + body[0] + o.own;
+        // A stream's port: an input or weight stream's, then the body inside its loop and the
+        // outputs' drain; an output stream's, or its part after the first tile's work.
+        for &(position, cycles) in i.ports.iter().chain(&w.ports) {
+            latency = latency.max(cycles + after(position) + o.own);
+        }
+        for q in &o.profile.timing.ports {
+            latency = latency
+                .max(q.cycles)
+                .max(o.own + after(q.position) + q.after_start);
+        }
+        let energy =
+            i.energy_nj + w.energy_nj + o.profile.energy_nj + inp.mac_energy_nj + leakage * latency;
         inp.objective.of_parts(latency, energy)
     };
-    let min = |it: &mut dyn Iterator<Item = f64>| it.fold(f64::INFINITY, f64::min);
-    min(&mut inp.profiles[Operand::O.index()].iter().map(|p| {
-        let by_inputs = min(&mut inputs.iter().map(|i| value(p, i, &least_w)));
-        let by_weights = min(&mut weights.iter().map(|w| value(p, &least_i, w)));
-        by_inputs.max(by_weights)
-    }))
+    let mut bound = f64::INFINITY;
+    for o in outputs {
+        let mut by_inputs = f64::INFINITY;
+        for i in &inputs {
+            by_inputs = by_inputs.min(value(&o, i, &least_w));
+        }
+        let mut by_weights = f64::INFINITY;
+        for w in &weights {
+            by_weights = by_weights.min(value(&o, &least_i, w));
+        }
+        bound = bound.min(by_inputs.max(by_weights));
+    }
+    bound
 }
 
 /// Builds and solves the model.

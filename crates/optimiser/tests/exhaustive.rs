@@ -410,6 +410,98 @@ fn the_profiles_bound_is_below_every_triple_of_a_skeleton() {
     }
 }
 
+/// The profiles' bound on real-sized layers, where streams, ports and long chains matter: below
+/// the cost model's objective of every triple sampled from greedy's skeleton and its loop
+/// moves, on every test target and objective.
+#[test]
+fn the_profiles_bound_is_below_sampled_triples_of_real_layers() {
+    let layers = [
+        ("3x3 c64 k64 56x56", conv(3, 56, 64, 64, 1, 1)),
+        ("1x1 c64 k128 28x28 stride 2", conv(1, 28, 64, 128, 1, 2)),
+        ("matmul 128x768x768", matmul(128, 768, 768)),
+    ];
+    for t in test_targets() {
+        let (mut checked, mut searched, mut close) = (0, 0, 0);
+        for (name, w) in &layers {
+            let g = cimopt_mappers::greedy(
+                &t,
+                w,
+                &cimopt_mappers::GreedyOptions {
+                    objective: Objective::Weighted { nj_per_cycle: 0.25 },
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let seed = cimopt_space::Skeleton::of(&g.mapping);
+            for sk in skeletons(w, &g.mapping.spatial, &[seed]).iter().step_by(3) {
+                let Some(space) = skeleton_space(&t, w, sk, 20_000) else {
+                    continue;
+                };
+                let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+                let floors =
+                    OBJECTIVES.map(|o| model::separable_bound(&model_input(&t, w, &space, o)));
+                // The skeleton's best triple for the compile's objective, by the MILP search.
+                let weighted = OBJECTIVES[3];
+                let (_, best, _, _) = optimise_skeleton(
+                    &t,
+                    w,
+                    &space,
+                    &Options {
+                        max_rounds: 20,
+                        ..opts(weighted)
+                    },
+                );
+                let v = weighted.of(&best);
+                assert!(
+                    floors[3] <= v * (1.0 + 1e-9),
+                    "{} {name} {:?}: the profiles' bound {} is above the skeleton's best {v}",
+                    t.name,
+                    sk.loops,
+                    floors[3]
+                );
+                searched += 1;
+                if floors[3] >= 0.9 * v {
+                    close += 1;
+                }
+                for k in 0..60usize {
+                    let f = [k * 7 % n[0], k * 13 % n[1], k * 29 % n[2]];
+                    let m = mapping_of(
+                        sk,
+                        Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
+                    );
+                    if !check(&t, w, &m).is_empty() {
+                        continue;
+                    }
+                    let c = evaluate(&t, w, &m);
+                    for (objective, floor) in OBJECTIVES.iter().zip(floors) {
+                        let v = objective.of(&c);
+                        assert!(
+                            floor <= v * (1.0 + 1e-9),
+                            "{} {name} {:?} {f:?} {}: the profiles' bound {floor} is above a \
+                             triple's {v}",
+                            t.name,
+                            sk.loops,
+                            objective.name()
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "{}: {checked} sampled triples above the profiles' bound; the skeleton's best \
+             triple above it on {searched}, within 10 % on {close}",
+            t.name
+        );
+        assert!(checked >= 400, "{}: {checked} checked", t.name);
+        assert!(
+            searched >= 10 && close * 4 >= searched,
+            "{}: close on {close} of {searched}",
+            t.name
+        );
+    }
+}
+
 /// The bound a layer search reports holds over the whole space: it is never above the optimum
 /// brute force finds (on every small layer small enough to enumerate, for every objective).
 #[test]
