@@ -149,8 +149,8 @@ impl Charge {
 /// A lower bound on the cost model's objective over every placement triple of the skeleton,
 /// read off the placements' profiles without a solve. When it is at least the incumbent, a
 /// solve could only prove that nothing in the skeleton beats it, so the search skips the
-/// solve. Measured on the bundled models, it settles 20–45 % of the skeletons that reach the
-/// MILP (ResNet-18 / `default`: 223 of 698), and ResNet-18 / `default` compiles 9 % faster.
+/// solve: on the bundled models, a fifth to a half of the skeletons that reach the MILP
+/// (ResNet-18 / `default`: 246 of 698; `docs/optimiser.md`, "Bound, price, cut").
 ///
 /// Each output placement is taken exactly, with every input placement exactly and the
 /// weights' terms at their smallest over the weight placements, and the other way round;
@@ -169,9 +169,14 @@ impl Charge {
 ///   nothing overlaps (`timing::Slack::None`);
 /// - around the outermost body come the start and the outputs' drain and copy back, each at
 ///   least the outputs' `boot + fill`; without read-ahead the start is also at least the
-///   inputs' and the weights'.
+///   inputs' and the weights';
+/// - a double-buffered stream's port time bounds the latency as the cost model states it: an
+///   input or weight stream's, followed by the body inside its loop and the outputs' drain;
+///   an output stream's whole, or from the start its part after the first tile's work
+///   (`timing::Port`).
 ///
-/// Checked against the cost model triple by triple on small layers in `tests/exhaustive.rs`.
+/// Checked against the cost model by brute force on small skeletons and against sampled
+/// triples and each skeleton's best on real-sized layers (`tests/exhaustive.rs`).
 pub fn separable_bound(inp: &ModelInput) -> f64 {
     let loops = inp.skeleton.loops.len();
     let charges = |o: Operand| -> Vec<Charge> {

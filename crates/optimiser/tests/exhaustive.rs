@@ -137,33 +137,17 @@ fn heavy_the_milp_and_the_cost_model_agree_triple_by_triple() {
 /// The MILP's latency of a fixed triple.
 fn milp_latency(
     t: &cimopt_target::Target,
-    sk: &cimopt_space::Skeleton,
+    w: &Workload,
     space: &cimopt_optimiser::SkeletonSpace,
     triple: [usize; 3],
     c: &cimopt_cost::Cost,
 ) -> f64 {
     let sol = model::solve(&model::ModelInput {
-        target: t,
-        skeleton: sk,
-        profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
-        objective: Objective::Latency,
-        // The test layers are float: they run at the target's own precisions.
-        t_mac_cycles: t.t_mac(),
-        mac_energy_nj: t.activation_energy_nj()
-            * sk.activations() as f64
-            * sk.spatial
-                .iter()
-                .filter(|f| f.axis == Axis::Cores)
-                .map(|f| f.factor)
-                .product::<u64>() as f64,
         latency_ref: c.latency_cycles,
         energy_ref: c.energy_nj,
         cutoff: c.latency_cycles * 1.5,
-        excluded: &[],
-        gap: 1e-9,
-        time_limit_s: 60.0,
-        max_nodes: 1_000_000,
         fixed: Some(triple),
+        ..model_input(t, w, space, Objective::Latency)
     });
     sol.latency.expect("a fixed triple is feasible")
 }
@@ -209,7 +193,7 @@ fn the_milp_is_exact_on_the_fastest_triples(t: &cimopt_target::Target) {
                 let Some((triple, cost)) = best else {
                     continue;
                 };
-                let v = milp_latency(t, &sk, &space, triple, &cost);
+                let v = milp_latency(t, &w, &space, triple, &cost);
                 total += 1;
                 if v >= cost.latency_cycles * (1.0 - 1e-6) {
                     exact += 1;
@@ -258,22 +242,11 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
                     for objective in OBJECTIVES {
                         let truth = objective.of(&c);
                         let sol = model::solve(&model::ModelInput {
-                            target: &t,
-                            skeleton: &sk,
-                            profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
-                            objective,
-                            t_mac_cycles: t.t_mac_at(&layer_precision(&t, &w)),
-                            mac_energy_nj: t.activation_energy_nj_at(&layer_precision(&t, &w))
-                                * sk.activations() as f64
-                                * m.unrolling_on(Axis::Cores) as f64,
                             latency_ref: c.latency_cycles,
                             energy_ref: c.energy_nj,
                             cutoff: truth * 1.5,
-                            excluded: &[],
-                            gap: 1e-9,
-                            time_limit_s: 60.0,
-                            max_nodes: 1_000_000,
                             fixed: Some(f),
+                            ..model_input(&t, &w, &space, objective)
                         });
                         let v = sol
                             .objective
