@@ -157,9 +157,10 @@ impl Target {
 
     /// The innermost level holding `o`: the input register, the macro, the output register.
     pub fn innermost(&self, o: Operand) -> usize {
-        *self
-            .levels_of(o)
-            .last()
+        // The cost model asks this for every transfer it prices: no list built.
+        (0..self.levels.len())
+            .rev()
+            .find(|&l| self.levels[l].holds.contains(o))
             .expect("validated: every operand has a level")
     }
 
