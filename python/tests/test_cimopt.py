@@ -310,8 +310,12 @@ def test_compile_releases_the_interpreter(cache):
 def test_ctrl_c_interrupts_a_compile_cleanly(tmp_path):
     # Ctrl-C once the compile is under way (its first layer mapped), not after a fixed sleep:
     # how far a compile gets in a given time depends on the machine and on the compile's speed.
+    # Python installs its KeyboardInterrupt handler only where SIGINT is not ignored, and a
+    # runner started as a background job of a non-interactive shell ignores it (its children
+    # inherit that): the child sets the handler a terminal's Python has.
     script = (
-        "import cimopt, sys, time\n"
+        "import cimopt, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "t0 = time.monotonic()\n"
         "def progress(event):\n"
         "    if event.done == 1:\n"
