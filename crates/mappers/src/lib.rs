@@ -238,7 +238,7 @@ mod memo {
     use cimopt_ir::Workload;
     use cimopt_target::Target;
     use std::collections::{HashMap, VecDeque};
-    use std::sync::{Mutex, MutexGuard};
+    use std::sync::{LazyLock, Mutex, MutexGuard};
 
     /// Entries kept: a model's distinct layers at every home the memory plan tries, with room.
     const CAPACITY: usize = 1024;
@@ -267,21 +267,20 @@ mod memo {
         order: VecDeque<Key>,
     }
 
-    static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
+    static MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(Mutex::default);
 
-    fn memo() -> MutexGuard<'static, Option<Memo>> {
+    fn memo() -> MutexGuard<'static, Memo> {
         // A panic elsewhere while holding the lock leaves the map consistent (every update is
         // a single insert or remove), so a poisoned lock is still usable.
         MEMO.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn get(key: &Key) -> Option<Mapped> {
-        memo().as_ref()?.results.get(key).cloned()
+        memo().results.get(key).cloned()
     }
 
     pub fn put(key: Key, m: &Mapped) {
-        let mut guard = memo();
-        let memo = guard.get_or_insert_with(Memo::default);
+        let mut memo = memo();
         if memo.results.contains_key(&key) {
             return;
         }

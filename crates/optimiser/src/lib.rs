@@ -996,9 +996,10 @@ pub const AROUND_REORDERS: usize = 8;
 
 /// Reorderings two steps away given a MILP when the climb stalls: fewer than one step away
 /// (on ResNet-50 / `default`'s polish a stall has about 320 of them, against 30 one step away),
-/// since the stall means the neighbours greedy prices cheapest were tried. On the bundled models every improvement the two-step round found was the one
-/// greedy's assignment ranked first (ResNet-18, ResNet-50 and VGG-16 on `default`, VGG-16 on
-/// `transformer`), while eight proposals cost ResNet-50 / `default`'s polish a second.
+/// since the stall means the neighbours greedy prices cheapest were tried. On the bundled
+/// models every improvement the two-step round found was the one greedy's assignment ranked
+/// first (ResNet-18, ResNet-50 and VGG-16 on `default`, VGG-16 on `transformer`), while eight
+/// proposals cost ResNet-50 / `default`'s polish a second.
 pub const AROUND_FAR_REORDERS: usize = 2;
 
 /// Every placement triple of every skeleton of every spatial candidate the optimiser would

@@ -165,31 +165,9 @@ fn the_milp_is_exact_on_the_fastest_triples(t: &cimopt_target::Target) {
                 if n.iter().product::<usize>() > 20_000 {
                     continue;
                 }
-                let mut best: Option<([usize; 3], cimopt_cost::Cost)> = None;
-                for a in 0..n[0] {
-                    for b in 0..n[1] {
-                        for c in 0..n[2] {
-                            let m = mapping_of(
-                                &sk,
-                                [
-                                    &space.placements[0][a],
-                                    &space.placements[1][b],
-                                    &space.placements[2][c],
-                                ],
-                            );
-                            if !check(t, &w, &m).is_empty() {
-                                continue;
-                            }
-                            let cost = evaluate(t, &w, &m);
-                            if best
-                                .as_ref()
-                                .is_none_or(|b| cost.latency_cycles < b.1.latency_cycles)
-                            {
-                                best = Some(([a, b, c], cost));
-                            }
-                        }
-                    }
-                }
+                let best = priced_triples(t, &w, &space)
+                    .into_iter()
+                    .min_by(|a, b| a.1.latency_cycles.total_cmp(&b.1.latency_cycles));
                 let Some((triple, cost)) = best else {
                     continue;
                 };
@@ -269,6 +247,28 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
     assert!(total > 100);
 }
 
+/// Every valid placement triple of a skeleton with its cost, in enumeration order (what
+/// `exhaustive_skeleton` searches, with the triples kept for the tests to index the MILP by).
+fn priced_triples(
+    t: &cimopt_target::Target,
+    w: &Workload,
+    space: &SkeletonSpace,
+) -> Vec<([usize; 3], cimopt_cost::Cost)> {
+    let [pi, pw, po] = &space.placements;
+    let mut out = Vec::new();
+    for (a, i) in pi.iter().enumerate() {
+        for (b, wt) in pw.iter().enumerate() {
+            for (c, o) in po.iter().enumerate() {
+                let m = mapping_of(&space.skeleton, [i, wt, o]);
+                if check(t, w, &m).is_empty() {
+                    out.push(([a, b, c], evaluate(t, w, &m)));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What the MILP of a skeleton is given, with no incumbent to speak of.
 fn model_input<'a>(
     t: &'a cimopt_target::Target,
@@ -324,25 +324,9 @@ fn the_profiles_bound_is_below_every_triple_of_a_skeleton() {
                             continue;
                         }
                         let mut best = [f64::INFINITY; OBJECTIVES.len()];
-                        for a in 0..n[0] {
-                            for b in 0..n[1] {
-                                for c in 0..n[2] {
-                                    let m = mapping_of(
-                                        sk,
-                                        [
-                                            &space.placements[0][a],
-                                            &space.placements[1][b],
-                                            &space.placements[2][c],
-                                        ],
-                                    );
-                                    if !check(&t, &w, &m).is_empty() {
-                                        continue;
-                                    }
-                                    let cost = evaluate(&t, &w, &m);
-                                    for (k, o) in OBJECTIVES.iter().enumerate() {
-                                        best[k] = best[k].min(o.of(&cost));
-                                    }
-                                }
+                        for (_, cost) in priced_triples(&t, &w, &space) {
+                            for (k, o) in OBJECTIVES.iter().enumerate() {
+                                best[k] = best[k].min(o.of(&cost));
                             }
                         }
                         for (k, &objective) in OBJECTIVES.iter().enumerate() {
