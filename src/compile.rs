@@ -37,6 +37,12 @@ pub struct SolverArgs {
     /// Wall-clock limit per layer in seconds (mip); a safety net: solves end on the gap.
     #[arg(long = "time-limit", default_value_t = 60.0)]
     pub time_limit: f64,
+    /// Work per distinct layer, in skeletons and MILP solves, that mip may spend once the
+    /// schedule is chosen to bound each layer over every mapping (searching whole the spatial
+    /// candidates that fit; a better mapping found there is kept); 0: the analytical bounds
+    /// stand (docs/optimiser.md, "Certifying a layer").
+    #[arg(long, default_value_t = cimopt_pipeline::CERTIFY_SKELETONS)]
+    pub certify: u64,
     /// Worker threads for mapping layers in parallel (default: all cores). Each HiGHS solve is
     /// single-threaded.
     #[arg(long)]
@@ -61,6 +67,7 @@ impl SolverArgs {
             objective: self.objective,
             gap: self.gap,
             time_limit_s: self.time_limit,
+            certify_skeletons: self.certify,
             cache_dir: if self.no_cache { None } else { cache_dir() },
             timings: self.timings,
             precision: self.precision,

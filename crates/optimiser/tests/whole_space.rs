@@ -10,7 +10,7 @@ use common::{conv, matmul, target};
 
 use cimopt_cost::Objective;
 use cimopt_ir::{Workload, check};
-use cimopt_optimiser::{Options, exhaustive_whole, optimise};
+use cimopt_optimiser::{Options, certify_from, exhaustive_whole, optimise};
 use cimopt_space::bounds::{lower_bound, physical_bound};
 use cimopt_space::spatial;
 use cimopt_target::Target;
@@ -127,6 +127,36 @@ fn check_layer(t: &Target, name: &str, w: &Workload) -> u64 {
                 r.stats
             );
         }
+        // Certification from the weight-stationary baseline, with room for every skeleton of
+        // the layer: it must find the optimum and prove it over the whole space.
+        let ws = cimopt_mappers::weight_stationary(t, w).unwrap().mapping;
+        let certified = certify_from(
+            t,
+            w,
+            &Options {
+                objective: *objective,
+                certify_skeletons: u64::MAX,
+                ..Options::default()
+            },
+            &ws,
+        )
+        .unwrap();
+        let c = &certified.stats;
+        assert!(
+            c.bound <= v * (1.0 + 1e-9),
+            "{what}: certified bound {} > optimum {v}",
+            c.bound
+        );
+        assert!(
+            c.objective <= v * (1.0 + 1e-3) && c.objective >= v * (1.0 - 1e-9),
+            "{what}: certification from ws ended at {} against the optimum {v}",
+            c.objective
+        );
+        assert_eq!(
+            c.status,
+            cimopt_optimiser::Status::Optimal,
+            "{what}: certification with no budget limit did not prove its result: {c:?}"
+        );
         // How far each side is from the truth (shown with `--nocapture`): which of bound and
         // search leaves a layer's gap open.
         eprintln!(

@@ -245,7 +245,11 @@ pub fn compile(
             .iter()
             .map(|v| v.as_ref().map(|v| v.solved.clone()))
             .collect(),
-        None => baseline,
+        None => {
+            crate::residency::certify_alone(model, t, baseline, opts, &layer_objective, &|| {
+                observer.interrupted()
+            })?
+        }
     };
     let mut layers: Vec<ScheduledLayer> = Vec::new();
     let (mut latency, mut energy, mut bound) = (0.0, 0.0, 0.0);

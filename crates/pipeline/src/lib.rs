@@ -40,7 +40,7 @@ pub mod solve;
 pub mod sweep;
 
 pub use compile::{LayerNote, Observer, compile};
-pub use options::{CompileOptions, Mapper, ModelObjective};
+pub use options::{CERTIFY_SKELETONS, CompileOptions, Mapper, ModelObjective};
 pub use precision::PrecisionSource;
 
 /// Why a pipeline step failed. The messages are the command's; each names the layer, file or

@@ -137,7 +137,14 @@ pub struct CompileOptions {
     pub optimiser_budget: Option<(usize, usize)>,
     /// Where each layer's bit widths come from (`--precision`).
     pub precision: crate::PrecisionSource,
+    /// Skeletons per distinct layer the optimiser may search, once the schedule is chosen, to
+    /// bound the layer over every mapping (`--certify`; `cimopt_optimiser::certify_from`); 0:
+    /// the analytical bounds stand.
+    pub certify_skeletons: u64,
 }
+
+/// [`CompileOptions::certify_skeletons`] unless asked otherwise.
+pub const CERTIFY_SKELETONS: u64 = 0;
 
 impl Default for CompileOptions {
     fn default() -> Self {
@@ -153,6 +160,7 @@ impl Default for CompileOptions {
             residency: true,
             optimiser_budget: None,
             precision: crate::PrecisionSource::Model,
+            certify_skeletons: CERTIFY_SKELETONS,
         }
     }
 }
@@ -187,6 +195,7 @@ impl CompileOptions {
             time_limit_s: self.time_limit_s,
             spatial_candidates,
             max_rounds,
+            certify_skeletons: self.certify_skeletons,
             ..defaults
         }
     }
@@ -205,6 +214,10 @@ impl CompileOptions {
             );
             m.insert("max_rounds_per_skeleton".into(), o.max_rounds.to_string());
             m.insert("placement_limit".into(), o.placement_limit.to_string());
+            m.insert(
+                "certify_skeletons_per_layer".into(),
+                o.certify_skeletons.to_string(),
+            );
             m.insert(
                 "memory_plan_polish_rounds".into(),
                 crate::solve::POLISH_ROUNDS.to_string(),

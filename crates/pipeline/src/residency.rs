@@ -19,7 +19,8 @@
 use crate::options::CompileOptions;
 use crate::plan::{Groups, groups, lay_out, padded_sizes, resident_level};
 use crate::solve::{
-    LayerObjective, Solved, polish_layer_variant, screen_layer_variant, solve_layer_variant,
+    LayerObjective, Solved, certify_layer, polish_layer_variant, screen_layer_variant,
+    solve_layer_variant,
 };
 use crate::{Error, Result};
 use cimopt_cost::Cost;
@@ -27,6 +28,7 @@ use cimopt_ir::analysis::resident_bits;
 use cimopt_ir::{Layer, Mapping, check};
 use cimopt_onnx::Model;
 use cimopt_onnx::flow::FlowNodeKind;
+use cimopt_schedule::SolveInfo;
 use cimopt_schedule::plan::PlanBaseline;
 use cimopt_target::{Operand, Target};
 use good_lp::{Expression, ProblemVariables, SolverModel, Variable, variable};
@@ -172,9 +174,240 @@ fn on_chip_bits(t: &Target, layer: &Layer, m: &Mapping, lv: usize) -> u64 {
 }
 
 /// Chooses where the model's tensors live, starting from `baseline`: one solved layer per
-/// model layer (`None`: skipped), every tensor in DRAM. Returns the baseline unchanged (as the
-/// decision) when the target has no on-chip level tensors may live in.
+/// model layer (`None`: skipped), every tensor in DRAM; then bounds each chosen layer over
+/// every mapping ([`certify`]). Returns the baseline (certified) as the decision when the
+/// target has no on-chip level tensors may live in.
 pub fn improve(
+    model: &Model,
+    t: &Target,
+    baseline: Vec<Option<Solved>>,
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<Decision> {
+    let mut d = plan(model, t, baseline, opts, objective, interrupted)?;
+    let l_off = d.baseline.latency_cycles;
+    let e_off = d.baseline.energy_nj;
+    let lv = resident_level(t);
+    let certified = certify(model, t, lv, &d.chosen, opts, objective, interrupted);
+    if interrupted() {
+        return Err(Error::Interrupted);
+    }
+    // A certified layer may have a better mapping; the plan still has to keep the latency and
+    // energy it promised and lay out, or the mappings it chose stay (with their own bounds).
+    let certified = adopt(model, &d.chosen, certified, opts, l_off, e_off);
+    let laid_out = match lv {
+        Some(lv) => fits(model, t, lv, &certified).ok(),
+        None => Some(d.resident_tensors),
+    };
+    match laid_out {
+        Some(resident) => {
+            d.resident_tensors = resident;
+            d.chosen = certified;
+        }
+        None => {
+            for (c, v) in d.chosen.iter_mut().zip(certified) {
+                if let (Some(c), Some(v)) = (c.as_mut(), v)
+                    && c.solved.mapped.mapping == v.solved.mapped.mapping
+                {
+                    *c = v;
+                }
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// The certified layers (`certified`, per model layer) that leave the model no worse: a layer
+/// whose mapping did not move takes its certificate; one whose mapping moved is better on its
+/// layer objective, but the model's objective is not the sum of those (EDP multiplies the
+/// totals, and the layers' latency weight is fixed before the search), so each group of
+/// identical layers moves in model order only if the model's objective does not get worse and
+/// its latency and energy stay within `l_cap` and `e_cap`.
+fn adopt(
+    model: &Model,
+    before: &[Option<Variant>],
+    certified: Vec<Option<Variant>>,
+    opts: &CompileOptions,
+    l_cap: f64,
+    e_cap: f64,
+) -> Vec<Option<Variant>> {
+    let mapping = |v: &Option<Variant>| v.as_ref().map(|v| v.solved.mapped.mapping.clone());
+    let model_value = |c: &[Option<Variant>]| {
+        let (l, e) = c.iter().flatten().fold((0.0, 0.0), |acc, v| {
+            (acc.0 + v.cost().latency_cycles, acc.1 + v.cost().energy_nj)
+        });
+        let within = l <= l_cap * (1.0 + 1e-12) && e <= e_cap * (1.0 + 1e-12);
+        within.then(|| opts.objective.layer_objective().of_parts(l, e))
+    };
+    let mut out: Vec<Option<Variant>> = before
+        .iter()
+        .zip(&certified)
+        .map(|(b, c)| {
+            if mapping(b) == mapping(c) {
+                c.clone()
+            } else {
+                b.clone()
+            }
+        })
+        .collect();
+    let mut decided = vec![false; before.len()];
+    for i in 0..before.len() {
+        if decided[i] || mapping(&before[i]) == mapping(&certified[i]) {
+            continue;
+        }
+        let group: Vec<usize> = (i..before.len())
+            .filter(|&j| {
+                model.layers[j].dedup_group == model.layers[i].dedup_group
+                    && mapping(&before[j]) == mapping(&before[i])
+                    && mapping(&certified[j]) == mapping(&certified[i])
+            })
+            .collect();
+        let mut trial = out.clone();
+        for &j in &group {
+            decided[j] = true;
+            trial[j] = certified[j].clone();
+        }
+        let now = model_value(&out).unwrap_or(f64::INFINITY);
+        if model_value(&trial).is_some_and(|v| v <= now) {
+            out = trial;
+        } else {
+            // The certificate's bound holds for every mapping at these homes, the one kept too.
+            for &j in &group {
+                if let (Some(o), Some(c)) = (out[j].as_mut(), certified[j].as_ref()) {
+                    o.solved.info = bounded_by(&o.solved, &c.solved.info, opts.gap);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `s`'s solve record with `bound`'s bound over every mapping, where that is higher: the gap
+/// and status follow from it, the rest of the record (its search) stays.
+fn bounded_by(s: &Solved, bound: &SolveInfo, gap: f64) -> SolveInfo {
+    let mut info = s.info.clone();
+    let (Some(objective), Some(b)) = (info.objective, bound.best_bound) else {
+        return info;
+    };
+    if info.best_bound.is_some_and(|old| old >= b) {
+        return info;
+    }
+    let g = cimopt_optimiser::relative_gap(objective, b);
+    info.best_bound = Some(b.min(objective));
+    info.gap = Some(g);
+    info.space_bound = info.space_bound.map(|sb| sb.max(b).min(objective));
+    info.space_gap = info
+        .space_bound
+        .map(|sb| cimopt_optimiser::relative_gap(objective, sb));
+    if g <= gap {
+        info.status = "optimal".into();
+        info.stop_reasons = vec!["gap_reached".into()];
+    }
+    info
+}
+
+/// Each distinct chosen layer (identical layers with the same variant once), bounded over every
+/// mapping at its homes, in the room its variant was given ([`certify_layer`]), in parallel.
+/// A certified layer replaces its variant when its mapping is the same (its bound is then the
+/// certificate's) or better on the layer objective and valid on the target; otherwise, or when
+/// certification is off or fails, the variant stays.
+pub fn certify(
+    model: &Model,
+    t: &Target,
+    lv: Option<usize>,
+    chosen: &[Option<Variant>],
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Vec<Option<Variant>> {
+    let mut unique: Vec<usize> = Vec::new();
+    let mut of: Vec<Option<usize>> = vec![None; chosen.len()];
+    for (i, v) in chosen.iter().enumerate() {
+        let Some(v) = v else {
+            continue;
+        };
+        let same = |&j: &usize| {
+            let u = chosen[j].as_ref().expect("a chosen variant");
+            model.layers[j].dedup_group == model.layers[i].dedup_group
+                && u.home == v.home
+                && u.budget == v.budget
+                && u.solved.mapped.mapping == v.solved.mapped.mapping
+        };
+        of[i] = Some(unique.iter().position(same).unwrap_or_else(|| {
+            unique.push(i);
+            unique.len() - 1
+        }));
+    }
+    let certified: Vec<Option<Variant>> = unique
+        .par_iter()
+        .map(|&i| {
+            if interrupted() {
+                return None;
+            }
+            let v = chosen[i].as_ref()?;
+            let layer = &model.layers[i];
+            let m = &v.solved.mapped.mapping;
+            let mut tv = t.clone();
+            if let Some(lv) = lv {
+                tv.levels[lv].capacity_bits = v.budget;
+            }
+            let s = certify_layer(&tv, layer, opts, objective, m)?.ok()?;
+            let of = |c: &Cost| objective.objective.of(c);
+            let same = s.mapped.mapping == *m;
+            let better = of(&s.mapped.cost) < of(v.cost())
+                && check(t, &layer.workload, &s.mapped.mapping).is_empty();
+            (same || better).then(|| Variant {
+                on_chip_bits: lv.map_or(v.on_chip_bits, |lv| {
+                    on_chip_bits(t, layer, &s.mapped.mapping, lv)
+                }),
+                solved: s,
+                ..v.clone()
+            })
+        })
+        .collect();
+    chosen
+        .iter()
+        .zip(&of)
+        .map(|(v, k)| match k.and_then(|k| certified[k].as_ref()) {
+            Some(c) => Some(c.clone()),
+            None => v.clone(),
+        })
+        .collect()
+}
+
+/// [`certify`] for a schedule without a memory plan (`--residency off`): every layer alone,
+/// every tensor in DRAM, the whole target's room.
+pub fn certify_alone(
+    model: &Model,
+    t: &Target,
+    baseline: Vec<Option<Solved>>,
+    opts: &CompileOptions,
+    objective: &LayerObjective,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<Option<Solved>>> {
+    let alone: Vec<Option<Variant>> = baseline
+        .into_iter()
+        .map(|s| {
+            s.map(|solved| Variant {
+                home: solved.mapped.mapping.home,
+                budget: 0,
+                solved,
+                on_chip_bits: 0,
+                screened: false,
+            })
+        })
+        .collect();
+    let certified = certify(model, t, None, &alone, opts, objective, interrupted);
+    if interrupted() {
+        return Err(Error::Interrupted);
+    }
+    let certified = adopt(model, &alone, certified, opts, f64::INFINITY, f64::INFINITY);
+    Ok(certified.into_iter().map(|v| v.map(|v| v.solved)).collect())
+}
+
+/// [`improve`]'s plan, before certification.
+fn plan(
     model: &Model,
     t: &Target,
     baseline: Vec<Option<Solved>>,

@@ -192,6 +192,31 @@ pub fn polish_layer_variant(
     )
 }
 
+/// A layer of the chosen schedule, its tensors where `chosen` keeps them, bounded over every
+/// mapping by searching whole the spatial candidates whose skeletons fit in
+/// [`CompileOptions::certify_skeletons`] (`cimopt_optimiser::certify_from`): its bound, gap and
+/// status, and a better mapping where that search finds one. With the `mip` mapper and a
+/// budget only; otherwise `None`.
+pub fn certify_layer(
+    t: &Target,
+    layer: &Layer,
+    opts: &CompileOptions,
+    layer_objective: &LayerObjective,
+    chosen: &Mapping,
+) -> Option<crate::Result<Solved>> {
+    (opts.mapper == Mapper::Mip && opts.certify_skeletons > 0).then(|| {
+        solve(
+            t,
+            layer,
+            chosen.home,
+            opts,
+            layer_objective,
+            Some(Around::Certify(chosen)),
+            true,
+        )
+    })
+}
+
 /// A quick price of a residency variant: the better of the greedy mapper's mapping of the layer
 /// with its tensors at `home` (cached like the optimisers' solves, so that a warm recompile does
 /// not map every variant again) and `seed` (its mapping with every tensor in DRAM) moved to
@@ -255,6 +280,9 @@ pub enum Around<'a> {
     Seed(&'a Mapping),
     /// A variant's own result, climbed from for this many rounds of reorderings.
     Climb(&'a Mapping, usize),
+    /// A layer's result in the chosen schedule, bounded over every mapping (and improved
+    /// where that search finds better).
+    Certify(&'a Mapping),
 }
 
 /// Maps one layer; `cached`: through the solve cache (when the options name its folder).
@@ -326,14 +354,26 @@ fn solve(
                 home,
                 ..opts.optimiser_options()
             };
+            // The searches leave certification to the schedule's own layers.
+            let search = Options {
+                certify_skeletons: 0,
+                ..o.clone()
+            };
             let r = match around {
                 Some(Around::Seed(seed)) => {
-                    cimopt_optimiser::optimise_around(t, w, &o, std::slice::from_ref(seed))
+                    cimopt_optimiser::optimise_around(t, w, &search, std::slice::from_ref(seed))
                 }
-                Some(Around::Climb(start, around_rounds)) => {
-                    cimopt_optimiser::climb_from(t, w, &Options { around_rounds, ..o }, start)
-                }
-                None => cimopt_optimiser::optimise_from(t, w, &o, hint),
+                Some(Around::Climb(start, around_rounds)) => cimopt_optimiser::climb_from(
+                    t,
+                    w,
+                    &Options {
+                        around_rounds,
+                        ..search
+                    },
+                    start,
+                ),
+                Some(Around::Certify(start)) => cimopt_optimiser::certify_from(t, w, &o, start),
+                None => cimopt_optimiser::optimise_from(t, w, &search, hint),
             }
             .map_err(|e| unmappable(layer, e))?;
             let s = &r.stats;

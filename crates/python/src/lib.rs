@@ -202,6 +202,7 @@ fn compile(
         residency,
         optimiser_budget: None,
         precision,
+        certify_skeletons: cimopt_pipeline::CERTIFY_SKELETONS,
     };
     opts.validate().map_err(errors::pipeline)?;
     // The command's order: the target first, then the model.
