@@ -147,6 +147,18 @@ def test_residency_off_is_the_commands_residency_off(cli, tmp_path, cache):
     assert on.total.edp < off.total.edp
 
 
+def test_certify_is_the_commands_certify(cli, tmp_path, cache):
+    s = cimopt.compile(TINY, "transformer", simulate=False, cache=False, certify=300)
+    out = tmp_path / "c.json"
+    cli.run(
+        "compile", TINY, "--target", "transformer", "--certify", "300",
+        "--no-simulate", "--no-cache", "-q", "-o", out,
+    )
+    assert s.to_json() == out.read_text()
+    # Two of the tiny CNN's layers fit in 300 skeletons and are proven over every mapping.
+    assert sum(l.solve.status == "optimal" for l in s.layers) >= 2
+
+
 def test_compile_options_reach_the_library(cli, tmp_path, cache):
     t = cimopt.target("default", set={"cores": 16})
     s = cimopt.compile(TINY, t, mapper="greedy", objective="latency", simulate=False, cache=False)

@@ -308,6 +308,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     }
     md.push_str(&residency_section(&residency, &residency_load)?);
     md.push_str(&precision_section(root, &bin, &work)?);
+    md.push_str(&certify_section(root, &bin, &work)?);
     // Sections other tasks write (e.g. `cargo xtask fuzz`'s record) are kept as they were.
     let previous = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap_or_default();
     for section in foreign_sections(&previous, &md) {
@@ -380,6 +381,113 @@ pub fn residency_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     eprintln!("bench: wrote the residency section of docs/benchmarks.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+const CERTIFY_TITLE: &str = "## Certification: `--certify`";
+
+/// The budget the certification section measures (`compile --certify N`).
+const CERTIFY_BUDGET: &str = "1000";
+
+/// `cargo xtask bench --section certify`: only the certification section measured again.
+pub fn certify_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    let bin = crate::build_cimopt(root, env)?;
+    let work = tempfile_dir()?;
+    let section = certify_section(root, &bin, &work)?;
+    let path = root.join("docs/benchmarks.md");
+    let previous = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, splice_section(&previous, &section))?;
+    eprintln!("bench: wrote the certification section of docs/benchmarks.md");
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// Per bundled model and preset, `mip` cold without and with `--certify` [`CERTIFY_BUDGET`]:
+/// compile times, layers proven, gaps and the model's EDP.
+fn certify_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
+    let mut md = String::new();
+    writeln!(md, "\n{CERTIFY_TITLE}\n")?;
+    writeln!(
+        md,
+        "Measured on {}, {}, load average {} when the section started.\n",
+        today(),
+        machine(),
+        load_average()
+    )?;
+    writeln!(
+        md,
+        "`mip` on both presets, cold caches, not simulated; `plain` is the default compile (`--certify 0`), `certified` the same with `--certify {CERTIFY_BUDGET}`: once the schedule is chosen, each distinct layer's spatial candidates whose skeletons and MILP solves fit in {CERTIFY_BUDGET} are searched whole, so their bound holds over every mapping (docs/optimiser.md, \"Certifying a layer\"). Per distinct layer: `optimal` is the status (gap over every mapping within `--gap`), `≤ 1 %` counts gaps within 1 %, gaps are `(objective − best_bound) / objective`. `EDP` is certified / plain.\n"
+    )?;
+    writeln!(
+        md,
+        "| model | target | compile plain (s) | compile certified (s) | optimal plain → certified | ≤ 1 % plain → certified | gap median plain → certified | gap worst plain → certified | EDP |"
+    )?;
+    writeln!(md, "|---|---|---:|---:|---|---|---|---|---:|")?;
+    for model in bundled_models(root)? {
+        let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+        let m = model.to_string_lossy().to_string();
+        for target in ["default", "transformer"] {
+            let mut rows = Vec::new();
+            for budget in ["0", CERTIFY_BUDGET] {
+                let out = work.join(format!("{stem}.{target}.certify{budget}.json"));
+                let o = out.to_string_lossy().to_string();
+                let _ = std::fs::remove_dir_all(work.join("cache"));
+                let secs = run(
+                    bin,
+                    work,
+                    &[
+                        "compile",
+                        &m,
+                        "--target",
+                        target,
+                        "--certify",
+                        budget,
+                        "--no-simulate",
+                        "-q",
+                        "-o",
+                        &o,
+                    ],
+                )?;
+                let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+                let solved: Vec<&serde_json::Value> = doc["layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| &l["solve"])
+                    .filter(|s| s["status"] != "reused")
+                    .collect();
+                let mut gaps: Vec<f64> = solved.iter().filter_map(|s| s["gap"].as_f64()).collect();
+                gaps.sort_by(f64::total_cmp);
+                let optimal = solved.iter().filter(|s| s["status"] == "optimal").count();
+                let within = gaps.iter().filter(|&&g| g <= 0.01).count();
+                rows.push((
+                    secs,
+                    format!("{optimal} / {}", solved.len()),
+                    format!("{within} / {}", solved.len()),
+                    100.0 * gaps.get(gaps.len() / 2).copied().unwrap_or(f64::NAN),
+                    100.0 * gaps.last().copied().unwrap_or(f64::NAN),
+                    doc["model"]["edp"].as_f64().unwrap_or(f64::NAN),
+                ));
+                eprintln!("bench: certify {budget} {stem} {target}: {secs:.2}s");
+            }
+            let (p, c) = (&rows[0], &rows[1]);
+            writeln!(
+                md,
+                "| {stem} | {target} | {:.2} | {:.2} | {} → {} | {} → {} | {:.1} % → {:.1} % | {:.1} % → {:.1} % | {:.4}× |",
+                p.0,
+                c.0,
+                p.1,
+                c.1,
+                p.2,
+                c.2,
+                p.3,
+                c.3,
+                p.4,
+                c.4,
+                c.5 / p.5
+            )?;
+        }
+    }
+    Ok(md)
 }
 
 /// The bundled models (`models/*.onnx`), sorted.

@@ -27,10 +27,11 @@ tasks:
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
-  bench [--section precision|residency]
+  bench [--section precision|residency|certify]
                            time compile and simulate on every bundled model, write docs/benchmarks.md;
                            --section precision regenerates only the W8A8 / W4A8 section,
-                           --section residency only the residency on/off section
+                           --section residency only the residency on/off section,
+                           --section certify only the --certify section
   golden                   regenerate schedules/ (every bundled model on both presets)
   fuzz [--seconds N] [cimopt-fuzz args]
                            fuzz every input reader for N seconds (default 600); findings go to
@@ -127,8 +128,11 @@ fn run() -> Result<()> {
                 [flag, section] if flag == "--section" && section == "residency" => {
                     bench::residency_only(&root, &env)
                 }
+                [flag, section] if flag == "--section" && section == "certify" => {
+                    bench::certify_only(&root, &env)
+                }
                 _ => anyhow::bail!(
-                    "bench takes no arguments but `--section precision|residency`, got {rest:?}\n{USAGE}"
+                    "bench takes no arguments but `--section precision|residency|certify`, got {rest:?}\n{USAGE}"
                 ),
             }
         }

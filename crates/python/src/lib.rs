@@ -133,15 +133,18 @@ fn max_threads() -> usize {
 /// `LayerMapped` as each distinct layer is mapped. Ctrl-C stops the compile between layers
 /// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
 /// (`--residency off`); `precision="target"` runs every layer at the target's precision
-/// (`--precision target`).
+/// (`--precision target`); `certify=N` bounds each layer over every mapping within a budget of
+/// N skeletons and MILP solves once the schedule is chosen (`--certify N`; 0: off).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
-    input_shapes = None, threads = None, progress = None, residency = true, precision = "model"
+    input_shapes = None, threads = None, progress = None, residency = true, precision = "model",
+    certify = 0
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
-    input_shapes=None, threads=None, progress=None, residency=True, precision='model')")]
+    input_shapes=None, threads=None, progress=None, residency=True, precision='model', \
+    certify=0)")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
@@ -161,6 +164,7 @@ fn compile(
     progress: Option<&Bound<'_, PyAny>>,
     residency: bool,
     precision: &str,
+    certify: u64,
 ) -> PyResult<Schedule> {
     let options = |m: String| Failure::new(Kind::Options, m);
     let mapper: cimopt_pipeline::Mapper = errors::option(mapper)?;
@@ -202,7 +206,7 @@ fn compile(
         residency,
         optimiser_budget: None,
         precision,
-        certify_skeletons: cimopt_pipeline::CERTIFY_SKELETONS,
+        certify_skeletons: certify,
     };
     opts.validate().map_err(errors::pipeline)?;
     // The command's order: the target first, then the model.
