@@ -322,8 +322,23 @@ fn certify_proves_small_layers_and_never_makes_the_model_worse() {
         assert!(o.status.success(), "{}", text(&o));
         serde_json::from_slice::<Value>(&std::fs::read(dir.path().join(out)).unwrap()).unwrap()
     };
+    let entries = || walk(&cache);
     let plain = compile_on("plain.json", &[]);
+    let before = entries();
     let certified = compile_on("certified.json", &["--certify", "300"]);
+    // The certified compile reuses the plain one's searches from the cache: it adds one entry
+    // per distinct layer it certifies, nothing else.
+    let distinct = plain["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["same_as"].is_null())
+        .count();
+    let added = entries() - before;
+    assert!(
+        added > 0 && added <= distinct,
+        "{added} cache entries added by --certify, {distinct} distinct layers"
+    );
     let option = |s: &Value| s["producer"]["solver_options"]["certify_skeletons_per_layer"].clone();
     assert_eq!(option(&plain), "0");
     assert_eq!(option(&certified), "300");
@@ -359,4 +374,17 @@ fn certify_proves_small_layers_and_never_makes_the_model_worse() {
         edp(&certified),
         edp(&plain)
     );
+}
+
+/// Files under `dir`, at any depth (0 when it does not exist).
+fn walk(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() { walk(&p) } else { 1 }
+            })
+            .sum()
+    })
 }

@@ -44,6 +44,11 @@ fn cache_key(
     let w = &layer.workload;
     let mut options = opts.recorded_options();
     objective.record(&mut options);
+    // Only certification spends the certification budget: a compile with `--certify` reuses
+    // the searches of one without, and solves only what it adds.
+    if !matches!(around, Some(Around::Certify(_))) {
+        options.remove("certify_skeletons_per_layer");
+    }
     let key = json!({
         "tool": env!("CARGO_PKG_VERSION"),
         // Code that may solve differently under the same version has another source id.
