@@ -792,18 +792,19 @@ fn certify(
     // skeletons do not fit are not started (lowest analytical bound first, as above), so no
     // solve is spent on a candidate the budget cannot finish.
     let mut solves_left = opts.certify_skeletons;
-    let mut must = 0u64;
-    let mut fits = true;
-    for k in 0..open.len() {
-        if !whole[k] {
-            continue;
+    let mut must = vec![0u64; open.len()];
+    for (floor, k, _) in &queue {
+        if *floor < inc.objective {
+            must[*k] += 1;
         }
-        must += queue
-            .iter()
-            .filter(|q| q.1 == k && q.0 < inc.objective)
-            .count() as u64;
-        fits &= must <= solves_left;
-        whole[k] = fits;
+    }
+    let (mut needs, mut fits) = (0u64, true);
+    for (k, searched_whole) in whole.iter_mut().enumerate() {
+        if *searched_whole {
+            needs += must[k];
+            fits &= needs <= solves_left;
+            *searched_whole = fits;
+        }
     }
     for (floor, k, sk) in queue {
         if !whole[k] {
