@@ -19,12 +19,17 @@ fn run(dir: &Path, cache: &Path, args: &[&str]) -> Output {
 }
 
 fn compile(dir: &Path, cache: &Path, out: &str, extra: &[&str]) -> Value {
+    compile_on(dir, cache, "default", out, extra)
+}
+
+/// The tiny CNN compiled on `target`: the schedule written to `out` in `dir`.
+fn compile_on(dir: &Path, cache: &Path, target: &str, out: &str, extra: &[&str]) -> Value {
     let model = root().join("models/tiny_cnn.onnx");
     let mut args = vec![
         "compile",
         model.to_str().unwrap(),
         "--target",
-        "default",
+        target,
         "-q",
         "-o",
         out,
@@ -306,26 +311,16 @@ fn exhaustive_maps_small_layers_no_worse_than_mip_and_refuses_large_ones() {
 fn certify_proves_small_layers_and_never_makes_the_model_worse() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let model = root().join("models/tiny_cnn.onnx");
-    let compile_on = |out: &str, extra: &[&str]| {
-        let mut args = vec![
-            "compile",
-            model.to_str().unwrap(),
-            "--target",
-            "transformer",
-            "-q",
-            "-o",
-            out,
-        ];
-        args.extend_from_slice(extra);
-        let o = run(dir.path(), &cache, &args);
-        assert!(o.status.success(), "{}", text(&o));
-        serde_json::from_slice::<Value>(&std::fs::read(dir.path().join(out)).unwrap()).unwrap()
-    };
     let entries = || walk(&cache);
-    let plain = compile_on("plain.json", &[]);
+    let plain = compile_on(dir.path(), &cache, "transformer", "plain.json", &[]);
     let before = entries();
-    let certified = compile_on("certified.json", &["--certify", "300"]);
+    let certified = compile_on(
+        dir.path(),
+        &cache,
+        "transformer",
+        "certified.json",
+        &["--certify", "300"],
+    );
     // The certified compile reuses the plain one's searches from the cache: it adds one entry
     // per distinct layer it certifies, nothing else.
     let distinct = plain["layers"]

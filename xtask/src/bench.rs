@@ -354,31 +354,44 @@ fn residency_section(rows: &[String], load: &str) -> Result<String> {
 /// `docs/benchmarks.md` measured again (a `mip` compile with residency on, then off and on
 /// timed cold twice each, per bundled model and preset), the rest of the file kept as it is.
 pub fn residency_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    rewrite_section(root, env, "residency", |bin, work| {
+        let load = load_average();
+        let mut rows = Vec::new();
+        for model in bundled_models(root)? {
+            let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+            let m = model.to_string_lossy().to_string();
+            for target in ["default", "transformer"] {
+                let on = work.join(format!("{stem}.{target}.mip.json"));
+                let o = on.to_string_lossy().to_string();
+                let _ = std::fs::remove_dir_all(work.join("cache"));
+                run(
+                    bin,
+                    work,
+                    &["compile", &m, "--target", target, "-q", "-o", &o],
+                )?;
+                rows.push(residency_row(bin, work, &m, &stem, target, &o)?);
+                eprintln!("bench: residency {stem} {target}");
+            }
+        }
+        residency_section(&rows, &load)
+    })
+}
+
+/// Builds the command, measures one section of `docs/benchmarks.md` with `measure(cimopt,
+/// scratch folder)`, and writes it in place of the old one, the rest of the file kept as it is.
+fn rewrite_section(
+    root: &Path,
+    env: &crate::tools::ToolEnv,
+    name: &str,
+    measure: impl FnOnce(&Path, &Path) -> Result<String>,
+) -> Result<()> {
     let bin = crate::build_cimopt(root, env)?;
     let work = tempfile_dir()?;
-    let load = load_average();
-    let mut rows = Vec::new();
-    for model in bundled_models(root)? {
-        let stem = model.file_stem().unwrap().to_string_lossy().to_string();
-        let m = model.to_string_lossy().to_string();
-        for target in ["default", "transformer"] {
-            let on = work.join(format!("{stem}.{target}.mip.json"));
-            let o = on.to_string_lossy().to_string();
-            let _ = std::fs::remove_dir_all(work.join("cache"));
-            run(
-                &bin,
-                &work,
-                &["compile", &m, "--target", target, "-q", "-o", &o],
-            )?;
-            rows.push(residency_row(&bin, &work, &m, &stem, target, &o)?);
-            eprintln!("bench: residency {stem} {target}");
-        }
-    }
-    let section = residency_section(&rows, &load)?;
+    let section = measure(&bin, &work)?;
     let path = root.join("docs/benchmarks.md");
     let previous = std::fs::read_to_string(&path).unwrap_or_default();
     std::fs::write(&path, splice_section(&previous, &section))?;
-    eprintln!("bench: wrote the residency section of docs/benchmarks.md");
+    eprintln!("bench: wrote the {name} section of docs/benchmarks.md");
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
@@ -390,15 +403,9 @@ const CERTIFY_BUDGET: &str = "1000";
 
 /// `cargo xtask bench --section certify`: only the certification section measured again.
 pub fn certify_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
-    let bin = crate::build_cimopt(root, env)?;
-    let work = tempfile_dir()?;
-    let section = certify_section(root, &bin, &work)?;
-    let path = root.join("docs/benchmarks.md");
-    let previous = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, splice_section(&previous, &section))?;
-    eprintln!("bench: wrote the certification section of docs/benchmarks.md");
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(())
+    rewrite_section(root, env, "certification", |bin, work| {
+        certify_section(root, bin, work)
+    })
 }
 
 /// Per bundled model and preset, `mip` cold without and with `--certify` [`CERTIFY_BUDGET`]:
@@ -523,15 +530,9 @@ const PRECISION_TITLE: &str = "## Precision: W8A8 against W4A8";
 /// `cargo xtask bench --section precision`: only the precision section of
 /// `docs/benchmarks.md` measured again, the rest of the file kept as it is.
 pub fn precision_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
-    let bin = crate::build_cimopt(root, env)?;
-    let work = tempfile_dir()?;
-    let section = precision_section(root, &bin, &work)?;
-    let path = root.join("docs/benchmarks.md");
-    let previous = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, splice_section(&previous, &section))?;
-    eprintln!("bench: wrote the precision section of docs/benchmarks.md");
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(())
+    rewrite_section(root, env, "precision", |bin, work| {
+        precision_section(root, bin, work)
+    })
 }
 
 /// `document` with its `## ` section titled as `section`'s first line replaced by `section`,

@@ -195,6 +195,32 @@ pub struct Stats {
     pub wall_s: f64,
 }
 
+impl Stats {
+    /// The evidence of a search that has not started: optimal until something stops it, no
+    /// bound yet, nothing counted; `warm_start_objective` is the incumbent it starts from.
+    fn starting(warm_start_objective: f64) -> Stats {
+        Stats {
+            status: Status::Optimal,
+            stop_reasons: Vec::new(),
+            objective: 0.0,
+            bound: f64::INFINITY,
+            gap: 0.0,
+            space_bound: f64::INFINITY,
+            space_gap: 0.0,
+            candidates_enumerated: 0,
+            candidates_pruned: 0,
+            candidates_solved: 0,
+            skeletons_solved: 0,
+            milp_solves: 0,
+            rejected_by_simulator: 0,
+            warm_start_kept: true,
+            warm_start_objective,
+            milp_objective: None,
+            wall_s: 0.0,
+        }
+    }
+}
+
 /// The optimiser's result.
 #[derive(Clone, Debug)]
 pub struct Optimised {
@@ -366,22 +392,7 @@ fn solve_skeleton(
             out.stopped_by = Some(StopReason::TimeLimit);
             return out;
         }
-        let input = model::ModelInput {
-            target: t,
-            skeleton: &space.skeleton,
-            profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
-            objective: opts.objective,
-            t_mac_cycles: t.t_mac_at(&layer_precision(t, w)),
-            mac_energy_nj: mac_energy(t, w, &space.skeleton),
-            latency_ref: inc.cost.latency_cycles,
-            energy_ref: inc.cost.energy_nj,
-            cutoff: inc.objective,
-            excluded: &excluded,
-            gap: opts.skeleton_gap(),
-            time_limit_s: left,
-            max_nodes: opts.max_nodes,
-            fixed: None,
-        };
+        let input = model_input(t, w, space, opts, inc, &excluded, left);
         // Nothing in the skeleton beats the incumbent when even the profiles' cheapest terms
         // do not: the solve would only prove that.
         let floor = *separable.get_or_insert_with(|| model::separable_bound(&input));
@@ -626,25 +637,8 @@ pub fn optimise_observed(
             .cmp(&warm_rank(&b.1))
             .then(a.0.total_cmp(&b.0))
     });
-    let mut stats = Stats {
-        status: Status::Optimal,
-        stop_reasons: Vec::new(),
-        objective: 0.0,
-        bound: f64::INFINITY,
-        gap: 0.0,
-        space_bound: f64::INFINITY,
-        space_gap: 0.0,
-        candidates_enumerated: ranked.len() as u64,
-        candidates_pruned: 0,
-        candidates_solved: 0,
-        skeletons_solved: 0,
-        milp_solves: 0,
-        rejected_by_simulator: 0,
-        warm_start_kept: true,
-        warm_start_objective: warm_objective,
-        milp_objective: None,
-        wall_s: 0.0,
-    };
+    let mut stats = Stats::starting(warm_objective);
+    stats.candidates_enumerated = ranked.len() as u64;
     let mut solved = 0usize;
     // Two bounds: over the space searched (solved candidates' enumerated skeletons, the rest
     // of the candidates analytically), and over every mapping of the layer, where a solved
@@ -883,7 +877,21 @@ fn profiles_bound(
     opts: &Options,
     inc: &Incumbent,
 ) -> f64 {
-    model::separable_bound(&model::ModelInput {
+    model::separable_bound(&model_input(t, w, space, opts, inc, &[], opts.time_limit_s))
+}
+
+/// The MILP of a skeleton's placements against the incumbent, with `excluded` triples cut off
+/// and `time_limit_s` left.
+fn model_input<'a>(
+    t: &'a Target,
+    w: &Workload,
+    space: &'a SkeletonSpace,
+    opts: &Options,
+    inc: &Incumbent,
+    excluded: &'a [[usize; 3]],
+    time_limit_s: f64,
+) -> model::ModelInput<'a> {
+    model::ModelInput {
         target: t,
         skeleton: &space.skeleton,
         profiles: [&space.profiles[0], &space.profiles[1], &space.profiles[2]],
@@ -893,12 +901,12 @@ fn profiles_bound(
         latency_ref: inc.cost.latency_cycles,
         energy_ref: inc.cost.energy_nj,
         cutoff: inc.objective,
-        excluded: &[],
+        excluded,
         gap: opts.skeleton_gap(),
-        time_limit_s: 1.0,
+        time_limit_s,
         max_nodes: opts.max_nodes,
         fixed: None,
-    })
+    }
 }
 
 /// Whether `searched` holds every skeleton of candidate `s` (split and order of every loop), so
@@ -1007,51 +1015,9 @@ pub fn certify_from(
     let started = Instant::now();
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, _) = warm_start(t, w, opts.objective, opts.home, Some(start))?;
-    let candidates = spatial::enumerate(t, w)?;
-    let bounds = physical_bound_over(t, w, opts.home, &candidates);
-    let mut stats = Stats {
-        status: Status::Optimal,
-        stop_reasons: Vec::new(),
-        objective: 0.0,
-        bound: f64::INFINITY,
-        gap: 0.0,
-        space_bound: f64::INFINITY,
-        space_gap: 0.0,
-        candidates_enumerated: candidates.len() as u64,
-        candidates_pruned: 0,
-        candidates_solved: 0,
-        skeletons_solved: 0,
-        milp_solves: 0,
-        rejected_by_simulator: 0,
-        warm_start_kept: true,
-        warm_start_objective: inc.objective,
-        milp_objective: None,
-        wall_s: 0.0,
-    };
-    let open: Vec<OpenCandidate> = candidates
-        .into_iter()
-        .map(|s| OpenCandidate {
-            analytical: spatial_bound(t, w, &s, &bounds, opts.objective),
-            spatial: s,
-            searched: Vec::new(),
-            unsearched: StopReason::CandidateBudget,
-        })
-        .collect();
-    stats.candidates_pruned = open
-        .iter()
-        .filter(|c| c.analytical * (1.0 + opts.gap) >= inc.objective)
-        .count() as u64;
+    let mut stats = Stats::starting(inc.objective);
     let before = inc.objective;
-    certify(
-        t,
-        w,
-        opts,
-        &mut inc,
-        open,
-        deadline,
-        &mut stats,
-        &mut |_| {},
-    );
+    stats.candidates_pruned = certify_every_candidate(t, w, opts, &mut inc, deadline, &mut stats)?;
     let space_bound = stats.bound;
     let r = conclude(stats, inc, space_bound, opts.gap, started);
     log::debug!(
@@ -1101,25 +1067,7 @@ fn around(
             skeletons.push(sk);
         }
     }
-    let mut stats = Stats {
-        status: Status::Incomplete,
-        stop_reasons: Vec::new(),
-        objective: 0.0,
-        bound: f64::INFINITY,
-        gap: 0.0,
-        space_bound: f64::INFINITY,
-        space_gap: 0.0,
-        candidates_enumerated: 0,
-        candidates_pruned: 0,
-        candidates_solved: 0,
-        skeletons_solved: 0,
-        milp_solves: 0,
-        rejected_by_simulator: 0,
-        warm_start_kept: true,
-        warm_start_objective: warm_objective,
-        milp_objective: None,
-        wall_s: 0.0,
-    };
+    let mut stats = Stats::starting(warm_objective);
     let mut searched: Vec<Vec<cimopt_ir::SpatialFactor>> = Vec::new();
     let mut done: Vec<Skeleton> = Vec::new();
     if seeds_searched {
@@ -1209,15 +1157,31 @@ fn around(
             &done,
         );
     }
-    let candidates = spatial::enumerate(t, w)?;
-    let bounds = physical_bound_over(t, w, opts.home, &candidates);
-    stats.candidates_enumerated = candidates.len() as u64;
     stats.candidates_solved = searched.len() as u64;
     // Every candidate's analytical bound is valid for the whole space, hence for the part
     // searched too; the climb's skeletons had one proposal each, so they prove nothing, and
     // [`certify`] searches the candidates it can whole.
-    stats.status = Status::Optimal;
-    let open = candidates
+    certify_every_candidate(t, w, opts, &mut inc, deadline, &mut stats)?;
+    let space_bound = stats.bound;
+    Ok(conclude(stats, inc, space_bound, opts.gap, started))
+}
+
+/// Every spatial candidate of the layer open at its analytical bound, then [`certify`]: how a
+/// search that bounded no candidate by its skeletons ends ([`certify_from`], [`around`]).
+/// Records the candidates in `stats`; returns how many had an analytical bound reaching the
+/// incumbent it started from (within the gap).
+fn certify_every_candidate(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    inc: &mut Incumbent,
+    deadline: Instant,
+    stats: &mut Stats,
+) -> Result<u64, MapError> {
+    let candidates = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &candidates);
+    stats.candidates_enumerated = candidates.len() as u64;
+    let open: Vec<OpenCandidate> = candidates
         .into_iter()
         .map(|s| OpenCandidate {
             analytical: spatial_bound(t, w, &s, &bounds, opts.objective),
@@ -1226,18 +1190,12 @@ fn around(
             unsearched: StopReason::CandidateBudget,
         })
         .collect();
-    certify(
-        t,
-        w,
-        opts,
-        &mut inc,
-        open,
-        deadline,
-        &mut stats,
-        &mut |_| {},
-    );
-    let space_bound = stats.bound;
-    Ok(conclude(stats, inc, space_bound, opts.gap, started))
+    let pruned = open
+        .iter()
+        .filter(|c| c.analytical * (1.0 + opts.gap) >= inc.objective)
+        .count() as u64;
+    certify(t, w, opts, inc, open, deadline, stats, &mut |_| {});
+    Ok(pruned)
 }
 
 /// The reorderings of `best`'s loops `steps` (1 or 2) steps away (`cimopt_space::loop_reorders`,

@@ -164,6 +164,38 @@ fn solve_jobs(
         .collect()
 }
 
+/// The model's latency (cycles), energy (nJ) and DRAM traffic (bits) with these variants.
+fn totals(c: &[Option<Variant>]) -> (f64, f64, f64) {
+    c.iter().flatten().fold((0.0, 0.0, 0.0), |acc, v| {
+        let k = v.cost();
+        (
+            acc.0 + k.latency_cycles,
+            acc.1 + k.energy_nj,
+            acc.2 + dram_bits(k),
+        )
+    })
+}
+
+/// A variant's mapping.
+fn mapping_of(v: &Option<Variant>) -> Option<&Mapping> {
+    v.as_ref().map(|v| &v.solved.mapped.mapping)
+}
+
+/// `before`, with the certificate of each layer whose certified mapping is the same.
+fn unmoved(before: &[Option<Variant>], certified: &[Option<Variant>]) -> Vec<Option<Variant>> {
+    before
+        .iter()
+        .zip(certified)
+        .map(|(b, c)| {
+            if mapping_of(b) == mapping_of(c) {
+                c.clone()
+            } else {
+                b.clone()
+            }
+        })
+        .collect()
+}
+
 /// DRAM bits a mapping reads and writes.
 fn dram_bits(c: &Cost) -> f64 {
     c.energy.bits_read[0].iter().sum::<f64>() + c.energy.bits_written[0].iter().sum::<f64>()
@@ -205,15 +237,7 @@ pub fn improve(
             d.resident_tensors = resident;
             d.chosen = certified;
         }
-        None => {
-            for (c, v) in d.chosen.iter_mut().zip(certified) {
-                if let (Some(c), Some(v)) = (c.as_mut(), v)
-                    && c.solved.mapped.mapping == v.solved.mapped.mapping
-                {
-                    *c = v;
-                }
-            }
-        }
+        None => d.chosen = unmoved(&d.chosen, &certified),
     }
     Ok(d)
 }
@@ -232,35 +256,22 @@ fn adopt(
     l_cap: f64,
     e_cap: f64,
 ) -> Vec<Option<Variant>> {
-    let mapping = |v: &Option<Variant>| v.as_ref().map(|v| v.solved.mapped.mapping.clone());
     let model_value = |c: &[Option<Variant>]| {
-        let (l, e) = c.iter().flatten().fold((0.0, 0.0), |acc, v| {
-            (acc.0 + v.cost().latency_cycles, acc.1 + v.cost().energy_nj)
-        });
+        let (l, e, _) = totals(c);
         let within = l <= l_cap * (1.0 + 1e-12) && e <= e_cap * (1.0 + 1e-12);
         within.then(|| opts.objective.layer_objective().of_parts(l, e))
     };
-    let mut out: Vec<Option<Variant>> = before
-        .iter()
-        .zip(&certified)
-        .map(|(b, c)| {
-            if mapping(b) == mapping(c) {
-                c.clone()
-            } else {
-                b.clone()
-            }
-        })
-        .collect();
+    let mut out = unmoved(before, &certified);
     let mut decided = vec![false; before.len()];
     for i in 0..before.len() {
-        if decided[i] || mapping(&before[i]) == mapping(&certified[i]) {
+        if decided[i] || mapping_of(&before[i]) == mapping_of(&certified[i]) {
             continue;
         }
         let group: Vec<usize> = (i..before.len())
             .filter(|&j| {
                 model.layers[j].dedup_group == model.layers[i].dedup_group
-                    && mapping(&before[j]) == mapping(&before[i])
-                    && mapping(&certified[j]) == mapping(&certified[i])
+                    && mapping_of(&before[j]) == mapping_of(&before[i])
+                    && mapping_of(&certified[j]) == mapping_of(&certified[i])
             })
             .collect();
         let mut trial = out.clone();
@@ -321,38 +332,17 @@ pub fn certify(
     objective: &LayerObjective,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Vec<Option<Variant>> {
-    let mut unique: Vec<usize> = Vec::new();
-    let mut of: Vec<Option<usize>> = vec![None; chosen.len()];
-    for (i, v) in chosen.iter().enumerate() {
-        let Some(v) = v else {
-            continue;
-        };
-        let same = |&j: &usize| {
-            let u = chosen[j].as_ref().expect("a chosen variant");
-            model.layers[j].dedup_group == model.layers[i].dedup_group
-                && u.home == v.home
-                && u.budget == v.budget
-                && u.solved.mapped.mapping == v.solved.mapped.mapping
-        };
-        of[i] = Some(unique.iter().position(same).unwrap_or_else(|| {
-            unique.push(i);
-            unique.len() - 1
-        }));
-    }
-    let certified: Vec<Option<Variant>> = unique
-        .par_iter()
-        .map(|&i| {
-            if interrupted() {
-                return None;
-            }
-            let v = chosen[i].as_ref()?;
+    let same = |u: &Variant, v: &Variant| u.budget == v.budget;
+    per_distinct(
+        model,
+        chosen,
+        |_| true,
+        same,
+        interrupted,
+        |i, v| {
             let layer = &model.layers[i];
             let m = &v.solved.mapped.mapping;
-            let mut tv = t.clone();
-            if let Some(lv) = lv {
-                tv.levels[lv].capacity_bits = v.budget;
-            }
-            let s = certify_layer(&tv, layer, opts, objective, m)?.ok()?;
+            let s = certify_layer(&room(t, lv, v), layer, opts, objective, m)?.ok()?;
             let of = |c: &Cost| objective.objective.of(c);
             let same = s.mapped.mapping == *m;
             let better = of(&s.mapped.cost) < of(v.cost())
@@ -364,16 +354,8 @@ pub fn certify(
                 solved: s,
                 ..v.clone()
             })
-        })
-        .collect();
-    chosen
-        .iter()
-        .zip(&of)
-        .map(|(v, k)| match k.and_then(|k| certified[k].as_ref()) {
-            Some(c) => Some(c.clone()),
-            None => v.clone(),
-        })
-        .collect()
+        },
+    )
 }
 
 /// [`certify`] for a schedule without a memory plan (`--residency off`): every layer alone,
@@ -430,16 +412,6 @@ fn plan(
             })
         })
         .collect();
-    let totals = |c: &[Option<Variant>]| {
-        c.iter().flatten().fold((0.0, 0.0, 0.0), |acc, v| {
-            let k = v.cost();
-            (
-                acc.0 + k.latency_cycles,
-                acc.1 + k.energy_nj,
-                acc.2 + dram_bits(k),
-            )
-        })
-    };
     let (l_off, e_off, d_off) = totals(&off);
     let base = PlanBaseline {
         latency_cycles: l_off,
@@ -744,6 +716,65 @@ fn fits(
     Ok(home.iter().filter(|&&h| h == lv).count())
 }
 
+/// `t` with the room `v` was given in the on-chip level `lv` (the whole target without one).
+fn room(t: &Target, lv: Option<usize>, v: &Variant) -> Target {
+    let mut tv = t.clone();
+    if let Some(lv) = lv {
+        tv.levels[lv].capacity_bits = v.budget;
+    }
+    tv
+}
+
+/// `search(i, variant)` once per distinct chosen variant that `wanted` accepts (identical
+/// layers with the same homes and mapping share one when `same` also holds for their
+/// variants), in parallel; per model layer, its variant's result where the search returned
+/// one, else its variant as chosen. Stops searching once `interrupted`.
+fn per_distinct(
+    model: &Model,
+    chosen: &[Option<Variant>],
+    wanted: impl Fn(&Variant) -> bool,
+    same: impl Fn(&Variant, &Variant) -> bool,
+    interrupted: &(dyn Fn() -> bool + Sync),
+    search: impl Fn(usize, &Variant) -> Option<Variant> + Sync,
+) -> Vec<Option<Variant>> {
+    // `of[i]`: the index into `unique` of layer i's search.
+    let mut unique: Vec<usize> = Vec::new();
+    let mut of: Vec<Option<usize>> = vec![None; chosen.len()];
+    for (i, v) in chosen.iter().enumerate() {
+        let Some(v) = v.as_ref().filter(|v| wanted(v)) else {
+            continue;
+        };
+        let shared = |&j: &usize| {
+            let u = chosen[j].as_ref().expect("a chosen variant");
+            model.layers[j].dedup_group == model.layers[i].dedup_group
+                && u.home == v.home
+                && same(u, v)
+                && u.solved.mapped.mapping == v.solved.mapped.mapping
+        };
+        of[i] = Some(unique.iter().position(shared).unwrap_or_else(|| {
+            unique.push(i);
+            unique.len() - 1
+        }));
+    }
+    let found: Vec<Option<Variant>> = unique
+        .par_iter()
+        .map(|&i| {
+            if interrupted() {
+                return None;
+            }
+            search(i, chosen[i].as_ref()?)
+        })
+        .collect();
+    chosen
+        .iter()
+        .zip(&of)
+        .map(|(v, k)| match k.and_then(|k| found[k].as_ref()) {
+            Some(f) => Some(f.clone()),
+            None => v.clone(),
+        })
+        .collect()
+}
+
 /// The chosen variants that keep a tensor on chip, searched further by `mip`
 /// ([`polish_layer_variant`]: a hill climb over reorderings of each one's loops, in the room
 /// the variant was given). Variants are priced around the layer's mapping in DRAM, whose loop
@@ -763,57 +794,23 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
     if opts.mapper != crate::Mapper::Mip {
         return chosen.to_vec();
     }
-    // Identical layers with the same variant are polished once: `of[i]` is the index into
-    // `unique` of layer i's polish, for the layers with a tensor on chip.
-    let mut unique: Vec<usize> = Vec::new();
-    let mut of: Vec<Option<usize>> = vec![None; chosen.len()];
-    for (i, v) in chosen.iter().enumerate() {
-        let Some(v) = v.as_ref().filter(|v| v.home != [0; 3]) else {
-            continue;
-        };
-        let same = |&j: &usize| {
-            let u = chosen[j].as_ref().expect("a chosen variant");
-            model.layers[j].dedup_group == model.layers[i].dedup_group
-                && u.home == v.home
-                && u.on_chip_bits == v.on_chip_bits
-                && u.solved.mapped.mapping == v.solved.mapped.mapping
-        };
-        of[i] = Some(unique.iter().position(same).unwrap_or_else(|| {
-            unique.push(i);
-            unique.len() - 1
-        }));
-    }
-    let better: Vec<Option<Variant>> = unique
-        .par_iter()
-        .map(|&i| {
-            if interrupted() {
-                return None;
-            }
-            let v = chosen[i].as_ref()?;
-            let layer = &model.layers[i];
-            let m = &v.solved.mapped.mapping;
-            let mut tv = t.clone();
-            tv.levels[lv].capacity_bits = v.budget;
-            let s = polish_layer_variant(&tv, layer, opts, objective, m).ok()?;
-            let of = |c: &Cost| objective.objective.of(c);
-            let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
-            (of(&s.mapped.cost) < of(v.cost())
-                && check(t, &layer.workload, &s.mapped.mapping).is_empty())
-            .then(|| Variant {
-                solved: s,
-                on_chip_bits: bits,
-                ..v.clone()
-            })
+    // Identical layers with the same variant are polished once.
+    let on_chip = |v: &Variant| v.home != [0; 3];
+    let same = |u: &Variant, v: &Variant| u.on_chip_bits == v.on_chip_bits;
+    per_distinct(model, chosen, on_chip, same, interrupted, |i, v| {
+        let layer = &model.layers[i];
+        let m = &v.solved.mapped.mapping;
+        let s = polish_layer_variant(&room(t, Some(lv), v), layer, opts, objective, m).ok()?;
+        let of = |c: &Cost| objective.objective.of(c);
+        let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
+        (of(&s.mapped.cost) < of(v.cost())
+            && check(t, &layer.workload, &s.mapped.mapping).is_empty())
+        .then(|| Variant {
+            solved: s,
+            on_chip_bits: bits,
+            ..v.clone()
         })
-        .collect();
-    chosen
-        .iter()
-        .zip(&of)
-        .map(|(v, k)| match k.and_then(|k| better[k].as_ref()) {
-            Some(b) => Some(b.clone()),
-            None => v.clone(),
-        })
-        .collect()
+    })
 }
 
 /// The MILP: one variant per layer, a home per tensor, capacity at every step; `cut` lowers
