@@ -737,7 +737,8 @@ fn execute_layer(
             .collect();
     }
     // Per operand and level below its home, outer to inner: its distinct instances.
-    let mut instances: Vec<(Operand, usize, Vec<(u64, Vec<u64>)>)> = Vec::new();
+    type Instances = Vec<(u64, Vec<u64>)>;
+    let mut instances: Vec<(Operand, usize, Instances)> = Vec::new();
     for o in Operand::ALL {
         for &lv in &run.chain[o.index()][1..] {
             let mut seen: BTreeMap<u64, Vec<u64>> = BTreeMap::new();

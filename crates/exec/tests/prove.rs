@@ -47,6 +47,7 @@ fn load(b: Builder) -> (cimopt_onnx::Model, Vec<u8>) {
 }
 
 /// One Conv: input `[1, c·g, h, w]`, `k·g` filters of `c × r × r`.
+#[allow(clippy::too_many_arguments)]
 fn conv(
     name: &str,
     c: i64,

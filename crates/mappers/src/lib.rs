@@ -78,15 +78,15 @@ pub fn weight_stationary_at(
     let mut best = (0u64, 0u64, 1u64, 1u64, 1u64);
     for c in spatial::axis_factors(w.c, rows)
         .into_iter()
-        .filter(|c| w.c % c == 0)
+        .filter(|c| w.c.is_multiple_of(*c))
     {
         for s in spatial::axis_factors(w.s, rows / c)
             .into_iter()
-            .filter(|s| w.s % s == 0)
+            .filter(|s| w.s.is_multiple_of(*s))
         {
             for r in spatial::axis_factors(w.r, rows / (c * s))
                 .into_iter()
-                .filter(|r| w.r % r == 0)
+                .filter(|r| w.r.is_multiple_of(*r))
             {
                 let key = (r * s * c, c, r, s, c);
                 if (key.0, key.1) > (best.0, best.1) {
@@ -106,8 +106,12 @@ pub fn weight_stationary_at(
         }
     }
     let mut left = w.extents();
-    let largest_divisor =
-        |n: u64, cap: u64| (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1);
+    let largest_divisor = |n: u64, cap: u64| {
+        (1..=cap.min(n))
+            .rev()
+            .find(|d| n.is_multiple_of(*d))
+            .unwrap_or(1)
+    };
     if t.axis(Axis::Cols).dims.contains(&Dim::K) {
         let kc = largest_divisor(w.k, t.axis(Axis::Cols).size);
         if kc > 1 {
@@ -335,11 +339,11 @@ fn search(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, MapE
                     let mut improved = false;
                     for np in neighbours(&plan, &allowed_db) {
                         evaluated += 1;
-                        if let Some((nm, nc)) = finish(t, w, &np) {
-                            if score(&nc) < score(&c) * (1.0 - 1e-12) {
-                                (plan, m, c) = (np, nm, nc);
-                                improved = true;
-                            }
+                        if let Some((nm, nc)) = finish(t, w, &np)
+                            && score(&nc) < score(&c) * (1.0 - 1e-12)
+                        {
+                            (plan, m, c) = (np, nm, nc);
+                            improved = true;
                         }
                     }
                     if !improved {
@@ -353,14 +357,14 @@ fn search(t: &Target, w: &Workload, opts: &GreedyOptions) -> Result<Mapped, MapE
         }
     }
     // Never worse than the weight-stationary baseline.
-    if let Some(ws) = ws {
-        if best.as_ref().is_none_or(|b| score(&ws.cost) < score(&b.2)) {
-            return Ok(Mapped {
-                mapping: ws.mapping,
-                cost: ws.cost,
-                evaluated: evaluated + 1,
-            });
-        }
+    if let Some(ws) = ws
+        && best.as_ref().is_none_or(|b| score(&ws.cost) < score(&b.2))
+    {
+        return Ok(Mapped {
+            mapping: ws.mapping,
+            cost: ws.cost,
+            evaluated: evaluated + 1,
+        });
     }
     match best {
         Some((_, mapping, cost)) => Ok(Mapped {

@@ -13,10 +13,7 @@ fn every_bundled_model_has_a_consistent_flow() {
         let what = path.display();
         assert_eq!(f.layer_io.len(), m.layers.len(), "{what}");
         // Each tensor has at most one producer, produced before it is read.
-        let mut produced = vec![false; f.tensors.len()];
-        for t in 0..f.tensors.len() {
-            produced[t] = f.tensors[t].model_input;
-        }
+        let mut produced: Vec<bool> = f.tensors.iter().map(|t| t.model_input).collect();
         let mut layers_seen = 0;
         for n in &f.nodes {
             for &i in &n.inputs {

@@ -1314,10 +1314,10 @@ pub fn exhaustive(
     }
     let mut best = (warm.mapping, warm.cost);
     for space in &spaces {
-        if let Some((m, c)) = exhaustive_skeleton(t, w, space, opts.objective) {
-            if opts.objective.of(&c) < opts.objective.of(&best.1) {
-                best = (m, c);
-            }
+        if let Some((m, c)) = exhaustive_skeleton(t, w, space, opts.objective)
+            && opts.objective.of(&c) < opts.objective.of(&best.1)
+        {
+            best = (m, c);
         }
     }
     let bound = whole.min(opts.objective.of(&best.1));

@@ -566,7 +566,7 @@ pub fn lay_out(
             });
         }
     }
-    buffers.sort_by(|a, b| (a.layer, a.level, a.operand).cmp(&(b.layer, b.level, b.operand)));
+    buffers.sort_by_key(|a| (a.layer, a.level, a.operand));
     Ok(MemoryPlan {
         residency,
         steps,

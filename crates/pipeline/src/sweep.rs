@@ -194,7 +194,8 @@ pub fn html(model: &str, target: &str, vs: &[Variant]) -> String {
         esc(model),
         esc(target)
     );
-    let metrics: [(&str, Box<dyn Fn(&Variant) -> f64>); 3] = [
+    type Metric = (&'static str, Box<dyn Fn(&Variant) -> f64>);
+    let metrics: [Metric; 3] = [
         ("latency (cycles)", Box::new(|v: &Variant| v.latency)),
         ("energy (nJ)", Box::new(|v: &Variant| v.energy)),
         (
@@ -204,7 +205,7 @@ pub fn html(model: &str, target: &str, vs: &[Variant]) -> String {
     ];
     let (w, row) = (900.0, 22.0);
     for (title, f) in &metrics {
-        let max = vs.iter().map(|v| f(v)).fold(1e-300, f64::max);
+        let max = vs.iter().map(f).fold(1e-300, f64::max);
         let _ = write!(
             o,
             "<h2>{title}</h2><svg class=\"metric\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\">",

@@ -260,6 +260,7 @@ fn read_on(
             Ok(s)
         }
         ScheduleArg::Object(s) => {
+            let s = *s;
             let t = match target.filter(|t| !t.is_none()) {
                 Some(t) => Some(target::resolve(t, set)?),
                 None if !set.is_empty() => Some(Schedule::embedded_target(&s).with(set)?),

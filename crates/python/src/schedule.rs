@@ -42,14 +42,14 @@ pub fn warn(py: Python<'_>, warnings: &[String]) -> PyResult<()> {
 
 /// A `schedule=` argument: a `Schedule`, or a schedule file read as the command reads one.
 pub enum ScheduleArg {
-    Object(IrSchedule),
+    Object(Box<IrSchedule>),
     File(PathBuf),
 }
 
 impl ScheduleArg {
     pub fn extract(obj: &Bound<'_, PyAny>) -> PyResult<ScheduleArg> {
         if let Ok(s) = obj.cast::<Schedule>() {
-            return Ok(ScheduleArg::Object(s.get().schedule.clone()));
+            return Ok(ScheduleArg::Object(Box::new(s.get().schedule.clone())));
         }
         if let Ok(p) = obj.extract::<PathBuf>() {
             return Ok(ScheduleArg::File(p));
@@ -66,7 +66,7 @@ impl ScheduleArg {
         Ok(match ScheduleArg::extract(obj)? {
             ScheduleArg::Object(s) => {
                 let source = obj.cast::<Schedule>()?.get().source.clone();
-                (s, source)
+                (*s, source)
             }
             ScheduleArg::File(path) => {
                 let (s, unknown) = py.detach(|| read_file(&path, None))?;

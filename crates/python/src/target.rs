@@ -197,7 +197,7 @@ fn value_text_at(v: &Bound<'_, PyAny>, depth: usize) -> PyResult<String> {
         });
     }
     if v.is_instance_of::<PyString>() {
-        return Ok(v.extract::<String>()?);
+        return v.extract::<String>();
     }
     if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
         if depth >= MAX_NESTING {

@@ -278,9 +278,9 @@ pub fn check_plan(
         }
         // The buffers its mapping needs.
         let bits = resident_bits(t, &layer.workload, m);
-        for lv in 1..nl {
+        for (lv, needs) in bits.iter().enumerate().take(nl).skip(1) {
             for o in Operand::ALL {
-                let need = bits[lv][o.index()];
+                let need = needs[o.index()];
                 let is_home = lv == m.home_of(o);
                 let listed: Vec<&PlannedBuffer> = plan
                     .buffers

@@ -6,7 +6,7 @@ use cimopt_target::Dim;
 fn smallest_prime_factor(n: u64) -> u64 {
     (2..)
         .take_while(|p| p * p <= n)
-        .find(|p| n % p == 0)
+        .find(|p| n.is_multiple_of(*p))
         .unwrap_or(n)
 }
 

@@ -6,7 +6,9 @@ use cimopt_target::{Axis, Dim, Target};
 /// Factors worth trying for `extent` iterations on an axis of `size`: every divisor that fits,
 /// plus the whole axis when the extent is larger and no divisor fills it (the rest is padding).
 pub fn axis_factors(extent: u64, size: u64) -> Vec<u64> {
-    let mut f: Vec<u64> = (1..=extent.min(size)).filter(|d| extent % d == 0).collect();
+    let mut f: Vec<u64> = (1..=extent.min(size))
+        .filter(|d| extent.is_multiple_of(*d))
+        .collect();
     if extent > size && !f.contains(&size) {
         f.push(size);
     }

@@ -80,10 +80,10 @@ pub fn parse_capacity(text: &str) -> Result<u64, String> {
 
 /// The most readable exact spelling of a bit count, for printing target files.
 pub fn format_capacity(bits: u64) -> String {
-    if bits % 8 == 0 {
+    if bits.is_multiple_of(8) {
         let bytes = bits / 8;
         for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if bytes >= scale && bytes % scale == 0 {
+            if bytes >= scale && bytes.is_multiple_of(scale) {
                 return format!("{}{unit}", bytes / scale);
             }
         }
