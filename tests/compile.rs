@@ -519,6 +519,36 @@ fn progress_is_logged_off_a_terminal_and_silenced_by_quiet_and_json() {
             .any(|l| l.contains("/5 ") && l.contains("/conv")),
         "expected one log line per layer:\n{err}"
     );
+    // The stages after the mapping say what they work through.
+    assert!(
+        err.lines()
+            .any(|l| l.contains("] memory plan: ") && l.ends_with(" variants")),
+        "expected the memory plan's line:\n{err}"
+    );
+    let o = cimopt(
+        dir.path(),
+        &[
+            "compile",
+            m,
+            "--target",
+            "transformer",
+            "--certify",
+            "50",
+            "-o",
+            "d.json",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let certified: Vec<&str> = err.lines().filter(|l| l.contains("] certify ")).collect();
+    assert!(
+        err.contains("] certify: 5 layers")
+            && certified.len() == 5
+            && certified
+                .iter()
+                .all(|l| l.contains("/5 /") && l.contains("gap ")),
+        "expected one line per certified layer, with its gap:\n{err}"
+    );
     let o = cimopt(
         dir.path(),
         &["compile", m, "--target", "default", "-q", "-o", "b.json"],

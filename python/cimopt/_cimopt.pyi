@@ -352,7 +352,9 @@ class Total:
 
 @final
 class LayerMapped:
-    """Progress of a compile: one distinct layer mapped."""
+    """Progress of a compile: one distinct layer mapped (`stage` "map"), or one item of a
+    later stage done ("memory plan": a variant priced; "polish", "certify": a distinct layer).
+    `done` and `total` count the stage's items."""
 
     @property
     def done(self) -> int: ...
@@ -364,3 +366,7 @@ class LayerMapped:
     def copies(self) -> int: ...
     @property
     def cache_hit(self) -> bool: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def detail(self) -> str: ...

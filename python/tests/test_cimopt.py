@@ -278,10 +278,21 @@ def test_progress_hears_every_distinct_layer(cache):
     heard = []
     s = cimopt.compile(TINY, "default", cache=cache, progress=heard.append)
     distinct = [l for l in s.layers if l.same_as is None]
-    assert sorted(e.done for e in heard) == list(range(1, len(distinct) + 1))
-    assert all(e.total == len(distinct) for e in heard)
-    assert sorted(e.layer.index for e in heard) == [l.index for l in distinct]
+    mapped = [e for e in heard if e.stage == "map"]
+    assert sorted(e.done for e in mapped) == list(range(1, len(distinct) + 1))
+    assert all(e.total == len(distinct) for e in mapped)
+    assert sorted(e.layer.index for e in mapped) == [l.index for l in distinct]
     assert all(isinstance(e.cache_hit, bool) and e.copies >= 1 for e in heard)
+    # The later stages come after the mapping, each counting its own items.
+    stages = [e.stage for e in heard]
+    assert stages[: len(mapped)] == ["map"] * len(mapped)
+    assert "memory plan" in stages and "polish" in stages and "certify" not in stages
+    assert all(1 <= e.done <= e.total for e in heard)
+    certified = []
+    cimopt.compile(TINY, "transformer", cache=cache, certify=50, progress=certified.append)
+    last = [e for e in certified if e.stage == "certify"]
+    assert sorted(e.done for e in last) == list(range(1, len(last) + 1)) and last
+    assert all("gap" in e.detail for e in last)
 
     class Stop(Exception):
         pass

@@ -30,9 +30,92 @@ pub trait Observer: Sync {
     fn layer_mapped(&self, _done: usize, _layer: &Layer, _note: &LayerNote) {}
     /// Called after the last layer.
     fn finished(&self) {}
+    /// Called when a stage after the layers' mapping starts to work through `items` (the memory
+    /// plan's variants, the distinct layers it polishes or certifies). A stage may run more
+    /// than once (the memory plan prices its variants in batches).
+    fn stage_started(&self, _stage: Stage, _items: usize) {}
+    /// Called as a stage is done with an item of `layer` (from worker threads, in completion
+    /// order): `note` as for a mapped layer, `detail` what the stage found (or empty).
+    fn stage_progress(
+        &self,
+        _stage: Stage,
+        _done: usize,
+        _layer: &Layer,
+        _note: &LayerNote,
+        _detail: &str,
+    ) {
+    }
+    /// Called when a stage has worked through its items, or stopped on an interrupt.
+    fn stage_finished(&self, _stage: Stage) {}
     /// Something the caller should know that does not stop the compile (e.g. with
     /// `keep_going`, why the schedule has no memory plan).
     fn warning(&self, _message: &str) {}
+}
+
+/// The work a compile does after mapping each layer, which can take as long as the mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The memory plan prices its variants: layers with tensors kept on chip.
+    MemoryPlan,
+    /// The memory plan's polish searches further the variants it keeps.
+    Polish,
+    /// `--certify`: each chosen layer bounded over every mapping.
+    Certify,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::MemoryPlan => "memory plan",
+            Stage::Polish => "polish",
+            Stage::Certify => "certify",
+        }
+    }
+}
+
+/// Tells `observer` about a stage's items as they are done (from worker threads): started on
+/// creation, finished on drop, so an early return finishes it too.
+pub(crate) struct StageProgress<'a> {
+    observer: &'a dyn Observer,
+    stage: Stage,
+    done: AtomicU64,
+    hits: AtomicU64,
+}
+
+impl<'a> StageProgress<'a> {
+    pub(crate) fn start(observer: &'a dyn Observer, stage: Stage, items: usize) -> Self {
+        observer.stage_started(stage, items);
+        StageProgress {
+            observer,
+            stage,
+            done: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn interrupted(&self) -> bool {
+        self.observer.interrupted()
+    }
+
+    /// An item of `layer` done, standing for `copies` model layers, its solve from the cache or
+    /// not.
+    pub(crate) fn done(&self, layer: &Layer, copies: usize, cache_hit: bool, detail: &str) {
+        let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        let hits = self.hits.fetch_add(u64::from(cache_hit), Ordering::SeqCst);
+        let note = LayerNote {
+            copies,
+            cache_hit,
+            cache_hits_so_far: hits + u64::from(cache_hit),
+        };
+        self.observer
+            .stage_progress(self.stage, n as usize, layer, &note, detail);
+    }
+}
+
+impl Drop for StageProgress<'_> {
+    fn drop(&mut self) {
+        self.observer.stage_finished(self.stage);
+    }
 }
 
 /// An observer that shows nothing and never interrupts.
@@ -234,7 +317,7 @@ pub fn compile(
             baseline.clone(),
             opts,
             &layer_objective,
-            &|| observer.interrupted(),
+            observer,
         )?)
     } else {
         None
@@ -246,9 +329,7 @@ pub fn compile(
             .map(|v| v.as_ref().map(|v| v.solved.clone()))
             .collect(),
         None => {
-            crate::residency::certify_alone(model, t, baseline, opts, &layer_objective, &|| {
-                observer.interrupted()
-            })?
+            crate::residency::certify_alone(model, t, baseline, opts, &layer_objective, observer)?
         }
     };
     let mut layers: Vec<ScheduledLayer> = Vec::new();

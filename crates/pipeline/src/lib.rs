@@ -39,7 +39,7 @@ pub mod simulate;
 pub mod solve;
 pub mod sweep;
 
-pub use compile::{LayerNote, Observer, compile};
+pub use compile::{LayerNote, Observer, Stage, compile};
 pub use options::{CERTIFY_SKELETONS, CompileOptions, Mapper, ModelObjective};
 pub use precision::PrecisionSource;
 

@@ -16,6 +16,7 @@
 //! baseline is one of the choices and the totals may not exceed it: residency never makes the
 //! model's latency, energy or EDP worse.
 
+use crate::compile::{Observer, Stage, StageProgress};
 use crate::options::CompileOptions;
 use crate::plan::{Groups, groups, lay_out, padded_sizes, resident_level};
 use crate::solve::{
@@ -98,7 +99,7 @@ struct Jobs<'a> {
     lv: usize,
     opts: &'a CompileOptions,
     objective: &'a LayerObjective,
-    interrupted: &'a (dyn Fn() -> bool + Sync),
+    observer: &'a dyn Observer,
 }
 
 /// Solves the variants `jobs` (layer, homes, room in the level), identical layers once, in
@@ -115,7 +116,7 @@ fn solve_jobs(
         lv,
         opts,
         objective,
-        interrupted,
+        observer,
     } = *ctx;
     let screen = pricing == Pricing::Screen && opts.mapper.is_optimiser();
     let mut unique: Vec<(usize, [usize; 3], u64)> = Vec::new();
@@ -125,36 +126,65 @@ fn solve_jobs(
             unique.push(key);
         }
     }
+    let progress = StageProgress::start(observer, Stage::MemoryPlan, unique.len());
     let solved: Vec<Option<Variant>> = unique
         .par_iter()
         .map(|&(i, home, budget)| {
-            if interrupted() {
+            if progress.interrupted() {
                 return None;
             }
             let layer = &model.layers[i];
-            let mut tv = t.clone();
-            tv.levels[lv].capacity_bits = budget;
-            let seed = &off[i].as_ref()?.solved.mapped.mapping;
-            let s = if screen {
-                screen_layer_variant(&tv, layer, home, opts, objective, seed)
-            } else {
-                solve_layer_variant(&tv, layer, home, opts, objective, seed)
-            }
-            .ok()?;
-            // Valid on the real target too (more room), and what it keeps on chip.
-            if !check(t, &layer.workload, &s.mapped.mapping).is_empty() {
-                return None;
-            }
-            let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
-            Some(Variant {
-                home,
-                budget,
-                solved: s,
-                on_chip_bits: bits,
-                screened: screen,
-            })
+            let variant = || {
+                let mut tv = t.clone();
+                tv.levels[lv].capacity_bits = budget;
+                let seed = &off[i].as_ref()?.solved.mapped.mapping;
+                let s = if screen {
+                    screen_layer_variant(&tv, layer, home, opts, objective, seed)
+                } else {
+                    solve_layer_variant(&tv, layer, home, opts, objective, seed)
+                }
+                .ok()?;
+                // Valid on the real target too (more room), and what it keeps on chip.
+                if !check(t, &layer.workload, &s.mapped.mapping).is_empty() {
+                    return None;
+                }
+                let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
+                Some(Variant {
+                    home,
+                    budget,
+                    solved: s,
+                    on_chip_bits: bits,
+                    screened: screen,
+                })
+            };
+            let v = variant();
+            let copies = jobs
+                .iter()
+                .filter(|&&(j, h, b)| {
+                    (model.layers[j].dedup_group, h, b) == (layer.dedup_group, home, budget)
+                })
+                .count();
+            let cache_hit = v.as_ref().is_some_and(|v| v.solved.cache_hit);
+            let kept: Vec<&str> = Operand::ALL
+                .iter()
+                .filter(|o| home[o.index()] == lv)
+                .map(|o| o.name())
+                .collect();
+            progress.done(
+                layer,
+                copies,
+                cache_hit,
+                &format!(
+                    "{} in {}{}",
+                    kept.join(", "),
+                    t.levels[lv].name,
+                    if v.is_none() { ": no mapping fits" } else { "" }
+                ),
+            );
+            v
         })
         .collect();
+    drop(progress);
     jobs.iter()
         .map(|&(i, home, budget)| {
             let key = (model.layers[i].dedup_group, home, budget);
@@ -215,14 +245,14 @@ pub fn improve(
     baseline: Vec<Option<Solved>>,
     opts: &CompileOptions,
     objective: &LayerObjective,
-    interrupted: &(dyn Fn() -> bool + Sync),
+    observer: &dyn Observer,
 ) -> Result<Decision> {
-    let mut d = plan(model, t, baseline, opts, objective, interrupted)?;
+    let mut d = plan(model, t, baseline, opts, objective, observer)?;
     let l_off = d.baseline.latency_cycles;
     let e_off = d.baseline.energy_nj;
     let lv = resident_level(t);
-    let certified = certify(model, t, lv, &d.chosen, opts, objective, interrupted);
-    if interrupted() {
+    let certified = certify(model, t, lv, &d.chosen, opts, objective, observer);
+    if observer.interrupted() {
         return Err(Error::Interrupted);
     }
     // A certified layer may have a better mapping; the plan still has to keep the latency and
@@ -330,15 +360,19 @@ pub fn certify(
     chosen: &[Option<Variant>],
     opts: &CompileOptions,
     objective: &LayerObjective,
-    interrupted: &(dyn Fn() -> bool + Sync),
+    observer: &dyn Observer,
 ) -> Vec<Option<Variant>> {
+    if opts.mapper != crate::Mapper::Mip || opts.certify_skeletons == 0 {
+        return chosen.to_vec();
+    }
     let same = |u: &Variant, v: &Variant| u.budget == v.budget;
     per_distinct(
         model,
         chosen,
         |_| true,
         same,
-        interrupted,
+        observer,
+        Stage::Certify,
         |i, v| {
             let layer = &model.layers[i];
             let m = &v.solved.mapped.mapping;
@@ -366,7 +400,7 @@ pub fn certify_alone(
     baseline: Vec<Option<Solved>>,
     opts: &CompileOptions,
     objective: &LayerObjective,
-    interrupted: &(dyn Fn() -> bool + Sync),
+    observer: &dyn Observer,
 ) -> Result<Vec<Option<Solved>>> {
     let alone: Vec<Option<Variant>> = baseline
         .into_iter()
@@ -380,8 +414,8 @@ pub fn certify_alone(
             })
         })
         .collect();
-    let certified = certify(model, t, None, &alone, opts, objective, interrupted);
-    if interrupted() {
+    let certified = certify(model, t, None, &alone, opts, objective, observer);
+    if observer.interrupted() {
         return Err(Error::Interrupted);
     }
     let certified = adopt(model, &alone, certified, opts, f64::INFINITY, f64::INFINITY);
@@ -395,7 +429,7 @@ fn plan(
     baseline: Vec<Option<Solved>>,
     opts: &CompileOptions,
     objective: &LayerObjective,
-    interrupted: &(dyn Fn() -> bool + Sync),
+    observer: &dyn Observer,
 ) -> Result<Decision> {
     let off: Vec<Option<Variant>> = baseline
         .into_iter()
@@ -508,7 +542,7 @@ fn plan(
         lv,
         opts,
         objective,
-        interrupted,
+        observer,
     };
     let mut solved = solve_jobs(&ctx, &jobs, Pricing::Screen);
     let mut tight: Vec<(usize, [usize; 3], u64)> = Vec::new();
@@ -537,7 +571,7 @@ fn plan(
         started.elapsed().as_secs_f64(),
         candidate.iter().filter(|&&c| c).count()
     );
-    if interrupted() {
+    if observer.interrupted() {
         return Err(Error::Interrupted);
     }
     let mut variants: Vec<Vec<Variant>> = off.iter().map(|v| v.iter().cloned().collect()).collect();
@@ -573,7 +607,7 @@ fn plan(
             refinements += 1;
             refined += screened.len();
             let better = solve_jobs(&ctx, &screened, Pricing::Solve);
-            if interrupted() {
+            if observer.interrupted() {
                 return Err(Error::Interrupted);
             }
             // The solved variant takes its screened one's place (or, if it failed, the screened
@@ -619,7 +653,7 @@ fn plan(
                         .count(),
                     polishing.elapsed().as_secs_f64()
                 );
-                if interrupted() {
+                if observer.interrupted() {
                     return Err(Error::Interrupted);
                 }
                 let (l, e, _) = totals(&polished);
@@ -728,13 +762,14 @@ fn room(t: &Target, lv: Option<usize>, v: &Variant) -> Target {
 /// `search(i, variant)` once per distinct chosen variant that `wanted` accepts (identical
 /// layers with the same homes and mapping share one when `same` also holds for their
 /// variants), in parallel; per model layer, its variant's result where the search returned
-/// one, else its variant as chosen. Stops searching once `interrupted`.
+/// one, else its variant as chosen. Stops searching once `observer`.
 fn per_distinct(
     model: &Model,
     chosen: &[Option<Variant>],
     wanted: impl Fn(&Variant) -> bool,
     same: impl Fn(&Variant, &Variant) -> bool,
-    interrupted: &(dyn Fn() -> bool + Sync),
+    observer: &dyn Observer,
+    stage: Stage,
     search: impl Fn(usize, &Variant) -> Option<Variant> + Sync,
 ) -> Vec<Option<Variant>> {
     // `of[i]`: the index into `unique` of layer i's search.
@@ -756,15 +791,24 @@ fn per_distinct(
             unique.len() - 1
         }));
     }
+    let progress = StageProgress::start(observer, stage, unique.len());
     let found: Vec<Option<Variant>> = unique
         .par_iter()
         .map(|&i| {
-            if interrupted() {
+            if progress.interrupted() {
                 return None;
             }
-            search(i, chosen[i].as_ref()?)
+            let before = chosen[i].as_ref()?;
+            let found = search(i, before);
+            let k = unique.iter().position(|&u| u == i);
+            let copies = of.iter().filter(|&&o| o.is_some() && o == k).count();
+            let cache_hit = found.as_ref().is_some_and(|f| f.solved.cache_hit);
+            let detail = what_moved(before, found.as_ref());
+            progress.done(&model.layers[i], copies, cache_hit, &detail);
+            found
         })
         .collect();
+    drop(progress);
     chosen
         .iter()
         .zip(&of)
@@ -773,6 +817,29 @@ fn per_distinct(
             None => v.clone(),
         })
         .collect()
+}
+
+/// What a search of [`per_distinct`] changed in a variant's solve record, for its progress: the
+/// layer objective and the gap over every mapping, where they moved.
+fn what_moved(before: &Variant, found: Option<&Variant>) -> String {
+    let (b, f) = (&before.solved.info, found.map(|v| &v.solved.info));
+    let mut notes = Vec::new();
+    if let (Some(old), Some(new)) = (b.objective, f.and_then(|f| f.objective))
+        && new < old
+    {
+        notes.push(format!(
+            "found a mapping {:.2} % better on the layer objective",
+            100.0 * (old - new) / old
+        ));
+    }
+    match (b.gap, f.and_then(|f| f.gap)) {
+        (Some(old), Some(new)) if new != old => {
+            notes.push(format!("gap {:.1} % -> {:.1} %", 100.0 * old, 100.0 * new))
+        }
+        (Some(old), _) => notes.push(format!("gap {:.1} %", 100.0 * old)),
+        _ => {}
+    }
+    notes.join(", ")
 }
 
 /// The chosen variants that keep a tensor on chip, searched further by `mip`
@@ -788,7 +855,7 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
         lv,
         opts,
         objective,
-        interrupted,
+        observer,
         ..
     } = *ctx;
     if opts.mapper != crate::Mapper::Mip {
@@ -797,20 +864,28 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
     // Identical layers with the same variant are polished once.
     let on_chip = |v: &Variant| v.home != [0; 3];
     let same = |u: &Variant, v: &Variant| u.on_chip_bits == v.on_chip_bits;
-    per_distinct(model, chosen, on_chip, same, interrupted, |i, v| {
-        let layer = &model.layers[i];
-        let m = &v.solved.mapped.mapping;
-        let s = polish_layer_variant(&room(t, Some(lv), v), layer, opts, objective, m).ok()?;
-        let of = |c: &Cost| objective.objective.of(c);
-        let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
-        (of(&s.mapped.cost) < of(v.cost())
-            && check(t, &layer.workload, &s.mapped.mapping).is_empty())
-        .then(|| Variant {
-            solved: s,
-            on_chip_bits: bits,
-            ..v.clone()
-        })
-    })
+    per_distinct(
+        model,
+        chosen,
+        on_chip,
+        same,
+        observer,
+        Stage::Polish,
+        |i, v| {
+            let layer = &model.layers[i];
+            let m = &v.solved.mapped.mapping;
+            let s = polish_layer_variant(&room(t, Some(lv), v), layer, opts, objective, m).ok()?;
+            let of = |c: &Cost| objective.objective.of(c);
+            let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
+            (of(&s.mapped.cost) < of(v.cost())
+                && check(t, &layer.workload, &s.mapped.mapping).is_empty())
+            .then(|| Variant {
+                solved: s,
+                on_chip_bits: bits,
+                ..v.clone()
+            })
+        },
+    )
 }
 
 /// The MILP: one variant per layer, a home per tensor, capacity at every step; `cut` lowers

@@ -388,25 +388,32 @@ impl Total {
     }
 }
 
-/// Progress of a compile: one distinct layer mapped (what `progress=` is called with).
+/// Progress of a compile (what `progress=` is called with): one distinct layer mapped (stage
+/// `map`), or one item of a later stage done (`memory plan`: a variant priced; `polish`,
+/// `certify`: a distinct layer).
 #[pyclass(frozen, get_all, module = "cimopt")]
 pub struct LayerMapped {
-    /// Distinct layers mapped so far, this one included.
+    /// Items of this stage done so far, this one included.
     pub done: usize,
-    /// Distinct layers to map.
+    /// Items of this stage (for `map`, the distinct layers).
     pub total: usize,
     pub layer: Py<Layer>,
-    /// Layers of the model that share this mapping (identical workloads).
+    /// Layers of the model the item stands for (identical workloads).
     pub copies: usize,
     /// Whether the solve cache served it.
     pub cache_hit: bool,
+    /// `map`, `memory plan`, `polish` or `certify`.
+    pub stage: String,
+    /// What the stage found (e.g. `gap 10.1 % -> 0.0 %`), or empty.
+    pub detail: String,
 }
 
 #[pymethods]
 impl LayerMapped {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "LayerMapped({}/{}, {})",
+            "LayerMapped({}, {}/{}, {})",
+            self.stage,
             self.done,
             self.total,
             self.layer.bind(py).repr()?

@@ -5,7 +5,8 @@
 //! thread — the one Python delivers signals to — waits for it with the interpreter released,
 //! waking every few milliseconds to attach, run Python's signal handlers
 //! (`Python::check_signals`, which does nothing off the main thread, hence this design) and
-//! call the progress callback with each layer mapped since. A `KeyboardInterrupt` from a
+//! call the progress callback with each layer mapped since (and each item of the stages after
+//! the mapping: the memory plan's variants, its polish, the certification). A `KeyboardInterrupt` from a
 //! handler, or an exception from the callback, sets the flag the compile's [`Observer`]
 //! reports as interrupted; the compile stops between layers, returns nothing, and the
 //! exception is raised.
@@ -13,7 +14,7 @@
 use crate::errors::{Failure, Outcome};
 use crate::objects::{Layer, LayerMapped};
 use cimopt_ir::Layer as IrLayer;
-use cimopt_pipeline::{LayerNote, Observer};
+use cimopt_pipeline::{LayerNote, Observer, Stage};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,6 +31,8 @@ enum Message {
         layer: Box<IrLayer>,
         copies: usize,
         cache_hit: bool,
+        stage: &'static str,
+        detail: String,
     },
     Done,
 }
@@ -38,8 +41,12 @@ enum Message {
 struct Relay {
     stop: AtomicBool,
     total: AtomicUsize,
+    stage_total: AtomicUsize,
     tx: Sender<Message>,
 }
+
+/// The stage of the layers' mapping, as `LayerMapped.stage` names it.
+const MAPPING: &str = "map";
 
 impl Observer for Relay {
     fn interrupted(&self) -> bool {
@@ -57,6 +64,31 @@ impl Observer for Relay {
             layer: Box::new(layer.clone()),
             copies: note.copies,
             cache_hit: note.cache_hit,
+            stage: MAPPING,
+            detail: String::new(),
+        });
+    }
+
+    fn stage_started(&self, _stage: Stage, items: usize) {
+        self.stage_total.store(items, Ordering::SeqCst);
+    }
+
+    fn stage_progress(
+        &self,
+        stage: Stage,
+        done: usize,
+        layer: &IrLayer,
+        note: &LayerNote,
+        detail: &str,
+    ) {
+        let _ = self.tx.send(Message::Mapped {
+            done,
+            total: self.stage_total.load(Ordering::SeqCst),
+            layer: Box::new(layer.clone()),
+            copies: note.copies,
+            cache_hit: note.cache_hit,
+            stage: stage.name(),
+            detail: detail.to_string(),
         });
     }
 }
@@ -94,6 +126,7 @@ where
     let relay = Relay {
         stop: AtomicBool::new(false),
         total: AtomicUsize::new(0),
+        stage_total: AtomicUsize::new(0),
         tx: tx.clone(),
     };
     std::thread::scope(|scope| {
@@ -116,6 +149,8 @@ where
                     layer,
                     copies,
                     cache_hit,
+                    stage,
+                    detail,
                 }) => {
                     if let (Some(callback), None) = (progress, &raised) {
                         let event = Layer::new(py, &layer)
@@ -129,6 +164,8 @@ where
                                         layer,
                                         copies,
                                         cache_hit,
+                                        stage: stage.to_string(),
+                                        detail,
                                     },
                                 )
                             });
