@@ -832,11 +832,10 @@ fn what_moved(before: &Variant, found: Option<&Variant>) -> String {
             100.0 * (old - new) / old
         ));
     }
-    match (b.gap, f.and_then(|f| f.gap)) {
-        (Some(old), Some(new)) if new != old => {
-            notes.push(format!("gap {:.1} % -> {:.1} %", 100.0 * old, 100.0 * new))
-        }
-        (Some(old), _) => notes.push(format!("gap {:.1} %", 100.0 * old)),
+    let shown = |g: Option<f64>| g.map(|g| format!("{:.1} %", 100.0 * g));
+    match (shown(b.gap), shown(f.and_then(|f| f.gap))) {
+        (Some(old), Some(new)) if new != old => notes.push(format!("gap {old} -> {new}")),
+        (Some(old), _) => notes.push(format!("gap {old}")),
         _ => {}
     }
     notes.join(", ")
