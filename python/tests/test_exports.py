@@ -15,6 +15,10 @@ from conftest import ROOT
 pytestmark = pytest.mark.filterwarnings("ignore::cimopt.ExportWarning")
 
 GOLDEN = str(ROOT / "schedules/tiny_cnn.default.schedule.json")
+# A frozen schedule of the tiny CNN whose layer 2 Timeloop cannot express exactly (its loop
+# order puts the macro's fan-out the other way round; docs/exports.md says why): the golden
+# schedules change as the optimiser improves, and may translate whole.
+MIXED = str(ROOT / "tests/fixtures/tiny_cnn.default.inexact-timeloop.schedule.json")
 FORMATS = ["timeloop", "miredo", "perfetto", "gantt"]
 
 
@@ -53,14 +57,26 @@ def test_every_export_is_the_commands_byte_for_byte(cli, fmt, layer):
         # One document per layer, which the stream on standard output joins.
         assert len(e.files) == len(cimopt.Schedule.load(GOLDEN)) == 5
         assert "---\n".join(e.files.values()) == p.stdout
-        # tiny_cnn's layer 2 does not translate exactly (docs/exports.md says why).
-        assert [name for name, ok in e.exact.items() if not ok] == [
-            n for n in e.files if n.startswith("layer002_")
-        ]
-        assert any("layer 2: not exact in Timeloop" in w for w in e.warnings)
-        assert e.notes == ["5 Timeloop documents (4 exact)"]
+        # Each layer that does not translate exactly says so.
+        inexact = [name for name, ok in e.exact.items() if not ok]
+        for name in inexact:
+            layer_id = int(name[len("layer"):][:3])
+            assert any(f"layer {layer_id}: not exact in Timeloop" in w for w in e.warnings)
+        assert e.notes == [f"5 Timeloop documents ({5 - len(inexact)} exact)"]
     else:
         assert list(e.files.values()) == [p.stdout]
+
+
+def test_a_layer_timeloop_cannot_express_is_flagged(cli):
+    p = cli.run("export", MIXED, "--format", "timeloop")
+    e, issued = export_heard(MIXED, "timeloop")
+    assert e.text == p.stdout and said(e) == p.stderr and issued == e.warnings
+    # The fixture's layer 2 does not translate exactly (docs/exports.md says why).
+    assert [name for name, ok in e.exact.items() if not ok] == [
+        n for n in e.files if n.startswith("layer002_")
+    ]
+    assert any("layer 2: not exact in Timeloop" in w for w in e.warnings)
+    assert e.notes == ["5 Timeloop documents (4 exact)"]
 
 
 def test_the_timeline_options_reach_the_library(cli):
@@ -117,7 +133,7 @@ def mappings(schedule):
 
 
 def test_timeloop_round_trip_gives_the_same_mappings(cli, tmp_path):
-    s = cimopt.Schedule.load(GOLDEN)
+    s = cimopt.Schedule.load(MIXED)
     e, _ = export_heard(s, "timeloop")
     exact = {name: text for name, text in e.files.items() if e.exact[name]}
     assert 0 < len(exact) < len(e.files)
@@ -154,7 +170,7 @@ def test_timeloop_round_trip_gives_the_same_mappings(cli, tmp_path):
 
 
 def test_an_inexact_document_is_refused_with_the_commands_message(cli, tmp_path):
-    e, _ = export_heard(GOLDEN, "timeloop", layer=2)
+    e, _ = export_heard(MIXED, "timeloop", layer=2)
     assert e.exact == {name: False for name in e.files}
     f = tmp_path / "layer2.yaml"
     e.write(f)
