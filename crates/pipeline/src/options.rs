@@ -166,6 +166,11 @@ impl Default for CompileOptions {
 }
 
 impl CompileOptions {
+    /// Whether the compile certifies its layers (`--certify N` with N > 0, `mip` only).
+    pub fn certifies(&self) -> bool {
+        self.mapper == Mapper::Mip && self.certify_skeletons > 0
+    }
+
     /// Refuses values no solve can use; the messages name the command's flags.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.gap >= 0.0 && self.gap < 1.0) {

@@ -170,17 +170,13 @@ fn solve_jobs(
                 .filter(|o| home[o.index()] == lv)
                 .map(|o| o.name())
                 .collect();
-            progress.done(
-                layer,
-                copies,
-                cache_hit,
-                &format!(
-                    "{} in {}{}",
-                    kept.join(", "),
-                    t.levels[lv].name,
-                    if v.is_none() { ": no mapping fits" } else { "" }
-                ),
-            );
+            let place = if kept.is_empty() {
+                "every tensor in DRAM".to_string()
+            } else {
+                format!("{} in {}", kept.join(", "), t.levels[lv].name)
+            };
+            let fits = if v.is_none() { ": no mapping fits" } else { "" };
+            progress.done(layer, copies, cache_hit, &format!("{place}{fits}"));
             v
         })
         .collect();
@@ -362,7 +358,8 @@ pub fn certify(
     objective: &LayerObjective,
     observer: &dyn Observer,
 ) -> Vec<Option<Variant>> {
-    if opts.mapper != crate::Mapper::Mip || opts.certify_skeletons == 0 {
+    if !opts.certifies() {
+        // No stage to show either.
         return chosen.to_vec();
     }
     let same = |u: &Variant, v: &Variant| u.budget == v.budget;

@@ -204,7 +204,7 @@ pub fn certify_layer(
     layer_objective: &LayerObjective,
     chosen: &Mapping,
 ) -> Option<crate::Result<Solved>> {
-    (opts.mapper == Mapper::Mip && opts.certify_skeletons > 0).then(|| {
+    opts.certifies().then(|| {
         solve(
             t,
             layer,
