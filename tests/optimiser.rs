@@ -305,8 +305,9 @@ fn exhaustive_maps_small_layers_no_worse_than_mip_and_refuses_large_ones() {
 
 /// `--certify`: the schedule's layers bounded over every mapping once the schedule is chosen.
 /// On the tiny CNN / `transformer`, two layers' spatial candidates fit in 300 skeletons: both
-/// are proven optimal over their whole space, and the search there finds better mappings than
-/// the compile without it (the model's EDP −0.56 % when this test was last measured).
+/// are proven optimal over their whole space, and the model is no worse (its EDP is the same
+/// since the polish tries other spatial unrollings and loop splits; it was 0.56 % lower
+/// before).
 #[test]
 fn certify_proves_small_layers_and_never_makes_the_model_worse() {
     let dir = tempfile::tempdir().unwrap();
@@ -362,9 +363,13 @@ fn certify_proves_small_layers_and_never_makes_the_model_worse() {
         );
         assert!(bound <= objective * (1.0 + 1e-12), "{s}");
     }
+    // The better mappings certification used to find here (a split and a spatial unrolling the
+    // polish could not reach) the polish now finds by default; whatever it finds must leave
+    // the model no worse (whole_space.rs holds certify_from to finding the optimum from far
+    // below it).
     let edp = |s: &Value| s["model"]["edp"].as_f64().unwrap();
     assert!(
-        edp(&certified) < edp(&plain),
+        edp(&certified) <= edp(&plain),
         "certified EDP {} against {}",
         edp(&certified),
         edp(&plain)

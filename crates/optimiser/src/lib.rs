@@ -60,6 +60,11 @@ pub struct Options {
     /// proposal; a round after one that found nothing looks two reorderings away, and the
     /// climb stops if that finds nothing either); 0: the seeds' nests only.
     pub around_rounds: usize,
+    /// Whether the climb's one-step rounds also try loop splits ([`cimopt_space::loop_splits`]:
+    /// a prime factor of a loop split off to any position), priced with the reorderings. A
+    /// climb with splits starts from a polished result, so [`climb_from`] then skips the
+    /// polish's other candidates.
+    pub around_splits: bool,
     /// Skeletons per layer searched after the search proper to bound spatial candidates over
     /// every mapping ([`certify`]); 0: none, the candidates' analytical bounds stand.
     pub certify_skeletons: u64,
@@ -89,6 +94,7 @@ impl Default for Options {
             agreement: 0.01,
             home: [0; 3],
             around_rounds: 0,
+            around_splits: false,
             certify_skeletons: 0,
         }
     }
@@ -1093,7 +1099,8 @@ fn around(
     // ([`polish_skeletons`]): `--certify` found MobileNetV2 / `transformer`'s
     // `features.4/conv/conv.2`, inputs and outputs on chip, 7.1 % better on P4 · Q4 cores than
     // on the P14 its DRAM mapping had.
-    if seeds_searched {
+    // A climb with splits starts from a polished result, which has had them already.
+    if seeds_searched && !opts.around_splits {
         for sk in polish_skeletons(t, w, opts, &inc)? {
             if !batch.contains(&sk) {
                 batch.push(sk);
@@ -1146,15 +1153,7 @@ fn around(
             home: opts.home,
             ..Skeleton::of(&inc.mapping)
         };
-        batch = promising_reorders(
-            t,
-            w,
-            opts.objective,
-            &best,
-            &inc.mapping.double_buffer,
-            steps,
-            &done,
-        );
+        batch = promising_reorders(t, w, opts, &best, &inc.mapping.double_buffer, steps, &done);
     }
     stats.candidates_solved = searched.len() as u64;
     // Every candidate's analytical bound is valid for the whole space, hence for the part
@@ -1245,23 +1244,31 @@ fn certify_every_candidate(
 }
 
 /// The reorderings of `best`'s loops `steps` (1 or 2) steps away (`cimopt_space::loop_reorders`,
-/// applied once or twice) most worth a MILP: each not yet in `done` priced with the greedy
-/// mapper's level assignment (loops as deep as capacity allows, the incumbent's double
-/// buffers), the [`AROUND_REORDERS`] (two steps: [`AROUND_FAR_REORDERS`]) cheapest on
-/// `objective` kept, cheapest first. A MILP solve costs milliseconds and the assignment
+/// applied once or twice; one step away with [`Options::around_splits`], the loop splits too)
+/// most worth a MILP: each not yet in `done` priced with the greedy mapper's level assignment
+/// (loops as deep as capacity allows, the incumbent's double buffers), the [`AROUND_REORDERS`]
+/// (two steps: [`AROUND_FAR_REORDERS`]) cheapest on `opts.objective` kept, cheapest first. A MILP solve costs milliseconds and the assignment
 /// microseconds (ResNet-50 / `default`'s polish prices about 8 800 reorderings in 0.12 s), and
 /// on ResNet-18 / `default` the MILP over the 8 the assignment ranks first found 86 % of what
 /// it found over all of them (model EDP −1.10 % against −1.28 %) in a third of the time.
 fn promising_reorders(
     t: &Target,
     w: &Workload,
-    objective: Objective,
+    opts: &Options,
     best: &Skeleton,
     double_buffer: &[(usize, Operand)],
     steps: usize,
     done: &[Skeleton],
 ) -> Vec<Skeleton> {
+    let objective = opts.objective;
     let mut reach = cimopt_space::loop_reorders(&best.loops);
+    if steps == 1 && opts.around_splits {
+        for s in cimopt_space::loop_splits(&best.loops) {
+            if !reach.contains(&s) {
+                reach.push(s);
+            }
+        }
+    }
     if steps > 1 {
         // Sorted and deduplicated: the order the reorderings are priced in (and ties kept)
         // does not depend on the path that reached them.

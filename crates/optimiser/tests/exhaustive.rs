@@ -48,6 +48,7 @@ fn opts(objective: Objective) -> Options {
         // Brute force judges by the cost model alone; so does the search it is checked against.
         agreement: f64::INFINITY,
         around_rounds: 0,
+        around_splits: false,
         certify_skeletons: 0,
     }
 }

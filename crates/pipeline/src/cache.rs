@@ -62,13 +62,16 @@ fn cache_key(
         "home": home,
         // A variant searched around another mapping depends on it, and on how it searches.
         "seed": around.map(|a| match a {
-            Around::Seed(m) | Around::Climb(m, _) | Around::Certify(m) => format!("{m:?}"),
+            Around::Seed(m) | Around::Climb(m, ..) | Around::Certify(m) => format!("{m:?}"),
         }),
         // A search around a seed solves its nest; a climb from a variant's result does not,
         // and goes as far as its rounds.
         "search": around.map(|a| match a {
             Around::Seed(_) => "around the seed".to_string(),
-            Around::Climb(_, rounds) => format!("{rounds} rounds of climb from the result"),
+            Around::Climb(_, rounds, false) => format!("{rounds} rounds of climb from the result"),
+            Around::Climb(_, rounds, true) => {
+                format!("{rounds} rounds of climb with loop splits from the result")
+            }
             Around::Certify(_) => "certified from the result".to_string(),
         }),
     });

@@ -227,6 +227,13 @@ impl CompileOptions {
                 "memory_plan_polish_rounds".into(),
                 crate::solve::POLISH_ROUNDS.to_string(),
             );
+            m.insert(
+                "memory_plan_polish_moves".into(),
+                format!(
+                    "reorderings and up to {} other spatial candidates, then reorderings and loop splits",
+                    cimopt_optimiser::POLISH_CANDIDATES
+                ),
+            );
             m.insert("mip_max_nodes".into(), o.max_nodes.to_string());
             m.insert("simulator_agreement".into(), o.agreement.to_string());
             m.insert("highs_threads".into(), "1".into());

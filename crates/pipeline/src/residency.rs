@@ -20,7 +20,7 @@ use crate::compile::{Observer, Stage, StageProgress};
 use crate::options::CompileOptions;
 use crate::plan::{Groups, groups, lay_out, padded_sizes, resident_level};
 use crate::solve::{
-    LayerObjective, Solved, certify_layer, polish_layer_variant, screen_layer_variant,
+    Climb, LayerObjective, Solved, certify_layer, polish_layer_variant, screen_layer_variant,
     solve_layer_variant,
 };
 use crate::{Error, Result};
@@ -282,11 +282,7 @@ fn adopt(
     l_cap: f64,
     e_cap: f64,
 ) -> Vec<Option<Variant>> {
-    let model_value = |c: &[Option<Variant>]| {
-        let (l, e, _) = totals(c);
-        let within = l <= l_cap * (1.0 + 1e-12) && e <= e_cap * (1.0 + 1e-12);
-        within.then(|| opts.objective.layer_objective().of_parts(l, e))
-    };
+    let model_value = |c: &[Option<Variant>]| model_value(c, opts, l_cap, e_cap);
     let mut out = unmoved(before, &certified);
     let mut decided = vec![false; before.len()];
     for i in 0..before.len() {
@@ -318,6 +314,19 @@ fn adopt(
         }
     }
     out
+}
+
+/// The model's objective with these variants, if its latency and energy are within `l_cap`
+/// and `e_cap`.
+fn model_value(
+    c: &[Option<Variant>],
+    opts: &CompileOptions,
+    l_cap: f64,
+    e_cap: f64,
+) -> Option<f64> {
+    let (l, e, _) = totals(c);
+    let within = l <= l_cap * (1.0 + 1e-12) && e <= e_cap * (1.0 + 1e-12);
+    within.then(|| opts.objective.layer_objective().of_parts(l, e))
 }
 
 /// `s`'s solve record with `bound`'s bound over every mapping, where that is higher: the gap
@@ -638,7 +647,7 @@ fn plan(
                     started.elapsed().as_secs_f64()
                 );
                 let polishing = std::time::Instant::now();
-                let polished = polish(&ctx, &chosen);
+                let polished = polish(&ctx, &chosen, Climb::Reorders);
                 log::debug!(
                     target: "cimopt::residency",
                     "{} variants polished in {:.1} s",
@@ -653,16 +662,16 @@ fn plan(
                 if observer.interrupted() {
                     return Err(Error::Interrupted);
                 }
-                let (l, e, _) = totals(&polished);
                 // Each polished layer is better on its objective and keeps no more on chip, but
-                // the plan promised the baseline's latency and energy: kept only if it still
-                // holds them and lays out.
+                // the model's objective is not the sum of the layers' (see `adopt`) and the plan
+                // promised the baseline's latency and energy: the polished variants are taken
+                // all together, or group by group of identical layers where the model gains,
+                // whichever is better, as long as the promises hold; and the result must lay
+                // out.
                 if polished
                     .iter()
                     .zip(&chosen)
                     .any(|(p, c)| p.is_some() != c.is_some())
-                    || l > l_off * (1.0 + 1e-12)
-                    || e > e_off * (1.0 + 1e-12)
                 {
                     return Ok(Decision {
                         chosen,
@@ -670,6 +679,24 @@ fn plan(
                         resident_tensors,
                     });
                 }
+                let value = |c: &[Option<Variant>]| {
+                    model_value(c, opts, l_off, e_off).unwrap_or(f64::INFINITY)
+                };
+                let by_group = adopt(model, &chosen, polished.clone(), opts, l_off, e_off);
+                let polished = if value(&polished) <= value(&by_group) {
+                    polished
+                } else {
+                    by_group
+                };
+                // Then the climb again from the polished variants, with loop splits: a small
+                // loop split off innermost (outputs kept in the registers while the rest of its
+                // dim stays outside) is out of the reorderings' reach. Its results are taken
+                // group by group, where the model gains.
+                let split = polish(&ctx, &polished, Climb::Splits);
+                if observer.interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                let polished = adopt(model, &polished, split, opts, l_off, e_off);
                 // A polished layer whose buffers find no room at its step goes back to its
                 // chosen variant, until the plan lays out.
                 let mut polished = polished;
@@ -844,7 +871,7 @@ fn what_moved(before: &Variant, found: Option<&Variant>) -> String {
 /// order a tensor moved on chip often no longer suits; the climb is given only to the variants
 /// the plan keeps. A polished mapping replaces its variant only if it is better on the layer
 /// objective and valid; the caller lays the result out again.
-fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
+fn polish(ctx: &Jobs, chosen: &[Option<Variant>], climb: Climb) -> Vec<Option<Variant>> {
     let Jobs {
         model,
         t,
@@ -870,7 +897,8 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>]) -> Vec<Option<Variant>> {
         |i, v| {
             let layer = &model.layers[i];
             let m = &v.solved.mapped.mapping;
-            let s = polish_layer_variant(&room(t, Some(lv), v), layer, opts, objective, m).ok()?;
+            let room = room(t, Some(lv), v);
+            let s = polish_layer_variant(&room, layer, opts, objective, m, climb).ok()?;
             let of = |c: &Cost| objective.objective.of(c);
             let bits = on_chip_bits(t, layer, &s.mapped.mapping, lv);
             (of(&s.mapped.cost) < of(v.cost())

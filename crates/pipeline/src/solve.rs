@@ -170,9 +170,9 @@ pub fn solve_layer_variant(
 /// each variant the memory plan keeps (`cimopt_optimiser::Options::around_rounds`).
 pub const POLISH_ROUNDS: usize = 3;
 
-/// A variant the memory plan chose, searched further: a hill climb over the loop moves and
-/// reorderings of its mapping's nest, each re-placed by the MILP ([`POLISH_ROUNDS`]). Never
-/// worse than `chosen` on the layer objective. With the `mip` mapper only; the others return
+/// A variant the memory plan chose, searched further: a hill climb over the reorderings (and,
+/// with [`Climb::Splits`], loop splits) of its mapping's nest, each re-placed by the MILP
+/// ([`POLISH_ROUNDS`]). Never worse than `chosen` on the layer objective. With the `mip` mapper only; the others return
 /// `chosen`'s own price.
 pub fn polish_layer_variant(
     t: &Target,
@@ -180,6 +180,7 @@ pub fn polish_layer_variant(
     opts: &CompileOptions,
     layer_objective: &LayerObjective,
     chosen: &Mapping,
+    climb: Climb,
 ) -> crate::Result<Solved> {
     solve(
         t,
@@ -187,9 +188,19 @@ pub fn polish_layer_variant(
         chosen.home,
         opts,
         layer_objective,
-        Some(Around::Climb(chosen, POLISH_ROUNDS)),
+        Some(Around::Climb(chosen, POLISH_ROUNDS, climb == Climb::Splits)),
         true,
     )
+}
+
+/// The moves of a polish's climb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Climb {
+    /// Reorderings of the variant's loops, from the variant as the plan chose it (with its own
+    /// small spatial candidate whole, and other candidates).
+    Reorders,
+    /// Reorderings and loop splits, from a polished variant.
+    Splits,
 }
 
 /// A layer of the chosen schedule, its tensors where `chosen` keeps them, bounded over every
@@ -278,8 +289,9 @@ pub fn solve_layer_at(
 pub enum Around<'a> {
     /// The layer's mapping with every tensor in DRAM: its nest re-placed at the variant's homes.
     Seed(&'a Mapping),
-    /// A variant's own result, climbed from for this many rounds of reorderings.
-    Climb(&'a Mapping, usize),
+    /// A variant's own result, climbed from for this many rounds of reorderings (and loop
+    /// splits: `true`).
+    Climb(&'a Mapping, usize, bool),
     /// A layer's result in the chosen schedule, bounded over every mapping (and improved
     /// where that search finds better).
     Certify(&'a Mapping),
@@ -363,15 +375,18 @@ fn solve(
                 Some(Around::Seed(seed)) => {
                     cimopt_optimiser::optimise_around(t, w, &search, std::slice::from_ref(seed))
                 }
-                Some(Around::Climb(start, around_rounds)) => cimopt_optimiser::climb_from(
-                    t,
-                    w,
-                    &Options {
-                        around_rounds,
-                        ..search
-                    },
-                    start,
-                ),
+                Some(Around::Climb(start, around_rounds, around_splits)) => {
+                    cimopt_optimiser::climb_from(
+                        t,
+                        w,
+                        &Options {
+                            around_rounds,
+                            around_splits,
+                            ..search
+                        },
+                        start,
+                    )
+                }
                 Some(Around::Certify(start)) => cimopt_optimiser::certify_from(t, w, &o, start),
                 None => cimopt_optimiser::optimise_from(t, w, &search, hint),
             }

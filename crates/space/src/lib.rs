@@ -23,6 +23,6 @@ pub mod spatial;
 pub mod templates;
 pub mod whole;
 
-pub use moves::{loop_moves, loop_reorders};
+pub use moves::{loop_moves, loop_reorders, loop_splits};
 pub use skeleton::Skeleton;
 pub use templates::{INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY, loops_in_order};

@@ -86,9 +86,54 @@ pub fn loop_reorders(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
     out
 }
 
+/// The splits of a loop list (outer to inner) one step away: a prime factor of a loop split off
+/// into a new loop of its dim, at every position (the rest of the loop where it was). What a
+/// climb over [`loop_reorders`] cannot reach: a small loop innermost that keeps the outputs in
+/// the registers while the rest of its dim stays outside.
+pub fn loop_splits(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
+    let mut out: Vec<Vec<(Dim, u64)>> = Vec::new();
+    for (i, &(d, f)) in loops.iter().enumerate() {
+        let mut rest = f;
+        let mut primes = Vec::new();
+        while rest > 1 {
+            let p = smallest_prime_factor(rest);
+            primes.push(p);
+            while rest.is_multiple_of(p) {
+                rest /= p;
+            }
+        }
+        for p in primes.into_iter().filter(|&p| p < f) {
+            let mut kept = loops.to_vec();
+            kept[i].1 = f / p;
+            for j in 0..=kept.len() {
+                let mut nl = kept.clone();
+                nl.insert(j, (d, p));
+                if !out.contains(&nl) {
+                    out.push(nl);
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_put_each_prime_factor_of_a_loop_anywhere() {
+        let loops = [(Dim::G, 36), (Dim::P, 7)];
+        let s = loop_splits(&loops);
+        // G36 splits off 2 or 3 (two primes, three places each); P7 is prime.
+        assert_eq!(s.len(), 6);
+        assert!(s.contains(&vec![(Dim::G, 18), (Dim::P, 7), (Dim::G, 2)]));
+        assert!(s.contains(&vec![(Dim::G, 3), (Dim::G, 12), (Dim::P, 7)]));
+        for l in &s {
+            let g: u64 = l.iter().filter(|x| x.0 == Dim::G).map(|x| x.1).product();
+            assert_eq!((g, l.len()), (36, 3));
+        }
+    }
 
     #[test]
     fn reorders_are_the_moves_and_swaps_of_single_loops() {
