@@ -866,11 +866,13 @@ fn what_moved(before: &Variant, found: Option<&Variant>) -> String {
 }
 
 /// The chosen variants that keep a tensor on chip, searched further by `mip`
-/// ([`polish_layer_variant`]: a hill climb over reorderings of each one's loops, in the room
-/// the variant was given). Variants are priced around the layer's mapping in DRAM, whose loop
-/// order a tensor moved on chip often no longer suits; the climb is given only to the variants
-/// the plan keeps. A polished mapping replaces its variant only if it is better on the layer
-/// objective and valid; the caller lays the result out again.
+/// ([`polish_layer_variant`]: a hill climb over reorderings of each one's loops, and other
+/// spatial candidates, or with [`Climb::Splits`] reorderings and loop splits, in the room the
+/// variant was given). Variants are priced around the layer's mapping in DRAM, whose loop
+/// order and unrolling a tensor moved on chip often no longer suit; the climb is given only to
+/// the variants the plan keeps. A polished mapping replaces its variant only if it is better
+/// on the layer objective and valid; the caller decides which the model takes (`adopt`) and
+/// lays the result out again.
 fn polish(ctx: &Jobs, chosen: &[Option<Variant>], climb: Climb) -> Vec<Option<Variant>> {
     let Jobs {
         model,
