@@ -136,9 +136,7 @@ impl Observer for Progress {
     ) {
         let mut notes: Vec<String> = Vec::new();
         notes.extend((!detail.is_empty()).then(|| detail.to_string()));
-        notes
-            .extend((note.copies > 1).then(|| format!("used by {} identical layers", note.copies)));
-        notes.extend(note.cache_hit.then(|| "cache hit".to_string()));
+        notes.extend(note.item_notes());
         let detail = notes.join(", ");
         if let Some(b) = self.bar().as_ref() {
             b.set_position(done as u64);

@@ -1023,7 +1023,9 @@ pub fn certify_from(
     let (mut inc, _) = warm_start(t, w, opts.objective, opts.home, Some(start))?;
     let mut stats = Stats::starting(inc.objective);
     let before = inc.objective;
-    stats.candidates_pruned = certify_every_candidate(t, w, opts, &mut inc, deadline, &mut stats)?;
+    let candidates = bounded_candidates(t, w, opts)?;
+    stats.candidates_pruned =
+        certify_every_candidate(t, w, opts, candidates, &mut inc, deadline, &mut stats);
     let space_bound = stats.bound;
     let r = conclude(stats, inc, space_bound, opts.gap, started);
     log::debug!(
@@ -1092,16 +1094,20 @@ fn around(
     let seeded = batch.clone();
     // A climb from a chosen variant (the memory plan's polish) also gets the variant's own
     // spatial candidate whole when it has few loop nests, one proposal each: the climb
-    // reorders loops but never splits or merges them. Measured on the tiny CNN /
+    // reorders loops, and splits them only in the polish's second climb (`around_splits`),
+    // never merges them. Measured on the tiny CNN /
     // `transformer`: `conv4`'s variant with its inputs and outputs on chip had one loop, P16;
     // P8 · P2 is 28 % better on the layer objective, the model's EDP 5.2 % lower, and no other
     // bundled model's schedule or compile time moved. It gets other spatial candidates too
     // ([`polish_skeletons`]): `--certify` found MobileNetV2 / `transformer`'s
     // `features.4/conv/conv.2`, inputs and outputs on chip, 7.1 % better on P4 · Q4 cores than
     // on the P14 its DRAM mapping had.
+    // Every candidate's analytical bound: the polish's other candidates come from them, and
+    // the search ends by certifying them.
+    let candidates = bounded_candidates(t, w, opts)?;
     // A climb with splits starts from a polished result, which has had them already.
     if seeds_searched && !opts.around_splits {
-        for sk in polish_skeletons(t, w, opts, &inc)? {
+        for sk in polish_skeletons(w, opts, &inc, &candidates) {
             if !batch.contains(&sk) {
                 batch.push(sk);
             }
@@ -1159,7 +1165,7 @@ fn around(
     // Every candidate's analytical bound is valid for the whole space, hence for the part
     // searched too; the climb's skeletons had one proposal each, so they prove nothing, and
     // [`certify`] searches the candidates it can whole.
-    certify_every_candidate(t, w, opts, &mut inc, deadline, &mut stats)?;
+    certify_every_candidate(t, w, opts, candidates, &mut inc, deadline, &mut stats);
     let space_bound = stats.bound;
     Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
@@ -1171,11 +1177,11 @@ fn around(
 /// ([`skeletons_at`]). A variant is priced around the layer's mapping in DRAM, so its spatial
 /// unrolling is the one that suited the tensors in DRAM.
 fn polish_skeletons(
-    t: &Target,
     w: &Workload,
     opts: &Options,
     inc: &Incumbent,
-) -> Result<Vec<Skeleton>, MapError> {
+    candidates: &[(f64, Vec<cimopt_ir::SpatialFactor>)],
+) -> Vec<Skeleton> {
     let small = |s: &[cimopt_ir::SpatialFactor]| {
         cimopt_space::whole::loop_list_count(&spatial::trips(w, s).0) <= WHOLE_CANDIDATE_SKELETONS
     };
@@ -1184,24 +1190,20 @@ fn polish_skeletons(
     if small(own) {
         out.extend(cimopt_space::whole::skeletons_of(w, own, opts.home));
     }
-    let candidates = spatial::enumerate(t, w)?;
-    let bounds = physical_bound_over(t, w, opts.home, &candidates);
-    let mut others: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = candidates
-        .into_iter()
-        .filter(|s| s != own)
-        .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
-        .filter(|(b, _)| b * (1.0 + opts.gap) < inc.objective)
+    let mut others: Vec<&(f64, Vec<cimopt_ir::SpatialFactor>)> = candidates
+        .iter()
+        .filter(|(b, s)| s != own && b * (1.0 + opts.gap) < inc.objective)
         .collect();
     // Stable: equal bounds keep the enumeration's order.
     others.sort_by(|a, b| a.0.total_cmp(&b.0));
     for (_, s) in others.into_iter().take(POLISH_CANDIDATES) {
-        if small(&s) {
-            out.extend(cimopt_space::whole::skeletons_of(w, &s, opts.home));
+        if small(s) {
+            out.extend(cimopt_space::whole::skeletons_of(w, s, opts.home));
         } else {
-            out.extend(skeletons_at(w, &s, &[], opts.home));
+            out.extend(skeletons_at(w, s, &[], opts.home));
         }
     }
-    Ok(out)
+    out
 }
 
 /// Spatial candidates other than its own that the polish searches (see [`polish_skeletons`]).
@@ -1211,25 +1213,39 @@ fn polish_skeletons(
 /// −0.68 %; 32: −0.08 % / −0.73 %; ResNet-18 / `default` unchanged throughout.
 pub const POLISH_CANDIDATES: usize = 32;
 
-/// Every spatial candidate of the layer open at its analytical bound, then [`certify`]: how a
-/// search that bounded no candidate by its skeletons ends ([`certify_from`], [`around`]).
-/// Records the candidates in `stats`; returns how many had an analytical bound reaching the
-/// incumbent it started from (within the gap).
+/// Every spatial candidate of the layer with its analytical bound at `opts.home`, in the
+/// enumeration's order.
+fn bounded_candidates(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+) -> Result<Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>, MapError> {
+    let candidates = spatial::enumerate(t, w)?;
+    let bounds = physical_bound_over(t, w, opts.home, &candidates);
+    Ok(candidates
+        .into_iter()
+        .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
+        .collect())
+}
+
+/// Every spatial candidate of the layer ([`bounded_candidates`]) open at its analytical bound,
+/// then [`certify`]: how a search that bounded no candidate by its skeletons ends
+/// ([`certify_from`], [`around`]). Records the candidates in `stats`; returns how many had an
+/// analytical bound reaching the incumbent it started from (within the gap).
 fn certify_every_candidate(
     t: &Target,
     w: &Workload,
     opts: &Options,
+    candidates: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>,
     inc: &mut Incumbent,
     deadline: Instant,
     stats: &mut Stats,
-) -> Result<u64, MapError> {
-    let candidates = spatial::enumerate(t, w)?;
-    let bounds = physical_bound_over(t, w, opts.home, &candidates);
+) -> u64 {
     stats.candidates_enumerated = candidates.len() as u64;
     let open: Vec<OpenCandidate> = candidates
         .into_iter()
-        .map(|s| OpenCandidate {
-            analytical: spatial_bound(t, w, &s, &bounds, opts.objective),
+        .map(|(analytical, s)| OpenCandidate {
+            analytical,
             spatial: s,
             searched: Vec::new(),
             unsearched: StopReason::CandidateBudget,
@@ -1240,15 +1256,15 @@ fn certify_every_candidate(
         .filter(|c| c.analytical * (1.0 + opts.gap) >= inc.objective)
         .count() as u64;
     certify(t, w, opts, inc, open, deadline, stats, &mut |_| {});
-    Ok(pruned)
+    pruned
 }
 
 /// The reorderings of `best`'s loops `steps` (1 or 2) steps away (`cimopt_space::loop_reorders`,
 /// applied once or twice; one step away with [`Options::around_splits`], the loop splits too)
 /// most worth a MILP: each not yet in `done` priced with the greedy mapper's level assignment
 /// (loops as deep as capacity allows, the incumbent's double buffers), the [`AROUND_REORDERS`]
-/// (two steps: [`AROUND_FAR_REORDERS`]) cheapest on `opts.objective` kept, cheapest first. A MILP solve costs milliseconds and the assignment
-/// microseconds (ResNet-50 / `default`'s polish prices about 8 800 reorderings in 0.12 s), and
+/// (two steps: [`AROUND_FAR_REORDERS`]) cheapest on `opts.objective` kept, cheapest first. A
+/// MILP solve costs milliseconds and the assignment microseconds (ResNet-50 / `default`'s polish prices about 8 800 reorderings in 0.12 s), and
 /// on ResNet-18 / `default` the MILP over the 8 the assignment ranks first found 86 % of what
 /// it found over all of them (model EDP −1.10 % against −1.28 %) in a third of the time.
 fn promising_reorders(

@@ -6,8 +6,30 @@ use common::{level, lp, padded_conv3, sf, target};
 
 use cimopt_cost::Objective;
 use cimopt_ir::{Mapping, check};
-use cimopt_optimiser::{Options, climb_from, optimise_around};
-use cimopt_target::{Axis, Dim, Operand};
+use cimopt_optimiser::{Optimised, Options, climb_from, optimise_around};
+use cimopt_target::{Axis, Dim, Operand, Target};
+
+/// The memory plan's polish from `start` (a valid mapping of `w` at its homes): 3 rounds of
+/// climb on `E + λ·L`, with loop splits or not. Returns the start's objective and the result.
+fn polish_from(
+    t: &Target,
+    w: &cimopt_ir::Workload,
+    start: &Mapping,
+    nj_per_cycle: f64,
+    around_splits: bool,
+) -> (f64, Optimised) {
+    assert!(check(t, w, start).is_empty(), "the start is valid");
+    let objective = Objective::Weighted { nj_per_cycle };
+    let opts = Options {
+        objective,
+        home: start.home,
+        around_rounds: 3,
+        around_splits,
+        ..Options::default()
+    };
+    let from = objective.of(&cimopt_cost::evaluate(t, w, start));
+    (from, climb_from(t, w, &opts, start).unwrap())
+}
 
 /// ResNet-18 `layer3.0.conv1` (3×3, stride 2, 128 → 256 channels, 14×14 outputs) on `default`
 /// with its inputs and outputs kept in the global buffer, seeded with the nest the memory plan
@@ -112,18 +134,7 @@ fn a_stalled_climb_looks_two_reorderings_away() {
         padded_dims: [3, 3, 56, 56, 64, 64, 1, 1],
         home: [dram, dram, gb],
     };
-    assert!(check(&t, &w, &start).is_empty(), "the start is valid");
-    let objective = Objective::Weighted {
-        nj_per_cycle: 0.2529,
-    };
-    let opts = Options {
-        objective,
-        home: start.home,
-        around_rounds: 3,
-        ..Options::default()
-    };
-    let from = objective.of(&cimopt_cost::evaluate(&t, &w, &start));
-    let climbed = climb_from(&t, &w, &opts, &start).unwrap();
+    let (from, climbed) = polish_from(&t, &w, &start, 0.2529, false);
     let to = climbed.stats.objective;
     assert!(
         to < from * 0.98,
@@ -166,23 +177,7 @@ fn the_polish_splits_the_loops_of_a_small_candidate() {
         padded_dims: [1, 1, 16, 16, 16, 32, 1, 1],
         home: [gb, dram, gb],
     };
-    assert!(check(&t, &w, &start).is_empty(), "the start is valid");
-    let objective = Objective::Weighted {
-        nj_per_cycle: 1.0337,
-    };
-    let from = objective.of(&cimopt_cost::evaluate(&t, &w, &start));
-    let polished = climb_from(
-        &t,
-        &w,
-        &Options {
-            objective,
-            home: start.home,
-            around_rounds: 3,
-            ..Options::default()
-        },
-        &start,
-    )
-    .unwrap();
+    let (from, polished) = polish_from(&t, &w, &start, 1.0337, false);
     assert!(
         polished.stats.objective < from * 0.8,
         "polished {:.1}, from {from:.1}: {:?}",
@@ -228,23 +223,7 @@ fn the_polish_tries_other_spatial_unrollings() {
         padded_dims: [1, 1, 28, 28, 144, 32, 1, 1],
         home: [gb, dram, gb],
     };
-    assert!(check(&t, &w, &start).is_empty(), "the start is valid");
-    let objective = Objective::Weighted {
-        nj_per_cycle: 1.0923,
-    };
-    let from = objective.of(&cimopt_cost::evaluate(&t, &w, &start));
-    let polished = climb_from(
-        &t,
-        &w,
-        &Options {
-            objective,
-            home: start.home,
-            around_rounds: 3,
-            ..Options::default()
-        },
-        &start,
-    )
-    .unwrap();
+    let (from, polished) = polish_from(&t, &w, &start, 1.0923, false);
     assert!(
         polished.stats.objective < from * 0.95,
         "polished {:.1}, from {from:.1}: {:?}",
@@ -285,25 +264,7 @@ fn the_polish_splits_a_small_loop_off_innermost() {
         padded_dims: [3, 3, 7, 7, 1, 1, 576, 1],
         home: [gb, dram, gb],
     };
-    assert!(check(&t, &w, &start).is_empty(), "the start is valid");
-    let objective = Objective::Weighted {
-        nj_per_cycle: 1.0923,
-    };
-    let climb = |around_splits| {
-        climb_from(
-            &t,
-            &w,
-            &Options {
-                objective,
-                home: start.home,
-                around_rounds: 3,
-                around_splits,
-                ..Options::default()
-            },
-            &start,
-        )
-        .unwrap()
-    };
+    let climb = |around_splits| polish_from(&t, &w, &start, 1.0923, around_splits).1;
     let (reordered, split) = (climb(false), climb(true));
     assert!(
         split.stats.objective < reordered.stats.objective * 0.95,

@@ -135,8 +135,8 @@ pub struct LayerNote {
 }
 
 impl LayerNote {
-    /// `(used by 3 identical layers, cache hit, 2 cache hits so far)`, or nothing.
-    pub fn describe(&self) -> String {
+    /// `used by 3 identical layers`, `cache hit`: what is worth saying about this item alone.
+    pub fn item_notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if self.copies > 1 {
             notes.push(format!("used by {} identical layers", self.copies));
@@ -144,6 +144,12 @@ impl LayerNote {
         if self.cache_hit {
             notes.push("cache hit".to_string());
         }
+        notes
+    }
+
+    /// `(used by 3 identical layers, cache hit, 2 cache hits so far)`, or nothing.
+    pub fn describe(&self) -> String {
+        let mut notes = self.item_notes();
         if self.cache_hits_so_far > 0 {
             notes.push(format!("{} cache hits so far", self.cache_hits_so_far));
         }

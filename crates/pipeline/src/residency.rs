@@ -268,46 +268,47 @@ pub fn improve(
     Ok(d)
 }
 
-/// The certified layers (`certified`, per model layer) that leave the model no worse: a layer
-/// whose mapping did not move takes its certificate; one whose mapping moved is better on its
-/// layer objective, but the model's objective is not the sum of those (EDP multiplies the
-/// totals, and the layers' latency weight is fixed before the search), so each group of
-/// identical layers moves in model order only if the model's objective does not get worse and
-/// its latency and energy stay within `l_cap` and `e_cap`.
+/// What a search of the chosen layers found (`found`, per model layer: found, or
+/// polished), taken where it leaves the model no worse: a layer whose mapping did not move
+/// takes its new record (a certificate); one whose mapping moved is better on its layer
+/// objective, but the model's objective is not the sum of those (EDP multiplies the totals,
+/// and the layers' latency weight is fixed before the search), so each group of identical
+/// layers moves in model order only if the model's objective does not get worse and its
+/// latency and energy stay within `l_cap` and `e_cap`.
 fn adopt(
     model: &Model,
     before: &[Option<Variant>],
-    certified: Vec<Option<Variant>>,
+    found: Vec<Option<Variant>>,
     opts: &CompileOptions,
     l_cap: f64,
     e_cap: f64,
 ) -> Vec<Option<Variant>> {
     let model_value = |c: &[Option<Variant>]| model_value(c, opts, l_cap, e_cap);
-    let mut out = unmoved(before, &certified);
+    let mut out = unmoved(before, &found);
     let mut decided = vec![false; before.len()];
     for i in 0..before.len() {
-        if decided[i] || mapping_of(&before[i]) == mapping_of(&certified[i]) {
+        if decided[i] || mapping_of(&before[i]) == mapping_of(&found[i]) {
             continue;
         }
         let group: Vec<usize> = (i..before.len())
             .filter(|&j| {
                 model.layers[j].dedup_group == model.layers[i].dedup_group
                     && mapping_of(&before[j]) == mapping_of(&before[i])
-                    && mapping_of(&certified[j]) == mapping_of(&certified[i])
+                    && mapping_of(&found[j]) == mapping_of(&found[i])
             })
             .collect();
         let mut trial = out.clone();
         for &j in &group {
             decided[j] = true;
-            trial[j] = certified[j].clone();
+            trial[j] = found[j].clone();
         }
         let now = model_value(&out).unwrap_or(f64::INFINITY);
         if model_value(&trial).is_some_and(|v| v <= now) {
             out = trial;
         } else {
-            // The certificate's bound holds for every mapping at these homes, the one kept too.
+            // The search's bound holds for every mapping at these homes, the one kept too.
             for &j in &group {
-                if let (Some(o), Some(c)) = (out[j].as_mut(), certified[j].as_ref()) {
+                if let (Some(o), Some(c)) = (out[j].as_mut(), found[j].as_ref()) {
                     o.solved.info = bounded_by(&o.solved, &c.solved.info, opts.gap);
                 }
             }
@@ -818,14 +819,14 @@ fn per_distinct(
     let progress = StageProgress::start(observer, stage, unique.len());
     let found: Vec<Option<Variant>> = unique
         .par_iter()
-        .map(|&i| {
+        .enumerate()
+        .map(|(k, &i)| {
             if progress.interrupted() {
                 return None;
             }
             let before = chosen[i].as_ref()?;
             let found = search(i, before);
-            let k = unique.iter().position(|&u| u == i);
-            let copies = of.iter().filter(|&&o| o.is_some() && o == k).count();
+            let copies = of.iter().filter(|&&o| o == Some(k)).count();
             let cache_hit = found.as_ref().is_some_and(|f| f.solved.cache_hit);
             let detail = what_moved(before, found.as_ref());
             progress.done(&model.layers[i], copies, cache_hit, &detail);

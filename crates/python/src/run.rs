@@ -48,6 +48,29 @@ struct Relay {
 /// The stage of the layers' mapping, as `LayerMapped.stage` names it.
 const MAPPING: &str = "map";
 
+impl Relay {
+    /// One item of `stage` done, to the waiting thread (which may have stopped listening).
+    fn send(
+        &self,
+        stage: &'static str,
+        done: usize,
+        total: usize,
+        layer: &IrLayer,
+        note: &LayerNote,
+        detail: &str,
+    ) {
+        let _ = self.tx.send(Message::Mapped {
+            done,
+            total,
+            layer: Box::new(layer.clone()),
+            copies: note.copies,
+            cache_hit: note.cache_hit,
+            stage,
+            detail: detail.to_string(),
+        });
+    }
+}
+
 impl Observer for Relay {
     fn interrupted(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
@@ -58,15 +81,8 @@ impl Observer for Relay {
     }
 
     fn layer_mapped(&self, done: usize, layer: &IrLayer, note: &LayerNote) {
-        let _ = self.tx.send(Message::Mapped {
-            done,
-            total: self.total.load(Ordering::SeqCst),
-            layer: Box::new(layer.clone()),
-            copies: note.copies,
-            cache_hit: note.cache_hit,
-            stage: MAPPING,
-            detail: String::new(),
-        });
+        let total = self.total.load(Ordering::SeqCst);
+        self.send(MAPPING, done, total, layer, note, "");
     }
 
     fn stage_started(&self, _stage: Stage, items: usize) {
@@ -81,15 +97,8 @@ impl Observer for Relay {
         note: &LayerNote,
         detail: &str,
     ) {
-        let _ = self.tx.send(Message::Mapped {
-            done,
-            total: self.stage_total.load(Ordering::SeqCst),
-            layer: Box::new(layer.clone()),
-            copies: note.copies,
-            cache_hit: note.cache_hit,
-            stage: stage.name(),
-            detail: detail.to_string(),
-        });
+        let total = self.stage_total.load(Ordering::SeqCst);
+        self.send(stage.name(), done, total, layer, note, detail);
     }
 }
 
