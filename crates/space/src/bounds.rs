@@ -226,28 +226,13 @@ pub fn candidate_bound(
         p.weight,
         weight_source,
     ) as f64;
-    let (cheap, dear, cheap_trips) = if m_i <= m_o {
-        (m_i, m_o, product(Operand::I))
+    let (cheap, dear, cheap_op) = if m_i <= m_o {
+        (m_i, m_o, Operand::I)
     } else {
-        (m_o, m_i, product(Operand::O))
+        (m_o, m_i, Operand::O)
     };
-    let a = activations as f64;
-    // The cheap dims (R, S, C for inputs, K for outputs) are all dims the weights depend on. A
-    // boundary of a weight-dependent loop reloads the macros unless the loop sits at the macro
-    // for the weights, and the loops there form the innermost run of the nest whose
-    // weight-dependent factors multiply to at most the weights one cell holds. So the cheap
-    // boundaries that reload nothing lie in loops of at most that many trips in all; the
-    // others cost at least a weight load, which is dearer than the dear chain (else the run
-    // limit is not used).
-    let per_cell = (t.levels[t.macro_level()].capacity_bits / t.weight_cell_bits(p.weight)).max(1);
-    // Not a divisor of the trips: a mapping that pads a dim further only adds activations.
-    let cheap_run = cheap_trips.min(per_cell);
-    let cheap_boundaries = if one_load >= dear {
-        a * (1.0 - 1.0 / cheap_run as f64)
-    } else {
-        (activations - activations / cheap_trips) as f64
-    };
-    let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
+    let cheap_trips = product(cheap_op);
+    let t_mac = t.t_mac_at(&p) as f64;
     // Every weight is written into a macro at the source's bandwidth while it does not compute;
     // one load moves at least one weight per used cell of every array it fills.
     let weight_bits = (w.weight_count() * p.weight) as f64;
@@ -257,12 +242,42 @@ pub fn candidate_bound(
     } else {
         0.0
     };
-    let cycles = with_output_copies(
-        lb,
-        compute_cycles + weight_load.max(switch_cycles + weight_cycles),
-        compute_cycles + switch_cycles,
-        dram,
-    );
+    // The bound for `a` activations of which at most `cheap_boundaries` boundaries are cheap.
+    let bound_for = |a: f64, cheap_boundaries: f64| {
+        let compute_cycles = a * t_mac;
+        let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
+        let cycles = with_output_copies(
+            lb,
+            compute_cycles + weight_load.max(switch_cycles + weight_cycles),
+            compute_cycles + switch_cycles,
+            dram,
+        );
+        (compute_cycles, switch_cycles, cycles)
+    };
+    let a = activations as f64;
+    let (compute_cycles, switch_cycles, cycles) = if one_load >= dear {
+        // The cheap dims (R, S, C for inputs, K for outputs) are all dims the weights depend
+        // on. A boundary of a weight-dependent loop reloads the macros unless the loop sits at
+        // the macro for the weights, and the loops there form the innermost run of the nest
+        // whose weight-dependent factors multiply to at most the weights one cell holds. So
+        // the cheap boundaries that reload nothing lie in loops whose factors multiply to a
+        // run `r` of at most that many trips, at most `A·(1 − 1/r)` of them; the others cost
+        // at least a weight load, which is dearer than the dear chain. Each cheap dim's
+        // loops there multiply to a divisor of its trips, or of trips the mapping pads
+        // further, which multiplies the activations: every mapping has one of these runs.
+        cheap_runs(&trips, cheap_op, per_cell(t, &p))
+            .into_iter()
+            .map(|(run, padding)| {
+                let a = a * padding;
+                bound_for(a, a * (1.0 - 1.0 / run as f64))
+            })
+            .min_by(|x, y| x.2.total_cmp(&y.2))
+            .expect("the run of one trip is always there")
+    } else {
+        // Weight loads are cheaper than the dear chain: only the loops over the cheap dims
+        // bound the cheap boundaries (padding them adds more activations than it saves).
+        bound_for(a, (activations - activations / cheap_trips) as f64)
+    };
     CandidateBound {
         weight_source,
         compute_cycles,
@@ -271,6 +286,40 @@ pub fn candidate_bound(
         cycles,
         energy_nj: 0.0,
     }
+}
+
+/// Weights one macro cell holds: the most weight-dependent trips the loops at the macro can
+/// multiply to.
+fn per_cell(t: &Target, p: &Precision) -> u64 {
+    (t.levels[t.macro_level()].capacity_bits / t.weight_cell_bits(p.weight)).max(1)
+}
+
+/// Every run of loops over the dims only `cheap` depends on that fits at the macro: per such
+/// dim a factor `r_d` (any, up to `per_cell`; a mapping pads the dim's trips to the next
+/// multiple of it where it does not divide them), their product at most `per_cell`. Each as
+/// (run, the factor the padding multiplies the activations by). A mapping's run pads at least
+/// as much as the one listed for it, so each bounds the mappings with that run.
+fn cheap_runs(trips: &[u64; 8], cheap: Operand, per_cell: u64) -> Vec<(u64, f64)> {
+    let dims: Vec<u64> = Dim::ALL
+        .iter()
+        .filter(|d| d.relevant_to(cheap) && !d.relevant_to(other(cheap)))
+        .map(|d| trips[d.index()])
+        .collect();
+    let mut runs = vec![(1u64, 1.0f64)];
+    for &trip in &dims {
+        let mut next = Vec::new();
+        for &(run, padding) in &runs {
+            for r in 1..=per_cell / run {
+                let padded = trip.div_ceil(r) * r;
+                next.push((run * r, padding * padded as f64 / trip as f64));
+            }
+        }
+        // Of the runs of one length, only the least padded can give the bound.
+        next.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        next.dedup_by_key(|x| x.0);
+        runs = next;
+    }
+    runs
 }
 
 /// The cycles the largest operand keeps its home's port busy in every mapping: inputs and
@@ -750,6 +799,41 @@ mod tests {
             "{pinned} vs {streamed}"
         );
         assert!(output_home_pj(&t, &w, &p, &s, [0, 0, 0]) < 0.6 * streamed);
+    }
+
+    /// A 3×3 kernel whose channels are all spatial leaves R3 and S3 as the cheap loops: with
+    /// 8 weights per cell a run of 3 needs no padding, longer ones pad R or S (or C) and
+    /// multiply the activations, and the least padded way is kept for each length.
+    #[test]
+    fn the_cheap_runs_pad_the_trips_they_do_not_divide() {
+        let mut trips = [1u64; 8];
+        trips[Dim::R.index()] = 3;
+        trips[Dim::S.index()] = 3;
+        trips[Dim::K.index()] = 4;
+        trips[Dim::P.index()] = 14;
+        let runs = cheap_runs(&trips, Operand::I, 8);
+        let expected = [
+            (1, 1.0),
+            (2, 4.0 / 3.0),
+            (3, 1.0),
+            (4, 4.0 / 3.0),
+            (5, 5.0 / 3.0),
+            (6, 4.0 / 3.0),
+            (7, 7.0 / 3.0),
+            (8, 16.0 / 9.0),
+        ];
+        assert_eq!(runs.len(), expected.len(), "{runs:?}");
+        for ((run, padding), (r, p)) in runs.iter().zip(expected) {
+            assert_eq!(*run, r, "{runs:?}");
+            assert!((padding - p).abs() < 1e-12, "run {run}: {padding} vs {p}");
+        }
+        // The outputs' cheap dim is K alone: every run up to 8 divides or pads it.
+        let runs = cheap_runs(&trips, Operand::O, 8);
+        assert_eq!(
+            runs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            (1..=8).collect::<Vec<_>>()
+        );
+        assert_eq!(runs[3], (4, 1.0));
     }
 
     #[test]
