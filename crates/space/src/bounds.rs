@@ -390,29 +390,66 @@ pub fn candidate_energy_nj_at(
     let e_o = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home);
     let product = |only: Operand| own_trips(&trips, only);
     let a = activations as f64;
-    // Fewest changes of each operand: every boundary outside the loops over dims only the
-    // other operand depends on changes it.
-    let min_i = (activations / product(Operand::O)) as f64;
-    let min_o = (activations / product(Operand::I)) as f64;
-    let changes = |e_i: f64, e_o: f64| {
-        if e_i <= e_o {
-            e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
-        } else {
-            e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
-        }
+    // Operands read from their homes in tiles, and what one more pass over each costs there.
+    let split = read_in_tiles(t, w, s, home);
+    let narrow_o = p.bits(Operand::O, false).min(p.bits(Operand::O, true)) as f64;
+    let sweep = [
+        input_home,
+        weights,
+        w.operand_size(Operand::O) as f64
+            * narrow_o
+            * (at(Operand::O).read_pj_per_bit + at(Operand::O).write_pj_per_bit),
+    ];
+    // Whether `o` changes at all: some loop over a dim it depends on has more than one trip.
+    let changing = |o: Operand| {
+        Dim::ALL
+            .iter()
+            .any(|d| d.relevant_to(o) && trips[d.index()] > 1)
     };
-    // Changes fed or refilled from the operand's home read it there, which is the home read
-    // the home term counts: those cases count their changes instead of that term (every
-    // element is fed at least once), including the first activation's.
     let mut best = f64::INFINITY;
-    for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
-        for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
-            let switch = if i_home || o_home || activations > 1 {
-                changes(ei, eo)
+    for outer in outermost_loops(&trips, mac * 1e3) {
+        // Fewest changes of each operand: every boundary outside the innermost run of loops
+        // over dims only the other operand depends on changes it. The outermost loop is never
+        // in that run when the operand changes at all, so a loop over such a dim there
+        // leaves the run that many times fewer trips.
+        let fewest = |o: Operand| {
+            let own = (activations / product(other(o))) as f64;
+            match outer.dim {
+                Some(d) if !d.relevant_to(o) && changing(o) => own * outer.trips,
+                _ => own,
+            }
+        };
+        let (min_i, min_o) = (fewest(Operand::I), fewest(Operand::O));
+        let changes = |e_i: f64, e_o: f64| {
+            if e_i <= e_o {
+                e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
             } else {
-                0.0
-            };
-            best = best.min(hi + ho + switch);
+                e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
+            }
+        };
+        // Changes fed or refilled from the operand's home read it there, which is the home
+        // read the home term counts: those cases count their changes instead of that term
+        // (every element is fed at least once), including the first activation's.
+        for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
+            for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
+                let switch = if i_home || o_home || activations > 1 {
+                    changes(ei, eo)
+                } else {
+                    0.0
+                };
+                // An operand read from its home in tiles is read there again on every trip
+                // of an outermost loop over a dim it does not depend on; where the changes
+                // count its reads at the home, they have counted those passes already.
+                let again: f64 = Operand::ALL
+                    .into_iter()
+                    .filter(|&o| {
+                        let counted = (o == Operand::I && i_home) || (o == Operand::O && o_home);
+                        split[o.index()] && !counted && outer.dim.is_some_and(|d| !d.relevant_to(o))
+                    })
+                    .map(|o| (outer.trips - 1.0) * sweep[o.index()])
+                    .sum();
+                best = best.min(hi + ho + switch + again + outer.padding_pj);
+            }
         }
     }
     mac + (best + weights + macro_write) * 1e-3
@@ -475,24 +512,114 @@ fn pinned_bits(
         .into_iter()
         .filter(|&x| level > 0 && homes[x.index()] == level)
         .map(|x| {
-            let share = |l: usize| {
-                let mut e = w.extents();
-                for f in s {
-                    if t.axis(f.axis).source[x.index()] < l {
-                        e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
-                    }
-                }
-                // Inputs and weights hold no partial sums.
-                (w.operand_elements(&e, x) * precision_at(t, p, &[], l, x)) as f64
-            };
-            let fits_below = t
-                .levels_of(x)
-                .into_iter()
-                .filter(|&l| l > level)
-                .any(|l| share(l) <= t.levels[l].capacity_bits as f64);
-            if fits_below { 0.0 } else { share(level) }
+            if fits_below(t, w, p, s, x, level) {
+                0.0
+            } else {
+                share_bits(t, w, p, s, x, level)
+            }
         })
         .sum()
+}
+
+/// Bits of `o` one instance of `level` holds when it holds all of its instance's share: the
+/// original extents split over the instances, which is never more than a mapping's (padded)
+/// share, at the narrowest precision (no partial sums), so this never over-states it.
+fn share_bits(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    o: Operand,
+    level: usize,
+) -> f64 {
+    let mut e = w.extents();
+    for f in s {
+        if t.axis(f.axis).source[o.index()] < level {
+            e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
+        }
+    }
+    (w.operand_elements(&e, o) * precision_at(t, p, &[], level, o)) as f64
+}
+
+/// Which operands fit whole in no level below their home (per instance of that level), with
+/// the spatial factors `s`: every mapping reads them from their home in tiles, and reads them
+/// there again for every trip of an outermost loop over a dim they do not depend on
+/// ([`candidate_energy_nj_at`]).
+pub fn read_in_tiles(t: &Target, w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> [bool; 3] {
+    let p = layer_precision(t, w);
+    Operand::ALL.map(|o| !fits_below(t, w, &p, s, o, home[o.index()]))
+}
+
+/// Whether some level of `o` below `level` has room for all of its instance's share of `o`.
+fn fits_below(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    o: Operand,
+    level: usize,
+) -> bool {
+    t.levels_of(o)
+        .into_iter()
+        .filter(|&l| l > level)
+        .any(|l| share_bits(t, w, p, s, o, l) <= t.levels[l].capacity_bits as f64)
+}
+
+/// What a nest's outermost loop of more than one trip can be, for the energy bound
+/// ([`candidate_energy_nj_at`]): its dim (none when every trip count is 1), its fewest trips,
+/// and what padding the dim's trips to make such a loop costs in activations (pJ).
+///
+/// An operand that fits whole in no level below its home is read from its home in tiles: its
+/// first level is the home (a copy below would hold all of it), and the loops at the home, a
+/// prefix of the nest, include a loop over one of its dims with more than one trip, or the
+/// level below would hold all of it. Each iteration of the innermost such loop sends a tile, so
+/// a loop over a dim the operand does not depend on above it sends every tile again, once per
+/// iteration. The nest's outermost loop of more than one trip is at the home of every such
+/// operand, above that operand's own loops there. A loop over a dim of `n` trips has at least
+/// the smallest prime factor of `n` trips, or the mapping pads `n` for it, which adds
+/// activations (`mac_pj` is what the activations cost unpadded): a loop of two trips over `n`
+/// padded to even costs least of those (a larger padded loop costs more of both).
+#[derive(Clone, Copy, Debug)]
+struct Outermost {
+    dim: Option<Dim>,
+    trips: f64,
+    padding_pj: f64,
+}
+
+fn outermost_loops(trips: &[u64; 8], mac_pj: f64) -> Vec<Outermost> {
+    if trips.iter().all(|&n| n == 1) {
+        return vec![Outermost {
+            dim: None,
+            trips: 1.0,
+            padding_pj: 0.0,
+        }];
+    }
+    let mut out = Vec::new();
+    for d in Dim::ALL {
+        let n = trips[d.index()];
+        if n >= 2 {
+            out.push(Outermost {
+                dim: Some(d),
+                trips: smallest_prime_factor(n) as f64,
+                padding_pj: 0.0,
+            });
+        }
+        if n % 2 == 1 {
+            out.push(Outermost {
+                dim: Some(d),
+                trips: 2.0,
+                padding_pj: mac_pj / n as f64,
+            });
+        }
+    }
+    out
+}
+
+fn smallest_prime_factor(n: u64) -> u64 {
+    (2..)
+        .take_while(|f| f * f <= n)
+        .find(|f| n % f == 0)
+        .unwrap_or(n)
 }
 
 /// Instances of `level` that operand `o` uses: the spatial fan-out above it.
