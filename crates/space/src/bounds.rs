@@ -604,7 +604,7 @@ fn outermost_loops(trips: &[u64; 8], mac_pj: f64) -> Vec<Outermost> {
                 padding_pj: 0.0,
             });
         }
-        if n % 2 == 1 {
+        if !n.is_multiple_of(2) {
             out.push(Outermost {
                 dim: Some(d),
                 trips: 2.0,
@@ -618,7 +618,7 @@ fn outermost_loops(trips: &[u64; 8], mac_pj: f64) -> Vec<Outermost> {
 fn smallest_prime_factor(n: u64) -> u64 {
     (2..)
         .take_while(|f| f * f <= n)
-        .find(|f| n % f == 0)
+        .find(|f| n.is_multiple_of(*f))
         .unwrap_or(n)
 }
 
