@@ -1,9 +1,11 @@
 //! Where a schedule's layer gaps come from: per distinct layer, the objective and its bound,
 //! and the latency and energy (leakage excluded) of the mapping against the analytical bound of
 //! its own spatial candidate and of the candidate that sets the layer's bound.
+//! It also says which operands the own candidate reads from their homes in tiles (they fit whole
+//! in no level below their home), which the energy bound charges for extra passes.
 //! `cargo run --example gaps -p cimopt-pipeline -- schedule.json`
 use cimopt_cost::evaluate;
-use cimopt_space::bounds::{candidate_bounds, physical_bound_at};
+use cimopt_space::bounds::{candidate_bounds, physical_bound_at, read_in_tiles};
 use cimopt_space::spatial;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .min_by(|a, b| value(a).total_cmp(&value(b)))
             .ok_or("a layer with no candidate")?;
         println!(
-            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {}",
+            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {} read in tiles (I W O) {:?}",
             l.layer.index,
             &l.layer.name[..l.layer.name.len().min(36)],
             100.0 * l.solve.gap.unwrap_or(f64::NAN),
@@ -61,7 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             own.compute_cycles,
             own.switch_cycles,
             own.weight_cycles,
-            own.weight_source
+            own.weight_source,
+            read_in_tiles(&t, w, &m.spatial, m.home)
         );
     }
     Ok(())
