@@ -300,26 +300,34 @@ fn per_cell(t: &Target, p: &Precision) -> u64 {
 /// (run, the factor the padding multiplies the activations by). A mapping's run pads at least
 /// as much as the one listed for it, so each bounds the mappings with that run.
 fn cheap_runs(trips: &[u64; 8], cheap: Operand, per_cell: u64) -> Vec<(u64, f64)> {
-    let dims: Vec<u64> = Dim::ALL
-        .iter()
-        .filter(|d| d.relevant_to(cheap) && !d.relevant_to(other(cheap)))
-        .map(|d| trips[d.index()])
-        .collect();
-    let mut runs = vec![(1u64, 1.0f64)];
-    for &trip in &dims {
-        let mut next = Vec::new();
-        for &(run, padding) in &runs {
-            for r in 1..=per_cell / run {
-                let padded = trip.div_ceil(r) * r;
-                next.push((run * r, padding * padded as f64 / trip as f64));
+    // `least[r]`: the least padding a run of `r` trips needs over the dims so far.
+    let cell = per_cell as usize;
+    let mut least = vec![f64::INFINITY; cell + 1];
+    least[1] = 1.0;
+    let mut next = least.clone();
+    for d in Dim::ALL {
+        if !d.relevant_to(cheap) || d.relevant_to(other(cheap)) {
+            continue;
+        }
+        let trip = trips[d.index()];
+        next.fill(f64::INFINITY);
+        for run in 1..=cell {
+            if least[run].is_infinite() {
+                continue;
+            }
+            for r in 1..=cell / run {
+                let padded = trip.div_ceil(r as u64) * r as u64;
+                let padding = least[run] * padded as f64 / trip as f64;
+                let slot = &mut next[run * r];
+                *slot = slot.min(padding);
             }
         }
-        // Of the runs of one length, only the least padded can give the bound.
-        next.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        next.dedup_by_key(|x| x.0);
-        runs = next;
+        std::mem::swap(&mut least, &mut next);
     }
-    runs
+    (1..=cell)
+        .filter(|&r| least[r].is_finite())
+        .map(|r| (r as u64, least[r]))
+        .collect()
 }
 
 /// The cycles the largest operand keeps its home's port busy in every mapping: inputs and
@@ -406,8 +414,26 @@ pub fn candidate_energy_nj_at(
             .iter()
             .any(|d| d.relevant_to(o) && trips[d.index()] > 1)
     };
+    // An outermost loop over a dim both inputs and outputs depend on, which the weights depend
+    // on too or which leaves them whole below their home, costs nothing more: then that case,
+    // the cheapest, is the only one to count.
+    let mut outermost = outermost_loops(&trips, mac * 1e3);
+    if outermost.iter().any(|l| {
+        l.padding_pj == 0.0
+            && l.dim.is_none_or(|d| {
+                d.relevant_to(Operand::I)
+                    && d.relevant_to(Operand::O)
+                    && (d.relevant_to(Operand::W) || !split[Operand::W.index()])
+            })
+    }) {
+        outermost = vec![Outermost {
+            dim: None,
+            trips: 1.0,
+            padding_pj: 0.0,
+        }];
+    }
     let mut best = f64::INFINITY;
-    for outer in outermost_loops(&trips, mac * 1e3) {
+    for outer in outermost {
         // Fewest changes of each operand: every boundary outside the innermost run of loops
         // over dims only the other operand depends on changes it. The outermost loop is never
         // in that run when the operand changes at all, so a loop over such a dim there
