@@ -364,7 +364,9 @@ fn with_output_copies(lb: &LowerBound, loaded: f64, body: f64, port: f64) -> f64
 /// partial sum back and reads the next), or both: with `n_I`, `n_O` those counts plus the first
 /// activation, `n_I + n_O ≥ A + 1`, `n_I ≥ A / T_K`-like minima (the trips of the dims relevant
 /// to the other operand alone), and each change costs at least the cheapest feed over the
-/// levels that may feed the array.
+/// levels that may feed the array. The nest's outermost loop raises both: it multiplies the
+/// fewest changes of an operand that does not depend on its dim, and reads again every operand
+/// that fits whole in no level below its home and does not depend on it.
 pub fn candidate_energy_nj(t: &Target, w: &Workload, s: &[SpatialFactor]) -> f64 {
     candidate_energy_nj_at(t, w, s, [0; 3])
 }
@@ -399,14 +401,11 @@ pub fn candidate_energy_nj_at(
     let product = |only: Operand| own_trips(&trips, only);
     let a = activations as f64;
     // Operands read from their homes in tiles, and what one more pass over each costs there.
-    let split = read_in_tiles(t, w, s, home);
-    let narrow_o = p.bits(Operand::O, false).min(p.bits(Operand::O, true)) as f64;
+    let split = tiled_at(t, w, &p, s, home);
     let sweep = [
         input_home,
         weights,
-        w.operand_size(Operand::O) as f64
-            * narrow_o
-            * (at(Operand::O).read_pj_per_bit + at(Operand::O).write_pj_per_bit),
+        output_pass_pj(t, w, &p, home[Operand::O.index()]),
     ];
     // Whether `o` changes at all: some loop over a dim it depends on has more than one trip.
     let changing = |o: Operand| {
@@ -469,8 +468,10 @@ pub fn candidate_energy_nj_at(
                 let again: f64 = Operand::ALL
                     .into_iter()
                     .filter(|&o| {
-                        let counted = (o == Operand::I && i_home) || (o == Operand::O && o_home);
-                        split[o.index()] && !counted && outer.dim.is_some_and(|d| !d.relevant_to(o))
+                        let by_changes = (o == Operand::I && i_home) || (o == Operand::O && o_home);
+                        split[o.index()]
+                            && !by_changes
+                            && outer.dim.is_some_and(|d| !d.relevant_to(o))
                     })
                     .map(|o| (outer.trips - 1.0) * sweep[o.index()])
                     .sum();
@@ -506,10 +507,9 @@ fn output_home_pj(
     let home = homes[Operand::O.index()];
     let o = Operand::O;
     let elems = w.operand_size(o) as f64;
-    // Partial sums or final outputs, whichever is narrower.
-    let bits = p.bits(o, false).min(p.bits(o, true)) as f64;
+    let bits = narrowest_output_bits(p);
     let h = &t.levels[home];
-    let streamed = elems * bits * (h.read_pj_per_bit + h.write_pj_per_bit);
+    let streamed = output_pass_pj(t, w, p, home);
     t.levels_of(o)
         .into_iter()
         .filter(|&l| l > home)
@@ -519,6 +519,19 @@ fn output_home_pj(
         })
         .map(|l| elems * bits * (h.read_pj_per_bit + t.levels[l].write_pj_per_bit))
         .fold(streamed, f64::min)
+}
+
+/// Partial sums or final outputs, whichever is narrower.
+fn narrowest_output_bits(p: &Precision) -> f64 {
+    p.bits(Operand::O, false).min(p.bits(Operand::O, true)) as f64
+}
+
+/// The least energy (pJ) of one pass over every output at `home`: read there and written back.
+fn output_pass_pj(t: &Target, w: &Workload, p: &Precision, home: usize) -> f64 {
+    let h = &t.levels[home];
+    w.operand_size(Operand::O) as f64
+        * narrowest_output_bits(p)
+        * (h.read_pj_per_bit + h.write_pj_per_bit)
 }
 
 /// Bits that inputs and weights living at on-chip `level` (their home) must keep there in every
@@ -572,8 +585,18 @@ fn share_bits(
 /// there again for every trip of an outermost loop over a dim they do not depend on
 /// ([`candidate_energy_nj_at`]).
 pub fn read_in_tiles(t: &Target, w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> [bool; 3] {
-    let p = layer_precision(t, w);
-    Operand::ALL.map(|o| !fits_below(t, w, &p, s, o, home[o.index()]))
+    tiled_at(t, w, &layer_precision(t, w), s, home)
+}
+
+/// [`read_in_tiles`] at the layer's precisions `p`.
+fn tiled_at(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    home: [usize; 3],
+) -> [bool; 3] {
+    Operand::ALL.map(|o| !fits_below(t, w, p, s, o, home[o.index()]))
 }
 
 /// Whether some level of `o` below `level` has room for all of its instance's share of `o`.
