@@ -215,6 +215,45 @@ fn heavy_the_candidate_bound_holds_for_tensors_kept_on_chip() {
     assert!(energy > 0.9, "tightest energy ratio {energy}");
 }
 
+/// Outputs the memory plan keeps in a global buffer with little room beside them (16 KiB, the
+/// input buffers 1 KiB): the home holds its tensor whole in every mapping, so the inputs, which
+/// live in DRAM, fit whole in no level below it and are read from DRAM in tiles; under an
+/// outermost loop over P or Q their slabs overlap by the kernel's halo, which the energy bound
+/// counts. 3×3 layers at stride 1 and 2, and a 1×1 one (no halo).
+#[test]
+fn heavy_the_candidate_bound_holds_when_outputs_on_chip_crowd_out_the_inputs() {
+    let t = target(
+        "default",
+        &["levels.1.capacity=\"16KiB\"", "levels.3.capacity=\"1KiB\""],
+    );
+    let home = [0, 0, 1];
+    let layers = [
+        ("3x3 c16 k16 28x28", conv(3, 28, 16, 16, 1, 1), 5),
+        ("3x3 stride 2 c16 k32 14x14", conv(3, 14, 16, 32, 1, 2), 5),
+        ("1x1 c32 k16 28x28", conv(1, 28, 32, 16, 1, 1), 5),
+        ("3x3 c64 k64 14x14", conv(3, 14, 64, 64, 1, 1), 23),
+    ];
+    let (mut total, mut energy) = (0, 0.0f64);
+    for (name, w, every) in &layers {
+        let candidates = spatial::enumerate(&t, w).unwrap();
+        let tiled = candidates
+            .iter()
+            .filter(|s| cimopt_space::bounds::read_in_tiles(&t, w, s, home)[Operand::I.index()])
+            .count();
+        assert!(
+            2 * tiled > candidates.len(),
+            "{name}: only {tiled} of {} candidates read the inputs in tiles",
+            candidates.len()
+        );
+        let (n, _, _, e) = check_layer_at(&t, name, w, *every, 3, home);
+        total += n;
+        energy = energy.max(e);
+    }
+    eprintln!("outputs on chip: {total} mappings, tightest energy bound / energy {energy:.3}");
+    assert!(total > 2_000, "only {total} mappings checked");
+    assert!(energy > 0.9, "tightest energy ratio {energy}");
+}
+
 /// Buffers too small to hold any operand of a 3×3 layer whole (a 32 KiB global buffer, 1 KiB
 /// input buffers, 64 B output buffers, and more weights than the macros hold): every mapping
 /// reads every operand from DRAM in tiles, and an outermost loop over a dim an operand does not

@@ -417,8 +417,17 @@ pub fn candidate_energy_nj_at(
     // on too or which leaves them whole below their home, costs nothing more: then that case,
     // the cheapest, is the only one to count.
     let mut outermost = outermost_loops(&trips, mac * 1e3);
+    // Inputs read from their home in tiles, under an outermost loop over a dim they share with
+    // the outputs, are read in that many overlapping slabs (the halo of the kernel).
+    let halo_pj = |l: &Outermost| match l.dim {
+        Some(d @ (Dim::P | Dim::Q)) if split[Operand::I.index()] => {
+            (halo(w, d, l.trips) - 1.0) * input_home
+        }
+        _ => 0.0,
+    };
     if outermost.iter().any(|l| {
         l.padding_pj == 0.0
+            && halo_pj(l) == 0.0
             && l.dim.is_none_or(|d| {
                 d.relevant_to(Operand::I)
                     && d.relevant_to(Operand::O)
@@ -475,7 +484,8 @@ pub fn candidate_energy_nj_at(
                     })
                     .map(|o| (outer.trips - 1.0) * sweep[o.index()])
                     .sum();
-                best = best.min(hi + ho + switch + again + outer.padding_pj);
+                let halo = if i_home { 0.0 } else { halo_pj(&outer) };
+                best = best.min(hi + ho + switch + again + halo + outer.padding_pj);
             }
         }
     }
@@ -514,7 +524,7 @@ fn output_home_pj(
         .into_iter()
         .filter(|&l| l > home)
         .filter(|&l| {
-            elems / instances(t, s, o, l) * bits + pinned_bits(t, w, p, s, homes, l)
+            elems / instances(t, s, o, l) * bits + pinned_bits(t, w, p, s, homes, l, Some(o))
                 <= t.levels[l].capacity_bits as f64
         })
         .map(|l| elems * bits * (h.read_pj_per_bit + t.levels[l].write_pj_per_bit))
@@ -534,11 +544,11 @@ fn output_pass_pj(t: &Target, w: &Workload, p: &Precision, home: usize) -> f64 {
         * (h.read_pj_per_bit + h.write_pj_per_bit)
 }
 
-/// Bits that inputs and weights living at on-chip `level` (their home) must keep there in every
-/// mapping: an operand's outermost used level holds all of it (its instance's share), and it is
-/// never above its home, so an operand whose share fits in no level below its home holds all of
-/// it at the home. Each share is counted at the original extents split over the instances, which
-/// is never more than a mapping's (padded) share, so this never over-states what is pinned.
+/// Bits that the tensors living at on-chip `level` (their home), other than `except`'s, take
+/// there in every mapping: the cost model counts each home's tensor whole at its home
+/// (`cimopt_ir::analysis::resident_bits`), whatever the loops. Each is counted at its share
+/// over the level's instances, at the original extents and the narrowest precision (outputs:
+/// partial sums or final, whichever is narrower), which never over-states it.
 fn pinned_bits(
     t: &Target,
     w: &Workload,
@@ -546,15 +556,17 @@ fn pinned_bits(
     s: &[SpatialFactor],
     homes: [usize; 3],
     level: usize,
+    except: Option<Operand>,
 ) -> f64 {
-    [Operand::I, Operand::W]
+    Operand::ALL
         .into_iter()
-        .filter(|&x| level > 0 && homes[x.index()] == level)
+        .filter(|&x| level > 0 && homes[x.index()] == level && Some(x) != except)
         .map(|x| {
-            if fits_below(t, w, p, s, x, level) {
-                0.0
+            let bits = share_bits(t, w, p, s, x, level);
+            if x == Operand::O {
+                bits / precision_at(t, p, &[], level, x) as f64 * narrowest_output_bits(p)
             } else {
-                share_bits(t, w, p, s, x, level)
+                bits
             }
         })
         .sum()
@@ -596,22 +608,26 @@ fn tiled_at(
     s: &[SpatialFactor],
     home: [usize; 3],
 ) -> [bool; 3] {
-    Operand::ALL.map(|o| !fits_below(t, w, p, s, o, home[o.index()]))
+    Operand::ALL.map(|o| !fits_below(t, w, p, s, o, home))
 }
 
-/// Whether some level of `o` below `level` has room for all of its instance's share of `o`.
+/// Whether some level of `o` below its home has room for all of its instance's share of `o`
+/// beside the tensors that live at that level ([`pinned_bits`]).
 fn fits_below(
     t: &Target,
     w: &Workload,
     p: &Precision,
     s: &[SpatialFactor],
     o: Operand,
-    level: usize,
+    homes: [usize; 3],
 ) -> bool {
     t.levels_of(o)
         .into_iter()
-        .filter(|&l| l > level)
-        .any(|l| share_bits(t, w, p, s, o, l) <= t.levels[l].capacity_bits as f64)
+        .filter(|&l| l > homes[o.index()])
+        .any(|l| {
+            share_bits(t, w, p, s, o, l) + pinned_bits(t, w, p, s, homes, l, Some(o))
+                <= t.levels[l].capacity_bits as f64
+        })
 }
 
 /// What a nest's outermost loop of more than one trip can be, for the energy bound
@@ -662,6 +678,23 @@ fn outermost_loops(trips: &[u64; 8], mac_pj: f64) -> Vec<Outermost> {
         }
     }
     out
+}
+
+/// How many times the whole input a loop of `trips` trips over `d` (P or Q) reads when each of its
+/// iterations reads the inputs of its slab: at least `trips` times the inputs of
+/// `⌈extent / trips⌉` along `d`, over the inputs of the whole extent. Above 1 only where the
+/// kernel's windows overlap across slabs. Tiles below the loop read at least their slab's
+/// inputs: the cost model counts a tile's inputs as the distinct rows (columns) its windows
+/// touch, capped at the input's height (width), and those counts add up to at least the union's.
+fn halo(w: &Workload, d: Dim, trips: f64) -> f64 {
+    let whole = w.extents();
+    let mut slab = whole;
+    slab[d.index()] = whole[d.index()].div_ceil(trips as u64);
+    let all = w.operand_elements(&whole, Operand::I) as f64;
+    if all == 0.0 {
+        return 1.0;
+    }
+    (trips * w.operand_elements(&slab, Operand::I) as f64 / all).max(1.0)
 }
 
 fn smallest_prime_factor(n: u64) -> u64 {
@@ -935,6 +968,29 @@ mod tests {
     /// An input the memory plan keeps whole in the global buffer leaves no room there for a
     /// copy of the outputs: with output buffers too small for them, they are read from DRAM and
     /// written back; with the input in DRAM, they may be copied into the global buffer.
+    /// The slabs of an outermost P or Q loop overlap by the kernel's halo: ResNet's 3×3 at
+    /// 56×56 (padded by one, so the whole input is 56 rows) read in 2 slabs reads 2·30 rows,
+    /// in 7 slabs 7·10; a stride-2 3×3 overlaps by one row per slab; a 1×1 not at all.
+    #[test]
+    fn the_slabs_of_an_outermost_loop_overlap_by_the_halo() {
+        let padded = Workload {
+            h: 56,
+            w: 56,
+            pad: [1; 4],
+            ..Workload::square_conv(3, 56, 64, 64, 1, 1)
+        };
+        assert_eq!(halo(&padded, Dim::P, 2.0), 60.0 / 56.0);
+        assert_eq!(halo(&padded, Dim::Q, 7.0), 70.0 / 56.0);
+        // 29 rows of outputs at stride 2 read 59 input rows, 15 of them 31.
+        let strided = Workload::square_conv(3, 29, 8, 8, 1, 2);
+        assert_eq!(halo(&strided, Dim::P, 2.0), 62.0 / 59.0);
+        assert_eq!(
+            halo(&Workload::square_conv(1, 28, 8, 8, 1, 1), Dim::P, 7.0),
+            1.0
+        );
+        assert_eq!(halo(&Workload::matmul(64, 32, 16), Dim::P, 2.0), 1.0);
+    }
+
     #[test]
     fn an_input_kept_in_the_global_buffer_leaves_the_outputs_in_dram() {
         let t = cimopt_target::load(
