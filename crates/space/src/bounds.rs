@@ -413,35 +413,43 @@ pub fn candidate_energy_nj_at(
             .iter()
             .any(|d| d.relevant_to(o) && trips[d.index()] > 1)
     };
-    // An outermost loop over a dim both inputs and outputs depend on, which the weights depend
-    // on too or which leaves them whole below their home, costs nothing more: then that case,
-    // the cheapest, is the only one to count.
-    let mut outermost = outermost_loops(&trips, mac * 1e3);
     // Inputs read from their home in tiles, under an outermost loop over a dim they share with
     // the outputs, are read in that many overlapping slabs (the halo of the kernel).
-    let halo_pj = |l: &Outermost| match l.dim {
-        Some(d @ (Dim::P | Dim::Q)) if split[Operand::I.index()] => {
-            (halo(w, d, l.trips) - 1.0) * input_home
-        }
-        _ => 0.0,
-    };
-    if outermost.iter().any(|l| {
+    let mut outermost: Vec<(Outermost, f64)> = outermost_loops(&trips, mac * 1e3)
+        .into_iter()
+        .map(|l| {
+            let halo_pj = match l.dim {
+                Some(d @ (Dim::P | Dim::Q)) if split[Operand::I.index()] => {
+                    (halo(w, d, l.trips) - 1.0) * input_home
+                }
+                _ => 0.0,
+            };
+            (l, halo_pj)
+        })
+        .collect();
+    // An outermost loop with no halo over a dim both inputs and outputs depend on, which the
+    // weights depend on too or which leaves them whole below their home, costs nothing more:
+    // then that case, the cheapest, is the only one to count.
+    if outermost.iter().any(|(l, halo_pj)| {
         l.padding_pj == 0.0
-            && halo_pj(l) == 0.0
+            && *halo_pj == 0.0
             && l.dim.is_none_or(|d| {
                 d.relevant_to(Operand::I)
                     && d.relevant_to(Operand::O)
                     && (d.relevant_to(Operand::W) || !split[Operand::W.index()])
             })
     }) {
-        outermost = vec![Outermost {
-            dim: None,
-            trips: 1.0,
-            padding_pj: 0.0,
-        }];
+        outermost = vec![(
+            Outermost {
+                dim: None,
+                trips: 1.0,
+                padding_pj: 0.0,
+            },
+            0.0,
+        )];
     }
     let mut best = f64::INFINITY;
-    for outer in outermost {
+    for (outer, halo_pj) in outermost {
         // Fewest changes of each operand: every boundary outside the innermost run of loops
         // over dims only the other operand depends on changes it. The outermost loop is never
         // in that run when the operand changes at all, so a loop over such a dim there
@@ -484,7 +492,7 @@ pub fn candidate_energy_nj_at(
                     })
                     .map(|o| (outer.trips - 1.0) * sweep[o.index()])
                     .sum();
-                let halo = if i_home { 0.0 } else { halo_pj(&outer) };
+                let halo = if i_home { 0.0 } else { halo_pj };
                 best = best.min(hi + ho + switch + again + halo + outer.padding_pj);
             }
         }
@@ -592,8 +600,8 @@ fn share_bits(
     (w.operand_elements(&e, o) * precision_at(t, p, &[], level, o)) as f64
 }
 
-/// Which operands fit whole in no level below their home (per instance of that level), with
-/// the spatial factors `s`: every mapping reads them from their home in tiles, and reads them
+/// Which operands fit whole in no level below their home (per instance of that level, beside
+/// the tensors that live there), with the spatial factors `s`: every mapping reads them from their home in tiles, and reads them
 /// there again for every trip of an outermost loop over a dim they do not depend on
 /// ([`candidate_energy_nj_at`]).
 pub fn read_in_tiles(t: &Target, w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> [bool; 3] {
