@@ -413,13 +413,15 @@ pub fn candidate_energy_nj_at(
             .iter()
             .any(|d| d.relevant_to(o) && trips[d.index()] > 1)
     };
-    // Inputs read from their home in tiles, under an outermost loop over a dim they share with
-    // the outputs, are read in that many overlapping slabs (the halo of the kernel).
+    // Inputs read from their home in tiles, under an outermost loop over a dim of their window,
+    // are read in that many overlapping slabs (the halo of the kernel).
     let mut outermost: Vec<(Outermost, f64)> = outermost_loops(&trips, mac * 1e3)
         .into_iter()
         .map(|l| {
             let halo_pj = match l.dim {
-                Some(d @ (Dim::P | Dim::Q)) if split[Operand::I.index()] => {
+                Some(d @ (Dim::P | Dim::Q | Dim::R | Dim::S))
+                    if split[Operand::I.index()] && w.dilation == [1, 1] =>
+                {
                     (halo(w, d, l.trips) - 1.0) * input_home
                 }
                 _ => 0.0,
@@ -688,12 +690,13 @@ fn outermost_loops(trips: &[u64; 8], mac_pj: f64) -> Vec<Outermost> {
     out
 }
 
-/// How many times the whole input a loop of `trips` trips over `d` (P or Q) reads when each of its
-/// iterations reads the inputs of its slab: at least `trips` times the inputs of
-/// `⌈extent / trips⌉` along `d`, over the inputs of the whole extent. Above 1 only where the
+/// How many times the whole input a loop of `trips` trips over `d` (P, Q, R or S) reads when
+/// each of its iterations reads the inputs of its slab: at least `trips` times the inputs of
+/// `⌈extent / trips⌉` along `d`, over the inputs of the whole extent. Above 1 where the
 /// kernel's windows overlap across slabs. Tiles below the loop read at least their slab's
-/// inputs: the cost model counts a tile's inputs as the distinct rows (columns) its windows
-/// touch, capped at the input's height (width), and those counts add up to at least the union's.
+/// inputs: without dilation (the only case the caller asks about) the cost model counts a
+/// tile's inputs as exactly the distinct rows (columns) its windows touch, capped at the
+/// input's height (width), and those counts add up to at least the union's.
 fn halo(w: &Workload, d: Dim, trips: f64) -> f64 {
     let whole = w.extents();
     let mut slab = whole;
@@ -976,7 +979,8 @@ mod tests {
     /// An input the memory plan keeps whole in the global buffer leaves no room there for a
     /// copy of the outputs: with output buffers too small for them, they are read from DRAM and
     /// written back; with the input in DRAM, they may be copied into the global buffer.
-    /// The slabs of an outermost P or Q loop overlap by the kernel's halo: ResNet's 3×3 at
+    /// The slabs of an outermost P or Q loop overlap by the kernel's halo (and an R or S loop's
+    /// slabs each read nearly every row): ResNet's 3×3 at
     /// 56×56 (padded by one, so the whole input is 56 rows) read in 2 slabs reads 2·30 rows,
     /// in 7 slabs 7·10; a stride-2 3×3 overlaps by one row per slab; a 1×1 not at all.
     #[test]
@@ -989,6 +993,8 @@ mod tests {
         };
         assert_eq!(halo(&padded, Dim::P, 2.0), 60.0 / 56.0);
         assert_eq!(halo(&padded, Dim::Q, 7.0), 70.0 / 56.0);
+        // Each of three slabs of R reads every row its outputs touch: all of them.
+        assert_eq!(halo(&padded, Dim::R, 3.0), 3.0);
         // 29 rows of outputs at stride 2 read 59 input rows, 15 of them 31.
         let strided = Workload::square_conv(3, 29, 8, 8, 1, 2);
         assert_eq!(halo(&strided, Dim::P, 2.0), 62.0 / 59.0);
