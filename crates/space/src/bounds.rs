@@ -330,6 +330,30 @@ fn cheap_runs(trips: &[u64; 8], cheap: Operand, per_cell: u64) -> Vec<(u64, f64)
         .collect()
 }
 
+/// The runs at the macro of loops over the dims only `only` depends on, for the energy bound:
+/// the longest run the trips allow unpadded, at no cost, and, where a longer one needs
+/// padding, a run of the weights a cell holds at the least padding of any longer run (its
+/// activations, priced at `mac_pj` unpadded). Each as (run, padding's cost in pJ).
+fn unreloaded_runs(trips: &[u64; 8], only: Operand, per_cell: u64, mac_pj: f64) -> Vec<(f64, f64)> {
+    let runs = cheap_runs(trips, only, per_cell);
+    let free = runs
+        .iter()
+        .filter(|r| r.1 == 1.0)
+        .map(|r| r.0)
+        .max()
+        .unwrap_or(1);
+    let mut out = vec![(free as f64, 0.0)];
+    if let Some(least) = runs
+        .iter()
+        .filter(|r| r.0 > free)
+        .map(|r| r.1)
+        .min_by(f64::total_cmp)
+    {
+        out.push((per_cell as f64, (least - 1.0) * mac_pj));
+    }
+    out
+}
+
 /// The cycles the largest operand keeps its home's port busy in every mapping: inputs and
 /// weights are read there at least once; outputs are read there and written back (streamed
 /// through transfers from their home, or copied whole below it before the nest and back after
@@ -450,6 +474,35 @@ pub fn candidate_energy_nj_at(
             0.0,
         )];
     }
+    // The boundaries that change one of inputs and outputs but not the other lie in runs of
+    // loops over dims the weights depend on, so each one reloads the macros unless its run
+    // sits at the macro, within the weights a cell holds; a reload reads a tile of weights at
+    // a level above the macro (`reload_pj` at least). Where that is dearer than the change it
+    // spares, the changes of the other operand are at least those outside such a run, less
+    // one first load per distinct weight tile (at most `a / weightless`, the activations over
+    // the trips of the dims the weights do not depend on).
+    let cell = per_cell(t, &p);
+    let (runs_i, runs_o) = (
+        unreloaded_runs(&trips, Operand::I, cell, mac * 1e3),
+        unreloaded_runs(&trips, Operand::O, cell, mac * 1e3),
+    );
+    let weightless: f64 = Dim::ALL
+        .iter()
+        .filter(|d| !d.relevant_to(Operand::W))
+        .map(|d| trips[d.index()] as f64)
+        .product();
+    let reload_pj = t
+        .levels_of(Operand::W)
+        .into_iter()
+        .filter(|&l| l >= home[Operand::W.index()] && l < t.macro_level())
+        .map(|l| {
+            fanout_elems(t, w, s, Operand::W, l) as f64
+                * p.weight as f64
+                * t.levels[l].read_pj_per_bit
+                * instances(t, s, Operand::W, l)
+        })
+        .fold(f64::INFINITY, f64::min);
+    let outside_run = |run: f64| (a / run - a / weightless).max(0.0);
     let mut best = f64::INFINITY;
     for (outer, halo_pj) in outermost {
         // Fewest changes of each operand: every boundary outside the innermost run of loops
@@ -463,8 +516,20 @@ pub fn candidate_energy_nj_at(
                 _ => own,
             }
         };
-        let (min_i, min_o) = (fewest(Operand::I), fewest(Operand::O));
-        let changes = |e_i: f64, e_o: f64| {
+        let (fewest_i, fewest_o) = (fewest(Operand::I), fewest(Operand::O));
+        // `run_i`: the longest run at the macro of loops over dims only the inputs depend on
+        // (boundaries that spare the outputs a change), `run_o` the same for the outputs.
+        let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64| {
+            let min_o = if reload_pj >= e_o {
+                fewest_o.max(outside_run(run_i))
+            } else {
+                fewest_o
+            };
+            let min_i = if reload_pj >= e_i {
+                fewest_i.max(outside_run(run_o))
+            } else {
+                fewest_i
+            };
             if e_i <= e_o {
                 e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
             } else {
@@ -476,11 +541,20 @@ pub fn candidate_energy_nj_at(
         // (every element is fed at least once), including the first activation's.
         for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
             for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
-                let switch = if i_home || o_home || activations > 1 {
-                    changes(ei, eo)
-                } else {
-                    0.0
-                };
+                // Longer runs than the trips allow pad them: more activations. Two paddings
+                // of the same dim cost at least the larger, of different dims their sum.
+                let mut switch = f64::INFINITY;
+                for &(run_i, pad_i) in &runs_i {
+                    for &(run_o, pad_o) in &runs_o {
+                        let changed = if i_home || o_home || activations > 1 {
+                            changes(ei, eo, run_i, run_o)
+                        } else {
+                            0.0
+                        };
+                        let padding = (pad_i + pad_o).max(outer.padding_pj) - outer.padding_pj;
+                        switch = switch.min(changed + padding);
+                    }
+                }
                 // An operand read from its home in tiles is read there again on every trip
                 // of an outermost loop over a dim it does not depend on; where the changes
                 // count its reads at the home, they have counted those passes already.
@@ -979,6 +1053,26 @@ mod tests {
     /// An input the memory plan keeps whole in the global buffer leaves no room there for a
     /// copy of the outputs: with output buffers too small for them, they are read from DRAM and
     /// written back; with the input in DRAM, they may be copied into the global buffer.
+    /// A 3×3 convolution whose channels take two trips: the longest unpadded run over R, S and
+    /// C at a macro of 8 weights per cell is 6 (R3·C2); a longer one pads R or S to 4 (a third
+    /// more activations); K in 4 trips runs whole, and longer only padded.
+    #[test]
+    fn the_runs_that_spare_a_reload_stop_at_the_weights_a_cell_holds() {
+        let mut trips = [1u64; 8];
+        for (d, n) in [(Dim::R, 3), (Dim::S, 3), (Dim::C, 2), (Dim::K, 4), (Dim::P, 56)] {
+            trips[d.index()] = n;
+        }
+        let close = |runs: Vec<(f64, f64)>, want: [(f64, f64); 2]| {
+            assert_eq!(runs.len(), 2, "{runs:?}");
+            for (got, want) in runs.iter().zip(want) {
+                assert!(got.0 == want.0 && (got.1 - want.1).abs() < 1e-9, "{runs:?}");
+            }
+        };
+        close(unreloaded_runs(&trips, Operand::I, 8, 300.0), [(6.0, 0.0), (8.0, 100.0)]);
+        // A run of 5 pads K to 5: the least padding of any run longer than 4.
+        close(unreloaded_runs(&trips, Operand::O, 8, 300.0), [(4.0, 0.0), (8.0, 75.0)]);
+    }
+
     /// The slabs of an outermost P or Q loop overlap by the kernel's halo (and an R or S loop's
     /// slabs each read nearly every row): ResNet's 3×3 at
     /// 56×56 (padded by one, so the whole input is 56 rows) read in 2 slabs reads 2·30 rows,
