@@ -503,6 +503,25 @@ pub fn candidate_energy_nj_at(
         })
         .fold(f64::INFINITY, f64::min);
     let outside_run = |run: f64| (a / run - a / weightless).max(0.0);
+    // The innermost loop of more than one trip moves its dim's index at every boundary (or
+    // resets it when a loop outside advances), so every activation changes the operands that
+    // dim touches: only the inputs (R, S, C), only the outputs (K), or both (P, Q, G, B). Each
+    // case as (inputs change at every activation, outputs do, what padding a dim of one trip
+    // to two costs where no dim of the kind has more). None for a single activation.
+    let innermost: Vec<(bool, bool, f64)> = if activations > 1 {
+        [(true, false), (false, true), (true, true)]
+            .into_iter()
+            .map(|(inputs, outputs)| {
+                let kind = |d: &Dim| {
+                    d.relevant_to(Operand::I) == inputs && d.relevant_to(Operand::O) == outputs
+                };
+                let loop_there = Dim::ALL.iter().any(|d| kind(d) && trips[d.index()] > 1);
+                (inputs, outputs, if loop_there { 0.0 } else { mac * 1e3 })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut best = f64::INFINITY;
     for (outer, halo_pj) in outermost {
         // Fewest changes of each operand: every boundary outside the innermost run of loops
@@ -519,7 +538,7 @@ pub fn candidate_energy_nj_at(
         let (fewest_i, fewest_o) = (fewest(Operand::I), fewest(Operand::O));
         // `run_i`: the longest run at the macro of loops over dims only the inputs depend on
         // (boundaries that spare the outputs a change), `run_o` the same for the outputs.
-        let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64| {
+        let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64, paid: f64| {
             let min_o = if reload_pj >= e_o {
                 fewest_o.max(outside_run(run_i))
             } else {
@@ -530,11 +549,21 @@ pub fn candidate_energy_nj_at(
             } else {
                 fewest_i
             };
-            if e_i <= e_o {
-                e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
-            } else {
-                e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
+            if innermost.is_empty() {
+                return if e_i <= e_o {
+                    e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
+                } else {
+                    e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
+                };
             }
+            innermost
+                .iter()
+                .map(|&(inputs, outputs, padding)| {
+                    let n_i = if inputs { a.max(min_i) } else { min_i };
+                    let n_o = if outputs { a.max(min_o) } else { min_o };
+                    e_i * n_i + e_o * n_o + (padding - paid).max(0.0)
+                })
+                .fold(f64::INFINITY, f64::min)
         };
         // Changes fed or refilled from the operand's home read it there, which is the home
         // read the home term counts: those cases count their changes instead of that term
@@ -546,13 +575,13 @@ pub fn candidate_energy_nj_at(
                 let mut switch = f64::INFINITY;
                 for &(run_i, pad_i) in &runs_i {
                     for &(run_o, pad_o) in &runs_o {
+                        let paid = (pad_i + pad_o).max(outer.padding_pj);
                         let changed = if i_home || o_home || activations > 1 {
-                            changes(ei, eo, run_i, run_o)
+                            changes(ei, eo, run_i, run_o, paid)
                         } else {
                             0.0
                         };
-                        let padding = (pad_i + pad_o).max(outer.padding_pj) - outer.padding_pj;
-                        switch = switch.min(changed + padding);
+                        switch = switch.min(changed + paid - outer.padding_pj);
                     }
                 }
                 // An operand read from its home in tiles is read there again on every trip
