@@ -659,9 +659,8 @@ fn output_pass_pj(t: &Target, w: &Workload, p: &Precision, home: usize) -> f64 {
 
 /// Bits that the tensors living at on-chip `level` (their home), other than `except`'s, take
 /// there in every mapping: the cost model counts each home's tensor whole at its home
-/// (`cimopt_ir::analysis::resident_bits`), whatever the loops. Each is counted at its share
-/// over the level's instances, at the original extents and the narrowest precision (outputs:
-/// partial sums or final, whichever is narrower), which never over-states it.
+/// (`cimopt_ir::analysis::resident_bits`), whatever the loops. Each is counted as its
+/// [`share_bits`], which never over-states it.
 fn pinned_bits(
     t: &Target,
     w: &Workload,
@@ -674,20 +673,14 @@ fn pinned_bits(
     Operand::ALL
         .into_iter()
         .filter(|&x| level > 0 && homes[x.index()] == level && Some(x) != except)
-        .map(|x| {
-            let bits = share_bits(t, w, p, s, x, level);
-            if x == Operand::O {
-                bits / precision_at(t, p, &[], level, x) as f64 * narrowest_output_bits(p)
-            } else {
-                bits
-            }
-        })
+        .map(|x| share_bits(t, w, p, s, x, level))
         .sum()
 }
 
 /// Bits of `o` one instance of `level` holds when it holds all of its instance's share: the
 /// original extents split over the instances, which is never more than a mapping's (padded)
-/// share, at the narrowest precision (no partial sums), so this never over-states it.
+/// share, at the narrowest precision (outputs: partial sums or final, whichever is narrower),
+/// so this never over-states it.
 fn share_bits(
     t: &Target,
     w: &Workload,
@@ -702,13 +695,18 @@ fn share_bits(
             e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
         }
     }
-    (w.operand_elements(&e, o) * precision_at(t, p, &[], level, o)) as f64
+    let bits = if o == Operand::O {
+        narrowest_output_bits(p)
+    } else {
+        precision_at(t, p, &[], level, o) as f64
+    };
+    w.operand_elements(&e, o) as f64 * bits
 }
 
 /// Which operands fit whole in no level below their home (per instance of that level, beside
-/// the tensors that live there), with the spatial factors `s`: every mapping reads them from their home in tiles, and reads them
-/// there again for every trip of an outermost loop over a dim they do not depend on
-/// ([`candidate_energy_nj_at`]).
+/// the tensors that live there), with the spatial factors `s`: every mapping reads them from
+/// their home in tiles, and reads them there again for every trip of an outermost loop over a
+/// dim they do not depend on ([`candidate_energy_nj_at`]).
 pub fn read_in_tiles(t: &Target, w: &Workload, s: &[SpatialFactor], home: [usize; 3]) -> [bool; 3] {
     tiled_at(t, w, &layer_precision(t, w), s, home)
 }
@@ -1079,16 +1077,19 @@ mod tests {
         }
     }
 
-    /// An input the memory plan keeps whole in the global buffer leaves no room there for a
-    /// copy of the outputs: with output buffers too small for them, they are read from DRAM and
-    /// written back; with the input in DRAM, they may be copied into the global buffer.
     /// A 3×3 convolution whose channels take two trips: the longest unpadded run over R, S and
     /// C at a macro of 8 weights per cell is 6 (R3·C2); a longer one pads R or S to 4 (a third
     /// more activations); K in 4 trips runs whole, and longer only padded.
     #[test]
     fn the_runs_that_spare_a_reload_stop_at_the_weights_a_cell_holds() {
         let mut trips = [1u64; 8];
-        for (d, n) in [(Dim::R, 3), (Dim::S, 3), (Dim::C, 2), (Dim::K, 4), (Dim::P, 56)] {
+        for (d, n) in [
+            (Dim::R, 3),
+            (Dim::S, 3),
+            (Dim::C, 2),
+            (Dim::K, 4),
+            (Dim::P, 56),
+        ] {
             trips[d.index()] = n;
         }
         let close = |runs: Vec<(f64, f64)>, want: [(f64, f64); 2]| {
@@ -1097,15 +1098,21 @@ mod tests {
                 assert!(got.0 == want.0 && (got.1 - want.1).abs() < 1e-9, "{runs:?}");
             }
         };
-        close(unreloaded_runs(&trips, Operand::I, 8, 300.0), [(6.0, 0.0), (8.0, 100.0)]);
+        close(
+            unreloaded_runs(&trips, Operand::I, 8, 300.0),
+            [(6.0, 0.0), (8.0, 100.0)],
+        );
         // A run of 5 pads K to 5: the least padding of any run longer than 4.
-        close(unreloaded_runs(&trips, Operand::O, 8, 300.0), [(4.0, 0.0), (8.0, 75.0)]);
+        close(
+            unreloaded_runs(&trips, Operand::O, 8, 300.0),
+            [(4.0, 0.0), (8.0, 75.0)],
+        );
     }
 
     /// The slabs of an outermost P or Q loop overlap by the kernel's halo (and an R or S loop's
-    /// slabs each read nearly every row): ResNet's 3×3 at
-    /// 56×56 (padded by one, so the whole input is 56 rows) read in 2 slabs reads 2·30 rows,
-    /// in 7 slabs 7·10; a stride-2 3×3 overlaps by one row per slab; a 1×1 not at all.
+    /// slabs each read nearly every row): ResNet's 3×3 at 56×56 (padded by one, so the whole
+    /// input is 56 rows) read in 2 slabs reads 2·30 rows, in 7 slabs 7·10; a stride-2 3×3
+    /// overlaps by one row per slab; a 1×1 not at all.
     #[test]
     fn the_slabs_of_an_outermost_loop_overlap_by_the_halo() {
         let padded = Workload {
@@ -1128,6 +1135,9 @@ mod tests {
         assert_eq!(halo(&Workload::matmul(64, 32, 16), Dim::P, 2.0), 1.0);
     }
 
+    /// An input the memory plan keeps whole in the global buffer leaves no room there for a
+    /// copy of the outputs: with output buffers too small for them, they are read from DRAM and
+    /// written back; with the input in DRAM, they may be copied into the global buffer.
     #[test]
     fn an_input_kept_in_the_global_buffer_leaves_the_outputs_in_dram() {
         let t = cimopt_target::load(
