@@ -299,16 +299,24 @@ fn per_cell(t: &Target, p: &Precision) -> u64 {
 /// multiple of it where it does not divide them), their product at most `per_cell`. Each as
 /// (run, the factor the padding multiplies the activations by). A mapping's run pads at least
 /// as much as the one listed for it, so each bounds the mappings with that run.
+///
+/// Runs stop at twice the product `T` of those dims' trips: a run `r > T` pads by at least
+/// `r/T`, so its bound is never below the unpadded run `T`'s, and some run in `(T, 2T]` pads
+/// by at most 2 (one dim padded by one trip), less than any run beyond. So the list holds
+/// every run that can decide a bound, whatever the cell holds (a target whose macro holds
+/// millions of weights per cell would otherwise cost millions of steps per candidate).
 fn cheap_runs(trips: &[u64; 8], cheap: Operand, per_cell: u64) -> Vec<(u64, f64)> {
+    let only = |d: &Dim| d.relevant_to(cheap) && !d.relevant_to(other(cheap));
+    let product = Dim::ALL
+        .iter()
+        .filter(|d| only(d))
+        .fold(1u64, |p, d| p.saturating_mul(trips[d.index()]));
     // `least[r]`: the least padding a run of `r` trips needs over the dims so far.
-    let cell = per_cell as usize;
+    let cell = per_cell.min(product.saturating_mul(2)) as usize;
     let mut least = vec![f64::INFINITY; cell + 1];
     least[1] = 1.0;
     let mut next = least.clone();
-    for d in Dim::ALL {
-        if !d.relevant_to(cheap) || d.relevant_to(other(cheap)) {
-            continue;
-        }
+    for d in Dim::ALL.into_iter().filter(only) {
         let trip = trips[d.index()];
         next.fill(f64::INFINITY);
         for run in 1..=cell {
@@ -1213,6 +1221,17 @@ mod tests {
             (1..=8).collect::<Vec<_>>()
         );
         assert_eq!(runs[3], (4, 1.0));
+        // A cell of 2^40 weights: the runs stop at twice the trips' product (R3·S3), and the
+        // energy bound's runs are the same as if every length had been listed.
+        let runs = cheap_runs(&trips, Operand::I, 1 << 40);
+        assert_eq!(runs.len(), 18, "{runs:?}");
+        assert_eq!(runs[8], (9, 1.0));
+        assert_eq!(runs[11], (12, 4.0 / 3.0));
+        let energy = unreloaded_runs(&trips, Operand::I, 1 << 40, 300.0);
+        assert_eq!(energy.len(), 2, "{energy:?}");
+        assert_eq!(energy[0], (9.0, 0.0));
+        assert_eq!(energy[1].0, (1u64 << 40) as f64);
+        assert!((energy[1].1 - 100.0).abs() < 1e-9, "{energy:?}");
     }
 
     #[test]
