@@ -12,7 +12,7 @@ use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{skeleton_space, skeletons_at};
 use cimopt_space::Skeleton;
-use cimopt_space::bounds::{candidate_bounds, physical_bound_at};
+use cimopt_space::bounds::{Innermost, candidate_bounds, physical_bound_at};
 use cimopt_space::spatial;
 use cimopt_target::{Operand, Target};
 
@@ -75,10 +75,18 @@ fn check_layer_at(
                     .filter(|&l| l < t.macro_level())
                     .max()
                     .unwrap_or(home[Operand::W.index()]);
+                // The kind of its innermost loop of more than one trip (any, for one
+                // activation: then every kind's bound is the same).
+                let innermost = m
+                    .temporal
+                    .iter()
+                    .rev()
+                    .find(|l| l.factor > 1)
+                    .map_or(Innermost::Both, |l| Innermost::of(l.dim));
                 let bound = bounds
                     .iter()
-                    .find(|b| b.weight_source == source)
-                    .expect("a bound per weight source");
+                    .find(|b| b.weight_source == source && b.innermost == innermost)
+                    .expect("a bound per weight source and innermost kind");
                 let energy_bound = bound.energy_nj;
                 let cost = evaluate(t, w, &m);
                 let latency = cost.latency_cycles;

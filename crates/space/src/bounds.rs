@@ -137,6 +137,8 @@ pub struct CandidateBound {
     /// The level weights reach the macros from (the bound holds for the mappings that load
     /// them from there; [`candidate_bounds`] gives one per level).
     pub weight_source: usize,
+    /// The kind of innermost loop the bound holds for (one bound per kind).
+    pub innermost: Innermost,
     /// Activations × t_MAC.
     pub compute_cycles: f64,
     /// Cycles the activations must wait between each other for new inputs or outputs at the
@@ -151,24 +153,73 @@ pub struct CandidateBound {
     pub energy_nj: f64,
 }
 
-/// One bound per level weights may reach the macros from: every mapping with spatial factors
-/// `s` loads its weights from exactly one of them, so the smallest objective over these bounds
-/// bounds every such mapping. Separating the cases keeps the latency of a fast source and the
-/// energy of a cheap one from combining into a schedule no mapping has.
+/// The kind of a mapping's innermost loop of more than one trip, by the operands its dim
+/// touches: that loop moves its index at every boundary between two activations (or resets it
+/// when a loop outside advances), so every boundary changes those operands. Bounds split by it
+/// because the kind fastest between activations and the kind cheapest in energy can differ,
+/// and no mapping has both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Innermost {
+    /// R, S or C: only the inputs change at every boundary.
+    Inputs,
+    /// K: only the outputs do.
+    Outputs,
+    /// P, Q, G or B: both do.
+    Both,
+}
+
+impl Innermost {
+    pub const ALL: [Innermost; 3] = [Innermost::Inputs, Innermost::Outputs, Innermost::Both];
+
+    /// The kind of a loop over `d`.
+    pub fn of(d: Dim) -> Innermost {
+        match (d.relevant_to(Operand::I), d.relevant_to(Operand::O)) {
+            (true, false) => Innermost::Inputs,
+            (false, true) => Innermost::Outputs,
+            _ => Innermost::Both,
+        }
+    }
+
+    /// Whether every boundary changes `o` (inputs or outputs).
+    fn changes(self, o: Operand) -> bool {
+        match o {
+            Operand::I => self != Innermost::Outputs,
+            Operand::O => self != Innermost::Inputs,
+            Operand::W => false,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether some dim of this kind has more than one trip; a mapping whose innermost loop is
+    /// of a kind with none pads such a dim to two trips, which doubles its activations.
+    fn has_trips(self, trips: &[u64; 8]) -> bool {
+        Dim::ALL
+            .iter()
+            .any(|&d| Innermost::of(d) == self && trips[d.index()] > 1)
+    }
+}
+
+/// One bound per level weights may reach the macros from and per [`Innermost`] kind: every
+/// mapping with spatial factors `s` loads its weights from exactly one of those levels and has
+/// one innermost kind, so the smallest objective over these bounds bounds every such mapping.
+/// Separating the cases keeps the latency of a fast source (or kind) and the energy of a cheap
+/// one from combining into a schedule no mapping has.
 pub fn candidate_bounds(
     t: &Target,
     w: &Workload,
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    let energy = candidate_energy_nj_at(t, w, s, lb.home);
+    let energies = candidate_energies_nj_at(t, w, s, lb.home);
     let weight_bits = (w.weight_count() * layer_precision(t, w).weight) as f64;
     let w_home = lb.home[Operand::W.index()];
     t.levels_of(Operand::W)
         .into_iter()
         .filter(|&l| l != t.macro_level() && l >= w_home)
-        .map(|l| {
-            let mut b = candidate_bound(t, w, s, lb, l);
+        .flat_map(|l| {
             // Staged through a level below their home, the weights are written there and read
             // back once (their home's read is in the energy above).
             let staged = if l == w_home {
@@ -176,8 +227,12 @@ pub fn candidate_bounds(
             } else {
                 weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
             };
-            b.energy_nj = energy + staged;
-            b
+            candidate_bounds_from(t, w, s, lb, l)
+                .into_iter()
+                .map(move |mut b| {
+                    b.energy_nj = energies[b.innermost.index()] + staged;
+                    b
+                })
         })
         .collect()
 }
@@ -193,14 +248,16 @@ pub fn candidate_bounds(
 /// from. At most `A·(1 − 1/T)` boundaries belong to loops over the dims of the cheaper kind
 /// (`T`: their temporal trips); every other boundary costs the dearer chain. Weight loads run in
 /// the same gaps (the largest chain decides), so each weight-load boundary may hide up to the
-/// dearer chain.
-pub fn candidate_bound(
+/// dearer chain. One bound per [`Innermost`] kind: where the innermost loop changes the
+/// operand of the dearer chain, every boundary waits for that chain (and a kind with no dim of
+/// more than one trip doubles the activations).
+fn candidate_bounds_from(
     t: &Target,
     w: &Workload,
     s: &[SpatialFactor],
     lb: &LowerBound,
     weight_source: usize,
-) -> CandidateBound {
+) -> Vec<CandidateBound> {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
@@ -208,14 +265,21 @@ pub fn candidate_bound(
     let dram = home_port_cycles(lb);
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
-        return CandidateBound {
+        let b = CandidateBound {
             weight_source,
+            innermost: Innermost::Inputs,
             compute_cycles,
             switch_cycles: 0.0,
             weight_cycles: 0.0,
             cycles: with_output_copies(lb, compute_cycles, compute_cycles, dram),
             energy_nj: 0.0,
         };
+        return Innermost::ALL
+            .map(|innermost| CandidateBound {
+                innermost,
+                ..b.clone()
+            })
+            .to_vec();
     }
     let m_i = cheapest_feed(t, w, &p, s, Operand::I, &trips, lb.home) as f64;
     let m_o = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home) as f64;
@@ -255,7 +319,7 @@ pub fn candidate_bound(
         (compute_cycles, switch_cycles, cycles)
     };
     let a = activations as f64;
-    let (compute_cycles, switch_cycles, cycles) = if one_load >= dear {
+    let fastest = if one_load >= dear {
         // The cheap dims (R, S, C for inputs, K for outputs) are all dims the weights depend
         // on. A boundary of a weight-dependent loop reloads the macros unless the loop sits at
         // the macro for the weights, and the loops there form the innermost run of the nest
@@ -278,14 +342,26 @@ pub fn candidate_bound(
         // bound the cheap boundaries (padding them adds more activations than it saves).
         bound_for(a, (activations - activations / cheap_trips) as f64)
     };
-    CandidateBound {
-        weight_source,
-        compute_cycles,
-        switch_cycles,
-        weight_cycles,
-        cycles,
-        energy_nj: 0.0,
-    }
+    Innermost::ALL
+        .map(|innermost| {
+            let (compute_cycles, switch_cycles, cycles) = if !innermost.changes(other(cheap_op)) {
+                fastest
+            } else if activations > 1 && !innermost.has_trips(&trips) {
+                bound_for(2.0 * a, 0.0)
+            } else {
+                bound_for(a, 0.0)
+            };
+            CandidateBound {
+                weight_source,
+                innermost,
+                compute_cycles,
+                switch_cycles,
+                weight_cycles,
+                cycles,
+                energy_nj: 0.0,
+            }
+        })
+        .to_vec()
 }
 
 /// Weights one macro cell holds: the most weight-dependent trips the loops at the macro can
@@ -411,6 +487,18 @@ pub fn candidate_energy_nj_at(
     s: &[SpatialFactor],
     home: [usize; 3],
 ) -> f64 {
+    candidate_energies_nj_at(t, w, s, home)
+        .into_iter()
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// [`candidate_energy_nj_at`] of the mappings of each [`Innermost`] kind, by its index.
+fn candidate_energies_nj_at(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    home: [usize; 3],
+) -> [f64; 3] {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let fill: u64 = s
@@ -511,26 +599,12 @@ pub fn candidate_energy_nj_at(
         })
         .fold(f64::INFINITY, f64::min);
     let outside_run = |run: f64| (a / run - a / weightless).max(0.0);
-    // The innermost loop of more than one trip moves its dim's index at every boundary (or
-    // resets it when a loop outside advances), so every activation changes the operands that
-    // dim touches: only the inputs (R, S, C), only the outputs (K), or both (P, Q, G, B). Each
-    // case as (inputs change at every activation, outputs do, what padding a dim of one trip
-    // to two costs where no dim of the kind has more). None for a single activation.
-    let innermost: Vec<(bool, bool, f64)> = if activations > 1 {
-        [(true, false), (false, true), (true, true)]
-            .into_iter()
-            .map(|(inputs, outputs)| {
-                let kind = |d: &Dim| {
-                    d.relevant_to(Operand::I) == inputs && d.relevant_to(Operand::O) == outputs
-                };
-                let loop_there = Dim::ALL.iter().any(|d| kind(d) && trips[d.index()] > 1);
-                (inputs, outputs, if loop_there { 0.0 } else { mac * 1e3 })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut best = f64::INFINITY;
+    // The innermost loop of more than one trip ([`Innermost`]) changes the operands its dim
+    // touches at every activation. Per kind, what padding a dim of one trip to two costs where
+    // no dim of the kind has more.
+    let innermost_padding =
+        Innermost::ALL.map(|k| if k.has_trips(&trips) { 0.0 } else { mac * 1e3 });
+    let mut best = [f64::INFINITY; 3];
     for (outer, halo_pj) in outermost {
         // Fewest changes of each operand: every boundary outside the innermost run of loops
         // over dims only the other operand depends on changes it. The outermost loop is never
@@ -557,21 +631,27 @@ pub fn candidate_energy_nj_at(
             } else {
                 fewest_i
             };
-            if innermost.is_empty() {
-                return if e_i <= e_o {
+            if activations <= 1 {
+                let one = if e_i <= e_o {
                     e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
                 } else {
                     e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
                 };
+                return [one; 3];
             }
-            innermost
-                .iter()
-                .map(|&(inputs, outputs, padding)| {
-                    let n_i = if inputs { a.max(min_i) } else { min_i };
-                    let n_o = if outputs { a.max(min_o) } else { min_o };
-                    e_i * n_i + e_o * n_o + (padding - paid).max(0.0)
-                })
-                .fold(f64::INFINITY, f64::min)
+            Innermost::ALL.map(|k| {
+                let n_i = if k.changes(Operand::I) {
+                    a.max(min_i)
+                } else {
+                    min_i
+                };
+                let n_o = if k.changes(Operand::O) {
+                    a.max(min_o)
+                } else {
+                    min_o
+                };
+                e_i * n_i + e_o * n_o + (innermost_padding[k.index()] - paid).max(0.0)
+            })
         };
         // Changes fed or refilled from the operand's home read it there, which is the home
         // read the home term counts: those cases count their changes instead of that term
@@ -580,16 +660,18 @@ pub fn candidate_energy_nj_at(
             for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
                 // Longer runs than the trips allow pad them: more activations. Two paddings
                 // of the same dim cost at least the larger, of different dims their sum.
-                let mut switch = f64::INFINITY;
+                let mut switch = [f64::INFINITY; 3];
                 for &(run_i, pad_i) in &runs_i {
                     for &(run_o, pad_o) in &runs_o {
                         let paid = (pad_i + pad_o).max(outer.padding_pj);
                         let changed = if i_home || o_home || activations > 1 {
                             changes(ei, eo, run_i, run_o, paid)
                         } else {
-                            0.0
+                            [0.0; 3]
                         };
-                        switch = switch.min(changed + paid - outer.padding_pj);
+                        for k in 0..3 {
+                            switch[k] = switch[k].min(changed[k] + paid - outer.padding_pj);
+                        }
                     }
                 }
                 // An operand read from its home in tiles is read there again on every trip
@@ -606,11 +688,13 @@ pub fn candidate_energy_nj_at(
                     .map(|o| (outer.trips - 1.0) * sweep[o.index()])
                     .sum();
                 let halo = if i_home { 0.0 } else { halo_pj };
-                best = best.min(hi + ho + switch + again + halo + outer.padding_pj);
+                for k in 0..3 {
+                    best[k] = best[k].min(hi + ho + switch[k] + again + halo + outer.padding_pj);
+                }
             }
         }
     }
-    mac + (best + weights + macro_write) * 1e-3
+    best.map(|b| mac + (b + weights + macro_write) * 1e-3)
 }
 
 /// The cheapest energy (pJ) of one change of an operand at the array: over the feeds that
@@ -1077,6 +1161,7 @@ mod tests {
     fn point(energy_nj: f64, cycles: f64) -> CandidateBound {
         CandidateBound {
             weight_source: 0,
+            innermost: Innermost::Both,
             compute_cycles: 0.0,
             switch_cycles: 0.0,
             weight_cycles: 0.0,
