@@ -730,8 +730,27 @@ fn plan(
                     }
                 }
             }
-            Err(no) if no.level == lv => cut.push((no.step, no.bits)),
-            Err(_) => break,
+            Err(no) if no.level == lv => {
+                log::debug!(
+                    target: "cimopt::residency",
+                    "no room for {} ({} bit) at {}: that step's capacity is cut while a tensor stays there",
+                    no.what,
+                    no.bits,
+                    no.node
+                );
+                cut.push((no.step, no.bits))
+            }
+            Err(no) => {
+                log::debug!(
+                    target: "cimopt::residency",
+                    "no room for {} ({} bit) in `{}` at {}: every tensor stays in DRAM",
+                    no.what,
+                    no.bits,
+                    t.levels[no.level].name,
+                    no.node
+                );
+                break;
+            }
         }
     }
     Ok(unchanged(off))
@@ -916,8 +935,10 @@ fn polish(ctx: &Jobs, chosen: &[Option<Variant>], climb: Climb) -> Vec<Option<Va
 }
 
 /// The MILP: one variant per layer, a home per tensor, capacity at every step; `cut` lowers
-/// the capacity at steps a layout found too fragmented. Returns per layer the chosen variant's
-/// index into `variants[i]`.
+/// the capacity at steps a layout found too fragmented, while some tensor stays resident there
+/// (with none, the running layer's buffers lay out in an empty level, so the pick that keeps
+/// nothing on chip always remains). Returns per layer the chosen variant's index into
+/// `variants[i]`.
 #[allow(clippy::too_many_arguments)]
 fn choose(
     model: &Model,
@@ -939,6 +960,14 @@ fn choose(
     let y: Vec<Vec<Variable>> = variants
         .iter()
         .map(|vs| vs.iter().map(|_| vars.add(variable().binary())).collect())
+        .collect();
+    // Per step a layout found too fragmented: whether any tensor stays resident there.
+    let resident_at: Vec<Option<Variable>> = (0..g.steps)
+        .map(|s| {
+            cut.iter()
+                .any(|c| c.0 == s)
+                .then(|| vars.add(variable().binary()))
+        })
         .collect();
     let scale_l = l_off.max(1.0);
     let scale_e = e_off.max(1e-9);
@@ -992,7 +1021,7 @@ fn choose(
     // The level's capacity at every step: live resident tensors, and the running layer's own
     // bits in place of its tensors.
     let cap = capacity as f64;
-    for s in 0..g.steps {
+    for (s, resident) in resident_at.iter().enumerate() {
         let layer_here = match model.flow.nodes[s].kind {
             FlowNodeKind::Layer(l) if !variants[l].is_empty() => Some(l),
             _ => None,
@@ -1017,9 +1046,19 @@ fn choose(
                 used.add_mul(v.on_chip_bits as f64 / cap, y[l][k]);
             }
         }
-        let lost: u64 = cut.iter().filter(|c| c.0 == s).map(|c| c.1).sum();
-        let room = capacity.saturating_sub(lost) as f64 / cap;
-        rows.push(used.leq(room));
+        if let Some(z) = *resident {
+            for (k, grp) in g.groups.iter().enumerate() {
+                if let Some(xk) = x[k]
+                    && grp.live[0] <= s
+                    && s <= grp.live[1]
+                {
+                    rows.push((z - xk).geq(0.0));
+                }
+            }
+            let lost: u64 = cut.iter().filter(|c| c.0 == s).map(|c| c.1).sum();
+            used.add_mul(lost.min(capacity) as f64 / cap, z);
+        }
+        rows.push(used.leq(1.0));
     }
     // Never worse than the baseline on latency or energy.
     rows.push(total_l.leq(1.0 + 1e-9));
@@ -1040,6 +1079,11 @@ fn choose(
     m.set_option("output_flag", verbose);
     let solved = m.try_solve().ok()?;
     if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
+        log::debug!(
+            target: "cimopt::residency",
+            "residency MILP: no feasible pick ({:?})",
+            solved.status()
+        );
         return None;
     }
     let cols = solved.get_solution();
