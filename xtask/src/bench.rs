@@ -308,6 +308,7 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
     }
     md.push_str(&residency_section(&residency, &residency_load)?);
     md.push_str(&precision_section(root, &bin, &work)?);
+    md.push_str(&variants_section(root, &bin, &work)?);
     md.push_str(&certify_section(root, &bin, &work)?);
     // Sections other tasks write (e.g. `cargo xtask fuzz`'s record) are kept as they were.
     let previous = std::fs::read_to_string(root.join("docs/benchmarks.md")).unwrap_or_default();
@@ -523,6 +524,100 @@ fn today() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
+}
+
+const VARIANTS_TITLE: &str = "## Targets off the presets";
+
+/// `cargo xtask bench --section variants`: only the variants section measured again.
+pub fn variants_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
+    rewrite_section(root, env, "variants", |bin, work| {
+        variants_section(root, bin, work)
+    })
+}
+
+/// ResNet-18 with `mip` on targets a user derives from the presets with `--set`, cold: the
+/// compile times must not depend on what the presets happen to hold (the candidate bounds once
+/// walked every run length up to the weights one cell holds, 8 on the presets, and a macro of
+/// deep cells made them the slowest part of a compile).
+fn variants_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
+    let mut md = String::new();
+    writeln!(md, "\n{VARIANTS_TITLE}\n")?;
+    writeln!(
+        md,
+        "Measured on {}, {}, load average {} when the section started. ResNet-18 (`models/resnet18.onnx`), `mip`, cold cache, residency on; wall and CPU seconds of the whole compile, one run each; predicted model totals, the tensors the memory plan keeps on chip, and the layer gaps against `best_bound`. Each variant can do all its preset can, so its EDP should not be worse.\n",
+        today(),
+        machine(),
+        load_average()
+    )?;
+    writeln!(
+        md,
+        "| target | `--set` | compile (s) | CPU (s) | latency (cycles) | energy (nJ) | EDP (cycle·nJ) | tensors on chip | gap median | gap worst |"
+    )?;
+    writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    let model = root
+        .join("models/resnet18.onnx")
+        .to_string_lossy()
+        .to_string();
+    let deep = [
+        "macro.compartment_depth=4096",
+        "levels.macro.capacity=32768bit",
+    ];
+    let variants: [(&str, &[&str]); 5] = [
+        ("default", &[]),
+        ("default", &deep),
+        ("default", &["macro.ping_pong=true"]),
+        ("transformer", &[]),
+        ("transformer", &deep),
+    ];
+    for (i, (target, sets)) in variants.into_iter().enumerate() {
+        let out = work.join(format!("variant{i}.json"));
+        let o = out.to_string_lossy().to_string();
+        let _ = std::fs::remove_dir_all(work.join("cache"));
+        let mut args = vec!["compile", &model, "--target", target, "--no-simulate", "-q"];
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        args.extend(["-o", &o]);
+        let (secs, cpu) = run_timed(bin, work, &args)?;
+        let json = std::fs::read_to_string(&out)?;
+        let doc: serde_json::Value = serde_json::from_str(&json)?;
+        let mut gaps: Vec<f64> = doc["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| &l["solve"])
+            .filter(|s| s["status"] != "reused")
+            .filter_map(|s| s["gap"].as_f64())
+            .collect();
+        gaps.sort_by(f64::total_cmp);
+        let on_chip = doc["memory_plan"]["tensors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["home"] != "dram")
+            .count();
+        let pct = |g: Option<&f64>| g.map_or("–".to_string(), |g| format!("{:.1} %", 100.0 * g));
+        let shown = if sets.is_empty() {
+            "–".to_string()
+        } else {
+            sets.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        writeln!(
+            md,
+            "| {target} | {shown} | {secs:.2} | {} | {:.0} | {:.0} | {:.4e} | {on_chip} | {} | {} |",
+            cpu.map_or("–".to_string(), |c| format!("{c:.2}")),
+            number(&json, &["model", "latency_cycles"]),
+            number(&json, &["model", "energy_nj"]),
+            number(&json, &["model", "edp"]),
+            pct(gaps.get(gaps.len() / 2)),
+            pct(gaps.last()),
+        )?;
+        eprintln!("bench: variant {target} {sets:?}: compile {secs:.2}s");
+    }
+    Ok(md)
 }
 
 const PRECISION_TITLE: &str = "## Precision: W8A8 against W4A8";

@@ -27,11 +27,12 @@ tasks:
   run -- <cimopt args>     install missing build tools, then run the cimopt command
   setup                    only install missing build tools (cmake, libclang)
   models                   regenerate models/*.onnx from the project's network definitions
-  bench [--section precision|residency|certify]
+  bench [--section precision|residency|certify|variants]
                            time compile and simulate on every bundled model, write docs/benchmarks.md;
                            --section precision regenerates only the W8A8 / W4A8 section,
                            --section residency only the residency on/off section,
-                           --section certify only the --certify section
+                           --section certify only the --certify section,
+                           --section variants only the targets off the presets
   golden                   regenerate schedules/ (every bundled model on both presets)
   fuzz [--seconds N] [cimopt-fuzz args]
                            fuzz every input reader for N seconds (default 600); findings go to
@@ -131,8 +132,11 @@ fn run() -> Result<()> {
                 [flag, section] if flag == "--section" && section == "certify" => {
                     bench::certify_only(&root, &env)
                 }
+                [flag, section] if flag == "--section" && section == "variants" => {
+                    bench::variants_only(&root, &env)
+                }
                 _ => anyhow::bail!(
-                    "bench takes no arguments but `--section precision|residency|certify`, got {rest:?}\n{USAGE}"
+                    "bench takes no arguments but `--section precision|residency|certify|variants`, got {rest:?}\n{USAGE}"
                 ),
             }
         }

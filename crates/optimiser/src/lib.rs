@@ -237,8 +237,8 @@ pub struct Optimised {
 
 /// Lower bound on the objective of any mapping with these spatial factors, whatever its loops,
 /// levels and double buffering: the smallest over [`cimopt_space::bounds::candidate_bounds`]
-/// (one per level weights may come from) of its latency and its energy plus leakage over that
-/// latency.
+/// (one per level weights may come from and kind of innermost loop) of its latency and its
+/// energy plus leakage over that latency.
 pub fn spatial_bound(
     t: &Target,
     w: &Workload,
