@@ -590,10 +590,14 @@ fn plan(
     // them every variant still only screened is dropped, and the pick is among solved ones.
     let mut cut: Vec<(usize, u64)> = Vec::new();
     let (mut refinements, mut layouts, mut refined) = (0, 0, 0);
+    // Why the plan keeps nothing on chip, should it end so: the user is told.
+    let mut gave_up = format!("no pick of tensors to keep laid out in {LAYOUT_ATTEMPTS} attempts");
     while layouts < LAYOUT_ATTEMPTS {
         let Some(pick) = choose(
             model, &g, &candidate, &variants, lv, capacity, &cut, l_off, e_off, opts,
         ) else {
+            gave_up =
+                "its MILP found no pick (`CIMOPT_LOG=cimopt::residency=debug` says more)".into();
             break;
         };
         let screened: Vec<(usize, [usize; 3], u64)> = pick
@@ -749,10 +753,17 @@ fn plan(
                     t.levels[no.level].name,
                     no.node
                 );
+                gave_up = format!(
+                    "no room for {} ({} bit) in `{}` at {}",
+                    no.what, no.bits, t.levels[no.level].name, no.node
+                );
                 break;
             }
         }
     }
+    observer.warning(&format!(
+        "the memory plan keeps every tensor in DRAM: {gave_up}"
+    ));
     Ok(unchanged(off))
 }
 
