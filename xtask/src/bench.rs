@@ -207,23 +207,11 @@ pub fn bench(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {
                 }
                 let (vs_greedy, optimal, gap_median, gap_worst, space_optimal, space_median) =
                     if mapper == "mip" {
-                        let solved: Vec<&serde_json::Value> = doc["layers"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|l| &l["solve"])
-                            .filter(|s| s["status"] != "reused")
-                            .collect();
-                        let mut gaps: Vec<f64> =
-                            solved.iter().filter_map(|s| s["gap"].as_f64()).collect();
-                        gaps.sort_by(f64::total_cmp);
+                        let solved = solved_layers(&doc);
+                        let gaps = sorted(&solved, "gap");
                         let optimal = solved.iter().filter(|s| s["status"] == "optimal").count();
                         // The default --gap: proven optimal within the space mip searched.
-                        let mut space_gaps: Vec<f64> = solved
-                            .iter()
-                            .filter_map(|s| s["space_gap"].as_f64())
-                            .collect();
-                        space_gaps.sort_by(f64::total_cmp);
+                        let space_gaps = sorted(&solved, "space_gap");
                         let space_optimal = space_gaps.iter().filter(|&&g| g <= 1e-3).count();
                         (
                             format!("{:.3}×", greedy_edp / edp),
@@ -456,15 +444,8 @@ fn certify_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
                     ],
                 )?;
                 let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
-                let solved: Vec<&serde_json::Value> = doc["layers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|l| &l["solve"])
-                    .filter(|s| s["status"] != "reused")
-                    .collect();
-                let mut gaps: Vec<f64> = solved.iter().filter_map(|s| s["gap"].as_f64()).collect();
-                gaps.sort_by(f64::total_cmp);
+                let solved = solved_layers(&doc);
+                let gaps = sorted(&solved, "gap");
                 let optimal = solved.iter().filter(|s| s["status"] == "optimal").count();
                 let within = gaps.iter().filter(|&&g| g <= 0.01).count();
                 rows.push((
@@ -516,6 +497,25 @@ fn load_average() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
+}
+
+/// The `solve` records of a schedule's layers that were solved (not reused from an identical
+/// layer).
+fn solved_layers(doc: &serde_json::Value) -> Vec<&serde_json::Value> {
+    doc["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| &l["solve"])
+        .filter(|s| s["status"] != "reused")
+        .collect()
+}
+
+/// The `key` of each solve record that has it, ascending.
+fn sorted(solved: &[&serde_json::Value], key: &str) -> Vec<f64> {
+    let mut v: Vec<f64> = solved.iter().filter_map(|s| s[key].as_f64()).collect();
+    v.sort_by(f64::total_cmp);
+    v
 }
 
 fn today() -> String {
@@ -581,15 +581,7 @@ fn variants_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
         let (secs, cpu) = run_timed(bin, work, &args)?;
         let json = std::fs::read_to_string(&out)?;
         let doc: serde_json::Value = serde_json::from_str(&json)?;
-        let mut gaps: Vec<f64> = doc["layers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| &l["solve"])
-            .filter(|s| s["status"] != "reused")
-            .filter_map(|s| s["gap"].as_f64())
-            .collect();
-        gaps.sort_by(f64::total_cmp);
+        let gaps = sorted(&solved_layers(&doc), "gap");
         let on_chip = doc["memory_plan"]["tensors"]
             .as_array()
             .into_iter()

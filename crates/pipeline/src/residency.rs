@@ -745,14 +745,6 @@ fn plan(
                 cut.push((no.step, no.bits))
             }
             Err(no) => {
-                log::debug!(
-                    target: "cimopt::residency",
-                    "no room for {} ({} bit) in `{}` at {}: every tensor stays in DRAM",
-                    no.what,
-                    no.bits,
-                    t.levels[no.level].name,
-                    no.node
-                );
                 gave_up = format!(
                     "no room for {} ({} bit) in `{}` at {}",
                     no.what, no.bits, t.levels[no.level].name, no.node
@@ -1043,6 +1035,9 @@ fn choose(
                 continue;
             };
             if grp.live[0] <= s && s <= grp.live[1] {
+                if let Some(z) = *resident {
+                    rows.push((z - xk).geq(0.0));
+                }
                 let own = layer_here.is_some_and(|l| {
                     let (a, b, c) = g.layer_io[l];
                     k == a || k == c || Some(k) == b
@@ -1058,14 +1053,6 @@ fn choose(
             }
         }
         if let Some(z) = *resident {
-            for (k, grp) in g.groups.iter().enumerate() {
-                if let Some(xk) = x[k]
-                    && grp.live[0] <= s
-                    && s <= grp.live[1]
-                {
-                    rows.push((z - xk).geq(0.0));
-                }
-            }
             let lost: u64 = cut.iter().filter(|c| c.0 == s).map(|c| c.1).sum();
             used.add_mul(lost.min(capacity) as f64 / cap, z);
         }

@@ -265,19 +265,16 @@ fn candidate_bounds_from(
     let dram = home_port_cycles(lb);
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
-        let b = CandidateBound {
-            weight_source,
-            innermost: Innermost::Inputs,
-            compute_cycles,
-            switch_cycles: 0.0,
-            weight_cycles: 0.0,
-            cycles: with_output_copies(lb, compute_cycles, compute_cycles, dram),
-            energy_nj: 0.0,
-        };
+        let cycles = with_output_copies(lb, compute_cycles, compute_cycles, dram);
         return Innermost::ALL
             .map(|innermost| CandidateBound {
+                weight_source,
                 innermost,
-                ..b.clone()
+                compute_cycles,
+                switch_cycles: 0.0,
+                weight_cycles: 0.0,
+                cycles,
+                energy_nj: 0.0,
             })
             .to_vec();
     }
