@@ -278,87 +278,217 @@ fn candidate_bounds_from(
             })
             .to_vec();
     }
-    let m_i = cheapest_feed(t, w, &p, s, Operand::I, &trips, lb.home) as f64;
-    let m_o = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home) as f64;
-    let product = |only: Operand| own_trips(&trips, only);
+    let m_i = cheapest_feed(t, w, &p, s, Operand::I, &trips, lb.home, false) as f64;
+    // Outputs fed from a single-element register are refilled from the level above it, which
+    // holds partial sums unless every reduction loop sits at the register (`psum_levels`): one
+    // chain per case (`Refills`).
+    let m_o_final = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home, false) as f64;
+    let m_o_partial = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home, true) as f64;
     let one_load = transfer_cycles(
         t,
         fanout_elems(t, w, s, Operand::W, weight_source),
         p.weight,
         weight_source,
     ) as f64;
-    let (cheap, dear, cheap_op) = if m_i <= m_o {
-        (m_i, m_o, Operand::I)
-    } else {
-        (m_o, m_i, Operand::O)
-    };
-    let cheap_trips = product(cheap_op);
     let t_mac = t.t_mac_at(&p) as f64;
     // Every weight is written into a macro at the source's bandwidth while it does not compute;
     // one load moves at least one weight per used cell of every array it fills.
     let weight_bits = (w.weight_count() * p.weight) as f64;
     let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
-    let weight_cycles = if dear < one_load {
-        weight_load * (1.0 - dear / one_load)
-    } else {
-        0.0
-    };
-    // The bound for `a` activations of which at most `cheap_boundaries` boundaries are cheap.
-    let bound_for = |a: f64, cheap_boundaries: f64| {
-        let compute_cycles = a * t_mac;
-        let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
-        let cycles = with_output_copies(
-            lb,
-            compute_cycles + weight_load.max(switch_cycles + weight_cycles),
-            compute_cycles + switch_cycles,
-            dram,
-        );
-        (compute_cycles, switch_cycles, cycles)
-    };
     let a = activations as f64;
-    let fastest = if one_load >= dear {
-        // The cheap dims (R, S, C for inputs, K for outputs) are all dims the weights depend
-        // on. A boundary of a weight-dependent loop reloads the macros unless the loop sits at
-        // the macro for the weights, and the loops there form the innermost run of the nest
-        // whose weight-dependent factors multiply to at most the weights one cell holds. So
-        // the cheap boundaries that reload nothing lie in loops whose factors multiply to a
-        // run `r` of at most that many trips, at most `A·(1 − 1/r)` of them; the others cost
-        // at least a weight load, which is dearer than the dear chain. Each cheap dim's
-        // loops there multiply to a divisor of its trips, or of trips the mapping pads
-        // further, which multiplies the activations: every mapping has one of these runs.
-        cheap_runs(&trips, cheap_op, per_cell(t, &p))
-            .into_iter()
-            .map(|(run, padding)| {
-                let a = a * padding;
-                bound_for(a, a * (1.0 - 1.0 / run as f64))
-            })
-            .min_by(|x, y| x.2.total_cmp(&y.2))
-            .expect("the run of one trip is always there")
-    } else {
-        // Weight loads are cheaper than the dear chain: only the loops over the cheap dims
-        // bound the cheap boundaries (padding them adds more activations than it saves).
-        bound_for(a, (activations - activations / cheap_trips) as f64)
-    };
-    Innermost::ALL
-        .map(|innermost| {
-            let (compute_cycles, switch_cycles, cycles) = if !innermost.changes(other(cheap_op)) {
+    let cells = per_cell(t, &p);
+    // The bound per innermost kind when every output change costs at least `m_o`.
+    let kinds = |m_o: f64| -> [Work; 3] {
+        let (cheap, dear, cheap_op) = if m_i <= m_o {
+            (m_i, m_o, Operand::I)
+        } else {
+            (m_o, m_i, Operand::O)
+        };
+        let cheap_trips = own_trips(&trips, cheap_op);
+        let weight_cycles = if dear < one_load {
+            weight_load * (1.0 - dear / one_load)
+        } else {
+            0.0
+        };
+        // The bound for `a` activations of which at most `cheap_boundaries` boundaries are
+        // cheap.
+        let bound_for = |a: f64, cheap_boundaries: f64| {
+            let compute_cycles = a * t_mac;
+            let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
+            let cycles = with_output_copies(
+                lb,
+                compute_cycles + weight_load.max(switch_cycles + weight_cycles),
+                compute_cycles + switch_cycles,
+                dram,
+            );
+            Work {
+                compute_cycles,
+                switch_cycles,
+                weight_cycles,
+                cycles,
+            }
+        };
+        let fastest = if one_load >= dear {
+            // The cheap dims (R, S, C for inputs, K for outputs) are all dims the weights
+            // depend on. A boundary of a weight-dependent loop reloads the macros unless the
+            // loop sits at the macro for the weights, and the loops there form the innermost
+            // run of the nest whose weight-dependent factors multiply to at most the weights
+            // one cell holds. So the cheap boundaries that reload nothing lie in loops whose
+            // factors multiply to a run `r` of at most that many trips, at most `A·(1 − 1/r)`
+            // of them; the others cost at least a weight load, which is dearer than the dear
+            // chain. Each cheap dim's loops there multiply to a divisor of its trips, or of
+            // trips the mapping pads further, which multiplies the activations: every mapping
+            // has one of these runs.
+            cheap_runs(&trips, cheap_op, cells)
+                .into_iter()
+                .map(|(run, padding)| {
+                    let a = a * padding;
+                    bound_for(a, a * (1.0 - 1.0 / run as f64))
+                })
+                .min_by(|x, y| x.cycles.total_cmp(&y.cycles))
+                .expect("the run of one trip is always there")
+        } else {
+            // Weight loads are cheaper than the dear chain: only the loops over the cheap dims
+            // bound the cheap boundaries (padding them adds more activations than it saves).
+            bound_for(a, (activations - activations / cheap_trips) as f64)
+        };
+        Innermost::ALL.map(|innermost| {
+            if !innermost.changes(other(cheap_op)) {
                 fastest
             } else if activations > 1 && !innermost.has_trips(&trips) {
                 bound_for(2.0 * a, 0.0)
             } else {
                 bound_for(a, 0.0)
+            }
+        })
+    };
+    // Every reduction loop at the register makes the innermost loop one over R, S or C; the
+    // other kinds always refill partial sums. The chain at any precision bounds every mapping,
+    // and where it weighs less against the weight loads (`weight_cycles` falls as the chain
+    // grows) its bound is the larger.
+    let any = kinds(m_o_final);
+    let partial = kinds(m_o_partial);
+    let larger = |x: Work, y: Work| if y.cycles > x.cycles { y } else { x };
+    let works = Innermost::ALL.map(|innermost| {
+        let i = innermost.index();
+        if m_o_partial <= m_o_final {
+            any[i]
+        } else if innermost != Innermost::Inputs {
+            larger(any[i], partial[i])
+        } else {
+            let gathered = gathered_reductions(
+                &trips,
+                cells,
+                a,
+                t_mac,
+                m_i,
+                m_o_final,
+                m_i.max(one_load),
+                |compute, switch| {
+                    with_output_copies(
+                        lb,
+                        compute + weight_load.max(switch),
+                        compute + switch,
+                        dram,
+                    )
+                },
+            );
+            let either = if gathered.cycles < partial[i].cycles {
+                gathered
+            } else {
+                partial[i]
             };
+            larger(any[i], either)
+        }
+    });
+    Innermost::ALL
+        .map(|innermost| {
+            let work = works[innermost.index()];
             CandidateBound {
                 weight_source,
                 innermost,
-                compute_cycles,
-                switch_cycles,
-                weight_cycles,
-                cycles,
+                compute_cycles: work.compute_cycles,
+                switch_cycles: work.switch_cycles,
+                weight_cycles: work.weight_cycles,
+                cycles: work.cycles,
                 energy_nj: 0.0,
             }
         })
         .to_vec()
+}
+
+/// A latency bound's parts, as in [`CandidateBound`].
+#[derive(Clone, Copy, Debug)]
+struct Work {
+    compute_cycles: f64,
+    switch_cycles: f64,
+    weight_cycles: f64,
+    cycles: f64,
+}
+
+/// The latency bound of the mappings whose outputs are fed from a single-element register that
+/// holds every reduction loop (`trips` over R, S, C multiply to `T > 1`): the only ones whose
+/// partial sums never leave it, so the only ones whose output refills may move final outputs
+/// (`m_o`, the cheapest chain at any precision). A single-element register holds no loop over
+/// a dim the outputs depend on, so those reduction loops are the innermost loops of the nest
+/// (product `T'`, at least `T`, more where the mapping pads them). The loops at the macro for
+/// the weights are the innermost too, their weight-dependent factors multiplying to a run `r`
+/// of at most the weights one cell holds (`cheap_runs`, with its padding). So of the
+/// boundaries inside the reduction run, `A'·(1 − 1/r)` change only the inputs (`m_i`), the
+/// other `A'·(1/r − 1/T')` reload the macros as well (`reload`: at least one weight load, and
+/// the inputs' chain), and the `A'/T' − 1` boundaries outside the run change the outputs.
+/// `total(compute, switch)` adds the weight loads and the output copies as the other cases do.
+/// The sum is linear in `1/T'` while `A'` stays `A·padding`, and grows with `T'` once `A'`
+/// grows with it, so its least value over `T'` is at `max(T, r)` or `T·padding`.
+#[allow(clippy::too_many_arguments)]
+fn gathered_reductions(
+    trips: &[u64; 8],
+    cells: u64,
+    a: f64,
+    t_mac: f64,
+    m_i: f64,
+    m_o: f64,
+    reload: f64,
+    total: impl Fn(f64, f64) -> f64,
+) -> Work {
+    let reduction: f64 = Dim::ALL
+        .iter()
+        .filter(|d| d.is_reduction())
+        .map(|d| trips[d.index()] as f64)
+        .product();
+    cheap_runs(trips, Operand::I, cells)
+        .into_iter()
+        .flat_map(|(run, padding)| {
+            let run = run as f64;
+            let a = a * padding;
+            let least = reduction.max(run);
+            [least, (reduction * padding).max(least)].map(|gathered| {
+                let switch_cycles = a * (1.0 - 1.0 / run) * m_i
+                    + a * (1.0 / run - 1.0 / gathered) * reload
+                    + (a / gathered - 1.0) * m_o;
+                let compute_cycles = a * t_mac;
+                Work {
+                    compute_cycles,
+                    switch_cycles,
+                    weight_cycles: 0.0,
+                    cycles: total(compute_cycles, switch_cycles),
+                }
+            })
+        })
+        // `cheap_runs` stops at twice `T`: a longer run pads the activations more than twice,
+        // and changes the inputs alone at `1 − 1/(2T)` of them at least.
+        .chain(std::iter::once({
+            let a = 2.0 * a;
+            let switch_cycles = a * (1.0 - 1.0 / (2.0 * reduction)) * m_i;
+            Work {
+                compute_cycles: a * t_mac,
+                switch_cycles,
+                weight_cycles: 0.0,
+                cycles: total(a * t_mac, switch_cycles),
+            }
+        }))
+        .min_by(|x, y| x.cycles.total_cmp(&y.cycles))
+        .expect("the run of one trip is always there")
 }
 
 /// Weights one macro cell holds: the most weight-dependent trips the loops at the macro can
@@ -513,8 +643,12 @@ fn candidate_energies_nj_at(
     let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
         * t.levels[t.macro_level()].write_pj_per_bit;
     let mac = t.activation_energy_nj_at(&p) * activations as f64 * fill as f64;
-    let e_i = cheapest_change_pj(t, w, &p, s, Operand::I, &trips, home);
-    let e_o = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home);
+    let e_i = cheapest_change_pj(t, w, &p, s, Operand::I, &trips, home, false);
+    // Output changes refill a single-element register from partial sums unless every
+    // reduction loop sits at it, which makes the innermost loop one over R, S or C: the
+    // other kinds refill partial sums (as for their latency, `candidate_bounds_from`).
+    let e_o_any = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home, false);
+    let e_o_partial = cheapest_change_pj(t, w, &p, s, Operand::O, &trips, home, true);
     let product = |only: Operand| own_trips(&trips, only);
     let a = activations as f64;
     // Operands read from their homes in tiles, and what one more pass over each costs there.
@@ -601,96 +735,147 @@ fn candidate_energies_nj_at(
     // no dim of the kind has more.
     let innermost_padding =
         Innermost::ALL.map(|k| if k.has_trips(&trips) { 0.0 } else { mac * 1e3 });
-    let mut best = [f64::INFINITY; 3];
-    for (outer, halo_pj) in outermost {
-        // Fewest changes of each operand: every boundary outside the innermost run of loops
-        // over dims only the other operand depends on changes it. The outermost loop is never
-        // in that run when the operand changes at all, so a loop over such a dim there
-        // leaves the run that many times fewer trips.
-        let fewest = |o: Operand| {
-            let own = (activations / product(other(o))) as f64;
-            match outer.dim {
-                Some(d) if !d.relevant_to(o) && changing(o) => own * outer.trips,
-                _ => own,
-            }
+    let reduction: f64 = Dim::ALL
+        .iter()
+        .filter(|d| d.is_reduction())
+        .map(|d| trips[d.index()] as f64)
+        .product();
+    // The output changes and weight reloads of a mapping whose reduction loops all sit at the
+    // single-element output register (`gathered_reductions`): they are the innermost loops,
+    // multiplying to `T' ≥ T`, so the outputs change `A/T'` times at least, and the boundaries
+    // inside that run but outside the run at the macro (`run_i`) reload the weights,
+    // `A·(1/run_i − 1/T')` of them, less first loads. Convex and piecewise linear in `1/T'`,
+    // so least at one of its breaks or ends.
+    let gathered_outputs = |e_o: f64, fewest_o: f64, run_i: f64| {
+        let top = 1.0 / reduction.max(run_i);
+        let cost = |x: f64| {
+            e_o * fewest_o.max(a * x) + reload_pj * (a / run_i - a * x - a / weightless).max(0.0)
         };
-        let (fewest_i, fewest_o) = (fewest(Operand::I), fewest(Operand::O));
-        // `run_i`: the longest run at the macro of loops over dims only the inputs depend on
-        // (boundaries that spare the outputs a change), `run_o` the same for the outputs.
-        let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64, paid: f64| {
-            let min_o = if reload_pj >= e_o {
-                fewest_o.max(outside_run(run_i))
-            } else {
-                fewest_o
+        [top, fewest_o / a, 1.0 / run_i - 1.0 / weightless, 0.0]
+            .into_iter()
+            .map(|x| cost(x.clamp(0.0, top)))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let least = |e_o: Change, gathered: bool| {
+        let mut best = [f64::INFINITY; 3];
+        for &(outer, halo_pj) in &outermost {
+            // Fewest changes of each operand: every boundary outside the innermost run of loops
+            // over dims only the other operand depends on changes it. The outermost loop is never
+            // in that run when the operand changes at all, so a loop over such a dim there
+            // leaves the run that many times fewer trips.
+            let fewest = |o: Operand| {
+                let own = (activations / product(other(o))) as f64;
+                match outer.dim {
+                    Some(d) if !d.relevant_to(o) && changing(o) => own * outer.trips,
+                    _ => own,
+                }
             };
-            let min_i = if reload_pj >= e_i {
-                fewest_i.max(outside_run(run_o))
-            } else {
-                fewest_i
+            let (fewest_i, fewest_o) = (fewest(Operand::I), fewest(Operand::O));
+            // `run_i`: the longest run at the macro of loops over dims only the inputs depend on
+            // (boundaries that spare the outputs a change), `run_o` the same for the outputs.
+            let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64, paid: f64| {
+                let min_o = if reload_pj >= e_o {
+                    fewest_o.max(outside_run(run_i))
+                } else {
+                    fewest_o
+                };
+                let min_i = if reload_pj >= e_i {
+                    fewest_i.max(outside_run(run_o))
+                } else {
+                    fewest_i
+                };
+                if activations <= 1 {
+                    let one = if e_i <= e_o {
+                        e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
+                    } else {
+                        e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
+                    };
+                    return [one; 3];
+                }
+                if gathered {
+                    // Only an innermost loop over R, S or C gathers every reduction loop.
+                    let mut only = [f64::INFINITY; 3];
+                    only[Innermost::Inputs.index()] = e_i * a.max(min_i)
+                        + gathered_outputs(e_o, fewest_o, run_i)
+                        + (innermost_padding[Innermost::Inputs.index()] - paid).max(0.0);
+                    return only;
+                }
+                Innermost::ALL.map(|k| {
+                    let n_i = if k.changes(Operand::I) {
+                        a.max(min_i)
+                    } else {
+                        min_i
+                    };
+                    let n_o = if k.changes(Operand::O) {
+                        a.max(min_o)
+                    } else {
+                        min_o
+                    };
+                    e_i * n_i + e_o * n_o + (innermost_padding[k.index()] - paid).max(0.0)
+                })
             };
-            if activations <= 1 {
-                let one = if e_i <= e_o {
-                    e_o * min_o + e_i * min_i.max(a + 1.0 - min_o)
-                } else {
-                    e_i * min_i + e_o * min_o.max(a + 1.0 - min_i)
-                };
-                return [one; 3];
-            }
-            Innermost::ALL.map(|k| {
-                let n_i = if k.changes(Operand::I) {
-                    a.max(min_i)
-                } else {
-                    min_i
-                };
-                let n_o = if k.changes(Operand::O) {
-                    a.max(min_o)
-                } else {
-                    min_o
-                };
-                e_i * n_i + e_o * n_o + (innermost_padding[k.index()] - paid).max(0.0)
-            })
-        };
-        // Changes fed or refilled from the operand's home read it there, which is the home
-        // read the home term counts: those cases count their changes instead of that term
-        // (every element is fed at least once), including the first activation's.
-        for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
-            for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
-                // Longer runs than the trips allow pad them: more activations. Two paddings
-                // of the same dim cost at least the larger, of different dims their sum.
-                let mut switch = [f64::INFINITY; 3];
-                for &(run_i, pad_i) in &runs_i {
-                    for &(run_o, pad_o) in &runs_o {
-                        let paid = (pad_i + pad_o).max(outer.padding_pj);
-                        let changed = if i_home || o_home || activations > 1 {
-                            changes(ei, eo, run_i, run_o, paid)
-                        } else {
-                            [0.0; 3]
-                        };
-                        for k in 0..3 {
-                            switch[k] = switch[k].min(changed[k] + paid - outer.padding_pj);
+            // Changes fed or refilled from the operand's home read it there, which is the home
+            // read the home term counts: those cases count their changes instead of that term
+            // (every element is fed at least once), including the first activation's.
+            for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
+                for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
+                    // Longer runs than the trips allow pad them: more activations. Two paddings
+                    // of the same dim cost at least the larger, of different dims their sum.
+                    let mut switch = [f64::INFINITY; 3];
+                    for &(run_i, pad_i) in &runs_i {
+                        for &(run_o, pad_o) in &runs_o {
+                            let paid = (pad_i + pad_o).max(outer.padding_pj);
+                            let changed = if i_home || o_home || activations > 1 {
+                                changes(ei, eo, run_i, run_o, paid)
+                            } else {
+                                [0.0; 3]
+                            };
+                            for k in 0..3 {
+                                switch[k] = switch[k].min(changed[k] + paid - outer.padding_pj);
+                            }
                         }
                     }
-                }
-                // An operand read from its home in tiles is read there again on every trip
-                // of an outermost loop over a dim it does not depend on; where the changes
-                // count its reads at the home, they have counted those passes already.
-                let again: f64 = Operand::ALL
-                    .into_iter()
-                    .filter(|&o| {
-                        let by_changes = (o == Operand::I && i_home) || (o == Operand::O && o_home);
-                        split[o.index()]
-                            && !by_changes
-                            && outer.dim.is_some_and(|d| !d.relevant_to(o))
-                    })
-                    .map(|o| (outer.trips - 1.0) * sweep[o.index()])
-                    .sum();
-                let halo = if i_home { 0.0 } else { halo_pj };
-                for k in 0..3 {
-                    best[k] = best[k].min(hi + ho + switch[k] + again + halo + outer.padding_pj);
+                    // An operand read from its home in tiles is read there again on every trip
+                    // of an outermost loop over a dim it does not depend on; where the changes
+                    // count its reads at the home, they have counted those passes already.
+                    let again: f64 = Operand::ALL
+                        .into_iter()
+                        .filter(|&o| {
+                            let by_changes =
+                                (o == Operand::I && i_home) || (o == Operand::O && o_home);
+                            split[o.index()]
+                                && !by_changes
+                                && outer.dim.is_some_and(|d| !d.relevant_to(o))
+                        })
+                        .map(|o| (outer.trips - 1.0) * sweep[o.index()])
+                        .sum();
+                    let halo = if i_home { 0.0 } else { halo_pj };
+                    for k in 0..3 {
+                        best[k] =
+                            best[k].min(hi + ho + switch[k] + again + halo + outer.padding_pj);
+                    }
                 }
             }
         }
-    }
+        best
+    };
+    // The bound at any refill precision holds for every mapping; the partial sums' for every
+    // one but those that gather the reduction loops at the register.
+    let any = least(e_o_any, false);
+    let best = if e_o_partial.away > e_o_any.away || e_o_partial.home > e_o_any.home {
+        let partial = least(e_o_partial, false);
+        let gathered = least(e_o_any, true);
+        Innermost::ALL.map(|k| {
+            let i = k.index();
+            if k == Innermost::Inputs {
+                any[i].max(partial[i].min(gathered[i]))
+            } else {
+                any[i].max(partial[i])
+            }
+        })
+    } else {
+        any
+    };
     best.map(|b| mac + (b + weights + macro_write) * 1e-3)
 }
 
@@ -917,7 +1102,9 @@ fn instances(t: &Target, s: &[SpatialFactor], o: Operand, level: usize) -> f64 {
 /// level that may feed it, priced as the cost model prices transfers: the tile read at the
 /// feeding level (outputs: also written back), the pass through the register when the level is
 /// not the register (outputs: both ways), and the refill of a single-element level from a
-/// level above (outputs: both ways).
+/// level above (outputs: both ways), at the lowest precision a level above may hold, or with
+/// `partial_refills` at the feeding one ([`cheapest_feed`]).
+#[allow(clippy::too_many_arguments)]
 fn cheapest_change_pj(
     t: &Target,
     w: &Workload,
@@ -926,8 +1113,10 @@ fn cheapest_change_pj(
     o: Operand,
     trips: &[u64; 8],
     home: [usize; 3],
+    partial_refills: bool,
 ) -> Change {
     let (feed_p, low_p) = feed_precisions(p, o, trips);
+    let low_p = if partial_refills { feed_p } else { low_p };
     let ways = if o == Operand::O { 2.0 } else { 1.0 };
     let lv = |l: usize| &t.levels[l];
     let both = |l: usize| {
@@ -1039,7 +1228,10 @@ fn transfer_cycles(t: &Target, elems: u64, precision: u64, from: usize) -> u64 {
 /// level that may feed the array: the feed itself (+1 through the register when the level is
 /// not the register), plus, when that level holds a single element and cannot double-buffer,
 /// the refill from some level above it (a loop that changes the tile cannot sit at such a
-/// level). Outputs count once here; they move twice.
+/// level). Outputs count once here; they move twice. With `partial_refills` the refill moves
+/// the feeding precision (outputs: partial sums wherever a reduction loop has trips), else the
+/// lowest any level above may hold.
+#[allow(clippy::too_many_arguments)]
 fn cheapest_feed(
     t: &Target,
     w: &Workload,
@@ -1048,8 +1240,10 @@ fn cheapest_feed(
     o: Operand,
     trips: &[u64; 8],
     home: [usize; 3],
+    partial_refills: bool,
 ) -> u64 {
     let (feed_p, low_p) = feed_precisions(p, o, trips);
+    let low_p = if partial_refills { feed_p } else { low_p };
     let levels: Vec<usize> = t
         .levels_of(o)
         .into_iter()
