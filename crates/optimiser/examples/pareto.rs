@@ -16,7 +16,11 @@ use cimopt_space::spatial;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: pareto R P C K stride I,W,O";
-    let n: Vec<u64> = args.iter().take(5).map(|s| s.parse().expect(usage)).collect();
+    let n: Vec<u64> = args
+        .iter()
+        .take(5)
+        .map(|s| s.parse().expect(usage))
+        .collect();
     let home: Vec<usize> = args
         .get(5)
         .map_or("0,0,0", |s| s.as_str())

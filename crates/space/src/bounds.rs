@@ -216,6 +216,10 @@ pub fn candidate_bounds(
     let energies = candidate_energies_nj_at(t, w, s, lb.home);
     let weight_bits = (w.weight_count() * layer_precision(t, w).weight) as f64;
     let w_home = lb.home[Operand::W.index()];
+    // The runs at the macro depend on the candidate, not on the weights' source.
+    let (trips, _) = spatial::trips(w, s);
+    let cells = per_cell(t, &layer_precision(t, w));
+    let runs = [Operand::I, Operand::O].map(|o| cheap_runs(&trips, o, cells));
     t.levels_of(Operand::W)
         .into_iter()
         .filter(|&l| l != t.macro_level() && l >= w_home)
@@ -227,7 +231,7 @@ pub fn candidate_bounds(
             } else {
                 weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
             };
-            candidate_bounds_from(t, w, s, lb, l)
+            candidate_bounds_from(t, w, s, lb, l, &runs)
                 .into_iter()
                 .map(move |mut b| {
                     b.energy_nj = energies[b.innermost.index()] + staged;
@@ -257,6 +261,7 @@ fn candidate_bounds_from(
     s: &[SpatialFactor],
     lb: &LowerBound,
     weight_source: usize,
+    runs: &[Vec<(u64, f64)>; 2],
 ) -> Vec<CandidateBound> {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
@@ -296,7 +301,6 @@ fn candidate_bounds_from(
     let weight_bits = (w.weight_count() * p.weight) as f64;
     let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
     let a = activations as f64;
-    let cells = per_cell(t, &p);
     // The bound per innermost kind when every output change costs at least `m_o`.
     let kinds = |m_o: f64| -> [Work; 3] {
         let (cheap, dear, cheap_op) = if m_i <= m_o {
@@ -339,9 +343,9 @@ fn candidate_bounds_from(
             // chain. Each cheap dim's loops there multiply to a divisor of its trips, or of
             // trips the mapping pads further, which multiplies the activations: every mapping
             // has one of these runs.
-            cheap_runs(&trips, cheap_op, cells)
-                .into_iter()
-                .map(|(run, padding)| {
+            runs[usize::from(cheap_op != Operand::I)]
+                .iter()
+                .map(|&(run, padding)| {
                     let a = a * padding;
                     bound_for(a, a * (1.0 - 1.0 / run as f64))
                 })
@@ -378,7 +382,7 @@ fn candidate_bounds_from(
         } else {
             let gathered = gathered_reductions(
                 &trips,
-                cells,
+                &runs[0],
                 a,
                 t_mac,
                 m_i,
@@ -443,7 +447,7 @@ struct Work {
 #[allow(clippy::too_many_arguments)]
 fn gathered_reductions(
     trips: &[u64; 8],
-    cells: u64,
+    runs_i: &[(u64, f64)],
     a: f64,
     t_mac: f64,
     m_i: f64,
@@ -456,9 +460,9 @@ fn gathered_reductions(
         .filter(|d| d.is_reduction())
         .map(|d| trips[d.index()] as f64)
         .product();
-    cheap_runs(trips, Operand::I, cells)
-        .into_iter()
-        .flat_map(|(run, padding)| {
+    runs_i
+        .iter()
+        .flat_map(|&(run, padding)| {
             let run = run as f64;
             let a = a * padding;
             let least = reduction.max(run);
@@ -863,16 +867,18 @@ fn candidate_energies_nj_at(
     // one but those that gather the reduction loops at the register.
     let any = least(e_o_any, false);
     let best = if e_o_partial.away > e_o_any.away || e_o_partial.home > e_o_any.home {
+        let mut best = any;
         let partial = least(e_o_partial, false);
-        let gathered = least(e_o_any, true);
-        Innermost::ALL.map(|k| {
-            let i = k.index();
-            if k == Innermost::Inputs {
-                any[i].max(partial[i].min(gathered[i]))
-            } else {
-                any[i].max(partial[i])
-            }
-        })
+        for k in [Innermost::Outputs, Innermost::Both] {
+            best[k.index()] = any[k.index()].max(partial[k.index()]);
+        }
+        // Only an innermost loop over R, S or C may gather the reduction loops: that kind
+        // takes the smaller of the two cases, which can rise above `any` only when both do.
+        let i = Innermost::Inputs.index();
+        if partial[i] > any[i] {
+            best[i] = any[i].max(partial[i].min(least(e_o_any, true)[i]));
+        }
+        best
     } else {
         any
     };
