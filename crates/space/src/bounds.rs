@@ -214,11 +214,12 @@ pub fn candidate_bounds(
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
     let energies = candidate_energies_nj_at(t, w, s, lb.home);
-    let weight_bits = (w.weight_count() * layer_precision(t, w).weight) as f64;
+    let p = layer_precision(t, w);
+    let weight_bits = (w.weight_count() * p.weight) as f64;
     let w_home = lb.home[Operand::W.index()];
     // The runs at the macro depend on the candidate, not on the weights' source.
     let (trips, _) = spatial::trips(w, s);
-    let cells = per_cell(t, &layer_precision(t, w));
+    let cells = per_cell(t, &p);
     let runs = [Operand::I, Operand::O].map(|o| cheap_runs(&trips, o, cells));
     t.levels_of(Operand::W)
         .into_iter()
@@ -231,7 +232,7 @@ pub fn candidate_bounds(
             } else {
                 weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
             };
-            candidate_bounds_from(t, w, s, lb, l, &runs)
+            candidate_bounds_from(t, w, s, lb, l, &trips, &runs)
                 .into_iter()
                 .map(move |mut b| {
                     b.energy_nj = energies[b.innermost.index()] + staged;
@@ -261,9 +262,9 @@ fn candidate_bounds_from(
     s: &[SpatialFactor],
     lb: &LowerBound,
     weight_source: usize,
+    trips: &[u64; 8],
     runs: &[Vec<(u64, f64)>; 2],
 ) -> Vec<CandidateBound> {
-    let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
     let compute_cycles = (activations * t.t_mac_at(&p)) as f64;
@@ -283,12 +284,12 @@ fn candidate_bounds_from(
             })
             .to_vec();
     }
-    let m_i = cheapest_feed(t, w, &p, s, Operand::I, &trips, lb.home, false) as f64;
+    let m_i = cheapest_feed(t, w, &p, s, Operand::I, trips, lb.home, false) as f64;
     // Outputs fed from a single-element register are refilled from the level above it, which
     // holds partial sums unless every reduction loop sits at the register (`psum_levels`): one
-    // chain per case (`Refills`).
-    let m_o_final = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home, false) as f64;
-    let m_o_partial = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, &trips, lb.home, true) as f64;
+    // chain per case (`gathered_reductions`).
+    let m_o_final = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, trips, lb.home, false) as f64;
+    let m_o_partial = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, trips, lb.home, true) as f64;
     let one_load = transfer_cycles(
         t,
         fanout_elems(t, w, s, Operand::W, weight_source),
@@ -308,7 +309,7 @@ fn candidate_bounds_from(
         } else {
             (m_o, m_i, Operand::O)
         };
-        let cheap_trips = own_trips(&trips, cheap_op);
+        let cheap_trips = own_trips(trips, cheap_op);
         let weight_cycles = if dear < one_load {
             weight_load * (1.0 - dear / one_load)
         } else {
@@ -359,7 +360,7 @@ fn candidate_bounds_from(
         Innermost::ALL.map(|innermost| {
             if !innermost.changes(other(cheap_op)) {
                 fastest
-            } else if activations > 1 && !innermost.has_trips(&trips) {
+            } else if activations > 1 && !innermost.has_trips(trips) {
                 bound_for(2.0 * a, 0.0)
             } else {
                 bound_for(a, 0.0)
@@ -373,7 +374,7 @@ fn candidate_bounds_from(
     let any = kinds(m_o_final);
     let partial = kinds(m_o_partial);
     let larger = |x: Work, y: Work| if y.cycles > x.cycles { y } else { x };
-    let works = Innermost::ALL.map(|innermost| {
+    let work_of = |innermost: Innermost| {
         let i = innermost.index();
         if m_o_partial <= m_o_final {
             any[i]
@@ -381,7 +382,7 @@ fn candidate_bounds_from(
             larger(any[i], partial[i])
         } else {
             let gathered = gathered_reductions(
-                &trips,
+                trips,
                 &runs[0],
                 a,
                 t_mac,
@@ -404,10 +405,10 @@ fn candidate_bounds_from(
             };
             larger(any[i], either)
         }
-    });
+    };
     Innermost::ALL
         .map(|innermost| {
-            let work = works[innermost.index()];
+            let work = work_of(innermost);
             CandidateBound {
                 weight_source,
                 innermost,
@@ -455,11 +456,8 @@ fn gathered_reductions(
     reload: f64,
     total: impl Fn(f64, f64) -> f64,
 ) -> Work {
-    let reduction: f64 = Dim::ALL
-        .iter()
-        .filter(|d| d.is_reduction())
-        .map(|d| trips[d.index()] as f64)
-        .product();
+    // The reduction dims (R, S, C) are the ones only the inputs depend on.
+    let reduction = own_trips(trips, Operand::I) as f64;
     runs_i
         .iter()
         .flat_map(|&(run, padding)| {
@@ -739,11 +737,7 @@ fn candidate_energies_nj_at(
     // no dim of the kind has more.
     let innermost_padding =
         Innermost::ALL.map(|k| if k.has_trips(&trips) { 0.0 } else { mac * 1e3 });
-    let reduction: f64 = Dim::ALL
-        .iter()
-        .filter(|d| d.is_reduction())
-        .map(|d| trips[d.index()] as f64)
-        .product();
+    let reduction = product(Operand::I) as f64;
     // The output changes and weight reloads of a mapping whose reduction loops all sit at the
     // single-element output register (`gathered_reductions`): they are the innermost loops,
     // multiplying to `T' ≥ T`, so the outputs change `A/T'` times at least, and the boundaries
