@@ -12,7 +12,7 @@ use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{skeleton_space, skeletons_at};
 use cimopt_space::Skeleton;
-use cimopt_space::bounds::{Innermost, candidate_bounds, physical_bound_at};
+use cimopt_space::bounds::{Innermost, InputSlabs, candidate_bounds, physical_bound_at};
 use cimopt_space::spatial;
 use cimopt_target::{Operand, Target};
 
@@ -83,10 +83,16 @@ fn check_layer_at(
                     .rev()
                     .find(|l| l.factor > 1)
                     .map_or(Innermost::Both, |l| Innermost::of(l.dim));
+                // How it splits its inputs against its weights, where the bounds tell apart.
+                let slabs = InputSlabs::of(t, w, &m);
                 let bound = bounds
                     .iter()
-                    .find(|b| b.weight_source == source && b.innermost == innermost)
-                    .expect("a bound per weight source and innermost kind");
+                    .find(|b| {
+                        b.weight_source == source
+                            && b.innermost == innermost
+                            && (b.slabs == InputSlabs::Any || b.slabs == slabs)
+                    })
+                    .expect("a bound per weight source, innermost kind and input slabs");
                 let energy_bound = bound.energy_nj;
                 let cost = evaluate(t, w, &m);
                 let latency = cost.latency_cycles;
@@ -363,7 +369,11 @@ fn the_candidate_bound_holds_where_every_reduction_loop_sits_at_the_output_regis
     let lb = physical_bound_at(&t, &w, home).unwrap();
     let bound = candidate_bounds(&t, &w, &m.spatial, &lb)
         .into_iter()
-        .find(|b| b.weight_source == 0 && b.innermost == Innermost::Inputs)
+        .find(|b| {
+            b.weight_source == 0
+                && b.innermost == Innermost::Inputs
+                && (b.slabs == InputSlabs::Any || b.slabs == InputSlabs::of(&t, &w, &m))
+        })
         .expect("a bound for weights from DRAM and an innermost loop over C");
     assert!(
         bound.cycles <= latency,
@@ -374,4 +384,37 @@ fn the_candidate_bound_holds_where_every_reduction_loop_sits_at_the_output_regis
         bound.cycles > 0.95 * latency,
         "bound {bound:?}, latency {latency}"
     );
+}
+
+/// Inputs that fit whole in no buffer, under weights too many for the macros: every mapping
+/// splits the inputs into slabs at their home, and each slab either loads every weight again
+/// or (under a weight loop over K, R or S) reads the inputs again. The slabs must fit in the
+/// buffers below, so how many a candidate needs is known from its capacities.
+#[test]
+fn heavy_the_candidate_bound_holds_when_input_slabs_reload_the_weights() {
+    let t = target(
+        "default",
+        &["levels.1.capacity=\"512B\"", "levels.3.capacity=\"64B\""],
+    );
+    let layers = [
+        ("1x1 c32 k256 8x8", conv(1, 8, 32, 256, 1, 1), 1),
+        ("3x3 c32 k64 8x8", conv(3, 8, 32, 64, 1, 1), 3),
+    ];
+    let mut total = 0;
+    for (name, w, every) in &layers {
+        let candidates = spatial::enumerate(&t, w).unwrap();
+        let split = candidates
+            .iter()
+            .filter(|s| cimopt_space::bounds::read_in_tiles(&t, w, s, [0; 3])[Operand::I.index()])
+            .count();
+        assert_eq!(
+            split,
+            candidates.len(),
+            "{name}: every candidate reads its inputs in tiles"
+        );
+        let (n, tightest, _, _) = check_layer_at(&t, name, w, *every, 3, [0; 3]);
+        eprintln!("{name}: {n} mappings, tightest latency bound / latency {tightest:.3}");
+        total += n;
+    }
+    assert!(total > 20_000, "only {total} mappings checked");
 }

@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .min_by(|a, b| value(a).total_cmp(&value(b)))
             .ok_or("a layer with no candidate")?;
         println!(
-            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {} innermost {:?} read in tiles (I W O) {:?}",
+            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {} innermost {:?} slabs {:?} read in tiles (I W O) {:?}",
             l.layer.index,
             &l.layer.name[..l.layer.name.len().min(36)],
             100.0 * l.solve.gap.unwrap_or(f64::NAN),
@@ -65,6 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             own.weight_cycles,
             own.weight_source,
             own.innermost,
+            own.slabs,
             read_in_tiles(&t, w, &m.spatial, m.home)
         );
     }

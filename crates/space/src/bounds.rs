@@ -139,6 +139,8 @@ pub struct CandidateBound {
     pub weight_source: usize,
     /// The kind of innermost loop the bound holds for (one bound per kind).
     pub innermost: Innermost,
+    /// How the mappings it holds for split the inputs against the weights ([`InputSlabs`]).
+    pub slabs: InputSlabs,
     /// Activations × t_MAC.
     pub compute_cycles: f64,
     /// Cycles the activations must wait between each other for new inputs or outputs at the
@@ -202,6 +204,66 @@ impl Innermost {
     }
 }
 
+/// How a mapping's weight loops sit against the loops that split its inputs into slabs, where
+/// the inputs fit whole in no level below their home (docs/optimiser.md, "Input slabs reload
+/// the weights"). Those loops are the ones at the inputs' home (a prefix of the nest), and the
+/// slabs below them must fit where they are kept: capacity decides how many slabs a candidate
+/// needs at least. Each slab either loads every weight again or reads the inputs again, so a
+/// candidate whose inputs are read in tiles has one bound per case, and the fast case's latency
+/// does not meet the cheap case's energy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InputSlabs {
+    /// The bound holds for every mapping: the inputs fit below their home, the weights fit in
+    /// the macros, or no case would raise the bound.
+    Any,
+    /// C and G unpadded, and the innermost weight loop above the macros lies inside every loop
+    /// over P, Q or B at the inputs' home: every trip of those loops loads every weight again.
+    ReloadWeights,
+    /// C and G unpadded, and some loop over P, Q or B at the inputs' home lies inside a weight
+    /// loop above the macros: then every weight loop above the macros is at the inputs' home
+    /// outside it, some over K, R or S, and each of those reads the inputs again.
+    RereadInputs,
+    /// C or G padded: more activations.
+    PaddedChannels,
+}
+
+impl InputSlabs {
+    /// The case of mapping `m` (its candidate's bounds may hold for [`InputSlabs::Any`]).
+    pub fn of(t: &Target, w: &Workload, m: &cimopt_ir::Mapping) -> InputSlabs {
+        let (trips, _) = spatial::trips(w, &m.spatial);
+        let temporal = |d: Dim| -> u64 {
+            m.temporal
+                .iter()
+                .filter(|l| l.dim == d)
+                .map(|l| l.factor)
+                .product()
+        };
+        if temporal(Dim::C) > trips[Dim::C.index()] || temporal(Dim::G) > trips[Dim::G.index()] {
+            return InputSlabs::PaddedChannels;
+        }
+        let home = m.home[Operand::I.index()];
+        let weights_above = m.temporal.iter().rposition(|l| {
+            l.factor > 1
+                && l.dim.relevant_to(Operand::W)
+                && l.level[Operand::W.index()] < t.macro_level()
+        });
+        let slab_inside = |from: usize| {
+            m.temporal[from..]
+                .iter()
+                .any(|l| l.factor > 1 && l.level[Operand::I.index()] == home && slab_dim(l.dim))
+        };
+        match weights_above {
+            Some(omega) if slab_inside(omega + 1) => InputSlabs::RereadInputs,
+            _ => InputSlabs::ReloadWeights,
+        }
+    }
+}
+
+/// A dim that splits the inputs into slabs without splitting the weights: P, Q, B.
+fn slab_dim(d: Dim) -> bool {
+    d.relevant_to(Operand::I) && !d.relevant_to(Operand::W)
+}
+
 /// One bound per level weights may reach the macros from and per [`Innermost`] kind: every
 /// mapping with spatial factors `s` loads its weights from exactly one of those levels and has
 /// one innermost kind, so the smallest objective over these bounds bounds every such mapping.
@@ -213,7 +275,6 @@ pub fn candidate_bounds(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    let energies = candidate_energies_nj_at(t, w, s, lb.home);
     let p = layer_precision(t, w);
     let weight_bits = (w.weight_count() * p.weight) as f64;
     let w_home = lb.home[Operand::W.index()];
@@ -221,25 +282,60 @@ pub fn candidate_bounds(
     let (trips, _) = spatial::trips(w, s);
     let cells = per_cell(t, &p);
     let runs = [Operand::I, Operand::O].map(|o| cheap_runs(&trips, o, cells));
-    t.levels_of(Operand::W)
-        .into_iter()
-        .filter(|&l| l != t.macro_level() && l >= w_home)
-        .flat_map(|l| {
-            // Staged through a level below their home, the weights are written there and read
-            // back once (their home's read is in the energy above).
-            let staged = if l == w_home {
-                0.0
+    let slabs = slab_cases(t, w, &p, s, lb.home, &trips, cells);
+    let [energies, reread] = candidate_energies_nj_at(
+        t,
+        w,
+        s,
+        lb.home,
+        slabs.as_ref().map_or(0.0, |c| c.reread_pj),
+    );
+    let cases: Vec<(InputSlabs, Case)> = match &slabs {
+        None => vec![(InputSlabs::Any, Case::Plain)],
+        Some(c) => vec![
+            (InputSlabs::ReloadWeights, Case::Reload(c)),
+            (InputSlabs::RereadInputs, Case::Plain),
+            (InputSlabs::PaddedChannels, Case::Padded(c.padded)),
+        ],
+    };
+    let mut out = Vec::new();
+    for l in t.levels_of(Operand::W) {
+        if l == t.macro_level() || l < w_home {
+            continue;
+        }
+        // Staged through a level below their home, the weights are written there and read
+        // back once (their home's read is in the energy above).
+        let staged = if l == w_home {
+            0.0
+        } else {
+            weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
+        };
+        for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases) {
+            // A case no mapping of the candidate can be in (no slab fits) bounds nothing.
+            if !b.cycles.is_finite() {
+                continue;
+            }
+            let energies = if b.slabs == InputSlabs::RereadInputs {
+                &reread
             } else {
-                weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
+                &energies
             };
-            candidate_bounds_from(t, w, s, lb, l, &trips, &runs)
-                .into_iter()
-                .map(move |mut b| {
-                    b.energy_nj = energies[b.innermost.index()] + staged;
-                    b
-                })
-        })
-        .collect()
+            b.energy_nj = energies[b.innermost.index()] + staged;
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// Which [`InputSlabs`] case a latency bound is for, and what that case costs.
+#[derive(Clone, Copy)]
+enum Case<'a> {
+    /// No more than every mapping costs.
+    Plain,
+    /// [`InputSlabs::ReloadWeights`]: the weights are loaded once per slab.
+    Reload(&'a SlabCases),
+    /// [`InputSlabs::PaddedChannels`]: at least this many times the activations.
+    Padded(f64),
 }
 
 /// Lower bound for the spatial factors `s` (docs/optimiser.md, "Candidate bounds").
@@ -256,6 +352,7 @@ pub fn candidate_bounds(
 /// dearer chain. One bound per [`Innermost`] kind: where the innermost loop changes the
 /// operand of the dearer chain, every boundary waits for that chain (and a kind with no dim of
 /// more than one trip doubles the activations).
+#[allow(clippy::too_many_arguments)]
 fn candidate_bounds_from(
     t: &Target,
     w: &Workload,
@@ -264,6 +361,7 @@ fn candidate_bounds_from(
     weight_source: usize,
     trips: &[u64; 8],
     runs: &[Vec<(u64, f64)>; 2],
+    cases: &[(InputSlabs, Case)],
 ) -> Vec<CandidateBound> {
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
@@ -276,6 +374,7 @@ fn candidate_bounds_from(
             .map(|innermost| CandidateBound {
                 weight_source,
                 innermost,
+                slabs: cases[0].0,
                 compute_cycles,
                 switch_cycles: 0.0,
                 weight_cycles: 0.0,
@@ -302,8 +401,18 @@ fn candidate_bounds_from(
     let weight_bits = (w.weight_count() * p.weight) as f64;
     let weight_load = weight_bits / t.levels[weight_source].read_bw as f64;
     let a = activations as f64;
-    // The bound per innermost kind when every output change costs at least `m_o`.
-    let kinds = |m_o: f64| -> [Work; 3] {
+    // The bound per innermost kind when every output change costs at least `m_o`, for the
+    // mappings of one [`InputSlabs`] case.
+    let kinds = |m_o: f64, case: Case| -> [Work; 3] {
+        // A padded channel loop multiplies the activations; each slab loads the weights once.
+        let min_pad = match case {
+            Case::Padded(f) => f,
+            _ => 1.0,
+        };
+        let passes = |c: u64| match case {
+            Case::Reload(x) => x.passes(c),
+            _ => 1.0,
+        };
         let (cheap, dear, cheap_op) = if m_i <= m_o {
             (m_i, m_o, Operand::I)
         } else {
@@ -316,13 +425,14 @@ fn candidate_bounds_from(
             0.0
         };
         // The bound for `a` activations of which at most `cheap_boundaries` boundaries are
-        // cheap.
-        let bound_for = |a: f64, cheap_boundaries: f64| {
+        // cheap, each weight loaded `passes` times.
+        let bound_for = |a: f64, cheap_boundaries: f64, passes: f64| {
             let compute_cycles = a * t_mac;
             let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
+            let (load, weight_cycles) = (weight_load * passes, weight_cycles * passes);
             let cycles = with_output_copies(
                 lb,
-                compute_cycles + weight_load.max(switch_cycles + weight_cycles),
+                compute_cycles + load.max(switch_cycles + weight_cycles),
                 compute_cycles + switch_cycles,
                 dram,
             );
@@ -343,27 +453,43 @@ fn candidate_bounds_from(
             // of them; the others cost at least a weight load, which is dearer than the dear
             // chain. Each cheap dim's loops there multiply to a divisor of its trips, or of
             // trips the mapping pads further, which multiplies the activations: every mapping
-            // has one of these runs.
-            runs[usize::from(cheap_op != Operand::I)]
-                .iter()
-                .map(|&(run, padding)| {
-                    let a = a * padding;
-                    bound_for(a, a * (1.0 - 1.0 / run as f64))
+            // has one of these runs. Where each input slab loads the weights again, the
+            // channels a run takes at the macro are channels no slab loop can split.
+            let listed: Vec<(u64, f64, f64)> = match (case, cheap_op) {
+                (Case::Reload(x), Operand::I) => x
+                    .runs
+                    .iter()
+                    .map(|&(run, channels, padding)| (run, padding, x.passes(channels)))
+                    .collect(),
+                _ => runs[usize::from(cheap_op != Operand::I)]
+                    .iter()
+                    .map(|&(run, padding)| (run, padding, passes(1)))
+                    .collect(),
+            };
+            listed
+                .into_iter()
+                .map(|(run, padding, passes)| {
+                    let a = a * padding.max(min_pad);
+                    bound_for(a, a * (1.0 - 1.0 / run as f64), passes)
                 })
                 .min_by(|x, y| x.cycles.total_cmp(&y.cycles))
                 .expect("the run of one trip is always there")
         } else {
             // Weight loads are cheaper than the dear chain: only the loops over the cheap dims
             // bound the cheap boundaries (padding them adds more activations than it saves).
-            bound_for(a, (activations - activations / cheap_trips) as f64)
+            bound_for(
+                a * min_pad,
+                a * min_pad - (activations / cheap_trips) as f64,
+                passes(1),
+            )
         };
         Innermost::ALL.map(|innermost| {
             if !innermost.changes(other(cheap_op)) {
                 fastest
             } else if activations > 1 && !innermost.has_trips(trips) {
-                bound_for(2.0 * a, 0.0)
+                bound_for(2f64.max(min_pad) * a, 0.0, passes(1))
             } else {
-                bound_for(a, 0.0)
+                bound_for(a * min_pad, 0.0, passes(1))
             }
         })
     };
@@ -371,55 +497,58 @@ fn candidate_bounds_from(
     // other kinds always refill partial sums. The chain at any precision bounds every mapping,
     // and where it weighs less against the weight loads (`weight_cycles` falls as the chain
     // grows) its bound is the larger.
-    let any = kinds(m_o_final);
-    let partial = kinds(m_o_partial);
     let larger = |x: Work, y: Work| if y.cycles > x.cycles { y } else { x };
-    let work_of = |innermost: Innermost| {
-        let i = innermost.index();
-        if m_o_partial <= m_o_final {
-            any[i]
-        } else if innermost != Innermost::Inputs {
-            larger(any[i], partial[i])
-        } else {
-            let gathered = gathered_reductions(
-                trips,
-                &runs[0],
-                a,
-                t_mac,
-                m_i,
-                m_o_final,
-                m_i.max(one_load),
-                |compute, switch| {
-                    with_output_copies(
-                        lb,
-                        compute + weight_load.max(switch),
-                        compute + switch,
-                        dram,
-                    )
-                },
-            );
-            let either = if gathered.cycles < partial[i].cycles {
-                gathered
-            } else {
-                partial[i]
+    // The mappings that gather every reduction loop at the register, whatever their case.
+    let gathered = (m_o_partial > m_o_final).then(|| {
+        gathered_reductions(
+            trips,
+            &runs[0],
+            a,
+            t_mac,
+            m_i,
+            m_o_final,
+            m_i.max(one_load),
+            |compute, switch| {
+                with_output_copies(
+                    lb,
+                    compute + weight_load.max(switch),
+                    compute + switch,
+                    dram,
+                )
+            },
+        )
+    });
+    let mut out = Vec::with_capacity(3 * cases.len());
+    for &(slabs, case) in cases {
+        let any = kinds(m_o_final, case);
+        let partial = kinds(m_o_partial, case);
+        for innermost in Innermost::ALL {
+            let i = innermost.index();
+            let work = match gathered {
+                None => any[i],
+                Some(_) if innermost != Innermost::Inputs => larger(any[i], partial[i]),
+                Some(gathered) => {
+                    let either = if gathered.cycles < partial[i].cycles {
+                        gathered
+                    } else {
+                        partial[i]
+                    };
+                    larger(any[i], either)
+                }
             };
-            larger(any[i], either)
-        }
-    };
-    Innermost::ALL
-        .map(|innermost| {
-            let work = work_of(innermost);
-            CandidateBound {
+            out.push(CandidateBound {
                 weight_source,
                 innermost,
+                slabs,
                 compute_cycles: work.compute_cycles,
                 switch_cycles: work.switch_cycles,
                 weight_cycles: work.weight_cycles,
                 cycles: work.cycles,
                 energy_nj: 0.0,
-            }
-        })
-        .to_vec()
+            });
+        }
+    }
+    out
 }
 
 /// A latency bound's parts, as in [`CandidateBound`].
@@ -616,18 +745,21 @@ pub fn candidate_energy_nj_at(
     s: &[SpatialFactor],
     home: [usize; 3],
 ) -> f64 {
-    candidate_energies_nj_at(t, w, s, home)
+    candidate_energies_nj_at(t, w, s, home, 0.0)[0]
         .into_iter()
         .fold(f64::INFINITY, f64::min)
 }
 
-/// [`candidate_energy_nj_at`] of the mappings of each [`Innermost`] kind, by its index.
+/// [`candidate_energy_nj_at`] of the mappings of each [`Innermost`] kind, by its index: of
+/// every mapping, and of those that read the inputs at their home `input_floor_pj` beyond once
+/// at least ([`InputSlabs::RereadInputs`]).
 fn candidate_energies_nj_at(
     t: &Target,
     w: &Workload,
     s: &[SpatialFactor],
     home: [usize; 3],
-) -> [f64; 3] {
+    input_floor_pj: f64,
+) -> [[f64; 3]; 2] {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let fill: u64 = s
@@ -754,8 +886,9 @@ fn candidate_energies_nj_at(
             .map(|x| cost(x.clamp(0.0, top)))
             .fold(f64::INFINITY, f64::min)
     };
+    // Per kind, without the inputs' floor and with it.
     let least = |e_o: Change, gathered: bool| {
-        let mut best = [f64::INFINITY; 3];
+        let mut best = [[f64::INFINITY; 3]; 2];
         for &(outer, halo_pj) in &outermost {
             // Fewest changes of each operand: every boundary outside the innermost run of loops
             // over dims only the other operand depends on changes it. The outermost loop is never
@@ -836,21 +969,29 @@ fn candidate_energies_nj_at(
                     // An operand read from its home in tiles is read there again on every trip
                     // of an outermost loop over a dim it does not depend on; where the changes
                     // count its reads at the home, they have counted those passes already.
-                    let again: f64 = Operand::ALL
-                        .into_iter()
-                        .filter(|&o| {
-                            let by_changes =
-                                (o == Operand::I && i_home) || (o == Operand::O && o_home);
-                            split[o.index()]
-                                && !by_changes
-                                && outer.dim.is_some_and(|d| !d.relevant_to(o))
-                        })
-                        .map(|o| (outer.trips - 1.0) * sweep[o.index()])
-                        .sum();
-                    let halo = if i_home { 0.0 } else { halo_pj };
+                    let again = |o: Operand| {
+                        let by_changes = (o == Operand::I && i_home) || (o == Operand::O && o_home);
+                        if split[o.index()]
+                            && !by_changes
+                            && outer.dim.is_some_and(|d| !d.relevant_to(o))
+                        {
+                            (outer.trips - 1.0) * sweep[o.index()]
+                        } else {
+                            0.0
+                        }
+                    };
+                    // The inputs' reads at their home beyond once: this case's, or the floor
+                    // the caller knows of, whichever is more.
+                    let (inputs_again, floored) = if i_home {
+                        (0.0, 0.0)
+                    } else {
+                        let again = again(Operand::I) + halo_pj;
+                        (again, again.max(input_floor_pj))
+                    };
+                    let rest = hi + ho + again(Operand::W) + again(Operand::O) + outer.padding_pj;
                     for k in 0..3 {
-                        best[k] =
-                            best[k].min(hi + ho + switch[k] + again + halo + outer.padding_pj);
+                        best[0][k] = best[0][k].min(rest + switch[k] + inputs_again);
+                        best[1][k] = best[1][k].min(rest + switch[k] + floored);
                     }
                 }
             }
@@ -861,22 +1002,26 @@ fn candidate_energies_nj_at(
     // one but those that gather the reduction loops at the register.
     let any = least(e_o_any, false);
     let best = if e_o_partial.away > e_o_any.away || e_o_partial.home > e_o_any.home {
-        let mut best = any;
         let partial = least(e_o_partial, false);
-        for k in [Innermost::Outputs, Innermost::Both] {
-            best[k.index()] = any[k.index()].max(partial[k.index()]);
-        }
-        // Only an innermost loop over R, S or C may gather the reduction loops: that kind
-        // takes the smaller of the two cases, which can rise above `any` only when both do.
         let i = Innermost::Inputs.index();
-        if partial[i] > any[i] {
-            best[i] = any[i].max(partial[i].min(least(e_o_any, true)[i]));
-        }
-        best
+        let rises = |j: usize| partial[j][i] > any[j][i];
+        let gathered = (rises(0) || rises(1)).then(|| least(e_o_any, true));
+        [0, 1].map(|j| {
+            let mut best = any[j];
+            for k in [Innermost::Outputs, Innermost::Both] {
+                best[k.index()] = any[j][k.index()].max(partial[j][k.index()]);
+            }
+            // Only an innermost loop over R, S or C may gather the reduction loops: that kind
+            // takes the smaller of the two cases, which can rise above `any` only when both do.
+            if let Some(gathered) = gathered.filter(|_| rises(j)) {
+                best[i] = any[j][i].max(partial[j][i].min(gathered[j][i]));
+            }
+            best
+        })
     } else {
         any
     };
-    best.map(|b| mac + (b + weights + macro_write) * 1e-3)
+    best.map(|b| b.map(|x| mac + (x + weights + macro_write) * 1e-3))
 }
 
 /// The cheapest energy (pJ) of one change of an operand at the array: over the feeds that
@@ -963,18 +1108,198 @@ fn share_bits(
     o: Operand,
     level: usize,
 ) -> f64 {
-    let mut e = w.extents();
-    for f in s {
-        if t.axis(f.axis).source[o.index()] < level {
-            e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
-        }
-    }
+    let e = instance_extents(t, w, s, o, level);
     let bits = if o == Operand::O {
         narrowest_output_bits(p)
     } else {
         precision_at(t, p, &[], level, o) as f64
     };
     w.operand_elements(&e, o) as f64 * bits
+}
+
+/// The extents of the workload one instance of `level` holds of `o` when it holds all of its
+/// share: split over the instances the spatial factors above it fan out to.
+fn instance_extents(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    o: Operand,
+    level: usize,
+) -> [u64; 8] {
+    let mut e = w.extents();
+    for f in s {
+        if t.axis(f.axis).source[o.index()] < level {
+            e[f.dim.index()] = e[f.dim.index()].div_ceil(f.factor);
+        }
+    }
+    e
+}
+
+/// What the [`InputSlabs`] cases of one candidate cost beyond its plain bound.
+struct SlabCases {
+    /// Per C factor of the run at the macro (a divisor of C's trips), the fewest trips the
+    /// loops over P, Q and B at the inputs' home multiply to ([`fewest_slabs`]): how many
+    /// times [`InputSlabs::ReloadWeights`] loads every weight.
+    passes: Vec<(u64, f64)>,
+    /// The runs at the macro of loops over the dims only the inputs depend on, C unpadded:
+    /// (run, its C factor, the padding it multiplies the activations by).
+    runs: Vec<(u64, u64, f64)>,
+    /// pJ that [`InputSlabs::RereadInputs`] reads at the inputs' home beyond one pass.
+    reread_pj: f64,
+    /// Activations of [`InputSlabs::PaddedChannels`] over the candidate's, at least.
+    padded: f64,
+}
+
+impl SlabCases {
+    fn passes(&self, channels: u64) -> f64 {
+        self.passes
+            .iter()
+            .find(|p| p.0 == channels)
+            .map_or(1.0, |p| p.1)
+    }
+}
+
+/// The [`InputSlabs`] cases of the spatial factors `s`, where they can raise a bound: the
+/// inputs are read from their home in tiles; the weight trips over K, R and S exceed what a
+/// cell holds, so some weight loop over K, R or S sits above the macros in every mapping that
+/// leaves C and G unpadded; and the macro does not overlap its weight loads with work (not
+/// ping-pong).
+///
+/// Where some loop over P, Q or B at the inputs' home lies inside a weight loop above the
+/// macros, every weight loop above the macros is at the home outside it, and a loop over K, R
+/// or S there is one: each of its trips reads every slab again, at least the inputs of a 1×1
+/// window (a tile's rows and columns are at least its outputs'), so the inputs are read at
+/// least twice that.
+fn slab_cases(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    home: [usize; 3],
+    trips: &[u64; 8],
+    cells: u64,
+) -> Option<SlabCases> {
+    let over_cells = [Dim::K, Dim::R, Dim::S]
+        .iter()
+        .fold(1u64, |x, d| x.saturating_mul(trips[d.index()]))
+        > cells;
+    if t.macro_.ping_pong || !over_cells || !tiled_at(t, w, p, s, home)[Operand::I.index()] {
+        return None;
+    }
+    let once = w.operand_size(Operand::I) as f64;
+    let mut window = w.extents();
+    window[Dim::R.index()] = 1;
+    window[Dim::S.index()] = 1;
+    let again = 2.0 * w.operand_elements(&window, Operand::I) as f64 / once - 1.0;
+    let reread_pj = again
+        * once
+        * p.bits(Operand::I, false) as f64
+        * t.levels[home[Operand::I.index()]].read_pj_per_bit;
+    let c_trips = trips[Dim::C.index()];
+    let channels: Vec<u64> = (1..=c_trips.min(cells))
+        .filter(|c| c_trips.is_multiple_of(*c))
+        .collect();
+    let passes: Vec<(u64, f64)> = channels
+        .iter()
+        .map(|&c| {
+            let slabs = fewest_slabs(t, w, p, s, home, c_trips / c, trips[Dim::G.index()]);
+            (c, slabs)
+        })
+        .collect();
+    if reread_pj <= 0.0 || passes.iter().all(|x| x.1 <= 1.0 || x.1.is_infinite()) {
+        return None;
+    }
+    // The runs of the other dims only the inputs depend on (R, S), each with every C factor
+    // that divides C's trips.
+    let mut others = *trips;
+    others[Dim::C.index()] = 1;
+    let runs = cheap_runs(&others, Operand::I, cells)
+        .into_iter()
+        .flat_map(|(run, padding)| {
+            channels
+                .iter()
+                .filter(move |&&c| run * c <= cells)
+                .map(move |&c| (run * c, c, padding))
+        })
+        .collect();
+    Some(SlabCases {
+        passes,
+        runs,
+        reread_pj,
+        padded: 1.0 + 1.0 / c_trips.max(trips[Dim::G.index()]) as f64,
+    })
+}
+
+/// The fewest trips the loops over P, Q and B at the inputs' home can multiply to, when those
+/// over C and G there multiply to at most `c_split` and `g_split`: the slab of inputs below
+/// them must fit in some level below the home beside the tensors that live there
+/// ([`pinned_bits`]). A slab's rows and columns are at least its outputs' (the 1×1 window:
+/// loops over R and S at the home may narrow a window, never below that), capped at the
+/// input's height and width. Infinite where no slab fits anywhere.
+fn fewest_slabs(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    home: [usize; 3],
+    c_split: u64,
+    g_split: u64,
+) -> f64 {
+    let i = Operand::I;
+    let mut best = u64::MAX;
+    for l in t.levels_of(i).into_iter().filter(|&l| l > home[i.index()]) {
+        let bits = precision_at(t, p, &[], l, i) as f64;
+        let room = t.levels[l].capacity_bits as f64 - pinned_bits(t, w, p, s, home, l, Some(i));
+        if room < bits {
+            continue;
+        }
+        let room = (room / bits).floor() as u64;
+        let e = instance_extents(t, w, s, i, l);
+        let at = |d: Dim| e[d.index()];
+        let channels = at(Dim::C).div_ceil(c_split) * at(Dim::G).div_ceil(g_split);
+        // Along P the ways only grow: once they reach the best product, no more can beat it.
+        for (x_p, rows) in slab_sizes(at(Dim::P)) {
+            if x_p >= best {
+                break;
+            }
+            for (x_b, batch) in slab_sizes(at(Dim::B)) {
+                let column = rows.min(w.h).saturating_mul(channels).saturating_mul(batch);
+                if column > room {
+                    continue;
+                }
+                let columns = room / column;
+                let x_q = if columns >= at(Dim::Q).min(w.w) {
+                    1
+                } else {
+                    at(Dim::Q).div_ceil(columns)
+                };
+                best = best.min(x_p.saturating_mul(x_q).saturating_mul(x_b));
+            }
+        }
+    }
+    if best == u64::MAX {
+        f64::INFINITY
+    } else {
+        best as f64
+    }
+}
+
+/// Each slab size `⌈n / x⌉` of `n` split `x` ways, with the fewest ways that reach it.
+fn slab_sizes(n: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut x = 1;
+    std::iter::from_fn(move || {
+        if n == 0 || x > n {
+            return None;
+        }
+        let size = n.div_ceil(x);
+        let here = x;
+        x = if size == 1 {
+            n + 1
+        } else {
+            n.div_ceil(size - 1)
+        };
+        Some((here, size))
+    })
 }
 
 /// Which operands fit whole in no level below their home (per instance of that level, beside
@@ -1353,6 +1678,7 @@ mod tests {
         CandidateBound {
             weight_source: 0,
             innermost: Innermost::Both,
+            slabs: InputSlabs::Any,
             compute_cycles: 0.0,
             switch_cycles: 0.0,
             weight_cycles: 0.0,
@@ -1417,6 +1743,131 @@ mod tests {
             1.0
         );
         assert_eq!(halo(&Workload::matmul(64, 32, 16), Dim::P, 2.0), 1.0);
+    }
+
+    #[test]
+    fn slab_sizes_lists_each_size_with_the_fewest_ways() {
+        let sizes: Vec<(u64, u64)> = slab_sizes(7).collect();
+        assert_eq!(sizes, [(1, 7), (2, 4), (3, 3), (4, 2), (7, 1)]);
+        assert_eq!(slab_sizes(1).collect::<Vec<_>>(), [(1, 1)]);
+        assert_eq!(slab_sizes(0).count(), 0);
+    }
+
+    /// ResNet-18's `layer1.0.conv1` on `default` with its outputs kept in the global buffer
+    /// (1.6 of its 2 Mbit): the inputs (1.6 Mbit in DRAM) are read in slabs. With channels
+    /// split in two at their home, a slab of 28 rows fits beside the outputs (28·56·32 bytes),
+    /// and in each core's 8 KiB input buffer (28·7·32); with both channel trips in the run at
+    /// the macro, slabs of 14 rows. A weight loop over K, R or S outside a slab reads the 1.6
+    /// Mbit of inputs from DRAM again (7.91 pJ/bit).
+    #[test]
+    fn input_slabs_that_fit_beside_the_outputs_set_the_weight_passes() {
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let w = Workload {
+            h: 56,
+            w: 56,
+            pad: [1; 4],
+            ..Workload::square_conv(3, 56, 64, 64, 1, 1)
+        };
+        let s = [
+            SpatialFactor {
+                axis: Axis::Cores,
+                dim: Dim::Q,
+                factor: 8,
+            },
+            SpatialFactor {
+                axis: Axis::Rows,
+                dim: Dim::C,
+                factor: 32,
+            },
+            SpatialFactor {
+                axis: Axis::Cols,
+                dim: Dim::K,
+                factor: 16,
+            },
+        ];
+        let p = layer_precision(&t, &w);
+        let (trips, _) = spatial::trips(&w, &s);
+        let home = [0, 0, 1];
+        let cases = slab_cases(&t, &w, &p, &s, home, &trips, per_cell(&t, &p)).unwrap();
+        assert_eq!(cases.passes, [(1, 2.0), (2, 4.0)]);
+        assert_eq!(cases.reread_pj, 1605632.0 * 7.91);
+        assert_eq!(cases.padded, 1.5);
+        // The run R3·C2 takes both channel trips; R3 alone takes none.
+        assert!(cases.runs.contains(&(6, 2, 1.0)));
+        assert!(cases.runs.contains(&(3, 1, 1.0)));
+        // With every tensor in DRAM the inputs fit in the global buffer: no slabs.
+        assert!(slab_cases(&t, &w, &p, &s, [0; 3], &trips, per_cell(&t, &p)).is_none());
+    }
+
+    /// The cases by where the innermost weight loop above the macros sits against the loops
+    /// over P and Q at the inputs' home, on the mapping the optimiser ships for ResNet-18's
+    /// `layer1.0.conv1` on `default` and on two reorderings of it.
+    #[test]
+    fn a_mapping_s_input_slabs_follow_its_loop_order() {
+        use cimopt_ir::{Mapping, TemporalLoop};
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let w = Workload {
+            h: 56,
+            w: 56,
+            pad: [1; 4],
+            ..Workload::square_conv(3, 56, 64, 64, 1, 1)
+        };
+        let mapping = |temporal: &[(Dim, u64, [usize; 3])]| Mapping {
+            spatial: vec![
+                SpatialFactor {
+                    axis: Axis::Cores,
+                    dim: Dim::Q,
+                    factor: 8,
+                },
+                SpatialFactor {
+                    axis: Axis::Rows,
+                    dim: Dim::C,
+                    factor: 32,
+                },
+                SpatialFactor {
+                    axis: Axis::Cols,
+                    dim: Dim::K,
+                    factor: 16,
+                },
+            ],
+            temporal: temporal
+                .iter()
+                .map(|&(dim, factor, level)| TemporalLoop { dim, factor, level })
+                .collect(),
+            double_buffer: vec![],
+            padded_dims: w.extents(),
+            home: [0, 0, 1],
+        };
+        // Q7 splits the inputs at DRAM; every weight loop above the macros is inside it.
+        let shipped = mapping(&[
+            (Dim::Q, 7, [0, 0, 1]),
+            (Dim::C, 2, [0, 1, 2]),
+            (Dim::S, 3, [1, 1, 2]),
+            (Dim::K, 4, [1, 1, 2]),
+            (Dim::P, 56, [3, 1, 2]),
+            (Dim::R, 3, [3, 6, 2]),
+        ]);
+        assert_eq!(InputSlabs::of(&t, &w, &shipped), InputSlabs::ReloadWeights);
+        // The weight loops first: Q7 splits the inputs inside them.
+        let reread = mapping(&[
+            (Dim::K, 4, [0, 0, 1]),
+            (Dim::C, 2, [0, 0, 1]),
+            (Dim::S, 3, [0, 1, 1]),
+            (Dim::Q, 7, [0, 1, 1]),
+            (Dim::P, 56, [3, 1, 2]),
+            (Dim::R, 3, [3, 6, 2]),
+        ]);
+        assert_eq!(InputSlabs::of(&t, &w, &reread), InputSlabs::RereadInputs);
+        // C in four trips where the candidate has two: padded channels.
+        let padded = mapping(&[
+            (Dim::Q, 7, [0, 0, 1]),
+            (Dim::C, 4, [0, 1, 2]),
+            (Dim::S, 3, [1, 1, 2]),
+            (Dim::K, 4, [1, 1, 2]),
+            (Dim::P, 56, [3, 1, 2]),
+            (Dim::R, 3, [3, 6, 2]),
+        ]);
+        assert_eq!(InputSlabs::of(&t, &w, &padded), InputSlabs::PaddedChannels);
     }
 
     /// An input the memory plan keeps whole in the global buffer leaves no room there for a
