@@ -419,17 +419,23 @@ fn candidate_bounds_from(
             (m_o, m_i, Operand::O)
         };
         let cheap_trips = own_trips(trips, cheap_op);
-        let weight_cycles = if dear < one_load {
-            weight_load * (1.0 - dear / one_load)
-        } else {
-            0.0
+        // Each load of the macros runs at a boundary that waits for the dear chain, which
+        // hides that much of it. A mapping whose run at the macro is `run` cheap trips loads
+        // at least `run` weights per cell at a time, so it has at most `1/run` as many loads
+        // to hide behind as one that loads a weight per cell at a time.
+        let weight_cycles = |run: f64| {
+            if dear < run * one_load {
+                weight_load * (1.0 - dear / (run * one_load))
+            } else {
+                0.0
+            }
         };
         // The bound for `a` activations of which at most `cheap_boundaries` boundaries are
-        // cheap, each weight loaded `passes` times.
-        let bound_for = |a: f64, cheap_boundaries: f64, passes: f64| {
+        // cheap, in runs of `run` at the macro, each weight loaded `passes` times.
+        let bound_for = |a: f64, cheap_boundaries: f64, passes: f64, run: f64| {
             let compute_cycles = a * t_mac;
             let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
-            let (load, weight_cycles) = (weight_load * passes, weight_cycles * passes);
+            let (load, weight_cycles) = (weight_load * passes, weight_cycles(run) * passes);
             let cycles = with_output_copies(
                 lb,
                 compute_cycles + load.max(switch_cycles + weight_cycles),
@@ -470,7 +476,7 @@ fn candidate_bounds_from(
                 .into_iter()
                 .map(|(run, padding, passes)| {
                     let a = a * padding.max(min_pad);
-                    bound_for(a, a * (1.0 - 1.0 / run as f64), passes)
+                    bound_for(a, a * (1.0 - 1.0 / run as f64), passes, run as f64)
                 })
                 .min_by(|x, y| x.cycles.total_cmp(&y.cycles))
                 .expect("the run of one trip is always there")
@@ -481,15 +487,16 @@ fn candidate_bounds_from(
                 a * min_pad,
                 a * min_pad - (activations / cheap_trips) as f64,
                 passes(1),
+                1.0,
             )
         };
         Innermost::ALL.map(|innermost| {
             if !innermost.changes(other(cheap_op)) {
                 fastest
             } else if activations > 1 && !innermost.has_trips(trips) {
-                bound_for(2f64.max(min_pad) * a, 0.0, passes(1))
+                bound_for(2f64.max(min_pad) * a, 0.0, passes(1), 1.0)
             } else {
-                bound_for(a * min_pad, 0.0, passes(1))
+                bound_for(a * min_pad, 0.0, passes(1), 1.0)
             }
         })
     };
