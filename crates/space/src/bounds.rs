@@ -514,7 +514,7 @@ fn candidate_bounds_from(
             t_mac,
             m_i,
             m_o_final,
-            m_i.max(one_load),
+            one_load,
             |compute, switch| {
                 with_output_copies(
                     lb,
@@ -576,8 +576,8 @@ struct Work {
 /// the weights are the innermost too, their weight-dependent factors multiplying to a run `r`
 /// of at most the weights one cell holds (`cheap_runs`, with its padding). So of the
 /// boundaries inside the reduction run, `A'·(1 − 1/r)` change only the inputs (`m_i`), the
-/// other `A'·(1/r − 1/T')` reload the macros as well (`reload`: at least one weight load, and
-/// the inputs' chain), and the `A'/T' − 1` boundaries outside the run change the outputs.
+/// other `A'·(1/r − 1/T')` reload the macros as well (at least the inputs' chain, and a load
+/// of the `r` weights per cell the run holds: `r · one_load`), and the `A'/T' − 1` boundaries outside the run change the outputs.
 /// `total(compute, switch)` adds the weight loads and the output copies as the other cases do.
 /// The sum is linear in `1/T'` while `A'` stays `A·padding`, and grows with `T'` once `A'`
 /// grows with it, so its least value over `T'` is at `max(T, r)` or `T·padding`.
@@ -589,7 +589,7 @@ fn gathered_reductions(
     t_mac: f64,
     m_i: f64,
     m_o: f64,
-    reload: f64,
+    one_load: f64,
     total: impl Fn(f64, f64) -> f64,
 ) -> Work {
     // The reduction dims (R, S, C) are the ones only the inputs depend on.
@@ -602,7 +602,7 @@ fn gathered_reductions(
             let least = reduction.max(run);
             [least, (reduction * padding).max(least)].map(|gathered| {
                 let switch_cycles = a * (1.0 - 1.0 / run) * m_i
-                    + a * (1.0 / run - 1.0 / gathered) * reload
+                    + a * (1.0 / run - 1.0 / gathered) * m_i.max(run * one_load)
                     + (a / gathered - 1.0) * m_o;
                 let compute_cycles = a * t_mac;
                 Work {
