@@ -880,15 +880,17 @@ fn candidate_energies_nj_at(
     // The output changes and weight reloads of a mapping whose reduction loops all sit at the
     // single-element output register (`gathered_reductions`): they are the innermost loops,
     // multiplying to `T' ≥ T`, so the outputs change `A/T'` times at least, and the boundaries
-    // inside that run but outside the run at the macro (`run_i`) reload the weights,
-    // `A·(1/run_i − 1/T')` of them, less first loads. Convex and piecewise linear in `1/T'`,
-    // so least at one of its breaks or ends.
+    // inside that run but outside the run at the macro (`r ≤ run_i`) reload the weights,
+    // `A·(1/r − 1/T')` of them, each `r` weights per cell, less first loads (one per distinct
+    // tile, `A / weightless` weights per cell in all): at least `A·(1 − run_i/T') − A/weightless`
+    // weights per cell. Convex and piecewise linear in `1/T'`, so least at one of its breaks
+    // or ends.
     let gathered_outputs = |e_o: f64, fewest_o: f64, run_i: f64| {
         let top = 1.0 / reduction.max(run_i);
         let cost = |x: f64| {
-            e_o * fewest_o.max(a * x) + reload_pj * (a / run_i - a * x - a / weightless).max(0.0)
+            e_o * fewest_o.max(a * x) + reload_pj * (a - run_i * a * x - a / weightless).max(0.0)
         };
-        [top, fewest_o / a, 1.0 / run_i - 1.0 / weightless, 0.0]
+        [top, fewest_o / a, (1.0 - 1.0 / weightless) / run_i, 0.0]
             .into_iter()
             .map(|x| cost(x.clamp(0.0, top)))
             .fold(f64::INFINITY, f64::min)
