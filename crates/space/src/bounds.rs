@@ -216,12 +216,13 @@ pub enum InputSlabs {
     /// The bound holds for every mapping: the inputs fit below their home, the weights fit in
     /// the macros, or no case would raise the bound.
     Any,
-    /// C and G unpadded, and the innermost weight loop above the macros lies inside every loop
-    /// over P, Q or B at the inputs' home: every trip of those loops loads every weight again.
+    /// C and G unpadded, no loop over R or S at the inputs' home (a slab holds whole windows),
+    /// and the innermost weight loop above the macros lies inside every loop over P, Q or B
+    /// there: every trip of those loops loads every weight again.
     ReloadWeights,
-    /// C and G unpadded, and some loop over P, Q or B at the inputs' home lies inside a weight
-    /// loop above the macros: then every weight loop above the macros is at the inputs' home
-    /// outside it, some over K, R or S, and each of those reads the inputs again.
+    /// C and G unpadded, and a loop over R or S at the inputs' home, or some loop over P, Q or
+    /// B there inside a weight loop above the macros (then every weight loop above the macros
+    /// is at the home outside it, some over K, R or S): either reads the inputs again.
     RereadInputs,
     /// C or G padded: more activations.
     PaddedChannels,
@@ -247,12 +248,19 @@ impl InputSlabs {
                 && l.dim.relevant_to(Operand::W)
                 && l.level[Operand::W.index()] < t.macro_level()
         });
+        let at_home =
+            |l: &cimopt_ir::TemporalLoop| l.factor > 1 && l.level[Operand::I.index()] == home;
         let slab_inside = |from: usize| {
             m.temporal[from..]
                 .iter()
-                .any(|l| l.factor > 1 && l.level[Operand::I.index()] == home && slab_dim(l.dim))
+                .any(|l| at_home(l) && slab_dim(l.dim))
         };
+        let window_split = m
+            .temporal
+            .iter()
+            .any(|l| at_home(l) && matches!(l.dim, Dim::R | Dim::S));
         match weights_above {
+            _ if window_split => InputSlabs::RereadInputs,
             Some(omega) if slab_inside(omega + 1) => InputSlabs::RereadInputs,
             _ => InputSlabs::ReloadWeights,
         }
@@ -1176,9 +1184,7 @@ impl SlabCases {
 ///
 /// Where some loop over P, Q or B at the inputs' home lies inside a weight loop above the
 /// macros, every weight loop above the macros is at the home outside it, and a loop over K, R
-/// or S there is one: each of its trips reads every slab again, at least the inputs of a 1×1
-/// window (a tile's rows and columns are at least its outputs'), so the inputs are read at
-/// least twice that.
+/// or S there is one: each of its trips reads every slab again ([`rereads`]).
 fn slab_cases(
     t: &Target,
     w: &Workload,
@@ -1196,10 +1202,7 @@ fn slab_cases(
         return None;
     }
     let once = w.operand_size(Operand::I) as f64;
-    let mut window = w.extents();
-    window[Dim::R.index()] = 1;
-    window[Dim::S.index()] = 1;
-    let again = 2.0 * w.operand_elements(&window, Operand::I) as f64 / once - 1.0;
+    let again = rereads(w) - 1.0;
     let reread_pj = again
         * once
         * p.bits(Operand::I, false) as f64
@@ -1239,12 +1242,36 @@ fn slab_cases(
     })
 }
 
+/// How many times at least a mapping reads its inputs at their home when a loop over K, R or
+/// S there lies outside a loop that splits them into slabs. Each of its trips reads the inputs
+/// of its slab of the window again: all of them for K (two trips at least, padded or not);
+/// for `t` trips over R (S), the rows (columns) of `⌈R/t⌉` taps, which the tiles under it
+/// count in full however the loops outside split the outputs ([`halo`]): a mapping may pad R
+/// to any number of trips, so the bound takes the fewest reads over every `t`. With dilation
+/// the tiles' counts include the rows between the taps, and only a 1×1 window per trip is
+/// sure.
+fn rereads(w: &Workload) -> f64 {
+    if w.dilation != [1, 1] {
+        let mut window = w.extents();
+        window[Dim::R.index()] = 1;
+        window[Dim::S.index()] = 1;
+        let once = w.operand_size(Operand::I) as f64;
+        return 2.0 * w.operand_elements(&window, Operand::I) as f64 / once;
+    }
+    // Beyond the window's taps every trip reads one tap's slab, and more trips read more.
+    let fewest = |d: Dim| {
+        (2..=w.extent(d).max(2))
+            .map(|t| halo(w, d, t as f64))
+            .fold(f64::INFINITY, f64::min)
+    };
+    2f64.min(fewest(Dim::R)).min(fewest(Dim::S))
+}
+
 /// The fewest trips the loops over P, Q and B at the inputs' home can multiply to, when those
-/// over C and G there multiply to at most `c_split` and `g_split`: the slab of inputs below
-/// them must fit in some level below the home beside the tensors that live there
-/// ([`pinned_bits`]). A slab's rows and columns are at least its outputs' (the 1×1 window:
-/// loops over R and S at the home may narrow a window, never below that), capped at the
-/// input's height and width. Infinite where no slab fits anywhere.
+/// over C and G there multiply to at most `c_split` and `g_split` and none is over R or S
+/// ([`InputSlabs::ReloadWeights`]): the slab of inputs below them, the whole windows of its
+/// outputs, must fit in some level below the home beside the tensors that live there
+/// ([`pinned_bits`]). Infinite where no slab fits anywhere.
 fn fewest_slabs(
     t: &Target,
     w: &Workload,
@@ -1265,22 +1292,45 @@ fn fewest_slabs(
         let room = (room / bits).floor() as u64;
         let e = instance_extents(t, w, s, i, l);
         let at = |d: Dim| e[d.index()];
+        // The input rows (P) or columns (Q) the windows of `n` outputs along `d` touch.
+        let span = |d: Dim, n: u64| {
+            let mut one = [1u64; 8];
+            one[d.index()] = n;
+            let kernel = if d == Dim::P { Dim::R } else { Dim::S };
+            one[kernel.index()] = at(kernel);
+            w.operand_elements(&one, i)
+        };
         let channels = at(Dim::C).div_ceil(c_split) * at(Dim::G).div_ceil(g_split);
+        let widest = span(Dim::Q, at(Dim::Q));
         // Along P the ways only grow: once they reach the best product, no more can beat it.
-        for (x_p, rows) in slab_sizes(at(Dim::P)) {
+        for (x_p, outputs) in slab_sizes(at(Dim::P)) {
             if x_p >= best {
                 break;
             }
+            let rows = span(Dim::P, outputs);
             for (x_b, batch) in slab_sizes(at(Dim::B)) {
-                let column = rows.min(w.h).saturating_mul(channels).saturating_mul(batch);
+                let column = rows.saturating_mul(channels).saturating_mul(batch);
                 if column > room {
                     continue;
                 }
                 let columns = room / column;
-                let x_q = if columns >= at(Dim::Q).min(w.w) {
+                // The most outputs along Q whose windows fit in that many input columns.
+                let x_q = if columns >= widest {
                     1
                 } else {
-                    at(Dim::Q).div_ceil(columns)
+                    let (mut lo, mut hi) = (0, at(Dim::Q));
+                    while lo < hi {
+                        let mid = (lo + hi).div_ceil(2);
+                        if span(Dim::Q, mid) <= columns {
+                            lo = mid;
+                        } else {
+                            hi = mid - 1;
+                        }
+                    }
+                    if lo == 0 {
+                        continue;
+                    }
+                    at(Dim::Q).div_ceil(lo)
                 };
                 best = best.min(x_p.saturating_mul(x_q).saturating_mul(x_b));
             }
@@ -1764,10 +1814,10 @@ mod tests {
 
     /// ResNet-18's `layer1.0.conv1` on `default` with its outputs kept in the global buffer
     /// (1.6 of its 2 Mbit): the inputs (1.6 Mbit in DRAM) are read in slabs. With channels
-    /// split in two at their home, a slab of 28 rows fits beside the outputs (28·56·32 bytes),
-    /// and in each core's 8 KiB input buffer (28·7·32); with both channel trips in the run at
-    /// the macro, slabs of 14 rows. A weight loop over K, R or S outside a slab reads the 1.6
-    /// Mbit of inputs from DRAM again (7.91 pJ/bit).
+    /// split in two at their home, a slab of 28 output rows (30 input rows) fits beside the
+    /// outputs (30·56·32 bytes), not one of 56; with both channel trips in the run at the
+    /// macro, slabs of 14 (16·56·64 bytes). A weight loop over K, R or S outside a slab reads
+    /// the 1.6 Mbit of inputs from DRAM again (7.91 pJ/bit).
     #[test]
     fn input_slabs_that_fit_beside_the_outputs_set_the_weight_passes() {
         let t = cimopt_target::load("default", &[]).unwrap().target;
@@ -1804,6 +1854,16 @@ mod tests {
         // The run R3·C2 takes both channel trips; R3 alone takes none.
         assert!(cases.runs.contains(&(6, 2, 1.0)));
         assert!(cases.runs.contains(&(3, 1, 1.0)));
+        // At stride 2 a 3×3 window's taps read half the rows each: three trips over R read
+        // the inputs 1.5 times, fewer than two over K.
+        let strided = Workload {
+            h: 56,
+            w: 56,
+            pad: [1; 4],
+            ..Workload::square_conv(3, 28, 64, 128, 1, 2)
+        };
+        assert_eq!(rereads(&strided), 1.5);
+        assert_eq!(rereads(&w), 2.0);
         // With every tensor in DRAM the inputs fit in the global buffer: no slabs.
         assert!(slab_cases(&t, &w, &p, &s, [0; 3], &trips, per_cell(&t, &p)).is_none());
     }
