@@ -216,13 +216,15 @@ pub enum InputSlabs {
     /// The bound holds for every mapping: the inputs fit below their home, the weights fit in
     /// the macros, or no case would raise the bound.
     Any,
-    /// C and G unpadded, no loop over R or S at the inputs' home (a slab holds whole windows),
-    /// and the innermost weight loop above the macros lies inside every loop over P, Q or B
-    /// there: every trip of those loops loads every weight again.
+    /// C and G unpadded; at the inputs' home no loop over R or S (a slab holds whole windows)
+    /// and none over C whose weights the macro holds (the channels of the run at the macro
+    /// are below the home); and the innermost weight loop above the macros lies inside every
+    /// loop over P, Q or B there: every trip of those loops loads every weight again.
     ReloadWeights,
-    /// C and G unpadded, and a loop over R or S at the inputs' home, or some loop over P, Q or
-    /// B there inside a weight loop above the macros (then every weight loop above the macros
-    /// is at the home outside it, some over K, R or S): either reads the inputs again.
+    /// C and G unpadded, and at the inputs' home a loop over R or S, or over C with its weights
+    /// at the macro, or over P, Q or B inside a weight loop above the macros. In the last two
+    /// every weight loop above the macros is at the home outside that loop, some over K, R or
+    /// S. Each reads the inputs again.
     RereadInputs,
     /// C or G padded: more activations.
     PaddedChannels,
@@ -255,12 +257,18 @@ impl InputSlabs {
                 .iter()
                 .any(|l| at_home(l) && slab_dim(l.dim))
         };
+        // A loop over R or S at the home splits the window; one over C at the home that the
+        // macro holds the weights of takes channels from the run at the macro into the
+        // slabs' split, and every weight loop above the macros is at the home outside it.
         let window_split = m
             .temporal
             .iter()
             .any(|l| at_home(l) && matches!(l.dim, Dim::R | Dim::S));
+        let run_at_home = m.temporal.iter().any(|l| {
+            at_home(l) && l.dim == Dim::C && l.level[Operand::W.index()] == t.macro_level()
+        });
         match weights_above {
-            _ if window_split => InputSlabs::RereadInputs,
+            _ if window_split || run_at_home => InputSlabs::RereadInputs,
             Some(omega) if slab_inside(omega + 1) => InputSlabs::RereadInputs,
             _ => InputSlabs::ReloadWeights,
         }
@@ -1927,6 +1935,22 @@ mod tests {
             (Dim::R, 3, [3, 6, 2]),
         ]);
         assert_eq!(InputSlabs::of(&t, &w, &reread), InputSlabs::RereadInputs);
+        // The run's channel loop at the inputs' home (and with it every loop outside it, S3
+        // too): the slabs need not split the channels, but the weight loops outside it read
+        // the inputs again.
+        let run_at_home = mapping(&[
+            (Dim::P, 2, [0, 0, 1]),
+            (Dim::K, 4, [0, 1, 1]),
+            (Dim::S, 3, [0, 1, 1]),
+            (Dim::C, 2, [0, 6, 2]),
+            (Dim::Q, 7, [3, 6, 2]),
+            (Dim::P, 28, [3, 6, 2]),
+            (Dim::R, 3, [3, 6, 2]),
+        ]);
+        assert_eq!(
+            InputSlabs::of(&t, &w, &run_at_home),
+            InputSlabs::RereadInputs
+        );
         // C in four trips where the candidate has two: padded channels.
         let padded = mapping(&[
             (Dim::Q, 7, [0, 0, 1]),
