@@ -286,8 +286,12 @@ def test_progress_hears_every_distinct_layer(cache):
     # The later stages come after the mapping, each counting its own items.
     stages = [e.stage for e in heard]
     assert stages[: len(mapped)] == ["map"] * len(mapped)
-    assert "memory plan" in stages and "polish" in stages and "certify" not in stages
+    assert "memory plan" in stages and "polish" in stages and stages[-1] == "certify"
     assert all(1 <= e.done <= e.total for e in heard)
+    # certify=0 turns the last stage off.
+    plain = []
+    cimopt.compile(TINY, "default", cache=cache, certify=0, progress=plain.append)
+    assert "polish" in [e.stage for e in plain] and "certify" not in [e.stage for e in plain]
     certified = []
     cimopt.compile(TINY, "transformer", cache=cache, certify=50, progress=certified.append)
     last = [e for e in certified if e.stage == "certify"]

@@ -1,0 +1,63 @@
+//! What it would take to prove a schedule's layers by searching their spatial candidates
+//! whole (`--certify`): per distinct layer, the candidates whose analytical bound is below the
+//! objective (those certification must search), and their skeletons (every split and order
+//! of their loops): in all, the most of any one, and in those more than 1 % below.
+//! `cargo run --example proof_work -p cimopt-pipeline -- schedule.json`
+use cimopt_space::bounds::{candidate_bounds, physical_bound_at};
+use cimopt_space::spatial;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: proof_work <schedule.json>")?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let t = cimopt_schedule::embedded_target(&text)?;
+    let s = cimopt_schedule::from_json(&text, Some(&t))?;
+    let leak = t.leakage_nj_per_cycle;
+    for l in &s.layers {
+        if l.same_as.is_some() {
+            continue;
+        }
+        let w = &l.layer.workload;
+        let m = &l.mapping;
+        let cost = cimopt_cost::evaluate(&t, w, m);
+        let obj = l.solve.objective.unwrap_or(f64::NAN);
+        let lambda = (obj - cost.energy_nj) / cost.latency_cycles;
+        let lb = physical_bound_at(&t, w, m.home)?;
+        let value =
+            |b: &cimopt_space::bounds::CandidateBound| b.energy_nj + (leak + lambda) * b.cycles;
+        let mut need: Vec<(f64, u64)> = Vec::new();
+        let all = spatial::enumerate(&t, w)?;
+        for sp in &all {
+            let v = candidate_bounds(&t, w, sp, &lb)
+                .iter()
+                .map(&value)
+                .fold(f64::INFINITY, f64::min);
+            if v * 1.001 < obj {
+                let n = cimopt_space::whole::loop_list_count(&spatial::trips(w, sp).0);
+                need.push((v / obj, n));
+            }
+        }
+        need.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: u64 = need
+            .iter()
+            .map(|x| x.1)
+            .fold(0u64, |a, b| a.saturating_add(b));
+        let max = need.iter().map(|x| x.1).max().unwrap_or(0);
+        let within1: u64 = need
+            .iter()
+            .filter(|x| x.0 < 0.99)
+            .map(|x| x.1)
+            .fold(0u64, |a, b| a.saturating_add(b));
+        println!(
+            "{:<45} gap {:>5.1}% candidates {:>4} of {:<5} skeletons {:>14} most {:>12} (below 0.99: {})",
+            &l.layer.name[..l.layer.name.len().min(45)],
+            100.0 * l.solve.gap.unwrap_or(f64::NAN),
+            need.len(),
+            all.len(),
+            total,
+            max,
+            within1
+        );
+    }
+    Ok(())
+}
