@@ -19,7 +19,7 @@ use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{LowerBound, physical_bound_over};
+use cimopt_space::bounds::{Innermost, LowerBound, physical_bound_over};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -250,6 +250,44 @@ pub fn spatial_bound(
         .iter()
         .map(|b| o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles))
         .fold(f64::INFINITY, f64::min)
+}
+
+/// [`spatial_bound`] per kind of innermost loop (`Innermost::ALL` order): each holds for every
+/// mapping of the candidate whose innermost loop of more than one trip is of that kind, as
+/// each of the candidate's bounds does for its kind (`crates/optimiser/tests/bounds.rs` checks
+/// them mapping by mapping). A kind without a bound of its own gets the candidate's.
+pub fn spatial_bound_by_innermost(
+    t: &Target,
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    bounds: &LowerBound,
+    o: Objective,
+) -> [f64; 3] {
+    let all = cimopt_space::bounds::candidate_bounds(t, w, s, bounds);
+    let value = |b: &cimopt_space::bounds::CandidateBound| {
+        o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles)
+    };
+    let least = all.iter().map(value).fold(f64::INFINITY, f64::min);
+    Innermost::ALL.map(|kind| {
+        let of_kind = all
+            .iter()
+            .filter(|b| b.innermost == kind)
+            .map(value)
+            .fold(f64::INFINITY, f64::min);
+        if of_kind.is_finite() { of_kind } else { least }
+    })
+}
+
+/// The kind of a skeleton's innermost loop of more than one trip, as the candidate bounds tell
+/// mappings apart; `None` for a skeleton of one activation (every kind's bound holds for it).
+fn innermost_kind(sk: &Skeleton) -> Option<usize> {
+    sk.loops.iter().rev().find(|l| l.1 > 1).map(|l| {
+        let kind = Innermost::of(l.0);
+        Innermost::ALL
+            .iter()
+            .position(|&k| k == kind)
+            .expect("a kind of Innermost::ALL")
+    })
 }
 
 /// The skeletons of one spatial candidate: the warm starts' skeletons (`extra`) that have these
@@ -733,7 +771,10 @@ struct OpenCandidate {
 /// candidate is then bounded by its skeletons' bounds, a bound over all of its mappings, and a
 /// better mapping found there becomes the incumbent. The skeletons of all of them are solved
 /// best first, by their profiles' bound ([`model::separable_bound`]), so the incumbent falls
-/// early and the profiles' bound settles most skeletons without a MILP. Adds each candidate's
+/// early and the profiles' bound settles most skeletons without a MILP. A skeleton whose kind
+/// of innermost loop has an analytical bound reaching the incumbent (within the gap) is
+/// settled by that bound before anything is built for it, and does not count against the
+/// budget ([`spatial_bound_by_innermost`]). Adds each candidate's
 /// bound to `stats.bound`, the reasons the open ones stay open to `stats.stop_reasons`, and
 /// returns the smallest bound of the candidates it searched whole.
 #[allow(clippy::too_many_arguments)]
@@ -752,11 +793,37 @@ fn certify(
     let needed = |c: &OpenCandidate, objective: f64| c.analytical * (1.0 + opts.gap) < objective;
     let mut budget = opts.certify_skeletons;
     let mut whole = vec![false; open.len()];
+    // Each candidate's analytical bound per kind of innermost loop: a skeleton whose kind's
+    // bound reaches the incumbent (within the gap) is settled by it, without a solve, and does
+    // not count against the budget.
+    let lower = spatial::enumerate(t, w)
+        .ok()
+        .map(|u| physical_bound_over(t, w, opts.home, &u));
+    let mut kinds = vec![[f64::INFINITY; 3]; open.len()];
+    let kind_bound = |kinds: &[f64; 3], c: &OpenCandidate, sk: &Skeleton| {
+        innermost_kind(sk).map_or(c.analytical, |i| kinds[i].max(c.analytical))
+    };
+    let settles = |b: f64, objective: f64| b * (1.0 + opts.gap) >= objective;
     for (k, c) in open.iter().enumerate() {
         if !needed(c, inc.objective) {
             continue;
         }
-        let count = cimopt_space::whole::loop_list_count(&spatial::trips(w, &c.spatial).0);
+        kinds[k] = lower.as_ref().map_or([c.analytical; 3], |lb| {
+            spatial_bound_by_innermost(t, w, &c.spatial, lb, opts.objective)
+        });
+        let trips = spatial::trips(w, &c.spatial).0;
+        let total = cimopt_space::whole::loop_list_count(&trips);
+        let some_kind_settles = kinds[k]
+            .iter()
+            .any(|&b| settles(b.max(c.analytical), inc.objective));
+        let count = if some_kind_settles && total <= KIND_COUNT_LIMIT {
+            cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home)
+                .iter()
+                .filter(|sk| !settles(kind_bound(&kinds[k], c, sk), inc.objective))
+                .count() as u64
+        } else {
+            total
+        };
         if count > budget {
             break;
         }
@@ -775,6 +842,11 @@ fn certify(
         for sk in cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home) {
             if let Some((_, b)) = c.searched.iter().find(|(known, _)| *known == sk) {
                 least[k] = least[k].min(*b);
+                continue;
+            }
+            let by_kind = kind_bound(&kinds[k], c, &sk);
+            if settles(by_kind, inc.objective) {
+                least[k] = least[k].min(by_kind);
                 continue;
             }
             let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
@@ -867,6 +939,11 @@ fn certify(
     }
     whole_min
 }
+
+/// The most skeletons of one candidate [`certify`] enumerates to count those its innermost
+/// kinds' bounds do not settle; a candidate with more counts whole (enumerating 50 000 loop
+/// lists takes milliseconds, solving them hours).
+const KIND_COUNT_LIMIT: u64 = 50_000;
 
 /// MILP solves per skeleton when certifying: the first solve's bound is the skeleton's; the
 /// bound–price–cut loop's later rounds (which cut off triples the cost model prices above the

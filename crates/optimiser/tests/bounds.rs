@@ -7,10 +7,10 @@
 mod common;
 use common::{conv, matmul, target};
 
-use cimopt_cost::evaluate;
+use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
-use cimopt_optimiser::{skeleton_space, skeletons_at};
+use cimopt_optimiser::{skeleton_space, skeletons_at, spatial_bound_by_innermost};
 use cimopt_space::Skeleton;
 use cimopt_space::bounds::{Innermost, InputSlabs, candidate_bounds, physical_bound_at};
 use cimopt_space::spatial;
@@ -49,6 +49,10 @@ fn check_layer_at(
     let mut tightest_energy: f64 = 0.0;
     for s in spatial::enumerate(t, w).unwrap().iter().step_by(every) {
         let bounds = candidate_bounds(t, w, s, &lb);
+        // What certification settles skeletons with: per objective, the candidate's bound for
+        // each kind of innermost loop.
+        let objectives = [Objective::Latency, Objective::Energy, Objective::Edp];
+        let by_kind = objectives.map(|o| spatial_bound_by_innermost(t, w, s, &lb, o));
         let templates = skeletons_at(w, s, &[], home);
         // The templates and every loop move of each (splits, merges, swaps).
         let all: Vec<Skeleton> = skeletons_at(w, s, &templates, home);
@@ -95,6 +99,16 @@ fn check_layer_at(
                     .expect("a bound per weight source, innermost kind and input slabs");
                 let energy_bound = bound.energy_nj;
                 let cost = evaluate(t, w, &m);
+                let kind = Innermost::ALL.iter().position(|&k| k == innermost).unwrap();
+                for (o, kinds) in objectives.iter().zip(&by_kind) {
+                    assert!(
+                        kinds[kind] <= o.of(&cost) * (1.0 + 1e-9),
+                        "{} {name}: {o:?} bound of its innermost kind {} above a mapping's {}: {m:?}",
+                        t.name,
+                        kinds[kind],
+                        o.of(&cost)
+                    );
+                }
                 let latency = cost.latency_cycles;
                 // Leakage is paid on the latency; the energy bound is the rest.
                 let energy = cost.energy_nj - t.leakage_nj_per_cycle * latency;
