@@ -248,8 +248,13 @@ pub fn spatial_bound(
 ) -> f64 {
     cimopt_space::bounds::candidate_bounds(t, w, s, bounds)
         .iter()
-        .map(|b| o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles))
+        .map(|b| bound_objective(t, o, b))
         .fold(f64::INFINITY, f64::min)
+}
+
+/// Objective `o` of a candidate bound's latency and energy, leakage on its latency included.
+fn bound_objective(t: &Target, o: Objective, b: &cimopt_space::bounds::CandidateBound) -> f64 {
+    o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles)
 }
 
 /// [`spatial_bound`] per kind of innermost loop (`Innermost::ALL` order): each holds for every
@@ -264,9 +269,7 @@ pub fn spatial_bound_by_innermost(
     o: Objective,
 ) -> [f64; 3] {
     let all = cimopt_space::bounds::candidate_bounds(t, w, s, bounds);
-    let value = |b: &cimopt_space::bounds::CandidateBound| {
-        o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles)
-    };
+    let value = |b: &cimopt_space::bounds::CandidateBound| bound_objective(t, o, b);
     let least = all.iter().map(value).fold(f64::INFINITY, f64::min);
     Innermost::ALL.map(|kind| {
         let of_kind = all
@@ -278,16 +281,15 @@ pub fn spatial_bound_by_innermost(
     })
 }
 
-/// The kind of a skeleton's innermost loop of more than one trip, as the candidate bounds tell
-/// mappings apart; `None` for a skeleton of one activation (every kind's bound holds for it).
-fn innermost_kind(sk: &Skeleton) -> Option<usize> {
-    sk.loops.iter().rev().find(|l| l.1 > 1).map(|l| {
-        let kind = Innermost::of(l.0);
-        Innermost::ALL
-            .iter()
-            .position(|&k| k == kind)
-            .expect("a kind of Innermost::ALL")
-    })
+/// The kind of the innermost loop of more than one trip of `loops` (outer to inner), as the
+/// candidate bounds tell mappings apart, as an index into [`spatial_bound_by_innermost`];
+/// `None` for one activation (every kind's bound holds for it).
+pub fn innermost_kind(loops: &[(cimopt_target::Dim, u64)]) -> Option<usize> {
+    loops
+        .iter()
+        .rev()
+        .find(|l| l.1 > 1)
+        .map(|l| Innermost::of(l.0).index())
 }
 
 /// The skeletons of one spatial candidate: the warm starts' skeletons (`extra`) that have these
@@ -748,7 +750,9 @@ pub fn optimise_observed(
             });
         }
     }
-    let certified = certify(t, w, opts, &mut inc, open, deadline, &mut stats, observe);
+    let certified = certify(
+        t, w, opts, &bounds, &mut inc, open, deadline, &mut stats, observe,
+    );
     // A candidate searched whole here bounds the searched space as tightly as the whole.
     space_bound = space_bound.min(certified);
     Ok(conclude(stats, inc, space_bound, opts.gap, started))
@@ -782,6 +786,7 @@ fn certify(
     t: &Target,
     w: &Workload,
     opts: &Options,
+    lower: &LowerBound,
     inc: &mut Incumbent,
     mut open: Vec<OpenCandidate>,
     deadline: Instant,
@@ -793,34 +798,34 @@ fn certify(
     let needed = |c: &OpenCandidate, objective: f64| c.analytical * (1.0 + opts.gap) < objective;
     let mut budget = opts.certify_skeletons;
     let mut whole = vec![false; open.len()];
+    // The skeletons enumerated to count them, kept for the search.
+    let mut listed: Vec<Option<Vec<Skeleton>>> = vec![None; open.len()];
     // Each candidate's analytical bound per kind of innermost loop: a skeleton whose kind's
     // bound reaches the incumbent (within the gap) is settled by it, without a solve, and does
     // not count against the budget.
-    let lower = spatial::enumerate(t, w)
-        .ok()
-        .map(|u| physical_bound_over(t, w, opts.home, &u));
     let mut kinds = vec![[f64::INFINITY; 3]; open.len()];
     let kind_bound = |kinds: &[f64; 3], c: &OpenCandidate, sk: &Skeleton| {
-        innermost_kind(sk).map_or(c.analytical, |i| kinds[i].max(c.analytical))
+        innermost_kind(&sk.loops).map_or(c.analytical, |i| kinds[i].max(c.analytical))
     };
     let settles = |b: f64, objective: f64| b * (1.0 + opts.gap) >= objective;
     for (k, c) in open.iter().enumerate() {
         if !needed(c, inc.objective) {
             continue;
         }
-        kinds[k] = lower.as_ref().map_or([c.analytical; 3], |lb| {
-            spatial_bound_by_innermost(t, w, &c.spatial, lb, opts.objective)
-        });
+        kinds[k] = spatial_bound_by_innermost(t, w, &c.spatial, lower, opts.objective);
         let trips = spatial::trips(w, &c.spatial).0;
         let total = cimopt_space::whole::loop_list_count(&trips);
         let some_kind_settles = kinds[k]
             .iter()
             .any(|&b| settles(b.max(c.analytical), inc.objective));
         let count = if some_kind_settles && total <= KIND_COUNT_LIMIT {
-            cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home)
+            let all = cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home);
+            let open = all
                 .iter()
                 .filter(|sk| !settles(kind_bound(&kinds[k], c, sk), inc.objective))
-                .count() as u64
+                .count() as u64;
+            listed[k] = Some(all);
+            open
         } else {
             total
         };
@@ -839,7 +844,10 @@ fn certify(
             continue;
         }
         stats.candidates_solved += u64::from(c.searched.is_empty());
-        for sk in cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home) {
+        let all = listed[k]
+            .take()
+            .unwrap_or_else(|| cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home));
+        for sk in all {
             if let Some((_, b)) = c.searched.iter().find(|(known, _)| *known == sk) {
                 least[k] = least[k].min(*b);
                 continue;
@@ -943,7 +951,7 @@ fn certify(
 /// The most skeletons of one candidate [`certify`] enumerates to count those its innermost
 /// kinds' bounds do not settle; a candidate with more counts whole (enumerating 50 000 loop
 /// lists takes milliseconds, solving them hours).
-const KIND_COUNT_LIMIT: u64 = 50_000;
+pub const KIND_COUNT_LIMIT: u64 = 50_000;
 
 /// MILP solves per skeleton when certifying: the first solve's bound is the skeleton's; the
 /// bound–price–cut loop's later rounds (which cut off triples the cost model prices above the
@@ -1100,9 +1108,10 @@ pub fn certify_from(
     let (mut inc, _) = warm_start(t, w, opts.objective, opts.home, Some(start))?;
     let mut stats = Stats::starting(inc.objective);
     let before = inc.objective;
-    let candidates = bounded_candidates(t, w, opts)?;
-    stats.candidates_pruned =
-        certify_every_candidate(t, w, opts, candidates, &mut inc, deadline, &mut stats);
+    let (lower, candidates) = bounded_candidates(t, w, opts)?;
+    stats.candidates_pruned = certify_every_candidate(
+        t, w, opts, &lower, candidates, &mut inc, deadline, &mut stats,
+    );
     let space_bound = stats.bound;
     let r = conclude(stats, inc, space_bound, opts.gap, started);
     log::debug!(
@@ -1181,7 +1190,7 @@ fn around(
     // on the P14 its DRAM mapping had.
     // Every candidate's analytical bound: the polish's other candidates come from them, and
     // the search ends by certifying them.
-    let candidates = bounded_candidates(t, w, opts)?;
+    let (lower, candidates) = bounded_candidates(t, w, opts)?;
     // A climb with splits starts from a polished result, which has had them already.
     if seeds_searched && !opts.around_splits {
         for sk in polish_skeletons(w, opts, &inc, &candidates) {
@@ -1242,7 +1251,9 @@ fn around(
     // Every candidate's analytical bound is valid for the whole space, hence for the part
     // searched too; the climb's skeletons had one proposal each, so they prove nothing, and
     // [`certify`] searches the candidates it can whole.
-    certify_every_candidate(t, w, opts, candidates, &mut inc, deadline, &mut stats);
+    certify_every_candidate(
+        t, w, opts, &lower, candidates, &mut inc, deadline, &mut stats,
+    );
     let space_bound = stats.bound;
     Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
@@ -1292,27 +1303,31 @@ pub const POLISH_CANDIDATES: usize = 32;
 
 /// Every spatial candidate of the layer with its analytical bound at `opts.home`, in the
 /// enumeration's order.
+#[allow(clippy::type_complexity)]
 fn bounded_candidates(
     t: &Target,
     w: &Workload,
     opts: &Options,
-) -> Result<Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>, MapError> {
+) -> Result<(LowerBound, Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>), MapError> {
     let candidates = spatial::enumerate(t, w)?;
     let bounds = physical_bound_over(t, w, opts.home, &candidates);
-    Ok(candidates
+    let bounded = candidates
         .into_iter()
         .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
-        .collect())
+        .collect();
+    Ok((bounds, bounded))
 }
 
 /// Every spatial candidate of the layer ([`bounded_candidates`]) open at its analytical bound,
 /// then [`certify`]: how a search that bounded no candidate by its skeletons ends
 /// ([`certify_from`], [`around`]). Records the candidates in `stats`; returns how many had an
 /// analytical bound reaching the incumbent it started from (within the gap).
+#[allow(clippy::too_many_arguments)]
 fn certify_every_candidate(
     t: &Target,
     w: &Workload,
     opts: &Options,
+    lower: &LowerBound,
     candidates: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>,
     inc: &mut Incumbent,
     deadline: Instant,
@@ -1332,7 +1347,7 @@ fn certify_every_candidate(
         .iter()
         .filter(|c| c.analytical * (1.0 + opts.gap) >= inc.objective)
         .count() as u64;
-    certify(t, w, opts, inc, open, deadline, stats, &mut |_| {});
+    certify(t, w, opts, lower, inc, open, deadline, stats, &mut |_| {});
     pruned
 }
 

@@ -99,7 +99,7 @@ fn check_layer_at(
                     .expect("a bound per weight source, innermost kind and input slabs");
                 let energy_bound = bound.energy_nj;
                 let cost = evaluate(t, w, &m);
-                let kind = Innermost::ALL.iter().position(|&k| k == innermost).unwrap();
+                let kind = innermost.index();
                 for (o, kinds) in objectives.iter().zip(&by_kind) {
                     assert!(
                         kinds[kind] <= o.of(&cost) * (1.0 + 1e-9),

@@ -5,7 +5,9 @@
 //! kind of innermost loop has its own analytical bound below the objective too (the others
 //! certification settles without a solve; counted whole for a candidate of more than 50 000).
 //! `cargo run --example proof_work -p cimopt-pipeline -- schedule.json`
-use cimopt_space::bounds::{Innermost, candidate_bounds, physical_bound_at};
+use cimopt_cost::Objective;
+use cimopt_optimiser::{KIND_COUNT_LIMIT, innermost_kind, spatial_bound_by_innermost};
+use cimopt_space::bounds::physical_bound_at;
 use cimopt_space::spatial;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -14,7 +16,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let t = cimopt_schedule::embedded_target(&text)?;
     let s = cimopt_schedule::from_json(&text, Some(&t))?;
-    let leak = t.leakage_nj_per_cycle;
     for l in &s.layers {
         if l.same_as.is_some() {
             continue;
@@ -25,37 +26,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let obj = l.solve.objective.unwrap_or(f64::NAN);
         let lambda = (obj - cost.energy_nj) / cost.latency_cycles;
         let lb = physical_bound_at(&t, w, m.home)?;
-        let value =
-            |b: &cimopt_space::bounds::CandidateBound| b.energy_nj + (leak + lambda) * b.cycles;
+        // The layer objective the search minimised: E + λ·L.
+        let objective = Objective::Weighted {
+            nj_per_cycle: lambda,
+        };
         let mut need: Vec<(f64, u64)> = Vec::new();
         let mut by_kind = 0u64;
         let all = spatial::enumerate(&t, w)?;
         for sp in &all {
-            let bounds = candidate_bounds(&t, w, sp, &lb);
-            let v = bounds.iter().map(&value).fold(f64::INFINITY, f64::min);
+            let kinds = spatial_bound_by_innermost(&t, w, sp, &lb, objective);
+            let v = kinds.iter().cloned().fold(f64::INFINITY, f64::min);
             if v * 1.001 < obj {
                 let trips = spatial::trips(w, sp).0;
                 let n = cimopt_space::whole::loop_list_count(&trips);
                 need.push((v / obj, n));
-                let kind = |k: Innermost| {
-                    let b = bounds
-                        .iter()
-                        .filter(|b| b.innermost == k)
-                        .map(&value)
-                        .fold(f64::INFINITY, f64::min);
-                    if b.is_finite() { b.max(v) } else { v }
-                };
-                by_kind = by_kind.saturating_add(if n <= 50_000 {
+                by_kind = by_kind.saturating_add(if n <= KIND_COUNT_LIMIT {
                     cimopt_space::whole::loop_lists(&trips)
                         .iter()
-                        .filter(|loops| {
-                            let b = loops
-                                .iter()
-                                .rev()
-                                .find(|l| l.1 > 1)
-                                .map_or(v, |l| kind(Innermost::of(l.0)));
-                            b * 1.001 < obj
-                        })
+                        .filter(|loops| innermost_kind(loops).map_or(v, |i| kinds[i]) * 1.001 < obj)
                         .count() as u64
                 } else {
                     n

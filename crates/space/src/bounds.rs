@@ -191,7 +191,8 @@ impl Innermost {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its position in [`Innermost::ALL`].
+    pub fn index(self) -> usize {
         self as usize
     }
 
