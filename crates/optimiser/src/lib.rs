@@ -19,7 +19,7 @@ use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{Innermost, LowerBound, physical_bound_over};
+use cimopt_space::bounds::{Innermost, LowerBound, OUTER_CASES, physical_bound_over};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -257,39 +257,55 @@ fn bound_objective(t: &Target, o: Objective, b: &cimopt_space::bounds::Candidate
     o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles)
 }
 
-/// [`spatial_bound`] per kind of innermost loop (`Innermost::ALL` order): each holds for every
-/// mapping of the candidate whose innermost loop of more than one trip is of that kind, as
-/// each of the candidate's bounds does for its kind (`crates/optimiser/tests/bounds.rs` checks
-/// them mapping by mapping). A kind without a bound of its own gets the candidate's.
-pub fn spatial_bound_by_innermost(
+/// [`spatial_bound`] per case of a mapping's loop nest: by kind of innermost loop of more than
+/// one trip (`Innermost::ALL` order) and by case of outermost one
+/// (`cimopt_space::bounds::outer_index`). Each holds for every mapping of the candidate in
+/// that case, as each of the candidate's bounds does for its kind and its energy for each
+/// outermost case (`crates/optimiser/tests/bounds.rs` checks them mapping by mapping). A kind
+/// without a bound of its own gets the candidate's; a case no mapping is in, infinity.
+pub fn spatial_bound_by_case(
     t: &Target,
     w: &Workload,
     s: &[cimopt_ir::SpatialFactor],
     bounds: &LowerBound,
     o: Objective,
-) -> [f64; 3] {
-    let all = cimopt_space::bounds::candidate_bounds(t, w, s, bounds);
-    let value = |b: &cimopt_space::bounds::CandidateBound| bound_objective(t, o, b);
-    let least = all.iter().map(value).fold(f64::INFINITY, f64::min);
+) -> [[f64; OUTER_CASES]; 3] {
+    let all = cimopt_space::bounds::candidate_bounds_by_outer(t, w, s, bounds);
+    let value = |b: &cimopt_space::bounds::CandidateBound, case: usize| {
+        o.of_parts(
+            b.cycles,
+            b.energy_by_outer[case] + t.leakage_nj_per_cycle * b.cycles,
+        )
+    };
+    let least = all
+        .iter()
+        .map(|b| bound_objective(t, o, b))
+        .fold(f64::INFINITY, f64::min);
     Innermost::ALL.map(|kind| {
-        let of_kind = all
-            .iter()
-            .filter(|b| b.innermost == kind)
-            .map(value)
-            .fold(f64::INFINITY, f64::min);
-        if of_kind.is_finite() { of_kind } else { least }
+        let of_kind: Vec<_> = all.iter().filter(|b| b.innermost == kind).collect();
+        if of_kind.is_empty() {
+            return [least; OUTER_CASES];
+        }
+        std::array::from_fn(|case| {
+            of_kind
+                .iter()
+                .map(|b| value(b, case))
+                .fold(f64::INFINITY, f64::min)
+        })
     })
 }
 
-/// The kind of the innermost loop of more than one trip of `loops` (outer to inner), as the
-/// candidate bounds tell mappings apart, as an index into [`spatial_bound_by_innermost`];
-/// `None` for one activation (every kind's bound holds for it).
-pub fn innermost_kind(loops: &[(cimopt_target::Dim, u64)]) -> Option<usize> {
-    loops
-        .iter()
-        .rev()
-        .find(|l| l.1 > 1)
-        .map(|l| Innermost::of(l.0).index())
+/// The case of `loops` (outer to inner) in [`spatial_bound_by_case`]: the kind of its innermost
+/// loop of more than one trip and the case of its outermost one; `None` for one activation
+/// (every case's bound holds for it).
+pub fn nest_case(loops: &[(cimopt_target::Dim, u64)]) -> Option<(usize, usize)> {
+    let mut multi = loops.iter().filter(|l| l.1 > 1);
+    let outer = multi.next()?;
+    let inner = multi.next_back().unwrap_or(outer);
+    Some((
+        Innermost::of(inner.0).index(),
+        cimopt_space::bounds::outer_index(Some(outer.0)),
+    ))
 }
 
 /// The skeletons of one spatial candidate: the warm starts' skeletons (`extra`) that have these
@@ -803,20 +819,21 @@ fn certify(
     // Each candidate's analytical bound per kind of innermost loop: a skeleton whose kind's
     // bound reaches the incumbent (within the gap) is settled by it, without a solve, and does
     // not count against the budget.
-    let mut kinds = vec![[f64::INFINITY; 3]; open.len()];
-    let kind_bound = |kinds: &[f64; 3], c: &OpenCandidate, sk: &Skeleton| {
-        innermost_kind(&sk.loops).map_or(c.analytical, |i| kinds[i].max(c.analytical))
+    let mut kinds = vec![[[f64::INFINITY; OUTER_CASES]; 3]; open.len()];
+    let kind_bound = |kinds: &[[f64; OUTER_CASES]; 3], c: &OpenCandidate, sk: &Skeleton| {
+        nest_case(&sk.loops).map_or(c.analytical, |(i, o)| kinds[i][o].max(c.analytical))
     };
     let settles = |b: f64, objective: f64| b * (1.0 + opts.gap) >= objective;
     for (k, c) in open.iter().enumerate() {
         if !needed(c, inc.objective) {
             continue;
         }
-        kinds[k] = spatial_bound_by_innermost(t, w, &c.spatial, lower, opts.objective);
+        kinds[k] = spatial_bound_by_case(t, w, &c.spatial, lower, opts.objective);
         let trips = spatial::trips(w, &c.spatial).0;
         let total = cimopt_space::whole::loop_list_count(&trips);
         let some_kind_settles = kinds[k]
             .iter()
+            .flatten()
             .any(|&b| settles(b.max(c.analytical), inc.objective));
         let count = if some_kind_settles && total <= KIND_COUNT_LIMIT {
             let all = cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home);

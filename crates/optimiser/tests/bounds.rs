@@ -10,9 +10,12 @@ use common::{conv, matmul, target};
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
-use cimopt_optimiser::{skeleton_space, skeletons_at, spatial_bound_by_innermost};
+use cimopt_optimiser::{nest_case, skeleton_space, skeletons_at, spatial_bound_by_case};
 use cimopt_space::Skeleton;
-use cimopt_space::bounds::{Innermost, InputSlabs, candidate_bounds, physical_bound_at};
+use cimopt_space::bounds::{
+    Innermost, InputSlabs, candidate_bounds, candidate_bounds_by_outer, outer_index,
+    physical_bound_at,
+};
 use cimopt_space::spatial;
 use cimopt_target::{Operand, Target};
 
@@ -49,10 +52,12 @@ fn check_layer_at(
     let mut tightest_energy: f64 = 0.0;
     for s in spatial::enumerate(t, w).unwrap().iter().step_by(every) {
         let bounds = candidate_bounds(t, w, s, &lb);
+        // The same bounds with their energy told apart by the nest's outermost loop.
+        let by_outer = candidate_bounds_by_outer(t, w, s, &lb);
         // What certification settles skeletons with: per objective, the candidate's bound for
-        // each kind of innermost loop.
+        // each kind of innermost loop and case of outermost loop.
         let objectives = [Objective::Latency, Objective::Energy, Objective::Edp];
-        let by_kind = objectives.map(|o| spatial_bound_by_innermost(t, w, s, &lb, o));
+        let by_case = objectives.map(|o| spatial_bound_by_case(t, w, s, &lb, o));
         let templates = skeletons_at(w, s, &[], home);
         // The templates and every loop move of each (splits, merges, swaps).
         let all: Vec<Skeleton> = skeletons_at(w, s, &templates, home);
@@ -89,23 +94,37 @@ fn check_layer_at(
                     .map_or(Innermost::Both, |l| Innermost::of(l.dim));
                 // How it splits its inputs against its weights, where the bounds tell apart.
                 let slabs = InputSlabs::of(t, w, &m);
+                let of_mapping = |b: &&cimopt_space::bounds::CandidateBound| {
+                    b.weight_source == source
+                        && b.innermost == innermost
+                        && (b.slabs == InputSlabs::Any || b.slabs == slabs)
+                };
                 let bound = bounds
                     .iter()
-                    .find(|b| {
-                        b.weight_source == source
-                            && b.innermost == innermost
-                            && (b.slabs == InputSlabs::Any || b.slabs == slabs)
-                    })
+                    .find(of_mapping)
                     .expect("a bound per weight source, innermost kind and input slabs");
+                // The case of its outermost loop of more than one trip.
+                let outer = outer_index(m.temporal.iter().find(|l| l.factor > 1).map(|l| l.dim));
+                let loops: Vec<_> = m.temporal.iter().map(|l| (l.dim, l.factor)).collect();
+                assert_eq!(
+                    nest_case(&loops).map(|c| c.1),
+                    (loops.iter().any(|l| l.1 > 1)).then_some(outer)
+                );
                 let energy_bound = bound.energy_nj;
+                let outer_bound = by_outer
+                    .iter()
+                    .find(of_mapping)
+                    .expect("the same bounds")
+                    .energy_by_outer[outer];
                 let cost = evaluate(t, w, &m);
                 let kind = innermost.index();
-                for (o, kinds) in objectives.iter().zip(&by_kind) {
+                for (o, cases) in objectives.iter().zip(&by_case) {
+                    let case = cases[kind][outer];
                     assert!(
-                        kinds[kind] <= o.of(&cost) * (1.0 + 1e-9),
-                        "{} {name}: {o:?} bound of its innermost kind {} above a mapping's {}: {m:?}",
+                        case <= o.of(&cost) * (1.0 + 1e-9),
+                        "{} {name}: {o:?} bound of its innermost kind and outermost loop {case} \
+                         above a mapping's {}: {m:?}",
                         t.name,
-                        kinds[kind],
                         o.of(&cost)
                     );
                 }
@@ -115,6 +134,12 @@ fn check_layer_at(
                 assert!(
                     energy_bound <= energy * (1.0 + 1e-9),
                     "{} {name}: energy bound {energy_bound} above a mapping's {energy}: {m:?}",
+                    t.name
+                );
+                assert!(
+                    outer_bound <= energy * (1.0 + 1e-9),
+                    "{} {name}: energy bound {outer_bound} of its outermost loop above a \
+                     mapping's {energy}: {m:?}",
                     t.name
                 );
                 tightest_energy = tightest_energy.max(energy_bound / energy);

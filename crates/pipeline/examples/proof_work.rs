@@ -2,11 +2,12 @@
 //! whole (`--certify`): per distinct layer, the candidates whose analytical bound is below the
 //! objective (those certification must search), and their skeletons (every split and order
 //! of their loops): in all, the most of any one, in those more than 1 % below, and those whose
-//! kind of innermost loop has its own analytical bound below the objective too (the others
-//! certification settles without a solve; counted whole for a candidate of more than 50 000).
+//! kinds of innermost and outermost loop have their own analytical bound below the objective
+//! too (certification settles the others without a solve; counted whole for a candidate of
+//! more than 50 000).
 //! `cargo run --example proof_work -p cimopt-pipeline -- schedule.json`
 use cimopt_cost::Objective;
-use cimopt_optimiser::{KIND_COUNT_LIMIT, innermost_kind, spatial_bound_by_innermost};
+use cimopt_optimiser::{KIND_COUNT_LIMIT, nest_case, spatial_bound_by_case};
 use cimopt_space::bounds::physical_bound_at;
 use cimopt_space::spatial;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,8 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut by_kind = 0u64;
         let all = spatial::enumerate(&t, w)?;
         for sp in &all {
-            let kinds = spatial_bound_by_innermost(&t, w, sp, &lb, objective);
-            let v = kinds.iter().cloned().fold(f64::INFINITY, f64::min);
+            let kinds = spatial_bound_by_case(&t, w, sp, &lb, objective);
+            let v = kinds
+                .iter()
+                .flatten()
+                .cloned()
+                .fold(f64::INFINITY, f64::min);
             if v * 1.001 < obj {
                 let trips = spatial::trips(w, sp).0;
                 let n = cimopt_space::whole::loop_list_count(&trips);
@@ -43,7 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 by_kind = by_kind.saturating_add(if n <= KIND_COUNT_LIMIT {
                     cimopt_space::whole::loop_lists(&trips)
                         .iter()
-                        .filter(|loops| innermost_kind(loops).map_or(v, |i| kinds[i]) * 1.001 < obj)
+                        .filter(|loops| {
+                            nest_case(loops).map_or(v, |(i, o)| kinds[i][o]) * 1.001 < obj
+                        })
                         .count() as u64
                 } else {
                     n

@@ -153,6 +153,10 @@ pub struct CandidateBound {
     /// Energy without leakage ([`candidate_energy_nj`]), plus every weight written into and
     /// read out of the weight source once when that is not DRAM.
     pub energy_nj: f64,
+    /// `energy_nj` of the mappings whose outermost loop of more than one trip is of each case
+    /// ([`outer_index`]); each at least `energy_nj`, all equal to it unless asked for
+    /// ([`candidate_bounds_by_outer`]).
+    pub energy_by_outer: [f64; OUTER_CASES],
 }
 
 /// The kind of a mapping's innermost loop of more than one trip, by the operands its dim
@@ -292,6 +296,29 @@ pub fn candidate_bounds(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
+    candidate_bounds_with(t, w, s, lb, false)
+}
+
+/// [`candidate_bounds`] with each bound's energy told apart by the case of the nest's
+/// outermost loop of more than one trip ([`CandidateBound::energy_by_outer`]): that loop
+/// decides which operands are read again at their home. Dearer to compute, so only
+/// certification, which settles skeletons one by one, asks for it.
+pub fn candidate_bounds_by_outer(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    lb: &LowerBound,
+) -> Vec<CandidateBound> {
+    candidate_bounds_with(t, w, s, lb, true)
+}
+
+fn candidate_bounds_with(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    lb: &LowerBound,
+    by_outer: bool,
+) -> Vec<CandidateBound> {
     let p = layer_precision(t, w);
     let weight_bits = (w.weight_count() * p.weight) as f64;
     let w_home = lb.home[Operand::W.index()];
@@ -300,13 +327,16 @@ pub fn candidate_bounds(
     let cells = per_cell(t, &p);
     let runs = [Operand::I, Operand::O].map(|o| cheap_runs(&trips, o, cells));
     let slabs = slab_cases(t, w, &p, s, lb.home, &trips, cells);
-    let [energies, reread] = candidate_energies_nj_at(
+    let split = candidate_energies_by_outer(
         t,
         w,
         s,
         lb.home,
         slabs.as_ref().map_or(0.0, |c| c.reread_pj),
+        by_outer,
     );
+    let [energies, reread] =
+        split.map(|kinds| kinds.map(|cases| cases.into_iter().fold(f64::INFINITY, f64::min)));
     let cases: Vec<(InputSlabs, Case)> = match &slabs {
         None => vec![(InputSlabs::Any, Case::Plain)],
         Some(c) => vec![
@@ -332,12 +362,14 @@ pub fn candidate_bounds(
             if !b.cycles.is_finite() {
                 continue;
             }
-            let energies = if b.slabs == InputSlabs::RereadInputs {
-                &reread
+            let j = usize::from(b.slabs == InputSlabs::RereadInputs);
+            let kind = b.innermost.index();
+            b.energy_nj = [&energies, &reread][j][kind] + staged;
+            b.energy_by_outer = if by_outer {
+                split[j][kind].map(|e| e + staged)
             } else {
-                &energies
+                [b.energy_nj; OUTER_CASES]
             };
-            b.energy_nj = energies[b.innermost.index()] + staged;
             out.push(b);
         }
     }
@@ -397,6 +429,7 @@ fn candidate_bounds_from(
                 weight_cycles: 0.0,
                 cycles,
                 energy_nj: 0.0,
+                energy_by_outer: [0.0; OUTER_CASES],
             })
             .to_vec();
     }
@@ -570,6 +603,7 @@ fn candidate_bounds_from(
                 weight_cycles: work.weight_cycles,
                 cycles: work.cycles,
                 energy_nj: 0.0,
+                energy_by_outer: [0.0; OUTER_CASES],
             });
         }
     }
@@ -785,6 +819,32 @@ fn candidate_energies_nj_at(
     home: [usize; 3],
     input_floor_pj: f64,
 ) -> [[f64; 3]; 2] {
+    candidate_energies_by_outer(t, w, s, home, input_floor_pj, false)
+        .map(|kinds| kinds.map(|by_outer| by_outer.into_iter().fold(f64::INFINITY, f64::min)))
+}
+
+/// How many cases of a nest's outermost loop of more than one trip the energy bounds tell
+/// apart: one per dim ([`Dim::index`]), and one for a nest of a single activation.
+pub const OUTER_CASES: usize = 9;
+
+/// The case of [`OUTER_CASES`] of a nest whose outermost loop of more than one trip is over
+/// `dim` (`None`: it has none).
+pub fn outer_index(dim: Option<Dim>) -> usize {
+    dim.map_or(OUTER_CASES - 1, Dim::index)
+}
+
+/// [`candidate_energies_nj_at`] per kind and per case of the nest's outermost loop of more than
+/// one trip ([`outer_index`]): each holds for the mappings whose outermost loop is of that case
+/// (infinite for a case no mapping is in). With `by_outer` false, every case may take the
+/// value of the cheapest when one costs nothing more than any other.
+fn candidate_energies_by_outer(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    home: [usize; 3],
+    input_floor_pj: f64,
+    by_outer: bool,
+) -> [[[f64; OUTER_CASES]; 3]; 2] {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
     let fill: u64 = s
@@ -842,15 +902,17 @@ fn candidate_energies_nj_at(
     // An outermost loop with no halo over a dim both inputs and outputs depend on, which the
     // weights depend on too or which leaves them whole below their home, costs nothing more:
     // then that case, the cheapest, is the only one to count.
-    if outermost.iter().any(|(l, halo_pj)| {
-        l.padding_pj == 0.0
-            && *halo_pj == 0.0
-            && l.dim.is_none_or(|d| {
-                d.relevant_to(Operand::I)
-                    && d.relevant_to(Operand::O)
-                    && (d.relevant_to(Operand::W) || !split[Operand::W.index()])
-            })
-    }) {
+    if !by_outer
+        && outermost.iter().any(|(l, halo_pj)| {
+            l.padding_pj == 0.0
+                && *halo_pj == 0.0
+                && l.dim.is_none_or(|d| {
+                    d.relevant_to(Operand::I)
+                        && d.relevant_to(Operand::O)
+                        && (d.relevant_to(Operand::W) || !split[Operand::W.index()])
+                })
+        })
+    {
         outermost = vec![(
             Outermost {
                 dim: None,
@@ -915,8 +977,9 @@ fn candidate_energies_nj_at(
     };
     // Per kind, without the inputs' floor and with it.
     let least = |e_o: Change, gathered: bool| {
-        let mut best = [[f64::INFINITY; 3]; 2];
+        let mut best = [[[f64::INFINITY; OUTER_CASES]; 3]; 2];
         for &(outer, halo_pj) in &outermost {
+            let at = outer_index(outer.dim);
             // Fewest changes of each operand: every boundary outside the innermost run of loops
             // over dims only the other operand depends on changes it. The outermost loop is never
             // in that run when the operand changes at all, so a loop over such a dim there
@@ -1017,8 +1080,8 @@ fn candidate_energies_nj_at(
                     };
                     let rest = hi + ho + again(Operand::W) + again(Operand::O) + outer.padding_pj;
                     for k in 0..3 {
-                        best[0][k] = best[0][k].min(rest + switch[k] + inputs_again);
-                        best[1][k] = best[1][k].min(rest + switch[k] + floored);
+                        best[0][k][at] = best[0][k][at].min(rest + switch[k] + inputs_again);
+                        best[1][k][at] = best[1][k][at].min(rest + switch[k] + floored);
                     }
                 }
             }
@@ -1031,24 +1094,27 @@ fn candidate_energies_nj_at(
     let best = if e_o_partial.away > e_o_any.away || e_o_partial.home > e_o_any.home {
         let partial = least(e_o_partial, false);
         let i = Innermost::Inputs.index();
-        let rises = |j: usize| partial[j][i] > any[j][i];
+        let rises = |j: usize| (0..OUTER_CASES).any(|c| partial[j][i][c] > any[j][i][c]);
         let gathered = (rises(0) || rises(1)).then(|| least(e_o_any, true));
         [0, 1].map(|j| {
             let mut best = any[j];
-            for k in [Innermost::Outputs, Innermost::Both] {
-                best[k.index()] = any[j][k.index()].max(partial[j][k.index()]);
-            }
-            // Only an innermost loop over R, S or C may gather the reduction loops: that kind
-            // takes the smaller of the two cases, which can rise above `any` only when both do.
-            if let Some(gathered) = gathered.filter(|_| rises(j)) {
-                best[i] = any[j][i].max(partial[j][i].min(gathered[j][i]));
+            for c in 0..OUTER_CASES {
+                for k in [Innermost::Outputs, Innermost::Both] {
+                    best[k.index()][c] = any[j][k.index()][c].max(partial[j][k.index()][c]);
+                }
+                // Only an innermost loop over R, S or C may gather the reduction loops: that
+                // kind takes the smaller of the two cases, which can rise above `any` only when
+                // both do.
+                if let Some(gathered) = gathered.as_ref().filter(|_| rises(j)) {
+                    best[i][c] = any[j][i][c].max(partial[j][i][c].min(gathered[j][i][c]));
+                }
             }
             best
         })
     } else {
         any
     };
-    best.map(|b| b.map(|x| mac + (x + weights + macro_write) * 1e-3))
+    best.map(|b| b.map(|k| k.map(|x| mac + (x + weights + macro_write) * 1e-3)))
 }
 
 /// The cheapest energy (pJ) of one change of an operand at the array: over the feeds that
@@ -1753,6 +1819,7 @@ mod tests {
             weight_cycles: 0.0,
             cycles,
             energy_nj,
+            energy_by_outer: [energy_nj; OUTER_CASES],
         }
     }
 
