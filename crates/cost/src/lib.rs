@@ -172,7 +172,11 @@ impl Objective {
 /// Evaluates a mapping that `cimopt_ir::check` accepts.
 pub fn evaluate(t: &Target, w: &Workload, m: &Mapping) -> Cost {
     let nest = Nest::new(t, w, m);
-    let (latency_cycles, latency) = latency(t, &nest);
+    let (latency_cycles, latency) = latency_of(
+        t.t_mac_at(&nest.precision) as f64,
+        &nest.steps.iter().map(|s| s.factor).collect::<Vec<_>>(),
+        &Operand::ALL.map(|o| OperandTiming::of(t, &nest, o)),
+    );
     let mut energy = energy(t, &nest);
     energy.leakage = latency_cycles * t.leakage_nj_per_cycle;
     let activations = m.activations();
@@ -189,10 +193,19 @@ pub fn evaluate(t: &Target, w: &Workload, m: &Mapping) -> Cost {
     }
 }
 
-fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
+/// The latency recursion over an executed nest's steps (`factors`, one per step, anchors
+/// included) and each operand's view of it (`timing`, step for step), with `t_mac` the cycles
+/// of one activation. Each operand's view depends on its own levels and double buffering
+/// alone, so the optimiser prices a placement triple from the views it built one operand at a
+/// time (`timing::merge`).
+pub fn latency_of(
+    t_mac: f64,
+    factors: &[u64],
+    timing: &[OperandTiming; 3],
+) -> (f64, LatencyBreakdown) {
     let mut b = LatencyBreakdown::default();
-    let steps = n.steps.len();
-    let timing = Operand::ALL.map(|o| OperandTiming::of(t, n, o));
+    let steps = factors.len();
+    let entries = |i: usize| -> u64 { factors[..i].iter().product() };
     let c = |i: usize, o: Operand| timing[o.index()].steps[i].cycles;
     let double = |i: usize, o: Operand| timing[o.index()].steps[i].double;
     let (oi, ow, oo) = (Operand::I, Operand::W, Operand::O);
@@ -204,7 +217,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
 
     // body[i]: one execution of loop i from its first activation's start to its last
     // activation's end: F_i children separated by F_i − 1 boundaries.
-    let mut body = t.t_mac_at(&n.precision) as f64;
+    let mut body = t_mac;
     // body_of[i]: one execution of loop i; body_of[steps] is one activation.
     let mut body_of = vec![0.0f64; steps + 1];
     // wait_of[i], chain_of[i]: the boundary wait of loop i and each operand's chain in it.
@@ -224,7 +237,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
     let mut read_ahead = 0.0f64;
     let body_after = |body_of: &[f64], position: usize| body_of[loop_step[position.div_ceil(2)]];
     for i in (0..steps).rev() {
-        let f = n.steps[i].factor as f64;
+        let f = factors[i] as f64;
         let child = body;
         // At a boundary of loop i each operand's chain runs in parallel; the slowest decides.
         // An input or weight chain is its largest refill term (`timing::refill_terms`), its
@@ -348,7 +361,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         first_wait_of[i] = first_wait;
         chain_of[i] = chains;
         for o in Operand::ALL {
-            b.transfer_cycles[o.index()] += n.entries(i) as f64 * f * c(i, o) * ways(o);
+            b.transfer_cycles[o.index()] += entries(i) as f64 * f * c(i, o) * ways(o);
         }
     }
     // Before the first activation every transfer of the nest happens once, per operand in
@@ -382,7 +395,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
                 .map(|k| {
                     let i = loop_step[k];
                     let extra = stream_extra(steps, s.position, k);
-                    (n.steps[i].factor as f64, wait_of[i], extra)
+                    (factors[i] as f64, wait_of[i], extra)
                 })
                 .collect();
             let behind = stream_lag(s.stream_cycles(o), body_after(&body_of, s.position), &gaps);
@@ -405,7 +418,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
             for port in timing[o.index()].ports.iter().filter(|p| p.step == j) {
                 let bound = if o == oo {
                     let idle = port_idle(
-                        n,
+                        factors,
                         &timing[oo.index()].steps,
                         j,
                         body_of[j + 1],
@@ -425,8 +438,8 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
         }
     }
 
-    let activations: u64 = n.steps.iter().map(|s| s.factor).product();
-    b.compute = activations as f64 * t.t_mac_at(&n.precision) as f64;
+    let activations: u64 = factors.iter().product();
+    b.compute = activations as f64 * t_mac;
     b.mode_switch = exposed[0] + (start - boot_in);
     b.mismatch = exposed[1];
     b.writeback = exposed[2] + drain;
@@ -439,7 +452,7 @@ fn latency(t: &Target, n: &Nest) -> (f64, LatencyBreakdown) {
 /// boundaries of the loops outside it (`timing::output_port_lead`): at each boundary whose wait
 /// exceeds the port's lead, the port waits for the first tile's work after it.
 fn port_idle(
-    n: &Nest,
+    factors: &[u64],
     steps: &[timing::StepTiming],
     j: usize,
     inner: f64,
@@ -450,10 +463,10 @@ fn port_idle(
         return 0.0;
     };
     (0..j)
-        .filter(|&i| n.steps[i].factor > 1)
+        .filter(|&i| factors[i] > 1)
         .map(|i| {
-            let f = n.steps[i].factor as f64;
-            n.entries(i) as f64
+            let f = factors[i] as f64;
+            factors[..i].iter().product::<u64>() as f64
                 * ((first_wait_of[i] - lead).max(0.0) + (f - 2.0) * (wait_of[i] - lead).max(0.0))
         })
         .sum()

@@ -43,6 +43,8 @@ pub struct StepTiming {
     /// Outputs: the cycles of this step's own transfers that each boundary of its loop waits
     /// for ([`output_chain`]); 0 for inputs and weights.
     pub own_chain: f64,
+    /// The operand whose reuse anchor the step is (`None`: a mapping loop).
+    pub anchor_for: Option<Operand>,
 }
 
 impl StepTiming {
@@ -136,6 +138,7 @@ impl OperandTiming {
                 to_compute: tr.to == t.compute_level(),
                 level: s.level[o.index()],
                 own_chain,
+                anchor_for: s.anchor_for,
             });
         }
         let boot = bootstrap_cycles(t, n, o);
@@ -435,4 +438,98 @@ pub fn stream_cycles(steps: &[StepTiming], o: Operand, position: usize) -> f64 {
         .filter(|s| s.position == position && s.double)
         .map(|s| s.stream_cycles(o))
         .fold(0.0, f64::max)
+}
+
+/// One nest's operand views, step for step, from views each built on a nest of its own (the
+/// optimiser's profiles: one operand placed, the others outermost), with the factor of every
+/// step: what [`crate::latency_of`] prices a placement triple from without building its nest.
+///
+/// Each operand's view of a nest depends on its own levels and double buffering alone: its
+/// reuse anchors are placed by its own storage blocks, and another operand's anchor moves none
+/// of its tiles. So the triple's nest has the mapping loops (the same in every view) and, just
+/// outside each loop, every operand's own anchors there (other operands' anchors in a view
+/// belong to the placements it was built with, and are dropped). In an operand's merged view
+/// another operand's anchor is a step of one trip that moves nothing, at the level of the step
+/// after it, as the cost model's nest has it. Anchors at one position are ordered inputs,
+/// weights, outputs; the latency does not depend on their order (they have one trip and only
+/// the operand owning one transfers at it). `crates/optimiser/tests/exhaustive.rs` checks the
+/// latency of merged views against the cost model's on every triple of small skeletons.
+pub fn merge(views: [&OperandTiming; 3]) -> (Vec<u64>, [OperandTiming; 3]) {
+    // (position, owner: 0..3 an operand's anchor, 3 a loop, the view, its index there).
+    let mut order: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for (v, view) in views.iter().enumerate() {
+        let o = Operand::ALL[v];
+        for (k, s) in view.steps.iter().enumerate() {
+            match s.anchor_for {
+                None if v == 0 => order.push((s.position, 3, v, k)),
+                Some(a) if a == o => order.push((s.position, v, v, k)),
+                _ => {}
+            }
+        }
+    }
+    // Stable: an operand's anchors at one position keep their order.
+    order.sort_by_key(|e| (e.0, e.1));
+    let factors: Vec<u64> = order
+        .iter()
+        .map(|&(_, _, v, k)| views[v].steps[k].factor)
+        .collect();
+    let merged = Operand::ALL.map(|o| {
+        let view = views[o.index()];
+        // The view's loop steps by position, and where each of its own steps lands.
+        let mut at = vec![usize::MAX; view.steps.len()];
+        let mut loops = view
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.anchor_for.is_none());
+        let mut steps: Vec<Option<StepTiming>> = Vec::with_capacity(order.len());
+        for (m, &(position, owner, v, k)) in order.iter().enumerate() {
+            let own = if owner == 3 {
+                let (k, s) = loops
+                    .find(|(_, s)| s.position == position)
+                    .expect("every view has every mapping loop");
+                Some((k, *s))
+            } else if v == o.index() {
+                Some((k, view.steps[k]))
+            } else {
+                None
+            };
+            if let Some((k, _)) = own {
+                at[k] = m;
+            }
+            steps.push(own.map(|(_, s)| s));
+        }
+        // Another operand's anchor: one trip, nothing moved, at the next step's level.
+        let mut out: Vec<StepTiming> = Vec::with_capacity(steps.len());
+        let mut next_level = view.steps.last().map_or(0, |s| s.level);
+        for (m, s) in steps.iter().enumerate().rev() {
+            let s = s.unwrap_or_else(|| StepTiming {
+                position: order[m].0,
+                factor: 1,
+                cycles: 0.0,
+                double: false,
+                to_compute: false,
+                level: next_level,
+                own_chain: 0.0,
+                anchor_for: Some(Operand::ALL[order[m].1]),
+            });
+            next_level = s.level;
+            out.push(s);
+        }
+        out.reverse();
+        OperandTiming {
+            steps: out,
+            boot: view.boot,
+            fill: view.fill,
+            ports: view
+                .ports
+                .iter()
+                .map(|p| Port {
+                    step: at[p.step],
+                    ..*p
+                })
+                .collect(),
+        }
+    });
+    (factors, merged)
 }

@@ -178,43 +178,85 @@ impl Charge {
 /// Checked against the cost model by brute force on small skeletons and against sampled
 /// triples and each skeleton's best on real-sized layers (`tests/exhaustive.rs`).
 pub fn separable_bound(inp: &ModelInput) -> f64 {
-    let loops = inp.skeleton.loops.len();
-    let charges = |o: Operand| -> Vec<Charge> {
-        inp.profiles[o.index()]
-            .iter()
-            .map(|p| Charge::of(p, loops))
-            .collect()
-    };
-    let (inputs, weights) = (charges(Operand::I), charges(Operand::W));
-    let (least_i, least_w) = (
-        Charge::least(&inputs, loops),
-        Charge::least(&weights, loops),
-    );
-    let loops = &inp.skeleton.loops;
-    let leakage = inp.target.leakage_nj_per_cycle;
-    // One output placement's terms, each computed once.
-    struct Outputs<'p> {
-        chains: Vec<f64>,
-        ahead: bool,
-        own: f64,
-        profile: &'p Profile,
-    }
-    let outputs = inp.profiles[Operand::O.index()].iter().map(|p| {
-        let steps = &p.timing.steps;
-        Outputs {
-            chains: (0..loops.len())
-                .map(|l| output_chain(steps, 2 * l + 1))
-                .collect(),
-            ahead: steps
-                .iter()
-                .any(|s| output_tail_constant(steps, s.position).is_some()),
-            own: p.timing.boot + p.timing.fill,
-            profile: p,
+    let r = Relaxation::new(inp);
+    let mut body = vec![0.0; inp.skeleton.loops.len() + 1];
+    let mut bound = f64::INFINITY;
+    for o in &r.outputs {
+        let mut by_inputs = f64::INFINITY;
+        for i in &r.inputs {
+            by_inputs = by_inputs.min(r.value(&mut body, o, i, &r.least_w));
         }
-    });
-    // body[l]: one execution of loop l; body[n]: one activation.
-    let mut body = vec![0.0; loops.len() + 1];
-    let mut value = |o: &Outputs, i: &Charge, w: &Charge| -> f64 {
+        let mut by_weights = f64::INFINITY;
+        for w in &r.weights {
+            by_weights = by_weights.min(r.value(&mut body, o, &r.least_i, w));
+        }
+        bound = bound.min(by_inputs.max(by_weights));
+    }
+    bound
+}
+
+/// One output placement's terms in [`separable_bound`], each computed once.
+struct Outputs<'p> {
+    chains: Vec<f64>,
+    ahead: bool,
+    own: f64,
+    profile: &'p Profile,
+}
+
+/// The terms [`separable_bound`] reads off the profiles, per placement, and the value of the
+/// relaxed recursion for one output placement with input and weight charges.
+struct Relaxation<'a> {
+    inp: &'a ModelInput<'a>,
+    inputs: Vec<Charge>,
+    weights: Vec<Charge>,
+    least_i: Charge,
+    least_w: Charge,
+    outputs: Vec<Outputs<'a>>,
+}
+
+impl<'a> Relaxation<'a> {
+    fn new(inp: &'a ModelInput<'a>) -> Relaxation<'a> {
+        let loops = inp.skeleton.loops.len();
+        let charges = |o: Operand| -> Vec<Charge> {
+            inp.profiles[o.index()]
+                .iter()
+                .map(|p| Charge::of(p, loops))
+                .collect()
+        };
+        let (inputs, weights) = (charges(Operand::I), charges(Operand::W));
+        let (least_i, least_w) = (
+            Charge::least(&inputs, loops),
+            Charge::least(&weights, loops),
+        );
+        let outputs = inp.profiles[Operand::O.index()]
+            .iter()
+            .map(|p| {
+                let steps = &p.timing.steps;
+                Outputs {
+                    chains: (0..loops).map(|l| output_chain(steps, 2 * l + 1)).collect(),
+                    ahead: steps
+                        .iter()
+                        .any(|s| output_tail_constant(steps, s.position).is_some()),
+                    own: p.timing.boot + p.timing.fill,
+                    profile: p,
+                }
+            })
+            .collect();
+        Relaxation {
+            inp,
+            inputs,
+            weights,
+            least_i,
+            least_w,
+            outputs,
+        }
+    }
+
+    /// The relaxed recursion's objective for output placement `o` with the input and weight
+    /// charges `i` and `w` (`body`: room for one body per loop and one activation).
+    fn value(&self, body: &mut [f64], o: &Outputs, i: &Charge, w: &Charge) -> f64 {
+        let inp = self.inp;
+        let loops = &inp.skeleton.loops;
         body[loops.len()] = inp.t_mac_cycles as f64;
         for (l, &(_, factor)) in loops.iter().enumerate().rev() {
             body[l] = body[l + 1];
@@ -244,23 +286,135 @@ pub fn separable_bound(inp: &ModelInput) -> f64 {
                 .max(q.cycles)
                 .max(o.own + after(q.position) + q.after_start);
         }
-        let energy =
-            i.energy_nj + w.energy_nj + o.profile.energy_nj + inp.mac_energy_nj + leakage * latency;
+        let energy = i.energy_nj
+            + w.energy_nj
+            + o.profile.energy_nj
+            + inp.mac_energy_nj
+            + inp.target.leakage_nj_per_cycle * latency;
         inp.objective.of_parts(latency, energy)
-    };
-    let mut bound = f64::INFINITY;
-    for o in outputs {
-        let mut by_inputs = f64::INFINITY;
-        for i in &inputs {
-            by_inputs = by_inputs.min(value(&o, i, &least_w));
-        }
-        let mut by_weights = f64::INFINITY;
-        for w in &weights {
-            by_weights = by_weights.min(value(&o, &least_i, w));
-        }
-        bound = bound.min(by_inputs.max(by_weights));
     }
-    bound
+}
+
+/// The cost model's objective of a placement triple, from the placements' profiles
+/// ([`cimopt_cost::timing::merge`], [`cimopt_cost::latency_of`]): the same number
+/// `cimopt_cost::evaluate` gives the triple's mapping, without building its nest.
+pub fn triple_objective(inp: &ModelInput, triple: [usize; 3]) -> f64 {
+    let views = Operand::ALL.map(|o| &inp.profiles[o.index()][triple[o.index()]].timing);
+    let (factors, merged) = cimopt_cost::timing::merge(views);
+    let (latency, _) = cimopt_cost::latency_of(inp.t_mac_cycles as f64, &factors, &merged);
+    let memory: f64 = Operand::ALL
+        .iter()
+        .map(|&o| inp.profiles[o.index()][triple[o.index()]].energy_nj)
+        .sum();
+    let energy = memory + inp.mac_energy_nj + inp.target.leakage_nj_per_cycle * latency;
+    inp.objective.of_parts(latency, energy)
+}
+
+/// The placement triples of a skeleton that fit the shared levels and whose cost model
+/// objective is below `inp.cutoff`, cheapest first (ties by triple), each with that objective
+/// ([`triple_objective`]): the skeleton's optimum under the cost model without a solver.
+///
+/// Best first, lazily: every such triple's relaxed value (the recursion of
+/// [`separable_bound`] for that triple, a lower bound of its objective, checked by
+/// `tests/exhaustive.rs`) is computed and sorted, after pairs of an output and an input
+/// placement whose relaxed value with the cheapest weight terms already reaches the cut-off
+/// are dropped. A triple is priced exactly only when its relaxed value is below every exact
+/// objective still waiting to be returned, so a search that stops at the first valid triple
+/// prices only those whose relaxed value is below its objective.
+pub struct Triples<'a> {
+    inp: &'a ModelInput<'a>,
+    /// (relaxed value, triple), cheapest last: the next to price is popped.
+    relaxed: Vec<(f64, [usize; 3])>,
+    /// Priced, waiting to be returned.
+    priced: std::collections::BinaryHeap<Priced>,
+    /// Triples priced so far.
+    pub priced_count: usize,
+}
+
+/// A priced triple in [`Triples`]'s heap: the cheapest (then the smallest triple) on top.
+#[derive(PartialEq)]
+struct Priced(f64, [usize; 3]);
+
+impl Eq for Priced {}
+
+impl Ord for Priced {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
+    }
+}
+
+impl PartialOrd for Priced {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<'a> Triples<'a> {
+    /// The triples to search, or `None` when more than `limit` have a relaxed value below the
+    /// cut-off (the caller then solves the MILP instead).
+    pub fn new(inp: &'a ModelInput<'a>, limit: usize) -> Option<Triples<'a>> {
+        let r = Relaxation::new(inp);
+        let t = inp.target;
+        let shared: Vec<usize> = (1..t.num_levels())
+            .filter(|&lv| t.levels[lv].holds.len() >= 2)
+            .collect();
+        let bits = |o: Operand, p: usize, lv: usize| inp.profiles[o.index()][p].bits[lv];
+        let mut body = vec![0.0; inp.skeleton.loops.len() + 1];
+        let mut relaxed = Vec::new();
+        for (po, o) in r.outputs.iter().enumerate() {
+            for (pi, i) in r.inputs.iter().enumerate() {
+                if r.value(&mut body, o, i, &r.least_w) >= inp.cutoff {
+                    continue;
+                }
+                for (pw, w) in r.weights.iter().enumerate() {
+                    let fits = shared.iter().all(|&lv| {
+                        bits(Operand::I, pi, lv)
+                            + bits(Operand::W, pw, lv)
+                            + bits(Operand::O, po, lv)
+                            <= t.levels[lv].capacity_bits
+                    });
+                    if !fits {
+                        continue;
+                    }
+                    let v = r.value(&mut body, o, i, w);
+                    if v < inp.cutoff {
+                        if relaxed.len() == limit {
+                            return None;
+                        }
+                        relaxed.push((v, [pi, pw, po]));
+                    }
+                }
+            }
+        }
+        relaxed.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        Some(Triples {
+            inp,
+            relaxed,
+            priced: std::collections::BinaryHeap::new(),
+            priced_count: 0,
+        })
+    }
+}
+
+impl Iterator for Triples<'_> {
+    type Item = (f64, [usize; 3]);
+
+    fn next(&mut self) -> Option<(f64, [usize; 3])> {
+        // Price every triple whose relaxed value is below the cheapest priced one: none of the
+        // others can come first.
+        while let Some(&(floor, triple)) = self.relaxed.last() {
+            if self.priced.peek().is_some_and(|p| p.0 <= floor) {
+                break;
+            }
+            self.relaxed.pop();
+            self.priced_count += 1;
+            let v = triple_objective(self.inp, triple);
+            if v < self.inp.cutoff {
+                self.priced.push(Priced(v, triple));
+            }
+        }
+        self.priced.pop().map(|p| (p.0, p.1))
+    }
 }
 
 /// Builds and solves the model.

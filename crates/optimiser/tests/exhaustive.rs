@@ -249,6 +249,135 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
     assert!(total > 100);
 }
 
+/// The objective of a placement triple priced from its placements' profiles
+/// (`model::triple_objective`: the operands' views merged into the triple's nest) is the cost
+/// model's, on every valid triple of small skeletons and a sample of larger ones, on every test
+/// target, every objective, tensors at DRAM and kept on chip; and `model::Triples` lists
+/// exactly the valid triples below its cut-off, in order. Certification takes a skeleton's
+/// optimum from these, so a step the merge places wrongly fails here.
+#[test]
+fn heavy_a_triple_priced_from_its_profiles_is_the_cost_models() {
+    let mut checked = 0u64;
+    for t in test_targets() {
+        let mut layers = tiny_layers();
+        layers.extend(small_layers());
+        for (name, w) in layers {
+            for home in [[0; 3], [1, 0, 1]] {
+                for s in spatial::enumerate(&t, &w)
+                    .unwrap()
+                    .iter()
+                    .step_by(5)
+                    .take(6)
+                {
+                    for sk in skeletons_at(&w, s, &[], home) {
+                        let Some(space) = skeleton_space(&t, &w, &sk, 20_000) else {
+                            continue;
+                        };
+                        let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+                        let all = n.iter().product::<usize>();
+                        let triples: Vec<[usize; 3]> = (0..all.min(400))
+                            .map(|k| {
+                                let k = if all <= 400 { k } else { k * 7919 % all };
+                                [k % n[0], k / n[0] % n[1], k / (n[0] * n[1])]
+                            })
+                            .collect();
+                        for f in triples {
+                            let m = mapping_of(
+                                &sk,
+                                Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
+                            );
+                            if !check(&t, &w, &m).is_empty() {
+                                continue;
+                            }
+                            let c = evaluate(&t, &w, &m);
+                            for objective in OBJECTIVES {
+                                let truth = objective.of(&c);
+                                let v = model::triple_objective(
+                                    &model_input(&t, &w, &space, objective),
+                                    f,
+                                );
+                                assert!(
+                                    (v - truth).abs() <= truth.abs() * 1e-9,
+                                    "{} {name} {:?} {f:?} {}: from the profiles {v}, the cost \
+                                     model {truth}: {m:?}",
+                                    t.name,
+                                    sk.loops,
+                                    objective.name()
+                                );
+                            }
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{checked} triples priced from their profiles");
+    assert!(checked > 5_000, "{checked} triples");
+}
+
+/// `model::Triples` against brute force: exactly the valid triples below the cut-off,
+/// cheapest first, on the tiny layers (every skeleton of every third candidate).
+#[test]
+fn heavy_the_triples_below_a_cutoff_are_the_brute_forces() {
+    for t in test_targets() {
+        for (name, w) in tiny_layers() {
+            for s in spatial::enumerate(&t, &w).unwrap().iter().step_by(3) {
+                for sk in skeletons(&w, s, &[]) {
+                    let space = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();
+                    let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+                    if n.iter().product::<usize>() > 20_000 {
+                        continue;
+                    }
+                    let priced = priced_triples(&t, &w, &space);
+                    for objective in OBJECTIVES {
+                        let mut values: Vec<f64> =
+                            priced.iter().map(|(_, c)| objective.of(c)).collect();
+                        values.sort_by(f64::total_cmp);
+                        // A cut-off in the middle of the triples' objectives.
+                        let Some(&cutoff) = values.get(values.len() / 2) else {
+                            continue;
+                        };
+                        let input = model::ModelInput {
+                            cutoff,
+                            ..model_input(&t, &w, &space, objective)
+                        };
+                        let below: Vec<(f64, [usize; 3])> = model::Triples::new(&input, usize::MAX)
+                            .expect("no limit")
+                            .collect();
+                        let mut expected: Vec<(f64, [usize; 3])> = priced
+                            .iter()
+                            .map(|(f, c)| (objective.of(c), *f))
+                            .filter(|(v, _)| *v < cutoff)
+                            .collect();
+                        expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                        // Valid triples are a subset of those fitting the shared levels.
+                        let found: Vec<[usize; 3]> = below.iter().map(|b| b.1).collect();
+                        for (v, f) in &expected {
+                            assert!(
+                                found.contains(f),
+                                "{} {name} {:?} {}: {f:?} at {v} below {cutoff} not listed",
+                                t.name,
+                                sk.loops,
+                                objective.name()
+                            );
+                        }
+                        let listed_min = below.first().map(|b| b.0);
+                        let expected_min = expected.first().map(|e| e.0);
+                        assert_eq!(
+                            listed_min.is_some(),
+                            expected_min.is_some(),
+                            "{} {name}: {listed_min:?} {expected_min:?}",
+                            t.name
+                        );
+                        assert!(below.windows(2).all(|p| p[0].0 <= p[1].0));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Every valid placement triple of a skeleton with its cost, in enumeration order (what
 /// `exhaustive_skeleton` searches, with the triples kept for the tests to index the MILP by).
 fn priced_triples(
