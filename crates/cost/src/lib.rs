@@ -53,8 +53,8 @@ pub mod timing;
 pub use nest::{Nest, Transfer};
 pub use timing::{OperandTiming, bootstrap_cycles};
 use timing::{
-    Slack, loops_outside, output_chain, output_inner, output_port_lead, output_read_ahead,
-    output_tail, refill_terms, stream_extra, stream_lag, ways,
+    Slack, for_each_refill_term, loops_outside, output_chain, output_inner, output_port_lead,
+    output_read_ahead, output_tail, stream_extra, stream_lag, ways,
 };
 
 use cimopt_ir::analysis::precision_at;
@@ -243,24 +243,23 @@ pub fn latency_of(
         // An input or weight chain is its largest refill term (`timing::refill_terms`), its
         // slack valued with the bodies and waits of the loops inside.
         let refill = |o: Operand| -> f64 {
-            refill_terms(&timing[o.index()].steps, i)
-                .iter()
-                .map(|term| {
-                    let slack = match term.slack {
-                        Slack::None => 0.0,
-                        Slack::BodyWait(j) => {
-                            let next = loop_step[j];
-                            body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
-                        }
-                        Slack::Body(j) => body_of[loop_step[j]],
-                        Slack::SyncWait(j) => {
-                            let next = loop_step[j];
-                            body_of[next + 1] + wait_of[next]
-                        }
-                    };
-                    term.after - slack
-                })
-                .fold(0.0f64, f64::max)
+            let mut chain = 0.0f64;
+            for_each_refill_term(&timing[o.index()].steps, i, |term| {
+                let slack = match term.slack {
+                    Slack::None => 0.0,
+                    Slack::BodyWait(j) => {
+                        let next = loop_step[j];
+                        body_of[next + 1] + (wait_of[next] - chain_of[next][o.index()]).max(0.0)
+                    }
+                    Slack::Body(j) => body_of[loop_step[j]],
+                    Slack::SyncWait(j) => {
+                        let next = loop_step[j];
+                        body_of[next + 1] + wait_of[next]
+                    }
+                };
+                chain = chain.max(term.after - slack);
+            });
+            chain
         };
         let outputs = &timing[oo.index()].steps;
         let chains = [

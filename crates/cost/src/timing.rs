@@ -217,19 +217,24 @@ pub struct RefillTerm {
 /// single-buffered is released by the activation itself); a double-buffered transfer waits for
 /// nothing but data refilled above it.
 pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
-    let fired: Vec<usize> = (from..steps.len())
-        .filter(|&j| steps[j].cycles > 0.0)
-        .collect();
     let mut out = Vec::new();
-    for (pos, &k) in fired.iter().enumerate() {
+    for_each_refill_term(steps, from, |term| out.push(term));
+    out
+}
+
+/// [`refill_terms`] handed to `f` one by one, in the same order, without allocating: the
+/// latency recursion asks for them at every loop of every triple it prices.
+pub fn for_each_refill_term(steps: &[StepTiming], from: usize, mut f: impl FnMut(RefillTerm)) {
+    let fired = |after: usize| (after..steps.len()).filter(|&j| steps[j].cycles > 0.0);
+    for k in fired(from) {
         // A level sending into a double-buffered child never waits for it: the refills above
         // it wait only for its sends, not for the activations. They belong to that stream
         // (`stream_extra`), not to any boundary's chain.
-        if steps[k].double || fired[pos + 1..].iter().any(|&j| steps[j].double) {
+        if steps[k].double || fired(k + 1).any(|j| steps[j].double) {
             continue;
         }
-        let after: f64 = fired[pos..].iter().map(|&l| steps[l].cycles).sum();
-        let slack = match fired.get(pos + 1).map(|&j| (j, &steps[j])) {
+        let after: f64 = fired(k).map(|l| steps[l].cycles).sum();
+        let slack = match fired(k + 1).next().map(|j| (j, &steps[j])) {
             None => Slack::None,
             Some((_, next)) if next.to_compute => Slack::None,
             // Every loop of the operand at the level waits, at each of its iterations, for the
@@ -245,9 +250,8 @@ pub fn refill_terms(steps: &[StepTiming], from: usize) -> Vec<RefillTerm> {
             Some((_, next)) if next.factor > 1 => Slack::BodyWait((next.position - 1) / 2),
             Some((_, next)) => Slack::Body(next.position.div_ceil(2)),
         };
-        out.push(RefillTerm { after, slack });
+        f(RefillTerm { after, slack });
     }
-    out
 }
 
 /// The part of the output chain at `position` inside it: every output transfer below is
