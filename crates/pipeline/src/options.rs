@@ -145,8 +145,8 @@ pub struct CompileOptions {
 
 /// [`CompileOptions::certify_skeletons`] unless asked otherwise: enough to prove the small
 /// layers (attention products, MobileNetV2's pointwise convolutions, the tiny CNN) over their
-/// whole space, below the 287 skeletons of ResNet-18's classifier, whose solves cost ResNet-18
-/// / `default` 7 s and prove nothing (docs/optimiser.md, "Certifying a layer").
+/// whole space, below the ~300 skeletons of ResNet-18's classifier, whose search costs
+/// ResNet-18 / `default` 6 s and proves nothing (docs/optimiser.md, "Certifying a layer").
 pub const CERTIFY_SKELETONS: u64 = 200;
 
 impl Default for CompileOptions {
