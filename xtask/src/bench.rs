@@ -411,7 +411,7 @@ fn certify_section(root: &Path, bin: &Path, work: &Path) -> Result<String> {
     )?;
     writeln!(
         md,
-        "`mip` on both presets, cold caches, not simulated; `plain` is the compile without certification (`--certify 0`; the default compile, whose numbers are in the tables above, certifies with a budget of 200), `certified` the same with `--certify {CERTIFY_BUDGET}`: once the schedule is chosen, each distinct layer's spatial candidates whose skeletons fit in {CERTIFY_BUDGET} are searched whole, each to its optimum, so their bound holds over every mapping (docs/optimiser.md, \"Certifying a layer\"). Per distinct layer: `optimal` is the status (gap over every mapping within `--gap`), `≤ 1 %` counts gaps within 1 %, gaps are `(objective − best_bound) / objective`. `EDP` is certified / plain.\n"
+        "`mip` on both presets, cold caches, not simulated; `plain` is the compile without certification (`--certify 0`; the default compile, whose numbers are in the tables above, certifies with a budget of 500), `certified` the same with `--certify {CERTIFY_BUDGET}`: once the schedule is chosen, each distinct layer's spatial candidates whose skeletons fit in {CERTIFY_BUDGET} are searched whole, each to its optimum, so their bound holds over every mapping (docs/optimiser.md, \"Certifying a layer\"). Per distinct layer: `optimal` is the status (gap over every mapping within `--gap`), `≤ 1 %` counts gaps within 1 %, gaps are `(objective − best_bound) / objective`. `EDP` is certified / plain.\n"
     )?;
     writeln!(
         md,

@@ -936,7 +936,7 @@ fn certify(
     // Per candidate, the smallest bound over its skeletons; the queue holds the skeletons
     // still to search with their profiles' bound.
     let mut least = vec![f64::INFINITY; open.len()];
-    let mut queue: Vec<(f64, usize, Skeleton)> = Vec::new();
+    let mut queue: Vec<(f64, usize, u64, Skeleton)> = Vec::new();
     for (k, c) in open.iter().enumerate() {
         if !whole[k] {
             continue;
@@ -960,7 +960,8 @@ fn certify(
                 whole[k] = false;
                 break;
             };
-            queue.push((profiles_bound(t, w, &space, opts, inc), k, sk));
+            let work = skeleton_work(&space);
+            queue.push((profiles_bound(t, w, &space, opts, inc), k, work, sk));
         }
     }
     queue.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -971,9 +972,9 @@ fn certify(
     // solve is spent on a candidate the budget cannot finish.
     let mut solves_left = opts.certify_skeletons;
     let mut must = vec![0u64; open.len()];
-    for (floor, k, _) in &queue {
+    for (floor, k, work, _) in &queue {
         if *floor < inc.objective {
-            must[*k] += 1;
+            must[*k] += work;
         }
     }
     let (mut needs, mut fits) = (0u64, true);
@@ -984,7 +985,7 @@ fn certify(
             *searched_whole = fits;
         }
     }
-    for (floor, k, sk) in queue {
+    for (floor, k, work, sk) in queue {
         if !whole[k] {
             continue;
         }
@@ -1010,7 +1011,7 @@ fn certify(
             ..opts.clone()
         };
         let o = search_skeleton(t, w, &space, &rounds, inc, deadline, observe);
-        solves_left -= o.solves.min(solves_left);
+        solves_left -= o.solves.max(work).min(solves_left);
         stats.skeletons_solved += 1;
         stats.milp_solves += o.solves;
         stats.rejected_by_simulator += o.rejected;
@@ -1044,6 +1045,20 @@ fn certify(
         }
     }
     whole_min
+}
+
+/// What searching a skeleton costs certification's budget: one unit per [`TRIPLE_LIMIT`]
+/// placement triples, at least one. A skeleton with many placements is priced triple by triple
+/// or goes to the MILP, each many times dearer than a small one: ResNet-18 / `default`'s
+/// classifier has ~300 such skeletons, whose search took 6 s and proved nothing, so counted as
+/// one each they decided the default budget.
+fn skeleton_work(space: &SkeletonSpace) -> u64 {
+    let triples = space
+        .profiles
+        .iter()
+        .map(|p| p.len() as u64)
+        .fold(1u64, u64::saturating_mul);
+    triples.div_ceil(TRIPLE_LIMIT as u64).max(1)
 }
 
 /// The most skeletons of one candidate [`certify`] enumerates to count those its innermost

@@ -134,18 +134,17 @@ fn max_threads() -> usize {
 /// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
 /// (`--residency off`); `precision="target"` runs every layer at the target's precision
 /// (`--precision target`); `certify=N` bounds each layer over every mapping within a budget of
-/// N skeletons and MILP solves once the schedule is chosen (`--certify N`, 200 unless asked;
-/// 0: off).
+/// N skeletons once the schedule is chosen (`--certify N`, 500 unless asked; 0: off).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
     input_shapes = None, threads = None, progress = None, residency = true, precision = "model",
-    certify = 200
+    certify = 500
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
     input_shapes=None, threads=None, progress=None, residency=True, precision='model', \
-    certify=200)")]
+    certify=500)")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
