@@ -520,16 +520,8 @@ fn solve_skeleton(
                 c.latency
             );
             let better = v < inc.objective * (1.0 - 1e-12);
-            if better && opts.agreement.is_finite() && !agrees(t, w, &m, &c, opts.agreement) {
+            if better && rejects(t, w, &m, &c, opts.agreement) {
                 out.rejected += 1;
-                // The cost model is wrong on this mapping: worth a line for whoever tracks that.
-                log::info!(
-                    target: "cimopt::agreement",
-                    "rejected: predicted {:.1} cycles {:.1} nJ, the simulator disagrees by more than {} %: {m:?}",
-                    c.latency_cycles,
-                    c.energy_nj,
-                    100.0 * opts.agreement
-                );
             } else if better {
                 *inc = Incumbent {
                     mapping: m,
@@ -608,15 +600,8 @@ fn search_skeleton(
         }
         observe(&m);
         let c = evaluate(t, w, &m);
-        if opts.agreement.is_finite() && !agrees(t, w, &m, &c, opts.agreement) {
+        if rejects(t, w, &m, &c, opts.agreement) {
             out.rejected += 1;
-            log::info!(
-                target: "cimopt::agreement",
-                "rejected: predicted {:.1} cycles {:.1} nJ, the simulator disagrees by more than {} %: {m:?}",
-                c.latency_cycles,
-                c.energy_nj,
-                100.0 * opts.agreement
-            );
             continue;
         }
         *inc = Incumbent {
@@ -633,6 +618,23 @@ fn search_skeleton(
 /// The most triples [`search_skeleton`] lists by their relaxed value for a skeleton; past it,
 /// the MILP searches the skeleton.
 pub const TRIPLE_LIMIT: usize = 20_000;
+
+/// Whether the agreement rule rejects `m`: `agreement` is finite and the simulator disagrees
+/// with the cost model's `c` by more than it. A rejection is logged on `cimopt::agreement`: the
+/// cost model is wrong on this mapping, worth a line for whoever tracks that.
+fn rejects(t: &Target, w: &Workload, m: &Mapping, c: &Cost, agreement: f64) -> bool {
+    let rejected = agreement.is_finite() && !agrees(t, w, m, c, agreement);
+    if rejected {
+        log::info!(
+            target: "cimopt::agreement",
+            "rejected: predicted {:.1} cycles {:.1} nJ, the simulator disagrees by more than {} %: {m:?}",
+            c.latency_cycles,
+            c.energy_nj,
+            100.0 * agreement
+        );
+    }
+    rejected
+}
 
 /// Whether the simulator's latency and energy of `m` are within `agreement` (relative) of the
 /// cost model's `c`.
@@ -872,12 +874,12 @@ struct OpenCandidate {
 /// candidate is then bounded by its skeletons' bounds, a bound over all of its mappings, and a
 /// better mapping found there becomes the incumbent. The skeletons of all of them are solved
 /// best first, by their profiles' bound ([`model::separable_bound`]), so the incumbent falls
-/// early and the profiles' bound settles most skeletons without a MILP. A skeleton whose kind
-/// of innermost loop has an analytical bound reaching the incumbent (within the gap) is
-/// settled by that bound before anything is built for it, and does not count against the
-/// budget ([`spatial_bound_by_innermost`]). Adds each candidate's
-/// bound to `stats.bound`, the reasons the open ones stay open to `stats.stop_reasons`, and
-/// returns the smallest bound of the candidates it searched whole.
+/// early and the profiles' bound settles most skeletons without a MILP. A skeleton whose case
+/// (kind of innermost loop, outermost loop's dim) has an analytical bound reaching the
+/// incumbent (within the gap) is settled by that bound before anything is built for it, and
+/// does not count against the budget ([`spatial_bound_by_case`]). Adds each candidate's bound
+/// to `stats.bound`, the reasons the open ones stay open to `stats.stop_reasons`, and returns
+/// the smallest bound of the candidates it searched whole.
 #[allow(clippy::too_many_arguments)]
 fn certify(
     t: &Target,

@@ -327,8 +327,6 @@ pub struct Triples<'a> {
     relaxed: Vec<(f64, [usize; 3])>,
     /// Priced, waiting to be returned.
     priced: std::collections::BinaryHeap<Priced>,
-    /// Triples priced so far.
-    pub priced_count: usize,
 }
 
 /// A priced triple in [`Triples`]'s heap: the cheapest (then the smallest triple) on top.
@@ -391,7 +389,6 @@ impl<'a> Triples<'a> {
             inp,
             relaxed,
             priced: std::collections::BinaryHeap::new(),
-            priced_count: 0,
         })
     }
 }
@@ -407,7 +404,6 @@ impl Iterator for Triples<'_> {
                 break;
             }
             self.relaxed.pop();
-            self.priced_count += 1;
             let v = triple_objective(self.inp, triple);
             if v < self.inp.cutoff {
                 self.priced.push(Priced(v, triple));

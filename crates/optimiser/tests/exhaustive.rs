@@ -6,7 +6,7 @@ use common::{conv, matmul, small_layers, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::analysis::layer_precision;
-use cimopt_ir::{Workload, check};
+use cimopt_ir::{Mapping, Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{
     Options, SkeletonSpace, exhaustive_skeleton, model, optimise, optimise_skeleton,
@@ -207,17 +207,7 @@ fn the_milp_never_overestimates_a_triple(t: &cimopt_target::Target) {
         for s in cands.iter().take(3) {
             for sk in skeletons(&w, s, &[]) {
                 let space = skeleton_space(&t, &w, &sk, usize::MAX).unwrap();
-                let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
-                // A deterministic sample of triples.
-                for k in 0..40usize {
-                    let f = [k * 7 % n[0], k * 13 % n[1], k * 29 % n[2]];
-                    let m = mapping_of(
-                        &sk,
-                        Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
-                    );
-                    if !check(&t, &w, &m).is_empty() {
-                        continue;
-                    }
+                for (f, m) in valid_sample(&t, &w, &space, 40) {
                     let c = evaluate(&t, &w, &m);
                     for objective in OBJECTIVES {
                         let truth = objective.of(&c);
@@ -273,22 +263,7 @@ fn heavy_a_triple_priced_from_its_profiles_is_the_cost_models() {
                         let Some(space) = skeleton_space(&t, &w, &sk, 20_000) else {
                             continue;
                         };
-                        let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
-                        let all = n.iter().product::<usize>();
-                        let triples: Vec<[usize; 3]> = (0..all.min(400))
-                            .map(|k| {
-                                let k = if all <= 400 { k } else { k * 7919 % all };
-                                [k % n[0], k / n[0] % n[1], k / (n[0] * n[1])]
-                            })
-                            .collect();
-                        for f in triples {
-                            let m = mapping_of(
-                                &sk,
-                                Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
-                            );
-                            if !check(&t, &w, &m).is_empty() {
-                                continue;
-                            }
+                        for (f, m) in valid_sample(&t, &w, &space, 400) {
                             let c = evaluate(&t, &w, &m);
                             for objective in OBJECTIVES {
                                 let truth = objective.of(&c);
@@ -334,8 +309,15 @@ fn heavy_the_triples_below_a_cutoff_are_the_brute_forces() {
                         let mut values: Vec<f64> =
                             priced.iter().map(|(_, c)| objective.of(c)).collect();
                         values.sort_by(f64::total_cmp);
-                        // A cut-off in the middle of the triples' objectives.
-                        let Some(&cutoff) = values.get(values.len() / 2) else {
+                        // A cut-off in the middle of the triples' objectives, halfway between
+                        // two distinct ones: many triples tie, and a tie at the cut-off is
+                        // above or below it by rounding alone.
+                        let Some(cutoff) = values
+                            .windows(2)
+                            .skip(values.len() / 2)
+                            .find(|p| p[1] > p[0] * (1.0 + 1e-6))
+                            .map(|p| (p[0] + p[1]) / 2.0)
+                        else {
                             continue;
                         };
                         let input = model::ModelInput {
@@ -351,31 +333,58 @@ fn heavy_the_triples_below_a_cutoff_are_the_brute_forces() {
                             .filter(|(v, _)| *v < cutoff)
                             .collect();
                         expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                        // Valid triples are a subset of those fitting the shared levels.
-                        let found: Vec<[usize; 3]> = below.iter().map(|b| b.1).collect();
-                        for (v, f) in &expected {
+                        // The listed triples fit the shared levels; the valid ones among
+                        // them, in the listed order, are the brute force's, value for value.
+                        let valid: std::collections::HashSet<[usize; 3]> =
+                            priced.iter().map(|(f, _)| *f).collect();
+                        let listed: Vec<&(f64, [usize; 3])> =
+                            below.iter().filter(|b| valid.contains(&b.1)).collect();
+                        let at = |v: f64| {
+                            format!("{} {name} {:?} {}: {v}", t.name, sk.loops, objective.name())
+                        };
+                        assert_eq!(listed.len(), expected.len(), "{}", at(cutoff));
+                        for (l, e) in listed.iter().zip(&expected) {
                             assert!(
-                                found.contains(f),
-                                "{} {name} {:?} {}: {f:?} at {v} below {cutoff} not listed",
-                                t.name,
-                                sk.loops,
-                                objective.name()
+                                (l.0 - e.0).abs() <= e.0.abs() * 1e-9,
+                                "{}: listed {l:?}, brute force {e:?}",
+                                at(cutoff)
                             );
                         }
-                        let listed_min = below.first().map(|b| b.0);
-                        let expected_min = expected.first().map(|e| e.0);
-                        assert_eq!(
-                            listed_min.is_some(),
-                            expected_min.is_some(),
-                            "{} {name}: {listed_min:?} {expected_min:?}",
-                            t.name
-                        );
+                        let mut by_triple: Vec<[usize; 3]> = listed.iter().map(|l| l.1).collect();
+                        by_triple.sort();
+                        let mut expected_triples: Vec<[usize; 3]> =
+                            expected.iter().map(|e| e.1).collect();
+                        expected_triples.sort();
+                        assert_eq!(by_triple, expected_triples, "{}", at(cutoff));
                         assert!(below.windows(2).all(|p| p[0].0 <= p[1].0));
                     }
                 }
             }
         }
     }
+}
+
+/// Up to `count` valid placement triples of a skeleton with their mappings: every triple when
+/// there are no more than `count`, else a deterministic spread over them.
+fn valid_sample(
+    t: &cimopt_target::Target,
+    w: &Workload,
+    space: &SkeletonSpace,
+    count: usize,
+) -> Vec<([usize; 3], Mapping)> {
+    let n: Vec<usize> = space.placements.iter().map(|p| p.len()).collect();
+    let all = n.iter().product::<usize>();
+    (0..all.min(count))
+        .map(|k| if all <= count { k } else { k * 7919 % all })
+        .map(|k| [k % n[0], k / n[0] % n[1], k / (n[0] * n[1])])
+        .filter_map(|f| {
+            let m = mapping_of(
+                &space.skeleton,
+                Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
+            );
+            check(t, w, &m).is_empty().then_some((f, m))
+        })
+        .collect()
 }
 
 /// Every valid placement triple of a skeleton with its cost, in enumeration order (what
