@@ -39,6 +39,17 @@ pub fn cimopt(dir: &Path, args: &[&str]) -> Output {
         .expect("cimopt runs")
 }
 
+/// [`cimopt`] with extra environment variables (a log target, say).
+pub fn cimopt_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cimopt"))
+        .current_dir(dir)
+        .env("CIMOPT_CACHE_DIR", test_cache())
+        .envs(vars.iter().copied())
+        .args(args)
+        .output()
+        .expect("cimopt runs")
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "{}{}",

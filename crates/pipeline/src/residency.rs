@@ -65,11 +65,13 @@ pub struct Decision {
     pub resident_tensors: usize,
 }
 
-/// Picks laid out before residency gives up (each failure lowers the capacity where the layout
-/// found the level too fragmented, by the tensor that found no room). MobileNetV2 / `default`
-/// lays out at its 13th: its variants fill their room, and two steps are each cut six times
-/// (cutting twice as much on each new failure at a step laid out at the 7th, but kept 3 % more
-/// model EDP on the table).
+/// Picks laid out with their capacity cut where a layout found the level too fragmented (each
+/// failure lowers it by the tensor that found no room). Past them, each failure sends the
+/// largest tensor kept at the failing step back to DRAM ([`evict`]) until a pick lays out, so a
+/// fragmented level costs the plan the tensors that do not fit, never the whole plan.
+/// MobileNetV2 / `default` lays out at its 13th cut: its variants fill their room, and two
+/// steps are each cut six times (cutting twice as much on each new failure at a step laid out
+/// at the 7th, but kept 3 % more model EDP on the table).
 const LAYOUT_ATTEMPTS: usize = 16;
 /// Rounds of solving the screened variants a pick chose before the rest are dropped.
 const REFINE_ROUNDS: usize = 6;
@@ -594,8 +596,10 @@ fn plan(
     let mut cut: Vec<(usize, u64)> = Vec::new();
     let (mut refinements, mut layouts, mut refined) = (0, 0, 0);
     // Why the plan keeps nothing on chip, should it end so: the user is told.
-    let mut gave_up = format!("no pick of tensors to keep laid out in {LAYOUT_ATTEMPTS} attempts");
-    while layouts < LAYOUT_ATTEMPTS {
+    let mut gave_up = String::from("no pick of tensors to keep laid out");
+    // Each layout past the cuts evicts a tensor, so the candidates bound them.
+    let attempts = LAYOUT_ATTEMPTS + candidate.iter().filter(|&&c| c).count();
+    while layouts < attempts {
         let Some(pick) = choose(
             model, &g, &candidate, &variants, lv, capacity, &cut, l_off, e_off, opts,
         ) else {
@@ -737,7 +741,7 @@ fn plan(
                     }
                 }
             }
-            Err(no) if no.level == lv => {
+            Err(no) if no.level == lv && layouts < LAYOUT_ATTEMPTS => {
                 log::debug!(
                     target: "cimopt::residency",
                     "no room for {} ({} bit) at {}: that step's capacity is cut while a tensor stays there",
@@ -747,6 +751,26 @@ fn plan(
                 );
                 cut.push((no.step, no.bits))
             }
+            Err(no) if no.level == lv => match evict(&g, lv, &chosen, no.step) {
+                Some(k) => {
+                    log::debug!(
+                        target: "cimopt::residency",
+                        "no room for {} ({} bit) at {} after {LAYOUT_ATTEMPTS} cuts: evicted a {} bit tensor kept there",
+                        no.what,
+                        no.bits,
+                        no.node,
+                        g.groups[k].bits
+                    );
+                    candidate[k] = false;
+                }
+                None => {
+                    gave_up = format!(
+                        "no room for {} ({} bit) at {} with no tensor kept there",
+                        no.what, no.bits, no.node
+                    );
+                    break;
+                }
+            },
             Err(no) => {
                 gave_up = format!(
                     "no room for {} ({} bit) in `{}` at {}",
@@ -760,6 +784,33 @@ fn plan(
         "the memory plan keeps every tensor in DRAM: {gave_up}"
     ));
     Ok(unchanged(off))
+}
+
+/// The tensor a pick that does not lay out gives up: the largest kept in level `lv` and live at
+/// `step`, where the layout found no room (the first such group on a tie); `None` when none is.
+fn evict(g: &Groups, lv: usize, chosen: &[Option<Variant>], step: usize) -> Option<usize> {
+    let mut kept = vec![false; g.groups.len()];
+    for (i, v) in chosen.iter().enumerate() {
+        let Some(v) = v else {
+            continue;
+        };
+        let (a, b, c) = g.layer_io[i];
+        for (o, grp) in [
+            (Operand::I, Some(a)),
+            (Operand::W, b),
+            (Operand::O, Some(c)),
+        ] {
+            if let Some(grp) = grp {
+                kept[grp] |= v.home[o.index()] == lv;
+            }
+        }
+    }
+    g.groups
+        .iter()
+        .enumerate()
+        .filter(|&(k, grp)| kept[k] && grp.live[0] <= step && step <= grp.live[1])
+        .max_by(|a, b| a.1.bits.cmp(&b.1.bits).then(b.0.cmp(&a.0)))
+        .map(|(k, _)| k)
 }
 
 /// Each scheduled layer with its variant's mapping.
