@@ -198,7 +198,11 @@ pub fn separable_bound(inp: &ModelInput) -> f64 {
 /// One output placement's terms in [`separable_bound`], each computed once.
 struct Outputs<'p> {
     chains: Vec<f64>,
-    ahead: bool,
+    /// Per loop, the most an output stream inside it reads ahead across one of its boundaries
+    /// (`timing::output_read_ahead`: at most the stream's transfer cycles; 0 without one).
+    ahead_inside: Vec<f64>,
+    /// The most any of its output streams reads ahead (at the start, too).
+    ahead: f64,
     own: f64,
     profile: &'p Profile,
 }
@@ -232,11 +236,23 @@ impl<'a> Relaxation<'a> {
             .iter()
             .map(|p| {
                 let steps = &p.timing.steps;
+                // Each stream that reads ahead, by position, with what it can gain at most.
+                let reads_ahead: Vec<(usize, f64)> = steps
+                    .iter()
+                    .filter(|s| s.double && output_tail_constant(steps, s.position).is_some())
+                    .map(|s| (s.position, s.cycles))
+                    .collect();
+                let ahead_after = |position: usize| {
+                    reads_ahead
+                        .iter()
+                        .filter(|r| r.0 > position)
+                        .map(|r| r.1)
+                        .fold(0.0, f64::max)
+                };
                 Outputs {
                     chains: (0..loops).map(|l| output_chain(steps, 2 * l + 1)).collect(),
-                    ahead: steps
-                        .iter()
-                        .any(|s| output_tail_constant(steps, s.position).is_some()),
+                    ahead_inside: (0..loops).map(|l| ahead_after(2 * l + 1)).collect(),
+                    ahead: ahead_after(0),
                     own: p.timing.boot + p.timing.fill,
                     profile: p,
                 }
@@ -262,19 +278,16 @@ impl<'a> Relaxation<'a> {
             body[l] = body[l + 1];
             if factor > 1 {
                 let f = factor as f64;
-                let mut wait = o.chains[l];
-                if !o.ahead {
-                    wait = wait.max(i.bare_chains[l]).max(w.bare_chains[l]);
-                }
+                // A boundary an input or weight decides is shorter by what an output stream
+                // inside reads ahead, but never below the outputs' own chain.
+                let serial = o.chains[l].max(i.bare_chains[l]).max(w.bare_chains[l]);
+                let wait = o.chains[l].max(serial - o.ahead_inside[l]);
                 body[l] = f * body[l + 1] + (f - 1.0) * wait;
             }
         }
         let after = |position: usize| body[position.div_ceil(2)];
-        let start = if o.ahead {
-            o.own
-        } else {
-            o.own.max(i.start).max(w.start)
-        };
+        // The outermost output stream reads ahead while an input or a weight decides the start.
+        let start = o.own.max(i.start.max(w.start) - o.ahead);
         let mut latency = start + body[0] + o.own;
         // A stream's port: an input or weight stream's, then the body inside its loop and the
         // outputs' drain; an output stream's, or its part after the first tile's work.
@@ -292,6 +305,34 @@ impl<'a> Relaxation<'a> {
             + inp.mac_energy_nj
             + inp.target.leakage_nj_per_cycle * latency;
         inp.objective.of_parts(latency, energy)
+    }
+}
+
+/// The relaxed value of placement triples ([`separable_bound`]'s recursion for one triple, by
+/// which [`Triples`] sorts them): below the cost model's objective of each triple, which
+/// `tests/exhaustive.rs` checks on sampled triples of small and real-sized layers.
+pub struct TripleFloors<'a> {
+    relaxation: Relaxation<'a>,
+    body: Vec<f64>,
+}
+
+impl<'a> TripleFloors<'a> {
+    pub fn new(inp: &'a ModelInput<'a>) -> TripleFloors<'a> {
+        TripleFloors {
+            relaxation: Relaxation::new(inp),
+            body: vec![0.0; inp.skeleton.loops.len() + 1],
+        }
+    }
+
+    /// The relaxed value of `triple` (input, weight, output placement).
+    pub fn of(&mut self, triple: [usize; 3]) -> f64 {
+        let r = &self.relaxation;
+        r.value(
+            &mut self.body,
+            &r.outputs[triple[2]],
+            &r.inputs[triple[0]],
+            &r.weights[triple[1]],
+        )
     }
 }
 

@@ -267,9 +267,16 @@ fn heavy_a_triple_priced_from_its_profiles_is_the_cost_models() {
                             let c = evaluate(&t, &w, &m);
                             for objective in OBJECTIVES {
                                 let truth = objective.of(&c);
-                                let v = model::triple_objective(
-                                    &model_input(&t, &w, &space, objective),
-                                    f,
+                                let input = model_input(&t, &w, &space, objective);
+                                let v = model::triple_objective(&input, f);
+                                let floor = model::TripleFloors::new(&input).of(f);
+                                assert!(
+                                    floor <= truth * (1.0 + 1e-9),
+                                    "{} {name} {:?} {f:?} {}: the triple's relaxed value \
+                                     {floor} is above the cost model's {truth}: {m:?}",
+                                    t.name,
+                                    sk.loops,
+                                    objective.name()
                                 );
                                 assert!(
                                     (v - truth).abs() <= truth.abs() * 1e-9,
@@ -576,6 +583,16 @@ fn the_profiles_bound_is_below_sampled_triples_of_real_layers() {
                             floor <= v * (1.0 + 1e-9),
                             "{} {name} {:?} {f:?} {}: the profiles' bound {floor} is above a \
                              triple's {v}",
+                            t.name,
+                            sk.loops,
+                            objective.name()
+                        );
+                        let input = model_input(&t, w, &space, *objective);
+                        let relaxed = model::TripleFloors::new(&input).of(f);
+                        assert!(
+                            floor <= relaxed * (1.0 + 1e-9) && relaxed <= v * (1.0 + 1e-9),
+                            "{} {name} {:?} {f:?} {}: the triple's relaxed value {relaxed} is \
+                             not between the profiles' bound {floor} and the cost model's {v}",
                             t.name,
                             sk.loops,
                             objective.name()
