@@ -75,7 +75,7 @@ def compile(
     progress: Union[Callable[[LayerMapped], object], None] = None,
     residency: bool = True,
     precision: str = "model",
-    certify: int = 500,
+    certify: int = 750,
 ) -> Schedule:
     """Maps every layer of a model onto a target (`cimopt compile`, the same bytes)."""
 
