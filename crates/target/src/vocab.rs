@@ -31,6 +31,7 @@ impl Dim {
         Dim::B,
     ];
 
+    #[inline]
     pub fn index(self) -> usize {
         self as usize
     }
@@ -94,6 +95,7 @@ pub enum Axis {
 impl Axis {
     pub const ALL: [Axis; 3] = [Axis::Cores, Axis::Rows, Axis::Cols];
 
+    #[inline]
     pub fn index(self) -> usize {
         self as usize
     }
@@ -125,6 +127,10 @@ pub enum Operand {
 impl Operand {
     pub const ALL: [Operand; 3] = [Operand::I, Operand::W, Operand::O];
 
+    // The indices are inlined across crates: our crates build at opt-level 1, which does not
+    // inline them unasked, and the calls took 15 % of a certifying compile (ResNet-18 /
+    // `default`, `--certify 2000`: 13.0 → 10.9 s).
+    #[inline]
     pub fn index(self) -> usize {
         self as usize
     }
