@@ -75,7 +75,7 @@ def compile(
     progress: Union[Callable[[LayerMapped], object], None] = None,
     residency: bool = True,
     precision: str = "model",
-    certify: int = 750,
+    certify: int = 2000,
 ) -> Schedule:
     """Maps every layer of a model onto a target (`cimopt compile`, the same bytes)."""
 

@@ -388,9 +388,9 @@ fn rewrite_section(
 const CERTIFY_TITLE: &str = "## Certification: `--certify`";
 
 /// The budget the certification section measures (`compile --certify N`).
-const CERTIFY_BUDGET: &str = "2000";
+const CERTIFY_BUDGET: &str = "5000";
 /// The default `--certify` (`cimopt_pipeline::CERTIFY_SKELETONS`), for the section's text.
-const DEFAULT_CERTIFY_BUDGET: &str = "750";
+const DEFAULT_CERTIFY_BUDGET: &str = "2000";
 
 /// `cargo xtask bench --section certify`: only the certification section measured again.
 pub fn certify_only(root: &Path, env: &crate::tools::ToolEnv) -> Result<()> {

@@ -1049,7 +1049,7 @@ fn certify(
     whole_min
 }
 
-/// What searching a skeleton costs certification's budget: one unit per [`TRIPLE_LIMIT`]
+/// What searching a skeleton costs certification's budget: one unit per [`WORK_TRIPLES`]
 /// placement triples, at least one. A skeleton with many placements is priced triple by triple
 /// or goes to the MILP, each many times dearer than a small one: ResNet-18 / `default`'s
 /// classifier has ~300 such skeletons, whose search took 6 s and proved nothing, so counted as
@@ -1060,8 +1060,14 @@ fn skeleton_work(space: &SkeletonSpace) -> u64 {
         .iter()
         .map(|p| p.len() as u64)
         .fold(1u64, u64::saturating_mul);
-    triples.div_ceil(TRIPLE_LIMIT as u64).max(1)
+    triples.div_ceil(WORK_TRIPLES).max(1)
 }
+
+/// Placement triples per unit of [`skeleton_work`]: about what a small skeleton's search costs
+/// (a skeleton of a few hundred triples takes ~0.5 ms, mostly building its placements, a
+/// triple priced ~3 µs). Counted per [`TRIPLE_LIMIT`] (20 000) before, ResNet-18 / `default`'s
+/// classifier fitted a budget of 2000 and took 7.6 s for nothing proven; per 2000, it does not.
+pub const WORK_TRIPLES: u64 = 2_000;
 
 /// The most skeletons of one candidate [`certify`] enumerates to count those its innermost
 /// kinds' bounds do not settle; a candidate with more counts whole (enumerating 50 000 loop

@@ -147,7 +147,7 @@ pub struct CompileOptions {
 /// layers (attention products, MobileNetV2's pointwise convolutions, the tiny CNN) over their
 /// whole space within the compile-time goals, a skeleton with many placements counting as
 /// several (docs/optimiser.md, "Certifying a layer").
-pub const CERTIFY_SKELETONS: u64 = 750;
+pub const CERTIFY_SKELETONS: u64 = 2000;
 
 impl Default for CompileOptions {
     fn default() -> Self {

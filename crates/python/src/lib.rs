@@ -140,11 +140,11 @@ fn max_threads() -> usize {
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
     time_limit = 60.0, cache = None, keep_going = false, simulate = true, timings = false,
     input_shapes = None, threads = None, progress = None, residency = true, precision = "model",
-    certify = 750
+    certify = 2000
 ), text_signature = "(model, target, *, set=None, mapper='mip', objective='edp', gap=0.001, \
     time_limit=60.0, cache=True, keep_going=False, simulate=True, timings=False, \
     input_shapes=None, threads=None, progress=None, residency=True, precision='model', \
-    certify=750)")]
+    certify=2000)")]
 #[allow(clippy::too_many_arguments)]
 fn compile(
     py: Python<'_>,
