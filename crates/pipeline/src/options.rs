@@ -137,9 +137,10 @@ pub struct CompileOptions {
     pub optimiser_budget: Option<(usize, usize)>,
     /// Where each layer's bit widths come from (`--precision`).
     pub precision: crate::PrecisionSource,
-    /// Skeletons per distinct layer the optimiser may search, once the schedule is chosen, to
-    /// bound the layer over every mapping (`--certify`; `cimopt_optimiser::certify_from`); 0:
-    /// the analytical bounds stand.
+    /// Work per distinct layer the optimiser may spend, once the schedule is chosen, to bound
+    /// the layer over every mapping (`--certify`; `cimopt_optimiser::certify_from`; a skeleton
+    /// counts one unit per `cimopt_optimiser::WORK_TRIPLES` placement triples); 0: the
+    /// analytical bounds stand.
     pub certify_skeletons: u64,
 }
 
