@@ -751,7 +751,12 @@ fn plan(
                 );
                 cut.push((no.step, no.bits))
             }
-            Err(no) if no.level == lv => match evict(&g, lv, &chosen, no.step) {
+            Err(no) if no.level == lv => match evict(
+                &g,
+                &group_homes(&g, &layer_mappings(model, &chosen)),
+                lv,
+                no.step,
+            ) {
                 Some(k) => {
                     log::debug!(
                         target: "cimopt::residency",
@@ -786,31 +791,30 @@ fn plan(
     Ok(unchanged(off))
 }
 
-/// The tensor a pick that does not lay out gives up: the largest kept in level `lv` and live at
-/// `step`, where the layout found no room (the first such group on a tie); `None` when none is.
-fn evict(g: &Groups, lv: usize, chosen: &[Option<Variant>], step: usize) -> Option<usize> {
-    let mut kept = vec![false; g.groups.len()];
-    for (i, v) in chosen.iter().enumerate() {
-        let Some(v) = v else {
-            continue;
-        };
-        let (a, b, c) = g.layer_io[i];
-        for (o, grp) in [
-            (Operand::I, Some(a)),
-            (Operand::W, b),
-            (Operand::O, Some(c)),
-        ] {
-            if let Some(grp) = grp {
-                kept[grp] |= v.home[o.index()] == lv;
-            }
-        }
-    }
+/// The tensor a pick that does not lay out gives up: the largest whose home is level `lv`
+/// ([`group_homes`]) and live at `step`, where the layout found no room (the first such group
+/// on a tie); `None` when none is.
+fn evict(g: &Groups, home: &[usize], lv: usize, step: usize) -> Option<usize> {
     g.groups
         .iter()
         .enumerate()
-        .filter(|&(k, grp)| kept[k] && grp.live[0] <= step && step <= grp.live[1])
+        .filter(|&(k, grp)| home[k] == lv && grp.live[0] <= step && step <= grp.live[1])
         .max_by(|a, b| a.1.bits.cmp(&b.1.bits).then(b.0.cmp(&a.0)))
         .map(|(k, _)| k)
+}
+
+/// Each group's home, as the mappings of the layers that touch it give it.
+fn group_homes(g: &Groups, pairs: &[(&Layer, &Mapping)]) -> Vec<usize> {
+    let mut home = vec![0usize; g.groups.len()];
+    for (layer, m) in pairs {
+        let (a, b, c) = g.layer_io[layer.index];
+        home[a] = m.home_of(Operand::I);
+        if let Some(b) = b {
+            home[b] = m.home_of(Operand::W);
+        }
+        home[c] = m.home_of(Operand::O);
+    }
+    home
 }
 
 /// Each scheduled layer with its variant's mapping.
@@ -838,15 +842,7 @@ fn fits(
 ) -> std::result::Result<usize, crate::plan::NoRoom> {
     let pairs = layer_mappings(model, chosen);
     let gp = groups(model, t, &padded_sizes(model, &pairs));
-    let mut home = vec![0usize; gp.groups.len()];
-    for (layer, m) in &pairs {
-        let (a, b, c) = gp.layer_io[layer.index];
-        home[a] = m.home_of(Operand::I);
-        if let Some(b) = b {
-            home[b] = m.home_of(Operand::W);
-        }
-        home[c] = m.home_of(Operand::O);
-    }
+    let home = group_homes(&gp, &pairs);
     lay_out(model, t, &gp, &home, &pairs, true)?;
     Ok(home.iter().filter(|&&h| h == lv).count())
 }
