@@ -398,15 +398,20 @@ fn a_fragmented_step_does_not_cost_the_whole_plan() {
             out.to_str().unwrap(),
         ],
     );
-    let v = read(&out);
-    let on_chip = homes(&v).iter().filter(|h| *h != "dram").count();
+    keeps_tensors_on_chip_below(&read(&out), 0.95);
+}
+
+/// The schedule `v` keeps some tensor on chip, and its model EDP is below `fraction` of its
+/// plan's every-tensor-in-DRAM baseline.
+fn keeps_tensors_on_chip_below(v: &Value, fraction: f64) {
+    let on_chip = homes(v).iter().filter(|h| *h != "dram").count();
     assert!(on_chip > 0, "the plan keeps no tensor on chip");
     let base = &v["memory_plan"]["baseline"];
     let base_edp = base["latency_cycles"].as_f64().unwrap() * base["energy_nj"].as_f64().unwrap();
     let edp = v["model"]["edp"].as_f64().unwrap();
     assert!(
-        edp < 0.95 * base_edp,
-        "model EDP {edp:e} is not 5 % below every tensor in DRAM ({base_edp:e})"
+        edp < fraction * base_edp,
+        "model EDP {edp:e} is not below {fraction} × every tensor in DRAM ({base_edp:e})"
     );
 }
 
@@ -414,7 +419,7 @@ fn a_fragmented_step_does_not_cost_the_whole_plan() {
 /// at the failing step back to DRAM, pick after pick, until one lays out: the plan loses the
 /// tensors that do not fit, never all of them. MobileNetV2 on `default` with a 192 KiB global
 /// buffer needs both: 15 cuts, then one eviction; before evictions the plan gave up and kept
-/// every tensor in DRAM (model EDP 1.36× this plan's).
+/// every tensor in DRAM (model EDP 1.00× the baseline, against 0.74× now).
 #[test]
 fn a_plan_that_will_not_lay_out_gives_up_tensors_not_the_plan() {
     let dir = tempfile::tempdir().unwrap();
@@ -444,14 +449,5 @@ fn a_plan_that_will_not_lay_out_gives_up_tensors_not_the_plan() {
          capacity that does\n{log}"
     );
     assert!(!log.contains("every tensor in DRAM"), "{log}");
-    let v = read(&out);
-    let on_chip = homes(&v).iter().filter(|h| *h != "dram").count();
-    assert!(on_chip > 0, "the plan keeps no tensor on chip");
-    let base = &v["memory_plan"]["baseline"];
-    let base_edp = base["latency_cycles"].as_f64().unwrap() * base["energy_nj"].as_f64().unwrap();
-    let edp = v["model"]["edp"].as_f64().unwrap();
-    assert!(
-        edp < 0.85 * base_edp,
-        "model EDP {edp:e} is not 15 % below every tensor in DRAM ({base_edp:e})"
-    );
+    keeps_tensors_on_chip_below(&read(&out), 0.85);
 }

@@ -263,13 +263,15 @@ fn heavy_a_triple_priced_from_its_profiles_is_the_cost_models() {
                         let Some(space) = skeleton_space(&t, &w, &sk, 20_000) else {
                             continue;
                         };
+                        let inputs = OBJECTIVES.map(|o| model_input(&t, &w, &space, o));
+                        let mut floors: Vec<model::TripleFloors> =
+                            inputs.iter().map(model::TripleFloors::new).collect();
                         for (f, m) in valid_sample(&t, &w, &space, 400) {
                             let c = evaluate(&t, &w, &m);
-                            for objective in OBJECTIVES {
+                            for (k, objective) in OBJECTIVES.into_iter().enumerate() {
                                 let truth = objective.of(&c);
-                                let input = model_input(&t, &w, &space, objective);
-                                let v = model::triple_objective(&input, f);
-                                let floor = model::TripleFloors::new(&input).of(f);
+                                let v = model::triple_objective(&inputs[k], f);
+                                let floor = floors[k].of(f);
                                 assert!(
                                     floor <= truth * (1.0 + 1e-9),
                                     "{} {name} {:?} {f:?} {}: the triple's relaxed value \
@@ -567,17 +569,12 @@ fn the_profiles_bound_is_below_sampled_triples_of_real_layers() {
                 if floors[3] >= 0.9 * v {
                     close += 1;
                 }
-                for k in 0..60usize {
-                    let f = [k * 7 % n[0], k * 13 % n[1], k * 29 % n[2]];
-                    let m = mapping_of(
-                        sk,
-                        Operand::ALL.map(|o| &space.placements[o.index()][f[o.index()]]),
-                    );
-                    if !check(&t, w, &m).is_empty() {
-                        continue;
-                    }
+                let inputs = OBJECTIVES.map(|o| model_input(&t, w, &space, o));
+                let mut relaxations: Vec<model::TripleFloors> =
+                    inputs.iter().map(model::TripleFloors::new).collect();
+                for (f, m) in valid_sample(&t, w, &space, 60) {
                     let c = evaluate(&t, w, &m);
-                    for (objective, floor) in OBJECTIVES.iter().zip(floors) {
+                    for (k, (objective, floor)) in OBJECTIVES.iter().zip(floors).enumerate() {
                         let v = objective.of(&c);
                         assert!(
                             floor <= v * (1.0 + 1e-9),
@@ -587,8 +584,7 @@ fn the_profiles_bound_is_below_sampled_triples_of_real_layers() {
                             sk.loops,
                             objective.name()
                         );
-                        let input = model_input(&t, w, &space, *objective);
-                        let relaxed = model::TripleFloors::new(&input).of(f);
+                        let relaxed = relaxations[k].of(f);
                         assert!(
                             floor <= relaxed * (1.0 + 1e-9) && relaxed <= v * (1.0 + 1e-9),
                             "{} {name} {:?} {f:?} {}: the triple's relaxed value {relaxed} is \
