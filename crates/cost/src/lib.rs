@@ -476,47 +476,6 @@ fn port_idle(
 /// operand placements independently.
 pub fn energy(t: &Target, n: &Nest) -> EnergyBreakdown {
     let nl = t.num_levels();
-    let mut bits_r = vec![[0.0f64; 3]; nl + 1];
-    let mut bits_w = vec![[0.0f64; 3]; nl + 1];
-    let prec = |lv: usize, o: Operand| if lv >= nl { n.precision.bits(o, false) } else { precision_at(t, &n.precision, &n.psum, lv, o) } as f64;
-    for (i, transfers) in n.transfers.iter().enumerate() {
-        let times = (n.entries(i) * n.steps[i].factor) as f64;
-        for o in Operand::ALL {
-            let tr = &transfers[o.index()];
-            if !tr.fires {
-                continue;
-            }
-            let (tile, child) = (tr.tile_elems as f64, tr.child_elems as f64);
-            let reg = t.innermost(o);
-            // Moving down: read the tile at `from`, write it into the child (via the register).
-            let down = |r: &mut Vec<[f64; 3]>, w: &mut Vec<[f64; 3]>| {
-                r[tr.from][o.index()] += times * tile * prec(tr.from, o);
-                if tr.via_register {
-                    w[reg][o.index()] += times * child * prec(reg, o);
-                    r[reg][o.index()] += times * child * prec(reg, o);
-                }
-                w[tr.to][o.index()] += times * child * prec(tr.to, o);
-            };
-            down(&mut bits_r, &mut bits_w);
-            if o == Operand::O {
-                // Partial sums / results come back up: read the child, write at `from`.
-                bits_r[tr.to][o.index()] += times * child * prec(tr.to, o);
-                if tr.via_register {
-                    bits_w[reg][o.index()] += times * child * prec(reg, o);
-                    bits_r[reg][o.index()] += times * child * prec(reg, o);
-                }
-                bits_w[tr.from][o.index()] += times * tile * prec(tr.from, o);
-            }
-        }
-    }
-    // Bootstrap: the whole operand read from its home once, written into its first level.
-    for o in Operand::ALL {
-        let (first, home) = (n.first_level[o.index()], n.home[o.index()]);
-        if first != home {
-            bits_r[home][o.index()] += n.workload.operand_size(o) as f64 * prec(home, o);
-            bits_w[first][o.index()] += n.resident[first][o.index()] as f64 * prec(first, o);
-        }
-    }
     let mut e = EnergyBreakdown {
         read: vec![[0.0; 3]; nl],
         write: vec![[0.0; 3]; nl],
@@ -525,24 +484,113 @@ pub fn energy(t: &Target, n: &Nest) -> EnergyBreakdown {
         mac: 0.0,
         leakage: 0.0,
     };
-    let macro_level = t.macro_level();
-    for lv in 0..nl {
-        for o in Operand::ALL {
-            let k = n.instances[lv][o.index()] as f64;
-            let (r, w) = (bits_r[lv][o.index()] * k, bits_w[lv][o.index()] * k);
+    for o in Operand::ALL {
+        let bits = OperandBits::of(t, n, o);
+        for lv in 0..nl {
+            let (r, w) = bits.at(lv);
             e.bits_read[lv][o.index()] = r;
             e.bits_written[lv][o.index()] = w;
-            // The macro computes in place: reading weights out of it costs nothing extra.
-            let read_pj = if lv == macro_level {
-                0.0
-            } else {
-                t.levels[lv].read_pj_per_bit
-            };
-            e.read[lv][o.index()] = r * read_pj * 1e-3;
-            e.write[lv][o.index()] = w * t.levels[lv].write_pj_per_bit * 1e-3;
+            let (read, write) = bits.energy_nj(t, lv);
+            e.read[lv][o.index()] = read;
+            e.write[lv][o.index()] = write;
         }
     }
     e
+}
+
+/// The memory energy of one operand in nest `n` (reads and writes at every level, nJ): the sum
+/// of its column of [`energy`], worked out for that operand alone.
+pub fn operand_energy_nj(t: &Target, n: &Nest, o: Operand) -> f64 {
+    let bits = OperandBits::of(t, n, o);
+    (0..t.num_levels())
+        .map(|lv| {
+            let (read, write) = bits.energy_nj(t, lv);
+            read + write
+        })
+        .sum()
+}
+
+/// Bits of one operand read and written at each level over the nest, every instance counted.
+struct OperandBits {
+    read: Vec<f64>,
+    written: Vec<f64>,
+}
+
+impl OperandBits {
+    fn of(t: &Target, n: &Nest, o: Operand) -> Self {
+        let nl = t.num_levels();
+        let mut bits_r = vec![0.0f64; nl + 1];
+        let mut bits_w = vec![0.0f64; nl + 1];
+        let prec = |lv: usize| {
+            if lv >= nl {
+                n.precision.bits(o, false)
+            } else {
+                precision_at(t, &n.precision, &n.psum, lv, o)
+            }
+        } as f64;
+        let reg = t.innermost(o);
+        let mut entries = 1u64;
+        for (step, transfers) in n.steps.iter().zip(&n.transfers) {
+            let times = (entries * step.factor) as f64;
+            entries *= step.factor;
+            let tr = &transfers[o.index()];
+            if !tr.fires {
+                continue;
+            }
+            let (tile, child) = (tr.tile_elems as f64, tr.child_elems as f64);
+            // Moving down: read the tile at `from`, write it into the child (via the register).
+            bits_r[tr.from] += times * tile * prec(tr.from);
+            if tr.via_register {
+                bits_w[reg] += times * child * prec(reg);
+                bits_r[reg] += times * child * prec(reg);
+            }
+            bits_w[tr.to] += times * child * prec(tr.to);
+            if o == Operand::O {
+                // Partial sums / results come back up: read the child, write at `from`.
+                bits_r[tr.to] += times * child * prec(tr.to);
+                if tr.via_register {
+                    bits_w[reg] += times * child * prec(reg);
+                    bits_r[reg] += times * child * prec(reg);
+                }
+                bits_w[tr.from] += times * tile * prec(tr.from);
+            }
+        }
+        // Bootstrap: the whole operand read from its home once, written into its first level.
+        let (first, home) = (n.first_level[o.index()], n.home[o.index()]);
+        if first != home {
+            bits_r[home] += n.workload.operand_size(o) as f64 * prec(home);
+            bits_w[first] += n.resident[first][o.index()] as f64 * prec(first);
+        }
+        // Every instance of a level moves its own copy.
+        for lv in 0..nl {
+            let k = n.instances[lv][o.index()] as f64;
+            bits_r[lv] *= k;
+            bits_w[lv] *= k;
+        }
+        OperandBits {
+            read: bits_r,
+            written: bits_w,
+        }
+    }
+
+    /// Bits read and written at `lv`.
+    fn at(&self, lv: usize) -> (f64, f64) {
+        (self.read[lv], self.written[lv])
+    }
+
+    /// Read and write energy at `lv`, nJ. The macro computes in place: reading weights out of
+    /// it costs nothing extra.
+    fn energy_nj(&self, t: &Target, lv: usize) -> (f64, f64) {
+        let read_pj = if lv == t.macro_level() {
+            0.0
+        } else {
+            t.levels[lv].read_pj_per_bit
+        };
+        (
+            self.read[lv] * read_pj * 1e-3,
+            self.written[lv] * t.levels[lv].write_pj_per_bit * 1e-3,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -175,6 +175,18 @@ impl Nest {
                 used[s.level[o.index()]][o.index()] = true;
             }
         }
+        // The level each one's tiles go down to: the next one below it that holds a loop of
+        // the operand, the array past the last ([`next_used`] for every level at once).
+        let mut next = vec![[compute; 3]; nl + 1];
+        for o in Operand::ALL {
+            let mut below = compute;
+            for lv in (0..=nl).rev() {
+                next[lv][o.index()] = below;
+                if used[lv][o.index()] {
+                    below = lv;
+                }
+            }
+        }
         let extent_at = |o: Operand, level: usize, strict: bool| -> u64 {
             let mut e = [1u64; 8];
             for s in &steps {
@@ -242,7 +254,7 @@ impl Nest {
             .map(|(i, s)| {
                 Operand::ALL.map(|o| {
                     let from = s.level[o.index()];
-                    let to = next_used(&steps, t, o, from);
+                    let to = next[from][o.index()];
                     let fire = fires[i][o.index()];
                     let via_register = from == last_level[o.index()] && from != t.innermost(o);
                     let tile_elems = if fire { extent_at(o, from, true) } else { 0 };

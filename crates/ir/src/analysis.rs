@@ -165,29 +165,58 @@ pub fn resident_elements(
 /// operand's home level ([`Mapping::home`], DRAM unless the memory plan says otherwise) holds
 /// its tensor whole; the levels above it hold nothing of it.
 pub fn resident_bits(t: &Target, w: &Workload, m: &Mapping) -> Vec<[u64; 3]> {
-    let w = executed_workload(w, m);
-    let used = used_levels(t, m);
-    let psum = psum_levels(t, m);
-    let p = layer_precision(t, &w);
+    let r = Residency::of(t, w, m);
     (0..t.num_levels())
-        .map(|lv| {
-            Operand::ALL.map(|o| {
-                let home = m.home_of(o);
-                if lv < home {
-                    return 0;
-                }
-                // The home is where the tensor lives: it holds it whole, whether or not a loop
-                // of the operand sits there.
-                if lv == home {
-                    return w.operand_size(o) * precision_at(t, &p, &psum, lv, o);
-                }
-                let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };
-                copies
-                    * resident_elements(t, &w, m, &used, lv, o)
-                    * precision_at(t, &p, &psum, lv, o)
-            })
-        })
+        .map(|lv| Operand::ALL.map(|o| r.bits(lv, o)))
         .collect()
+}
+
+/// [`resident_bits`] of one operand: what a placement's capacity check and profile read, at a
+/// third of the work.
+pub fn resident_bits_of(t: &Target, w: &Workload, m: &Mapping, o: Operand) -> Vec<u64> {
+    let r = Residency::of(t, w, m);
+    (0..t.num_levels()).map(|lv| r.bits(lv, o)).collect()
+}
+
+/// What [`resident_bits`] reads of a mapping, worked out once for every level and operand.
+struct Residency<'a> {
+    t: &'a Target,
+    m: &'a Mapping,
+    w: Workload,
+    used: Vec<[bool; 3]>,
+    psum: Vec<bool>,
+    p: Precision,
+}
+
+impl<'a> Residency<'a> {
+    fn of(t: &'a Target, w: &Workload, m: &'a Mapping) -> Self {
+        let w = executed_workload(w, m);
+        let p = layer_precision(t, &w);
+        Residency {
+            t,
+            m,
+            used: used_levels(t, m),
+            psum: psum_levels(t, m),
+            p,
+            w,
+        }
+    }
+
+    fn bits(&self, lv: usize, o: Operand) -> u64 {
+        let (t, m) = (self.t, self.m);
+        let home = m.home_of(o);
+        if lv < home {
+            return 0;
+        }
+        let precision = precision_at(t, &self.p, &self.psum, lv, o);
+        // The home is where the tensor lives: it holds it whole, whether or not a loop
+        // of the operand sits there.
+        if lv == home {
+            return self.w.operand_size(o) * precision;
+        }
+        let copies = if double_buffered(t, m, lv, o) { 2 } else { 1 };
+        copies * resident_elements(t, &self.w, m, &self.used, lv, o) * precision
+    }
 }
 
 /// Whether `(level, o)` is double-buffered as executed. The macro's weight store and the

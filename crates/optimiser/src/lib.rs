@@ -381,19 +381,22 @@ pub fn skeleton_space(
     sk: &Skeleton,
     limit: usize,
 ) -> Option<SkeletonSpace> {
-    let mut ps: [Vec<Placement>; 3] = Default::default();
+    // Every operand's placements first: a space over the limit builds no profile.
+    let mut placed: [Vec<(Placement, Vec<u64>)>; 3] = Default::default();
     for o in Operand::ALL {
-        ps[o.index()] = placements(t, w, sk, o, limit)?;
-        if ps[o.index()].is_empty() {
+        placed[o.index()] = placements(t, w, sk, o, limit)?;
+        if placed[o.index()].is_empty() {
             return None;
         }
     }
-    let profiles = Operand::ALL.map(|o| {
-        ps[o.index()]
-            .iter()
-            .map(|p| profile(t, w, sk, o, p))
-            .collect()
-    });
+    let mut ps: [Vec<Placement>; 3] = Default::default();
+    let mut profiles: [Vec<Profile>; 3] = Default::default();
+    for (o, placed) in Operand::ALL.into_iter().zip(placed) {
+        for (p, bits) in placed {
+            profiles[o.index()].push(profile(t, w, sk, o, &p, bits));
+            ps[o.index()].push(p);
+        }
+    }
     Some(SkeletonSpace {
         skeleton: sk.clone(),
         placements: ps,

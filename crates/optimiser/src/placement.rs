@@ -2,7 +2,7 @@
 //! decide for a skeleton ([`cimopt_space::Skeleton`]): for each operand, the level of each loop
 //! and its double-buffer flags.
 
-use cimopt_ir::analysis::resident_bits;
+use cimopt_ir::analysis::resident_bits_of;
 use cimopt_ir::{Mapping, TemporalLoop, Workload};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
@@ -67,7 +67,8 @@ fn double_candidates(t: &Target, o: Operand) -> Vec<usize> {
 }
 
 /// Every placement of `o` in `sk` whose own resident data fits every level it uses on its own
-/// (levels shared with other operands are checked jointly by the caller). `limit` bounds the
+/// (levels shared with other operands are checked jointly by the caller), with the bits that
+/// data takes at each level (`cimopt_ir::analysis::resident_bits_of`). `limit` bounds the
 /// count; `None` when the space is larger.
 pub fn placements(
     t: &Target,
@@ -75,7 +76,7 @@ pub fn placements(
     sk: &Skeleton,
     o: Operand,
     limit: usize,
-) -> Option<Vec<Placement>> {
+) -> Option<Vec<(Placement, Vec<u64>)>> {
     let home = sk.home[o.index()];
     let levels: Vec<usize> = t.levels_of(o).into_iter().filter(|&l| l >= home).collect();
     let db_levels: Vec<usize> = double_candidates(t, o)
@@ -123,17 +124,17 @@ pub fn placements(
             let mut ps = [&others[0], &others[1], &others[2]];
             ps[o.index()] = &p;
             let m = mapping_of(sk, ps);
-            let bits = resident_bits(t, w, &m);
+            let bits = resident_bits_of(t, w, &m, o);
             let fits = (1..t.num_levels()).all(|l| {
                 let shared = t.levels[l].holds.len() > 1;
-                shared || bits[l][o.index()] <= t.levels[l].capacity_bits
+                shared || bits[l] <= t.levels[l].capacity_bits
             });
             if fits {
                 if out.len() == limit {
                     overflow = true;
                     return false;
                 }
-                out.push(p);
+                out.push((p, bits));
             }
         }
         true

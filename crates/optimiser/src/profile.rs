@@ -5,9 +5,8 @@
 //! outermost level, so the MILP prices exactly what the cost model charges.
 
 use crate::placement::{Placement, all_outermost, mapping_of};
-use cimopt_cost::{Nest, OperandTiming, energy};
+use cimopt_cost::{Nest, OperandTiming, operand_energy_nj};
 use cimopt_ir::Workload;
-use cimopt_ir::analysis::resident_bits;
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
 
@@ -35,23 +34,23 @@ impl Profile {
     }
 }
 
-/// Builds the profile of `p` for operand `o`.
-pub fn profile(t: &Target, w: &Workload, sk: &Skeleton, o: Operand, p: &Placement) -> Profile {
+/// Builds the profile of `p` for operand `o`, whose data takes `bits` at each level (as
+/// [`crate::placement::placements`] found them).
+pub fn profile(
+    t: &Target,
+    w: &Workload,
+    sk: &Skeleton,
+    o: Operand,
+    p: &Placement,
+    bits: Vec<u64>,
+) -> Profile {
     let rest = all_outermost(sk);
     let mut ps = [&rest[0], &rest[1], &rest[2]];
     ps[o.index()] = p;
     let m = mapping_of(sk, ps);
     let nest = Nest::new(t, w, &m);
-    let e = energy(t, &nest);
-    let energy_nj: f64 = (0..t.num_levels())
-        .map(|lv| e.read[lv][o.index()] + e.write[lv][o.index()])
-        .sum();
-    let bits = resident_bits(t, w, &m)
-        .iter()
-        .map(|b| b[o.index()])
-        .collect();
     Profile {
-        energy_nj,
+        energy_nj: operand_energy_nj(t, &nest, o),
         bits,
         timing: OperandTiming::of(t, &nest, o),
     }
