@@ -175,18 +175,11 @@ impl Nest {
                 used[s.level[o.index()]][o.index()] = true;
             }
         }
-        // The level each one's tiles go down to: the next one below it that holds a loop of
-        // the operand, the array past the last ([`next_used`] for every level at once).
-        let mut next = vec![[compute; 3]; nl + 1];
-        for o in Operand::ALL {
-            let mut below = compute;
-            for lv in (0..=nl).rev() {
-                next[lv][o.index()] = below;
-                if used[lv][o.index()] {
-                    below = lv;
-                }
-            }
-        }
+        // The level each one's tiles go down to ([`next_used`]), found once per level rather
+        // than once per step and operand.
+        let next: Vec<[usize; 3]> = (0..=nl)
+            .map(|lv| Operand::ALL.map(|o| next_used(&steps, t, o, lv)))
+            .collect();
         let extent_at = |o: Operand, level: usize, strict: bool| -> u64 {
             let mut e = [1u64; 8];
             for s in &steps {
