@@ -94,6 +94,32 @@ fn random_split(trips: u64, rng: &mut Rng) -> Vec<u64> {
     out
 }
 
+/// Every dim's trips split at random ([`random_split`]), dim by dim, unordered.
+fn random_splits(trips: &[u64; 8], rng: &mut Rng) -> Vec<(Dim, u64)> {
+    Dim::ALL
+        .into_iter()
+        .flat_map(|d| {
+            random_split(trips[d.index()], &mut *rng)
+                .into_iter()
+                .map(move |f| (d, f))
+        })
+        .collect()
+}
+
+/// A random loop nest (a skeleton's loops, outer to inner) over the temporal trip counts
+/// `trips`: each dim's trips split into loops at random cut points of its shuffled prime
+/// factors, the loops in a uniformly random order; a single loop of one trip when every trip
+/// count is 1, as [`crate::whole::loop_lists`] gives. Every loop list of `loop_lists` can come
+/// out.
+pub fn random_loops(trips: &[u64; 8], rng: &mut Rng) -> Vec<(Dim, u64)> {
+    let mut loops = random_splits(trips, rng);
+    if loops.is_empty() {
+        return vec![(Dim::B, 1)];
+    }
+    rng.shuffle(&mut loops);
+    loops
+}
+
 /// Draws valid mappings of one layer on one target from the whole space (module docs).
 pub struct Sampler<'a> {
     t: &'a Target,
@@ -160,12 +186,7 @@ impl<'a> Sampler<'a> {
     fn draw(&self, spatial: Vec<SpatialFactor>, rng: &mut Rng) -> Mapping {
         let (t, w) = (self.t, self.w);
         let (trips, padded) = spatial::trips(w, &spatial);
-        let mut loops: Vec<(Dim, u64)> = Vec::new();
-        for d in Dim::ALL {
-            for f in random_split(trips[d.index()], rng) {
-                loops.push((d, f));
-            }
-        }
+        let mut loops = random_splits(&trips, rng);
         if loops.is_empty() || rng.chance(5) {
             loops.push((Dim::ALL[rng.below(Dim::ALL.len())], 1));
         }
@@ -261,6 +282,26 @@ mod tests {
         assert_eq!(seen.len(), 8, "{seen:?}");
         assert!(random_split(1, &mut rng).is_empty());
         assert_eq!(random_split(13, &mut rng), vec![13]);
+    }
+
+    /// The random nests are loop lists of the trips, and every one of them comes out.
+    #[test]
+    fn random_loops_reach_every_loop_list() {
+        let trips = [1, 1, 4, 1, 3, 2, 1, 1];
+        let all: std::collections::BTreeSet<Vec<(Dim, u64)>> =
+            crate::whole::loop_lists(&trips).into_iter().collect();
+        let mut rng = Rng::new(3);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20_000 {
+            let loops = random_loops(&trips, &mut rng);
+            assert!(
+                all.contains(&loops),
+                "{loops:?} is no loop list of {trips:?}"
+            );
+            seen.insert(loops);
+        }
+        assert_eq!(seen.len(), all.len());
+        assert_eq!(random_loops(&[1; 8], &mut rng), vec![(Dim::B, 1)]);
     }
 
     /// Every draw is valid, the same seed gives the same draws, and the draws reach every part
