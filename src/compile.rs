@@ -38,9 +38,10 @@ pub struct SolverArgs {
     #[arg(long = "time-limit", default_value_t = 60.0)]
     pub time_limit: f64,
     /// Work per distinct layer that mip may spend once the schedule is chosen to bound each
-    /// layer over every mapping (searching whole the spatial candidates that fit; a better
-    /// mapping found there is kept), a skeleton counting one unit per 2 000 of its placement
-    /// triples; 0: the analytical bounds stand (docs/optimiser.md, "Certifying a layer").
+    /// layer over every mapping (searching whole the spatial candidates that fit, then random
+    /// loop nests of those that do not; a better mapping found there is kept), a skeleton
+    /// counting one unit per 2 000 of its placement triples; 0: the analytical bounds stand
+    /// and no nest is drawn (docs/optimiser.md, "Certifying a layer").
     #[arg(long, default_value_t = cimopt_pipeline::CERTIFY_SKELETONS)]
     pub certify: u64,
     /// Worker threads for mapping layers in parallel (default: all cores). Each HiGHS solve is

@@ -1039,6 +1039,19 @@ fn certify(
             stats.stop_reasons.extend(o.stopped_by);
         }
     }
+    sample_open_candidates(
+        t,
+        w,
+        opts,
+        lower,
+        &open,
+        &whole,
+        inc,
+        &mut solves_left,
+        deadline,
+        stats,
+        observe,
+    );
     let mut whole_min = f64::INFINITY;
     for (k, c) in open.iter().enumerate() {
         if whole[k] {
@@ -1059,6 +1072,117 @@ fn certify(
     }
     whole_min
 }
+
+/// From above: the candidates [`certify`] could not search whole, searched at random. The
+/// first [`SAMPLED_CANDIDATES`] whose analytical bound is still below the incumbent (lowest
+/// first) each get [`SAMPLED_DRAWS`] random loop nests
+/// ([`cimopt_space::random::random_loops`], seeded by the candidate's rank, so a layer draws
+/// the same nests on every run). A nest drawn twice or searched before, or whose case's
+/// analytical bound reaches the incumbent, is dropped; the others are priced with the greedy
+/// mapper's level assignment (the incumbent's double buffers, as the climb prices its
+/// reorderings), and the [`SAMPLED_SEARCHED`] cheapest are searched for their best placements
+/// against the incumbent, unless their profiles' bound reaches it. The searches spend what is
+/// left of the budget, at [`skeleton_work`] each, and stop when it is spent. They prove nothing
+/// (the candidates stay at their analytical bound), but find mappings that the search's local
+/// moves around greedy's nest do not reach.
+#[allow(clippy::too_many_arguments)]
+fn sample_open_candidates(
+    t: &Target,
+    w: &Workload,
+    opts: &Options,
+    lower: &LowerBound,
+    open: &[OpenCandidate],
+    whole: &[bool],
+    inc: &mut Incumbent,
+    solves_left: &mut u64,
+    deadline: Instant,
+    stats: &mut Stats,
+    observe: &mut dyn FnMut(&Mapping),
+) {
+    let reaches = |bound: f64, objective: f64| bound * (1.0 + opts.gap) >= objective;
+    let start = inc.objective;
+    let sampled: Vec<&OpenCandidate> = open
+        .iter()
+        .zip(whole)
+        .filter(|(c, whole)| !**whole && !reaches(c.analytical, start))
+        .map(|(c, _)| c)
+        .take(SAMPLED_CANDIDATES)
+        .collect();
+    let double_buffer = inc.mapping.double_buffer.clone();
+    for (rank, c) in sampled.into_iter().enumerate() {
+        if reaches(c.analytical, inc.objective) {
+            continue;
+        }
+        let kinds = spatial_bound_by_case(t, w, &c.spatial, lower, opts.objective);
+        let (trips, padded) = spatial::trips(w, &c.spatial);
+        let mut rng = cimopt_space::random::Rng::new(rank as u64 + 1);
+        let mut drawn: std::collections::HashSet<Vec<(cimopt_target::Dim, u64)>> =
+            c.searched.iter().map(|(sk, _)| sk.loops.clone()).collect();
+        let mut priced: Vec<(f64, Skeleton)> = Vec::new();
+        for _ in 0..SAMPLED_DRAWS {
+            let loops = cimopt_space::random::random_loops(&trips, &mut rng);
+            if !drawn.insert(loops.clone()) {
+                continue;
+            }
+            let by_kind = nest_case(&loops).map_or(c.analytical, |(i, o)| kinds[i][o]);
+            if reaches(by_kind.max(c.analytical), inc.objective) {
+                continue;
+            }
+            let skeleton = Skeleton {
+                spatial: c.spatial.clone(),
+                loops,
+                padded,
+                home: opts.home,
+            };
+            let draft = cimopt_mappers::levels::Draft {
+                skeleton,
+                double_buffer: double_buffer.clone(),
+                shares: cimopt_mappers::levels::EVEN_SHARES,
+            };
+            let m = cimopt_mappers::levels::assign(t, w, &draft);
+            let price = if check(t, w, &m).is_empty() {
+                opts.objective.of(&evaluate(t, w, &m))
+            } else {
+                f64::INFINITY
+            };
+            priced.push((price, draft.skeleton));
+        }
+        // Stable: equal prices keep the order they were drawn in.
+        priced.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, sk) in priced.into_iter().take(SAMPLED_SEARCHED) {
+            let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
+                continue;
+            };
+            if profiles_bound(t, w, &space, opts, inc) >= inc.objective {
+                continue;
+            }
+            let work = skeleton_work(&space);
+            if work > *solves_left || Instant::now() >= deadline {
+                return;
+            }
+            let rounds = Options {
+                max_rounds: opts.max_rounds.min(CERTIFY_ROUNDS),
+                ..opts.clone()
+            };
+            let o = search_skeleton(t, w, &space, &rounds, inc, deadline, observe);
+            *solves_left -= o.solves.max(work).min(*solves_left);
+            stats.skeletons_solved += 1;
+            stats.milp_solves += o.solves;
+            stats.rejected_by_simulator += o.rejected;
+        }
+    }
+}
+
+/// Candidates [`sample_open_candidates`] draws random loop nests of.
+pub const SAMPLED_CANDIDATES: usize = 4;
+
+/// Random loop nests [`sample_open_candidates`] draws per candidate (pricing one with the
+/// greedy level assignment takes microseconds).
+pub const SAMPLED_DRAWS: usize = 2048;
+
+/// Of those, the cheapest by the greedy level assignment that [`sample_open_candidates`]
+/// searches for their best placements.
+pub const SAMPLED_SEARCHED: usize = 16;
 
 /// What searching a skeleton costs certification's budget: one unit per [`WORK_TRIPLES`]
 /// placement triples, at least one. A skeleton with many placements is priced triple by triple

@@ -138,9 +138,10 @@ pub struct CompileOptions {
     /// Where each layer's bit widths come from (`--precision`).
     pub precision: crate::PrecisionSource,
     /// Work per distinct layer the optimiser may spend, once the schedule is chosen, to bound
-    /// the layer over every mapping (`--certify`; `cimopt_optimiser::certify_from`; a skeleton
-    /// counts one unit per `cimopt_optimiser::WORK_TRIPLES` placement triples); 0: the
-    /// analytical bounds stand.
+    /// the layer over every mapping and to search random loop nests of the spatial candidates
+    /// it cannot bound (`--certify`; `cimopt_optimiser::certify_from`; a skeleton counts one
+    /// unit per `cimopt_optimiser::WORK_TRIPLES` placement triples); 0: the analytical bounds
+    /// stand.
     pub certify_skeletons: u64,
 }
 
