@@ -1099,6 +1099,11 @@ fn sample_open_candidates(
     stats: &mut Stats,
     observe: &mut dyn FnMut(&Mapping),
 ) {
+    // The searches and climbs that leave certification to the schedule's layers call
+    // [`certify`] with no budget: nothing may be searched, so nothing is drawn or priced.
+    if *solves_left == 0 {
+        return;
+    }
     let reaches = |bound: f64, objective: f64| bound * (1.0 + opts.gap) >= objective;
     let start = inc.objective;
     let sampled: Vec<&OpenCandidate> = open
