@@ -134,8 +134,9 @@ fn max_threads() -> usize {
 /// and raises `KeyboardInterrupt`. `residency=False` keeps every tensor in DRAM
 /// (`--residency off`); `precision="target"` runs every layer at the target's precision
 /// (`--precision target`); `certify=N` bounds each layer over every mapping within a budget of
-/// N units of work once the schedule is chosen (`--certify N`, 2000 unless asked, a skeleton
-/// counting one per 2 000 of its placement triples; 0: off).
+/// N units of work once the schedule is chosen, and searches random loop nests of the spatial
+/// unrollings it cannot bound for better mappings (`--certify N`, 2000 unless asked, a
+/// skeleton counting one per 2 000 of its placement triples; 0: off).
 #[pyfunction]
 #[pyo3(signature = (
     model, target, *, set = None, mapper = "mip", objective = "edp", gap = 1e-3,
