@@ -1114,6 +1114,10 @@ fn sample_open_candidates(
         .take(SAMPLED_CANDIDATES)
         .collect();
     let double_buffer = inc.mapping.double_buffer.clone();
+    let rounds = Options {
+        max_rounds: opts.max_rounds.min(CERTIFY_ROUNDS),
+        ..opts.clone()
+    };
     for (rank, c) in sampled.into_iter().enumerate() {
         if reaches(c.analytical, inc.objective) {
             continue;
@@ -1139,18 +1143,13 @@ fn sample_open_candidates(
                 padded,
                 home: opts.home,
             };
-            let draft = cimopt_mappers::levels::Draft {
+            priced.push(priced_by_greedy(
+                t,
+                w,
+                opts.objective,
+                &double_buffer,
                 skeleton,
-                double_buffer: double_buffer.clone(),
-                shares: cimopt_mappers::levels::EVEN_SHARES,
-            };
-            let m = cimopt_mappers::levels::assign(t, w, &draft);
-            let price = if check(t, w, &m).is_empty() {
-                opts.objective.of(&evaluate(t, w, &m))
-            } else {
-                f64::INFINITY
-            };
-            priced.push((price, draft.skeleton));
+            ));
         }
         // Stable: equal prices keep the order they were drawn in.
         priced.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -1165,10 +1164,6 @@ fn sample_open_candidates(
             if work > *solves_left || Instant::now() >= deadline {
                 return;
             }
-            let rounds = Options {
-                max_rounds: opts.max_rounds.min(CERTIFY_ROUNDS),
-                ..opts.clone()
-            };
             let o = search_skeleton(t, w, &space, &rounds, inc, deadline, observe);
             *solves_left -= o.solves.max(work).min(*solves_left);
             stats.skeletons_solved += 1;
@@ -1656,20 +1651,7 @@ fn promising_reorders(
             ..best.clone()
         })
         .filter(|sk| !done.contains(sk))
-        .map(|skeleton| {
-            let draft = cimopt_mappers::levels::Draft {
-                skeleton: skeleton.clone(),
-                double_buffer: double_buffer.to_vec(),
-                shares: cimopt_mappers::levels::EVEN_SHARES,
-            };
-            let m = cimopt_mappers::levels::assign(t, w, &draft);
-            let price = if check(t, w, &m).is_empty() {
-                objective.of(&evaluate(t, w, &m))
-            } else {
-                f64::INFINITY
-            };
-            (price, skeleton)
-        })
+        .map(|skeleton| priced_by_greedy(t, w, objective, double_buffer, skeleton))
         .collect();
     // Stable: equal prices keep the reorderings' order.
     priced.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -1682,6 +1664,31 @@ fn promising_reorders(
         })
         .map(|(_, s)| s)
         .collect()
+}
+
+/// `skeleton` with its price on `objective` under the greedy mapper's level assignment (loops
+/// as deep as capacity allows, with `double_buffer`): microseconds where a MILP takes
+/// milliseconds, to rank nests before any is searched; infinite where the assignment is not
+/// valid.
+fn priced_by_greedy(
+    t: &Target,
+    w: &Workload,
+    objective: Objective,
+    double_buffer: &[(usize, Operand)],
+    skeleton: Skeleton,
+) -> (f64, Skeleton) {
+    let draft = cimopt_mappers::levels::Draft {
+        skeleton,
+        double_buffer: double_buffer.to_vec(),
+        shares: cimopt_mappers::levels::EVEN_SHARES,
+    };
+    let m = cimopt_mappers::levels::assign(t, w, &draft);
+    let price = if check(t, w, &m).is_empty() {
+        objective.of(&evaluate(t, w, &m))
+    } else {
+        f64::INFINITY
+    };
+    (price, draft.skeleton)
 }
 
 /// Reorderings per round of [`optimise_around`]'s climb given a MILP.
