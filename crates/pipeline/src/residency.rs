@@ -260,12 +260,19 @@ pub fn improve(
     // energy it promised and lay out, or the mappings it chose stay (with their own bounds).
     let adopted = adopt(model, &d.chosen, certified.clone(), opts, l_off, e_off);
     let laid_out = match lv {
-        Some(lv) => lay_out_or_go_back(model, t, lv, &d.chosen, &certified, adopted, opts).filter(
-            |(c, _)| {
-                let value = |c: &[Option<Variant>]| model_value(c, opts, l_off, e_off);
-                value(c).is_some_and(|v| value(&d.chosen).is_none_or(|before| v <= before))
-            },
-        ),
+        Some(lv) => lay_out_or_go_back(model, t, lv, &d.chosen, adopted, |i| {
+            // The certificate's bound holds for the chosen mapping too.
+            d.chosen[i].clone().map(|mut v| {
+                if let Some(c) = certified[i].as_ref() {
+                    v.solved.info = bounded_by(&v.solved, &c.solved.info, opts.gap);
+                }
+                v
+            })
+        })
+        .filter(|(c, _)| {
+            let value = |c: &[Option<Variant>]| model_value(c, opts, l_off, e_off);
+            value(c).is_some_and(|v| value(&d.chosen).is_none_or(|before| v <= before))
+        }),
         None => Some((adopted, d.resident_tensors)),
     };
     match laid_out {
@@ -278,22 +285,21 @@ pub fn improve(
     Ok(d)
 }
 
-/// `adopted` (the chosen variants with the certified mappings [`adopt`] took) laid out in the
-/// on-chip level `lv`, with the number of tensors that live there. A certified mapping runs in
-/// its variant's room, but the room is a capacity, not an address range: its buffers may find
-/// no place at its step beside the tensors the plan keeps there. Such a layer goes back to its
-/// chosen mapping (with the certificate's bound, which holds for it too), step by step, until
-/// the plan lays out; `None` when it does not even then. Before, one such layer sent every
-/// certified mapping back: on ResNet-50 / `default` that dropped five layers' better
-/// mappings, 0.58 % of model EDP.
+/// `adopted` (the chosen variants with the polished or certified mappings [`adopt`] took)
+/// laid out in the on-chip level `lv`, with the number of tensors that live there. A searched
+/// mapping runs in its variant's room, but the room is a capacity, not an address range: its
+/// buffers may find no place at its step beside the tensors the plan keeps there. Such a layer
+/// goes back to `go_back(layer)` (its chosen variant), step by step, until the plan lays out;
+/// `None` when it does not even then. Before certification used it, one such layer sent every
+/// certified mapping back: on ResNet-50 / `default` that dropped five layers' better mappings,
+/// 0.58 % of model EDP.
 fn lay_out_or_go_back(
     model: &Model,
     t: &Target,
     lv: usize,
     chosen: &[Option<Variant>],
-    certified: &[Option<Variant>],
     mut adopted: Vec<Option<Variant>>,
-    opts: &CompileOptions,
+    go_back: impl Fn(usize) -> Option<Variant>,
 ) -> Option<(Vec<Option<Variant>>, usize)> {
     let step_of = layer_steps(model);
     loop {
@@ -303,12 +309,7 @@ fn lay_out_or_go_back(
                 let back = (0..adopted.len()).find(|&i| {
                     step_of[i] == no.step && mapping_of(&adopted[i]) != mapping_of(&chosen[i])
                 })?;
-                adopted[back] = chosen[back].clone().map(|mut v| {
-                    if let Some(c) = certified[back].as_ref() {
-                        v.solved.info = bounded_by(&v.solved, &c.solved.info, opts.gap);
-                    }
-                    v
-                });
+                adopted[back] = go_back(back);
             }
         }
     }
@@ -757,35 +758,21 @@ fn plan(
                 let polished = adopt(model, &polished, split, opts, l_off, e_off);
                 // A polished layer whose buffers find no room at its step goes back to its
                 // chosen variant, until the plan lays out.
-                let mut polished = polished;
-                loop {
-                    match fits(model, t, lv, &polished) {
-                        Ok(resident_tensors) => {
-                            return Ok(Decision {
-                                chosen: polished,
-                                baseline: base,
-                                resident_tensors,
-                            });
-                        }
-                        Err(no) => {
-                            let back = (0..polished.len()).find(|&i| {
-                                step_of[i] == no.step
-                                    && polished[i].as_ref().map(|v| &v.solved.mapped.mapping)
-                                        != chosen[i].as_ref().map(|v| &v.solved.mapped.mapping)
-                            });
-                            match back {
-                                Some(i) => polished[i] = chosen[i].clone(),
-                                None => {
-                                    return Ok(Decision {
-                                        chosen,
-                                        baseline: base,
-                                        resident_tensors,
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
+                return Ok(
+                    match lay_out_or_go_back(model, t, lv, &chosen, polished, |i| chosen[i].clone())
+                    {
+                        Some((polished, resident_tensors)) => Decision {
+                            chosen: polished,
+                            baseline: base,
+                            resident_tensors,
+                        },
+                        None => Decision {
+                            chosen,
+                            baseline: base,
+                            resident_tensors,
+                        },
+                    },
+                );
             }
             Err(no) if no.level == lv && layouts < LAYOUT_ATTEMPTS => {
                 log::debug!(
