@@ -11,45 +11,6 @@ use cimopt_optimiser::{Options, improve_skeleton, skeleton_space, spatial_bound}
 use cimopt_space::bounds::physical_bound_at;
 use cimopt_space::random::Rng;
 use cimopt_space::spatial;
-use cimopt_target::Dim;
-
-fn primes(mut n: u64) -> Vec<u64> {
-    let mut out = Vec::new();
-    let mut p = 2;
-    while p * p <= n {
-        while n.is_multiple_of(p) {
-            out.push(p);
-            n /= p;
-        }
-        p += 1;
-    }
-    if n > 1 {
-        out.push(n);
-    }
-    out
-}
-
-fn random_loops(trips: &[u64; 8], rng: &mut Rng) -> Vec<(Dim, u64)> {
-    let mut loops = Vec::new();
-    for d in Dim::ALL {
-        let mut ps = primes(trips[d.index()]);
-        rng.shuffle(&mut ps);
-        let mut split: Vec<u64> = Vec::new();
-        for (i, p) in ps.into_iter().enumerate() {
-            if i == 0 || rng.chance(40) {
-                split.push(p);
-            } else {
-                *split.last_mut().expect("non-empty") *= p;
-            }
-        }
-        loops.extend(split.into_iter().map(|f| (d, f)));
-    }
-    rng.shuffle(&mut loops);
-    if loops.is_empty() {
-        loops.push((Dim::B, 1));
-    }
-    loops
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -94,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for draw in 0..draws {
                 let sk = cimopt_space::Skeleton {
                     spatial: sp.clone(),
-                    loops: random_loops(&trips, &mut rng),
+                    loops: cimopt_space::random::random_loops(&trips, &mut rng),
                     padded,
                     home: m0.home,
                 };
