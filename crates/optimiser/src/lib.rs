@@ -271,11 +271,25 @@ pub fn spatial_bound_by_case(
     bounds: &LowerBound,
     o: Objective,
 ) -> [[f64; OUTER_CASES]; 3] {
-    let all = cimopt_space::bounds::candidate_bounds_by_outer(t, w, s, bounds);
+    spatial_bound_by_case_at_passes(t, w, s, bounds, o, 1)
+}
+
+/// [`spatial_bound_by_case`] of the mappings that load every weight into the macros at least
+/// `passes` times ([`cimopt_space::bounds::skeleton_weight_passes`]).
+pub fn spatial_bound_by_case_at_passes(
+    t: &Target,
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    bounds: &LowerBound,
+    o: Objective,
+    passes: u64,
+) -> [[f64; OUTER_CASES]; 3] {
+    let all = cimopt_space::bounds::candidate_bounds_at_passes(t, w, s, bounds, passes as f64);
     let value = |b: &cimopt_space::bounds::CandidateBound, case: usize| {
+        let cycles = b.cycles_by_outer[case];
         o.of_parts(
-            b.cycles,
-            b.energy_by_outer[case] + t.leakage_nj_per_cycle * b.cycles,
+            cycles,
+            b.energy_by_outer[case] + t.leakage_nj_per_cycle * cycles,
         )
     };
     let least = all
@@ -812,6 +826,7 @@ pub fn optimise_observed(
                 } else {
                     StopReason::TimeLimit
                 },
+                rank: 0,
             });
             continue;
         }
@@ -849,6 +864,7 @@ pub fn optimise_observed(
                 analytical: *lb,
                 searched: bounds_of,
                 unsearched: StopReason::UnsearchedSkeletons,
+                rank: 0,
             });
         }
     }
@@ -860,6 +876,77 @@ pub fn optimise_observed(
     Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
 
+/// A candidate's analytical bounds per case of loop nest ([`spatial_bound_by_case`]), for the
+/// skeletons that load the weights once and, computed when first asked, for those whose loops
+/// load them more often ([`cimopt_space::bounds::skeleton_weight_passes`]).
+struct CaseBounds<'a> {
+    t: &'a Target,
+    w: &'a Workload,
+    lower: &'a LowerBound,
+    objective: Objective,
+    spatial: Vec<cimopt_ir::SpatialFactor>,
+    once: [[f64; OUTER_CASES]; 3],
+    by_passes: std::collections::BTreeMap<u64, [[f64; OUTER_CASES]; 3]>,
+}
+
+impl<'a> CaseBounds<'a> {
+    fn new(
+        t: &'a Target,
+        w: &'a Workload,
+        lower: &'a LowerBound,
+        objective: Objective,
+        spatial: &[cimopt_ir::SpatialFactor],
+    ) -> Self {
+        CaseBounds {
+            t,
+            w,
+            lower,
+            objective,
+            spatial: spatial.to_vec(),
+            once: spatial_bound_by_case(t, w, spatial, lower, objective),
+            by_passes: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The least bound of any case: every mapping of the candidate is in one.
+    fn least(&self) -> f64 {
+        self.once
+            .iter()
+            .flatten()
+            .fold(f64::INFINITY, |m, &b| m.min(b))
+    }
+
+    /// Whether some case's bound, at least `floor`, settles against `objective`.
+    fn some_case_settles(&self, floor: f64, settles: impl Fn(f64) -> bool) -> bool {
+        self.once.iter().flatten().any(|&b| settles(b.max(floor)))
+    }
+
+    /// The bound of the mappings with temporal loops `loops` (outer to inner) that load the
+    /// weights once, at least `floor`: what the random nests are filtered by (see
+    /// [`sample_open_candidates`]).
+    fn once_of(&self, loops: &[(cimopt_target::Dim, u64)], floor: f64) -> f64 {
+        nest_case(loops).map_or(floor, |(kind, outer)| self.once[kind][outer].max(floor))
+    }
+
+    /// The bound of the mappings with temporal loops `loops` (outer to inner), at least
+    /// `floor` (the candidate's analytical bound).
+    fn of(&mut self, loops: &[(cimopt_target::Dim, u64)], floor: f64) -> f64 {
+        let Some((kind, outer)) = nest_case(loops) else {
+            return floor;
+        };
+        let passes = cimopt_space::bounds::skeleton_weight_passes(self.t, self.w, loops);
+        let cases = if passes <= 1 {
+            &self.once
+        } else {
+            let (t, w, lower, o, s) = (self.t, self.w, self.lower, self.objective, &self.spatial);
+            self.by_passes
+                .entry(passes)
+                .or_insert_with(|| spatial_bound_by_case_at_passes(t, w, s, lower, o, passes))
+        };
+        cases[kind][outer].max(floor)
+    }
+}
+
 /// A spatial candidate whose bound over every mapping is still its analytical one: not solved
 /// (the candidate budget or the time limit), or solved on part of its skeletons.
 struct OpenCandidate {
@@ -869,6 +956,10 @@ struct OpenCandidate {
     searched: Vec<(Skeleton, f64)>,
     /// Why its other skeletons were not searched, if [`certify`] does not search them either.
     unsearched: StopReason,
+    /// Its place among the open candidates by their analytical bounds, before certification
+    /// pairs each case's latency with its energy ([`certify`] sets it): what seeds its random
+    /// nests, so that they do not depend on which other candidates certification searched.
+    rank: usize,
 }
 
 /// Searches every skeleton of the open candidates, lowest analytical bound first, while their
@@ -895,37 +986,53 @@ fn certify(
     stats: &mut Stats,
     observe: &mut dyn FnMut(&Mapping),
 ) -> f64 {
+    let needed = |c: &OpenCandidate, objective: f64| c.analytical * (1.0 + opts.gap) < objective;
+    // Each candidate's analytical bound per kind of innermost loop and case of outermost one:
+    // a skeleton whose case's bound reaches the incumbent (within the gap) is settled by it,
+    // without a solve, and does not count against the budget. Every mapping is in some case,
+    // so the least of them bounds the candidate too, and is above its analytical bound where
+    // the cheapest case in energy is not the fastest (an outermost loop that reloads the
+    // weights, or one that reads an operand again): with a budget, every candidate below the
+    // incumbent gets its cases first, and is ranked by their least. Without one (the main
+    // search and the climbs, many times) they are computed when needed.
+    let by_case = |c: &OpenCandidate| CaseBounds::new(t, w, lower, opts.objective, &c.spatial);
     // Stable: equal bounds keep the candidates' ranking.
     open.sort_by(|a, b| a.analytical.total_cmp(&b.analytical));
-    let needed = |c: &OpenCandidate, objective: f64| c.analytical * (1.0 + opts.gap) < objective;
+    let mut cases: Vec<(OpenCandidate, Option<CaseBounds>)> = open
+        .into_iter()
+        .enumerate()
+        .map(|(rank, mut c)| {
+            c.rank = rank;
+            if opts.certify_skeletons == 0 || !needed(&c, inc.objective) {
+                return (c, None);
+            }
+            let cases = by_case(&c);
+            c.analytical = c.analytical.max(cases.least());
+            (c, Some(cases))
+        })
+        .collect();
+    cases.sort_by(|a, b| a.0.analytical.total_cmp(&b.0.analytical));
+    let (open, mut kinds): (Vec<OpenCandidate>, Vec<_>) = cases.into_iter().unzip();
     let mut budget = opts.certify_skeletons;
     let mut whole = vec![false; open.len()];
     // The skeletons enumerated to count them, kept for the search.
     let mut listed: Vec<Option<Vec<Skeleton>>> = vec![None; open.len()];
-    // Each candidate's analytical bound per kind of innermost loop: a skeleton whose kind's
-    // bound reaches the incumbent (within the gap) is settled by it, without a solve, and does
-    // not count against the budget.
-    let mut kinds = vec![[[f64::INFINITY; OUTER_CASES]; 3]; open.len()];
-    let kind_bound = |kinds: &[[f64; OUTER_CASES]; 3], c: &OpenCandidate, sk: &Skeleton| {
-        nest_case(&sk.loops).map_or(c.analytical, |(i, o)| kinds[i][o].max(c.analytical))
-    };
     let settles = |b: f64, objective: f64| b * (1.0 + opts.gap) >= objective;
     for (k, c) in open.iter().enumerate() {
         if !needed(c, inc.objective) {
             continue;
         }
-        kinds[k] = spatial_bound_by_case(t, w, &c.spatial, lower, opts.objective);
+        let cases = kinds[k].get_or_insert_with(|| by_case(c));
         let trips = spatial::trips(w, &c.spatial).0;
         let total = cimopt_space::whole::loop_list_count(&trips);
-        let some_kind_settles = kinds[k]
-            .iter()
-            .flatten()
-            .any(|&b| settles(b.max(c.analytical), inc.objective));
-        let count = if some_kind_settles && total <= KIND_COUNT_LIMIT {
+        // With a budget a skeleton's weight passes may settle it even where no case does.
+        let may_settle = opts.certify_skeletons > 0
+            || cases.some_case_settles(c.analytical, |b| settles(b, inc.objective));
+        let count = if may_settle && total <= KIND_COUNT_LIMIT {
             let all = cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home);
             let open = all
                 .iter()
-                .filter(|sk| !settles(kind_bound(&kinds[k], c, sk), inc.objective))
+                .filter(|sk| !settles(cases.of(&sk.loops, c.analytical), inc.objective))
                 .count() as u64;
             listed[k] = Some(all);
             open
@@ -963,13 +1070,17 @@ fn certify(
         let all = listed[k]
             .take()
             .unwrap_or_else(|| cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home));
+        // Counted above, so its cases are known.
+        let cases = kinds[k]
+            .as_mut()
+            .expect("the cases of a candidate counted whole");
         let (mut must, mut entries) = (0u64, Vec::new());
         for sk in all {
             if let Some((_, b)) = c.searched.iter().find(|(known, _)| *known == sk) {
                 least[k] = least[k].min(*b);
                 continue;
             }
-            let by_kind = kind_bound(&kinds[k], c, &sk);
+            let by_kind = cases.of(&sk.loops, c.analytical);
             if settles(by_kind, inc.objective) {
                 least[k] = least[k].min(by_kind);
                 continue;
@@ -1118,13 +1229,13 @@ fn sample_open_candidates(
         max_rounds: opts.max_rounds.min(CERTIFY_ROUNDS),
         ..opts.clone()
     };
-    for (rank, c) in sampled.into_iter().enumerate() {
+    for c in sampled {
         if reaches(c.analytical, inc.objective) {
             continue;
         }
-        let kinds = spatial_bound_by_case(t, w, &c.spatial, lower, opts.objective);
+        let cases = CaseBounds::new(t, w, lower, opts.objective, &c.spatial);
         let (trips, padded) = spatial::trips(w, &c.spatial);
-        let mut rng = cimopt_space::random::Rng::new(rank as u64 + 1);
+        let mut rng = cimopt_space::random::Rng::new(c.rank as u64 + 1);
         let mut drawn: std::collections::HashSet<Vec<(cimopt_target::Dim, u64)>> =
             c.searched.iter().map(|(sk, _)| sk.loops.clone()).collect();
         let mut priced: Vec<(f64, Skeleton)> = Vec::new();
@@ -1133,8 +1244,7 @@ fn sample_open_candidates(
             if !drawn.insert(loops.clone()) {
                 continue;
             }
-            let by_kind = nest_case(&loops).map_or(c.analytical, |(i, o)| kinds[i][o]);
-            if reaches(by_kind.max(c.analytical), inc.objective) {
+            if reaches(cases.once_of(&loops, c.analytical), inc.objective) {
                 continue;
             }
             let skeleton = Skeleton {
@@ -1597,6 +1707,7 @@ fn certify_every_candidate(
             spatial: s,
             searched: Vec::new(),
             unsearched: StopReason::CandidateBudget,
+            rank: 0,
         })
         .collect();
     let pruned = open

@@ -10,11 +10,13 @@ use common::{conv, matmul, target};
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
-use cimopt_optimiser::{nest_case, skeleton_space, skeletons_at, spatial_bound_by_case};
+use cimopt_optimiser::{
+    nest_case, skeleton_space, skeletons_at, spatial_bound_by_case, spatial_bound_by_case_at_passes,
+};
 use cimopt_space::Skeleton;
 use cimopt_space::bounds::{
-    Innermost, InputSlabs, candidate_bounds, candidate_bounds_by_outer, outer_index,
-    physical_bound_at,
+    CandidateBound, Innermost, InputSlabs, candidate_bounds, candidate_bounds_at_passes,
+    candidate_bounds_by_outer, outer_index, physical_bound_at, skeleton_weight_passes,
 };
 use cimopt_space::spatial;
 use cimopt_target::{Operand, Target};
@@ -58,6 +60,10 @@ fn check_layer_at(
         // each kind of innermost loop and case of outermost loop.
         let objectives = [Objective::Latency, Objective::Energy, Objective::Edp];
         let by_case = objectives.map(|o| spatial_bound_by_case(t, w, s, &lb, o));
+        // The same for the skeletons whose loops load every weight more than once, per number
+        // of passes.
+        type AtPasses = (Vec<CandidateBound>, [[[f64; 9]; 3]; 3]);
+        let mut at_passes: std::collections::BTreeMap<u64, AtPasses> = Default::default();
         let templates = skeletons_at(w, s, &[], home);
         // The templates and every loop move of each (splits, merges, swaps).
         let all: Vec<Skeleton> = skeletons_at(w, s, &templates, home);
@@ -111,13 +117,42 @@ fn check_layer_at(
                     (loops.iter().any(|l| l.1 > 1)).then_some(outer)
                 );
                 let energy_bound = bound.energy_nj;
-                let outer_bound = by_outer
-                    .iter()
-                    .find(of_mapping)
-                    .expect("the same bounds")
-                    .energy_by_outer[outer];
+                let of_outer = by_outer.iter().find(of_mapping).expect("the same bounds");
+                let outer_bound = of_outer.energy_by_outer[outer];
+                // Its latency bound for its outermost loop, which may load the weights again.
+                let outer_cycles = of_outer.cycles_by_outer[outer];
+                assert_eq!(bound.cycles_by_outer, of_outer.cycles_by_outer);
                 let cost = evaluate(t, w, &m);
                 let kind = innermost.index();
+                // How many times its loops load every weight, and the bounds of that many.
+                let passes = skeleton_weight_passes(t, w, &loops);
+                let (loaded, loaded_cases) = at_passes.entry(passes).or_insert_with(|| {
+                    (
+                        candidate_bounds_at_passes(t, w, s, &lb, passes as f64),
+                        objectives
+                            .map(|o| spatial_bound_by_case_at_passes(t, w, s, &lb, o, passes)),
+                    )
+                });
+                let loaded = loaded.iter().find(of_mapping).expect("the same bounds");
+                for cycles in [loaded.cycles, loaded.cycles_by_outer[outer]] {
+                    assert!(
+                        cycles <= cost.latency_cycles * (1.0 + 1e-9),
+                        "{} {name}: latency bound {cycles} of {passes} weight passes above a \
+                         mapping's {}: {m:?}",
+                        t.name,
+                        cost.latency_cycles
+                    );
+                }
+                for (o, cases) in objectives.iter().zip(loaded_cases.iter()) {
+                    let case = cases[kind][outer];
+                    assert!(
+                        case <= o.of(&cost) * (1.0 + 1e-9),
+                        "{} {name}: {o:?} bound of {passes} weight passes {case} above a \
+                         mapping's {}: {m:?}",
+                        t.name,
+                        o.of(&cost)
+                    );
+                }
                 for (o, cases) in objectives.iter().zip(&by_case) {
                     let case = cases[kind][outer];
                     assert!(
@@ -146,6 +181,12 @@ fn check_layer_at(
                 assert!(
                     bound.cycles <= latency * (1.0 + 1e-9),
                     "{} {name}: bound {bound:?} above a mapping's latency {latency}: {m:?}",
+                    t.name
+                );
+                assert!(
+                    outer_cycles <= latency * (1.0 + 1e-9),
+                    "{} {name}: latency bound {outer_cycles} of its outermost loop above a \
+                     mapping's {latency}: {m:?}",
                     t.name
                 );
                 checked += 1;

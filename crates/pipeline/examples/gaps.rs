@@ -5,7 +5,9 @@
 //! in no level below their home), which the energy bound charges for extra passes.
 //! `cargo run --example gaps -p cimopt-pipeline -- schedule.json`
 use cimopt_cost::evaluate;
-use cimopt_space::bounds::{candidate_bounds, physical_bound_at, read_in_tiles};
+use cimopt_space::bounds::{
+    OUTER_CASES, candidate_bounds, candidate_bounds_by_outer, physical_bound_at, read_in_tiles,
+};
 use cimopt_space::spatial;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,13 +41,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into_iter()
             .min_by(|a, b| value(a).total_cmp(&value(b)))
             .ok_or("a candidate with no weight source")?;
+        // The own candidate's bound with each case of outermost loop paired with its own
+        // latency and energy, and the case that sets it.
+        let (paired, case) = candidate_bounds_by_outer(&t, w, &m.spatial, &lb)
+            .iter()
+            .flat_map(|b| {
+                (0..OUTER_CASES).map(move |c| {
+                    (
+                        b.energy_by_outer[c] + (leak + lambda) * b.cycles_by_outer[c],
+                        c,
+                    )
+                })
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .ok_or("a candidate with no weight source")?;
         let best = spatial::enumerate(&t, w)?
             .iter()
             .flat_map(|s| candidate_bounds(&t, w, s, &lb))
             .min_by(|a, b| value(a).total_cmp(&value(b)))
             .ok_or("a layer with no candidate")?;
         println!(
-            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {} innermost {:?} slabs {:?} read in tiles (I W O) {:?}",
+            "{:>3} {:<36} {:>6.1}% | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0} {:>5.2} | {:>9.0} {:>9.0}  own obj {:.0} paired {:.0} (outer case {}) best obj {:.0} obj {:.0} own: compute {:.0} switch {:.0} weight {:.0} source {} innermost {:?} slabs {:?} read in tiles (I W O) {:?}",
             l.layer.index,
             &l.layer.name[..l.layer.name.len().min(36)],
             100.0 * l.solve.gap.unwrap_or(f64::NAN),
@@ -58,6 +74,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             best.cycles,
             best.energy_nj,
             value(&own),
+            paired,
+            case,
             value(&best),
             obj,
             own.compute_cycles,

@@ -150,6 +150,11 @@ pub struct CandidateBound {
     pub weight_cycles: f64,
     /// `max(compute + max(weight load, switch + weight), DRAM)`.
     pub cycles: f64,
+    /// `cycles` of the mappings whose outermost loop of more than one trip is of each case
+    /// ([`outer_index`]): an outermost loop over a dim the weights do not depend on loads every
+    /// weight into the macros again on each of its trips where they do not all fit there
+    /// ("The outermost loop reloads the weights", docs/optimiser.md). Each at least `cycles`.
+    pub cycles_by_outer: [f64; OUTER_CASES],
     /// Energy without leakage ([`candidate_energy_nj`]), plus every weight written into and
     /// read out of the weight source once when that is not DRAM.
     pub energy_nj: f64,
@@ -296,7 +301,7 @@ pub fn candidate_bounds(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, false)
+    candidate_bounds_with(t, w, s, lb, false, 1.0)
 }
 
 /// [`candidate_bounds`] with each bound's energy told apart by the case of the nest's
@@ -309,7 +314,46 @@ pub fn candidate_bounds_by_outer(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, true)
+    candidate_bounds_with(t, w, s, lb, true, 1.0)
+}
+
+/// [`candidate_bounds_by_outer`] of the mappings that load every weight into the macros at
+/// least `passes` times (a skeleton's [`skeleton_weight_passes`]): their latency bounds count
+/// that many loads, in every case.
+pub fn candidate_bounds_at_passes(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    lb: &LowerBound,
+    passes: f64,
+) -> Vec<CandidateBound> {
+    candidate_bounds_with(t, w, s, lb, true, passes)
+}
+
+/// How many times at least every mapping with the temporal loops `loops` (outer to inner)
+/// loads every weight into the macros. The loops at the macro for the weights are an innermost
+/// run whose trips over dims the weights depend on multiply to at most the weights a cell
+/// holds, so the loop over such a dim that ends the longest such run (if any) sits above the
+/// macros in every placement: the weights' transfer into the macros fires there or inside it,
+/// and each loop outside it over a dim they do not depend on (P, Q, G or B) sends every
+/// weight again on each of its trips. The product of those loops' trips; 1 where the weights
+/// fit at the macro.
+pub fn skeleton_weight_passes(t: &Target, w: &Workload, loops: &[(Dim, u64)]) -> u64 {
+    let cell = per_cell(t, &layer_precision(t, w));
+    let mut run = 1u64;
+    let Some(above) = loops.iter().rposition(|&(d, n)| {
+        if !d.relevant_to(Operand::W) {
+            return false;
+        }
+        run = run.saturating_mul(n);
+        run > cell
+    }) else {
+        return 1;
+    };
+    loops[..above]
+        .iter()
+        .filter(|(d, _)| !d.relevant_to(Operand::W))
+        .fold(1u64, |p, &(_, n)| p.saturating_mul(n))
 }
 
 fn candidate_bounds_with(
@@ -318,6 +362,7 @@ fn candidate_bounds_with(
     s: &[SpatialFactor],
     lb: &LowerBound,
     by_outer: bool,
+    min_passes: f64,
 ) -> Vec<CandidateBound> {
     let p = layer_precision(t, w);
     let weight_bits = (w.weight_count() * p.weight) as f64;
@@ -357,7 +402,7 @@ fn candidate_bounds_with(
         } else {
             weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
         };
-        for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases) {
+        for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases, min_passes) {
             // A case no mapping of the candidate can be in (no slab fits) bounds nothing.
             if !b.cycles.is_finite() {
                 continue;
@@ -411,6 +456,7 @@ fn candidate_bounds_from(
     trips: &[u64; 8],
     runs: &[Vec<(u64, f64)>; 2],
     cases: &[(InputSlabs, Case)],
+    min_passes: f64,
 ) -> Vec<CandidateBound> {
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
@@ -428,6 +474,7 @@ fn candidate_bounds_from(
                 switch_cycles: 0.0,
                 weight_cycles: 0.0,
                 cycles,
+                cycles_by_outer: [cycles; OUTER_CASES],
                 energy_nj: 0.0,
                 energy_by_outer: [0.0; OUTER_CASES],
             })
@@ -453,15 +500,16 @@ fn candidate_bounds_from(
     let a = activations as f64;
     // The bound per innermost kind when every output change costs at least `m_o`, for the
     // mappings of one [`InputSlabs`] case.
-    let kinds = |m_o: f64, case: Case| -> [Work; 3] {
+    // `floor`: the passes over the weights the nest's outermost loop forces on every case.
+    let kinds = |m_o: f64, case: Case, floor: f64| -> [Work; 3] {
         // A padded channel loop multiplies the activations; each slab loads the weights once.
         let min_pad = match case {
             Case::Padded(f) => f,
             _ => 1.0,
         };
         let passes = |c: u64| match case {
-            Case::Reload(x) => x.passes(c),
-            _ => 1.0,
+            Case::Reload(x) => x.passes(c).max(floor),
+            _ => floor,
         };
         let (cheap, dear, cheap_op) = if m_i <= m_o {
             (m_i, m_o, Operand::I)
@@ -515,7 +563,7 @@ fn candidate_bounds_from(
                 (Case::Reload(x), Operand::I) => x
                     .runs
                     .iter()
-                    .map(|&(run, channels, padding)| (run, padding, x.passes(channels)))
+                    .map(|&(run, channels, padding)| (run, padding, x.passes(channels).max(floor)))
                     .collect(),
                 _ => runs[usize::from(cheap_op != Operand::I)]
                     .iter()
@@ -555,45 +603,70 @@ fn candidate_bounds_from(
     // and where it weighs less against the weight loads (`weight_cycles` falls as the chain
     // grows) its bound is the larger.
     let larger = |x: Work, y: Work| if y.cycles > x.cycles { y } else { x };
-    // The mappings that gather every reduction loop at the register, whatever their case.
-    let gathered = (m_o_partial > m_o_final).then(|| {
-        gathered_reductions(
-            trips,
-            &runs[0],
-            a,
-            t_mac,
-            m_i,
-            m_o_final,
-            one_load,
-            |compute, switch| {
-                with_output_copies(
-                    lb,
-                    compute + weight_load.max(switch),
-                    compute + switch,
-                    dram,
-                )
-            },
-        )
-    });
-    let mut out = Vec::with_capacity(3 * cases.len());
-    for &(slabs, case) in cases {
-        let any = kinds(m_o_final, case);
-        // The partial sums' chain is dearer only where a gathered reduction is the exception.
-        let partial = gathered.map(|gathered| (gathered, kinds(m_o_partial, case)));
+    // Per case and innermost kind (in `cases` and `Innermost::ALL` order), the work of the
+    // mappings that load every weight `floor` times at least.
+    let works = |floor: f64| -> Vec<Work> {
+        // The mappings that gather every reduction loop at the register, whatever their case.
+        let gathered = (m_o_partial > m_o_final).then(|| {
+            gathered_reductions(
+                trips,
+                &runs[0],
+                a,
+                t_mac,
+                m_i,
+                m_o_final,
+                one_load,
+                |compute, switch| {
+                    with_output_copies(
+                        lb,
+                        compute + (weight_load * floor).max(switch),
+                        compute + switch,
+                        dram,
+                    )
+                },
+            )
+        });
+        let mut out = Vec::with_capacity(3 * cases.len());
+        for &(_, case) in cases {
+            let any = kinds(m_o_final, case, floor);
+            // The partial sums' chain is dearer only where a gathered reduction is the
+            // exception.
+            let partial = gathered.map(|gathered| (gathered, kinds(m_o_partial, case, floor)));
+            for innermost in Innermost::ALL {
+                let i = innermost.index();
+                out.push(match partial {
+                    None => any[i],
+                    Some((_, partial)) if innermost != Innermost::Inputs => {
+                        larger(any[i], partial[i])
+                    }
+                    Some((gathered, partial)) => {
+                        let either = if gathered.cycles < partial[i].cycles {
+                            gathered
+                        } else {
+                            partial[i]
+                        };
+                        larger(any[i], either)
+                    }
+                });
+            }
+        }
+        out
+    };
+    let base = works(min_passes);
+    let passes = weight_passes_by_outer(t, &p, trips).map(|n| n.max(min_passes));
+    // One computation per distinct number of passes (a few at most).
+    let mut by_passes: Vec<(f64, Vec<Work>)> = vec![(min_passes, base.clone())];
+    for &n in &passes {
+        if !by_passes.iter().any(|(m, _)| *m == n) {
+            by_passes.push((n, works(n)));
+        }
+    }
+    let of_passes = |n: f64| &by_passes.iter().find(|(m, _)| *m == n).expect("computed").1;
+    let mut out = Vec::with_capacity(base.len());
+    for (j, &(slabs, _)) in cases.iter().enumerate() {
         for innermost in Innermost::ALL {
-            let i = innermost.index();
-            let work = match partial {
-                None => any[i],
-                Some((_, partial)) if innermost != Innermost::Inputs => larger(any[i], partial[i]),
-                Some((gathered, partial)) => {
-                    let either = if gathered.cycles < partial[i].cycles {
-                        gathered
-                    } else {
-                        partial[i]
-                    };
-                    larger(any[i], either)
-                }
-            };
+            let at = 3 * j + innermost.index();
+            let work = base[at];
             out.push(CandidateBound {
                 weight_source,
                 innermost,
@@ -602,12 +675,44 @@ fn candidate_bounds_from(
                 switch_cycles: work.switch_cycles,
                 weight_cycles: work.weight_cycles,
                 cycles: work.cycles,
+                cycles_by_outer: passes.map(|n| of_passes(n)[at].cycles.max(work.cycles)),
                 energy_nj: 0.0,
                 energy_by_outer: [0.0; OUTER_CASES],
             });
         }
     }
     out
+}
+
+/// Per case of the nest's outermost loop of more than one trip ([`outer_index`]), how many
+/// times at least every mapping in it loads every weight into the macros: where the weights'
+/// trips do not fit in the weights a cell holds, some loop over a dim they depend on sits above
+/// the macros, so their transfer into the macros fires inside the outermost loop, and each of
+/// its trips sends every weight; where that loop is over a dim they do not depend on (P, Q, G
+/// or B), it has at least [`outermost_loops`]'s trips (their smallest prime factor, or two
+/// padded). One elsewhere.
+fn weight_passes_by_outer(t: &Target, p: &Precision, trips: &[u64; 8]) -> [f64; OUTER_CASES] {
+    let weight_trips = Dim::ALL
+        .iter()
+        .filter(|d| d.relevant_to(Operand::W))
+        .fold(1u64, |n, d| n.saturating_mul(trips[d.index()]));
+    let mut passes = [1.0; OUTER_CASES];
+    if weight_trips <= per_cell(t, p) {
+        return passes;
+    }
+    let mut least = [f64::INFINITY; OUTER_CASES];
+    for l in outermost_loops(trips, 0.0) {
+        if let Some(d) = l.dim.filter(|d| !d.relevant_to(Operand::W)) {
+            let i = outer_index(Some(d));
+            least[i] = least[i].min(l.trips);
+        }
+    }
+    for (n, l) in passes.iter_mut().zip(least) {
+        if l.is_finite() {
+            *n = l;
+        }
+    }
+    passes
 }
 
 /// A latency bound's parts, as in [`CandidateBound`].
@@ -1818,6 +1923,7 @@ mod tests {
             switch_cycles: 0.0,
             weight_cycles: 0.0,
             cycles,
+            cycles_by_outer: [cycles; OUTER_CASES],
             energy_nj,
             energy_by_outer: [energy_nj; OUTER_CASES],
         }
@@ -1875,6 +1981,62 @@ mod tests {
         ]
         .map(|(axis, dim, factor)| SpatialFactor { axis, dim, factor })
         .to_vec()
+    }
+
+    /// Where the weights do not fit in the macros, an outermost loop over P, Q, G or B loads
+    /// every weight once per trip, at least its fewest trips (Q's 7 pad to 2); over a dim the
+    /// weights depend on, once. Where they fit (a 1×1 convolution of 8 channels in and out on
+    /// 8×8 cells), every case loads them once.
+    #[test]
+    fn an_outermost_loop_the_weights_do_not_depend_on_loads_them_again() {
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let w = layer1_conv1();
+        let p = layer_precision(&t, &w);
+        let (trips, _) = spatial::trips(&w, &layer1_conv1_spatial());
+        assert_eq!(trips, [3, 3, 56, 7, 2, 4, 1, 1]);
+        let passes = weight_passes_by_outer(&t, &p, &trips);
+        for d in Dim::ALL {
+            let expected = if d.relevant_to(Operand::W) { 1.0 } else { 2.0 };
+            assert_eq!(passes[outer_index(Some(d))], expected, "{d:?}");
+        }
+        assert_eq!(passes[outer_index(None)], 1.0);
+        let small = Workload::square_conv(1, 4, 8, 8, 1, 1);
+        let s = [(Axis::Rows, Dim::C, 8), (Axis::Cols, Dim::K, 8)]
+            .map(|(axis, dim, factor)| SpatialFactor { axis, dim, factor });
+        let (trips, _) = spatial::trips(&small, &s);
+        assert_eq!(weight_passes_by_outer(&t, &p, &trips), [1.0; OUTER_CASES]);
+        // The latency bound of those cases holds the extra loads; the others keep `cycles`.
+        let lb = lower_bound_at(&t, &w, [0; 3]).unwrap();
+        for b in candidate_bounds(&t, &w, &layer1_conv1_spatial(), &lb) {
+            for d in Dim::ALL {
+                let c = b.cycles_by_outer[outer_index(Some(d))];
+                if d.relevant_to(Operand::W) {
+                    assert_eq!(c, b.cycles);
+                } else {
+                    assert!(c > b.cycles, "{d:?} {b:?}");
+                }
+            }
+        }
+    }
+
+    /// On `default` a cell holds 8 weights. Loops K4 C2 S3 R3 (inner last): the run at the
+    /// macro may hold R3 at most (R3 S3 is 9), so S3 sits above the macros, and a P7 outside
+    /// it sends every weight 7 times, a P2 and a Q7 outside it 14 times; inside it (P7 under
+    /// S3) or with the weights' loops all fitting a cell (R3 S2), once.
+    #[test]
+    fn the_loops_outside_the_weights_above_the_macros_load_them_again() {
+        use Dim::*;
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let w = layer1_conv1();
+        let passes = |loops: &[(Dim, u64)]| skeleton_weight_passes(&t, &w, loops);
+        assert_eq!(passes(&[(P, 7), (K, 4), (C, 2), (S, 3), (R, 3)]), 7);
+        assert_eq!(
+            passes(&[(P, 2), (K, 4), (Q, 7), (C, 2), (S, 3), (R, 3)]),
+            14
+        );
+        assert_eq!(passes(&[(K, 4), (C, 2), (S, 3), (P, 7), (R, 3)]), 1);
+        assert_eq!(passes(&[(P, 7), (S, 2), (Q, 3), (R, 3)]), 1);
+        assert_eq!(passes(&[]), 1);
     }
 
     /// The slabs of an outermost P or Q loop overlap by the kernel's halo (and an R or S loop's
