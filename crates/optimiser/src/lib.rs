@@ -19,7 +19,7 @@ use cimopt_cost::{Cost, Objective, evaluate};
 use cimopt_ir::analysis::layer_precision;
 use cimopt_ir::{Mapping, Workload, check};
 use cimopt_mappers::{GreedyOptions, MapError, greedy};
-use cimopt_space::bounds::{Innermost, LowerBound, OUTER_CASES, physical_bound_over};
+use cimopt_space::bounds::{Innermost, LowerBound, NestShape, OUTER_CASES, physical_bound_over};
 use cimopt_space::{
     INPUT_STATIONARY, OUTPUT_STATIONARY, Skeleton, WEIGHT_STATIONARY, loops_in_order, spatial,
 };
@@ -271,20 +271,20 @@ pub fn spatial_bound_by_case(
     bounds: &LowerBound,
     o: Objective,
 ) -> [[f64; OUTER_CASES]; 3] {
-    spatial_bound_by_case_at_passes(t, w, s, bounds, o, 1)
+    spatial_bound_by_case_of_nest(t, w, s, bounds, o, &NestShape::ANY)
 }
 
-/// [`spatial_bound_by_case`] of the mappings that load every weight into the macros at least
-/// `passes` times ([`cimopt_space::bounds::skeleton_weight_passes`]).
-pub fn spatial_bound_by_case_at_passes(
+/// [`spatial_bound_by_case`] of the mappings whose loop nest has the shape `shape` (its weight
+/// passes and runs, [`cimopt_space::bounds::nest_shape`]).
+pub fn spatial_bound_by_case_of_nest(
     t: &Target,
     w: &Workload,
     s: &[cimopt_ir::SpatialFactor],
     bounds: &LowerBound,
     o: Objective,
-    passes: u64,
+    shape: &NestShape,
 ) -> [[f64; OUTER_CASES]; 3] {
-    let all = cimopt_space::bounds::candidate_bounds_at_passes(t, w, s, bounds, passes as f64);
+    let all = cimopt_space::bounds::candidate_bounds_of_nest(t, w, s, bounds, shape);
     let value = |b: &cimopt_space::bounds::CandidateBound, case: usize| {
         let cycles = b.cycles_by_outer[case];
         o.of_parts(
@@ -876,9 +876,9 @@ pub fn optimise_observed(
     Ok(conclude(stats, inc, space_bound, opts.gap, started))
 }
 
-/// A candidate's analytical bounds per case of loop nest ([`spatial_bound_by_case`]), for the
-/// skeletons that load the weights once and, computed when first asked, for those whose loops
-/// load them more often ([`cimopt_space::bounds::skeleton_weight_passes`]).
+/// A candidate's analytical bounds per case of loop nest ([`spatial_bound_by_case`]), for
+/// every nest and, computed when first asked, per shape of a skeleton's nest (its weight passes
+/// and runs, [`cimopt_space::bounds::nest_shape`]).
 struct CaseBounds<'a> {
     t: &'a Target,
     w: &'a Workload,
@@ -886,7 +886,7 @@ struct CaseBounds<'a> {
     objective: Objective,
     spatial: Vec<cimopt_ir::SpatialFactor>,
     once: [[f64; OUTER_CASES]; 3],
-    by_passes: std::collections::BTreeMap<u64, [[f64; OUTER_CASES]; 3]>,
+    by_shape: std::collections::BTreeMap<NestShape, [[f64; OUTER_CASES]; 3]>,
 }
 
 impl<'a> CaseBounds<'a> {
@@ -904,7 +904,7 @@ impl<'a> CaseBounds<'a> {
             objective,
             spatial: spatial.to_vec(),
             once: spatial_bound_by_case(t, w, spatial, lower, objective),
-            by_passes: std::collections::BTreeMap::new(),
+            by_shape: std::collections::BTreeMap::new(),
         }
     }
 
@@ -934,15 +934,12 @@ impl<'a> CaseBounds<'a> {
         let Some((kind, outer)) = nest_case(loops) else {
             return floor;
         };
-        let passes = cimopt_space::bounds::skeleton_weight_passes(self.t, self.w, loops);
-        let cases = if passes <= 1 {
-            &self.once
-        } else {
-            let (t, w, lower, o, s) = (self.t, self.w, self.lower, self.objective, &self.spatial);
-            self.by_passes
-                .entry(passes)
-                .or_insert_with(|| spatial_bound_by_case_at_passes(t, w, s, lower, o, passes))
-        };
+        let shape = cimopt_space::bounds::nest_shape(self.t, self.w, loops);
+        let (t, w, lower, o, s) = (self.t, self.w, self.lower, self.objective, &self.spatial);
+        let cases = self
+            .by_shape
+            .entry(shape)
+            .or_insert_with(|| spatial_bound_by_case_of_nest(t, w, s, lower, o, &shape));
         cases[kind][outer].max(floor)
     }
 }

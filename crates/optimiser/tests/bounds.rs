@@ -11,12 +11,12 @@ use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Workload, check};
 use cimopt_optimiser::placement::mapping_of;
 use cimopt_optimiser::{
-    nest_case, skeleton_space, skeletons_at, spatial_bound_by_case, spatial_bound_by_case_at_passes,
+    nest_case, skeleton_space, skeletons_at, spatial_bound_by_case, spatial_bound_by_case_of_nest,
 };
 use cimopt_space::Skeleton;
 use cimopt_space::bounds::{
-    CandidateBound, Innermost, InputSlabs, candidate_bounds, candidate_bounds_at_passes,
-    candidate_bounds_by_outer, outer_index, physical_bound_at, skeleton_weight_passes,
+    CandidateBound, Innermost, InputSlabs, NestShape, candidate_bounds, candidate_bounds_by_outer,
+    candidate_bounds_of_nest, nest_shape, outer_index, physical_bound_at,
 };
 use cimopt_space::spatial;
 use cimopt_target::{Operand, Target};
@@ -60,10 +60,10 @@ fn check_layer_at(
         // each kind of innermost loop and case of outermost loop.
         let objectives = [Objective::Latency, Objective::Energy, Objective::Edp];
         let by_case = objectives.map(|o| spatial_bound_by_case(t, w, s, &lb, o));
-        // The same for the skeletons whose loops load every weight more than once, per number
-        // of passes.
-        type AtPasses = (Vec<CandidateBound>, [[[f64; 9]; 3]; 3]);
-        let mut at_passes: std::collections::BTreeMap<u64, AtPasses> = Default::default();
+        // The same for the skeletons whose loop order fixes more (their weight passes and
+        // runs), per shape of nest.
+        type OfShape = (Vec<CandidateBound>, [[[f64; 9]; 3]; 3]);
+        let mut of_shape: std::collections::BTreeMap<NestShape, OfShape> = Default::default();
         let templates = skeletons_at(w, s, &[], home);
         // The templates and every loop move of each (splits, merges, swaps).
         let all: Vec<Skeleton> = skeletons_at(w, s, &templates, home);
@@ -124,30 +124,29 @@ fn check_layer_at(
                 assert_eq!(bound.cycles_by_outer, of_outer.cycles_by_outer);
                 let cost = evaluate(t, w, &m);
                 let kind = innermost.index();
-                // How many times its loops load every weight, and the bounds of that many.
-                let passes = skeleton_weight_passes(t, w, &loops);
-                let (loaded, loaded_cases) = at_passes.entry(passes).or_insert_with(|| {
+                // What its loop order fixes, and the bounds of that shape of nest.
+                let shape = nest_shape(t, w, &loops);
+                let (shaped, shaped_cases) = of_shape.entry(shape).or_insert_with(|| {
                     (
-                        candidate_bounds_at_passes(t, w, s, &lb, passes as f64),
-                        objectives
-                            .map(|o| spatial_bound_by_case_at_passes(t, w, s, &lb, o, passes)),
+                        candidate_bounds_of_nest(t, w, s, &lb, &shape),
+                        objectives.map(|o| spatial_bound_by_case_of_nest(t, w, s, &lb, o, &shape)),
                     )
                 });
-                let loaded = loaded.iter().find(of_mapping).expect("the same bounds");
-                for cycles in [loaded.cycles, loaded.cycles_by_outer[outer]] {
+                let shaped = shaped.iter().find(of_mapping).expect("the same bounds");
+                for cycles in [shaped.cycles, shaped.cycles_by_outer[outer]] {
                     assert!(
                         cycles <= cost.latency_cycles * (1.0 + 1e-9),
-                        "{} {name}: latency bound {cycles} of {passes} weight passes above a \
+                        "{} {name}: latency bound {cycles} of its nest's shape {shape:?} above a \
                          mapping's {}: {m:?}",
                         t.name,
                         cost.latency_cycles
                     );
                 }
-                for (o, cases) in objectives.iter().zip(loaded_cases.iter()) {
+                for (o, cases) in objectives.iter().zip(shaped_cases.iter()) {
                     let case = cases[kind][outer];
                     assert!(
                         case <= o.of(&cost) * (1.0 + 1e-9),
-                        "{} {name}: {o:?} bound of {passes} weight passes {case} above a \
+                        "{} {name}: {o:?} bound of its nest's shape {shape:?} {case} above a \
                          mapping's {}: {m:?}",
                         t.name,
                         o.of(&cost)

@@ -301,7 +301,7 @@ pub fn candidate_bounds(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, false, 1.0)
+    candidate_bounds_with(t, w, s, lb, false, &NestShape::ANY)
 }
 
 /// [`candidate_bounds`] with each bound's energy told apart by the case of the nest's
@@ -314,20 +314,81 @@ pub fn candidate_bounds_by_outer(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, true, 1.0)
+    candidate_bounds_with(t, w, s, lb, true, &NestShape::ANY)
 }
 
-/// [`candidate_bounds_by_outer`] of the mappings that load every weight into the macros at
-/// least `passes` times (a skeleton's [`skeleton_weight_passes`]): their latency bounds count
-/// that many loads, in every case.
-pub fn candidate_bounds_at_passes(
+/// What a loop nest's order fixes about its mappings' latency, beyond its innermost and
+/// outermost loops ([`nest_shape`]); [`NestShape::ANY`] for every nest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NestShape {
+    /// How many times at least every weight is loaded into the macros
+    /// ([`skeleton_weight_passes`]).
+    pub passes: u64,
+    /// Per operand that may be the cheap one (inputs, outputs): the product of the innermost
+    /// run of loops over the dims only it depends on (R, S, C; K), the only loops whose
+    /// boundaries spare the other operand a change.
+    pub cheap_run: [u64; 2],
+    /// The same run's longest innermost part whose trips fit in the weights a cell holds: the
+    /// most its loops at the macro can be.
+    pub macro_run: [u64; 2],
+    /// Whether every loop over R, S or C lies in the inputs' run: only then can the outputs'
+    /// register hold every reduction loop (`gathered_reductions`).
+    pub gathers: bool,
+}
+
+impl NestShape {
+    /// Nothing known: the bounds of every nest.
+    pub const ANY: NestShape = NestShape {
+        passes: 1,
+        cheap_run: [u64::MAX; 2],
+        macro_run: [u64::MAX; 2],
+        gathers: true,
+    };
+}
+
+/// The [`NestShape`] of the temporal loops `loops` (outer to inner).
+pub fn nest_shape(t: &Target, w: &Workload, loops: &[(Dim, u64)]) -> NestShape {
+    let cell = per_cell(t, &layer_precision(t, w));
+    let moving: Vec<(Dim, u64)> = loops.iter().copied().filter(|l| l.1 > 1).collect();
+    let runs = [Operand::I, Operand::O].map(|cheap| {
+        let only = |d: Dim| d.relevant_to(cheap) && !d.relevant_to(other(cheap));
+        let (mut run, mut at_macro, mut fits, mut len) = (1u64, 1u64, true, 0);
+        for &(d, n) in moving.iter().rev() {
+            if !only(d) {
+                break;
+            }
+            run = run.saturating_mul(n);
+            len += 1;
+            if fits && run <= cell {
+                at_macro = run;
+            } else {
+                fits = false;
+            }
+        }
+        (run, at_macro, len)
+    });
+    let gathers = moving.len() - runs[0].2 == 0
+        || !moving[..moving.len() - runs[0].2]
+            .iter()
+            .any(|(d, _)| d.relevant_to(Operand::I) && !d.relevant_to(Operand::O));
+    NestShape {
+        passes: skeleton_weight_passes(t, w, loops),
+        cheap_run: [runs[0].0, runs[1].0],
+        macro_run: [runs[0].1, runs[1].1],
+        gathers,
+    }
+}
+
+/// [`candidate_bounds_by_outer`] of the mappings whose loop nest has the shape `shape`: their
+/// latency bounds count its weight passes, in every case, and its runs.
+pub fn candidate_bounds_of_nest(
     t: &Target,
     w: &Workload,
     s: &[SpatialFactor],
     lb: &LowerBound,
-    passes: f64,
+    shape: &NestShape,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, true, passes)
+    candidate_bounds_with(t, w, s, lb, true, shape)
 }
 
 /// How many times at least every mapping with the temporal loops `loops` (outer to inner)
@@ -362,7 +423,7 @@ fn candidate_bounds_with(
     s: &[SpatialFactor],
     lb: &LowerBound,
     by_outer: bool,
-    min_passes: f64,
+    shape: &NestShape,
 ) -> Vec<CandidateBound> {
     let p = layer_precision(t, w);
     let weight_bits = (w.weight_count() * p.weight) as f64;
@@ -402,7 +463,7 @@ fn candidate_bounds_with(
         } else {
             weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
         };
-        for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases, min_passes) {
+        for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases, shape) {
             // A case no mapping of the candidate can be in (no slab fits) bounds nothing.
             if !b.cycles.is_finite() {
                 continue;
@@ -456,8 +517,9 @@ fn candidate_bounds_from(
     trips: &[u64; 8],
     runs: &[Vec<(u64, f64)>; 2],
     cases: &[(InputSlabs, Case)],
-    min_passes: f64,
+    shape: &NestShape,
 ) -> Vec<CandidateBound> {
+    let min_passes = shape.passes as f64;
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
     let compute_cycles = (activations * t.t_mac_at(&p)) as f64;
@@ -570,8 +632,11 @@ fn candidate_bounds_from(
                     .map(|&(run, padding)| (run, padding, passes(1)))
                     .collect(),
             };
+            // A nest's own order allows no longer run at the macro than its innermost one.
+            let most = shape.macro_run[usize::from(cheap_op != Operand::I)];
             listed
                 .into_iter()
+                .filter(|&(run, _, _)| run <= most)
                 .map(|(run, padding, passes)| {
                     let a = a * padding.max(min_pad);
                     bound_for(a, a * (1.0 - 1.0 / run as f64), passes, run as f64)
@@ -581,9 +646,12 @@ fn candidate_bounds_from(
         } else {
             // Weight loads are cheaper than the dear chain: only the loops over the cheap dims
             // bound the cheap boundaries (padding them adds more activations than it saves).
+            // A nest's own order: only the boundaries inside its innermost run of them.
+            let run = shape.cheap_run[usize::from(cheap_op != Operand::I)];
+            let inside = a * min_pad * (1.0 - 1.0 / run as f64);
             bound_for(
                 a * min_pad,
-                a * min_pad - (activations / cheap_trips) as f64,
+                (a * min_pad - (activations / cheap_trips) as f64).min(inside),
                 passes(1),
                 1.0,
             )
@@ -605,12 +673,21 @@ fn candidate_bounds_from(
     let larger = |x: Work, y: Work| if y.cycles > x.cycles { y } else { x };
     // Per case and innermost kind (in `cases` and `Innermost::ALL` order), the work of the
     // mappings that load every weight `floor` times at least.
+    // The inputs' runs at the macro the nest's order allows.
+    let runs_i: Vec<(u64, f64)> = runs[0]
+        .iter()
+        .copied()
+        .filter(|&(run, _)| run <= shape.macro_run[0])
+        .collect();
     let works = |floor: f64| -> Vec<Work> {
-        // The mappings that gather every reduction loop at the register, whatever their case.
-        let gathered = (m_o_partial > m_o_final).then(|| {
+        // The partial sums' chain is dearer only where a gathered reduction is the exception:
+        // the mappings that gather every reduction loop at the register, whatever their case
+        // (none where the nest's order keeps a reduction loop out of its innermost run).
+        let refills = m_o_partial > m_o_final;
+        let gathered = (refills && shape.gathers).then(|| {
             gathered_reductions(
                 trips,
-                &runs[0],
+                &runs_i,
                 a,
                 t_mac,
                 m_i,
@@ -629,17 +706,12 @@ fn candidate_bounds_from(
         let mut out = Vec::with_capacity(3 * cases.len());
         for &(_, case) in cases {
             let any = kinds(m_o_final, case, floor);
-            // The partial sums' chain is dearer only where a gathered reduction is the
-            // exception.
-            let partial = gathered.map(|gathered| (gathered, kinds(m_o_partial, case, floor)));
+            let partial = refills.then(|| kinds(m_o_partial, case, floor));
             for innermost in Innermost::ALL {
                 let i = innermost.index();
-                out.push(match partial {
-                    None => any[i],
-                    Some((_, partial)) if innermost != Innermost::Inputs => {
-                        larger(any[i], partial[i])
-                    }
-                    Some((gathered, partial)) => {
+                out.push(match (partial, gathered) {
+                    (None, _) => any[i],
+                    (Some(partial), Some(gathered)) if innermost == Innermost::Inputs => {
                         let either = if gathered.cycles < partial[i].cycles {
                             gathered
                         } else {
@@ -647,6 +719,7 @@ fn candidate_bounds_from(
                         };
                         larger(any[i], either)
                     }
+                    (Some(partial), _) => larger(any[i], partial[i]),
                 });
             }
         }
@@ -2037,6 +2110,30 @@ mod tests {
         assert_eq!(passes(&[(K, 4), (C, 2), (S, 3), (P, 7), (R, 3)]), 1);
         assert_eq!(passes(&[(P, 7), (S, 2), (Q, 3), (R, 3)]), 1);
         assert_eq!(passes(&[]), 1);
+    }
+
+    /// A nest's own order limits its runs: with Q14 C2 S3 innermost (inner last) only the C2 S3
+    /// boundaries spare the outputs a change (run 6, all of it fitting a cell of 8), and an R3
+    /// outside Q keeps the register from holding every reduction loop; with C2 R3 S3
+    /// innermost the run is 18, of which S3 alone fits a cell (R3 S3 is 9). K4 innermost spares
+    /// the inputs: run 4.
+    #[test]
+    fn a_nest_s_order_fixes_its_runs() {
+        use Dim::*;
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let w = layer1_conv1();
+        let shape = nest_shape(&t, &w, &[(P, 7), (K, 4), (R, 3), (Q, 14), (C, 2), (S, 3)]);
+        assert_eq!(shape.cheap_run, [6, 1]);
+        assert_eq!(shape.macro_run, [6, 1]);
+        assert!(!shape.gathers);
+        assert_eq!(shape.passes, 7);
+        let shape = nest_shape(&t, &w, &[(P, 7), (K, 4), (Q, 14), (C, 2), (R, 3), (S, 3)]);
+        assert_eq!(shape.cheap_run, [18, 1]);
+        assert_eq!(shape.macro_run, [3, 1]);
+        assert!(shape.gathers);
+        let shape = nest_shape(&t, &w, &[(C, 2), (R, 3), (S, 3), (P, 7), (K, 4)]);
+        assert_eq!((shape.cheap_run, shape.macro_run), ([1, 4], [1, 4]));
+        assert!(!shape.gathers);
     }
 
     /// The slabs of an outermost P or Q loop overlap by the kernel's halo (and an R or S loop's
