@@ -916,7 +916,7 @@ impl<'a> CaseBounds<'a> {
             .fold(f64::INFINITY, |m, &b| m.min(b))
     }
 
-    /// Whether some case's bound, at least `floor`, settles against `objective`.
+    /// Whether some case's bound, at least `floor`, `settles`.
     fn some_case_settles(&self, floor: f64, settles: impl Fn(f64) -> bool) -> bool {
         self.once.iter().flatten().any(|&b| settles(b.max(floor)))
     }
@@ -1022,7 +1022,8 @@ fn certify(
         let cases = kinds[k].get_or_insert_with(|| by_case(c));
         let trips = spatial::trips(w, &c.spatial).0;
         let total = cimopt_space::whole::loop_list_count(&trips);
-        // With a budget a skeleton's weight passes may settle it even where no case does.
+        // With a budget a skeleton's shape (weight passes, runs) may settle it even where no
+        // case does.
         let may_settle = opts.certify_skeletons > 0
             || cases.some_case_settles(c.analytical, |b| settles(b, inc.objective));
         let count = if may_settle && total <= KIND_COUNT_LIMIT {
@@ -1184,9 +1185,10 @@ fn certify(
 /// From above: the candidates [`certify`] could not search whole, searched at random. The
 /// first [`SAMPLED_CANDIDATES`] whose analytical bound is still below the incumbent (lowest
 /// first) each get [`SAMPLED_DRAWS`] random loop nests
-/// ([`cimopt_space::random::random_loops`], seeded by the candidate's rank, so a layer draws
-/// the same nests on every run). A nest drawn twice or searched before, or whose case's
-/// analytical bound reaches the incumbent, is dropped; the others are priced with the greedy
+/// ([`cimopt_space::random::random_loops`], seeded by the candidate's rank among the open
+/// candidates, [`OpenCandidate::rank`], so a layer draws the same nests on every run). A nest
+/// drawn twice or searched before, or whose case's analytical bound (for every nest, not its
+/// shape's) reaches the incumbent, is dropped; the others are priced with the greedy
 /// mapper's level assignment (the incumbent's double buffers, as the climb prices its
 /// reorderings), and the [`SAMPLED_SEARCHED`] cheapest are searched for their best placements
 /// against the incumbent, unless their profiles' bound reaches it. The searches spend what is
