@@ -151,6 +151,17 @@ fn overlaps(t: &Target, m: &Mapping, from: usize, to: usize, o: Operand) -> bool
 impl Nest {
     /// Builds the executed nest of a mapping that `cimopt_ir::check` accepts.
     pub fn new(t: &Target, w: &Workload, m: &Mapping) -> Nest {
+        Nest::build(t, w, m, Operand::ALL.map(|_| true))
+    }
+
+    /// The nest of [`Nest::new`] with the transfers of operand `o` only: the others' are left
+    /// empty (never firing), so only `o`'s energy and timing may be read from it. What a
+    /// placement's profile needs, at a third of the transfers' work.
+    pub fn of_operand(t: &Target, w: &Workload, m: &Mapping, o: Operand) -> Nest {
+        Nest::build(t, w, m, Operand::ALL.map(|x| x == o))
+    }
+
+    fn build(t: &Target, w: &Workload, m: &Mapping, wanted: [bool; 3]) -> Nest {
         let workload = executed_workload(w, m);
         let precision = layer_precision(t, &workload);
         let psum = psum_levels(t, m);
@@ -217,7 +228,7 @@ impl Nest {
         let last_level = Operand::ALL.map(|o| steps[steps.len() - 1].level[o.index()]);
 
         let mut fires = vec![[false; 3]; steps.len()];
-        for o in Operand::ALL {
+        for o in Operand::ALL.into_iter().filter(|o| wanted[o.index()]) {
             for (s, e, _) in storage_blocks(&steps, t, o) {
                 let f = (s..=e)
                     .rev()
@@ -246,6 +257,9 @@ impl Nest {
             .enumerate()
             .map(|(i, s)| {
                 Operand::ALL.map(|o| {
+                    if !wanted[o.index()] {
+                        return Transfer::default();
+                    }
                     let from = s.level[o.index()];
                     let to = next[from][o.index()];
                     let fire = fires[i][o.index()];

@@ -186,6 +186,10 @@ pub fn separable_bound(inp: &ModelInput) -> f64 {
         for i in &r.inputs {
             by_inputs = by_inputs.min(r.value(&mut body, o, i, &r.least_w));
         }
+        // The pair's value is at least `by_inputs`: no weight placement can lower the bound.
+        if by_inputs >= bound {
+            continue;
+        }
         let mut by_weights = f64::INFINITY;
         for w in &r.weights {
             by_weights = by_weights.min(r.value(&mut body, o, &r.least_i, w));

@@ -48,7 +48,7 @@ pub fn profile(
     let mut ps = [&rest[0], &rest[1], &rest[2]];
     ps[o.index()] = p;
     let m = mapping_of(sk, ps);
-    let nest = Nest::new(t, w, &m);
+    let nest = Nest::of_operand(t, w, &m, o);
     Profile {
         energy_nj: operand_energy_nj(t, &nest, o),
         bits,

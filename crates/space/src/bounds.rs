@@ -348,12 +348,23 @@ impl NestShape {
 
 /// The [`NestShape`] of the temporal loops `loops` (outer to inner).
 pub fn nest_shape(t: &Target, w: &Workload, loops: &[(Dim, u64)]) -> NestShape {
-    let cell = per_cell(t, &layer_precision(t, w));
-    let moving: Vec<(Dim, u64)> = loops.iter().copied().filter(|l| l.1 > 1).collect();
+    nest_shape_in(weights_per_cell(t, w), loops)
+}
+
+/// How many of the layer's weights one cell of the macros holds: what [`nest_shape_in`] takes,
+/// computed once for the many nests of a layer.
+pub fn weights_per_cell(t: &Target, w: &Workload) -> u64 {
+    per_cell(t, &layer_precision(t, w))
+}
+
+/// [`nest_shape`] with the weights a cell holds, `cell` ([`weights_per_cell`]).
+pub fn nest_shape_in(cell: u64, loops: &[(Dim, u64)]) -> NestShape {
+    // Loops of one trip are left out: they neither end a run nor break one.
+    let moving = || loops.iter().filter(|l| l.1 > 1);
     let runs = [Operand::I, Operand::O].map(|cheap| {
         let only = |d: Dim| d.relevant_to(cheap) && !d.relevant_to(other(cheap));
         let (mut run, mut at_macro, mut fits, mut len) = (1u64, 1u64, true, 0);
-        for &(d, n) in moving.iter().rev() {
+        for &(d, n) in moving().rev() {
             if !only(d) {
                 break;
             }
@@ -367,12 +378,12 @@ pub fn nest_shape(t: &Target, w: &Workload, loops: &[(Dim, u64)]) -> NestShape {
         }
         (run, at_macro, len)
     });
-    let gathers = moving.len() - runs[0].2 == 0
-        || !moving[..moving.len() - runs[0].2]
-            .iter()
-            .any(|(d, _)| d.relevant_to(Operand::I) && !d.relevant_to(Operand::O));
+    let outside = moving().count() - runs[0].2;
+    let gathers = !moving()
+        .take(outside)
+        .any(|(d, _)| d.relevant_to(Operand::I) && !d.relevant_to(Operand::O));
     NestShape {
-        passes: skeleton_weight_passes(t, w, loops),
+        passes: weight_passes_in(cell, loops),
         cheap_run: [runs[0].0, runs[1].0],
         macro_run: [runs[0].1, runs[1].1],
         gathers,
@@ -400,7 +411,11 @@ pub fn candidate_bounds_of_nest(
 /// weight again on each of its trips. The product of those loops' trips; 1 where the weights
 /// fit at the macro.
 pub fn skeleton_weight_passes(t: &Target, w: &Workload, loops: &[(Dim, u64)]) -> u64 {
-    let cell = per_cell(t, &layer_precision(t, w));
+    weight_passes_in(weights_per_cell(t, w), loops)
+}
+
+/// [`skeleton_weight_passes`] with the weights a cell holds, `cell`.
+fn weight_passes_in(cell: u64, loops: &[(Dim, u64)]) -> u64 {
     let mut run = 1u64;
     let Some(above) = loops.iter().rposition(|&(d, n)| {
         if !d.relevant_to(Operand::W) {

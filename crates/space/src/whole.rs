@@ -65,31 +65,61 @@ pub fn orders(loops: &[(Dim, u64)]) -> Vec<Vec<(Dim, u64)>> {
 
 /// Every loop list (split and order) over the temporal trip counts `trips`.
 pub fn loop_lists(trips: &[u64; 8]) -> Vec<Vec<(Dim, u64)>> {
-    let mut multisets: Vec<Vec<(Dim, u64)>> = vec![Vec::new()];
-    for d in Dim::ALL {
-        let splits = factorisations(trips[d.index()]);
-        multisets = multisets
-            .iter()
-            .flat_map(|m| {
-                splits.iter().map(move |s| {
-                    let mut m = m.clone();
-                    m.extend(s.iter().map(|&f| (d, f)));
-                    m
-                })
-            })
-            .collect();
-    }
-    multisets
+    let mut out = Vec::new();
+    for_each_loop_list(trips, |l| {
+        out.push(l.to_vec());
+        true
+    });
+    out
+}
+
+/// Calls `visit` on every loop list (split and order) over the temporal trip counts `trips`,
+/// without holding them: a candidate's millions of loop lists take no memory. Stops, and
+/// returns false, as soon as `visit` returns false; true when every list was visited.
+pub fn for_each_loop_list<F: FnMut(&[(Dim, u64)]) -> bool>(trips: &[u64; 8], mut visit: F) -> bool {
+    let splits: Vec<Vec<Vec<u64>>> = Dim::ALL
         .iter()
-        .flat_map(|m| {
-            if m.is_empty() {
+        .map(|d| factorisations(trips[d.index()]))
+        .collect();
+    // Each dim's split in turn (the first dim's the slowest to change), then every distinct
+    // order of the multiset they make.
+    fn walk<F: FnMut(&[(Dim, u64)]) -> bool>(
+        splits: &[Vec<Vec<u64>>],
+        d: usize,
+        chosen: &mut Vec<(usize, u64)>,
+        list: &mut Vec<(Dim, u64)>,
+        visit: &mut F,
+    ) -> bool {
+        if d == splits.len() {
+            if chosen.is_empty() {
                 // The nest needs a loop: one of trip count 1, as the templates give.
-                vec![vec![(Dim::B, 1)]]
-            } else {
-                orders(m)
+                return visit(&[(Dim::B, 1)]);
             }
-        })
-        .collect()
+            let mut v = chosen.clone();
+            v.sort();
+            loop {
+                list.clear();
+                list.extend(v.iter().map(|&(d, f)| (Dim::ALL[d], f)));
+                if !visit(list) {
+                    return false;
+                }
+                if !next_permutation(&mut v) {
+                    return true;
+                }
+            }
+        }
+        for split in &splits[d] {
+            let before = chosen.len();
+            chosen.extend(split.iter().map(|&f| (d, f)));
+            let more = walk(splits, d + 1, chosen, list, visit);
+            chosen.truncate(before);
+            if !more {
+                return false;
+            }
+        }
+        true
+    }
+    walk(&splits, 0, &mut Vec::new(), &mut Vec::new(), &mut visit)
 }
 
 /// How many loop lists [`loop_lists`] gives for `trips`, without listing them (saturating):
@@ -201,6 +231,36 @@ mod tests {
         trips[Dim::C.index()] = 3;
         assert_eq!(loop_lists(&trips).len(), 5);
         assert_eq!(loop_lists(&[1; 8]), vec![vec![(Dim::B, 1)]]);
+    }
+
+    #[test]
+    fn every_loop_list_is_streamed_once_and_the_stream_stops_when_asked() {
+        let mut trips = [1u64; 8];
+        for (k, c, p) in [(1, 1, 1), (12, 1, 1), (4, 3, 1), (8, 6, 7), (2, 2, 2)] {
+            trips[Dim::K.index()] = k;
+            trips[Dim::C.index()] = c;
+            trips[Dim::P.index()] = p;
+            let lists = loop_lists(&trips);
+            assert_eq!(lists.len() as u64, loop_list_count(&trips), "{trips:?}");
+            let distinct: std::collections::BTreeSet<Vec<(usize, u64)>> = lists
+                .iter()
+                .map(|l| l.iter().map(|&(d, f)| (d.index(), f)).collect())
+                .collect();
+            assert_eq!(distinct.len(), lists.len(), "{trips:?}");
+            for l in &lists {
+                for d in Dim::ALL {
+                    let product: u64 = l.iter().filter(|x| x.0 == d).map(|x| x.1).product();
+                    assert_eq!(product, trips[d.index()], "{l:?}");
+                }
+            }
+            // Stopped after the third list: three visited, false returned.
+            let mut seen = 0;
+            let whole = for_each_loop_list(&trips, |_| {
+                seen += 1;
+                seen < 3
+            });
+            assert_eq!((whole, seen), (lists.len() < 3, lists.len().min(3)));
+        }
     }
 
     #[test]
