@@ -56,6 +56,11 @@ fn certification_finds_better_nests_at_random_where_no_candidate_fits() {
 /// default budget, and asserts that it is proven within 1 % and that the search's bound lies
 /// below it too (without a budget, certification settles nothing by cases it did not compute).
 fn assert_certified_within_one_percent(target_name: &str, w: &Workload, lambda: f64) {
+    assert_certified_within(target_name, w, lambda, 0.01);
+}
+
+/// [`assert_certified_within_one_percent`], proven within `most` instead.
+fn assert_certified_within(target_name: &str, w: &Workload, lambda: f64, most: f64) {
     let t = target(target_name, &[]);
     let opts = Options {
         objective: Objective::Weighted {
@@ -78,7 +83,7 @@ fn assert_certified_within_one_percent(target_name: &str, w: &Workload, lambda: 
     );
     let gap = certified.stats.objective / certified.stats.bound - 1.0;
     assert!(
-        gap <= 0.01,
+        gap <= most,
         "gap {:.2} %: objective {}, bound {} (search's bound {})",
         100.0 * gap,
         certified.stats.objective,
@@ -130,4 +135,39 @@ fn certification_settles_the_skeletons_that_load_the_weights_again() {
 fn certification_bounds_each_skeleton_by_the_runs_its_order_allows() {
     let w = Workload::square_conv(1, 56, 256, 64, 1, 1);
     assert_certified_within_one_percent("transformer", &w, 1.9539);
+}
+
+/// ResNet-18 `layer4.0.conv1` (3×3, stride 2, padded, 256 → 512 channels, 7×7 outputs) on
+/// `default`, as above. The search alone leaves greedy's mapping (objective 158 768);
+/// certification's first pass finds one 4.8 % better (151 081, the golden schedule's), and a
+/// second pass from it settles what the first could not. The candidate below that result has
+/// 65 400 skeletons, more than certification listed until the eighteenth session (50 000):
+/// counted whole, it did not fit, and the layer stayed 0.93 % from its bound. Streamed, its
+/// cases and shapes leave 624, and the layer is proven optimal (within the default gap,
+/// 0.1 %). Fails with the old listing limit, and without the second pass.
+#[test]
+fn certification_lists_every_skeleton_of_a_large_candidate() {
+    let w = Workload {
+        h: 14,
+        w: 14,
+        pad: [1; 4],
+        ..Workload::square_conv(3, 7, 256, 512, 1, 2)
+    };
+    assert_certified_within("default", &w, 0.252885, 1e-3);
+}
+
+/// ResNet-50 `layer3.0.downsample` (1×1, stride 2, 512 → 1024 channels, 14×14 outputs from
+/// 28×28) on `transformer`, inputs and outputs in the global buffer, on `E + λ·L` with
+/// ResNet-50's latency weight there. Its candidates' cases and shapes leave more skeletons
+/// than the budget's units, but the profiles' bound settles most of those: counted at
+/// `LEFT_PER_UNIT` (2) per unit they fit, and the layer is proven within 1 % (10.4 % at one
+/// per unit, its golden gap until then).
+#[test]
+fn certification_counts_two_skeletons_left_per_unit_of_budget() {
+    let w = Workload {
+        h: 28,
+        w: 28,
+        ..Workload::square_conv(1, 14, 512, 1024, 1, 2)
+    };
+    assert_certified_within_one_percent("transformer", &w, 1.953926);
 }

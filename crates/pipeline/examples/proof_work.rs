@@ -4,10 +4,10 @@
 //! of their loops): in all, the most of any one, in those more than 1 % below, and those whose
 //! kinds of innermost and outermost loop have their own analytical bound below the objective
 //! too (certification settles the others without a solve; counted whole for a candidate of
-//! more than 50 000).
+//! more than `LISTING_LIMIT`).
 //! `cargo run --example proof_work -p cimopt-pipeline -- schedule.json`
 use cimopt_cost::Objective;
-use cimopt_optimiser::{KIND_COUNT_LIMIT, nest_case, spatial_bound_by_case};
+use cimopt_optimiser::{LISTING_LIMIT, nest_case, spatial_bound_by_case};
 use cimopt_space::bounds::physical_bound_at;
 use cimopt_space::spatial;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,13 +45,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let trips = spatial::trips(w, sp).0;
                 let n = cimopt_space::whole::loop_list_count(&trips);
                 need.push((v / obj, n));
-                by_kind = by_kind.saturating_add(if n <= KIND_COUNT_LIMIT {
-                    cimopt_space::whole::loop_lists(&trips)
-                        .iter()
-                        .filter(|loops| {
-                            nest_case(loops).map_or(v, |(i, o)| kinds[i][o]) * 1.001 < obj
-                        })
-                        .count() as u64
+                by_kind = by_kind.saturating_add(if n <= LISTING_LIMIT {
+                    let mut left = 0u64;
+                    cimopt_space::whole::for_each_loop_list(&trips, |loops| {
+                        let b = nest_case(loops).map_or(v, |(i, o)| kinds[i][o]);
+                        left += u64::from(b * 1.001 < obj);
+                        true
+                    });
+                    left
                 } else {
                     n
                 });
