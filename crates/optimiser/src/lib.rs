@@ -1045,9 +1045,7 @@ fn certify<'a>(
         .collect();
     cases.sort_by(|a, b| a.0.analytical.total_cmp(&b.0.analytical));
     let (open, mut kinds): (Vec<OpenCandidate>, Vec<_>) = cases.into_iter().unzip();
-    // Counted in skeletons left by their cases and shapes, [`LEFT_PER_UNIT`] per unit of the
-    // budget: their profiles' bound settles most of them, so the search then charges few.
-    let mut budget = opts.certify_skeletons.saturating_mul(LEFT_PER_UNIT);
+    let mut budget = opts.certify_skeletons;
     let mut whole = vec![false; open.len()];
     // Per candidate listed to count its skeletons: those left to search, and the least bound
     // of the others (settled by their case and shape, or searched before).
@@ -1398,17 +1396,6 @@ fn skeleton_work(space: &SkeletonSpace) -> u64 {
 /// triple priced ~3 µs). Counted per [`TRIPLE_LIMIT`] (20 000) before, ResNet-18 / `default`'s
 /// classifier fitted a budget of 2000 and took 7.6 s for nothing proven; per 2000, it does not.
 pub const WORK_TRIPLES: u64 = 2_000;
-
-/// Skeletons left to search after their cases and shapes that [`certify`] lets a candidate
-/// count per unit of the budget ([`Options::certify_skeletons`]) before it leaves the
-/// candidate out. The search then charges the budget only for those whose profiles' bound is
-/// below the incumbent, at [`skeleton_work`] each: on ResNet-18 / `default`'s
-/// `layer3.0.conv1`, 4 480 such skeletons left 688 to search. Measured on the golden
-/// schedules (2026-12-07, eighteenth session): 2 proves ResNet-50 / `transformer`'s 9 of 24
-/// distinct layers within 1 % instead of 7 and MobileNetV2 / `default`'s 22 of 33 instead of
-/// 21, for 1.5 s more on the ResNet-50s' compiles; 4 proves nothing more and takes
-/// ResNet-50 / `default` from 6.8 to 14.1 s.
-pub const LEFT_PER_UNIT: u64 = 2;
 
 /// The most loop lists [`certify`] visits per layer and pass to count the skeletons their
 /// cases and shapes leave to search; a candidate it cannot list whole within it counts whole.

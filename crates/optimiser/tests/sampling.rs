@@ -155,19 +155,3 @@ fn certification_lists_every_skeleton_of_a_large_candidate() {
     };
     assert_certified_within("default", &w, 0.252885, 1e-3);
 }
-
-/// ResNet-50 `layer3.0.downsample` (1×1, stride 2, 512 → 1024 channels, 14×14 outputs from
-/// 28×28) on `transformer`, inputs and outputs in the global buffer, on `E + λ·L` with
-/// ResNet-50's latency weight there. Its candidates' cases and shapes leave more skeletons
-/// than the budget's units, but the profiles' bound settles most of those: counted at
-/// `LEFT_PER_UNIT` (2) per unit they fit, and the layer is proven within 1 % (10.4 % at one
-/// per unit, its golden gap until then).
-#[test]
-fn certification_counts_two_skeletons_left_per_unit_of_budget() {
-    let w = Workload {
-        h: 28,
-        w: 28,
-        ..Workload::square_conv(1, 14, 512, 1024, 1, 2)
-    };
-    assert_certified_within_one_percent("transformer", &w, 1.953926);
-}
