@@ -992,9 +992,11 @@ struct OpenCandidate {
 /// early and the profiles' bound settles most skeletons without a MILP. A skeleton whose case
 /// (kind of innermost loop, outermost loop's dim) has an analytical bound reaching the
 /// incumbent (within the gap) is settled by that bound before anything is built for it, and
-/// does not count against the budget ([`spatial_bound_by_case`]). Adds each candidate's bound
-/// to `stats.bound`, the reasons the open ones stay open to `stats.stop_reasons`, and returns
-/// the smallest bound of the candidates it searched whole.
+/// does not count against the budget ([`spatial_bound_by_case`]); so is one whose shape settles
+/// it ([`CaseBounds::of`]), the loop lists streamed up to [`LISTING_LIMIT`]. Adds each
+/// candidate's bound to `stats.bound`, the reasons the open ones stay open to
+/// `stats.stop_reasons`, records in `shared` what a second pass may reuse, and returns the
+/// smallest bound of the candidates it searched whole and the budget it left.
 #[allow(clippy::too_many_arguments)]
 fn certify<'a>(
     t: &'a Target,
