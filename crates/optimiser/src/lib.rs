@@ -983,6 +983,64 @@ struct OpenCandidate {
     rank: usize,
 }
 
+/// A candidate's skeletons that [`OpenCandidate::list_left`] leaves to search.
+struct Listing {
+    /// The skeletons neither searched before nor settled by their case and shape.
+    left: Vec<Skeleton>,
+    /// The least bound of the others.
+    least_other: f64,
+    /// Loop lists visited.
+    visited: u64,
+    /// Whether every loop list was visited.
+    whole: bool,
+}
+
+impl OpenCandidate {
+    /// Streams its loop lists, at most `visits` of them, and stops past `most` skeletons left
+    /// to search: a skeleton searched before counts with its bound, one whose case and shape
+    /// bound `settles` with that bound, and the rest are left.
+    fn list_left(
+        &self,
+        w: &Workload,
+        home: [usize; 3],
+        cases: &mut CaseBounds,
+        visits: u64,
+        most: u64,
+        settles: impl Fn(f64) -> bool,
+    ) -> Listing {
+        let (trips, padded) = spatial::trips(w, &self.spatial);
+        let (mut left, mut least_other, mut visited) = (Vec::new(), f64::INFINITY, 0u64);
+        let whole = cimopt_space::whole::for_each_loop_list(&trips, |loops| {
+            if visited == visits {
+                return false;
+            }
+            visited += 1;
+            if let Some((_, b)) = self.searched.iter().find(|(known, _)| known.loops == loops) {
+                least_other = least_other.min(*b);
+                return true;
+            }
+            let b = cases.of(loops, self.analytical);
+            if settles(b) {
+                least_other = least_other.min(b);
+                return true;
+            }
+            left.push(Skeleton {
+                spatial: self.spatial.clone(),
+                loops: loops.to_vec(),
+                padded,
+                home,
+            });
+            left.len() as u64 <= most
+        });
+        Listing {
+            left,
+            least_other,
+            visited,
+            whole,
+        }
+    }
+}
+
 /// Searches every skeleton of the open candidates, lowest analytical bound first, while their
 /// skeletons fit in [`Options::certify_skeletons`] (it stops at the first that does not fit:
 /// the layer's bound can rise no higher than that candidate's analytical bound). Each such
@@ -1059,8 +1117,7 @@ fn certify<'a>(
             continue;
         }
         let cases = kinds[k].get_or_insert_with(|| by_case(c));
-        let (trips, padded) = spatial::trips(w, &c.spatial);
-        let total = cimopt_space::whole::loop_list_count(&trips);
+        let total = cimopt_space::whole::loop_list_count(&spatial::trips(w, &c.spatial).0);
         // With a budget a skeleton's shape (weight passes, runs) may settle it even where no
         // case does.
         let may_settle = opts.certify_skeletons > 0
@@ -1069,35 +1126,15 @@ fn certify<'a>(
             // Streamed, not collected: a big 3×3 convolution's candidate has millions of loop
             // lists, of which its shapes leave a few thousand. The listing stops at the first
             // skeleton past the budget, or at the layer's listing limit.
-            let (mut left, mut least_other, mut visited) = (Vec::new(), f64::INFINITY, 0u64);
-            let listed_all = cimopt_space::whole::for_each_loop_list(&trips, |loops| {
-                visited += 1;
-                if visited > listing_left {
-                    return false;
-                }
-                if let Some((_, b)) = c.searched.iter().find(|(known, _)| known.loops == loops) {
-                    least_other = least_other.min(*b);
-                    return true;
-                }
-                let b = cases.of(loops, c.analytical);
-                if settles(b, inc.objective) {
-                    least_other = least_other.min(b);
-                    return true;
-                }
-                left.push(Skeleton {
-                    spatial: c.spatial.clone(),
-                    loops: loops.to_vec(),
-                    padded,
-                    home: opts.home,
-                });
-                left.len() as u64 <= budget
+            let l = c.list_left(w, opts.home, cases, listing_left, budget, |b| {
+                settles(b, inc.objective)
             });
-            listing_left -= visited.min(listing_left);
-            if listed_all {
-                let count = left.len() as u64;
-                listed[k] = Some((left, least_other));
+            listing_left -= l.visited;
+            if l.whole {
+                let count = l.left.len() as u64;
+                listed[k] = Some((l.left, l.least_other));
                 count
-            } else if left.len() as u64 > budget {
+            } else if l.left.len() as u64 > budget {
                 break;
             } else {
                 // Stopped at the listing limit: counted whole.
@@ -1134,28 +1171,20 @@ fn certify<'a>(
             whole[k] = false;
             continue;
         }
-        let all = match listed[k].take() {
-            Some((left, least_other)) => {
-                least[k] = least_other;
-                left
-            }
-            None => cimopt_space::whole::skeletons_of(w, &c.spatial, opts.home),
-        };
-        // Counted above, so its cases are known.
-        let cases = kinds[k]
-            .as_mut()
-            .expect("the cases of a candidate counted whole");
+        // Counted whole without being listed (at the listing limit, with no more skeletons than
+        // the budget): listed now, whole.
+        let (left, least_other) = listed[k].take().unwrap_or_else(|| {
+            let cases = kinds[k]
+                .as_mut()
+                .expect("the cases of a candidate counted whole");
+            let l = c.list_left(w, opts.home, cases, u64::MAX, u64::MAX, |b| {
+                settles(b, inc.objective)
+            });
+            (l.left, l.least_other)
+        });
+        least[k] = least_other;
         let (mut must, mut entries) = (0u64, Vec::new());
-        for sk in all {
-            if let Some((_, b)) = c.searched.iter().find(|(known, _)| *known == sk) {
-                least[k] = least[k].min(*b);
-                continue;
-            }
-            let by_kind = cases.of(&sk.loops, c.analytical);
-            if settles(by_kind, inc.objective) {
-                least[k] = least[k].min(by_kind);
-                continue;
-            }
+        for sk in left {
             let Some(space) = skeleton_space(t, w, &sk, opts.placement_limit) else {
                 stats.stop_reasons.push(StopReason::PlacementLimit);
                 whole[k] = false;
