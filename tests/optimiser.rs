@@ -187,6 +187,20 @@ fn the_cache_makes_a_recompile_identical_and_no_cache_leaves_none() {
     compile(dir.path(), &cache, "a.json", &["--mapper", "mip"]);
     let entries = std::fs::read_dir(&cache).unwrap().count();
     assert!(entries > 0, "the first compile fills the cache");
+    // The layers' lower bounds are cached too: a recompile would spend nearly all its time
+    // bounding every spatial candidate again.
+    let bounds = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter(|e| {
+            std::fs::read_to_string(e.as_ref().unwrap().path())
+                .unwrap()
+                .contains("lower_bound_cycles")
+        })
+        .count();
+    assert!(
+        bounds > 0,
+        "the first compile caches the layers' lower bounds"
+    );
     compile(dir.path(), &cache, "b.json", &["--mapper", "mip"]);
     assert_eq!(
         std::fs::read(dir.path().join("a.json")).unwrap(),

@@ -5,7 +5,7 @@
 use crate::options::CompileOptions;
 use crate::output::write_atomic;
 use crate::solve::{Around, LayerObjective};
-use cimopt_ir::{Layer, Mapping, SpatialFactor, TemporalLoop};
+use cimopt_ir::{Layer, Mapping, SpatialFactor, TemporalLoop, Workload};
 use cimopt_schedule::{Candidates, SolveInfo};
 use cimopt_target::{Axis, Dim, Operand, Target};
 use serde_json::{Value, json};
@@ -218,9 +218,55 @@ pub fn write(path: &Path, m: &Mapping, info: &SolveInfo) {
     }
 }
 
+/// A layer's lower bound in cycles at `home` ([`cimopt_space::bounds::lower_bound_at`]),
+/// read from the cache in `dir` when it holds one, else computed by `compute` and stored. The
+/// bound bounds every spatial candidate of the layer, which costs as much as a fast solve: a
+/// recompile served by the cache would spend nearly all its time there. It depends on the
+/// target, the workload, the homes and the bounding code only, not on the mapper or its options.
+pub fn lower_bound_cycles<E>(
+    dir: Option<&Path>,
+    t: &Target,
+    w: &Workload,
+    home: [usize; 3],
+    compute: impl FnOnce() -> Result<f64, E>,
+) -> Result<f64, E> {
+    let Some(dir) = dir else {
+        return compute();
+    };
+    let key = json!({
+        "tool": env!("CARGO_PKG_VERSION"),
+        "build": SOURCE_ID,
+        "format": 1,
+        "entry": "layer lower bound, cycles",
+        "target": cimopt_schedule::target_sha256(t),
+        "workload": format!("{w:?}"),
+        "home": home,
+    });
+    let path = dir.join(format!(
+        "{}.json",
+        cimopt_schedule::sha256_hex(key.to_string().as_bytes())
+    ));
+    // A malformed entry is no entry: the bound is computed again and the entry rewritten.
+    let stored = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["lower_bound_cycles"].as_f64())
+        .filter(|c| c.is_finite() && *c >= 0.0);
+    if let Some(cycles) = stored {
+        return Ok(cycles);
+    }
+    let cycles = compute()?;
+    if std::fs::create_dir_all(dir).is_ok() {
+        let entry = json!({ "lower_bound_cycles": cycles });
+        let _ = write_atomic(&path, entry.to_string().as_bytes());
+    }
+    Ok(cycles)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::default_dir;
+    use super::{default_dir, lower_bound_cycles};
+    use cimopt_ir::Workload;
     use std::ffi::OsString;
     use std::path::PathBuf;
 
@@ -253,5 +299,44 @@ mod tests {
             Some(PathBuf::from("/h/.cache/cimopt"))
         );
         assert_eq!(default_dir(env(&[])), None);
+    }
+
+    #[test]
+    fn a_lower_bound_is_computed_once_per_layer_and_home_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Some(dir.path());
+        let t = cimopt_target::load("default", &[]).unwrap().target;
+        let w = Workload::square_conv(3, 14, 64, 128, 1, 1);
+        let computed = std::cell::Cell::new(0);
+        let bound = |home: [usize; 3], cycles: f64| {
+            lower_bound_cycles(d, &t, &w, home, || {
+                computed.set(computed.get() + 1);
+                Ok::<f64, ()>(cycles)
+            })
+            .unwrap()
+        };
+        assert_eq!(bound([0; 3], 1234.5), 1234.5);
+        // Read back, not computed: the stored value wins over what `compute` would say.
+        assert_eq!(bound([0; 3], 99.0), 1234.5);
+        assert_eq!(computed.get(), 1);
+        // Another home is another entry.
+        assert_eq!(bound([1, 0, 0], 777.0), 777.0);
+        assert_eq!(computed.get(), 2);
+        // A malformed entry is computed again and rewritten.
+        for e in std::fs::read_dir(dir.path()).unwrap() {
+            std::fs::write(e.unwrap().path(), b"{\"lower_bound_cycles\": \"x\"}").unwrap();
+        }
+        assert_eq!(bound([0; 3], 1000.0), 1000.0);
+        assert_eq!(bound([0; 3], 5.0), 1000.0);
+        assert_eq!(computed.get(), 3);
+        // A failure is returned and stores nothing; no folder, no cache.
+        let other = Workload::square_conv(1, 7, 32, 32, 1, 1);
+        assert_eq!(
+            lower_bound_cycles(d, &t, &other, [0; 3], || Err("no")),
+            Err("no")
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        let none = lower_bound_cycles(None, &t, &w, [0; 3], || Ok::<f64, ()>(42.0));
+        assert_eq!(none, Ok(42.0));
     }
 }

@@ -354,15 +354,26 @@ pub fn compile(
             Entry::Occupied(e) => *e.get(),
             // Cannot fail: the layer's unrollings were enumerable when it was solved.
             Entry::Vacant(v) => {
-                let lb = lower_bound_at(t, &layer.workload, mapped.mapping.home).map_err(|e| {
-                    Error::Unmappable {
-                        index: layer.index,
-                        name: layer.name.clone(),
-                        op: layer.workload.op.name().to_string(),
-                        reason: e.to_string(),
-                    }
-                })?;
-                *v.insert(lb.cycles)
+                let home = mapped.mapping.home;
+                let cycles = crate::cache::lower_bound_cycles(
+                    opts.cache_dir
+                        .as_deref()
+                        .filter(|_| opts.mapper.is_optimiser()),
+                    t,
+                    &layer.workload,
+                    home,
+                    || {
+                        lower_bound_at(t, &layer.workload, home)
+                            .map(|lb| lb.cycles)
+                            .map_err(|e| Error::Unmappable {
+                                index: layer.index,
+                                name: layer.name.clone(),
+                                op: layer.workload.op.name().to_string(),
+                                reason: e.to_string(),
+                            })
+                    },
+                )?;
+                *v.insert(cycles)
             }
         };
         // The same solution as an earlier identical layer (the same mapping: residency may map
