@@ -55,6 +55,12 @@ pub fn all_outermost(sk: &Skeleton) -> [Placement; 3] {
     Operand::ALL.map(|o| outermost(sk, o))
 }
 
+/// Whether the hardware, not the schedule, decides if `(level, o)` is double-buffered (the
+/// cases `cimopt_ir::analysis::double_buffered` leaves to the macro).
+fn hardware_buffered(t: &Target, level: usize, o: Operand) -> bool {
+    level == t.compute_level() || (level == t.macro_level() && o == Operand::W)
+}
+
 /// Levels at which double buffering `o` means something: not DRAM (never a child), not the
 /// macro's weight store (fixed by the hardware).
 fn double_candidates(t: &Target, o: Operand) -> Vec<usize> {
@@ -113,6 +119,18 @@ pub fn placements(
             .copied()
             .filter(|d| lv.contains(d))
             .collect();
+        // The level sequence's resident bits single-buffered; a double buffer only doubles
+        // its own level's (`cimopt_ir::analysis::double_buffered`), so every mask is derived
+        // from these instead of being worked out again.
+        let single = {
+            let p = Placement {
+                levels: lv.to_vec(),
+                double: Vec::new(),
+            };
+            let mut ps = [&others[0], &others[1], &others[2]];
+            ps[o.index()] = &p;
+            resident_bits_of(t, w, &mapping_of(sk, ps), o)
+        };
         for mask in 0..(1u32 << used.len()) {
             let p = Placement {
                 levels: lv.to_vec(),
@@ -121,10 +139,12 @@ pub fn placements(
                     .map(|b| used[b])
                     .collect(),
             };
-            let mut ps = [&others[0], &others[1], &others[2]];
-            ps[o.index()] = &p;
-            let m = mapping_of(sk, ps);
-            let bits = resident_bits_of(t, w, &m, o);
+            let mut bits = single.clone();
+            for &l in &p.double {
+                if !hardware_buffered(t, l, o) {
+                    bits[l] *= 2;
+                }
+            }
             let fits = (1..t.num_levels()).all(|l| {
                 let shared = t.levels[l].holds.len() > 1;
                 shared || bits[l] <= t.levels[l].capacity_bits

@@ -5,7 +5,7 @@
 //! the bound reasons about (a ping-pong macro, registers that hold several elements).
 
 mod common;
-use common::{conv, matmul, target};
+use common::{conv, level, matmul, target, test_targets};
 
 use cimopt_cost::{Objective, evaluate};
 use cimopt_ir::{Workload, check};
@@ -496,4 +496,45 @@ fn heavy_the_candidate_bound_holds_when_input_slabs_reload_the_weights() {
         total += n;
     }
     assert!(total > 20_000, "only {total} mappings checked");
+}
+
+/// The resident bits `placements` reports with each placement (derived from the single-buffered
+/// placement's, doubled at the levels the placement double-buffers) are what the analysis
+/// says of the placement's own mapping, on every test target, at DRAM and on-chip homes.
+#[test]
+fn each_placement_reports_the_resident_bits_of_its_mapping() {
+    use cimopt_ir::analysis::resident_bits_of;
+    use cimopt_optimiser::placement::{all_outermost, placements};
+    let mut checked = 0usize;
+    for t in test_targets() {
+        for (_, w, every) in layers() {
+            let gb = level(&t, "global_buffer");
+            for home in [[0; 3], [gb, 0, gb]] {
+                let candidates = spatial::enumerate(&t, &w).unwrap();
+                for s in candidates.iter().step_by(every * 7) {
+                    for sk in skeletons_at(&w, s, &[], home) {
+                        let others = all_outermost(&sk);
+                        for o in Operand::ALL {
+                            let Some(ps) = placements(&t, &w, &sk, o, 5_000) else {
+                                continue;
+                            };
+                            for (p, bits) in ps {
+                                let mut each = [&others[0], &others[1], &others[2]];
+                                each[o.index()] = &p;
+                                let m = mapping_of(&sk, each);
+                                assert_eq!(
+                                    bits,
+                                    resident_bits_of(&t, &w, &m, o),
+                                    "{} {o:?} {p:?} of {sk:?}",
+                                    t.name
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "only {checked} placements checked");
 }
