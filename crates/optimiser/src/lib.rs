@@ -781,12 +781,7 @@ pub fn optimise_observed(
     let deadline = started + std::time::Duration::from_secs_f64(opts.time_limit_s);
     let (mut inc, warm_skeletons) = warm_start(t, w, opts.objective, opts.home, hint)?;
     let warm_objective = inc.objective;
-    let unrollings = spatial::enumerate(t, w)?;
-    let bounds = physical_bound_over(t, w, opts.home, &unrollings);
-    let mut ranked: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = unrollings
-        .into_iter()
-        .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
-        .collect();
+    let (bounds, mut ranked) = bounded_candidates(t, w, opts)?;
     // The warm starts' spatial candidates first, then by bound; stable among ties.
     let warm_rank = |s: &Vec<cimopt_ir::SpatialFactor>| {
         warm_skeletons
@@ -1841,13 +1836,63 @@ fn bounded_candidates(
     w: &Workload,
     opts: &Options,
 ) -> Result<(LowerBound, Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>), MapError> {
-    let candidates = spatial::enumerate(t, w)?;
-    let bounds = physical_bound_over(t, w, opts.home, &candidates);
-    let bounded = candidates
-        .into_iter()
-        .map(|s| (spatial_bound(t, w, &s, &bounds, opts.objective), s))
-        .collect();
-    Ok((bounds, bounded))
+    let memo = BoundedCandidates::of(t, w, opts.home, opts.objective)?;
+    Ok((memo.lower.clone(), memo.bounded.clone()))
+}
+
+/// A layer's spatial candidates in enumeration order, each with its [`spatial_bound`] for one
+/// objective, and the physical bound they were taken from: the same for every search of the
+/// layer at the same homes and objective on the same target. A compile searches a layer
+/// several times (the solve, the searches around the memory plan's variants, the polish, the
+/// certification), and bounding every candidate again took a tenth of ResNet-50's compile.
+struct BoundedCandidates {
+    lower: LowerBound,
+    bounded: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>,
+}
+
+/// How many layers' [`BoundedCandidates`] are remembered (about 250 kB each for a layer of
+/// 2 000 candidates): more than a stage of ResNet-50's compile visits.
+const BOUNDED_CANDIDATES_KEPT: usize = 96;
+
+type BoundedKey = (Target, Workload, [usize; 3], Objective);
+
+impl BoundedCandidates {
+    fn of(
+        t: &Target,
+        w: &Workload,
+        home: [usize; 3],
+        objective: Objective,
+    ) -> Result<std::sync::Arc<BoundedCandidates>, MapError> {
+        use std::sync::{Arc, Mutex, PoisonError};
+        // Most recently used last. Values are computed from their key alone, so that what a
+        // search reads does not depend on what ran before it.
+        static MEMO: Mutex<Vec<(BoundedKey, Arc<BoundedCandidates>)>> = Mutex::new(Vec::new());
+        let is = |k: &BoundedKey| k.2 == home && k.3 == objective && k.1 == *w && k.0 == *t;
+        {
+            let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(i) = memo.iter().position(|(k, _)| is(k)) {
+                let hit = memo.remove(i);
+                let found = hit.1.clone();
+                memo.push(hit);
+                return Ok(found);
+            }
+        }
+        let candidates = spatial::enumerate(t, w)?;
+        let lower = physical_bound_over(t, w, home, &candidates);
+        let bounded = candidates
+            .into_iter()
+            .map(|s| (spatial_bound(t, w, &s, &lower, objective), s))
+            .collect();
+        let found = Arc::new(BoundedCandidates { lower, bounded });
+        let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+        if !memo.iter().any(|(k, _)| is(k)) {
+            if memo.len() == BOUNDED_CANDIDATES_KEPT {
+                memo.remove(0);
+            }
+            memo.push(((t.clone(), w.clone(), home, objective), found.clone()));
+        }
+        Ok(found)
+    }
 }
 
 /// Every spatial candidate of the layer ([`bounded_candidates`]) open at its analytical bound,
@@ -2164,4 +2209,53 @@ pub struct WholeSpace {
     pub skeletons: u64,
     /// Valid mappings priced.
     pub mappings: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`bounded_candidates`] remembers is told apart by everything it depends on: the
+    /// target, the workload, the homes and the objective. Each answer is the one a fresh
+    /// computation gives, in whatever order the layers are asked for.
+    #[test]
+    fn remembered_candidate_bounds_are_those_of_the_layer_asked_for() {
+        let load = |set: &[&str]| {
+            let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+            cimopt_target::load("default", &set).unwrap().target
+        };
+        let (t, dearer) = (load(&[]), load(&["levels.0.read_energy_pj_per_bit=9.5"]));
+        let gb = t.level_by_name("global_buffer").unwrap();
+        let (a, b) = (
+            Workload::square_conv(3, 7, 32, 64, 1, 1),
+            Workload::square_conv(1, 7, 64, 32, 1, 1),
+        );
+        let lambda = Objective::Weighted { nj_per_cycle: 0.5 };
+        let asks = [
+            (&t, &a, [0; 3], Objective::Edp),
+            (&dearer, &a, [0; 3], Objective::Edp),
+            (&t, &b, [0; 3], Objective::Edp),
+            (&t, &a, [gb, 0, gb], Objective::Edp),
+            (&t, &a, [0; 3], lambda),
+            (&t, &a, [0; 3], Objective::Latency),
+        ];
+        for round in 0..2 {
+            for &(t, w, home, objective) in &asks {
+                let opts = Options {
+                    home,
+                    objective,
+                    ..Options::default()
+                };
+                let (lower, bounded) = bounded_candidates(t, w, &opts).unwrap();
+                let candidates = spatial::enumerate(t, w).unwrap();
+                let fresh = physical_bound_over(t, w, home, &candidates);
+                assert_eq!(lower, fresh, "round {round}");
+                assert_eq!(bounded.len(), candidates.len());
+                for ((bound, s), c) in bounded.iter().zip(&candidates) {
+                    assert_eq!(s, c);
+                    assert_eq!(*bound, spatial_bound(t, w, c, &fresh, objective));
+                }
+            }
+        }
+    }
 }
