@@ -500,11 +500,15 @@ fn heavy_the_candidate_bound_holds_when_input_slabs_reload_the_weights() {
 
 /// The resident bits `placements` reports with each placement (derived from the single-buffered
 /// placement's, doubled at the levels the placement double-buffers) are what the analysis
-/// says of the placement's own mapping, on every test target, at DRAM and on-chip homes.
+/// says of the placement's own mapping, and its profile (built from a nest of its own operand
+/// only) is what the whole nest of that mapping says of the operand: on every test target, at
+/// DRAM and on-chip homes.
 #[test]
-fn each_placement_reports_the_resident_bits_of_its_mapping() {
+fn each_placement_reports_the_resident_bits_and_profile_of_its_mapping() {
+    use cimopt_cost::{Nest, OperandTiming, operand_energy_nj};
     use cimopt_ir::analysis::resident_bits_of;
     use cimopt_optimiser::placement::{all_outermost, placements};
+    use cimopt_optimiser::profile::profile;
     let mut checked = 0usize;
     for t in test_targets() {
         for (_, w, every) in layers() {
@@ -528,6 +532,10 @@ fn each_placement_reports_the_resident_bits_of_its_mapping() {
                                     "{} {o:?} {p:?} of {sk:?}",
                                     t.name
                                 );
+                                let whole = Nest::new(&t, &w, &m);
+                                let own = profile(&t, &w, &sk, o, &p, bits);
+                                assert_eq!(own.energy_nj, operand_energy_nj(&t, &whole, o));
+                                assert_eq!(own.timing, OperandTiming::of(&t, &whole, o));
                                 checked += 1;
                             }
                         }
