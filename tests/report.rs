@@ -456,3 +456,66 @@ fn a_version_1_0_0_schedule_still_reads() {
         );
     }
 }
+
+/// The model EDP bound is the model's and the target's, not the schedule's: the same for
+/// ResNet-18's schedules by any mapper, with or without residency, and below each one's EDP.
+/// With the memory plan's homes made to agree (a tensor has one home, the tensors live at a
+/// step share their level) it is 1.085× below the golden `mip` schedule; a bound that lets each
+/// layer pick its homes alone was 1.108× below it.
+#[test]
+fn the_model_edp_bound_is_one_number_below_every_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = root().join("models/resnet18.onnx");
+    let golden = root().join("schedules/resnet18.default.schedule.json");
+    let mut runs: Vec<(String, f64, f64)> = Vec::new();
+    for (name, extra) in [
+        ("ws", &["--mapper", "ws"][..]),
+        ("greedy", &["--mapper", "greedy"][..]),
+        (
+            "greedy, residency off",
+            &["--mapper", "greedy", "--residency", "off"][..],
+        ),
+    ] {
+        let mut args = vec![
+            "compile",
+            m.to_str().unwrap(),
+            "--target",
+            "default",
+            "-q",
+            "--no-simulate",
+            "-o",
+            "s.json",
+        ];
+        args.extend_from_slice(extra);
+        ok(d, &args);
+        let j: Value =
+            serde_json::from_str(&ok(d, &["report", "s.json", "--format", "json"])).unwrap();
+        let total = &j["total"];
+        runs.push((
+            name.to_string(),
+            total["edp"].as_f64().unwrap(),
+            total["edp_lower_bound"].as_f64().unwrap(),
+        ));
+    }
+    let j: Value = serde_json::from_str(&ok(
+        d,
+        &["report", golden.to_str().unwrap(), "--format", "json"],
+    ))
+    .unwrap();
+    let (edp, bound) = (
+        j["total"]["edp"].as_f64().unwrap(),
+        j["total"]["edp_lower_bound"].as_f64().unwrap(),
+    );
+    for (name, e, b) in &runs {
+        assert!(b <= e, "{name}: bound {b} above its EDP {e}");
+        assert!(
+            (b - bound).abs() <= 1e-9 * bound,
+            "{name}: bound {b}, golden's {bound}"
+        );
+    }
+    assert!(
+        bound <= edp && edp / bound < 1.09,
+        "EDP {edp}, bound {bound}"
+    );
+}

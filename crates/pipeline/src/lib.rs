@@ -28,6 +28,7 @@ pub mod compare;
 pub mod compile;
 pub mod export;
 pub mod inspect;
+pub mod model_bound;
 pub mod options;
 pub mod output;
 pub mod plan;

@@ -141,6 +141,9 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     // schedule, takes every home a tensor could have (DRAM, or a shared level that holds it).
     let mut row_bounds: BTreeMap<(usize, [usize; 3]), f64> = BTreeMap::new();
     let mut layer_cases: BTreeMap<(usize, [bool; 3]), (u64, Vec<_>)> = BTreeMap::new();
+    let mut home_cases: BTreeMap<(usize, [usize; 3]), Vec<_>> = BTreeMap::new();
+    // Per layer, its homes' bounds and its plan tensors, for the bound that makes homes agree.
+    let mut coupled = Vec::new();
     for l in &s.layers {
         let first = l.same_as.unwrap_or(l.layer.index);
         let w = &l.layer.workload;
@@ -162,21 +165,45 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
             );
         }
         let fixed = in_dram(s, l);
-        if let std::collections::btree_map::Entry::Vacant(v) = layer_cases.entry((first, fixed)) {
-            let mut cases = Vec::new();
-            for home in possible_homes(t, w, fixed) {
-                cases.extend(
+        let mut homes = Vec::new();
+        for home in possible_homes(t, w, fixed) {
+            if let std::collections::btree_map::Entry::Vacant(v) = home_cases.entry((first, home)) {
+                v.insert(
                     cimopt_space::bounds::layer_bounds_at(t, w, home)
                         .map_err(unbounded)?
                         .1,
                 );
             }
+            let points = home_cases[&(first, home)]
+                .iter()
+                .map(|b| (b.energy_nj, b.cycles))
+                .collect();
+            homes.push((home, points));
+        }
+        if let std::collections::btree_map::Entry::Vacant(v) = layer_cases.entry((first, fixed)) {
+            let cases = possible_homes(t, w, fixed)
+                .into_iter()
+                .flat_map(|home| home_cases[&(first, home)].iter().cloned())
+                .collect();
             v.insert((0, cases));
         }
         layer_cases
             .get_mut(&(first, fixed))
             .expect("inserted above")
             .0 += 1;
+        if let Some(io) = s
+            .plan
+            .as_ref()
+            .and_then(|p| p.layers.iter().find(|io| io.layer == l.layer.index))
+        {
+            let p = cimopt_ir::analysis::layer_precision(t, w);
+            coupled.push(crate::model_bound::LayerHomes {
+                homes,
+                tensors: [io.input, io.weight, io.output],
+                bits: cimopt_target::Operand::ALL
+                    .map(|o| w.operand_size(o).saturating_mul(p.bits(o, false))),
+            });
+        }
     }
     let mut rows = Vec::new();
     for l in &s.layers {
@@ -219,7 +246,15 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
     let energy = rows.iter().map(|r| r.metrics.energy_nj).sum();
     let bound = rows.iter().map(|r| r.bound).sum();
     let cases: Vec<(u64, Vec<_>)> = layer_cases.into_values().collect();
-    let edp_bound = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
+    // Both bounds hold for every schedule with a memory plan; the coupled one needs every
+    // layer's tensors from the plan.
+    let alone = cimopt_space::bounds::model_edp_bound(t, &cases).edp;
+    let edp_bound = match &s.plan {
+        Some(plan) if coupled.len() == s.layers.len() => {
+            crate::model_bound::coupled_edp_bound(t, plan, &coupled).map_or(alone, |c| c.max(alone))
+        }
+        _ => alone,
+    };
     let sum = |part: &dyn Fn(&cimopt_schedule::Breakdown) -> f64| {
         rows.iter().map(|r| part(&r.metrics.breakdown)).sum::<f64>()
     };
