@@ -223,8 +223,14 @@ impl<'a> Residency<'a> {
 /// compute pseudo-level ([`Target::compute_level`]) follow the hardware: double-buffered
 /// exactly when the macro is ping-pong, whatever the schedule lists.
 pub fn double_buffered(t: &Target, m: &Mapping, level: usize, o: Operand) -> bool {
-    if level == t.compute_level() || (level == t.macro_level() && o == Operand::W) {
+    if hardware_buffered(t, level, o) {
         return t.macro_.ping_pong;
     }
     m.is_double_buffered(level, o)
+}
+
+/// Whether the hardware, not the schedule, decides if `(level, o)` is double-buffered
+/// ([`double_buffered`]): the compute pseudo-level and the macro's weight store.
+pub fn hardware_buffered(t: &Target, level: usize, o: Operand) -> bool {
+    level == t.compute_level() || (level == t.macro_level() && o == Operand::W)
 }

@@ -2,7 +2,7 @@
 //! decide for a skeleton ([`cimopt_space::Skeleton`]): for each operand, the level of each loop
 //! and its double-buffer flags.
 
-use cimopt_ir::analysis::resident_bits_of;
+use cimopt_ir::analysis::{hardware_buffered, resident_bits_of};
 use cimopt_ir::{Mapping, TemporalLoop, Workload};
 use cimopt_space::Skeleton;
 use cimopt_target::{Operand, Target};
@@ -53,12 +53,6 @@ pub fn outermost(sk: &Skeleton, o: Operand) -> Placement {
 /// Every operand at its home: the mapping the other operands take while one is priced.
 pub fn all_outermost(sk: &Skeleton) -> [Placement; 3] {
     Operand::ALL.map(|o| outermost(sk, o))
-}
-
-/// Whether the hardware, not the schedule, decides if `(level, o)` is double-buffered (the
-/// cases `cimopt_ir::analysis::double_buffered` leaves to the macro).
-fn hardware_buffered(t: &Target, level: usize, o: Operand) -> bool {
-    level == t.compute_level() || (level == t.macro_level() && o == Operand::W)
 }
 
 /// Levels at which double buffering `o` means something: not DRAM (never a child), not the
