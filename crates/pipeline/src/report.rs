@@ -196,12 +196,10 @@ fn build(s: &Schedule, include_vector: bool) -> Result<Report> {
             .as_ref()
             .and_then(|p| p.layers.iter().find(|io| io.layer == l.layer.index))
         {
-            let p = cimopt_ir::analysis::layer_precision(t, w);
             coupled.push(crate::model_bound::LayerHomes {
                 homes,
                 tensors: [io.input, io.weight, io.output],
-                bits: cimopt_target::Operand::ALL
-                    .map(|o| w.operand_size(o).saturating_mul(p.bits(o, false))),
+                bits: tensor_bits(t, w),
             });
         }
     }
@@ -327,6 +325,12 @@ fn in_dram(s: &Schedule, l: &cimopt_schedule::ScheduledLayer) -> [bool; 3] {
     ]
 }
 
+/// The bits of a layer's input, weight and output tensors at the precisions it runs at.
+fn tensor_bits(t: &cimopt_target::Target, w: &cimopt_ir::Workload) -> [u64; 3] {
+    let p = cimopt_ir::analysis::layer_precision(t, w);
+    cimopt_target::Operand::ALL.map(|o| w.operand_size(o).saturating_mul(p.bits(o, false)))
+}
+
 /// Every combination of homes a layer's tensors could have on `t`: DRAM, or (unless `in_dram`)
 /// a shared level below it that holds the operand and has room for its whole tensor. A
 /// superset of what a memory plan can give, so bounds over it hold for any schedule.
@@ -336,9 +340,8 @@ fn possible_homes(
     in_dram: [bool; 3],
 ) -> Vec<[usize; 3]> {
     use cimopt_target::{Operand, Replication};
-    let p = cimopt_ir::analysis::layer_precision(t, w);
+    let bits = tensor_bits(t, w);
     let options = Operand::ALL.map(|o| {
-        let bits = w.operand_size(o).saturating_mul(p.bits(o, false));
         let mut at = vec![0];
         if in_dram[o.index()] {
             return at;
@@ -347,17 +350,16 @@ fn possible_homes(
             let lv = &t.levels[l];
             lv.replication == Replication::Shared
                 && lv.holds.contains(o)
-                && lv.capacity_bits >= bits
+                && lv.capacity_bits >= bits[o.index()]
         }));
         at
     });
-    // The tensors a level is home to during the layer are all in it at once.
-    let bits = Operand::ALL.map(|o| w.operand_size(o).saturating_mul(p.bits(o, false)));
     let mut homes = Vec::new();
     for &i in &options[0] {
         for &wt in &options[1] {
             for &o in &options[2] {
                 let home = [i, wt, o];
+                // The tensors a level is home to during the layer are all in it at once.
                 let fits = (1..t.num_levels()).all(|l| {
                     let used: u64 = (0..3).filter(|&k| home[k] == l).map(|k| bits[k]).sum();
                     used <= t.levels[l].capacity_bits
