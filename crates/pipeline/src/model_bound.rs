@@ -17,7 +17,7 @@
 
 use cimopt_schedule::plan::MemoryPlan;
 use cimopt_target::{Operand, Target};
-use good_lp::{Expression, ProblemVariables, SolverModel, Variable, variable};
+use good_lp::{Expression, ProblemVariables, Variable, variable};
 use std::collections::BTreeMap;
 
 /// (energy without leakage nJ, latency cycles) points of a layer's candidate bounds at some
@@ -200,18 +200,9 @@ fn least_weighted(
             rows.push(used.leq(1.0));
         }
     }
-    let mut problem = vars
-        .minimise(objective)
-        .using(good_lp::solvers::highs::highs);
-    for r in rows {
-        problem.add_constraint(r);
-    }
-    let mut m = problem.into_inner();
-    m.make_quiet();
-    m.set_option("threads", 1);
-    m.set_option("random_seed", 0);
-    m.set_option("output_flag", false);
-    let solved = m.try_solve().ok()?;
+    let solved = crate::residency::highs_model(vars, objective, rows)
+        .try_solve()
+        .ok()?;
     if solved.status() != highs::HighsModelStatus::Optimal {
         return None;
     }
@@ -254,6 +245,20 @@ mod tests {
     use super::*;
     use cimopt_schedule::plan::{PlanStep, PlannedTensor, TensorKind};
 
+    /// A plan tensor `T<id>` of `bits`, live over the steps `live`, in DRAM.
+    fn planned(id: usize, kind: TensorKind, bits: u64, live: [usize; 2]) -> PlannedTensor {
+        PlannedTensor {
+            id,
+            name: format!("T{id}"),
+            aliases: vec![],
+            kind,
+            bits,
+            home: 0,
+            offset: 0,
+            live,
+        }
+    }
+
     /// Three layers in a chain, `T0 → L0 → T1 → L1 → T2 → L2 → T3`, whose activations `T1` and
     /// `T2` each fit in the global buffer but not together. Each layer is cheapest with every
     /// activation it touches on chip: alone, `L1` picks one and its neighbours the others, so
@@ -264,16 +269,7 @@ mod tests {
         let gb = t.level_by_name("global_buffer").unwrap();
         let cap = t.levels[gb].capacity_bits;
         let act = cap * 6 / 10;
-        let tensor = |id: usize, kind: TensorKind, live: [usize; 2]| PlannedTensor {
-            id,
-            name: format!("T{id}"),
-            aliases: vec![],
-            kind,
-            bits: act,
-            home: 0,
-            offset: 0,
-            live,
-        };
+        let tensor = |id: usize, kind: TensorKind, live: [usize; 2]| planned(id, kind, act, live);
         let plan = MemoryPlan {
             residency: true,
             steps: (0..3).map(PlanStep::Layer).collect(),
@@ -376,16 +372,7 @@ mod tests {
         let t = cimopt_target::load("default", &[]).unwrap().target;
         let gb = t.level_by_name("global_buffer").unwrap();
         let act = t.levels[gb].capacity_bits * 6 / 10;
-        let tensor = |id: usize, live: [usize; 2]| PlannedTensor {
-            id,
-            name: format!("T{id}"),
-            aliases: vec![],
-            kind: TensorKind::Activation,
-            bits: act,
-            home: 0,
-            offset: 0,
-            live,
-        };
+        let tensor = |id: usize, live: [usize; 2]| planned(id, TensorKind::Activation, act, live);
         // S = 0, X = 1, A = 2, Y = 3, weights = 4.
         let plan = MemoryPlan {
             residency: true,

@@ -1144,20 +1144,9 @@ fn choose(
     // Never worse than the baseline on latency or energy.
     rows.push(total_l.leq(1.0 + 1e-9));
     rows.push(total_e.leq(1.0 + 1e-9));
-    let mut problem = vars
-        .minimise(objective)
-        .using(good_lp::solvers::highs::highs);
-    for r in rows {
-        problem.add_constraint(r);
-    }
-    let mut m = problem.into_inner();
-    m.make_quiet();
-    m.set_option("threads", 1);
-    m.set_option("random_seed", 0);
+    let mut m = highs_model(vars, objective, rows);
     m.set_option("mip_rel_gap", 1e-6);
     m.set_option("time_limit", 60.0);
-    let verbose = log::log_enabled!(target: "cimopt::highs", log::Level::Trace);
-    m.set_option("output_flag", verbose);
     let solved = m.try_solve().ok()?;
     if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
         log::debug!(
@@ -1191,4 +1180,27 @@ fn choose(
         at - base
     );
     Some(pick)
+}
+
+/// A HiGHS model minimising `objective` under `rows`, solved as every solve of the pipeline is:
+/// one thread and a fixed seed (the same inputs give the same answer), quiet unless the
+/// `cimopt::highs` log is at trace.
+pub(crate) fn highs_model(
+    vars: ProblemVariables,
+    objective: Expression,
+    rows: Vec<good_lp::Constraint>,
+) -> highs::Model {
+    let mut problem = vars
+        .minimise(objective)
+        .using(good_lp::solvers::highs::highs);
+    for r in rows {
+        problem.add_constraint(r);
+    }
+    let mut m = problem.into_inner();
+    m.make_quiet();
+    m.set_option("threads", 1);
+    m.set_option("random_seed", 0);
+    let verbose = log::log_enabled!(target: "cimopt::highs", log::Level::Trace);
+    m.set_option("output_flag", verbose);
+    m
 }
