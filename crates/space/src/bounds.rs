@@ -561,8 +561,10 @@ fn candidate_bounds_from(
     // Outputs fed from a single-element register are refilled from the level above it, which
     // holds partial sums unless every reduction loop sits at the register (`psum_levels`): one
     // chain per case (`gathered_reductions`).
-    let m_o_final = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, trips, lb.home, false) as f64;
-    let m_o_partial = 2.0 * cheapest_feed(t, w, &p, s, Operand::O, trips, lb.home, true) as f64;
+    let o_final = OutputChanges::of(&feeds(t, w, &p, s, Operand::O, trips, lb.home, false));
+    let o_partial = OutputChanges::of(&feeds(t, w, &p, s, Operand::O, trips, lb.home, true));
+    let (m_o_final, m_o_partial) = (o_final.least, o_partial.least);
+    let output_trips = (activations / own_trips(trips, Operand::I)) as f64;
     let one_load = transfer_cycles(
         t,
         fanout_elems(t, w, s, Operand::W, weight_source),
@@ -578,7 +580,9 @@ fn candidate_bounds_from(
     // The bound per innermost kind when every output change costs at least `m_o`, for the
     // mappings of one [`InputSlabs`] case.
     // `floor`: the passes over the weights the nest's outermost loop forces on every case.
-    let kinds = |m_o: f64, case: Case, floor: f64| -> [Work; 3] {
+    let kinds = |o_changes: OutputChanges, case: Case, floor: f64| -> [Work; 3] {
+        let m_o = o_changes.least;
+        let refills = o_changes.refills(output_trips);
         // A padded channel loop multiplies the activations; each slab loads the weights once.
         let min_pad = match case {
             Case::Padded(f) => f,
@@ -609,7 +613,18 @@ fn candidate_bounds_from(
         // cheap, in runs of `run` at the macro, each weight loaded `passes` times.
         let bound_for = |a: f64, cheap_boundaries: f64, passes: f64, run: f64| {
             let compute_cycles = a * t_mac;
-            let switch_cycles = (a - 1.0) * dear - cheap_boundaries * (dear - cheap);
+            // The boundaries that refill the outputs' register cost `refilled`, where the
+            // rest of the bound counts at most `dear` for them; a boundary that also loads the
+            // weights already counts the load beyond `dear` (`weight_cycles`), at most that
+            // many of them.
+            let loads = if dear < run * one_load {
+                passes * weight_load / (run * one_load)
+            } else {
+                0.0
+            };
+            let refill_cycles = (refills - loads).max(0.0) * (o_changes.refilled - dear).max(0.0);
+            let switch_cycles =
+                (a - 1.0) * dear - cheap_boundaries * (dear - cheap) + refill_cycles;
             let (load, weight_cycles) = (weight_load * passes, weight_cycles(run) * passes);
             let cycles = with_output_copies(
                 lb,
@@ -720,8 +735,8 @@ fn candidate_bounds_from(
         });
         let mut out = Vec::with_capacity(3 * cases.len());
         for &(_, case) in cases {
-            let any = kinds(m_o_final, case, floor);
-            let partial = refills.then(|| kinds(m_o_partial, case, floor));
+            let any = kinds(o_final, case, floor);
+            let partial = refills.then(|| kinds(o_partial, case, floor));
             for innermost in Innermost::ALL {
                 let i = innermost.index();
                 out.push(match (partial, gathered) {
@@ -1895,6 +1910,36 @@ fn cheapest_feed(
     home: [usize; 3],
     partial_refills: bool,
 ) -> u64 {
+    feeds(t, w, p, s, o, trips, home, partial_refills)
+        .iter()
+        .map(|f| f.cycles)
+        .min()
+        .expect("validated: every operand has a level")
+}
+
+/// One level that may feed the array `o`, as [`cheapest_feed`] prices it.
+struct Feed {
+    /// The feed, with the refill a single-element level needs at every change.
+    cycles: u64,
+    /// How many tiles of the array's fan-out the level holds at the feeding precision, where it
+    /// holds more than one and cannot double-buffer (`None`: no limit that costs a refill).
+    tiles: Option<u64>,
+    /// The cheapest refill of the level from a level above it.
+    refill: u64,
+}
+
+/// [`cheapest_feed`]'s levels, outer to inner.
+#[allow(clippy::too_many_arguments)]
+fn feeds(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    o: Operand,
+    trips: &[u64; 8],
+    home: [usize; 3],
+    partial_refills: bool,
+) -> Vec<Feed> {
     let (feed_p, low_p) = feed_precisions(p, o, trips);
     let low_p = if partial_refills { feed_p } else { low_p };
     let levels: Vec<usize> = t
@@ -1906,24 +1951,78 @@ fn cheapest_feed(
         .iter()
         .enumerate()
         .map(|(pos, &l)| {
-            let feed = transfer_cycles(t, fanout_elems(t, w, s, o, l), feed_p, l)
-                + u64::from(l != t.innermost(o));
+            let fanout = fanout_elems(t, w, s, o, l);
+            let feed = transfer_cycles(t, fanout, feed_p, l) + u64::from(l != t.innermost(o));
+            let refill = levels[..pos]
+                .iter()
+                .map(|&up| transfer_cycles(t, fanout_elems(t, w, s, o, up), low_p, up))
+                .min();
             // A loop that changes the tile at `l` would keep two elements there, at the
             // feeding precision.
             let single_element = t.levels[l].capacity_bits < 2 * feed_p;
-            let refill = if single_element && !t.may_double_buffer(l, o) {
-                levels[..pos]
-                    .iter()
-                    .map(|&up| transfer_cycles(t, fanout_elems(t, w, s, o, up), low_p, up))
-                    .min()
-                    .unwrap_or(0)
-            } else {
-                0
-            };
-            feed + refill
+            let buffered = t.may_double_buffer(l, o);
+            let tiles = (!single_element && !buffered && refill.is_some())
+                .then(|| t.levels[l].capacity_bits / (fanout * feed_p).max(1));
+            Feed {
+                cycles: feed
+                    + if single_element && !buffered {
+                        refill.unwrap_or(0)
+                    } else {
+                        0
+                    },
+                tiles,
+                refill: refill.unwrap_or(0),
+            }
         })
-        .min()
-        .expect("validated: every operand has a level")
+        .collect()
+}
+
+/// What the output changes at the array cost at least (both ways), for the latency bound.
+/// Every change costs `least`. A level that feeds the array, holds a few tiles and cannot
+/// double-buffer (the output register, 16 bits: two 8-bit outputs) keeps a tile only while the
+/// loops over the outputs' dims (P, Q, K, G, B) inside it multiply to at most `tiles`; loops
+/// over R, S and C leave its tile alone. So its tile changes at least `O/tiles − 1` times
+/// (`O`: the trips of the outputs' dims), each at a boundary that writes it back and refills
+/// it from a level above: at least `refilled`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct OutputChanges {
+    least: f64,
+    /// `∞` where no level limits the cheap changes.
+    tiles: f64,
+    refilled: f64,
+}
+
+impl OutputChanges {
+    /// Over every level a mapping may feed the outputs from: the least chain, and the fewest
+    /// cycles `refilled` that the refills of a limited level cost, or any change where the
+    /// level's chain reaches that (`tiles`: the most any cheaper level holds).
+    fn of(feeds: &[Feed]) -> OutputChanges {
+        let chain = |f: &Feed| 2.0 * f.cycles as f64;
+        let least = feeds.iter().map(chain).fold(f64::INFINITY, f64::min);
+        let refilled = feeds
+            .iter()
+            .map(|f| match f.tiles {
+                Some(_) => chain(f) + 2.0 * f.refill as f64,
+                None => chain(f),
+            })
+            .fold(f64::INFINITY, f64::min);
+        let tiles = feeds
+            .iter()
+            .filter(|f| chain(f) < refilled)
+            .map(|f| f.tiles.map_or(f64::INFINITY, |n| n as f64))
+            .fold(1.0, f64::max);
+        OutputChanges {
+            least,
+            tiles,
+            refilled,
+        }
+    }
+
+    /// The boundaries that refill the outputs' feeding level at least, of a layer whose
+    /// outputs' dims take `output_trips` trips.
+    fn refills(&self, output_trips: f64) -> f64 {
+        (output_trips / self.tiles - 1.0).max(0.0)
+    }
 }
 
 /// A lower bound on a whole model's EDP, `(Σ E)·(Σ L)`, over every schedule.
