@@ -1783,8 +1783,7 @@ fn cheapest_change_pj(
     home: [usize; 3],
     partial_refills: bool,
 ) -> Change {
-    let (feed_p, low_p) = feed_precisions(p, o, trips);
-    let low_p = if partial_refills { feed_p } else { low_p };
+    let (feed_p, low_p) = feed_precisions(p, o, trips, partial_refills);
     let ways = if o == Operand::O { 2.0 } else { 1.0 };
     let lv = |l: usize| &t.levels[l];
     let both = |l: usize| {
@@ -1795,11 +1794,7 @@ fn cheapest_change_pj(
         }
     };
     let reg = t.innermost(o);
-    let levels: Vec<usize> = t
-        .levels_of(o)
-        .into_iter()
-        .filter(|&l| l >= home[o.index()])
-        .collect();
+    let levels = feeding_levels(t, o, home);
     let h = home[o.index()];
     let mut best = Change {
         away: f64::INFINITY,
@@ -1855,17 +1850,33 @@ fn own_trips(trips: &[u64; 8], o: Operand) -> u64 {
         .product()
 }
 
-/// The precision of `o` at the level feeding the array and the lowest it can have at a level
-/// above. With a temporal reduction the feeding level holds partial sums (it is at or below the
+/// The precision of `o` at the level feeding the array, and the one its refills from a level
+/// above move: the lowest any level above may hold, or with `partial_refills` the feeding one.
+/// With a temporal reduction the feeding level holds partial sums (it is at or below the
 /// reduction's loop); a level above may hold final outputs.
-fn feed_precisions(p: &Precision, o: Operand, trips: &[u64; 8]) -> (u64, u64) {
+fn feed_precisions(
+    p: &Precision,
+    o: Operand,
+    trips: &[u64; 8],
+    partial_refills: bool,
+) -> (u64, u64) {
     let reduces = Dim::ALL
         .iter()
         .any(|d| d.is_reduction() && trips[d.index()] > 1);
-    match o {
+    let (feed, low) = match o {
         Operand::O => (p.bits(o, reduces), p.bits(o, true).min(p.bits(o, false))),
         _ => (p.bits(o, false), p.bits(o, false)),
-    }
+    };
+    (feed, if partial_refills { feed } else { low })
+}
+
+/// The levels that may feed the array `o` (or be refilled on its way there), outer to inner:
+/// those that hold it, at or below its home.
+fn feeding_levels(t: &Target, o: Operand, home: [usize; 3]) -> Vec<usize> {
+    t.levels_of(o)
+        .into_iter()
+        .filter(|&l| l >= home[o.index()])
+        .collect()
 }
 
 /// The operand relevant to the dims `o` alone is not (inputs ↔ outputs).
@@ -1940,13 +1951,8 @@ fn feeds(
     home: [usize; 3],
     partial_refills: bool,
 ) -> Vec<Feed> {
-    let (feed_p, low_p) = feed_precisions(p, o, trips);
-    let low_p = if partial_refills { feed_p } else { low_p };
-    let levels: Vec<usize> = t
-        .levels_of(o)
-        .into_iter()
-        .filter(|&l| l >= home[o.index()])
-        .collect();
+    let (feed_p, low_p) = feed_precisions(p, o, trips, partial_refills);
+    let levels = feeding_levels(t, o, home);
     levels
         .iter()
         .enumerate()
