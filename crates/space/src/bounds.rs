@@ -130,6 +130,29 @@ pub fn physical_bound_over(
     }
 }
 
+/// Where a mapping keeps its outputs: streamed through transfers from their home (its
+/// outermost loop for the outputs sits there: every output is read there and written back), or
+/// copied whole from their home into a level below before the nest (and back after it, at the
+/// home's bandwidth both ways). The copy saves the home's write energy but adds its cycles to
+/// the nest's, so a bound that took the streamed latency and the copied energy would pair a
+/// latency and an energy no mapping has: [`candidate_bounds`] gives one bound per route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputRoute {
+    Streamed,
+    Copied,
+}
+
+impl OutputRoute {
+    /// The route of a mapping whose outputs' outermost level is `first` and home `home`.
+    pub fn of(first: usize, home: usize) -> OutputRoute {
+        if first == home {
+            OutputRoute::Streamed
+        } else {
+            OutputRoute::Copied
+        }
+    }
+}
+
 /// A lower bound on the cost model's latency of every mapping with one spatial unrolling,
 /// whatever its loop splits, order, levels and double buffering.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,6 +164,8 @@ pub struct CandidateBound {
     pub innermost: Innermost,
     /// How the mappings it holds for split the inputs against the weights ([`InputSlabs`]).
     pub slabs: InputSlabs,
+    /// Where the mappings it holds for keep their outputs ([`OutputRoute`]).
+    pub outputs: OutputRoute,
     /// Activations × t_MAC.
     pub compute_cycles: f64,
     /// Cycles the activations must wait between each other for new inputs or outputs at the
@@ -448,16 +473,6 @@ fn candidate_bounds_with(
     let cells = per_cell(t, &p);
     let runs = [Operand::I, Operand::O].map(|o| cheap_runs(&trips, o, cells));
     let slabs = slab_cases(t, w, &p, s, lb.home, &trips, cells);
-    let split = candidate_energies_by_outer(
-        t,
-        w,
-        s,
-        lb.home,
-        slabs.as_ref().map_or(0.0, |c| c.reread_pj),
-        by_outer,
-    );
-    let [energies, reread] =
-        split.map(|kinds| kinds.map(|cases| cases.into_iter().fold(f64::INFINITY, f64::min)));
     let cases: Vec<(InputSlabs, Case)> = match &slabs {
         None => vec![(InputSlabs::Any, Case::Plain)],
         Some(c) => vec![
@@ -466,32 +481,52 @@ fn candidate_bounds_with(
             (InputSlabs::PaddedChannels, Case::Padded(c.padded)),
         ],
     };
+    // Outputs that fit whole in no level below their home are streamed by every mapping.
+    let routes: &[OutputRoute] = if output_copy_pj(t, w, &p, s, lb.home).is_finite() {
+        &[OutputRoute::Streamed, OutputRoute::Copied]
+    } else {
+        &[OutputRoute::Streamed]
+    };
     let mut out = Vec::new();
-    for l in t.levels_of(Operand::W) {
-        if l == t.macro_level() || l < w_home {
-            continue;
-        }
-        // Staged through a level below their home, the weights are written there and read
-        // back once (their home's read is in the energy above).
-        let staged = if l == w_home {
-            0.0
-        } else {
-            weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
-        };
-        for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases, shape) {
-            // A case no mapping of the candidate can be in (no slab fits) bounds nothing.
-            if !b.cycles.is_finite() {
+    for &route in routes {
+        let split = candidate_energies_by_outer(
+            t,
+            w,
+            s,
+            lb.home,
+            slabs.as_ref().map_or(0.0, |c| c.reread_pj),
+            by_outer,
+            Some(route),
+        );
+        let [energies, reread] =
+            split.map(|kinds| kinds.map(|cases| cases.into_iter().fold(f64::INFINITY, f64::min)));
+        for l in t.levels_of(Operand::W) {
+            if l == t.macro_level() || l < w_home {
                 continue;
             }
-            let j = usize::from(b.slabs == InputSlabs::RereadInputs);
-            let kind = b.innermost.index();
-            b.energy_nj = [&energies, &reread][j][kind] + staged;
-            b.energy_by_outer = if by_outer {
-                split[j][kind].map(|e| e + staged)
+            // Staged through a level below their home, the weights are written there and read
+            // back once (their home's read is in the energy above).
+            let staged = if l == w_home {
+                0.0
             } else {
-                [b.energy_nj; OUTER_CASES]
+                weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
             };
-            out.push(b);
+            for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases, shape, route)
+            {
+                // A case no mapping of the candidate can be in (no slab fits) bounds nothing.
+                if !b.cycles.is_finite() {
+                    continue;
+                }
+                let j = usize::from(b.slabs == InputSlabs::RereadInputs);
+                let kind = b.innermost.index();
+                b.energy_nj = [&energies, &reread][j][kind] + staged;
+                b.energy_by_outer = if by_outer {
+                    split[j][kind].map(|e| e + staged)
+                } else {
+                    [b.energy_nj; OUTER_CASES]
+                };
+                out.push(b);
+            }
         }
     }
     out
@@ -533,6 +568,7 @@ fn candidate_bounds_from(
     runs: &[Vec<(u64, f64)>; 2],
     cases: &[(InputSlabs, Case)],
     shape: &NestShape,
+    route: OutputRoute,
 ) -> Vec<CandidateBound> {
     let min_passes = shape.passes as f64;
     let activations: u64 = trips.iter().product();
@@ -541,12 +577,13 @@ fn candidate_bounds_from(
     let dram = home_port_cycles(lb);
     if t.macro_.ping_pong {
         // A ping-pong array double-buffers its feeds: no boundary has to wait.
-        let cycles = with_output_copies(lb, compute_cycles, compute_cycles, dram);
+        let cycles = with_output_copies(lb, compute_cycles, compute_cycles, dram, route);
         return Innermost::ALL
             .map(|innermost| CandidateBound {
                 weight_source,
                 innermost,
                 slabs: cases[0].0,
+                outputs: route,
                 compute_cycles,
                 switch_cycles: 0.0,
                 weight_cycles: 0.0,
@@ -631,6 +668,7 @@ fn candidate_bounds_from(
                 compute_cycles + load.max(switch_cycles + weight_cycles),
                 compute_cycles + switch_cycles,
                 dram,
+                route,
             );
             Work {
                 compute_cycles,
@@ -729,6 +767,7 @@ fn candidate_bounds_from(
                         compute + (weight_load * floor).max(switch),
                         compute + switch,
                         dram,
+                        route,
                     )
                 },
             )
@@ -774,6 +813,7 @@ fn candidate_bounds_from(
                 weight_source,
                 innermost,
                 slabs,
+                outputs: route,
                 compute_cycles: work.compute_cycles,
                 switch_cycles: work.switch_cycles,
                 weight_cycles: work.weight_cycles,
@@ -973,18 +1013,25 @@ fn home_port_cycles(lb: &LowerBound) -> f64 {
 }
 
 /// A candidate's latency bound given the bound on its work (`loaded`: compute, boundary waits
-/// and weight loads; `body`: compute and boundary waits alone) and on its home ports (`port`).
-/// Every mapping either streams its outputs from their home (its outermost loop sits there),
-/// or copies them whole from their home into a level below before the first activation and
-/// back after the last, each copy at the home's bandwidth. The copies add to the nest's work:
-/// the one back follows everything, the one in precedes the first activation (the first weight
-/// load may overlap it, so it adds to the work without weight loads). Streaming adds nothing
-/// beyond the port bound, so the bound is the smaller of the two cases.
-fn with_output_copies(lb: &LowerBound, loaded: f64, body: f64, port: f64) -> f64 {
+/// and weight loads; `body`: compute and boundary waits alone) and on its home ports (`port`),
+/// for the mappings that keep their outputs by `route` ([`OutputRoute`]). Streaming adds
+/// nothing beyond the port bound. A copy of the outputs whole from their home into a level
+/// below, before the first activation, and back after the last, each at the home's bandwidth,
+/// adds to the nest's work: the one back follows everything, the one in precedes the first
+/// activation (the first weight load may overlap it, so it adds to the work without weight
+/// loads).
+fn with_output_copies(
+    lb: &LowerBound,
+    loaded: f64,
+    body: f64,
+    port: f64,
+    route: OutputRoute,
+) -> f64 {
     let copy = lb.home_cycles[Operand::O.index()];
-    let streamed = loaded.max(port);
-    let copied = (loaded + copy).max(body + 2.0 * copy).max(port);
-    streamed.min(copied)
+    match route {
+        OutputRoute::Streamed => loaded.max(port),
+        OutputRoute::Copied => (loaded + copy).max(body + 2.0 * copy).max(port),
+    }
 }
 
 /// A lower bound (nJ) on the energy, leakage excluded, of every mapping with the spatial
@@ -1027,7 +1074,7 @@ fn candidate_energies_nj_at(
     home: [usize; 3],
     input_floor_pj: f64,
 ) -> [[f64; 3]; 2] {
-    candidate_energies_by_outer(t, w, s, home, input_floor_pj, false)
+    candidate_energies_by_outer(t, w, s, home, input_floor_pj, false, None)
         .map(|kinds| kinds.map(|by_outer| by_outer.into_iter().fold(f64::INFINITY, f64::min)))
 }
 
@@ -1052,6 +1099,7 @@ fn candidate_energies_by_outer(
     home: [usize; 3],
     input_floor_pj: f64,
     by_outer: bool,
+    route: Option<OutputRoute>,
 ) -> [[[f64; OUTER_CASES]; 3]; 2] {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
@@ -1064,7 +1112,13 @@ fn candidate_energies_by_outer(
     let bits = |o: Operand| (w.operand_size(o) * p.bits(o, false)) as f64;
     let at = |o: Operand| &t.levels[home[o.index()]];
     let input_home = bits(Operand::I) * at(Operand::I).read_pj_per_bit;
-    let output_home = output_home_pj(t, w, &p, s, home);
+    let output_home = match route {
+        None => output_home_pj(t, w, &p, s, home),
+        Some(OutputRoute::Streamed) => output_pass_pj(t, w, &p, home[Operand::O.index()]),
+        Some(OutputRoute::Copied) => output_copy_pj(t, w, &p, s, home),
+    };
+    // Copied whole below their home, the outputs are neither fed nor refilled from it.
+    let fed_from_home = route != Some(OutputRoute::Copied);
     let weights = bits(Operand::W) * at(Operand::W).read_pj_per_bit;
     // Written into the macro's cells at their width there (padded or packed).
     let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
@@ -1248,6 +1302,9 @@ fn candidate_energies_by_outer(
             // (every element is fed at least once), including the first activation's.
             for (ei, hi, i_home) in [(e_i.away, input_home, false), (e_i.home, 0.0, true)] {
                 for (eo, ho, o_home) in [(e_o.away, output_home, false), (e_o.home, 0.0, true)] {
+                    if o_home && !fed_from_home {
+                        continue;
+                    }
                     // Longer runs than the trips allow pad them: more activations. Two paddings
                     // of the same dim cost at least the larger, of different dims their sum.
                     let mut switch = [f64::INFINITY; 3];
@@ -1347,12 +1404,24 @@ fn output_home_pj(
     s: &[SpatialFactor],
     homes: [usize; 3],
 ) -> f64 {
+    output_pass_pj(t, w, p, homes[Operand::O.index()]).min(output_copy_pj(t, w, p, s, homes))
+}
+
+/// The least energy (pJ) of reading the outputs from their home once and copying them whole
+/// into a level below that has the room for every output of its instance ([`output_home_pj`]);
+/// infinite where no level has.
+fn output_copy_pj(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    homes: [usize; 3],
+) -> f64 {
     let home = homes[Operand::O.index()];
     let o = Operand::O;
     let elems = w.operand_size(o) as f64;
     let bits = narrowest_output_bits(p);
     let h = &t.levels[home];
-    let streamed = output_pass_pj(t, w, p, home);
     t.levels_of(o)
         .into_iter()
         .filter(|&l| l > home)
@@ -1361,7 +1430,7 @@ fn output_home_pj(
                 <= t.levels[l].capacity_bits as f64
         })
         .map(|l| elems * bits * (h.read_pj_per_bit + t.levels[l].write_pj_per_bit))
-        .fold(streamed, f64::min)
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// Partial sums or final outputs, whichever is narrower.
@@ -2112,6 +2181,7 @@ mod tests {
             weight_source: 0,
             innermost: Innermost::Both,
             slabs: InputSlabs::Any,
+            outputs: OutputRoute::Streamed,
             compute_cycles: 0.0,
             switch_cycles: 0.0,
             weight_cycles: 0.0,
@@ -2199,14 +2269,20 @@ mod tests {
         let (trips, _) = spatial::trips(&small, &s);
         assert_eq!(weight_passes_by_outer(&t, &p, &trips), [1.0; OUTER_CASES]);
         // The latency bound of those cases holds the extra loads; the others keep `cycles`.
+        // A route that copies the outputs below their home may hide them under the copies'
+        // cycles (the work without weight loads plus both copies).
         let lb = lower_bound_at(&t, &w, [0; 3]).unwrap();
-        for b in candidate_bounds(&t, &w, &layer1_conv1_spatial(), &lb) {
+        let bounds = candidate_bounds(&t, &w, &layer1_conv1_spatial(), &lb);
+        assert!(bounds.iter().any(|b| b.outputs == OutputRoute::Streamed));
+        for b in bounds {
             for d in Dim::ALL {
                 let c = b.cycles_by_outer[outer_index(Some(d))];
                 if d.relevant_to(Operand::W) {
                     assert_eq!(c, b.cycles);
-                } else {
+                } else if b.outputs == OutputRoute::Streamed {
                     assert!(c > b.cycles, "{d:?} {b:?}");
+                } else {
+                    assert!(c >= b.cycles, "{d:?} {b:?}");
                 }
             }
         }
