@@ -32,6 +32,23 @@ fn output_route(t: &Target, w: &Workload, m: &cimopt_ir::Mapping) -> OutputRoute
     )
 }
 
+/// The least `objective` over every loop nest and placement of the spatial candidate `spatial`
+/// of `w` at `home`, by brute force.
+fn candidate_optimum(
+    t: &Target,
+    w: &Workload,
+    spatial: &[cimopt_ir::SpatialFactor],
+    home: [usize; 3],
+    objective: Objective,
+) -> f64 {
+    cimopt_space::whole::skeletons_of(w, spatial, home)
+        .iter()
+        .filter_map(|sk| skeleton_space(t, w, sk, usize::MAX))
+        .filter_map(|space| cimopt_optimiser::exhaustive_skeleton(t, w, &space, objective))
+        .map(|(_, cost)| objective.of(&cost))
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Checks every sampled mapping of `w` on `t` (every `every`-th spatial candidate, `triples`
 /// placement triples per skeleton); returns the mappings checked and the tightest ratio of
 /// bound to latency, over all of them and over those whose bound comes from the activation
@@ -487,7 +504,7 @@ fn the_candidate_bound_holds_where_every_reduction_loop_sits_at_the_output_regis
 /// within 3 % of it (9.8 % when every change was priced as a change within the register).
 #[test]
 fn the_candidate_bound_counts_the_output_register_s_refills() {
-    use cimopt_optimiser::{exhaustive_skeleton, spatial_bound};
+    use cimopt_optimiser::spatial_bound;
     use cimopt_target::{Axis, Dim};
     use common::sf;
     let t = target("transformer", &[]);
@@ -510,12 +527,7 @@ fn the_candidate_bound_counts_the_output_register_s_refills() {
         Objective::Weighted { nj_per_cycle: 1.09 },
     ] {
         let bound = spatial_bound(&t, &w, &spatial, &lb, objective);
-        let optimum = cimopt_space::whole::skeletons_of(&w, &spatial, home)
-            .iter()
-            .filter_map(|sk| skeleton_space(&t, &w, sk, usize::MAX))
-            .filter_map(|space| exhaustive_skeleton(&t, &w, &space, objective))
-            .map(|(_, cost)| objective.of(&cost))
-            .fold(f64::INFINITY, f64::min);
+        let optimum = candidate_optimum(&t, &w, &spatial, home, objective);
         let what = objective.name();
         assert!(
             bound <= optimum * (1.0 + 1e-9),
@@ -617,7 +629,7 @@ fn each_placement_reports_the_resident_bits_and_profile_of_its_mapping() {
 /// the brute-force optimum, where the streamed latency with the copied energy stays below it.
 #[test]
 fn the_candidate_bound_pairs_each_output_route_s_latency_with_its_energy() {
-    use cimopt_optimiser::{exhaustive_skeleton, spatial_bound};
+    use cimopt_optimiser::spatial_bound;
     use cimopt_target::{Axis, Dim};
     use common::sf;
     let t = target("default", &[]);
@@ -649,12 +661,7 @@ fn the_candidate_bound_pairs_each_output_route_s_latency_with_its_energy() {
                 objective.of_parts(b.cycles, energy + t.leakage_nj_per_cycle * b.cycles)
             })
             .fold(f64::INFINITY, f64::min);
-        let optimum = cimopt_space::whole::skeletons_of(&w, &spatial, home)
-            .iter()
-            .filter_map(|sk| skeleton_space(&t, &w, sk, usize::MAX))
-            .filter_map(|space| exhaustive_skeleton(&t, &w, &space, objective))
-            .map(|(_, cost)| objective.of(&cost))
-            .fold(f64::INFINITY, f64::min);
+        let optimum = candidate_optimum(&t, &w, &spatial, home, objective);
         assert!(
             bound <= optimum * (1.0 + 1e-9),
             "λ {nj_per_cycle}: bound {bound} above the optimum {optimum}"
