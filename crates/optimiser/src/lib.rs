@@ -253,6 +253,22 @@ pub fn spatial_bound(
         .fold(f64::INFINITY, f64::min)
 }
 
+/// [`spatial_bound`] from [`cimopt_space::bounds::candidate_bounds_deep`]: never lower, and
+/// dearer, so only the candidates that set a layer's bound are re-priced with it
+/// ([`BoundedCandidates`]).
+pub fn spatial_bound_deep(
+    t: &Target,
+    w: &Workload,
+    s: &[cimopt_ir::SpatialFactor],
+    bounds: &LowerBound,
+    o: Objective,
+) -> f64 {
+    cimopt_space::bounds::candidate_bounds_deep(t, w, s, bounds)
+        .iter()
+        .map(|b| bound_objective(t, o, b))
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Objective `o` of a candidate bound's latency and energy, leakage on its latency included.
 fn bound_objective(t: &Target, o: Objective, b: &cimopt_space::bounds::CandidateBound) -> f64 {
     o.of_parts(b.cycles, b.energy_nj + t.leakage_nj_per_cycle * b.cycles)
@@ -271,7 +287,8 @@ pub fn spatial_bound_by_case(
     bounds: &LowerBound,
     o: Objective,
 ) -> [[f64; OUTER_CASES]; 3] {
-    spatial_bound_by_case_of_nest(t, w, s, bounds, o, &NestShape::ANY)
+    let all = cimopt_space::bounds::candidate_bounds_by_outer_deep(t, w, s, bounds);
+    bound_by_case(t, o, &all)
 }
 
 /// [`spatial_bound_by_case`] of the mappings whose loop nest has the shape `shape` (its weight
@@ -285,6 +302,16 @@ pub fn spatial_bound_by_case_of_nest(
     shape: &NestShape,
 ) -> [[f64; OUTER_CASES]; 3] {
     let all = cimopt_space::bounds::candidate_bounds_of_nest(t, w, s, bounds, shape);
+    bound_by_case(t, o, &all)
+}
+
+/// Per kind of innermost loop and case of outermost one, the least objective `o` over the
+/// bounds `all` of that kind, at that case's latency and energy.
+fn bound_by_case(
+    t: &Target,
+    o: Objective,
+    all: &[cimopt_space::bounds::CandidateBound],
+) -> [[f64; OUTER_CASES]; 3] {
     let value = |b: &cimopt_space::bounds::CandidateBound, case: usize| {
         let cycles = b.cycles_by_outer[case];
         o.of_parts(
@@ -1850,6 +1877,27 @@ struct BoundedCandidates {
     bounded: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)>,
 }
 
+/// Re-prices the candidates with `deep` (a bound never below theirs) from the least bound up,
+/// until the next candidate's bound is no lower than the least re-priced one: then no other
+/// candidate can set the least, so the layer's bound is what re-pricing every candidate would
+/// give, at the price of a few. The others keep their bounds, which stay valid.
+fn refine_least(
+    bounded: &mut [(f64, Vec<cimopt_ir::SpatialFactor>)],
+    deep: impl Fn(&[cimopt_ir::SpatialFactor]) -> f64,
+) {
+    let mut order: Vec<usize> = (0..bounded.len()).collect();
+    order.sort_by(|&a, &b| bounded[a].0.total_cmp(&bounded[b].0).then(a.cmp(&b)));
+    let mut least = f64::INFINITY;
+    for i in order {
+        if bounded[i].0 >= least {
+            break;
+        }
+        let refined = deep(&bounded[i].1).max(bounded[i].0);
+        bounded[i].0 = refined;
+        least = least.min(refined);
+    }
+}
+
 /// How many layers' [`BoundedCandidates`] are remembered (about 250 kB each for a layer of
 /// 2 000 candidates): more than a stage of ResNet-50's compile visits.
 const BOUNDED_CANDIDATES_KEPT: usize = 96;
@@ -1879,10 +1927,13 @@ impl BoundedCandidates {
         }
         let candidates = spatial::enumerate(t, w)?;
         let lower = physical_bound_over(t, w, home, &candidates);
-        let bounded = candidates
+        let mut bounded: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> = candidates
             .into_iter()
             .map(|s| (spatial_bound(t, w, &s, &lower, objective), s))
             .collect();
+        refine_least(&mut bounded, |s| {
+            spatial_bound_deep(t, w, s, &lower, objective)
+        });
         let found = Arc::new(BoundedCandidates { lower, bounded });
         let mut memo = MEMO.lock().unwrap_or_else(PoisonError::into_inner);
         if !memo.iter().any(|(k, _)| is(k)) {
@@ -2214,6 +2265,47 @@ pub struct WholeSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Re-pricing from the least bound up gives the least that re-pricing every candidate
+    /// would, re-prices no candidate whose bound is at or above that least already, and
+    /// leaves the others as they were.
+    #[test]
+    fn re_pricing_the_least_bounds_gives_the_least_of_all_re_priced() {
+        use cimopt_target::{Axis, Dim};
+        let one = |f: u64| {
+            vec![cimopt_ir::SpatialFactor {
+                axis: Axis::Cores,
+                dim: Dim::K,
+                factor: f,
+            }]
+        };
+        // Candidate `f`'s plain bound and the one re-pricing gives it.
+        let cases = [
+            (1, 10.0, 30.0),
+            (2, 12.0, 25.0),
+            (3, 20.0, 21.0),
+            (4, 26.0, 40.0),
+        ];
+        let deep = |s: &[cimopt_ir::SpatialFactor]| {
+            cases
+                .iter()
+                .find(|c| c.0 == s[0].factor)
+                .map_or(0.0, |c| c.2)
+        };
+        let mut bounded: Vec<(f64, Vec<cimopt_ir::SpatialFactor>)> =
+            cases.iter().rev().map(|c| (c.1, one(c.0))).collect();
+        let asked = std::cell::RefCell::new(Vec::new());
+        refine_least(&mut bounded, |s| {
+            asked.borrow_mut().push(s[0].factor);
+            deep(s)
+        });
+        let least = bounded.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
+        assert_eq!(least, 21.0);
+        // 26 is above 21, the least re-priced bound once the third candidate was: never asked.
+        assert_eq!(*asked.borrow(), vec![1, 2, 3]);
+        let by = |f: u64| bounded.iter().find(|b| b.1[0].factor == f).unwrap().0;
+        assert_eq!((by(1), by(2), by(3), by(4)), (30.0, 25.0, 21.0, 26.0));
+    }
 
     /// What [`bounded_candidates`] remembers is told apart by everything it depends on: the
     /// target, the workload, the homes and the objective. Each answer is the one a fresh

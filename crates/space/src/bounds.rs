@@ -9,6 +9,9 @@ use crate::spatial::{self, TooManyUnrollings};
 use cimopt_ir::analysis::{layer_precision, precision_at};
 use cimopt_ir::{SpatialFactor, Workload};
 use cimopt_target::{Axis, Dim, Operand, Precision, Target};
+use std::rc::Rc;
+
+mod nested;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LowerBound {
@@ -326,7 +329,20 @@ pub fn candidate_bounds(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, false, &NestShape::ANY)
+    candidate_bounds_with(t, w, s, lb, false, &NestShape::ANY, false)
+}
+
+/// [`candidate_bounds`] with the energy the nest's first two loops force where the operands
+/// fit below their homes neither alone nor together ([`nested`]): never lower, and dearer to
+/// compute (several times the time of [`candidate_bounds`] where the walks run), so the
+/// optimiser re-prices with it only the candidates that set a layer's reported bound.
+pub fn candidate_bounds_deep(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    lb: &LowerBound,
+) -> Vec<CandidateBound> {
+    candidate_bounds_with(t, w, s, lb, false, &NestShape::ANY, true)
 }
 
 /// [`candidate_bounds`] with each bound's energy told apart by the case of the nest's
@@ -339,7 +355,19 @@ pub fn candidate_bounds_by_outer(
     s: &[SpatialFactor],
     lb: &LowerBound,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, true, &NestShape::ANY)
+    candidate_bounds_with(t, w, s, lb, true, &NestShape::ANY, false)
+}
+
+/// [`candidate_bounds_by_outer`] with the passes of the first two loops, per case of the
+/// outermost one ([`candidate_bounds_deep`]): what certification ranks and settles its
+/// candidates by.
+pub fn candidate_bounds_by_outer_deep(
+    t: &Target,
+    w: &Workload,
+    s: &[SpatialFactor],
+    lb: &LowerBound,
+) -> Vec<CandidateBound> {
+    candidate_bounds_with(t, w, s, lb, true, &NestShape::ANY, true)
 }
 
 /// What a loop nest's order fixes about its mappings' latency, beyond its innermost and
@@ -424,7 +452,7 @@ pub fn candidate_bounds_of_nest(
     lb: &LowerBound,
     shape: &NestShape,
 ) -> Vec<CandidateBound> {
-    candidate_bounds_with(t, w, s, lb, true, shape)
+    candidate_bounds_with(t, w, s, lb, true, shape, false)
 }
 
 /// How many times at least every mapping with the temporal loops `loops` (outer to inner)
@@ -464,6 +492,7 @@ fn candidate_bounds_with(
     lb: &LowerBound,
     by_outer: bool,
     shape: &NestShape,
+    deep: bool,
 ) -> Vec<CandidateBound> {
     let p = layer_precision(t, w);
     let weight_bits = (w.weight_count() * p.weight) as f64;
@@ -487,6 +516,7 @@ fn candidate_bounds_with(
     } else {
         &[OutputRoute::Streamed]
     };
+    let walks = nested::Walks::new(t, w, &p, s, lb.home, trips, deep);
     let mut out = Vec::new();
     for &route in routes {
         let split = candidate_energies_by_outer(
@@ -497,6 +527,7 @@ fn candidate_bounds_with(
             slabs.as_ref().map_or(0.0, |c| c.reread_pj),
             by_outer,
             Some(route),
+            &walks,
         );
         let [energies, reread] =
             split.map(|kinds| kinds.map(|cases| cases.into_iter().fold(f64::INFINITY, f64::min)));
@@ -1074,7 +1105,9 @@ fn candidate_energies_nj_at(
     home: [usize; 3],
     input_floor_pj: f64,
 ) -> [[f64; 3]; 2] {
-    candidate_energies_by_outer(t, w, s, home, input_floor_pj, false, None)
+    let (trips, _) = spatial::trips(w, s);
+    let walks = nested::Walks::new(t, w, &layer_precision(t, w), s, home, trips, false);
+    candidate_energies_by_outer(t, w, s, home, input_floor_pj, false, None, &walks)
         .map(|kinds| kinds.map(|by_outer| by_outer.into_iter().fold(f64::INFINITY, f64::min)))
 }
 
@@ -1092,6 +1125,7 @@ pub fn outer_index(dim: Option<Dim>) -> usize {
 /// one trip ([`outer_index`]): each holds for the mappings whose outermost loop is of that case
 /// (infinite for a case no mapping is in). With `by_outer` false, every case may take the
 /// value of the cheapest when one costs nothing more than any other.
+#[allow(clippy::too_many_arguments)]
 fn candidate_energies_by_outer(
     t: &Target,
     w: &Workload,
@@ -1100,6 +1134,7 @@ fn candidate_energies_by_outer(
     input_floor_pj: f64,
     by_outer: bool,
     route: Option<OutputRoute>,
+    walks: &nested::Walks,
 ) -> [[[f64; OUTER_CASES]; 3]; 2] {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
@@ -1238,9 +1273,38 @@ fn candidate_energies_by_outer(
             .fold(f64::INFINITY, f64::min)
     };
     // Per kind, without the inputs' floor and with it.
+    // The passes the first two loops force over operands that do not fit below their homes
+    // together ([`nested`]), per walk, for each outermost case.
+    let outputs_reread = match route {
+        Some(OutputRoute::Streamed) => true,
+        Some(OutputRoute::Copied) => false,
+        None => output_copy_pj(t, w, &p, s, home).is_infinite(),
+    };
+    let walks: Vec<Rc<[[f64; 3]]>> = outermost
+        .iter()
+        .map(|(l, _)| match l.dim {
+            None if !by_outer && trips.iter().any(|&n| n > 1) => walks.of(None, 2),
+            None => Rc::new([]),
+            Some(d) => walks.of(Some(d), l.trips as u64),
+        })
+        .collect();
+    // The least extra energy (pJ) over a case's walks, each pass beyond the first at the
+    // operand's home priced as the outermost loop's passes are (`sweep`), for the operands
+    // `counted`.
+    let nested_pj = |case: usize, counted: [bool; 3]| {
+        walks[case]
+            .iter()
+            .map(|passes| {
+                (0..3)
+                    .filter(|&i| counted[i])
+                    .map(|i| (passes[i] - 1.0).max(0.0) * sweep[i])
+                    .sum::<f64>()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
     let least = |e_o: Change, gathered: bool| {
         let mut best = [[[f64::INFINITY; OUTER_CASES]; 3]; 2];
-        for &(outer, halo_pj) in &outermost {
+        for (case, &(outer, halo_pj)) in outermost.iter().enumerate() {
             let at = outer_index(outer.dim);
             // Fewest changes of each operand: every boundary outside the innermost run of loops
             // over dims only the other operand depends on changes it. The outermost loop is never
@@ -1343,10 +1407,17 @@ fn candidate_energies_by_outer(
                         let again = again(Operand::I) + halo_pj;
                         (again, again.max(input_floor_pj))
                     };
-                    let rest = hi + ho + again(Operand::W) + again(Operand::O) + outer.padding_pj;
+                    // The passes of the nest's first two loops ([`nested`]) hold beside the
+                    // outermost loop's and the floor: the larger counts.
+                    let deeper = nested_pj(case, [!i_home, true, !o_home && outputs_reread]);
+                    let deeper = if deeper.is_finite() { deeper } else { 0.0 };
+                    let again_wo = again(Operand::W) + again(Operand::O);
+                    let rest = hi + ho + outer.padding_pj;
                     for k in 0..3 {
-                        best[0][k][at] = best[0][k][at].min(rest + switch[k] + inputs_again);
-                        best[1][k][at] = best[1][k][at].min(rest + switch[k] + floored);
+                        best[0][k][at] = best[0][k][at]
+                            .min(rest + switch[k] + (again_wo + inputs_again).max(deeper));
+                        best[1][k][at] =
+                            best[1][k][at].min(rest + switch[k] + (again_wo + floored).max(deeper));
                     }
                 }
             }

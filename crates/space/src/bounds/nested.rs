@@ -1,0 +1,394 @@
+//! The passes over each operand at its home that the first two loops of a nest force, where the
+//! operands do not fit below their homes beside each other: a bound on the energy of the
+//! nest's outer tiling, deeper than the outermost loop alone ([`super::Outermost`]).
+//!
+//! Number the nest's loops of more than one trip from the outermost: 1, 2, …. At loop `j` an
+//! operand is either still at its home (its level for that loop is the home) or held below it:
+//! then its tile under loops `1..j` stays resident at some level below the home, beside the
+//! tiles held there with it and the tensors that live there (the capacity check), so the
+//! operands held at loop `j` form a set whose tiles fit together. Levels only deepen inward,
+//! so an operand at its home for loop `j` was at its home for every loop before.
+//!
+//! The cost model reads an operand's tile at its home once per iteration of its innermost
+//! home loop over a dim the operand depends on, and of every loop above it
+//! (`cimopt_cost::nest`: trailing home loops over other dims re-send nothing). So an operand
+//! whose last home loop over its own dims is loop `f` is read there `t₁·…·t_f` times, a tile
+//! each time no smaller than its extents under those loops: this module's count of its passes.
+//! Splitting a loop never lowers `t·tile`, so any operand held earlier than in the mapping, or
+//! any loop count of the mapping's reached by fewer loops, counts no more than the mapping.
+//!
+//! The bound walks the first loop (the outermost case's dim, with at least its trips) and one
+//! more, and takes for each loop every greatest set of operands whose tiles fit together. After
+//! the second loop an operand still at its home whose tile fits nowhere below it alone must
+//! meet a loop over one of its dims there later: its passes count both loops with the tile
+//! they leave. The least over every such walk holds for every mapping of the case.
+
+use super::{instance_extents, narrowest_output_bits, pinned_bits};
+use cimopt_ir::analysis::precision_at;
+use cimopt_ir::{SpatialFactor, Workload};
+use cimopt_target::{Dim, Operand, Precision, Target};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A candidate's operands, levels and capacities, worked out once for every walk.
+struct Nesting<'a> {
+    w: &'a Workload,
+    /// Per operand, each level below its home that may hold it.
+    below: [Vec<Below>; 3],
+    /// Per operand, the extents one instance of its home holds.
+    home_share: [[u64; 8]; 3],
+    /// Per operand, the spatial fan-out below its home per dim, which every tile spans.
+    home_fanout: [[u64; 8]; 3],
+    /// Per operand, instances of its home.
+    home_instances: [f64; 3],
+    /// Elements of each operand: one pass at its home.
+    size: [f64; 3],
+    /// Whether the inputs' tile counts may be read from the window rule: not under dilation,
+    /// where splitting the kernel can shrink `trips · tile` below the whole.
+    windows: bool,
+    /// The levels any operand may be held at, for the joint capacity check: (level, bits left
+    /// per instance beside the tensors that live there).
+    rooms: Vec<(usize, f64)>,
+}
+
+struct Below {
+    /// Index into [`Nesting::rooms`].
+    room: usize,
+    /// Bits per element: the narrowest it may be held at, and for outputs held as partial
+    /// sums, theirs.
+    bits: [f64; 2],
+    /// The extents one instance of the level holds with no loop above it.
+    share: [u64; 8],
+    /// The spatial fan-out below the level per dim.
+    fanout: [u64; 8],
+}
+
+/// The most levels below the homes a candidate's walks weigh: a target with more gets no
+/// nested bound (the outermost loop's still holds).
+const ROOMS: usize = 8;
+
+/// One loop of a walk: its dim and trips.
+type Loop = (Dim, u64);
+
+impl<'a> Nesting<'a> {
+    fn new(
+        t: &Target,
+        w: &'a Workload,
+        p: &Precision,
+        s: &[SpatialFactor],
+        home: [usize; 3],
+    ) -> Nesting<'a> {
+        let fanout = |o: Operand, level: usize| {
+            let mut f = [1u64; 8];
+            for x in s {
+                if t.axis(x.axis).source[o.index()] >= level {
+                    f[x.dim.index()] = f[x.dim.index()].saturating_mul(x.factor);
+                }
+            }
+            f
+        };
+        let mut rooms: Vec<(usize, f64)> = Vec::new();
+        let below = Operand::ALL.map(|o| {
+            t.levels_of(o)
+                .into_iter()
+                .filter(|&l| l > home[o.index()])
+                .map(|l| {
+                    let room = rooms.iter().position(|r| r.0 == l).unwrap_or_else(|| {
+                        let left = t.levels[l].capacity_bits as f64
+                            - pinned_bits(t, w, p, s, home, l, None);
+                        rooms.push((l, left));
+                        rooms.len() - 1
+                    });
+                    let bits = if o == Operand::O {
+                        [narrowest_output_bits(p), p.bits(o, true) as f64]
+                    } else {
+                        [precision_at(t, p, &[], l, o) as f64; 2]
+                    };
+                    Below {
+                        room,
+                        bits,
+                        share: instance_extents(t, w, s, o, l),
+                        fanout: fanout(o, l),
+                    }
+                })
+                .collect()
+        });
+        let instances = |o: Operand| {
+            s.iter()
+                .filter(|f| t.axis(f.axis).source[o.index()] < home[o.index()])
+                .map(|f| f.factor as f64)
+                .product()
+        };
+        Nesting {
+            w,
+            below,
+            home_share: Operand::ALL.map(|o| instance_extents(t, w, s, o, home[o.index()])),
+            home_fanout: Operand::ALL.map(|o| fanout(o, home[o.index()])),
+            home_instances: Operand::ALL.map(instances),
+            size: Operand::ALL.map(|o| w.operand_size(o) as f64),
+            windows: w.dilation == [1, 1],
+            rooms,
+        }
+    }
+
+    /// Elements of `o`'s tile in a share of extents `share` (fan-out `fanout` below it) under
+    /// home loops multiplying to `split` per dim: each dim at least its share over its loops,
+    /// and at least the fan-out below, which every tile spans.
+    fn tile(&self, o: Operand, share: &[u64; 8], fanout: &[u64; 8], split: &[u64; 8]) -> u64 {
+        let mut e = [1u64; 8];
+        for d in 0..8 {
+            e[d] = share[d]
+                .div_ceil(split[d].max(1))
+                .max(fanout[d])
+                .min(share[d]);
+        }
+        self.w.operand_elements(&e, o)
+    }
+
+    /// Which sets of operands fit below their homes together under home loops `split`: bit `h`
+    /// for the set `h` (a bit per operand), when some level for each keeps the tiles at every
+    /// level within its room. With `partial`, a reduction loop lies at or above the loop they
+    /// are held from, so the outputs' level holds partial sums
+    /// (`cimopt_ir::analysis::psum_levels`). Every subset of a set that fits fits, and every set
+    /// that fits under some loops fits under more.
+    fn family(&self, split: &[u64; 8], partial: bool) -> u8 {
+        // Per operand, the levels its tile fits in alone, with its bits there.
+        let mut alone = [[(0usize, 0.0f64); ROOMS]; 3];
+        let mut count = [0usize; 3];
+        for i in 0..3 {
+            for b in &self.below[i] {
+                let bits = self.tile(Operand::ALL[i], &b.share, &b.fanout, split) as f64
+                    * b.bits[usize::from(partial)];
+                if bits <= self.rooms[b.room].1 {
+                    alone[i][count[i]] = (b.room, bits);
+                    count[i] += 1;
+                }
+            }
+        }
+        // A level choice per operand, `count[i]` leaving it at its home.
+        let mut family = 1u8;
+        for a in 0..=count[0] {
+            for b in 0..=count[1] {
+                for c in 0..=count[2] {
+                    let picks = [a, b, c];
+                    let held = (0..3)
+                        .filter(|&i| picks[i] < count[i])
+                        .fold(0u8, |h, i| h | 1 << i);
+                    if family & (1 << held) != 0 {
+                        continue;
+                    }
+                    let mut used = [0.0f64; ROOMS];
+                    let mut fits = true;
+                    for i in 0..3 {
+                        if picks[i] < count[i] {
+                            let (room, bits) = alone[i][picks[i]];
+                            used[room] += bits;
+                            fits &= used[room] <= self.rooms[room].1;
+                        }
+                    }
+                    if fits {
+                        family |= 1 << held;
+                    }
+                }
+            }
+        }
+        family
+    }
+
+    /// Whether the set `held` fits below the homes together ([`Nesting::family`]).
+    fn fit(&self, held: u8, split: &[u64; 8], partial: bool) -> bool {
+        self.family(split, partial) & (1 << held) != 0
+    }
+
+    /// The greatest sets of operands whose tiles fit below their homes together.
+    fn greatest_held(&self, split: &[u64; 8], partial: bool) -> Vec<u8> {
+        let family = self.family(split, partial);
+        let fits: Vec<u8> = (0u8..8).filter(|&h| family & (1 << h) != 0).collect();
+        fits.iter()
+            .copied()
+            .filter(|&h| !fits.iter().any(|&g| g != h && g & h == h))
+            .collect()
+    }
+
+    /// Passes over `o` at its home when its last home loop over its own dims leaves it the
+    /// tile of `split`, after loops multiplying to `trips`.
+    fn passes(&self, o: Operand, split: &[u64; 8], trips: f64, irrelevant: f64) -> f64 {
+        let i = o.index();
+        if o == Operand::I && !self.windows {
+            return irrelevant;
+        }
+        let tile = self.tile(o, &self.home_share[i], &self.home_fanout[i], split) as f64;
+        (trips * tile * self.home_instances[i] / self.size[i]).max(irrelevant)
+    }
+
+    /// Per operand, the passes at its home a walk of `loops` forces, where `held[j]` is the set
+    /// held at loop `j`, and `after` is the [`Nesting::family`] under every loop of the walk
+    /// where the nest may have more loops below the last.
+    fn walk(&self, loops: &[Loop], held: &[u8], after: Option<u8>) -> [f64; 3] {
+        Operand::ALL.map(|o| {
+            let bit = 1u8 << o.index();
+            let mut split = [1u64; 8];
+            let mut trips = 1.0;
+            let mut irrelevant = 1.0;
+            let mut best = 1.0f64;
+            let mut home_to_end = true;
+            for (j, &(d, n)) in loops.iter().enumerate() {
+                if held[j] & bit != 0 {
+                    home_to_end = false;
+                    break;
+                }
+                split[d.index()] = split[d.index()].saturating_mul(n);
+                trips *= n as f64;
+                if d.relevant_to(o) {
+                    best = self.passes(o, &split, trips, irrelevant);
+                } else {
+                    irrelevant *= n as f64;
+                }
+            }
+            // Still at its home after the walk, and fitting nowhere below it alone: a loop over
+            // one of its dims follows there, below every loop of the walk.
+            if home_to_end && after.is_some_and(|f| f & (1 << bit) == 0) {
+                best = best.max(self.passes(o, &split, trips, irrelevant));
+            }
+            best
+        })
+    }
+
+    /// Every walk's passes per operand for the mappings whose outermost loop is over `first`
+    /// with at least `least` trips (any dim from two trips where `first` is `None`), and the
+    /// trips per dim of the candidate (`trips`) bound the second loop's dims. Each entry holds
+    /// for the mappings of that walk; the least of any weighted sum over them holds for all.
+    fn walks(&self, first: Option<Dim>, least: u64, trips: &[u64; 8]) -> Vec<[f64; 3]> {
+        let start = [1u64; 8];
+        if self.rooms.len() > ROOMS || self.fit(0b111, &start, false) {
+            return vec![[1.0; 3]];
+        }
+        let firsts: Vec<Dim> = match first {
+            Some(d) => vec![d],
+            None => Dim::ALL
+                .into_iter()
+                .filter(|d| trips[d.index()] > 1)
+                .collect(),
+        };
+        let least = least.max(2);
+        let mut out = Vec::new();
+        for d1 in firsts {
+            let held0 = self.greatest_held(&start, d1.is_reduction());
+            let mut held1 = [Vec::new(), Vec::new()];
+            for (n1, f1) in first_trips(least, trips[d1.index()]) {
+                // The families at `f1` trips hold for the first loop's counts up to it, each
+                // read with the least count `n1`.
+                let mut wide = start;
+                wide[d1.index()] = f1;
+                for partial in [false, true] {
+                    held1[usize::from(partial)] =
+                        self.greatest_held(&wide, partial || d1.is_reduction());
+                }
+                let all_fit = self.fit(0b111, &wide, d1.is_reduction());
+                if all_fit && self.fit(0b111, &wide, true) {
+                    // Every operand fits below its home after the first loop, whatever loops
+                    // follow: the second loop holds them all.
+                    for &h0 in &held0 {
+                        out.push(self.walk(&[(d1, n1)], &[h0], None));
+                    }
+                    continue;
+                }
+                // Each second loop, and the family under both loops.
+                let seconds: Vec<(Dim, u8)> = Dim::ALL
+                    .into_iter()
+                    .filter(|d2| trips[d2.index()] > 1)
+                    .map(|d2| {
+                        let mut under = wide;
+                        under[d2.index()] = under[d2.index()].saturating_mul(2);
+                        let partial = d1.is_reduction() || d2.is_reduction();
+                        (d2, self.family(&under, partial))
+                    })
+                    .collect();
+                for &h0 in &held0 {
+                    // A nest of one loop: every operand fits below its home after it.
+                    if all_fit {
+                        out.push(self.walk(&[(d1, n1)], &[h0], None));
+                    }
+                    for &(d2, after) in &seconds {
+                        for &h1 in &held1[usize::from(d2.is_reduction())] {
+                            out.push(self.walk(&[(d1, n1), (d2, 2)], &[h0, h1], Some(after)));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The first loop's trip counts a walk takes, each as (the count its passes are read at, the
+/// count its families are read at), covering every count from `least` up: each count that
+/// divides the candidate's `trips` exactly, and each run between two of them (and above the
+/// last, where a mapping pads the dim) read at its least count with the families of its
+/// greatest. Passes only grow with the count and families only widen, so each entry holds for
+/// every count it covers.
+fn first_trips(least: u64, trips: u64) -> Vec<(u64, u64)> {
+    let mut exact: Vec<u64> = (least..=trips)
+        .filter(|n| trips.is_multiple_of(*n))
+        .collect();
+    if exact.first() != Some(&least) {
+        exact.insert(0, least);
+    }
+    let mut out = Vec::new();
+    for (i, &n) in exact.iter().enumerate() {
+        out.push((n, n));
+        match exact.get(i + 1) {
+            Some(&next) if next > n + 1 => out.push((n + 1, next - 1)),
+            Some(_) => {}
+            None => out.push((n + 1, u64::MAX)),
+        }
+    }
+    out
+}
+
+/// One outermost case's walks: its first dim, its least trips, and every walk's passes.
+type Memo = (Option<Dim>, u64, Rc<[[f64; 3]]>);
+
+/// A candidate's walks per outermost case, each worked out once however many bounds ask.
+pub(super) struct Walks<'a> {
+    /// `None` where the walks are not wanted: every case then has none.
+    nesting: Option<Nesting<'a>>,
+    trips: [u64; 8],
+    memo: RefCell<Vec<Memo>>,
+}
+
+impl<'a> Walks<'a> {
+    pub(super) fn new(
+        t: &Target,
+        w: &'a Workload,
+        p: &Precision,
+        s: &[SpatialFactor],
+        home: [usize; 3],
+        trips: [u64; 8],
+        deep: bool,
+    ) -> Walks<'a> {
+        Walks {
+            nesting: deep.then(|| Nesting::new(t, w, p, s, home)),
+            trips,
+            memo: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// [`Nesting::walks`] of the case.
+    pub(super) fn of(&self, first: Option<Dim>, least: u64) -> Rc<[[f64; 3]]> {
+        let Some(nesting) = &self.nesting else {
+            return Rc::new([]);
+        };
+        if let Some(hit) = self
+            .memo
+            .borrow()
+            .iter()
+            .find(|m| m.0 == first && m.1 == least)
+        {
+            return hit.2.clone();
+        }
+        let walks: Rc<[[f64; 3]]> = nesting.walks(first, least, &self.trips).into();
+        self.memo.borrow_mut().push((first, least, walks.clone()));
+        walks
+    }
+}
