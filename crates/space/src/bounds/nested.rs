@@ -263,12 +263,10 @@ impl<'a> Nesting<'a> {
         if self.rooms.len() > ROOMS || self.fit(0b111, &start, false) {
             return vec![[1.0; 3]];
         }
+        // Every dim, padded or not: a loop of two trips over a dim of one pads it.
         let firsts: Vec<Dim> = match first {
             Some(d) => vec![d],
-            None => Dim::ALL
-                .into_iter()
-                .filter(|d| trips[d.index()] > 1)
-                .collect(),
+            None => Dim::ALL.to_vec(),
         };
         let least = least.max(2);
         let mut out = Vec::new();
@@ -296,7 +294,6 @@ impl<'a> Nesting<'a> {
                 // Each second loop, and the family under both loops.
                 let seconds: Vec<(Dim, u8)> = Dim::ALL
                     .into_iter()
-                    .filter(|d2| trips[d2.index()] > 1)
                     .map(|d2| {
                         let mut under = wide;
                         under[d2.index()] = under[d2.index()].saturating_mul(2);
