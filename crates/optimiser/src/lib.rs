@@ -247,10 +247,11 @@ pub fn spatial_bound(
     bounds: &LowerBound,
     o: Objective,
 ) -> f64 {
-    cimopt_space::bounds::candidate_bounds(t, w, s, bounds)
-        .iter()
-        .map(|b| bound_objective(t, o, b))
-        .fold(f64::INFINITY, f64::min)
+    least_objective(
+        t,
+        o,
+        &cimopt_space::bounds::candidate_bounds(t, w, s, bounds),
+    )
 }
 
 /// [`spatial_bound`] from [`cimopt_space::bounds::candidate_bounds_deep`]: never lower, and
@@ -263,7 +264,20 @@ pub fn spatial_bound_deep(
     bounds: &LowerBound,
     o: Objective,
 ) -> f64 {
-    cimopt_space::bounds::candidate_bounds_deep(t, w, s, bounds)
+    least_objective(
+        t,
+        o,
+        &cimopt_space::bounds::candidate_bounds_deep(t, w, s, bounds),
+    )
+}
+
+/// The least objective `o` over a candidate's bounds: every mapping of it is in one's case.
+fn least_objective(
+    t: &Target,
+    o: Objective,
+    bounds: &[cimopt_space::bounds::CandidateBound],
+) -> f64 {
+    bounds
         .iter()
         .map(|b| bound_objective(t, o, b))
         .fold(f64::INFINITY, f64::min)
@@ -319,10 +333,7 @@ fn bound_by_case(
             b.energy_by_outer[case] + t.leakage_nj_per_cycle * cycles,
         )
     };
-    let least = all
-        .iter()
-        .map(|b| bound_objective(t, o, b))
-        .fold(f64::INFINITY, f64::min);
+    let least = least_objective(t, o, all);
     Innermost::ALL.map(|kind| {
         let of_kind: Vec<_> = all.iter().filter(|b| b.innermost == kind).collect();
         if of_kind.is_empty() {

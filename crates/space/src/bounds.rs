@@ -516,7 +516,11 @@ fn candidate_bounds_with(
     } else {
         &[OutputRoute::Streamed]
     };
-    let walks = nested::Walks::new(t, w, &p, s, lb.home, trips, deep);
+    let walks = if deep {
+        nested::Walks::new(t, w, &p, s, lb.home, trips)
+    } else {
+        nested::Walks::none()
+    };
     let mut out = Vec::new();
     for &route in routes {
         let split = candidate_energies_by_outer(
@@ -1105,8 +1109,7 @@ fn candidate_energies_nj_at(
     home: [usize; 3],
     input_floor_pj: f64,
 ) -> [[f64; 3]; 2] {
-    let (trips, _) = spatial::trips(w, s);
-    let walks = nested::Walks::new(t, w, &layer_precision(t, w), s, home, trips, false);
+    let walks = nested::Walks::none();
     candidate_energies_by_outer(t, w, s, home, input_floor_pj, false, None, &walks)
         .map(|kinds| kinds.map(|by_outer| by_outer.into_iter().fold(f64::INFINITY, f64::min)))
 }
@@ -1272,14 +1275,15 @@ fn candidate_energies_by_outer(
             .map(|x| cost(x.clamp(0.0, top)))
             .fold(f64::INFINITY, f64::min)
     };
-    // Per kind, without the inputs' floor and with it.
     // The passes the first two loops force over operands that do not fit below their homes
-    // together ([`nested`]), per walk, for each outermost case.
-    let outputs_reread = match route {
-        Some(OutputRoute::Streamed) => true,
-        Some(OutputRoute::Copied) => false,
-        None => output_copy_pj(t, w, &p, s, home).is_infinite(),
-    };
+    // together ([`nested`]), per walk, for each outermost case. Outputs copied whole below
+    // their home are never read there again; the plain bounds have no walks to weigh.
+    let outputs_reread = walks.deep()
+        && match route {
+            Some(OutputRoute::Streamed) => true,
+            Some(OutputRoute::Copied) => false,
+            None => output_copy_pj(t, w, &p, s, home).is_infinite(),
+        };
     let walks: Vec<Rc<[[f64; 3]]>> = outermost
         .iter()
         .map(|(l, _)| match l.dim {
@@ -1302,6 +1306,7 @@ fn candidate_energies_by_outer(
             })
             .fold(f64::INFINITY, f64::min)
     };
+    // Per kind, without the inputs' floor and with it.
     let least = |e_o: Change, gathered: bool| {
         let mut best = [[[f64::INFINITY; OUTER_CASES]; 3]; 2];
         for (case, &(outer, halo_pj)) in outermost.iter().enumerate() {

@@ -362,13 +362,26 @@ impl<'a> Walks<'a> {
         s: &[SpatialFactor],
         home: [usize; 3],
         trips: [u64; 8],
-        deep: bool,
     ) -> Walks<'a> {
         Walks {
-            nesting: deep.then(|| Nesting::new(t, w, p, s, home)),
+            nesting: Some(Nesting::new(t, w, p, s, home)),
             trips,
             memo: RefCell::new(Vec::new()),
         }
+    }
+
+    /// No walks: the plain bounds, where every case has none.
+    pub(super) fn none() -> Walks<'a> {
+        Walks {
+            nesting: None,
+            trips: [1; 8],
+            memo: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Whether any case has walks: the deep bounds.
+    pub(super) fn deep(&self) -> bool {
+        self.nesting.is_some()
     }
 
     /// [`Nesting::walks`] of the case.
