@@ -138,10 +138,15 @@ fn check_layer_at(
                         && (b.slabs == InputSlabs::Any || b.slabs == slabs)
                         && b.outputs == route
                 };
-                let bound = bounds
-                    .iter()
-                    .find(of_mapping)
-                    .expect("a bound per weight source, innermost kind, input slabs and route");
+                // The deep bounds may split the mappings of one weight source, kind, slabs and
+                // route further (by the weight loads their first loops force): each mapping is
+                // in one of those classes, so one of its bounds holds in both latency and
+                // energy, and the least of any weighted sum over them bounds it.
+                let own: Vec<&CandidateBound> = bounds.iter().filter(of_mapping).collect();
+                assert!(
+                    !own.is_empty(),
+                    "a bound per weight source, innermost kind, input slabs and route"
+                );
                 // The case of its outermost loop of more than one trip.
                 let outer = outer_index(m.temporal.iter().find(|l| l.factor > 1).map(|l| l.dim));
                 let loops: Vec<_> = m.temporal.iter().map(|l| (l.dim, l.factor)).collect();
@@ -149,12 +154,16 @@ fn check_layer_at(
                     nest_case(&loops).map(|c| c.1),
                     (loops.iter().any(|l| l.1 > 1)).then_some(outer)
                 );
-                let energy_bound = bound.energy_nj;
                 let of_outer = by_outer.iter().find(of_mapping).expect("the same bounds");
                 let outer_bound = of_outer.energy_by_outer[outer];
                 // Its latency bound for its outermost loop, which may load the weights again.
                 let outer_cycles = of_outer.cycles_by_outer[outer];
-                assert_eq!(bound.cycles_by_outer, of_outer.cycles_by_outer);
+                // The deep bounds never lower a latency.
+                for b in &own {
+                    for c in 0..9 {
+                        assert!(b.cycles_by_outer[c] >= of_outer.cycles_by_outer[c]);
+                    }
+                }
                 let cost = evaluate(t, w, &m);
                 let kind = innermost.index();
                 // What its loop order fixes, and the bounds of that shape of nest.
@@ -198,11 +207,20 @@ fn check_layer_at(
                 let latency = cost.latency_cycles;
                 // Leakage is paid on the latency; the energy bound is the rest.
                 let energy = cost.energy_nj - t.leakage_nj_per_cycle * latency;
-                assert!(
-                    energy_bound <= energy * (1.0 + 1e-9),
-                    "{} {name}: energy bound {energy_bound} above a mapping's {energy}: {m:?}",
-                    t.name
-                );
+                let below = |b: &&&CandidateBound| {
+                    b.cycles <= latency * (1.0 + 1e-9) && b.energy_nj <= energy * (1.0 + 1e-9)
+                };
+                let Some(bound) = own.iter().find(below) else {
+                    panic!(
+                        "{} {name}: every bound of its kind above a mapping's latency {latency}                          or energy {energy}: {own:?}: {m:?}",
+                        t.name
+                    );
+                };
+                let energy_bound = own
+                    .iter()
+                    .filter(below)
+                    .map(|b| b.energy_nj)
+                    .fold(f64::INFINITY, f64::min);
                 assert!(
                     outer_bound <= energy * (1.0 + 1e-9),
                     "{} {name}: energy bound {outer_bound} of its outermost loop above a \
@@ -457,6 +475,36 @@ fn the_first_two_loops_raise_the_energy_bound_where_no_operand_fits_below_dram()
     assert!(deep > plain + 10_000.0, "{deep} against {plain}");
     // The schedule's mapping costs 645 µJ: the bound stays below it.
     assert!(deep < 645_000.0, "{deep}");
+}
+
+/// A loop over a dim the weights do not depend on (P, Q, B), above every weight loop above the
+/// macros, loads every weight into them once per trip. The walks that hold operands below
+/// DRAM after the first two loops (and so spare passes there) are the walks with such loops,
+/// so the deep bounds pair each count of loads with the walks that force it (`LoadClass`):
+/// the mappings that spare DRAM passes pay for the loads in latency. On VGG-16's
+/// `features.12` candidate (as above), at the weight of its golden schedule (0.264 nJ per
+/// cycle, leakage aside), the least objective of the deep bounds was 1 970.4 µJ without them
+/// and is 1 981.2 µJ with them (the schedule's mapping: 2 432.4 µJ).
+#[test]
+fn the_weight_loads_of_the_first_two_loops_pair_with_their_walks() {
+    use cimopt_target::{Axis, Dim};
+    use common::sf;
+    let t = target("default", &[]);
+    let w = common::padded_conv3(56, 256, 256, 1);
+    let spatial = vec![
+        sf(Axis::Cores, Dim::Q, 8),
+        sf(Axis::Rows, Dim::C, 32),
+        sf(Axis::Cols, Dim::K, 16),
+    ];
+    let lb = physical_bound_at(&t, &w, [0; 3]).unwrap();
+    let per_cycle = 0.2641 + t.leakage_nj_per_cycle;
+    let least = candidate_bounds_deep(&t, &w, &spatial, &lb)
+        .iter()
+        .map(|b| b.energy_nj + per_cycle * b.cycles)
+        .fold(f64::INFINITY, f64::min);
+    eprintln!("least objective of the deep bounds: {least:.0} nJ");
+    assert!(least > 1_977_000.0, "{least}");
+    assert!(least < 2_432_400.0, "{least}");
 }
 
 /// A ping-pong macro: no boundary has to wait, weights load while the macro computes.

@@ -521,8 +521,18 @@ fn candidate_bounds_with(
     } else {
         nested::Walks::none()
     };
+    // The deep bounds split the mappings by the weight loads their walks force, each class
+    // with its latency (a ping-pong macro hides its loads: one class).
+    let classes = if deep && !t.macro_.ping_pong {
+        nested::LoadClass::ladder()
+    } else {
+        vec![nested::LoadClass::ALL]
+    };
     let mut out = Vec::new();
-    for &route in routes {
+    for (&route, &loads) in routes
+        .iter()
+        .flat_map(|r| classes.iter().map(move |c| (r, c)))
+    {
         let split = candidate_energies_by_outer(
             t,
             w,
@@ -532,6 +542,7 @@ fn candidate_bounds_with(
             by_outer,
             Some(route),
             &walks,
+            loads,
         );
         let [energies, reread] =
             split.map(|kinds| kinds.map(|cases| cases.into_iter().fold(f64::INFINITY, f64::min)));
@@ -546,8 +557,19 @@ fn candidate_bounds_with(
             } else {
                 weight_bits * (t.levels[l].read_pj_per_bit + t.levels[l].write_pj_per_bit) * 1e-3
             };
-            for mut b in candidate_bounds_from(t, w, s, lb, l, &trips, &runs, &cases, shape, route)
-            {
+            for mut b in candidate_bounds_from(
+                t,
+                w,
+                s,
+                lb,
+                l,
+                &trips,
+                &runs,
+                &cases,
+                shape,
+                route,
+                loads.least,
+            ) {
                 // A case no mapping of the candidate can be in (no slab fits) bounds nothing.
                 if !b.cycles.is_finite() {
                     continue;
@@ -560,6 +582,10 @@ fn candidate_bounds_with(
                 } else {
                     [b.energy_nj; OUTER_CASES]
                 };
+                // A class no mapping of the bound's cases is in bounds nothing.
+                if !b.energy_nj.is_finite() {
+                    continue;
+                }
                 out.push(b);
             }
         }
@@ -604,8 +630,10 @@ fn candidate_bounds_from(
     cases: &[(InputSlabs, Case)],
     shape: &NestShape,
     route: OutputRoute,
+    weight_loads: f64,
 ) -> Vec<CandidateBound> {
-    let min_passes = shape.passes as f64;
+    // The passes every mapping of the nest shape loads the weights in, or of the class.
+    let min_passes = (shape.passes as f64).max(weight_loads);
     let activations: u64 = trips.iter().product();
     let p = layer_precision(t, w);
     let compute_cycles = (activations * t.t_mac_at(&p)) as f64;
@@ -1110,8 +1138,18 @@ fn candidate_energies_nj_at(
     input_floor_pj: f64,
 ) -> [[f64; 3]; 2] {
     let walks = nested::Walks::none();
-    candidate_energies_by_outer(t, w, s, home, input_floor_pj, false, None, &walks)
-        .map(|kinds| kinds.map(|by_outer| by_outer.into_iter().fold(f64::INFINITY, f64::min)))
+    candidate_energies_by_outer(
+        t,
+        w,
+        s,
+        home,
+        input_floor_pj,
+        false,
+        None,
+        &walks,
+        nested::LoadClass::ALL,
+    )
+    .map(|kinds| kinds.map(|by_outer| by_outer.into_iter().fold(f64::INFINITY, f64::min)))
 }
 
 /// How many cases of a nest's outermost loop of more than one trip the energy bounds tell
@@ -1138,6 +1176,7 @@ fn candidate_energies_by_outer(
     by_outer: bool,
     route: Option<OutputRoute>,
     walks: &nested::Walks,
+    loads: nested::LoadClass,
 ) -> [[[f64; OUTER_CASES]; 3]; 2] {
     let (trips, _) = spatial::trips(w, s);
     let activations: u64 = trips.iter().product();
@@ -1284,7 +1323,7 @@ fn candidate_energies_by_outer(
             Some(OutputRoute::Copied) => false,
             None => output_copy_pj(t, w, &p, s, home).is_infinite(),
         };
-    let walks: Vec<Rc<[[f64; 3]]>> = outermost
+    let walks: Vec<Rc<[nested::Walked]>> = outermost
         .iter()
         .map(|(l, _)| match l.dim {
             None if !by_outer && trips.iter().any(|&n| n > 1) => walks.of(None, 2),
@@ -1292,16 +1331,25 @@ fn candidate_energies_by_outer(
             Some(d) => walks.of(Some(d), l.trips as u64),
         })
         .collect();
-    // The least extra energy (pJ) over a case's walks, each pass beyond the first at the
-    // operand's home priced as the outermost loop's passes are (`sweep`), for the operands
-    // `counted`.
+    // The least extra energy (pJ) over a case's walks in the class `loads`, each pass beyond
+    // the first at the operand's home priced as the outermost loop's passes are (`sweep`), for
+    // the operands `counted`. Infinite where no mapping of the case is in the class; nothing
+    // where the case has no walks and the class holds its mappings.
     let nested_pj = |case: usize, counted: [bool; 3]| {
+        if walks[case].is_empty() {
+            return if loads.holds_unwalked() {
+                0.0
+            } else {
+                f64::INFINITY
+            };
+        }
         walks[case]
             .iter()
-            .map(|passes| {
+            .filter(|x| loads.holds(x))
+            .map(|x| {
                 (0..3)
                     .filter(|&i| counted[i])
-                    .map(|i| (passes[i] - 1.0).max(0.0) * sweep[i])
+                    .map(|i| (x.passes[i] - 1.0).max(0.0) * sweep[i])
                     .sum::<f64>()
             })
             .fold(f64::INFINITY, f64::min)
@@ -1415,7 +1463,6 @@ fn candidate_energies_by_outer(
                     // The passes of the nest's first two loops ([`nested`]) hold beside the
                     // outermost loop's and the floor: the larger counts.
                     let deeper = nested_pj(case, [!i_home, true, !o_home && outputs_reread]);
-                    let deeper = if deeper.is_finite() { deeper } else { 0.0 };
                     let again_wo = again(Operand::W) + again(Operand::O);
                     let rest = hi + ho + outer.padding_pj;
                     for k in 0..3 {

@@ -49,6 +49,17 @@ struct Nesting<'a> {
     /// The levels any operand may be held at, for the joint capacity check: (level, bits left
     /// per instance beside the tensors that live there).
     rooms: Vec<(usize, f64)>,
+    /// Weights one macro cell holds (`super::per_cell`): the most weight trips the loops at
+    /// the macro can multiply to.
+    cells: u64,
+}
+
+/// One walk's result: the passes it forces over each operand at its home, and how many times
+/// at least it loads every weight into the macros.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Walked {
+    pub(super) passes: [f64; 3],
+    pub(super) weight_loads: f64,
 }
 
 struct Below {
@@ -128,6 +139,7 @@ impl<'a> Nesting<'a> {
             size: Operand::ALL.map(|o| w.operand_size(o) as f64),
             windows: w.dilation == [1, 1],
             rooms,
+            cells: super::per_cell(t, p),
         }
     }
 
@@ -254,15 +266,52 @@ impl<'a> Nesting<'a> {
         })
     }
 
+    /// How many times at least a nest whose first loops are `loops` loads every weight into
+    /// the macros, the first loop having at most `widest` trips. A loop over a dim the weights
+    /// do not depend on (P, Q, B) that lies above a weight loop above the macros loads every
+    /// weight once per trip (`cimopt_cost::nest`: the macros' transfer fires once per iteration
+    /// of the weights' innermost loop above them and of every loop above that). Such a weight
+    /// loop lies below the walk's loops wherever the weight trips left under them exceed what a
+    /// cell holds, since the loops at the macro are the innermost and hold no more. The first
+    /// loop counts its least trips; the weight trips it leaves are read at its widest.
+    fn weight_loads(&self, loops: &[Loop], widest: u64, trips: &[u64; 8]) -> f64 {
+        let cells = self.cells as f64;
+        let mut left: f64 = Dim::ALL
+            .iter()
+            .filter(|d| d.relevant_to(Operand::W))
+            .map(|d| trips[d.index()] as f64)
+            .product();
+        let mut loads = 1.0;
+        for (j, &(d, n)) in loops.iter().enumerate() {
+            if d.relevant_to(Operand::W) {
+                // A later loop's count is only its least (two): any count may follow.
+                let most = if j == 0 { widest } else { u64::MAX };
+                let own = trips[d.index()] as f64;
+                // A count past the dim's trips pads it: one trip of it is left.
+                left = left / own * (own / most as f64).ceil().max(1.0);
+            } else if left > cells {
+                loads *= n as f64;
+            }
+        }
+        loads
+    }
+
     /// Every walk's passes per operand for the mappings whose outermost loop is over `first`
     /// with at least `least` trips (any dim from two trips where `first` is `None`), and the
     /// trips per dim of the candidate (`trips`) bound the second loop's dims. Each entry holds
     /// for the mappings of that walk; the least of any weighted sum over them holds for all.
-    fn walks(&self, first: Option<Dim>, least: u64, trips: &[u64; 8]) -> Vec<[f64; 3]> {
+    fn walks(&self, first: Option<Dim>, least: u64, trips: &[u64; 8]) -> Vec<Walked> {
         let start = [1u64; 8];
         if self.rooms.len() > ROOMS || self.fit(0b111, &start, false) {
-            return vec![[1.0; 3]];
+            return vec![Walked {
+                passes: [1.0; 3],
+                weight_loads: 1.0,
+            }];
         }
+        let walked = |loops: &[Loop], widest: u64, held: &[u8], after: Option<u8>| Walked {
+            passes: self.walk(loops, held, after),
+            weight_loads: self.weight_loads(loops, widest, trips),
+        };
         // Every dim, padded or not: a loop of two trips over a dim of one pads it.
         let firsts: Vec<Dim> = match first {
             Some(d) => vec![d],
@@ -287,7 +336,7 @@ impl<'a> Nesting<'a> {
                     // Every operand fits below its home after the first loop, whatever loops
                     // follow: the second loop holds them all.
                     for &h0 in &held0 {
-                        out.push(self.walk(&[(d1, n1)], &[h0], None));
+                        out.push(walked(&[(d1, n1)], f1, &[h0], None));
                     }
                     continue;
                 }
@@ -304,11 +353,11 @@ impl<'a> Nesting<'a> {
                 for &h0 in &held0 {
                     // A nest of one loop: every operand fits below its home after it.
                     if all_fit {
-                        out.push(self.walk(&[(d1, n1)], &[h0], None));
+                        out.push(walked(&[(d1, n1)], f1, &[h0], None));
                     }
                     for &(d2, after) in &seconds {
                         for &h1 in &held1[usize::from(d2.is_reduction())] {
-                            out.push(self.walk(&[(d1, n1), (d2, 2)], &[h0, h1], Some(after)));
+                            out.push(walked(&[(d1, n1), (d2, 2)], f1, &[h0, h1], Some(after)));
                         }
                     }
                 }
@@ -343,8 +392,53 @@ fn first_trips(least: u64, trips: u64) -> Vec<(u64, u64)> {
     out
 }
 
+/// The mappings whose walk loads every weight into the macros at least `least` and fewer than
+/// `below` times ([`Walked::weight_loads`]): each mapping's walk falls in one class of
+/// [`LoadClass::ladder`], so a bound per class, each with its class's latency and the least
+/// energy of its walks, bounds every mapping, and the latency of many loads no longer meets the
+/// energy of the walks that spare them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct LoadClass {
+    pub(super) least: f64,
+    below: f64,
+}
+
+impl LoadClass {
+    /// Every walk.
+    pub(super) const ALL: LoadClass = LoadClass {
+        least: 1.0,
+        below: f64::INFINITY,
+    };
+
+    /// Classes that cover every count of loads from one, doubling.
+    pub(super) fn ladder() -> Vec<LoadClass> {
+        let mut out: Vec<LoadClass> = [1.0, 2.0, 4.0, 8.0, 16.0]
+            .windows(2)
+            .map(|x| LoadClass {
+                least: x[0],
+                below: x[1],
+            })
+            .collect();
+        out.push(LoadClass {
+            least: 16.0,
+            below: f64::INFINITY,
+        });
+        out
+    }
+
+    pub(super) fn holds(&self, walked: &Walked) -> bool {
+        walked.weight_loads >= self.least && walked.weight_loads < self.below
+    }
+
+    /// Whether the class holds the mappings of a case with no walks, whose loads are unknown:
+    /// the class from one load.
+    pub(super) fn holds_unwalked(&self) -> bool {
+        self.least <= 1.0
+    }
+}
+
 /// One outermost case's walks: its first dim, its least trips, and every walk's passes.
-type Memo = (Option<Dim>, u64, Rc<[[f64; 3]]>);
+type Memo = (Option<Dim>, u64, Rc<[Walked]>);
 
 /// A candidate's walks per outermost case, each worked out once however many bounds ask.
 pub(super) struct Walks<'a> {
@@ -385,7 +479,7 @@ impl<'a> Walks<'a> {
     }
 
     /// [`Nesting::walks`] of the case.
-    pub(super) fn of(&self, first: Option<Dim>, least: u64) -> Rc<[[f64; 3]]> {
+    pub(super) fn of(&self, first: Option<Dim>, least: u64) -> Rc<[Walked]> {
         let Some(nesting) = &self.nesting else {
             return Rc::new([]);
         };
@@ -397,7 +491,7 @@ impl<'a> Walks<'a> {
         {
             return hit.2.clone();
         }
-        let walks: Rc<[[f64; 3]]> = nesting.walks(first, least, &self.trips).into();
+        let walks: Rc<[Walked]> = nesting.walks(first, least, &self.trips).into();
         self.memo.borrow_mut().push((first, least, walks.clone()));
         walks
     }
