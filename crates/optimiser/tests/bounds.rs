@@ -477,6 +477,52 @@ fn the_first_two_loops_raise_the_energy_bound_where_no_operand_fits_below_dram()
     assert!(deep < 645_000.0, "{deep}");
 }
 
+/// ResNet-50's `layer3.0.conv1` on `default` (1×1, 28×28, 512 → 256, every tensor in DRAM),
+/// with its golden schedule's spatial candidate: P2·Q4 on the cores, C32 on the rows, K16 on
+/// the columns. Its inputs (3.2 Mbit) fit in no level below DRAM, its weights (1 Mbit) in the
+/// global buffer (2 Mbit) but not beside half the inputs, and its outputs (1.6 Mbit as
+/// 8-bit outputs, 3.2 Mbit as 16-bit partial sums) only as outputs.
+fn layer3_0_conv1() -> (Target, Workload, Vec<cimopt_ir::SpatialFactor>) {
+    use cimopt_target::{Axis, Dim};
+    use common::sf;
+    (
+        target("default", &[]),
+        conv(1, 28, 512, 256, 1, 1),
+        vec![
+            sf(Axis::Cores, Dim::P, 2),
+            sf(Axis::Cores, Dim::Q, 4),
+            sf(Axis::Rows, Dim::C, 32),
+            sf(Axis::Cols, Dim::K, 16),
+        ],
+    )
+}
+
+/// The outputs copied whole below their home are held there as partial sums under an
+/// outermost reduction loop (`psum_levels`): 3.2 Mbit that fit in no level below DRAM. So no
+/// mapping of that case copies them, and the copied bounds have no case there. Before, the
+/// copied route's case of an outermost C loop set the candidate's least objective.
+#[test]
+fn outputs_copied_under_an_outermost_reduction_loop_are_partial_sums() {
+    use cimopt_target::Dim;
+    let (t, w, spatial) = layer3_0_conv1();
+    let lb = physical_bound_at(&t, &w, [0; 3]).unwrap();
+    let bounds = candidate_bounds_by_outer(&t, &w, &spatial, &lb);
+    let copied: Vec<&CandidateBound> = bounds
+        .iter()
+        .filter(|b| b.outputs == OutputRoute::Copied)
+        .collect();
+    assert!(!copied.is_empty(), "the outputs fit the global buffer");
+    for b in copied {
+        for d in [Dim::C, Dim::R, Dim::S] {
+            assert!(
+                b.energy_by_outer[outer_index(Some(d))].is_infinite(),
+                "{d:?}: {b:?}"
+            );
+        }
+        assert!(b.energy_by_outer[outer_index(Some(Dim::P))].is_finite());
+    }
+}
+
 /// A loop over a dim the weights do not depend on (P, Q, B), above every weight loop above the
 /// macros, loads every weight into them once per trip. The walks that hold operands below
 /// DRAM after the first two loops (and so spare passes there) are the walks with such loops,

@@ -1196,6 +1196,10 @@ fn candidate_energies_by_outer(
     };
     // Copied whole below their home, the outputs are neither fed nor refilled from it.
     let fed_from_home = route != Some(OutputRoute::Copied);
+    // Whether the copy also fits as partial sums (`cimopt_ir::analysis::psum_levels`: the level
+    // of a reduction loop holds them).
+    let partial_copy_fits = route == Some(OutputRoute::Copied)
+        && output_copy_at(t, w, &p, s, home, p.bits(Operand::O, true) as f64).is_finite();
     let weights = bits(Operand::W) * at(Operand::W).read_pj_per_bit;
     // Written into the macro's cells at their width there (padded or packed).
     let macro_write = (w.operand_size(Operand::W) * t.weight_cell_bits(p.weight)) as f64
@@ -1358,6 +1362,14 @@ fn candidate_energies_by_outer(
     let least = |e_o: Change, gathered: bool| {
         let mut best = [[[f64::INFINITY; OUTER_CASES]; 3]; 2];
         for (case, &(outer, halo_pj)) in outermost.iter().enumerate() {
+            // Copied under an outermost reduction loop, the outputs are partial sums where
+            // they are held whole: no mapping of the case copies them if those fit nowhere.
+            if route == Some(OutputRoute::Copied)
+                && outer.dim.is_some_and(Dim::is_reduction)
+                && !partial_copy_fits
+            {
+                continue;
+            }
             let at = outer_index(outer.dim);
             // Fewest changes of each operand: every boundary outside the innermost run of loops
             // over dims only the other operand depends on changes it. The outermost loop is never
@@ -1540,10 +1552,21 @@ fn output_copy_pj(
     s: &[SpatialFactor],
     homes: [usize; 3],
 ) -> f64 {
+    output_copy_at(t, w, p, s, homes, narrowest_output_bits(p))
+}
+
+/// [`output_copy_pj`] with the outputs held at `bits` per element where they are copied.
+fn output_copy_at(
+    t: &Target,
+    w: &Workload,
+    p: &Precision,
+    s: &[SpatialFactor],
+    homes: [usize; 3],
+    bits: f64,
+) -> f64 {
     let home = homes[Operand::O.index()];
     let o = Operand::O;
     let elems = w.operand_size(o) as f64;
-    let bits = narrowest_output_bits(p);
     let h = &t.levels[home];
     t.levels_of(o)
         .into_iter()
