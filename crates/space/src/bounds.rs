@@ -521,6 +521,12 @@ fn candidate_bounds_with(
     } else {
         nested::Walks::none()
     };
+    // The copied route's walks leave the outputs' copy its room.
+    let copied_walks = if deep && routes.contains(&OutputRoute::Copied) {
+        nested::Walks::copied(t, w, &p, s, lb.home, trips)
+    } else {
+        nested::Walks::none()
+    };
     // The deep bounds split the mappings by the weight loads their walks force, each class
     // with its latency (a ping-pong macro hides its loads: one class).
     let classes = if deep && !t.macro_.ping_pong {
@@ -541,7 +547,11 @@ fn candidate_bounds_with(
             slabs.as_ref().map_or(0.0, |c| c.reread_pj),
             by_outer,
             Some(route),
-            &walks,
+            if route == OutputRoute::Copied {
+                &copied_walks
+            } else {
+                &walks
+            },
             loads,
         );
         let [energies, reread] =

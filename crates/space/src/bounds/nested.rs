@@ -23,7 +23,7 @@
 //! meet a loop over one of its dims there later: its passes count both loops with the tile
 //! they leave. The least over every such walk holds for every mapping of the case.
 
-use super::{instance_extents, narrowest_output_bits, pinned_bits};
+use super::{instance_extents, narrowest_output_bits, pinned_bits, share_bits};
 use cimopt_ir::analysis::precision_at;
 use cimopt_ir::{SpatialFactor, Workload};
 use cimopt_target::{Dim, Operand, Precision, Target};
@@ -52,6 +52,9 @@ struct Nesting<'a> {
     /// Weights one macro cell holds (`super::per_cell`): the most weight trips the loops at
     /// the macro can multiply to.
     cells: u64,
+    /// The operands the walks hold below their homes (a bit each): all three, or the inputs
+    /// and weights beside outputs copied whole.
+    all: u8,
 }
 
 /// One walk's result: the passes it forces over each operand at its home, and how many times
@@ -82,12 +85,16 @@ const ROOMS: usize = 8;
 type Loop = (Dim, u64);
 
 impl<'a> Nesting<'a> {
+    /// With `copy`, the level the outputs are copied into whole (`OutputRoute::Copied`): they
+    /// take their share of its room for the whole nest, and are never read again at their
+    /// home, so they hold no tile in the walks.
     fn new(
         t: &Target,
         w: &'a Workload,
         p: &Precision,
         s: &[SpatialFactor],
         home: [usize; 3],
+        copy: Option<usize>,
     ) -> Nesting<'a> {
         let fanout = |o: Operand, level: usize| {
             let mut f = [1u64; 8];
@@ -102,11 +109,17 @@ impl<'a> Nesting<'a> {
         let below = Operand::ALL.map(|o| {
             t.levels_of(o)
                 .into_iter()
-                .filter(|&l| l > home[o.index()])
+                .filter(|&l| l > home[o.index()] && !(o == Operand::O && copy.is_some()))
                 .map(|l| {
                     let room = rooms.iter().position(|r| r.0 == l).unwrap_or_else(|| {
+                        let copied = if copy == Some(l) {
+                            share_bits(t, w, p, s, Operand::O, l)
+                        } else {
+                            0.0
+                        };
                         let left = t.levels[l].capacity_bits as f64
-                            - pinned_bits(t, w, p, s, home, l, None);
+                            - pinned_bits(t, w, p, s, home, l, None)
+                            - copied;
                         rooms.push((l, left));
                         rooms.len() - 1
                     });
@@ -140,6 +153,7 @@ impl<'a> Nesting<'a> {
             windows: w.dilation == [1, 1],
             rooms,
             cells: super::per_cell(t, p),
+            all: if copy.is_some() { 0b011 } else { 0b111 },
         }
     }
 
@@ -302,7 +316,7 @@ impl<'a> Nesting<'a> {
     /// for the mappings of that walk; the least of any weighted sum over them holds for all.
     fn walks(&self, first: Option<Dim>, least: u64, trips: &[u64; 8]) -> Vec<Walked> {
         let start = [1u64; 8];
-        if self.rooms.len() > ROOMS || self.fit(0b111, &start, false) {
+        if self.rooms.len() > ROOMS || self.fit(self.all, &start, false) {
             return vec![Walked {
                 passes: [1.0; 3],
                 weight_loads: 1.0,
@@ -331,8 +345,8 @@ impl<'a> Nesting<'a> {
                     held1[usize::from(partial)] =
                         self.greatest_held(&wide, partial || d1.is_reduction());
                 }
-                let all_fit = self.fit(0b111, &wide, d1.is_reduction());
-                if all_fit && self.fit(0b111, &wide, true) {
+                let all_fit = self.fit(self.all, &wide, d1.is_reduction());
+                if all_fit && self.fit(self.all, &wide, true) {
                     // Every operand fits below its home after the first loop, whatever loops
                     // follow: the second loop holds them all.
                     for &h0 in &held0 {
@@ -442,8 +456,10 @@ type Memo = (Option<Dim>, u64, Rc<[Walked]>);
 
 /// A candidate's walks per outermost case, each worked out once however many bounds ask.
 pub(super) struct Walks<'a> {
-    /// `None` where the walks are not wanted: every case then has none.
-    nesting: Option<Nesting<'a>>,
+    /// Empty where the walks are not wanted: every case then has none. Several where the
+    /// mappings may choose among them (the level the outputs are copied into): a case's walks
+    /// are all of theirs.
+    nestings: Vec<Nesting<'a>>,
     trips: [u64; 8],
     memo: RefCell<Vec<Memo>>,
 }
@@ -458,7 +474,35 @@ impl<'a> Walks<'a> {
         trips: [u64; 8],
     ) -> Walks<'a> {
         Walks {
-            nesting: Some(Nesting::new(t, w, p, s, home)),
+            nestings: vec![Nesting::new(t, w, p, s, home, None)],
+            trips,
+            memo: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The walks of the mappings that copy their outputs whole into a level below their home,
+    /// one nesting per level the copy fits in beside the tensors that live there.
+    pub(super) fn copied(
+        t: &Target,
+        w: &'a Workload,
+        p: &Precision,
+        s: &[SpatialFactor],
+        home: [usize; 3],
+        trips: [u64; 8],
+    ) -> Walks<'a> {
+        let o = Operand::O;
+        let nestings = t
+            .levels_of(o)
+            .into_iter()
+            .filter(|&l| l > home[o.index()])
+            .filter(|&l| {
+                share_bits(t, w, p, s, o, l) + pinned_bits(t, w, p, s, home, l, Some(o))
+                    <= t.levels[l].capacity_bits as f64
+            })
+            .map(|l| Nesting::new(t, w, p, s, home, Some(l)))
+            .collect();
+        Walks {
+            nestings,
             trips,
             memo: RefCell::new(Vec::new()),
         }
@@ -467,7 +511,7 @@ impl<'a> Walks<'a> {
     /// No walks: the plain bounds, where every case has none.
     pub(super) fn none() -> Walks<'a> {
         Walks {
-            nesting: None,
+            nestings: Vec::new(),
             trips: [1; 8],
             memo: RefCell::new(Vec::new()),
         }
@@ -475,14 +519,14 @@ impl<'a> Walks<'a> {
 
     /// Whether any case has walks: the deep bounds.
     pub(super) fn deep(&self) -> bool {
-        self.nesting.is_some()
+        !self.nestings.is_empty()
     }
 
     /// [`Nesting::walks`] of the case.
     pub(super) fn of(&self, first: Option<Dim>, least: u64) -> Rc<[Walked]> {
-        let Some(nesting) = &self.nesting else {
+        if self.nestings.is_empty() {
             return Rc::new([]);
-        };
+        }
         if let Some(hit) = self
             .memo
             .borrow()
@@ -491,7 +535,11 @@ impl<'a> Walks<'a> {
         {
             return hit.2.clone();
         }
-        let walks: Rc<[Walked]> = nesting.walks(first, least, &self.trips).into();
+        let walks: Rc<[Walked]> = self
+            .nestings
+            .iter()
+            .flat_map(|n| n.walks(first, least, &self.trips))
+            .collect();
         self.memo.borrow_mut().push((first, least, walks.clone()));
         walks
     }
