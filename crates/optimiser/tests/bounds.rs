@@ -545,6 +545,28 @@ fn outputs_copied_whole_leave_the_walks_the_room_beside_them() {
     assert!(least < 198_400.0, "{least}");
 }
 
+/// An operand at its home through the walk's last loops, over dims it does not depend on, is
+/// sent once for all of them only if its tile stays resident below the home through them,
+/// beside the tiles held there; else a loop over its dims follows at the home and it is sent
+/// again per trip. On the candidate above, the walk that held the weights from an outermost
+/// P loop and let the outputs' partial sums (1.6 Mbit) stay below DRAM through a second loop
+/// over C, in a global buffer of 2 Mbit already holding the weights (1 Mbit), no longer
+/// counts: the least objective of its deep bounds, each case with its own latency and energy,
+/// rose from 173.9 to 175.7 µJ at its schedule's weight (its mapping: 198.4 µJ).
+#[test]
+fn an_operand_left_at_its_home_through_other_loops_keeps_its_tile_resident() {
+    let (t, w, spatial) = layer3_0_conv1();
+    let lb = physical_bound_at(&t, &w, [0; 3]).unwrap();
+    let per_cycle = 0.3555;
+    let least = cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb)
+        .iter()
+        .flat_map(|b| (0..9).map(move |c| b.energy_by_outer[c] + per_cycle * b.cycles_by_outer[c]))
+        .fold(f64::INFINITY, f64::min);
+    eprintln!("least objective of the deep bounds: {least:.0} nJ");
+    assert!(least > 175_000.0, "{least}");
+    assert!(least < 198_400.0, "{least}");
+}
+
 /// A loop over a dim the weights do not depend on (P, Q, B), above every weight loop above the
 /// macros, loads every weight into them once per trip. The walks that hold operands below
 /// DRAM after the first two loops (and so spare passes there) are the walks with such loops,

@@ -1368,6 +1368,32 @@ fn candidate_energies_by_outer(
             })
             .fold(f64::INFINITY, f64::min)
     };
+    // Where the output changes read the outputs at their home, they are those reads: each
+    // sweep of a walk over the outputs' tiles there visits every one of the nest's output
+    // tiles (`own_o` of them), so the sweeps scale the fewest changes instead of adding to the
+    // energy. Per distinct count of sweeps over a case's walks in the class, the least extra
+    // energy of the other operands.
+    let own_o = (activations / product(Operand::I)) as f64;
+    let by_output_passes = |case: usize, counted: [bool; 3]| -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = Vec::new();
+        for x in walks[case].iter().filter(|x| loads.holds(x)) {
+            let extra: f64 = (0..2)
+                .filter(|&i| counted[i])
+                .map(|i| (x.passes[i] - 1.0).max(0.0) * sweep[i])
+                .sum();
+            // Outputs that never change (one tile) count no sweeps.
+            let q = if changing(Operand::O) {
+                x.output_sweeps.max(1.0)
+            } else {
+                1.0
+            };
+            match out.iter_mut().find(|g| g.0 == q) {
+                Some(g) => g.1 = g.1.min(extra),
+                None => out.push((q, extra)),
+            }
+        }
+        out
+    };
     // Per kind, without the inputs' floor and with it.
     let least = |e_o: Change, gathered: bool| {
         let mut best = [[[f64::INFINITY; OUTER_CASES]; 3]; 2];
@@ -1395,7 +1421,8 @@ fn candidate_energies_by_outer(
             let (fewest_i, fewest_o) = (fewest(Operand::I), fewest(Operand::O));
             // `run_i`: the longest run at the macro of loops over dims only the inputs depend on
             // (boundaries that spare the outputs a change), `run_o` the same for the outputs.
-            let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64, paid: f64| {
+            let changes = |e_i: f64, e_o: f64, run_i: f64, run_o: f64, paid: f64, o_passes: f64| {
+                let fewest_o = fewest_o.max(o_passes * own_o);
                 let min_o = if reload_pj >= e_o {
                     fewest_o.max(outside_run(run_i))
                 } else {
@@ -1446,20 +1473,23 @@ fn candidate_energies_by_outer(
                     }
                     // Longer runs than the trips allow pad them: more activations. Two paddings
                     // of the same dim cost at least the larger, of different dims their sum.
-                    let mut switch = [f64::INFINITY; 3];
-                    for &(run_i, pad_i) in &runs_i {
-                        for &(run_o, pad_o) in &runs_o {
-                            let paid = (pad_i + pad_o).max(outer.padding_pj);
-                            let changed = if i_home || o_home || activations > 1 {
-                                changes(ei, eo, run_i, run_o, paid)
-                            } else {
-                                [0.0; 3]
-                            };
-                            for k in 0..3 {
-                                switch[k] = switch[k].min(changed[k] + paid - outer.padding_pj);
+                    let switch_at = |o_passes: f64| {
+                        let mut switch = [f64::INFINITY; 3];
+                        for &(run_i, pad_i) in &runs_i {
+                            for &(run_o, pad_o) in &runs_o {
+                                let paid = (pad_i + pad_o).max(outer.padding_pj);
+                                let changed = if i_home || o_home || activations > 1 {
+                                    changes(ei, eo, run_i, run_o, paid, o_passes)
+                                } else {
+                                    [0.0; 3]
+                                };
+                                for k in 0..3 {
+                                    switch[k] = switch[k].min(changed[k] + paid - outer.padding_pj);
+                                }
                             }
                         }
-                    }
+                        switch
+                    };
                     // An operand read from its home in tiles is read there again on every trip
                     // of an outermost loop over a dim it does not depend on; where the changes
                     // count its reads at the home, they have counted those passes already.
@@ -1483,15 +1513,25 @@ fn candidate_energies_by_outer(
                         (again, again.max(input_floor_pj))
                     };
                     // The passes of the nest's first two loops ([`nested`]) hold beside the
-                    // outermost loop's and the floor: the larger counts.
-                    let deeper = nested_pj(case, [!i_home, true, !o_home && outputs_reread]);
+                    // outermost loop's and the floor: the larger counts. Where the changes read
+                    // the outputs at their home, the walks' passes over the outputs count
+                    // changes instead, one group of walks per count.
+                    let groups = if o_home && outputs_reread && !walks[case].is_empty() {
+                        by_output_passes(case, [!i_home, true, false])
+                    } else {
+                        let deeper = nested_pj(case, [!i_home, true, !o_home && outputs_reread]);
+                        vec![(1.0, deeper)]
+                    };
                     let again_wo = again(Operand::W) + again(Operand::O);
                     let rest = hi + ho + outer.padding_pj;
-                    for k in 0..3 {
-                        best[0][k][at] = best[0][k][at]
-                            .min(rest + switch[k] + (again_wo + inputs_again).max(deeper));
-                        best[1][k][at] =
-                            best[1][k][at].min(rest + switch[k] + (again_wo + floored).max(deeper));
+                    for (o_passes, deeper) in groups {
+                        let switch = switch_at(o_passes);
+                        for k in 0..3 {
+                            best[0][k][at] = best[0][k][at]
+                                .min(rest + switch[k] + (again_wo + inputs_again).max(deeper));
+                            best[1][k][at] = best[1][k][at]
+                                .min(rest + switch[k] + (again_wo + floored).max(deeper));
+                        }
                     }
                 }
             }

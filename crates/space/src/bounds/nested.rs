@@ -57,11 +57,24 @@ struct Nesting<'a> {
     all: u8,
 }
 
+/// One operand's count in a walk ([`Nesting::walk`]).
+#[derive(Clone, Copy, Debug)]
+struct Count {
+    passes: f64,
+    sweeps: f64,
+    /// (passes, sweeps) where a loop over the operand's dims follows the walk at its home.
+    followed: Option<(f64, f64)>,
+}
+
 /// One walk's result: the passes it forces over each operand at its home, and how many times
 /// at least it loads every weight into the macros.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Walked {
     pub(super) passes: [f64; 3],
+    /// The sweeps over the outputs' tiles at their home ([`Nesting::walk`]): each sweep
+    /// visits every output tile of the nest, so where the outputs are fed from their home it
+    /// multiplies their fewest changes there.
+    pub(super) output_sweeps: f64,
     pub(super) weight_loads: f64,
 }
 
@@ -221,6 +234,84 @@ impl<'a> Nesting<'a> {
         family
     }
 
+    /// The sets (bitmasks) of operands the walks may hold: bit `h` for the set `h`, each a
+    /// subset of [`Nesting::all`].
+    fn all_sets(&self) -> u8 {
+        (0u8..8)
+            .filter(|&h| h & !self.all == 0)
+            .fold(0u8, |f, h| f | 1 << h)
+    }
+
+    /// The greatest sets that grow `old` (held from the first loop, its whole tiles resident
+    /// at `partial_old` width) by operands held from the second, whose tiles under the first
+    /// loop (`split`, at `partial` width) fit beside them.
+    fn grown(&self, old: u8, split: &[u64; 8], partial_old: bool, partial: bool) -> Vec<u8> {
+        let whole = [1u64; 8];
+        let fits: Vec<u8> = (0u8..8)
+            .filter(|&h| h & old == old && h & !self.all == 0)
+            .filter(|&h| {
+                let tiles = std::array::from_fn(|i| {
+                    if old & (1 << i) != 0 {
+                        Some((&whole, partial_old))
+                    } else if h & (1 << i) != 0 {
+                        Some((split, partial))
+                    } else {
+                        None
+                    }
+                });
+                self.fit_tiles(tiles)
+            })
+            .collect();
+        fits.iter()
+            .copied()
+            .filter(|&h| !fits.iter().any(|&g| g != h && g & h == h))
+            .collect()
+    }
+
+    /// Whether the operands given a tile (under home loops multiplying to its split, at
+    /// partial-sum width where flagged) fit below their homes together: some level for each
+    /// keeps every level within its room.
+    fn fit_tiles(&self, tiles: [Option<(&[u64; 8], bool)>; 3]) -> bool {
+        let mut options: [Vec<(usize, f64)>; 3] = Default::default();
+        for i in 0..3 {
+            let Some((split, partial)) = tiles[i] else {
+                continue;
+            };
+            for b in &self.below[i] {
+                let bits = self.tile(Operand::ALL[i], &b.share, &b.fanout, split) as f64
+                    * b.bits[usize::from(partial)];
+                if bits <= self.rooms[b.room].1 {
+                    options[i].push((b.room, bits));
+                }
+            }
+            if options[i].is_empty() {
+                return false;
+            }
+        }
+        let pick = |i: usize| -> Vec<Option<(usize, f64)>> {
+            if tiles[i].is_none() {
+                vec![None]
+            } else {
+                options[i].iter().copied().map(Some).collect()
+            }
+        };
+        for a in pick(0) {
+            for b in pick(1) {
+                for c in pick(2) {
+                    let mut used = [0.0f64; ROOMS];
+                    let fits = [a, b, c].into_iter().flatten().all(|(room, bits)| {
+                        used[room] += bits;
+                        used[room] <= self.rooms[room].1
+                    });
+                    if fits {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// Whether the set `held` fits below the homes together ([`Nesting::family`]).
     fn fit(&self, held: u8, split: &[u64; 8], partial: bool) -> bool {
         self.family(split, partial) & (1 << held) != 0
@@ -250,13 +341,20 @@ impl<'a> Nesting<'a> {
     /// Per operand, the passes at its home a walk of `loops` forces, where `held[j]` is the set
     /// held at loop `j`, and `after` is the [`Nesting::family`] under every loop of the walk
     /// where the nest may have more loops below the last.
-    fn walk(&self, loops: &[Loop], held: &[u8], after: Option<u8>) -> [f64; 3] {
+    /// With each count, the trips of the loops over other dims above the operand's last home
+    /// loop over its own (what the count is made of beyond the tiles' padding): the sweeps over
+    /// its tiles. And where an operand still at its home after the walk ends it with loops over
+    /// other dims that its count leaves out, what it counts if a loop over its dims follows at
+    /// the home (else its tile stays resident below the home through them: [`Nesting::walks`]
+    /// checks the room).
+    fn walk(&self, loops: &[Loop], held: &[u8], after: Option<u8>) -> [Count; 3] {
         Operand::ALL.map(|o| {
             let bit = 1u8 << o.index();
             let mut split = [1u64; 8];
             let mut trips = 1.0;
             let mut irrelevant = 1.0;
             let mut best = 1.0f64;
+            let mut sweeps = 1.0f64;
             let mut home_to_end = true;
             for (j, &(d, n)) in loops.iter().enumerate() {
                 if held[j] & bit != 0 {
@@ -267,16 +365,30 @@ impl<'a> Nesting<'a> {
                 trips *= n as f64;
                 if d.relevant_to(o) {
                     best = self.passes(o, &split, trips, irrelevant);
+                    sweeps = irrelevant;
                 } else {
                     irrelevant *= n as f64;
                 }
             }
             // Still at its home after the walk, and fitting nowhere below it alone: a loop over
             // one of its dims follows there, below every loop of the walk.
+            let followed = (
+                best.max(self.passes(o, &split, trips, irrelevant)),
+                irrelevant,
+            );
             if home_to_end && after.is_some_and(|f| f & (1 << bit) == 0) {
-                best = best.max(self.passes(o, &split, trips, irrelevant));
+                return Count {
+                    passes: followed.0,
+                    sweeps: followed.1,
+                    followed: None,
+                };
             }
-            best
+            Count {
+                passes: best,
+                sweeps,
+                followed: (home_to_end && after.is_some() && irrelevant > sweeps)
+                    .then_some(followed),
+            }
         })
     }
 
@@ -319,12 +431,20 @@ impl<'a> Nesting<'a> {
         if self.rooms.len() > ROOMS || self.fit(self.all, &start, false) {
             return vec![Walked {
                 passes: [1.0; 3],
+                output_sweeps: 1.0,
                 weight_loads: 1.0,
             }];
         }
-        let walked = |loops: &[Loop], widest: u64, held: &[u8], after: Option<u8>| Walked {
-            passes: self.walk(loops, held, after),
-            weight_loads: self.weight_loads(loops, widest, trips),
+        let one = |each: [Count; 3], loads: f64| Walked {
+            passes: each.map(|x| x.passes),
+            output_sweeps: each[Operand::O.index()].sweeps,
+            weight_loads: loads,
+        };
+        let walked = |loops: &[Loop], widest: u64, held: &[u8], after: Option<u8>| {
+            one(
+                self.walk(loops, held, after),
+                self.weight_loads(loops, widest, trips),
+            )
         };
         // Every dim, padded or not: a loop of two trips over a dim of one pads it.
         let firsts: Vec<Dim> = match first {
@@ -335,16 +455,12 @@ impl<'a> Nesting<'a> {
         let mut out = Vec::new();
         for d1 in firsts {
             let held0 = self.greatest_held(&start, d1.is_reduction());
-            let mut held1 = [Vec::new(), Vec::new()];
+            let first_family = self.family(&start, d1.is_reduction()) & self.all_sets();
             for (n1, f1) in first_trips(least, trips[d1.index()]) {
                 // The families at `f1` trips hold for the first loop's counts up to it, each
                 // read with the least count `n1`.
                 let mut wide = start;
                 wide[d1.index()] = f1;
-                for partial in [false, true] {
-                    held1[usize::from(partial)] =
-                        self.greatest_held(&wide, partial || d1.is_reduction());
-                }
                 let all_fit = self.fit(self.all, &wide, d1.is_reduction());
                 if all_fit && self.fit(self.all, &wide, true) {
                     // Every operand fits below its home after the first loop, whatever loops
@@ -364,14 +480,61 @@ impl<'a> Nesting<'a> {
                         (d2, self.family(&under, partial))
                     })
                     .collect();
-                for &h0 in &held0 {
-                    // A nest of one loop: every operand fits below its home after it.
-                    if all_fit {
+                // A nest of one loop: every operand fits below its home after it.
+                if all_fit {
+                    for &h0 in &held0 {
                         out.push(walked(&[(d1, n1)], f1, &[h0], None));
                     }
+                }
+                // Held sets only grow, and an operand held from the first loop keeps its whole
+                // tile resident: every set held there, with the greatest sets it grows into at
+                // the second loop beside it.
+                for h0 in (0u8..8).filter(|&h| first_family & (1 << h) != 0) {
                     for &(d2, after) in &seconds {
-                        for &h1 in &held1[usize::from(d2.is_reduction())] {
-                            out.push(walked(&[(d1, n1), (d2, 2)], f1, &[h0, h1], Some(after)));
+                        let partial = d1.is_reduction() || d2.is_reduction();
+                        let loops = [(d1, n1), (d2, 2)];
+                        let loads = self.weight_loads(&loops, f1, trips);
+                        // The smallest tiles under both loops: the second's count is open.
+                        let mut under = wide;
+                        under[d2.index()] = u64::MAX;
+                        for h1 in self.grown(h0, &wide, d1.is_reduction(), partial) {
+                            let each = self.walk(&loops, &[h0, h1], Some(after));
+                            // An operand whose count leaves out the walk's last loops either
+                            // meets a loop over its dims at its home later (its followed count)
+                            // or keeps its tile under the walk below the home, beside the held
+                            // ones: one walk per choice that fits.
+                            let open: u8 = (0..3)
+                                .filter(|&i| each[i].followed.is_some())
+                                .fold(0, |m, i| m | 1 << i);
+                            for resident in (0u8..8).filter(|&r| r & open == r) {
+                                let mut counts = each;
+                                for (i, c) in counts.iter_mut().enumerate() {
+                                    if resident & (1 << i) == 0
+                                        && let Some((passes, sweeps)) = c.followed
+                                    {
+                                        c.passes = passes;
+                                        c.sweeps = sweeps;
+                                    }
+                                }
+                                if resident != 0 {
+                                    let whole = [1u64; 8];
+                                    let tiles = std::array::from_fn(|i| {
+                                        if h0 & (1 << i) != 0 {
+                                            Some((&whole, d1.is_reduction()))
+                                        } else if h1 & (1 << i) != 0 {
+                                            Some((&wide, partial))
+                                        } else if resident & (1 << i) != 0 {
+                                            Some((&under, partial))
+                                        } else {
+                                            None
+                                        }
+                                    });
+                                    if !self.fit_tiles(tiles) {
+                                        continue;
+                                    }
+                                }
+                                out.push(one(counts, loads));
+                            }
                         }
                     }
                 }
