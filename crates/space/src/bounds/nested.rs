@@ -31,6 +31,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 /// A candidate's operands, levels and capacities, worked out once for every walk.
+#[derive(Clone)]
 struct Nesting<'a> {
     w: &'a Workload,
     /// Per operand, each level below its home that may hold it.
@@ -55,6 +56,10 @@ struct Nesting<'a> {
     /// The operands the walks hold below their homes (a bit each): all three, or the inputs
     /// and weights beside outputs copied whole.
     all: u8,
+    /// The same nesting with the outputs' home (on chip) holding them as partial sums: where
+    /// the first loop is a reduction loop at their home, so is the home a partial-sum level
+    /// (`psum_levels`), and they take that room there for the whole nest.
+    partial_home: Option<Box<Nesting<'a>>>,
 }
 
 /// One operand's count in a walk ([`Nesting::walk`]).
@@ -78,6 +83,7 @@ pub(super) struct Walked {
     pub(super) weight_loads: f64,
 }
 
+#[derive(Clone)]
 struct Below {
     /// Index into [`Nesting::rooms`].
     room: usize,
@@ -156,7 +162,7 @@ impl<'a> Nesting<'a> {
                 .map(|f| f.factor as f64)
                 .product()
         };
-        Nesting {
+        let mut nesting = Nesting {
             w,
             below,
             home_share: Operand::ALL.map(|o| instance_extents(t, w, s, o, home[o.index()])),
@@ -167,7 +173,24 @@ impl<'a> Nesting<'a> {
             rooms,
             cells: super::per_cell(t, p),
             all: if copy.is_some() { 0b011 } else { 0b111 },
+            partial_home: None,
+        };
+        // The outputs' home on chip, where it is a room of the walks: the partial sums' extra
+        // bits over the narrowest the home is counted at (`pinned_bits`).
+        let o_home = home[Operand::O.index()];
+        let (narrowest, partial) = (narrowest_output_bits(p), p.bits(Operand::O, true) as f64);
+        if copy.is_none()
+            && o_home > 0
+            && partial > narrowest
+            && let Some(at) = nesting.rooms.iter().position(|r| r.0 == o_home)
+        {
+            let extra =
+                share_bits(t, w, p, s, Operand::O, o_home) / narrowest * (partial - narrowest);
+            let mut other = nesting.clone();
+            other.rooms[at].1 -= extra;
+            nesting.partial_home = Some(Box::new(other));
         }
+        nesting
     }
 
     /// Elements of `o`'s tile in a share of extents `share` (fan-out `fanout` below it) under
@@ -455,7 +478,20 @@ impl<'a> Nesting<'a> {
         let mut out = Vec::new();
         for d1 in firsts {
             let held0 = self.greatest_held(&start, d1.is_reduction());
-            let first_family = self.family(&start, d1.is_reduction()) & self.all_sets();
+            // Under a first reduction loop the outputs left at their home make it a
+            // partial-sum level: the walks that do not hold them from the first loop have the
+            // room left beside their partial sums there.
+            let o_bit = 1u8 << Operand::O.index();
+            let with_o = (0u8..8)
+                .filter(|h| h & o_bit != 0)
+                .fold(0u8, |f, h| f | 1 << h);
+            let nest_of = |h0: u8| match &self.partial_home {
+                Some(other) if d1.is_reduction() && h0 & o_bit == 0 => other.as_ref(),
+                _ => self,
+            };
+            let first_family = (self.family(&start, d1.is_reduction()) & with_o
+                | nest_of(0).family(&start, d1.is_reduction()) & !with_o)
+                & self.all_sets();
             for (n1, f1) in first_trips(least, trips[d1.index()]) {
                 // The families at `f1` trips hold for the first loop's counts up to it, each
                 // read with the least count `n1`.
@@ -497,7 +533,8 @@ impl<'a> Nesting<'a> {
                         // The smallest tiles under both loops: the second's count is open.
                         let mut under = wide;
                         under[d2.index()] = u64::MAX;
-                        for h1 in self.grown(h0, &wide, d1.is_reduction(), partial) {
+                        let nest = nest_of(h0);
+                        for h1 in nest.grown(h0, &wide, d1.is_reduction(), partial) {
                             let each = self.walk(&loops, &[h0, h1], Some(after));
                             // An operand whose count leaves out the walk's last loops either
                             // meets a loop over its dims at its home later (its followed count)
@@ -529,7 +566,7 @@ impl<'a> Nesting<'a> {
                                             None
                                         }
                                     });
-                                    if !self.fit_tiles(tiles) {
+                                    if !nest.fit_tiles(tiles) {
                                         continue;
                                     }
                                 }
