@@ -4,10 +4,11 @@
 //!
 //! Number the nest's loops of more than one trip from the outermost: 1, 2, …. At loop `j` an
 //! operand is either still at its home (its level for that loop is the home) or held below it:
-//! then its tile under loops `1..j` stays resident at some level below the home, beside the
-//! tiles held there with it and the tensors that live there (the capacity check), so the
+//! then its tile under the loops above `j` stays resident at some level below the home, beside
+//! the tiles held there with it and the tensors that live there (the capacity check), so the
 //! operands held at loop `j` form a set whose tiles fit together. Levels only deepen inward,
-//! so an operand at its home for loop `j` was at its home for every loop before.
+//! so an operand at its home for loop `j` was at its home for every loop before, and one held
+//! at loop `j` is held at every loop after, with the tile it was first held with.
 //!
 //! The cost model reads an operand's tile at its home once per iteration of its innermost
 //! home loop over a dim the operand depends on, and of every loop above it
@@ -18,10 +19,14 @@
 //! any loop count of the mapping's reached by fewer loops, counts no more than the mapping.
 //!
 //! The bound walks the first loop (the outermost case's dim, with at least its trips) and one
-//! more, and takes for each loop every greatest set of operands whose tiles fit together. After
-//! the second loop an operand still at its home whose tile fits nowhere below it alone must
-//! meet a loop over one of its dims there later: its passes count both loops with the tile
-//! they leave. The least over every such walk holds for every mapping of the case.
+//! more. It takes every set held at the first loop, and the greatest sets it grows into at the
+//! second beside its whole tiles. After the second loop an operand still at its home either
+//! meets a loop over one of its dims there later (its passes count both loops with the tile
+//! they leave: forced where that tile fits nowhere below alone) or, where the walk's last loops
+//! are over other dims, keeps that tile resident below the home beside the held ones. The
+//! least over every such walk holds for every mapping of the case. Each walk also counts the
+//! weight loads into the macros its loops over P, Q and B force ([`Walked::weight_loads`]), so
+//! that the bounds can pair that latency with the walks' energy (`LoadClass`).
 
 use super::{instance_extents, narrowest_output_bits, pinned_bits, share_bits};
 use cimopt_ir::analysis::precision_at;
