@@ -3,17 +3,29 @@
 //! its own spatial candidate and of the candidate that sets the layer's bound.
 //! It also says which operands the own candidate reads from their homes in tiles (they fit whole
 //! in no level below their home), which the energy bound charges for extra passes.
-//! `cargo run --example gaps -p cimopt-pipeline -- schedule.json`
+//! With `--cases N`, it lists under each layer the `N` least of its own candidate's deep bounds
+//! (`candidate_bounds_by_outer_deep`), each case of outermost loop with its own latency and
+//! energy: which case, route, weight source and kind set the bound.
+//! `cargo run --example gaps -p cimopt-pipeline -- schedule.json [--cases N]`
 use cimopt_cost::evaluate;
 use cimopt_space::bounds::{
-    OUTER_CASES, candidate_bounds, candidate_bounds_by_outer, physical_bound_at, read_in_tiles,
+    OUTER_CASES, candidate_bounds, candidate_bounds_by_outer, candidate_bounds_by_outer_deep,
+    physical_bound_at, read_in_tiles,
 };
 use cimopt_space::spatial;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: gaps <schedule.json>")?;
+    let usage = "usage: gaps <schedule.json> [--cases N]";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = args.first().ok_or(usage)?.clone();
+    let cases: usize = match args.get(1).map(String::as_str) {
+        None => 0,
+        Some("--cases") => args
+            .get(2)
+            .and_then(|n| n.parse().ok())
+            .ok_or("--cases takes a count")?,
+        Some(other) => return Err(format!("{other}: {usage}").into()),
+    };
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let t = cimopt_schedule::embedded_target(&text).map_err(|e| format!("{path}: {e}"))?;
     let s = cimopt_schedule::from_json(&text, Some(&t)).map_err(|e| format!("{path}: {e}"))?;
@@ -86,6 +98,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             own.slabs,
             read_in_tiles(&t, w, &m.spatial, m.home)
         );
+        if cases > 0 {
+            let mut rows: Vec<(f64, String)> = candidate_bounds_by_outer_deep(&t, w, &m.spatial, &lb)
+                .iter()
+                .flat_map(|b| {
+                    (0..OUTER_CASES).map(move |c| {
+                        let cycles = b.cycles_by_outer[c];
+                        let energy = b.energy_by_outer[c];
+                        (
+                            energy + (leak + lambda) * cycles,
+                            format!(
+                                "outer case {c} {:?} source {} innermost {:?} slabs {:?}: {cycles:.0} cycles, {energy:.0} nJ",
+                                b.outputs, b.weight_source, b.innermost, b.slabs
+                            ),
+                        )
+                    })
+                })
+                .filter(|r| r.0.is_finite())
+                .collect();
+            rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (value, what) in rows.iter().take(cases) {
+                println!("      deep obj {value:.0}: {what}");
+            }
+        }
     }
     Ok(())
 }
