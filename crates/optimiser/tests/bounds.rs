@@ -482,6 +482,14 @@ fn the_first_two_loops_raise_the_energy_bound_where_no_operand_fits_below_dram()
 /// the columns. Its inputs (3.2 Mbit) fit in no level below DRAM, its weights (1 Mbit) in the
 /// global buffer (2 Mbit) but not beside half the inputs, and its outputs (1.6 Mbit as
 /// 8-bit outputs, 3.2 Mbit as 16-bit partial sums) only as outputs.
+/// The least of `energy + per_cycle · cycles` over the bounds `all`, each case of outermost
+/// loop with its own latency and energy.
+fn least_paired(all: &[CandidateBound], per_cycle: f64) -> f64 {
+    all.iter()
+        .flat_map(|b| (0..9).map(move |c| b.energy_by_outer[c] + per_cycle * b.cycles_by_outer[c]))
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn layer3_0_conv1() -> (Target, Workload, Vec<cimopt_ir::SpatialFactor>) {
     use cimopt_target::{Axis, Dim};
     use common::sf;
@@ -535,11 +543,12 @@ fn outputs_copied_whole_leave_the_walks_the_room_beside_them() {
     let lb = physical_bound_at(&t, &w, [0; 3]).unwrap();
     let per_cycle = 0.3555;
     // Each case of outermost loop with its own latency and energy.
-    let least = cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb)
-        .iter()
-        .filter(|b| b.outputs == OutputRoute::Copied)
-        .flat_map(|b| (0..9).map(move |c| b.energy_by_outer[c] + per_cycle * b.cycles_by_outer[c]))
-        .fold(f64::INFINITY, f64::min);
+    let copied: Vec<CandidateBound> =
+        cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb)
+            .into_iter()
+            .filter(|b| b.outputs == OutputRoute::Copied)
+            .collect();
+    let least = least_paired(&copied, per_cycle);
     eprintln!("least objective of the copied deep bounds: {least:.0} nJ");
     assert!(least > 177_000.0, "{least}");
     assert!(least < 198_400.0, "{least}");
@@ -558,10 +567,10 @@ fn an_operand_left_at_its_home_through_other_loops_keeps_its_tile_resident() {
     let (t, w, spatial) = layer3_0_conv1();
     let lb = physical_bound_at(&t, &w, [0; 3]).unwrap();
     let per_cycle = 0.3555;
-    let least = cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb)
-        .iter()
-        .flat_map(|b| (0..9).map(move |c| b.energy_by_outer[c] + per_cycle * b.cycles_by_outer[c]))
-        .fold(f64::INFINITY, f64::min);
+    let least = least_paired(
+        &cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb),
+        per_cycle,
+    );
     eprintln!("least objective of the deep bounds: {least:.0} nJ");
     assert!(least > 175_000.0, "{least}");
     assert!(least < 198_400.0, "{least}");
@@ -589,10 +598,10 @@ fn outputs_at_an_on_chip_home_are_partial_sums_under_an_outermost_reduction_loop
     let home = [0, 0, 1];
     let lb = physical_bound_at(&t, &w, home).unwrap();
     let per_cycle = 0.2888;
-    let least = cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb)
-        .iter()
-        .flat_map(|b| (0..9).map(move |c| b.energy_by_outer[c] + per_cycle * b.cycles_by_outer[c]))
-        .fold(f64::INFINITY, f64::min);
+    let least = least_paired(
+        &cimopt_space::bounds::candidate_bounds_by_outer_deep(&t, &w, &spatial, &lb),
+        per_cycle,
+    );
     eprintln!("least objective of the deep bounds: {least:.1} nJ");
     assert!(least > 71_820.0, "{least}");
     assert!(least < 80_169.0, "{least}");
